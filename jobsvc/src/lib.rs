@@ -1,0 +1,1 @@
+//! Placeholder: the job service arrives with its issue.

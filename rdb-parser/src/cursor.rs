@@ -1,0 +1,263 @@
+//! The bounds-checked cursor: the only code that touches raw bytes.
+//!
+//! Everything it returns borrows from the input. Lengths read from the file
+//! are checked against the bytes that remain before anything is sliced or
+//! allocated.
+
+use crate::error::{Error, Result};
+
+/// A cheap, copyable reader over a byte slice that knows its absolute offset.
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    base: u64,
+}
+
+/// A length field as RDB writes it: a plain length or a special encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// A plain length.
+    Len(u64),
+    /// A special string encoding (`11xxxxxx`): 0..=2 integers, 3 LZF.
+    Encoded(u8),
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `buf`, whose first byte sits at absolute offset `base`.
+    #[inline]
+    pub fn new(buf: &'a [u8], base: u64) -> Cursor<'a> {
+        Cursor { buf, pos: 0, base }
+    }
+
+    /// Absolute offset of the next byte.
+    #[inline]
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Position relative to the start of this cursor's slice.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left.
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True when nothing is left.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// The whole underlying slice.
+    #[inline]
+    pub fn slice(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Bytes from relative position `start` to the current position.
+    #[inline]
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        &self.buf[start.min(self.pos)..self.pos]
+    }
+
+    /// The unread rest.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
+    #[cold]
+    fn eof(&self, expected: &'static str, needed: u64) -> Error {
+        Error::truncated(expected, self.offset(), needed, self.remaining() as u64)
+    }
+
+    /// Reads one byte.
+    #[inline]
+    pub fn u8(&mut self, expected: &'static str) -> Result<u8> {
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.eof(expected, 1)),
+        }
+    }
+
+    /// Looks at the next byte without consuming it.
+    #[inline]
+    pub fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Reads `n` bytes, borrowed from the input.
+    #[inline]
+    pub fn bytes(&mut self, n: u64, expected: &'static str) -> Result<&'a [u8]> {
+        if n > self.remaining() as u64 {
+            return Err(self.eof(expected, n));
+        }
+        let n = n as usize;
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// Reads exactly `N` bytes into an array.
+    #[inline]
+    pub fn array<const N: usize>(&mut self, expected: &'static str) -> Result<[u8; N]> {
+        let s = self.bytes(N as u64, expected)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(s);
+        Ok(out)
+    }
+
+    /// Skips `n` bytes.
+    #[inline]
+    pub fn skip(&mut self, n: u64, expected: &'static str) -> Result<()> {
+        if n > self.remaining() as u64 {
+            return Err(self.eof(expected, n));
+        }
+        self.pos += n as usize;
+        Ok(())
+    }
+
+    /// Little-endian u16.
+    #[inline]
+    pub fn u16_le(&mut self, expected: &'static str) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Little-endian u32.
+    #[inline]
+    pub fn u32_le(&mut self, expected: &'static str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Big-endian u32.
+    #[inline]
+    pub fn u32_be(&mut self, expected: &'static str) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.array(expected)?))
+    }
+
+    /// Little-endian u64.
+    #[inline]
+    pub fn u64_le(&mut self, expected: &'static str) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Big-endian u64.
+    #[inline]
+    pub fn u64_be(&mut self, expected: &'static str) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.array(expected)?))
+    }
+
+    /// Little-endian i64.
+    #[inline]
+    pub fn i64_le(&mut self, expected: &'static str) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Little-endian IEEE 754 double.
+    #[inline]
+    pub fn f64_le(&mut self, expected: &'static str) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Little-endian IEEE 754 float.
+    #[inline]
+    pub fn f32_le(&mut self, expected: &'static str) -> Result<f32> {
+        Ok(f32::from_le_bytes(self.array(expected)?))
+    }
+
+    /// Reads an RDB length field (`rdbLoadLenByRef`).
+    ///
+    /// The 6-bit form, by far the most common, is handled first.
+    #[inline]
+    pub fn length(&mut self, expected: &'static str) -> Result<Length> {
+        let start = self.offset();
+        let first = self.u8(expected)?;
+        match first >> 6 {
+            0 => Ok(Length::Len(u64::from(first & 0x3f))),
+            1 => {
+                let second = self.u8(expected)?;
+                Ok(Length::Len((u64::from(first & 0x3f) << 8) | u64::from(second)))
+            }
+            2 => match first {
+                0x80 => Ok(Length::Len(u64::from(self.u32_be(expected)?))),
+                0x81 => Ok(Length::Len(self.u64_be(expected)?)),
+                _ => Err(Error::malformed("a length prefix (0x80 or 0x81)", start, Some(first.into()))),
+            },
+            _ => Ok(Length::Encoded(first & 0x3f)),
+        }
+    }
+
+    /// Reads a length that must be a plain length, not a string encoding.
+    #[inline]
+    pub fn len(&mut self, expected: &'static str) -> Result<u64> {
+        let start = self.offset();
+        match self.length(expected)? {
+            Length::Len(n) => Ok(n),
+            Length::Encoded(e) => Err(Error::malformed(expected, start, Some(0xc0 | u64::from(e)))),
+        }
+    }
+
+    /// Reads a count of items, each at least `min_item_bytes` long, and checks
+    /// that so many could fit in what remains (so callers may size buffers by it).
+    #[inline]
+    pub fn count(&mut self, expected: &'static str, min_item_bytes: u64) -> Result<u64> {
+        let start = self.offset();
+        let n = self.len(expected)?;
+        if n.saturating_mul(min_item_bytes) > self.remaining() as u64 {
+            return Err(Error::malformed(expected, start, Some(n)));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn lengths_of_every_width() {
+        let data = [0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xc3];
+        let mut c = Cursor::new(&data, 100);
+        assert_eq!(c.length("x").unwrap(), Length::Len(5));
+        assert_eq!(c.length("x").unwrap(), Length::Len(0x102));
+        assert_eq!(c.length("x").unwrap(), Length::Len(0x10000));
+        assert_eq!(c.length("x").unwrap(), Length::Len(1 << 32));
+        assert_eq!(c.length("x").unwrap(), Length::Encoded(3));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn truncation_reports_offset_and_need() {
+        let data = [0x80, 0, 1];
+        let mut c = Cursor::new(&data, 10);
+        let e = c.length("a length").unwrap_err();
+        assert_eq!(e.offset(), 11);
+        assert!(matches!(e.kind(), ErrorKind::Truncated { needed: 4, available: 2, .. }));
+    }
+
+    #[test]
+    fn counts_are_checked_against_what_remains() {
+        let data = [0x3f, 1, 2];
+        let mut c = Cursor::new(&data, 0);
+        assert!(c.count("a count", 1).is_err());
+        let mut c = Cursor::new(&data, 0);
+        assert_eq!(c.count("a count", 0).unwrap(), 63);
+    }
+
+    #[test]
+    fn bad_length_prefix() {
+        let mut c = Cursor::new(&[0x85], 7);
+        let e = c.length("a length").unwrap_err();
+        assert_eq!(e.offset(), 7);
+    }
+}

@@ -1,0 +1,106 @@
+//! A zero-copy, parallel-ready reader for Redis and Valkey RDB files.
+//!
+//! Everything a caller sees borrows from the input bytes (usually a
+//! memory-mapped file): keys, raw value bytes, listpack/ziplist/intset
+//! blobs. Only LZF-compressed strings are decompressed, into a [`Scratch`]
+//! the caller reuses. Reading a record never decodes its value: a fast skip
+//! finds where it ends, and [`Value`] decodes lazily when asked. That same
+//! skip lets [`Rdb::chunks`] cut a file into runs of whole records that
+//! threads decode in parallel.
+//!
+//! Bad input never panics: every error is an [`Error`] with the byte offset,
+//! the key when known, and what was expected.
+//!
+//! ```
+//! use rdb_parser::{Element, Rdb, Record, Scratch};
+//!
+//! // A tiny RDB version 9 file: one string key "k" => "v", then EOF with the
+//! // checksum set to 0 (disabled).
+//! let mut file = b"REDIS0009".to_vec();
+//! file.extend_from_slice(&[0xfe, 0x00, 0x00, 0x01, b'k', 0x01, b'v', 0xff]);
+//! file.extend_from_slice(&[0; 8]);
+//!
+//! let rdb = Rdb::new(&file)?;
+//! let mut scratch = Scratch::new();
+//! let mut keys = 0;
+//! for record in rdb.records() {
+//!     if let Record::Entry(entry) = record? {
+//!         let key = entry.key.as_raw().unwrap();
+//!         let value = entry.value.as_string()?;
+//!         assert_eq!((key, value.as_raw().unwrap()), (&b"k"[..], &b"v"[..]));
+//!         // Collections are walked element by element:
+//!         entry.value.for_each_element(&mut scratch, |_e: Element<'_>| {})?;
+//!         keys += 1;
+//!     }
+//! }
+//! assert_eq!(keys, 1);
+//! # Ok::<(), rdb_parser::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod crc64;
+mod cursor;
+mod error;
+mod lzf;
+pub mod mmap;
+mod parallel;
+mod reader;
+mod string;
+mod types;
+mod value;
+
+pub use cursor::{Cursor, Length};
+pub use error::{Error, ErrorKind, Result};
+pub use parallel::{Chunk, DEFAULT_CHUNK_BYTES};
+pub use reader::{Entry, Rdb, Record, Records};
+pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scalar};
+pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
+pub use value::{
+    intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap, Element, ModuleId, Scratch, StreamId,
+    StreamMeta, StreamVisitor, Value,
+};
+
+/// Decompresses LZF data (as found in RDB strings) into `out`.
+pub fn lzf_decompress(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    lzf::decompress_into(input, expected_len, out)
+}
+
+/// What the checksum after EOF says about the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumStatus {
+    /// Stored and computed checksums agree.
+    Verified(u64),
+    /// The stored checksum is 0: the writer had checksums turned off.
+    Disabled,
+    /// The format version predates checksums (before version 5).
+    Absent,
+    /// Verification was not asked for.
+    Skipped,
+    /// They differ.
+    Mismatch {
+        /// The checksum in the file.
+        stored: u64,
+        /// The checksum of the bytes.
+        computed: u64,
+    },
+}
+
+impl<'a> Rdb<'a> {
+    /// Checks the CRC64 stored after the EOF opcode at `eof_offset`
+    /// (as reported by [`Record::Eof`]), computing it on the rayon pool.
+    pub fn checksum_status(&self, eof_offset: u64, stored: Option<u64>) -> ChecksumStatus {
+        match stored {
+            None => ChecksumStatus::Absent,
+            Some(0) => ChecksumStatus::Disabled,
+            Some(stored) => {
+                let end = (eof_offset as usize + 1).min(self.data().len());
+                let computed = crc64::par_checksum(&self.data()[..end], 16 << 20);
+                if computed == stored {
+                    ChecksumStatus::Verified(stored)
+                } else {
+                    ChecksumStatus::Mismatch { stored, computed }
+                }
+            }
+        }
+    }
+}

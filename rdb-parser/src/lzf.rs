@@ -1,0 +1,99 @@
+//! LZF decompression into a caller-owned buffer.
+//!
+//! This is the only place the parser writes decoded bytes. The output
+//! length is known from the RDB string header; every back reference and
+//! literal run is bounds-checked, so corrupt input gives an error.
+
+use crate::error::{Error, Result};
+
+/// Decompresses `input` into `out` (cleared first), expecting exactly
+/// `expected_len` bytes. Errors carry offsets relative to `input`.
+pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    out.reserve(expected_len);
+    let mut i = 0usize;
+    while i < input.len() {
+        let ctrl = input[i] as usize;
+        let at = i as u64;
+        i += 1;
+        if ctrl < 32 {
+            // Literal run of ctrl + 1 bytes.
+            let run = ctrl + 1;
+            if i + run > input.len() {
+                return Err(Error::malformed("an LZF literal run inside the input", at, Some(run as u64)));
+            }
+            if out.len() + run > expected_len {
+                return Err(Error::malformed("LZF output no longer than the declared length", at, Some(expected_len as u64)));
+            }
+            out.extend_from_slice(&input[i..i + run]);
+            i += run;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                let Some(&extra) = input.get(i) else {
+                    return Err(Error::truncated("an LZF back-reference length", i as u64, 1, 0));
+                };
+                len += extra as usize;
+                i += 1;
+            }
+            len += 2;
+            let Some(&low) = input.get(i) else {
+                return Err(Error::truncated("an LZF back-reference offset", i as u64, 1, 0));
+            };
+            i += 1;
+            let back = ((ctrl & 0x1f) << 8) + low as usize + 1;
+            if back > out.len() {
+                return Err(Error::malformed("an LZF back reference inside the output so far", at, Some(back as u64)));
+            }
+            if out.len() + len > expected_len {
+                return Err(Error::malformed("LZF output no longer than the declared length", at, Some(expected_len as u64)));
+            }
+            let start = out.len() - back;
+            if back >= len {
+                out.extend_from_within(start..start + len);
+            } else {
+                // Overlapping copy: byte by byte (run-length style).
+                for k in 0..len {
+                    let b = out[start + k];
+                    out.push(b);
+                }
+            }
+        }
+    }
+    if out.len() != expected_len {
+        return Err(Error::malformed("LZF output of the declared length", input.len() as u64, Some(out.len() as u64)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_and_back_reference() {
+        // "abcabcabc": literal "abc", then back ref len 6, distance 3.
+        let input = [2, b'a', b'b', b'c', (4 << 5), 2];
+        let mut out = Vec::new();
+        decompress_into(&input, 9, &mut out).unwrap();
+        assert_eq!(out, b"abcabcabc");
+    }
+
+    #[test]
+    fn long_back_reference() {
+        // literal "a", then len 7+3+2 = 12 copy at distance 1.
+        let input = [0, b'a', (7 << 5), 3, 0];
+        let mut out = Vec::new();
+        decompress_into(&input, 13, &mut out).unwrap();
+        assert_eq!(out, vec![b'a'; 13]);
+    }
+
+    #[test]
+    fn corrupt_inputs_fail_cleanly() {
+        let mut out = Vec::new();
+        assert!(decompress_into(&[5, b'a'], 6, &mut out).is_err());
+        assert!(decompress_into(&[0, b'a', (1 << 5), 9], 4, &mut out).is_err());
+        assert!(decompress_into(&[0, b'a'], 2, &mut out).is_err());
+        assert!(decompress_into(&[0, b'a', 0xe0], 9, &mut out).is_err());
+    }
+}
