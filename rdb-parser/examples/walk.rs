@@ -22,7 +22,11 @@ fn walk(data: &[u8]) -> rdb_parser::Result<(u64, u64, ChecksumStatus)> {
                 }
                 elements += e.value.element_count(&mut scratch).map(|_| 0)?;
             }
-            Record::Eof { offset, stored_checksum, .. } => status = rdb.checksum_status(offset, stored_checksum),
+            Record::Eof {
+                offset,
+                stored_checksum,
+                ..
+            } => status = rdb.checksum_status(offset, stored_checksum),
             _ => {}
         }
     }

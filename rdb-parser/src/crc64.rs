@@ -12,7 +12,11 @@ const fn make_tables() -> [[u64; 256]; 8] {
         let mut crc = i as u64;
         let mut k = 0;
         while k < 8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ POLY } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
             k += 1;
         }
         t[0][i] = crc;
@@ -121,8 +125,13 @@ pub fn par_checksum(data: &[u8], piece: usize) -> u64 {
     if data.len() <= piece {
         return checksum(data);
     }
-    let parts: Vec<(u64, u64)> = data.par_chunks(piece).map(|c| (checksum(c), c.len() as u64)).collect();
-    parts.into_iter().fold(0u64, |acc, (crc, len)| combine(acc, crc, len))
+    let parts: Vec<(u64, u64)> = data
+        .par_chunks(piece)
+        .map(|c| (checksum(c), c.len() as u64))
+        .collect();
+    parts
+        .into_iter()
+        .fold(0u64, |acc, (crc, len)| combine(acc, crc, len))
 }
 
 #[cfg(test)]
@@ -136,11 +145,17 @@ mod tests {
 
     #[test]
     fn combination_equals_whole() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         let whole = checksum(&data);
         for cut in [0, 1, 7, 8, 9, 4096, 99_999, 100_000] {
             let (a, b) = data.split_at(cut);
-            assert_eq!(combine(checksum(a), checksum(b), b.len() as u64), whole, "cut {cut}");
+            assert_eq!(
+                combine(checksum(a), checksum(b), b.len() as u64),
+                whole,
+                "cut {cut}"
+            );
         }
         assert_eq!(par_checksum(&data, 1 << 16), whole);
         assert_eq!(update(checksum(&data[..10]), &data[10..]), whole);

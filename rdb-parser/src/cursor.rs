@@ -185,12 +185,18 @@ impl<'a> Cursor<'a> {
             0 => Ok(Length::Len(u64::from(first & 0x3f))),
             1 => {
                 let second = self.u8(expected)?;
-                Ok(Length::Len((u64::from(first & 0x3f) << 8) | u64::from(second)))
+                Ok(Length::Len(
+                    (u64::from(first & 0x3f) << 8) | u64::from(second),
+                ))
             }
             2 => match first {
                 0x80 => Ok(Length::Len(u64::from(self.u32_be(expected)?))),
                 0x81 => Ok(Length::Len(self.u64_be(expected)?)),
-                _ => Err(Error::malformed("a length prefix (0x80 or 0x81)", start, Some(first.into()))),
+                _ => Err(Error::malformed(
+                    "a length prefix (0x80 or 0x81)",
+                    start,
+                    Some(first.into()),
+                )),
             },
             _ => Ok(Length::Encoded(first & 0x3f)),
         }
@@ -226,7 +232,9 @@ mod tests {
 
     #[test]
     fn lengths_of_every_width() {
-        let data = [0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xc3];
+        let data = [
+            0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xc3,
+        ];
         let mut c = Cursor::new(&data, 100);
         assert_eq!(c.length("x").unwrap(), Length::Len(5));
         assert_eq!(c.length("x").unwrap(), Length::Len(0x102));
@@ -242,7 +250,14 @@ mod tests {
         let mut c = Cursor::new(&data, 10);
         let e = c.length("a length").unwrap_err();
         assert_eq!(e.offset(), 11);
-        assert!(matches!(e.kind(), ErrorKind::Truncated { needed: 4, available: 2, .. }));
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Truncated {
+                needed: 4,
+                available: 2,
+                ..
+            }
+        ));
     }
 
     #[test]

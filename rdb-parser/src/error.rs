@@ -67,11 +67,29 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// Makes an error of `kind` at absolute `offset`.
     pub fn new(kind: ErrorKind, offset: u64) -> Error {
-        Error { kind, offset, inner_offset: None, key: None, version: None }
+        Error {
+            kind,
+            offset,
+            inner_offset: None,
+            key: None,
+            version: None,
+        }
     }
 
-    pub(crate) fn truncated(expected: &'static str, offset: u64, needed: u64, available: u64) -> Error {
-        Error::new(ErrorKind::Truncated { expected, needed, available }, offset)
+    pub(crate) fn truncated(
+        expected: &'static str,
+        offset: u64,
+        needed: u64,
+        available: u64,
+    ) -> Error {
+        Error::new(
+            ErrorKind::Truncated {
+                expected,
+                needed,
+                available,
+            },
+            offset,
+        )
     }
 
     pub(crate) fn malformed(expected: &'static str, offset: u64, found: Option<u64>) -> Error {

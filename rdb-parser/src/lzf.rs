@@ -20,10 +20,18 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
             // Literal run of ctrl + 1 bytes.
             let run = ctrl + 1;
             if i + run > input.len() {
-                return Err(Error::malformed("an LZF literal run inside the input", at, Some(run as u64)));
+                return Err(Error::malformed(
+                    "an LZF literal run inside the input",
+                    at,
+                    Some(run as u64),
+                ));
             }
             if out.len() + run > expected_len {
-                return Err(Error::malformed("LZF output no longer than the declared length", at, Some(expected_len as u64)));
+                return Err(Error::malformed(
+                    "LZF output no longer than the declared length",
+                    at,
+                    Some(expected_len as u64),
+                ));
             }
             out.extend_from_slice(&input[i..i + run]);
             i += run;
@@ -31,22 +39,40 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
             let mut len = ctrl >> 5;
             if len == 7 {
                 let Some(&extra) = input.get(i) else {
-                    return Err(Error::truncated("an LZF back-reference length", i as u64, 1, 0));
+                    return Err(Error::truncated(
+                        "an LZF back-reference length",
+                        i as u64,
+                        1,
+                        0,
+                    ));
                 };
                 len += extra as usize;
                 i += 1;
             }
             len += 2;
             let Some(&low) = input.get(i) else {
-                return Err(Error::truncated("an LZF back-reference offset", i as u64, 1, 0));
+                return Err(Error::truncated(
+                    "an LZF back-reference offset",
+                    i as u64,
+                    1,
+                    0,
+                ));
             };
             i += 1;
             let back = ((ctrl & 0x1f) << 8) + low as usize + 1;
             if back > out.len() {
-                return Err(Error::malformed("an LZF back reference inside the output so far", at, Some(back as u64)));
+                return Err(Error::malformed(
+                    "an LZF back reference inside the output so far",
+                    at,
+                    Some(back as u64),
+                ));
             }
             if out.len() + len > expected_len {
-                return Err(Error::malformed("LZF output no longer than the declared length", at, Some(expected_len as u64)));
+                return Err(Error::malformed(
+                    "LZF output no longer than the declared length",
+                    at,
+                    Some(expected_len as u64),
+                ));
             }
             let start = out.len() - back;
             if back >= len {
@@ -61,7 +87,11 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
         }
     }
     if out.len() != expected_len {
-        return Err(Error::malformed("LZF output of the declared length", input.len() as u64, Some(out.len() as u64)));
+        return Err(Error::malformed(
+            "LZF output of the declared length",
+            input.len() as u64,
+            Some(out.len() as u64),
+        ));
     }
     Ok(())
 }

@@ -39,7 +39,13 @@ impl<'a> Rdb<'a> {
         loop {
             let here = records.offset();
             if here - start >= target {
-                chunks.push(Chunk { index: chunks.len(), start, end: here, db, last: false });
+                chunks.push(Chunk {
+                    index: chunks.len(),
+                    start,
+                    end: here,
+                    db,
+                    last: false,
+                });
                 start = here;
                 db = records.db();
             }
@@ -49,13 +55,25 @@ impl<'a> Rdb<'a> {
                 Some(Err(e)) => return Err(e),
             }
         }
-        chunks.push(Chunk { index: chunks.len(), start, end: self.data().len() as u64, db, last: true });
+        chunks.push(Chunk {
+            index: chunks.len(),
+            start,
+            end: self.data().len() as u64,
+            db,
+            last: true,
+        });
         Ok(chunks)
     }
 
     /// The records of one chunk.
     pub fn chunk_records(&self, chunk: &Chunk) -> Records<'a> {
-        Records::new(*self, chunk.start as usize, chunk.end as usize, chunk.db, chunk.last)
+        Records::new(
+            *self,
+            chunk.start as usize,
+            chunk.end as usize,
+            chunk.db,
+            chunk.last,
+        )
     }
 
     /// Runs `f` on every chunk on the rayon pool and returns the results in
@@ -65,7 +83,12 @@ impl<'a> Rdb<'a> {
         T: Send,
         F: Fn(&Chunk, Records<'a>) -> Result<T> + Sync + Send,
     {
-        chunks.par_iter().map(|c| f(c, self.chunk_records(c))).collect::<Vec<_>>().into_iter().collect()
+        chunks
+            .par_iter()
+            .map(|c| f(c, self.chunk_records(c)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// Folds every record into per-worker accumulators made by `init`, then

@@ -133,19 +133,37 @@ impl<'a> Rdb<'a> {
         let start = if magic == Magic::Redis { 5 } else { 6 };
         let end = start + digits;
         let Some(ver) = data.get(start..end) else {
-            return Err(Error::truncated("the RDB version digits", start as u64, digits as u64, data.len().saturating_sub(start) as u64));
+            return Err(Error::truncated(
+                "the RDB version digits",
+                start as u64,
+                digits as u64,
+                data.len().saturating_sub(start) as u64,
+            ));
         };
         let mut version = 0u32;
         for (i, &d) in ver.iter().enumerate() {
             if !d.is_ascii_digit() {
-                return Err(Error::malformed("an ASCII digit of the RDB version", (start + i) as u64, Some(d.into())));
+                return Err(Error::malformed(
+                    "an ASCII digit of the RDB version",
+                    (start + i) as u64,
+                    Some(d.into()),
+                ));
             }
             version = version * 10 + u32::from(d - b'0');
         }
         if version == 0 {
-            return Err(Error::malformed("an RDB version of 1 or more", start as u64, Some(0)));
+            return Err(Error::malformed(
+                "an RDB version of 1 or more",
+                start as u64,
+                Some(0),
+            ));
         }
-        Ok(Rdb { data, magic, version, body_start: end })
+        Ok(Rdb {
+            data,
+            magic,
+            version,
+            body_start: end,
+        })
     }
 
     /// The magic (which server family wrote it).
@@ -208,10 +226,22 @@ pub struct Records<'a> {
 }
 
 impl<'a> Records<'a> {
-    pub(crate) fn new(rdb: Rdb<'a>, start: usize, end: usize, db: u64, expect_eof: bool) -> Records<'a> {
+    pub(crate) fn new(
+        rdb: Rdb<'a>,
+        start: usize,
+        end: usize,
+        db: u64,
+        expect_eof: bool,
+    ) -> Records<'a> {
         let end = end.min(rdb.data.len());
         let start = start.min(end);
-        Records { rdb, cur: Cursor::new(&rdb.data[start..end], start as u64), db, expect_eof, done: false }
+        Records {
+            rdb,
+            cur: Cursor::new(&rdb.data[start..end], start as u64),
+            db,
+            expect_eof,
+            done: false,
+        }
     }
 
     /// Database of the records being read.
@@ -232,19 +262,39 @@ impl<'a> Records<'a> {
         let mut expire_at_ms = None;
         let mut idle_seconds = None;
         let mut lfu_freq = None;
+        let mut key_meta = false;
         loop {
             let at = self.cur.offset();
             let b = self.cur.u8("an opcode or value type")?;
             match b {
-                opcode::EXPIRETIME_MS => expire_at_ms = Some(self.cur.i64_le("an expire time in ms")?),
+                opcode::EXPIRETIME_MS => {
+                    expire_at_ms = Some(self.cur.i64_le("an expire time in ms")?)
+                }
                 opcode::EXPIRETIME => {
-                    expire_at_ms = Some(i64::from(self.cur.u32_le("an expire time in seconds")? as i32) * 1000)
+                    expire_at_ms =
+                        Some(i64::from(self.cur.u32_le("an expire time in seconds")? as i32) * 1000)
                 }
                 opcode::IDLE => idle_seconds = Some(self.cur.len("an LRU idle time")?),
                 opcode::FREQ => lfu_freq = Some(self.cur.u8("an LFU frequency")?),
-                _ if expire_at_ms.is_some() || idle_seconds.is_some() || lfu_freq.is_some() => {
+                opcode::KEY_META if self.rdb.magic == Magic::Redis => {
+                    // Module metadata classes for the next key: a 4-byte class
+                    // spec, then a module operand stream each.
+                    let classes = self.cur.count("a key metadata class count", 5)?;
+                    for _ in 0..classes {
+                        self.cur.skip(4, "a key metadata class spec")?;
+                        module::skip_operands(&mut self.cur)?;
+                    }
+                    key_meta = true;
+                }
+                _ if expire_at_ms.is_some()
+                    || idle_seconds.is_some()
+                    || lfu_freq.is_some()
+                    || key_meta =>
+                {
                     // Per-key metadata must be followed by a key.
-                    return self.entry(b, at, record_start, expire_at_ms, idle_seconds, lfu_freq).map(Some);
+                    return self
+                        .entry(b, at, record_start, expire_at_ms, idle_seconds, lfu_freq)
+                        .map(Some);
                 }
                 opcode::AUX => {
                     let name = RdbString::read(&mut self.cur, "an aux field name")?;
@@ -258,14 +308,21 @@ impl<'a> Records<'a> {
                 opcode::RESIZEDB => {
                     let db_size = self.cur.len("a database size hint")?;
                     let expires_size = self.cur.len("an expires size hint")?;
-                    return Ok(Some(Record::ResizeDb { db_size, expires_size }));
+                    return Ok(Some(Record::ResizeDb {
+                        db_size,
+                        expires_size,
+                    }));
                 }
                 opcode::MODULE_AUX => {
                     let id = ModuleId(self.cur.len("a module id")?);
                     let when_at = self.cur.offset();
                     let when_op = self.cur.len("a module aux 'when' opcode")?;
                     if when_op != 2 {
-                        return Err(Error::malformed("module aux 'when' as an unsigned integer opcode (2)", when_at, Some(when_op)));
+                        return Err(Error::malformed(
+                            "module aux 'when' as an unsigned integer opcode (2)",
+                            when_at,
+                            Some(when_op),
+                        ));
                     }
                     let when = self.cur.len("a module aux 'when' value")?;
                     module::skip_operands(&mut self.cur)?;
@@ -273,7 +330,11 @@ impl<'a> Records<'a> {
                 }
                 opcode::FUNCTION2 => {
                     let code = RdbString::read(&mut self.cur, "a function library")?;
-                    return Ok(Some(Record::Function { pre_ga: false, name: None, code }));
+                    return Ok(Some(Record::Function {
+                        pre_ga: false,
+                        name: None,
+                        code,
+                    }));
                 }
                 opcode::FUNCTION_PRE_GA => {
                     let name = RdbString::read(&mut self.cur, "a function name")?;
@@ -283,13 +344,21 @@ impl<'a> Records<'a> {
                         RdbString::skip(&mut self.cur, "a function description")?;
                     }
                     let code = RdbString::read(&mut self.cur, "a function body")?;
-                    return Ok(Some(Record::Function { pre_ga: true, name: Some(name), code }));
+                    return Ok(Some(Record::Function {
+                        pre_ga: true,
+                        name: Some(name),
+                        code,
+                    }));
                 }
                 opcode::SLOT_INFO if self.rdb.magic == Magic::Redis => {
                     let slot = self.cur.len("a slot number")?;
                     let size = self.cur.len("a slot size")?;
                     let expires_size = self.cur.len("a slot expires size")?;
-                    return Ok(Some(Record::SlotInfo { slot, size, expires_size }));
+                    return Ok(Some(Record::SlotInfo {
+                        slot,
+                        size,
+                        expires_size,
+                    }));
                 }
                 opcode::SLOT_IMPORT if self.rdb.magic == Magic::Valkey => {
                     let job_name = RdbString::read(&mut self.cur, "a slot import job name")?;
@@ -301,11 +370,18 @@ impl<'a> Records<'a> {
                     return Ok(Some(Record::SlotImport { job_name, ranges }));
                 }
                 opcode::EOF => {
-                    let stored_checksum =
-                        if self.rdb.has_checksum() { Some(self.cur.u64_le("the CRC64 checksum")?) } else { None };
+                    let stored_checksum = if self.rdb.has_checksum() {
+                        Some(self.cur.u64_le("the CRC64 checksum")?)
+                    } else {
+                        None
+                    };
                     self.done = true;
                     let trailing_bytes = self.cur.remaining() as u64;
-                    return Ok(Some(Record::Eof { offset: at, stored_checksum, trailing_bytes }));
+                    return Ok(Some(Record::Eof {
+                        offset: at,
+                        stored_checksum,
+                        trailing_bytes,
+                    }));
                 }
                 _ => return self.entry(b, at, record_start, None, None, None).map(Some),
             }
@@ -322,7 +398,11 @@ impl<'a> Records<'a> {
         lfu_freq: Option<u8>,
     ) -> Result<Record<'a>> {
         let Some(vt) = ValueType::from_byte(type_byte, self.rdb.magic) else {
-            let kind = if type_byte >= 0xf0 { ErrorKind::UnknownOpcode(type_byte) } else { ErrorKind::UnknownValueType(type_byte) };
+            let kind = if type_byte >= 0xf0 {
+                ErrorKind::UnknownOpcode(type_byte)
+            } else {
+                ErrorKind::UnknownValueType(type_byte)
+            };
             return Err(Error::new(kind, at));
         };
         let key = RdbString::read(&mut self.cur, "a key")?;

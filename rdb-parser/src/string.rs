@@ -42,11 +42,19 @@ impl<'a> RdbString<'a> {
                 let clen = cur.len("an LZF compressed length")?;
                 let len = cur.len("an LZF uncompressed length")?;
                 if len > clen.saturating_mul(LZF_MAX_RATIO) + 64 || clen == 0 {
-                    return Err(Error::malformed("an LZF length that LZF can produce", start, Some(len)));
+                    return Err(Error::malformed(
+                        "an LZF length that LZF can produce",
+                        start,
+                        Some(len),
+                    ));
                 }
                 let offset = cur.offset();
                 let compressed = cur.bytes(clen, "LZF compressed bytes")?;
-                Ok(RdbString::Lzf { compressed, len, offset })
+                Ok(RdbString::Lzf {
+                    compressed,
+                    len,
+                    offset,
+                })
             }
             Length::Encoded(e) => Err(Error::malformed(
                 "a string encoding (0..=3)",
@@ -70,7 +78,11 @@ impl<'a> RdbString<'a> {
                 cur.len("an LZF uncompressed length")?;
                 cur.skip(clen, "LZF compressed bytes")
             }
-            Length::Encoded(e) => Err(Error::malformed("a string encoding (0..=3)", start, Some(u64::from(e)))),
+            Length::Encoded(e) => Err(Error::malformed(
+                "a string encoding (0..=3)",
+                start,
+                Some(u64::from(e)),
+            )),
         }
     }
 
@@ -112,8 +124,13 @@ impl<'a> RdbString<'a> {
                 push_decimal(scratch, i);
                 Ok(scratch)
             }
-            RdbString::Lzf { compressed, len, offset } => {
-                lzf::decompress_into(compressed, len as usize, scratch).map_err(|e| e.rebase(offset, true))?;
+            RdbString::Lzf {
+                compressed,
+                len,
+                offset,
+            } => {
+                lzf::decompress_into(compressed, len as usize, scratch)
+                    .map_err(|e| e.rebase(offset, true))?;
                 Ok(scratch)
             }
         }
@@ -236,7 +253,11 @@ pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
     if b.is_empty() || b.len() > 20 {
         return None;
     }
-    let (neg, digits) = if b[0] == b'-' { (true, &b[1..]) } else { (false, b) };
+    let (neg, digits) = if b[0] == b'-' {
+        (true, &b[1..])
+    } else {
+        (false, b)
+    };
     if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
         return None;
     }
@@ -267,8 +288,14 @@ mod tests {
         let data = [0xc0, 0xff, 0xc1, 0x00, 0x80, 0xc2, 0x01, 0, 0, 0x80];
         let mut c = Cursor::new(&data, 0);
         assert_eq!(RdbString::read(&mut c, "s").unwrap(), RdbString::Int(-1));
-        assert_eq!(RdbString::read(&mut c, "s").unwrap(), RdbString::Int(-32768));
-        assert_eq!(RdbString::read(&mut c, "s").unwrap(), RdbString::Int(i64::from(i32::MIN) + 1));
+        assert_eq!(
+            RdbString::read(&mut c, "s").unwrap(),
+            RdbString::Int(-32768)
+        );
+        assert_eq!(
+            RdbString::read(&mut c, "s").unwrap(),
+            RdbString::Int(i64::from(i32::MIN) + 1)
+        );
     }
 
     #[test]

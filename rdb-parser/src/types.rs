@@ -11,7 +11,7 @@ pub enum Magic {
 }
 
 /// Newest RDB version written with the `REDIS` magic that this parser knows.
-pub const NEWEST_REDIS_VERSION: u32 = 12;
+pub const NEWEST_REDIS_VERSION: u32 = 13;
 /// Newest RDB version written with the `VALKEY` magic that this parser knows.
 pub const NEWEST_VALKEY_VERSION: u32 = 80;
 
@@ -19,6 +19,9 @@ pub const NEWEST_VALKEY_VERSION: u32 = 80;
 pub mod opcode {
     /// Valkey: a slot migration in progress (slot import).
     pub const SLOT_IMPORT: u8 = 0xf3;
+    /// Redis 8.6+: module metadata attached to the next key (same byte as
+    /// Valkey's slot import; the magic tells them apart).
+    pub const KEY_META: u8 = 0xf3;
     /// Redis 8 cluster: slot id and sizes.
     pub const SLOT_INFO: u8 = 0xf4;
     /// Redis 7 functions library.
@@ -149,6 +152,8 @@ pub enum ValueType {
     HashListpackEx,
     /// 22 in Valkey files: hash with field expiry (Valkey 9).
     ValkeyHash2,
+    /// 26: stream with idempotent-producer state (Redis 8.6).
+    StreamListpacks4,
 }
 
 impl ValueType {
@@ -182,6 +187,7 @@ impl ValueType {
             23 if magic == Magic::Redis => HashListpackExPreGa,
             24 if magic == Magic::Redis => HashMetadata,
             25 if magic == Magic::Redis => HashListpackEx,
+            26 if magic == Magic::Redis => StreamListpacks4,
             _ => return None,
         })
     }
@@ -215,6 +221,7 @@ impl ValueType {
             HashListpackExPreGa => 23,
             HashMetadata => 24,
             HashListpackEx => 25,
+            StreamListpacks4 => 26,
         }
     }
 
@@ -226,9 +233,11 @@ impl ValueType {
             List | ListZiplist | ListQuicklist | ListQuicklist2 => Kind::List,
             Set | SetIntset | SetListpack => Kind::Set,
             Zset | Zset2 | ZsetZiplist | ZsetListpack => Kind::Zset,
-            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa | HashListpackExPreGa
-            | HashMetadata | HashListpackEx | ValkeyHash2 => Kind::Hash,
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 => Kind::Stream,
+            Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
+            | HashListpackExPreGa | HashMetadata | HashListpackEx | ValkeyHash2 => Kind::Hash,
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
+                Kind::Stream
+            }
             ModulePreGa | Module2 => Kind::Module,
         }
     }
@@ -248,7 +257,7 @@ impl ValueType {
             SetIntset => "intset",
             ListQuicklist => "quicklist",
             ListQuicklist2 => "quicklist2",
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 => "stream",
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => "stream",
             HashListpack | ZsetListpack | SetListpack => "listpack",
             HashListpackExPreGa | HashListpackEx => "listpackex",
         }
@@ -267,13 +276,36 @@ impl ValueType {
     }
 
     /// Every type this parser knows, in type-byte order.
-    pub const ALL: [ValueType; 26] = {
+    pub const ALL: [ValueType; 27] = {
         use ValueType::*;
         [
-            String, List, Set, Zset, Hash, Zset2, ModulePreGa, Module2, HashZipmap, ListZiplist, SetIntset,
-            ZsetZiplist, HashZiplist, ListQuicklist, StreamListpacks, HashListpack, ZsetListpack, ListQuicklist2,
-            StreamListpacks2, SetListpack, StreamListpacks3, HashMetadataPreGa, HashListpackExPreGa, HashMetadata,
-            HashListpackEx, ValkeyHash2,
+            String,
+            List,
+            Set,
+            Zset,
+            Hash,
+            Zset2,
+            ModulePreGa,
+            Module2,
+            HashZipmap,
+            ListZiplist,
+            SetIntset,
+            ZsetZiplist,
+            HashZiplist,
+            ListQuicklist,
+            StreamListpacks,
+            HashListpack,
+            ZsetListpack,
+            ListQuicklist2,
+            StreamListpacks2,
+            SetListpack,
+            StreamListpacks3,
+            HashMetadataPreGa,
+            HashListpackExPreGa,
+            HashMetadata,
+            HashListpackEx,
+            ValkeyHash2,
+            StreamListpacks4,
         ]
     };
 }

@@ -17,13 +17,25 @@ impl<'b> Intset<'b> {
         let mut cur = Cursor::new(blob, 0);
         let width = cur.u32_le("an intset encoding")?;
         if !matches!(width, 2 | 4 | 8) {
-            return Err(Error::malformed("an intset encoding of 2, 4 or 8", 0, Some(width.into())));
+            return Err(Error::malformed(
+                "an intset encoding of 2, 4 or 8",
+                0,
+                Some(width.into()),
+            ));
         }
         let count = cur.u32_le("an intset length")?;
         if u64::from(count) * u64::from(width) != cur.remaining() as u64 {
-            return Err(Error::malformed("an intset length matching its size", 4, Some(count.into())));
+            return Err(Error::malformed(
+                "an intset length matching its size",
+                4,
+                Some(count.into()),
+            ));
         }
-        Ok(Intset { cur, width: width as u8, left: count })
+        Ok(Intset {
+            cur,
+            width: width as u8,
+            left: count,
+        })
     }
 
     /// Members left to read.
@@ -45,8 +57,14 @@ impl Iterator for Intset<'_> {
         }
         self.left -= 1;
         let r = match self.width {
-            2 => self.cur.u16_le("an intset member").map(|v| i64::from(v as i16)),
-            4 => self.cur.u32_le("an intset member").map(|v| i64::from(v as i32)),
+            2 => self
+                .cur
+                .u16_le("an intset member")
+                .map(|v| i64::from(v as i16)),
+            4 => self
+                .cur
+                .u32_le("an intset member")
+                .map(|v| i64::from(v as i32)),
             _ => self.cur.i64_le("an intset member"),
         };
         Some(r)

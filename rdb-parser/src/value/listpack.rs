@@ -24,12 +24,25 @@ impl<'b> Listpack<'b> {
         let total = cur.u32_le("a listpack's total size")?;
         let header_count = cur.u16_le("a listpack's element count")?;
         if total as usize != blob.len() {
-            return Err(Error::malformed("a listpack size equal to its string length", 0, Some(total.into())));
+            return Err(Error::malformed(
+                "a listpack size equal to its string length",
+                0,
+                Some(total.into()),
+            ));
         }
         if blob.last() != Some(&0xff) {
-            return Err(Error::malformed("a listpack ending in 0xFF", blob.len().saturating_sub(1) as u64, blob.last().map(|&b| b.into())));
+            return Err(Error::malformed(
+                "a listpack ending in 0xFF",
+                blob.len().saturating_sub(1) as u64,
+                blob.last().map(|&b| b.into()),
+            ));
         }
-        Ok(Listpack { cur, header_count, seen: 0, done: false })
+        Ok(Listpack {
+            cur,
+            header_count,
+            seen: 0,
+            done: false,
+        })
     }
 
     /// The count in the header, unless it says "unknown" (65535).
@@ -73,31 +86,64 @@ impl<'b> Listpack<'b> {
             0xe0..=0xef => {
                 let lo = self.cur.u8("a listpack 12-bit string length")?;
                 let n = (u64::from(enc & 0x0f) << 8) | u64::from(lo);
-                (Scalar::Bytes(self.cur.bytes(n, "a listpack string")?), n + 1)
+                (
+                    Scalar::Bytes(self.cur.bytes(n, "a listpack string")?),
+                    n + 1,
+                )
             }
             0xf0 => {
                 let n = u64::from(self.cur.u32_le("a listpack 32-bit string length")?);
-                (Scalar::Bytes(self.cur.bytes(n, "a listpack string")?), n + 4)
+                (
+                    Scalar::Bytes(self.cur.bytes(n, "a listpack string")?),
+                    n + 4,
+                )
             }
-            0xf1 => (Scalar::Int(i64::from(self.cur.u16_le("a listpack 16-bit integer")? as i16)), 2),
+            0xf1 => (
+                Scalar::Int(i64::from(
+                    self.cur.u16_le("a listpack 16-bit integer")? as i16
+                )),
+                2,
+            ),
             0xf2 => {
                 let b = self.cur.array::<3>("a listpack 24-bit integer")?;
                 let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
                 (Scalar::Int(i64::from(v)), 3)
             }
-            0xf3 => (Scalar::Int(i64::from(self.cur.u32_le("a listpack 32-bit integer")? as i32)), 4),
-            0xf4 => (Scalar::Int(self.cur.i64_le("a listpack 64-bit integer")?), 8),
+            0xf3 => (
+                Scalar::Int(i64::from(
+                    self.cur.u32_le("a listpack 32-bit integer")? as i32
+                )),
+                4,
+            ),
+            0xf4 => (
+                Scalar::Int(self.cur.i64_le("a listpack 64-bit integer")?),
+                8,
+            ),
             0xff => {
                 self.done = true;
                 if !self.cur.is_empty() {
-                    return Err(Error::malformed("nothing after a listpack's terminator", at, None));
+                    return Err(Error::malformed(
+                        "nothing after a listpack's terminator",
+                        at,
+                        None,
+                    ));
                 }
                 if self.header_count != u16::MAX && u64::from(self.header_count) != self.seen {
-                    return Err(Error::malformed("as many listpack entries as its header counts", at, Some(self.seen)));
+                    return Err(Error::malformed(
+                        "as many listpack entries as its header counts",
+                        at,
+                        Some(self.seen),
+                    ));
                 }
                 return Ok(None);
             }
-            _ => return Err(Error::malformed("a listpack entry encoding", at, Some(enc.into()))),
+            _ => {
+                return Err(Error::malformed(
+                    "a listpack entry encoding",
+                    at,
+                    Some(enc.into()),
+                ))
+            }
         };
         let entry_len = 1 + data_len;
         let backlen_bytes = match entry_len {
@@ -107,7 +153,8 @@ impl<'b> Listpack<'b> {
             2097152..=268435455 => 4,
             _ => 5,
         };
-        self.cur.skip(backlen_bytes, "a listpack entry back length")?;
+        self.cur
+            .skip(backlen_bytes, "a listpack entry back length")?;
         self.seen += 1;
         Ok(Some(value))
     }
@@ -218,7 +265,10 @@ pub(crate) mod tests {
             Scalar::Bytes(b""),
         ];
         let blob = build(&items);
-        let got: Vec<_> = Listpack::new(&blob).unwrap().collect::<Result<_>>().unwrap();
+        let got: Vec<_> = Listpack::new(&blob)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap();
         assert_eq!(got, items);
         assert_eq!(Listpack::count(&blob).unwrap(), items.len() as u64);
     }

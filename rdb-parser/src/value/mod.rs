@@ -75,8 +75,10 @@ const MIN_STRING_BYTES: u64 = 1;
 pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
     use ValueType::*;
     match vt {
-        String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist | HashListpack | ZsetListpack
-        | SetListpack | HashListpackExPreGa => RdbString::skip(cur, "a value string"),
+        String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist
+        | HashListpack | ZsetListpack | SetListpack | HashListpackExPreGa => {
+            RdbString::skip(cur, "a value string")
+        }
         List | Set => {
             let n = cur.count("a collection length", MIN_STRING_BYTES)?;
             for _ in 0..n {
@@ -126,12 +128,19 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
             }
             Ok(())
         }
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 => stream::skip(cur, vt),
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
+            stream::skip(cur, vt)
+        }
         Module2 => module::skip_value(cur),
         ModulePreGa => {
             let at = cur.offset();
             let id = cur.len("a module id")?;
-            Err(Error::new(ErrorKind::ModulePreGa { module: ModuleId(id).name() }, at))
+            Err(Error::new(
+                ErrorKind::ModulePreGa {
+                    module: ModuleId(id).name(),
+                },
+                at,
+            ))
         }
         HashMetadataPreGa => {
             let n = cur.count("a hash length", 3)?;
@@ -184,14 +193,29 @@ struct Blob<'s> {
 
 fn load_blob<'a: 's, 's>(s: RdbString<'a>, at: u64, buf: &'s mut Vec<u8>) -> Result<Blob<'s>> {
     match s {
-        RdbString::Raw(b) => Ok(Blob { bytes: b, file_offset: at, compressed: false }),
-        RdbString::Lzf { offset, .. } => Ok(Blob { bytes: s.bytes(buf)?, file_offset: offset, compressed: true }),
-        RdbString::Int(_) => Err(Error::malformed("an encoded container, not an integer string", at, None)),
+        RdbString::Raw(b) => Ok(Blob {
+            bytes: b,
+            file_offset: at,
+            compressed: false,
+        }),
+        RdbString::Lzf { offset, .. } => Ok(Blob {
+            bytes: s.bytes(buf)?,
+            file_offset: offset,
+            compressed: true,
+        }),
+        RdbString::Int(_) => Err(Error::malformed(
+            "an encoded container, not an integer string",
+            at,
+            None,
+        )),
     }
 }
 
 /// Reads a blob string and records the file offset of its bytes.
-fn read_blob_string<'a>(cur: &mut Cursor<'a>, expected: &'static str) -> Result<(RdbString<'a>, u64)> {
+fn read_blob_string<'a>(
+    cur: &mut Cursor<'a>,
+    expected: &'static str,
+) -> Result<(RdbString<'a>, u64)> {
     let before = cur.offset();
     let s = RdbString::read(cur, expected)?;
     // Raw bytes start after the length prefix.
@@ -205,7 +229,9 @@ fn read_blob_string<'a>(cur: &mut Cursor<'a>, expected: &'static str) -> Result<
 fn parse_score(s: Scalar<'_>, at: u64) -> Result<f64> {
     match s {
         Scalar::Int(i) => Ok(i as f64),
-        Scalar::Bytes(b) => parse_double_text(b).ok_or_else(|| Error::malformed("a sorted set score", at, None)),
+        Scalar::Bytes(b) => {
+            parse_double_text(b).ok_or_else(|| Error::malformed("a sorted set score", at, None))
+        }
     }
 }
 
@@ -224,14 +250,19 @@ fn read_text_score(cur: &mut Cursor<'_>) -> Result<f64> {
         255 => Ok(f64::NEG_INFINITY),
         n => {
             let b = cur.bytes(u64::from(n), "a text score")?;
-            parse_double_text(b).ok_or_else(|| Error::malformed("a decimal score", at, Some(n.into())))
+            parse_double_text(b)
+                .ok_or_else(|| Error::malformed("a decimal score", at, Some(n.into())))
         }
     }
 }
 
 impl<'a> Value<'a> {
     pub(crate) fn new(value_type: ValueType, data: &'a [u8], offset: u64) -> Value<'a> {
-        Value { value_type, data, offset }
+        Value {
+            value_type,
+            data,
+            offset,
+        }
     }
 
     /// The type byte, resolved.
@@ -266,7 +297,11 @@ impl<'a> Value<'a> {
     /// For strings: the string as stored.
     pub fn as_string(&self) -> Result<RdbString<'a>> {
         if self.value_type != ValueType::String {
-            return Err(Error::malformed("a string value", self.offset, Some(self.value_type.byte().into())));
+            return Err(Error::malformed(
+                "a string value",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
         }
         RdbString::read(&mut self.cursor(), "a string value")
     }
@@ -274,7 +309,11 @@ impl<'a> Value<'a> {
     /// For module values: which module wrote it.
     pub fn module_id(&self) -> Result<ModuleId> {
         if self.kind() != Kind::Module {
-            return Err(Error::malformed("a module value", self.offset, Some(self.value_type.byte().into())));
+            return Err(Error::malformed(
+                "a module value",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
         }
         Ok(ModuleId(self.cursor().len("a module id")?))
     }
@@ -288,13 +327,15 @@ impl<'a> Value<'a> {
         let buf = &mut scratch.a;
         match self.value_type {
             String => Ok(RdbString::read(&mut cur, "a string value")?.len()),
-            List | Set | Zset | Zset2 | Hash | HashMetadataPreGa | ValkeyHash2 => cur.len("a collection length"),
+            List | Set | Zset | Zset2 | Hash | HashMetadataPreGa | ValkeyHash2 => {
+                cur.len("a collection length")
+            }
             HashMetadata => {
                 cur.skip(8, "a hash's minimum field expire time")?;
                 cur.len("a hash length")
             }
             ModulePreGa | Module2 => Ok(1),
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 => {
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
                 Ok(stream::read_meta(&mut cur, self.value_type)?.length)
             }
             ListQuicklist | ListQuicklist2 => {
@@ -326,7 +367,9 @@ impl<'a> Value<'a> {
                 let (s, at) = read_blob_string(&mut cur, "a zipmap")?;
                 let blob = load_blob(s, at, buf)?;
                 let mut n = 0;
-                for p in Zipmap::new(blob.bytes).map_err(|e| e.rebase(blob.file_offset, blob.compressed))? {
+                for p in Zipmap::new(blob.bytes)
+                    .map_err(|e| e.rebase(blob.file_offset, blob.compressed))?
+                {
                     p.map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
                     n += 1;
                 }
@@ -335,13 +378,20 @@ impl<'a> Value<'a> {
             ListZiplist | ZsetZiplist | HashZiplist => {
                 let (s, at) = read_blob_string(&mut cur, "a ziplist")?;
                 let blob = load_blob(s, at, buf)?;
-                let n = Ziplist::count(blob.bytes).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
-                Ok(if self.value_type == ListZiplist { n } else { n / 2 })
+                let n = Ziplist::count(blob.bytes)
+                    .map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
+                Ok(if self.value_type == ListZiplist {
+                    n
+                } else {
+                    n / 2
+                })
             }
             SetIntset => {
                 let (s, at) = read_blob_string(&mut cur, "an intset")?;
                 let blob = load_blob(s, at, buf)?;
-                Ok(Intset::new(blob.bytes).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?.len())
+                Ok(Intset::new(blob.bytes)
+                    .map_err(|e| e.rebase(blob.file_offset, blob.compressed))?
+                    .len())
             }
             SetListpack | HashListpack | ZsetListpack | HashListpackExPreGa | HashListpackEx => {
                 if self.value_type == HashListpackEx {
@@ -349,7 +399,8 @@ impl<'a> Value<'a> {
                 }
                 let (s, at) = read_blob_string(&mut cur, "a listpack")?;
                 let blob = load_blob(s, at, buf)?;
-                let n = Listpack::count(blob.bytes).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
+                let n = Listpack::count(blob.bytes)
+                    .map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
                 Ok(match self.value_type {
                     SetListpack => n,
                     HashListpackExPreGa | HashListpackEx => n / 3,
@@ -363,12 +414,17 @@ impl<'a> Value<'a> {
     /// node at a time (a big value is never materialized). Strings, streams
     /// and module values have no elements here: see [`Value::as_string`],
     /// [`Value::walk_stream`] and [`Value::module_id`].
-    pub fn for_each_element(&self, scratch: &mut Scratch, mut f: impl FnMut(Element<'_>)) -> Result<()> {
+    pub fn for_each_element(
+        &self,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(Element<'_>),
+    ) -> Result<()> {
         use ValueType::*;
         let mut cur = self.cursor();
         let Scratch { a, b } = scratch;
         match self.value_type {
-            String | StreamListpacks | StreamListpacks2 | StreamListpacks3 | ModulePreGa | Module2 => Ok(()),
+            String | StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+            | ModulePreGa | Module2 => Ok(()),
             List | Set => {
                 let n = cur.count("a collection length", MIN_STRING_BYTES)?;
                 for _ in 0..n {
@@ -382,7 +438,11 @@ impl<'a> Value<'a> {
                 for _ in 0..n {
                     let field = RdbString::read(&mut cur, "a hash field")?;
                     let value = RdbString::read(&mut cur, "a hash value")?;
-                    f(Element::Field { field: field.scalar(a)?, value: value.scalar(b)?, expire_at_ms: None });
+                    f(Element::Field {
+                        field: field.scalar(a)?,
+                        value: value.scalar(b)?,
+                        expire_at_ms: None,
+                    });
                 }
                 Ok(())
             }
@@ -401,15 +461,18 @@ impl<'a> Value<'a> {
                     let ttl = cur.len("a hash field expire time")?;
                     let expire_at_ms = match (ttl, min_expire) {
                         (0, _) => None,
-                        (t, Some(min)) => Some(
-                            min.checked_add(t as i64 - 1)
-                                .ok_or_else(|| Error::malformed("a field expire time", ttl_at, Some(t)))?,
-                        ),
+                        (t, Some(min)) => Some(min.checked_add(t as i64 - 1).ok_or_else(|| {
+                            Error::malformed("a field expire time", ttl_at, Some(t))
+                        })?),
                         (t, None) => Some(t as i64),
                     };
                     let field = RdbString::read(&mut cur, "a hash field")?;
                     let value = RdbString::read(&mut cur, "a hash value")?;
-                    f(Element::Field { field: field.scalar(a)?, value: value.scalar(b)?, expire_at_ms });
+                    f(Element::Field {
+                        field: field.scalar(a)?,
+                        value: value.scalar(b)?,
+                        expire_at_ms,
+                    });
                 }
                 Ok(())
             }
@@ -420,7 +483,11 @@ impl<'a> Value<'a> {
                     let value = RdbString::read(&mut cur, "a hash value")?;
                     let ttl = cur.i64_le("a hash field expire time")?;
                     let expire_at_ms = (ttl >= 0).then_some(ttl);
-                    f(Element::Field { field: field.scalar(a)?, value: value.scalar(b)?, expire_at_ms });
+                    f(Element::Field {
+                        field: field.scalar(a)?,
+                        value: value.scalar(b)?,
+                        expire_at_ms,
+                    });
                 }
                 Ok(())
             }
@@ -433,7 +500,10 @@ impl<'a> Value<'a> {
                     } else {
                         read_text_score(&mut cur)?
                     };
-                    f(Element::Scored { member: member.scalar(a)?, score });
+                    f(Element::Scored {
+                        member: member.scalar(a)?,
+                        score,
+                    });
                 }
                 Ok(())
             }
@@ -443,7 +513,11 @@ impl<'a> Value<'a> {
                 let re = |e: Error| e.rebase(blob.file_offset, blob.compressed);
                 for p in Zipmap::new(blob.bytes).map_err(re)? {
                     let (field, value) = p.map_err(re)?;
-                    f(Element::Field { field: Scalar::Bytes(field), value: Scalar::Bytes(value), expire_at_ms: None });
+                    f(Element::Field {
+                        field: Scalar::Bytes(field),
+                        value: Scalar::Bytes(value),
+                        expire_at_ms: None,
+                    });
                 }
                 Ok(())
             }
@@ -461,7 +535,12 @@ impl<'a> Value<'a> {
                 let blob = load_blob(s, at, a)?;
                 let re = |e: Error| e.rebase(blob.file_offset, blob.compressed);
                 let items = Ziplist::new(blob.bytes).map_err(re)?;
-                emit_flat(self.value_type, items.map(|r| r.map_err(re)), blob.file_offset, &mut f)
+                emit_flat(
+                    self.value_type,
+                    items.map(|r| r.map_err(re)),
+                    blob.file_offset,
+                    &mut f,
+                )
             }
             SetListpack | HashListpack | ZsetListpack | HashListpackExPreGa | HashListpackEx => {
                 if self.value_type == HashListpackEx {
@@ -471,7 +550,12 @@ impl<'a> Value<'a> {
                 let blob = load_blob(s, at, a)?;
                 let re = |e: Error| e.rebase(blob.file_offset, blob.compressed);
                 let items = Listpack::new(blob.bytes).map_err(re)?;
-                emit_flat(self.value_type, items.map(|r| r.map_err(re)), blob.file_offset, &mut f)
+                emit_flat(
+                    self.value_type,
+                    items.map(|r| r.map_err(re)),
+                    blob.file_offset,
+                    &mut f,
+                )
             }
             ListQuicklist | ListQuicklist2 => {
                 let nodes = cur.count("a quicklist node count", 1)?;
@@ -514,9 +598,17 @@ impl<'a> Value<'a> {
 
     /// Walks a stream value: entries, then consumer groups with their pending
     /// entries and consumers, reported to `visitor` as they are read.
-    pub fn walk_stream(&self, scratch: &mut Scratch, visitor: &mut impl StreamVisitor) -> Result<StreamMeta> {
+    pub fn walk_stream(
+        &self,
+        scratch: &mut Scratch,
+        visitor: &mut impl StreamVisitor,
+    ) -> Result<StreamMeta> {
         if self.kind() != Kind::Stream {
-            return Err(Error::malformed("a stream value", self.offset, Some(self.value_type.byte().into())));
+            return Err(Error::malformed(
+                "a stream value",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
         }
         stream::walk(&mut self.cursor(), self.value_type, scratch, visitor)
     }
@@ -525,7 +617,11 @@ impl<'a> Value<'a> {
     /// decoding entries.
     pub fn stream_meta(&self) -> Result<StreamMeta> {
         if self.kind() != Kind::Stream {
-            return Err(Error::malformed("a stream value", self.offset, Some(self.value_type.byte().into())));
+            return Err(Error::malformed(
+                "a stream value",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
         }
         stream::read_meta(&mut self.cursor(), self.value_type)
     }
@@ -540,25 +636,44 @@ fn emit_flat<'b>(
     f: &mut impl FnMut(Element<'_>),
 ) -> Result<()> {
     use ValueType::*;
-    let missing = || Error::malformed("a complete pair or triplet in a compact container", blob_at, None);
+    let missing = || {
+        Error::malformed(
+            "a complete pair or triplet in a compact container",
+            blob_at,
+            None,
+        )
+    };
     while let Some(first) = items.next() {
         let first = first?;
         match vt {
             ListZiplist | SetListpack => f(Element::Member(first)),
             ZsetZiplist | ZsetListpack => {
                 let score = items.next().ok_or_else(missing)??;
-                f(Element::Scored { member: first, score: parse_score(score, blob_at)? })
+                f(Element::Scored {
+                    member: first,
+                    score: parse_score(score, blob_at)?,
+                })
             }
             HashZiplist | HashListpack => {
                 let value = items.next().ok_or_else(missing)??;
-                f(Element::Field { field: first, value, expire_at_ms: None })
+                f(Element::Field {
+                    field: first,
+                    value,
+                    expire_at_ms: None,
+                })
             }
             _ => {
                 // Listpack-ex triplets: field, value, expire time (0 = none).
                 let value = items.next().ok_or_else(missing)??;
                 let ttl = items.next().ok_or_else(missing)??;
-                let ttl = ttl.as_int().ok_or_else(|| Error::malformed("an integer field expire time", blob_at, None))?;
-                f(Element::Field { field: first, value, expire_at_ms: (ttl != 0).then_some(ttl) })
+                let ttl = ttl.as_int().ok_or_else(|| {
+                    Error::malformed("an integer field expire time", blob_at, None)
+                })?;
+                f(Element::Field {
+                    field: first,
+                    value,
+                    expire_at_ms: (ttl != 0).then_some(ttl),
+                })
             }
         }
     }

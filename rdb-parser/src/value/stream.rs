@@ -56,11 +56,18 @@ pub trait StreamVisitor {
     /// A live (not deleted) entry with its field/value pairs.
     fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {}
     /// A consumer group; its pending entries and consumers follow.
-    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<u64>, pending: u64) {}
+    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, pending: u64) {}
     /// A pending entry of the current group.
     fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {}
     /// A consumer of the current group; its pending ids follow.
-    fn consumer(&mut self, name: &[u8], seen_time_ms: i64, active_time_ms: Option<i64>, pending: u64) {}
+    fn consumer(
+        &mut self,
+        name: &[u8],
+        seen_time_ms: i64,
+        active_time_ms: Option<i64>,
+        pending: u64,
+    ) {
+    }
     /// An id pending for the current consumer.
     fn consumer_pending(&mut self, id: StreamId) {}
 }
@@ -72,12 +79,16 @@ fn version_of(vt: ValueType) -> u8 {
     match vt {
         ValueType::StreamListpacks => 1,
         ValueType::StreamListpacks2 => 2,
-        _ => 3,
+        ValueType::StreamListpacks3 => 3,
+        _ => 4,
     }
 }
 
 fn read_id(cur: &mut Cursor<'_>, what: &'static str) -> Result<StreamId> {
-    Ok(StreamId { ms: cur.len(what)?, seq: cur.len(what)? })
+    Ok(StreamId {
+        ms: cur.len(what)?,
+        seq: cur.len(what)?,
+    })
 }
 
 fn raw_id(cur: &mut Cursor<'_>) -> Result<StreamId> {
@@ -104,7 +115,15 @@ fn read_tail_meta(cur: &mut Cursor<'_>, vt: ValueType, nodes: u64) -> Result<Str
         (None, None, None)
     };
     let groups = cur.count("a consumer group count", 3)?;
-    Ok(StreamMeta { length, last_id, first_id, max_deleted_id, entries_added, nodes, groups })
+    Ok(StreamMeta {
+        length,
+        last_id,
+        first_id,
+        max_deleted_id,
+        entries_added,
+        nodes,
+        groups,
+    })
 }
 
 fn skip_nodes(cur: &mut Cursor<'_>) -> Result<u64> {
@@ -135,13 +154,22 @@ fn walk_groups(
     visitor: &mut impl StreamVisitor,
     skip_entries: bool,
 ) -> Result<StreamMeta> {
-    let nodes = if skip_entries { skip_nodes(cur)? } else { walk_nodes(cur, scratch, visitor)? };
+    let nodes = if skip_entries {
+        skip_nodes(cur)?
+    } else {
+        walk_nodes(cur, scratch, visitor)?
+    };
     let meta = read_tail_meta(cur, vt, nodes)?;
     let v = version_of(vt);
     for _ in 0..meta.groups {
         let name = RdbString::read(cur, "a consumer group name")?;
         let last_id = read_id(cur, "a consumer group last id")?;
-        let entries_read = if v >= 2 { Some(cur.len("a consumer group entries-read count")?) } else { None };
+        // Redis writes -1 (as a 64-bit length) when the count is unknown.
+        let entries_read = if v >= 2 {
+            Some(cur.len("a consumer group entries-read count")? as i64)
+        } else {
+            None
+        };
         let pel = cur.count("a pending entries count", 17)?;
         if !skip_entries {
             visitor.group(name.bytes(&mut scratch.a)?, last_id, entries_read, pel);
@@ -158,7 +186,11 @@ fn walk_groups(
         for _ in 0..consumers {
             let cname = RdbString::read(cur, "a consumer name")?;
             let seen = cur.i64_le("a consumer seen time")?;
-            let active = if v >= 3 { Some(cur.i64_le("a consumer active time")?) } else { None };
+            let active = if v >= 3 {
+                Some(cur.i64_le("a consumer active time")?)
+            } else {
+                None
+            };
             let cpel = cur.count("a consumer pending count", 16)?;
             if !skip_entries {
                 visitor.consumer(cname.bytes(&mut scratch.a)?, seen, active, cpel);
@@ -171,7 +203,30 @@ fn walk_groups(
             }
         }
     }
+    if v >= 4 {
+        skip_idmp(cur)?;
+    }
     Ok(meta)
+}
+
+/// Redis 8.6 idempotent-producer state: settings, producers with their
+/// recent ids, and counters. Skipped (it holds no entries).
+fn skip_idmp(cur: &mut Cursor<'_>) -> Result<()> {
+    cur.len("an IDMP duration")?;
+    cur.len("an IDMP max entries")?;
+    let producers = cur.count("an IDMP producer count", 2)?;
+    for _ in 0..producers {
+        RdbString::skip(cur, "an IDMP producer id")?;
+        let n = cur.count("an IDMP entry count", 3)?;
+        for _ in 0..n {
+            RdbString::skip(cur, "an IDMP idempotency id")?;
+            cur.len("an IDMP stream id ms")?;
+            cur.len("an IDMP stream id seq")?;
+        }
+    }
+    cur.len("an IDMP ids-added count")?;
+    cur.len("an IDMP duplicates count")?;
+    Ok(())
 }
 
 /// Walks a whole stream value, reporting to `visitor`.
@@ -184,14 +239,22 @@ pub(crate) fn walk(
     walk_groups(cur, vt, scratch, visitor, false)
 }
 
-fn walk_nodes(cur: &mut Cursor<'_>, scratch: &mut Scratch, visitor: &mut impl StreamVisitor) -> Result<u64> {
+fn walk_nodes(
+    cur: &mut Cursor<'_>,
+    scratch: &mut Scratch,
+    visitor: &mut impl StreamVisitor,
+) -> Result<u64> {
     let nodes = cur.count("a stream node count", 2)?;
     for _ in 0..nodes {
         let key_at = cur.offset();
         let key = RdbString::read(cur, "a stream node key")?;
         let key = key.bytes(&mut scratch.b)?;
         if key.len() != 16 {
-            return Err(Error::malformed("a 16-byte stream node key", key_at, Some(key.len() as u64)));
+            return Err(Error::malformed(
+                "a 16-byte stream node key",
+                key_at,
+                Some(key.len() as u64),
+            ));
         }
         let master = StreamId {
             ms: u64::from_be_bytes(key[..8].try_into().unwrap_or_default()),
@@ -202,7 +265,9 @@ fn walk_nodes(cur: &mut Cursor<'_>, scratch: &mut Scratch, visitor: &mut impl St
         let (blob_at, compressed) = match lp {
             RdbString::Raw(b) => (cur.offset() - b.len() as u64, false),
             RdbString::Lzf { offset, .. } => (offset, true),
-            RdbString::Int(_) => return Err(Error::malformed("a stream node listpack", lp_at, None)),
+            RdbString::Int(_) => {
+                return Err(Error::malformed("a stream node listpack", lp_at, None))
+            }
         };
         let blob = lp.bytes(&mut scratch.a)?;
         walk_node(master, blob, visitor).map_err(|e| e.rebase(blob_at, compressed))?;
@@ -219,7 +284,9 @@ fn next_int(items: &mut Listpack<'_>, what: &'static str) -> Result<i64> {
 }
 
 fn next_item<'b>(items: &mut Listpack<'b>, what: &'static str) -> Result<Scalar<'b>> {
-    items.next_entry()?.ok_or_else(|| Error::malformed(what, 0, None))
+    items
+        .next_entry()?
+        .ok_or_else(|| Error::malformed(what, 0, None))
 }
 
 fn walk_node(master: StreamId, blob: &[u8], visitor: &mut impl StreamVisitor) -> Result<()> {
@@ -228,21 +295,34 @@ fn walk_node(master: StreamId, blob: &[u8], visitor: &mut impl StreamVisitor) ->
     let _deleted = next_int(&mut items, "a stream node deleted count")?;
     let nfields = next_int(&mut items, "a stream master field count")?;
     if nfields < 0 || nfields as usize > blob.len() {
-        return Err(Error::malformed("a stream master field count", 0, Some(nfields as u64)));
+        return Err(Error::malformed(
+            "a stream master field count",
+            0,
+            Some(nfields as u64),
+        ));
     }
     let mut master_fields = Vec::with_capacity(nfields as usize);
     for _ in 0..nfields {
         master_fields.push(next_item(&mut items, "a stream master field")?);
     }
     if next_int(&mut items, "the stream master entry terminator (0)")? != 0 {
-        return Err(Error::malformed("the stream master entry terminator (0)", 0, None));
+        return Err(Error::malformed(
+            "the stream master entry terminator (0)",
+            0,
+            None,
+        ));
     }
     let mut pairs: Vec<(Scalar<'_>, Scalar<'_>)> = Vec::with_capacity(master_fields.len());
     while let Some(flags) = items.next_entry()? {
-        let flags = flags.as_int().ok_or_else(|| Error::malformed("stream entry flags", 0, None))?;
+        let flags = flags
+            .as_int()
+            .ok_or_else(|| Error::malformed("stream entry flags", 0, None))?;
         let ms_delta = next_int(&mut items, "a stream entry ms delta")?;
         let seq_delta = next_int(&mut items, "a stream entry seq delta")?;
-        let id = StreamId { ms: master.ms.wrapping_add(ms_delta as u64), seq: master.seq.wrapping_add(seq_delta as u64) };
+        let id = StreamId {
+            ms: master.ms.wrapping_add(ms_delta as u64),
+            seq: master.seq.wrapping_add(seq_delta as u64),
+        };
         pairs.clear();
         if flags & FLAG_SAMEFIELDS != 0 {
             for field in &master_fields {
@@ -251,7 +331,11 @@ fn walk_node(master: StreamId, blob: &[u8], visitor: &mut impl StreamVisitor) ->
         } else {
             let n = next_int(&mut items, "a stream entry field count")?;
             if n < 0 || n as usize > blob.len() {
-                return Err(Error::malformed("a stream entry field count", 0, Some(n as u64)));
+                return Err(Error::malformed(
+                    "a stream entry field count",
+                    0,
+                    Some(n as u64),
+                ));
             }
             for _ in 0..n {
                 let f = next_item(&mut items, "a stream entry field")?;

@@ -27,15 +27,33 @@ impl<'b> Ziplist<'b> {
         let tail = cur.u32_le("a ziplist's tail offset")?;
         let header_count = cur.u16_le("a ziplist's element count")?;
         if total as usize != blob.len() {
-            return Err(Error::malformed("a ziplist size equal to its string length", 0, Some(total.into())));
+            return Err(Error::malformed(
+                "a ziplist size equal to its string length",
+                0,
+                Some(total.into()),
+            ));
         }
         if tail as usize >= blob.len() || tail < 10 {
-            return Err(Error::malformed("a ziplist tail offset inside the ziplist", 4, Some(tail.into())));
+            return Err(Error::malformed(
+                "a ziplist tail offset inside the ziplist",
+                4,
+                Some(tail.into()),
+            ));
         }
         if blob.last() != Some(&0xff) {
-            return Err(Error::malformed("a ziplist ending in 0xFF", blob.len().saturating_sub(1) as u64, blob.last().map(|&b| b.into())));
+            return Err(Error::malformed(
+                "a ziplist ending in 0xFF",
+                blob.len().saturating_sub(1) as u64,
+                blob.last().map(|&b| b.into()),
+            ));
         }
-        Ok(Ziplist { cur, header_count, seen: 0, prev_len: 0, done: false })
+        Ok(Ziplist {
+            cur,
+            header_count,
+            seen: 0,
+            prev_len: 0,
+            done: false,
+        })
     }
 
     /// Counts entries, walking them only when the header does not say.
@@ -58,15 +76,26 @@ impl<'b> Ziplist<'b> {
             return Ok(None);
         }
         let at = self.cur.offset();
-        let first = self.cur.peek().ok_or_else(|| Error::truncated("a ziplist entry", at, 1, 0))?;
+        let first = self
+            .cur
+            .peek()
+            .ok_or_else(|| Error::truncated("a ziplist entry", at, 1, 0))?;
         if first == 0xff {
             self.cur.skip(1, "a ziplist terminator")?;
             self.done = true;
             if !self.cur.is_empty() {
-                return Err(Error::malformed("nothing after a ziplist's terminator", at, None));
+                return Err(Error::malformed(
+                    "nothing after a ziplist's terminator",
+                    at,
+                    None,
+                ));
             }
             if self.header_count != u16::MAX && u64::from(self.header_count) != self.seen {
-                return Err(Error::malformed("as many ziplist entries as its header counts", at, Some(self.seen)));
+                return Err(Error::malformed(
+                    "as many ziplist entries as its header counts",
+                    at,
+                    Some(self.seen),
+                ));
             }
             return Ok(None);
         }
@@ -78,7 +107,11 @@ impl<'b> Ziplist<'b> {
             u64::from(prev)
         };
         if prev != self.prev_len {
-            return Err(Error::malformed("a ziplist previous-entry length equal to the previous entry's size", at, Some(prev)));
+            return Err(Error::malformed(
+                "a ziplist previous-entry length equal to the previous entry's size",
+                at,
+                Some(prev),
+            ));
         }
         let enc_at = self.cur.offset();
         let enc = self.cur.u8("a ziplist entry encoding")?;
@@ -91,14 +124,22 @@ impl<'b> Ziplist<'b> {
             }
             2 => {
                 if enc != 0x80 {
-                    return Err(Error::malformed("a ziplist string encoding", enc_at, Some(enc.into())));
+                    return Err(Error::malformed(
+                        "a ziplist string encoding",
+                        enc_at,
+                        Some(enc.into()),
+                    ));
                 }
                 let n = u64::from(self.cur.u32_be("a ziplist 32-bit string length")?);
                 Scalar::Bytes(self.cur.bytes(n, "a ziplist string")?)
             }
             _ => match enc {
-                0xc0 => Scalar::Int(i64::from(self.cur.u16_le("a ziplist 16-bit integer")? as i16)),
-                0xd0 => Scalar::Int(i64::from(self.cur.u32_le("a ziplist 32-bit integer")? as i32)),
+                0xc0 => Scalar::Int(i64::from(
+                    self.cur.u16_le("a ziplist 16-bit integer")? as i16
+                )),
+                0xd0 => Scalar::Int(i64::from(
+                    self.cur.u32_le("a ziplist 32-bit integer")? as i32
+                )),
                 0xe0 => Scalar::Int(self.cur.i64_le("a ziplist 64-bit integer")?),
                 0xf0 => {
                     let b = self.cur.array::<3>("a ziplist 24-bit integer")?;
@@ -106,7 +147,13 @@ impl<'b> Ziplist<'b> {
                 }
                 0xfe => Scalar::Int(i64::from(self.cur.u8("a ziplist 8-bit integer")? as i8)),
                 0xf1..=0xfd => Scalar::Int(i64::from(enc & 0x0f) - 1),
-                _ => return Err(Error::malformed("a ziplist entry encoding", enc_at, Some(enc.into()))),
+                _ => {
+                    return Err(Error::malformed(
+                        "a ziplist entry encoding",
+                        enc_at,
+                        Some(enc.into()),
+                    ))
+                }
             },
         };
         self.prev_len = (self.cur.pos() - start) as u64;

@@ -18,7 +18,12 @@ impl<'b> Zipmap<'b> {
     pub fn new(blob: &'b [u8]) -> Result<Zipmap<'b>> {
         let mut cur = Cursor::new(blob, 0);
         let header_count = cur.u8("a zipmap count")?;
-        Ok(Zipmap { cur, header_count, seen: 0, done: false })
+        Ok(Zipmap {
+            cur,
+            header_count,
+            seen: 0,
+            done: false,
+        })
     }
 
     fn len_field(&mut self, expected: &'static str) -> Result<Option<u64>> {
@@ -39,10 +44,18 @@ impl<'b> Zipmap<'b> {
         let Some(klen) = self.len_field("a zipmap key length")? else {
             self.done = true;
             if !self.cur.is_empty() {
-                return Err(Error::malformed("nothing after a zipmap's terminator", at, None));
+                return Err(Error::malformed(
+                    "nothing after a zipmap's terminator",
+                    at,
+                    None,
+                ));
             }
             if self.header_count < 254 && u64::from(self.header_count) != self.seen {
-                return Err(Error::malformed("as many zipmap entries as its header counts", 0, Some(self.header_count.into())));
+                return Err(Error::malformed(
+                    "as many zipmap entries as its header counts",
+                    0,
+                    Some(self.header_count.into()),
+                ));
             }
             return Ok(None);
         };
@@ -84,6 +97,9 @@ mod tests {
         assert_eq!(v, [(&b"a"[..], &b"xy"[..]), (&b"b"[..], &b""[..])]);
         let mut bad = blob;
         bad[0] = 3;
-        assert!(Zipmap::new(&bad).unwrap().collect::<Result<Vec<_>>>().is_err());
+        assert!(Zipmap::new(&bad)
+            .unwrap()
+            .collect::<Result<Vec<_>>>()
+            .is_err());
     }
 }

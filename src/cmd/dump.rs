@@ -1,0 +1,738 @@
+//! `rdbscope dump`: every key as a JSON line, or as Redis commands.
+//!
+//! Chunks of whole records are formatted in parallel into per-chunk buffers
+//! and written in file order, a bounded window of chunks at a time.
+
+use std::io::{self, BufWriter, Write};
+
+use rdb_parser::{
+    crc64, ChecksumStatus, Element, Entry, Kind, Rdb, RdbString, Record, Records, Scalar, Scratch,
+    StreamId, StreamMeta, StreamVisitor, ValueType, DEFAULT_CHUNK_BYTES,
+};
+
+use crate::args::{DumpArgs, DumpFormat};
+use crate::glob::Glob;
+use crate::input::{with_key, Input};
+use crate::json;
+
+/// Which keys to print.
+pub(crate) struct Filter {
+    pub(crate) db: Option<u64>,
+    pub(crate) glob: Option<Glob>,
+    pub(crate) kind: Option<Kind>,
+}
+
+impl Filter {
+    fn keeps(&self, entry: &Entry<'_>, key: &[u8]) -> bool {
+        self.db.is_none_or(|db| db == entry.db)
+            && self.kind.is_none_or(|k| k == entry.kind())
+            && self.glob.as_ref().is_none_or(|g| g.matches(key))
+    }
+}
+
+struct ChunkOutput {
+    bytes: Vec<u8>,
+    eof: Option<(u64, Option<u64>)>,
+    skipped_empty: u64,
+}
+
+pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
+    super::init_threads(a.threads);
+    let kind = match a.kind.as_deref() {
+        None => None,
+        Some(t) => Some(Kind::from_name(t).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown --type {t:?}: use string, list, set, zset, hash, stream or module"
+            )
+        })?),
+    };
+    let filter = Filter {
+        db: a.db,
+        glob: a.pattern.as_deref().map(|p| Glob::new(p.as_bytes())),
+        kind,
+    };
+    let input = Input::open(&a.file)?;
+    let rdb = Rdb::new(input.bytes()).map_err(|e| input.error(e))?;
+    let chunks = rdb
+        .chunks(DEFAULT_CHUNK_BYTES)
+        .map_err(|e| input.error(e))?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let window = rayon::current_num_threads().max(1) * 2;
+    let mut eof = None;
+    let mut skipped_empty = 0;
+    for win in chunks.chunks(window) {
+        let outputs = rdb
+            .par_map_chunks(win, |_, records| {
+                format_chunk(&rdb, records, &filter, a.format)
+            })
+            .map_err(|e| input.error(e))?;
+        for o in outputs {
+            out.write_all(&o.bytes)?;
+            eof = eof.or(o.eof);
+            skipped_empty += o.skipped_empty;
+        }
+    }
+    out.flush()?;
+    if skipped_empty > 0 {
+        eprintln!("rdbscope: {skipped_empty} empty collection(s) in the file were not written (Redis skips them on load too)");
+    }
+    if !a.no_checksum {
+        if let Some((offset, stored)) = eof {
+            if let ChecksumStatus::Mismatch { stored, computed } =
+                rdb.checksum_status(offset, stored)
+            {
+                anyhow::bail!(
+                    "{}: CRC64 mismatch: stored 0x{stored:016x}, computed 0x{computed:016x} (the file is corrupt; --no-checksum skips this check)",
+                    input.path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn format_chunk<'a>(
+    rdb: &Rdb<'a>,
+    records: Records<'a>,
+    filter: &Filter,
+    format: DumpFormat,
+) -> rdb_parser::Result<ChunkOutput> {
+    let mut f = Formatter {
+        rdb_version: rdb.version(),
+        strbuf: Vec::new(),
+        scratch: Scratch::new(),
+        out: Vec::new(),
+        last_db: None,
+        skipped_empty: 0,
+    };
+    let mut eof = None;
+    let mut keybuf = Vec::new();
+    for r in records {
+        match r? {
+            Record::Entry(e) => {
+                let key = e.key.bytes(&mut keybuf)?;
+                if !filter.keeps(&e, key) {
+                    continue;
+                }
+                match format {
+                    DumpFormat::Jsonl => f.jsonl(&e, key),
+                    DumpFormat::Resp => f.resp(&e, key),
+                }
+                .map_err(|err| with_key(err, &e))?;
+            }
+            Record::Eof {
+                offset,
+                stored_checksum,
+                ..
+            } => eof = Some((offset, stored_checksum)),
+            _ => {}
+        }
+    }
+    Ok(ChunkOutput {
+        bytes: f.out,
+        eof,
+        skipped_empty: f.skipped_empty,
+    })
+}
+
+struct Formatter {
+    rdb_version: u32,
+    strbuf: Vec<u8>,
+    scratch: Scratch,
+    out: Vec<u8>,
+    last_db: Option<u64>,
+    skipped_empty: u64,
+}
+
+fn string_encoding(s: &RdbString<'_>) -> &'static str {
+    match s {
+        RdbString::Int(_) => "int",
+        RdbString::Raw(_) => "raw",
+        RdbString::Lzf { .. } => "lzf",
+    }
+}
+
+fn push_id(out: &mut Vec<u8>, id: StreamId) {
+    out.push(b'"');
+    out.extend_from_slice(id.to_string().as_bytes());
+    out.push(b'"');
+}
+
+fn push_scalar_json(out: &mut Vec<u8>, s: Scalar<'_>) {
+    match s {
+        Scalar::Int(i) => {
+            out.push(b'"');
+            rdb_parser::push_decimal(out, i);
+            out.push(b'"');
+        }
+        Scalar::Bytes(b) => json::push_bytes(out, b),
+    }
+}
+
+impl Formatter {
+    fn jsonl(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<()> {
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"db\":");
+        out.extend_from_slice(e.db.to_string().as_bytes());
+        out.extend_from_slice(b",\"key\":");
+        json::push_bytes(out, key);
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(e.kind().name().as_bytes());
+        out.extend_from_slice(b"\",\"encoding\":\"");
+        let enc = match e.value_type() {
+            ValueType::String => string_encoding(&e.value.as_string()?),
+            vt => vt.file_encoding(),
+        };
+        out.extend_from_slice(enc.as_bytes());
+        out.extend_from_slice(b"\",\"expire_at_ms\":");
+        json::push_opt_i64(out, e.expire_at_ms);
+        out.extend_from_slice(b",\"value\":");
+        match e.kind() {
+            Kind::String => {
+                let s = e.value.as_string()?;
+                let b = s.bytes(&mut self.strbuf)?;
+                json::push_bytes(&mut self.out, b);
+            }
+            Kind::Module => {
+                let id = e.value.module_id()?;
+                let out = &mut self.out;
+                out.extend_from_slice(b"{\"module\":");
+                json::push_str(out, &id.name());
+                out.extend_from_slice(
+                    format!(
+                        ",\"encver\":{},\"rdb_bytes\":{}}}",
+                        id.encoding_version(),
+                        e.value.serialized_len()
+                    )
+                    .as_bytes(),
+                );
+            }
+            Kind::Stream => {
+                let mut w = JsonStream {
+                    out: &mut self.out,
+                    entries: 0,
+                    groups: 0,
+                    pending: 0,
+                    consumers: 0,
+                    cpending: 0,
+                };
+                w.out.extend_from_slice(b"{\"entries\":[");
+                let meta = e.value.walk_stream(&mut self.scratch, &mut w)?;
+                w.finish(&meta);
+            }
+            _ => {
+                let out = &mut self.out;
+                out.push(b'[');
+                let mut first = true;
+                e.value.for_each_element(&mut self.scratch, |el| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    match el {
+                        Element::Member(m) => push_scalar_json(out, m),
+                        Element::Scored { member, score } => {
+                            out.push(b'[');
+                            push_scalar_json(out, member);
+                            out.push(b',');
+                            json::push_score(out, score);
+                            out.push(b']');
+                        }
+                        Element::Field {
+                            field,
+                            value,
+                            expire_at_ms,
+                        } => {
+                            out.push(b'[');
+                            push_scalar_json(out, field);
+                            out.push(b',');
+                            push_scalar_json(out, value);
+                            if let Some(t) = expire_at_ms {
+                                out.push(b',');
+                                out.extend_from_slice(t.to_string().as_bytes());
+                            }
+                            out.push(b']');
+                        }
+                    }
+                })?;
+                out.push(b']');
+            }
+        }
+        self.out.extend_from_slice(b"}\n");
+        Ok(())
+    }
+
+    fn resp(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<()> {
+        let start = self.out.len();
+        if self.last_db != Some(e.db) {
+            resp_command(&mut self.out, &[b"SELECT", e.db.to_string().as_bytes()]);
+            self.last_db = Some(e.db);
+        }
+        let written = match e.kind() {
+            Kind::String => {
+                let s = e.value.as_string()?;
+                let b = s.bytes(&mut self.strbuf)?;
+                resp_command(&mut self.out, &[b"SET", key, b]);
+                true
+            }
+            Kind::Module => {
+                let payload =
+                    restore_payload(e.value.value_type().byte(), e.value.raw(), self.rdb_version);
+                resp_command(
+                    &mut self.out,
+                    &[b"RESTORE", key, b"0", &payload, b"REPLACE"],
+                );
+                true
+            }
+            Kind::Stream => self.resp_stream(e, key)?,
+            _ => self.resp_collection(e, key)?,
+        };
+        if !written {
+            // An empty collection: Redis refuses such commands and skips such keys on load.
+            self.out.truncate(start);
+            self.skipped_empty += 1;
+            return Ok(());
+        }
+        if let Some(t) = e.expire_at_ms {
+            resp_command(
+                &mut self.out,
+                &[b"PEXPIREAT", key, t.to_string().as_bytes()],
+            );
+        }
+        Ok(())
+    }
+
+    fn resp_collection(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<bool> {
+        let cmd: &[u8] = match e.kind() {
+            Kind::List => b"RPUSH",
+            Kind::Set => b"SADD",
+            Kind::Zset => b"ZADD",
+            _ => b"HSET",
+        };
+        let mut batch = Batch::new(cmd);
+        let mut field_ttls: Vec<(Vec<u8>, i64)> = Vec::new();
+        let mut any = false;
+        let out = &mut self.out;
+        e.value.for_each_element(&mut self.scratch, |el| {
+            any = true;
+            match el {
+                Element::Member(m) => batch.scalar(m),
+                Element::Scored { member, score } => {
+                    if score.is_nan() {
+                        return; // ZADD refuses NaN; Redis never stores it.
+                    }
+                    let s = if score.is_infinite() {
+                        if score > 0.0 {
+                            "+inf".to_string()
+                        } else {
+                            "-inf".to_string()
+                        }
+                    } else {
+                        json::format_score(score)
+                    };
+                    batch.arg(s.as_bytes());
+                    batch.scalar(member);
+                }
+                Element::Field {
+                    field,
+                    value,
+                    expire_at_ms,
+                } => {
+                    batch.scalar(field);
+                    batch.scalar(value);
+                    if let Some(t) = expire_at_ms {
+                        let mut f = Vec::new();
+                        field.push_to(&mut f);
+                        field_ttls.push((f, t));
+                    }
+                }
+            }
+            batch.flush_if_full(out, key);
+        })?;
+        batch.flush(out, key);
+        for (field, t) in field_ttls {
+            resp_command(
+                out,
+                &[
+                    b"HPEXPIREAT",
+                    key,
+                    t.to_string().as_bytes(),
+                    b"FIELDS",
+                    b"1",
+                    &field,
+                ],
+            );
+        }
+        Ok(any)
+    }
+
+    fn resp_stream(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<bool> {
+        let mut v = RespStream {
+            out: &mut self.out,
+            key,
+            groups: Vec::new(),
+            entries: 0,
+        };
+        let meta = e.value.walk_stream(&mut self.scratch, &mut v)?;
+        let RespStream {
+            out,
+            groups,
+            entries,
+            ..
+        } = v;
+        if entries == 0 {
+            // Create the stream empty: add a placeholder and delete it.
+            resp_command(out, &[b"XADD", key, b"0-1", b"_", b"_"]);
+            resp_command(out, &[b"XDEL", key, b"0-1"]);
+        }
+        let last = meta.last_id.to_string();
+        match (meta.entries_added, meta.max_deleted_id) {
+            (Some(added), Some(maxdel)) => resp_command(
+                out,
+                &[
+                    b"XSETID",
+                    key,
+                    last.as_bytes(),
+                    b"ENTRIESADDED",
+                    added.to_string().as_bytes(),
+                    b"MAXDELETEDID",
+                    maxdel.to_string().as_bytes(),
+                ],
+            ),
+            _ => resp_command(out, &[b"XSETID", key, last.as_bytes()]),
+        }
+        for g in groups {
+            let gid = g.last_id.to_string();
+            match g.entries_read.filter(|&n| n >= 0) {
+                Some(n) => resp_command(
+                    out,
+                    &[
+                        b"XGROUP",
+                        b"CREATE",
+                        key,
+                        &g.name,
+                        gid.as_bytes(),
+                        b"ENTRIESREAD",
+                        n.to_string().as_bytes(),
+                    ],
+                ),
+                None => resp_command(out, &[b"XGROUP", b"CREATE", key, &g.name, gid.as_bytes()]),
+            }
+            for c in &g.consumers {
+                resp_command(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name]);
+                for id in &c.pending {
+                    let Some(p) = g.pending.iter().find(|p| p.0 == *id) else {
+                        continue;
+                    };
+                    resp_command(
+                        out,
+                        &[
+                            b"XCLAIM",
+                            key,
+                            &g.name,
+                            &c.name,
+                            b"0",
+                            id.to_string().as_bytes(),
+                            b"TIME",
+                            p.1.to_string().as_bytes(),
+                            b"RETRYCOUNT",
+                            p.2.to_string().as_bytes(),
+                            b"FORCE",
+                            b"JUSTID",
+                        ],
+                    );
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A DUMP/RESTORE payload: type byte, value, RDB version (u16 LE), CRC64 (LE).
+pub(crate) fn restore_payload(type_byte: u8, value: &[u8], rdb_version: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(value.len() + 11);
+    p.push(type_byte);
+    p.extend_from_slice(value);
+    p.extend_from_slice(&(rdb_version.min(u32::from(u16::MAX)) as u16).to_le_bytes());
+    let crc = crc64::checksum(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// Appends one RESP command.
+fn resp_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        push_bulk(out, a);
+    }
+}
+
+fn push_bulk(out: &mut Vec<u8>, a: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(a.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(a);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Arguments of a variadic command, flushed as one command per batch so no
+/// command grows without bound.
+struct Batch {
+    cmd: &'static [u8],
+    body: Vec<u8>,
+    args: usize,
+}
+
+const BATCH_ARGS: usize = 1024;
+const BATCH_BYTES: usize = 1 << 20;
+
+impl Batch {
+    fn new(cmd: &'static [u8]) -> Batch {
+        Batch {
+            cmd,
+            body: Vec::new(),
+            args: 0,
+        }
+    }
+
+    fn arg(&mut self, a: &[u8]) {
+        push_bulk(&mut self.body, a);
+        self.args += 1;
+    }
+
+    fn scalar(&mut self, s: Scalar<'_>) {
+        s.with_bytes(|b| self.arg(b));
+    }
+
+    fn flush_if_full(&mut self, out: &mut Vec<u8>, key: &[u8]) {
+        if self.args >= BATCH_ARGS || self.body.len() >= BATCH_BYTES {
+            self.flush(out, key);
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>, key: &[u8]) {
+        if self.args == 0 {
+            return;
+        }
+        out.extend_from_slice(format!("*{}\r\n", self.args + 2).as_bytes());
+        push_bulk(out, self.cmd);
+        push_bulk(out, key);
+        out.extend_from_slice(&self.body);
+        self.body.clear();
+        self.args = 0;
+    }
+}
+
+/// Writes a stream as JSON while it is walked.
+struct JsonStream<'o> {
+    out: &'o mut Vec<u8>,
+    entries: u64,
+    groups: u64,
+    pending: u64,
+    consumers: u64,
+    cpending: u64,
+}
+
+impl JsonStream<'_> {
+    fn close_consumer(&mut self) {
+        if self.consumers > 0 {
+            self.out.extend_from_slice(b"]}");
+        }
+    }
+
+    fn close_group(&mut self) {
+        if self.groups > 0 {
+            if self.consumers == 0 {
+                self.out.extend_from_slice(b"],\"consumers\":[");
+            } else {
+                self.close_consumer();
+            }
+            self.out.extend_from_slice(b"]}");
+        }
+    }
+
+    fn finish(mut self, meta: &StreamMeta) {
+        if self.groups == 0 {
+            self.out.extend_from_slice(b"],\"groups\":[");
+        } else {
+            self.close_group();
+        }
+        let out = &mut *self.out;
+        out.extend_from_slice(b"],\"length\":");
+        out.extend_from_slice(meta.length.to_string().as_bytes());
+        out.extend_from_slice(b",\"last_id\":");
+        push_id(out, meta.last_id);
+        for (name, id) in [
+            ("first_id", meta.first_id),
+            ("max_deleted_id", meta.max_deleted_id),
+        ] {
+            out.extend_from_slice(format!(",\"{name}\":").as_bytes());
+            match id {
+                Some(id) => push_id(out, id),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b",\"entries_added\":");
+        json::push_opt_i64(out, meta.entries_added.map(|n| n as i64));
+        out.push(b'}');
+    }
+}
+
+impl StreamVisitor for JsonStream<'_> {
+    fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
+        if self.entries > 0 {
+            self.out.push(b',');
+        }
+        self.entries += 1;
+        self.out.extend_from_slice(b"{\"id\":");
+        push_id(self.out, id);
+        self.out.extend_from_slice(b",\"fields\":[");
+        for (i, (f, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.push(b'[');
+            push_scalar_json(self.out, *f);
+            self.out.push(b',');
+            push_scalar_json(self.out, *v);
+            self.out.push(b']');
+        }
+        self.out.extend_from_slice(b"]}");
+    }
+
+    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, _pending: u64) {
+        if self.groups == 0 {
+            self.out.extend_from_slice(b"],\"groups\":[");
+        } else {
+            self.close_group();
+            self.out.push(b',');
+        }
+        self.groups += 1;
+        self.pending = 0;
+        self.consumers = 0;
+        self.out.extend_from_slice(b"{\"name\":");
+        json::push_bytes(self.out, name);
+        self.out.extend_from_slice(b",\"last_id\":");
+        push_id(self.out, last_id);
+        self.out.extend_from_slice(b",\"entries_read\":");
+        json::push_opt_i64(self.out, entries_read);
+        self.out.extend_from_slice(b",\"pending\":[");
+    }
+
+    fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {
+        if self.pending > 0 {
+            self.out.push(b',');
+        }
+        self.pending += 1;
+        self.out.extend_from_slice(b"{\"id\":");
+        push_id(self.out, id);
+        self.out.extend_from_slice(
+            format!(
+                ",\"delivery_time_ms\":{delivery_time_ms},\"delivery_count\":{delivery_count}}}"
+            )
+            .as_bytes(),
+        );
+    }
+
+    fn consumer(
+        &mut self,
+        name: &[u8],
+        seen_time_ms: i64,
+        active_time_ms: Option<i64>,
+        _pending: u64,
+    ) {
+        if self.consumers == 0 {
+            self.out.extend_from_slice(b"],\"consumers\":[");
+        } else {
+            self.close_consumer();
+            self.out.push(b',');
+        }
+        self.consumers += 1;
+        self.cpending = 0;
+        self.out.extend_from_slice(b"{\"name\":");
+        json::push_bytes(self.out, name);
+        self.out.extend_from_slice(
+            format!(",\"seen_time_ms\":{seen_time_ms},\"active_time_ms\":").as_bytes(),
+        );
+        json::push_opt_i64(self.out, active_time_ms);
+        self.out.extend_from_slice(b",\"pending\":[");
+    }
+
+    fn consumer_pending(&mut self, id: StreamId) {
+        if self.cpending > 0 {
+            self.out.push(b',');
+        }
+        self.cpending += 1;
+        push_id(self.out, id);
+    }
+}
+
+struct GroupState {
+    name: Vec<u8>,
+    last_id: StreamId,
+    entries_read: Option<i64>,
+    pending: Vec<(StreamId, i64, u64)>,
+    consumers: Vec<ConsumerState>,
+}
+
+struct ConsumerState {
+    name: Vec<u8>,
+    pending: Vec<StreamId>,
+}
+
+/// Writes XADD commands as entries are walked and gathers groups, which
+/// need the pending entries matched to consumers.
+struct RespStream<'o, 'k> {
+    out: &'o mut Vec<u8>,
+    key: &'k [u8],
+    groups: Vec<GroupState>,
+    entries: u64,
+}
+
+impl StreamVisitor for RespStream<'_, '_> {
+    fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
+        self.entries += 1;
+        let idtxt = id.to_string();
+        self.out
+            .extend_from_slice(format!("*{}\r\n", 3 + 2 * fields.len()).as_bytes());
+        push_bulk(self.out, b"XADD");
+        push_bulk(self.out, self.key);
+        push_bulk(self.out, idtxt.as_bytes());
+        for (f, v) in fields {
+            f.with_bytes(|b| push_bulk(self.out, b));
+            v.with_bytes(|b| push_bulk(self.out, b));
+        }
+    }
+
+    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, _pending: u64) {
+        self.groups.push(GroupState {
+            name: name.to_vec(),
+            last_id,
+            entries_read,
+            pending: Vec::new(),
+            consumers: Vec::new(),
+        });
+    }
+
+    fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.pending.push((id, delivery_time_ms, delivery_count));
+        }
+    }
+
+    fn consumer(&mut self, name: &[u8], _seen: i64, _active: Option<i64>, _pending: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.consumers.push(ConsumerState {
+                name: name.to_vec(),
+                pending: Vec::new(),
+            });
+        }
+    }
+
+    fn consumer_pending(&mut self, id: StreamId) {
+        if let Some(c) = self.groups.last_mut().and_then(|g| g.consumers.last_mut()) {
+            c.pending.push(id);
+        }
+    }
+}
