@@ -28,15 +28,22 @@ impl TempDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let tag: String = tag
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir().join(format!(
-                "rdbscope-{tag}-{}-{n}-{nanos}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("rdbscope-{tag}-{}-{n}-{nanos}", std::process::id()));
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(TempDir { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -72,7 +79,10 @@ impl AsRef<Path> for TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         if keep_tmp() {
-            eprintln!("testkit: keeping {} (RDBSCOPE_KEEP_TMP)", self.path.display());
+            eprintln!(
+                "testkit: keeping {} (RDBSCOPE_KEEP_TMP)",
+                self.path.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.path);
         }
@@ -99,7 +109,10 @@ pub fn corpus_dir() -> Option<PathBuf> {
         );
         return None;
     }
-    let p = workspace_root().join("..").join("shared").join("rdb-corpus");
+    let p = workspace_root()
+        .join("..")
+        .join("shared")
+        .join("rdb-corpus");
     if p.is_dir() {
         return Some(p.canonicalize().unwrap_or(p));
     }
@@ -121,7 +134,9 @@ pub fn corpus_files() -> Vec<PathBuf> {
 }
 
 fn collect_rdb(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         let Ok(ft) = e.file_type() else { continue };

@@ -41,7 +41,9 @@ mod server;
 
 pub use fsutil::{corpus_dir, corpus_files, temp_dir, workspace_root, TempDir};
 pub use resp::{Client, Reply};
-pub use server::{find_server, require_all_servers, require_server, RedisServer, ServerBin, ServerKind};
+pub use server::{
+    find_server, require_all_servers, require_server, RedisServer, ServerBin, ServerKind,
+};
 
 #[cfg(test)]
 mod tests;

