@@ -53,6 +53,9 @@ pub struct StreamMeta {
 /// empty default, so a visitor implements only what it needs.
 #[allow(unused_variables)]
 pub trait StreamVisitor {
+    /// A listpack node: its master id and the listpack's size in bytes
+    /// (decompressed). Its entries follow.
+    fn node(&mut self, master: StreamId, listpack_bytes: u64) {}
     /// A live (not deleted) entry with its field/value pairs.
     fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {}
     /// A consumer group; its pending entries and consumers follow.
@@ -270,6 +273,7 @@ fn walk_nodes(
             }
         };
         let blob = lp.bytes(&mut scratch.a)?;
+        visitor.node(master, blob.len() as u64);
         walk_node(master, blob, visitor).map_err(|e| e.rebase(blob_at, compressed))?;
     }
     Ok(nodes)
