@@ -382,12 +382,25 @@ impl Formatter {
             ..
         } = v;
         if entries == 0 {
-            // Create the stream empty: add a placeholder and delete it.
-            resp_command(out, &[b"XADD", key, b"0-1", b"_", b"_"]);
-            resp_command(out, &[b"XDEL", key, b"0-1"]);
+            // Create the stream empty without touching its ids: a temporary
+            // group with MKSTREAM (an XADD + XDEL would leave a max deleted id).
+            resp_command(
+                out,
+                &[
+                    b"XGROUP",
+                    b"CREATE",
+                    key,
+                    b"rdbscope-tmp",
+                    b"$",
+                    b"MKSTREAM",
+                ],
+            );
+            resp_command(out, &[b"XGROUP", b"DESTROY", key, b"rdbscope-tmp"]);
         }
         let last = meta.last_id.to_string();
+        let zero = StreamId::default();
         match (meta.entries_added, meta.max_deleted_id) {
+            (Some(0), Some(maxdel)) if meta.last_id == zero && maxdel == zero => {}
             (Some(added), Some(maxdel)) => resp_command(
                 out,
                 &[
@@ -400,11 +413,12 @@ impl Formatter {
                     maxdel.to_string().as_bytes(),
                 ],
             ),
+            _ if meta.last_id == zero => {}
             _ => resp_command(out, &[b"XSETID", key, last.as_bytes()]),
         }
         for g in groups {
             let gid = g.last_id.to_string();
-            match g.entries_read.filter(|&n| n >= 0) {
+            match g.entries_read {
                 Some(n) => resp_command(
                     out,
                     &[

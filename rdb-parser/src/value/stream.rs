@@ -59,6 +59,8 @@ pub trait StreamVisitor {
     /// A live (not deleted) entry with its field/value pairs.
     fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {}
     /// A consumer group; its pending entries and consumers follow.
+    /// `entries_read` is `None` when the file does not have it (before
+    /// version 2) or says it is unknown.
     fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, pending: u64) {}
     /// A pending entry of the current group.
     fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {}
@@ -169,7 +171,7 @@ fn walk_groups(
         let last_id = read_id(cur, "a consumer group last id")?;
         // Redis writes -1 (as a 64-bit length) when the count is unknown.
         let entries_read = if v >= 2 {
-            Some(cur.len("a consumer group entries-read count")? as i64)
+            Some(cur.len("a consumer group entries-read count")? as i64).filter(|&n| n >= 0)
         } else {
             None
         };
