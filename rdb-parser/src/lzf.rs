@@ -10,6 +10,15 @@ use crate::error::{Error, Result};
 /// `expected_len` bytes. Errors carry offsets relative to `input`.
 pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<()> {
     out.clear();
+    // No LZF stream expands more than 88 times (a 3-byte back reference
+    // copies at most 264 bytes): refuse before reserving anything absurd.
+    if expected_len as u64 > (input.len() as u64).saturating_mul(89).saturating_add(64) {
+        return Err(Error::malformed(
+            "an LZF length that LZF can produce",
+            0,
+            Some(expected_len as u64),
+        ));
+    }
     out.reserve(expected_len);
     let mut i = 0usize;
     while i < input.len() {

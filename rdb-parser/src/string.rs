@@ -41,7 +41,7 @@ impl<'a> RdbString<'a> {
             Length::Encoded(3) => {
                 let clen = cur.len("an LZF compressed length")?;
                 let len = cur.len("an LZF uncompressed length")?;
-                if len > clen.saturating_mul(LZF_MAX_RATIO) + 64 || clen == 0 {
+                if len > clen.saturating_mul(LZF_MAX_RATIO).saturating_add(64) || clen == 0 {
                     return Err(Error::malformed(
                         "an LZF length that LZF can produce",
                         start,

@@ -68,6 +68,9 @@ pub struct Value<'a> {
     offset: u64,
 }
 
+/// Largest hash field expire time Redis accepts (2^48 - 1 ms).
+const MAX_FIELD_EXPIRE_MS: u64 = (1 << 48) - 1;
+
 /// Module ids occupy 8 bytes; a string at least 1; an intset member 2.
 const MIN_STRING_BYTES: u64 = 1;
 
@@ -461,10 +464,27 @@ impl<'a> Value<'a> {
                     let ttl = cur.len("a hash field expire time")?;
                     let expire_at_ms = match (ttl, min_expire) {
                         (0, _) => None,
-                        (t, Some(min)) => Some(min.checked_add(t as i64 - 1).ok_or_else(|| {
-                            Error::malformed("a field expire time", ttl_at, Some(t))
-                        })?),
-                        (t, None) => Some(t as i64),
+                        // Relative to the minimum, plus one (GA format).
+                        (t, Some(min)) => Some(
+                            (min as u64)
+                                .checked_add(t - 1)
+                                .filter(|&v| v <= MAX_FIELD_EXPIRE_MS)
+                                .ok_or_else(|| {
+                                    Error::malformed(
+                                        "a field expire time below 2^48",
+                                        ttl_at,
+                                        Some(t),
+                                    )
+                                })? as i64,
+                        ),
+                        (t, None) if t <= MAX_FIELD_EXPIRE_MS => Some(t as i64),
+                        (t, None) => {
+                            return Err(Error::malformed(
+                                "a field expire time below 2^48",
+                                ttl_at,
+                                Some(t),
+                            ))
+                        }
                     };
                     let field = RdbString::read(&mut cur, "a hash field")?;
                     let value = RdbString::read(&mut cur, "a hash value")?;

@@ -18,6 +18,15 @@ impl<'b> Zipmap<'b> {
     pub fn new(blob: &'b [u8]) -> Result<Zipmap<'b>> {
         let mut cur = Cursor::new(blob, 0);
         let header_count = cur.u8("a zipmap count")?;
+        if header_count == 255 {
+            // 254 means "count unknown"; 255 is never a count (Redis's
+            // integrity check refuses it too).
+            return Err(Error::malformed(
+                "a zipmap count byte below 255",
+                0,
+                Some(255),
+            ));
+        }
         Ok(Zipmap {
             cur,
             header_count,
