@@ -18,6 +18,9 @@ pub(crate) enum Command {
     Dump(DumpArgs),
     /// Summarize an RDB file: version, aux fields, databases, types, modules, checksum.
     Info(InfoArgs),
+    /// Analyze RDB files: memory estimate, big keys, TTLs, types, databases, slots
+    /// (Parquet tables and summary.json in --out, a report on stdout).
+    Analyze(AnalyzeArgs),
 }
 
 /// Output formats of `dump`.
@@ -66,4 +69,43 @@ pub(crate) struct InfoArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AnalyzeArgs {
+    /// RDB files (several files make one report with a `source` column).
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Directory for keys.parquet, the aggregate tables and summary.json (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Keys per type in the top lists (by memory, by elements).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) top: usize,
+    /// Key prefix separators, or `auto` (not implemented yet).
+    #[arg(long, value_name = "CHARS|auto")]
+    pub(crate) separators: Option<String>,
+    /// Strings longer than this many bytes are big keys.
+    #[arg(long, value_name = "B", default_value_t = 102_400)]
+    pub(crate) bigkey_bytes: u64,
+    /// Collections with more elements than this are big keys.
+    #[arg(long, value_name = "E", default_value_t = 50_000)]
+    pub(crate) bigkey_elements: u64,
+    /// Model encodings and memory for this Redis version (default: the file's redis-ver).
+    #[arg(long, value_name = "X.Y")]
+    pub(crate) redis_version: Option<String>,
+    /// The server's allocator, for memory estimates: jemalloc (as Redis and
+    /// Valkey vendor it), jemalloc16 (a distribution's shared jemalloc, e.g.
+    /// Debian's redis-server) or libc.
+    #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc"])]
+    pub(crate) allocator: String,
+    /// Do not write keys.parquet (one row per key).
+    #[arg(long)]
+    pub(crate) no_keys: bool,
+    /// What to print: the text report, or summary.json.
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub(crate) format: String,
 }

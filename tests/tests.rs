@@ -1,3 +1,4 @@
 //! Integration tests.
+mod analyze;
 mod conformance;
 mod roundtrip;

@@ -1,1 +1,58 @@
-//! Placeholder: the analyzer arrives with its issue.
+//! One-pass analysis of Redis RDB files: per-key facts, an estimate of the
+//! memory each key takes once loaded, big keys, expiry buckets, slots, and
+//! the Parquet/JSON/text outputs of `rdbscope analyze`.
+//!
+//! The pass is parallel without locks: the parser cuts the file into chunks
+//! of whole records, every rayon worker folds its chunks into its own
+//! [`Accumulator`] (and its own batch of `keys.parquet` rows, sent to one
+//! writer thread), and accumulators are merged at the end.
+//!
+//! Keys stay borrowed (`&[u8]` into the mapped file) until output; only keys
+//! kept in a top-N heap or over a big-key threshold are copied.
+//!
+//! What is exact and what is estimated:
+//! - exact: type, element counts, string lengths, largest element, RDB
+//!   record size, expire time, LRU/LFU metadata, cluster slot;
+//! - a rule-based prediction: the encoding after loading (see
+//!   [`facts::encoding_after_load`]), using the default `*-max-*` limits;
+//! - an estimate: memory ([`memory`]), a first-cut model of Redis 7.x.
+//!
+//! Outputs ([`output`]): `keys.parquet` (one row per key), `types`, `dbs`,
+//! `expiry`, `slots`, `bigkeys` and `hotkeys` tables, `summary.json`, and a
+//! text report.
+//!
+//! Not done yet (the next steps):
+//! - key prefixes (`--separators`, the `prefixes` table): the `prefix`
+//!   column of `keys.parquet` is always null;
+//! - memory of streams and module values (their RDB size stands in), the
+//!   Valkey 8+ and Redis 8 object layouts (the 7.x layout is used), shared
+//!   integers; see [`memory`];
+//! - encoding limits other than the compiled-in defaults: nothing reads a
+//!   server's config yet ([`EncodingLimits`] is plumbed through [`Options`]);
+//! - one thread encodes `keys.parquet`: at roughly 2 million rows a second
+//!   it, not parsing, bounds the speed of a run with keys on many cores.
+
+#![deny(missing_docs)]
+
+mod analyzer;
+mod error;
+pub mod facts;
+pub mod memory;
+pub mod output;
+pub mod slot;
+#[cfg(test)]
+mod testutil;
+
+/// The Arrow and Parquet crates the outputs are written with, so callers
+/// (and tests) read them back with the same versions.
+pub mod reexports {
+    pub use arrow_array;
+    pub use parquet;
+}
+
+pub use analyzer::{
+    analyze_file, with_keys_writer, Accumulator, BigKey, Bucket, DbStat, ExpiryBucket, FileMeta,
+    FileReport, KeysSink, Options, TypeKey, TypeStat,
+};
+pub use error::{Error, Result};
+pub use facts::{EncodingLimits, KeyFacts, ObjEncoding, RedisVersion};

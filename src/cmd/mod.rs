@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod analyze;
 mod dump;
 mod info;
 
@@ -9,6 +10,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dump(a) => dump::run(a),
         Command::Info(a) => info::run(a),
+        Command::Analyze(a) => analyze::run(a),
     }
 }
 

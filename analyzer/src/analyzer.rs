@@ -1,0 +1,921 @@
+//! The per-worker [`Accumulator`], its merge, and the driver that runs one
+//! parallel pass over a file ([`analyze_file`]).
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arrow_array::RecordBatch;
+use rdb_parser::{ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, DEFAULT_CHUNK_BYTES};
+
+use crate::error::{Error, Result};
+use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
+use crate::memory::{Allocator, Profile};
+use crate::output::parquet::{KeysBuilder, KeysFileWriter};
+use crate::slot::SLOTS;
+
+/// Settings of an analysis.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Keys kept per type in each top-N list (by memory, by elements).
+    pub top_n: usize,
+    /// Strings longer than this many bytes are big keys.
+    pub bigkey_bytes: u64,
+    /// Collections with more elements than this are big keys.
+    pub bigkey_elements: u64,
+    /// Version the file is assumed to be loaded into; `None` = the
+    /// `redis-ver` aux field, else a guess from the RDB version.
+    pub redis_version: Option<RedisVersion>,
+    /// The server's encoding limits.
+    pub limits: EncodingLimits,
+    /// The server's allocator (jemalloc as Redis vendors it, unless told).
+    pub allocator: Allocator,
+    /// Target chunk size for parallel reading.
+    pub chunk_bytes: u64,
+    /// "Now" for expiry buckets, ms since the epoch; `None` = the `ctime`
+    /// aux field (when the snapshot was taken), else the clock.
+    pub now_ms: Option<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            top_n: 10,
+            bigkey_bytes: 100 * 1024,
+            bigkey_elements: 50_000,
+            redis_version: None,
+            limits: EncodingLimits::default(),
+            allocator: Allocator::Jemalloc,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            now_ms: None,
+        }
+    }
+}
+
+/// A data type, with the module type for module values (no allocation:
+/// the name is decoded at output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeKey {
+    /// Data type.
+    pub kind: Kind,
+    /// Module type, for module values.
+    pub module: Option<ModuleId>,
+}
+
+impl TypeKey {
+    /// `string`, …, or `module:<name>`.
+    pub fn name(&self) -> String {
+        facts::type_name(self.kind, self.module)
+    }
+}
+
+/// Totals for one (type, encoding) pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TypeStat {
+    /// Keys.
+    pub keys: u64,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+    /// Bytes in the file.
+    pub rdb_bytes: u64,
+    /// Elements (string bytes for strings).
+    pub elements: u64,
+}
+
+/// Totals for one database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbStat {
+    /// Keys.
+    pub keys: u64,
+    /// Keys with a TTL.
+    pub expires: u64,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+    /// Bytes in the file.
+    pub rdb_bytes: u64,
+}
+
+/// Keys and memory in one bucket (expiry, slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// Keys.
+    pub keys: u64,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+}
+
+impl Bucket {
+    fn add(&mut self, memory: u64) {
+        self.keys += 1;
+        self.memory_bytes += memory;
+    }
+
+    fn merge(&mut self, o: Bucket) {
+        self.keys += o.keys;
+        self.memory_bytes += o.memory_bytes;
+    }
+}
+
+/// Time to expiry, measured from the snapshot time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExpiryBucket {
+    /// Expire time at or before "now": already expired when the snapshot was taken.
+    Expired,
+    /// Less than an hour left.
+    Under1h,
+    /// One hour to one day.
+    Hour1ToDay1,
+    /// One to seven days.
+    Day1ToDay7,
+    /// Seven to thirty days.
+    Day7ToDay30,
+    /// More than thirty days.
+    Over30d,
+    /// No TTL.
+    NoTtl,
+}
+
+impl ExpiryBucket {
+    /// Every bucket, soonest first.
+    pub const ALL: [ExpiryBucket; 7] = [
+        ExpiryBucket::Expired,
+        ExpiryBucket::Under1h,
+        ExpiryBucket::Hour1ToDay1,
+        ExpiryBucket::Day1ToDay7,
+        ExpiryBucket::Day7ToDay30,
+        ExpiryBucket::Over30d,
+        ExpiryBucket::NoTtl,
+    ];
+
+    /// Short label.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpiryBucket::Expired => "expired",
+            ExpiryBucket::Under1h => "<1h",
+            ExpiryBucket::Hour1ToDay1 => "1h-1d",
+            ExpiryBucket::Day1ToDay7 => "1d-7d",
+            ExpiryBucket::Day7ToDay30 => "7d-30d",
+            ExpiryBucket::Over30d => ">30d",
+            ExpiryBucket::NoTtl => "no_ttl",
+        }
+    }
+
+    /// The bucket of a key expiring at `expire_at_ms`, seen at `now_ms`.
+    pub fn of(expire_at_ms: Option<i64>, now_ms: i64) -> ExpiryBucket {
+        const HOUR: i64 = 3_600_000;
+        const DAY: i64 = 24 * HOUR;
+        let Some(at) = expire_at_ms else {
+            return ExpiryBucket::NoTtl;
+        };
+        let left = at.saturating_sub(now_ms);
+        match left {
+            ..=0 => ExpiryBucket::Expired,
+            1..HOUR => ExpiryBucket::Under1h,
+            HOUR..DAY => ExpiryBucket::Hour1ToDay1,
+            DAY..=604_799_999 => ExpiryBucket::Day1ToDay7,
+            604_800_000..=2_591_999_999 => ExpiryBucket::Day7ToDay30,
+            _ => ExpiryBucket::Over30d,
+        }
+    }
+}
+
+/// A key kept for the big-key report (its bytes copied out of the file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BigKey {
+    /// Database.
+    pub db: u64,
+    /// The key.
+    pub key: Box<[u8]>,
+    /// Type.
+    pub type_key: TypeKey,
+    /// Predicted encoding.
+    pub encoding: ObjEncoding,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+    /// String length or element count.
+    pub elements: u64,
+    /// Record size in the file.
+    pub rdb_bytes: u64,
+    /// Largest element.
+    pub max_element_bytes: u64,
+    /// Expire time, ms since the epoch.
+    pub expire_at_ms: Option<i64>,
+    /// LFU counter, when the file has it.
+    pub lfu_freq: Option<u8>,
+    /// LRU idle seconds, when the file has them.
+    pub idle_seconds: Option<u64>,
+}
+
+impl BigKey {
+    fn of(f: &KeyFacts<'_>, memory: u64) -> BigKey {
+        BigKey {
+            db: f.db,
+            key: f.key.into(),
+            type_key: TypeKey {
+                kind: f.kind,
+                module: f.module,
+            },
+            encoding: f.encoding,
+            memory_bytes: memory,
+            elements: f.elements,
+            rdb_bytes: f.rdb_bytes,
+            max_element_bytes: f.max_element_bytes,
+            expire_at_ms: f.expire_at_ms,
+            lfu_freq: f.lfu_freq,
+            idle_seconds: f.idle_seconds,
+        }
+    }
+}
+
+/// A big key ranked by one metric; "greater" means "ranks higher": larger
+/// metric, then smaller (db, key), so results do not depend on threads.
+#[derive(Debug)]
+struct Ranked {
+    metric: u64,
+    key: BigKey,
+}
+
+fn rank(metric: u64, db: u64, key: &[u8], o_metric: u64, o_db: u64, o_key: &[u8]) -> Ordering {
+    metric
+        .cmp(&o_metric)
+        .then_with(|| (o_db, o_key).cmp(&(db, key)))
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, o: &Ranked) -> Ordering {
+        rank(
+            self.metric,
+            self.key.db,
+            &self.key.key,
+            o.metric,
+            o.key.db,
+            &o.key.key,
+        )
+    }
+}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, o: &Ranked) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl PartialEq for Ranked {
+    fn eq(&self, o: &Ranked) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+
+/// The `n` highest-ranked keys seen; a min-heap whose top is the one to evict.
+#[derive(Debug, Default)]
+struct TopN {
+    heap: BinaryHeap<Reverse<Ranked>>,
+}
+
+impl TopN {
+    /// Offers a key; copies its bytes only if it makes the list.
+    fn offer(&mut self, n: usize, metric: u64, f: &KeyFacts<'_>, memory: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.heap.len() >= n {
+            let worst = &self.heap.peek().expect("non-empty").0;
+            if rank(
+                metric,
+                f.db,
+                f.key,
+                worst.metric,
+                worst.key.db,
+                &worst.key.key,
+            ) != Ordering::Greater
+            {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Reverse(Ranked {
+            metric,
+            key: BigKey::of(f, memory),
+        }));
+    }
+
+    fn offer_ranked(&mut self, n: usize, r: Ranked) {
+        if n == 0 {
+            return;
+        }
+        if self.heap.len() >= n {
+            if self.heap.peek().is_some_and(|w| r <= w.0) {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Reverse(r));
+    }
+
+    fn merge(&mut self, n: usize, o: TopN) {
+        for Reverse(r) in o.heap {
+            self.offer_ranked(n, r);
+        }
+    }
+}
+
+/// Limits an accumulator applies (copied from [`Options`]).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    top_n: usize,
+    bigkey_bytes: u64,
+    bigkey_elements: u64,
+    now_ms: i64,
+}
+
+/// Everything one worker gathers; workers' accumulators are merged at the
+/// end. Updating it never locks and never allocates per key, except when
+/// a key enters a top-N list or passes a big-key threshold.
+#[derive(Debug)]
+pub struct Accumulator {
+    limits: Limits,
+    /// Keys.
+    pub keys: u64,
+    /// Keys with a TTL.
+    pub expires: u64,
+    /// Elements (string bytes for strings).
+    pub elements: u64,
+    /// Bytes of key records in the file.
+    pub rdb_bytes: u64,
+    /// Estimated memory of all keys.
+    pub memory_bytes: u64,
+    /// Per (type, encoding).
+    pub types: BTreeMap<(TypeKey, ObjEncoding), TypeStat>,
+    /// Per database.
+    pub dbs: BTreeMap<u64, DbStat>,
+    /// Per expiry bucket, in [`ExpiryBucket::ALL`] order.
+    pub expiry: [Bucket; 7],
+    /// Per cluster slot (empty until the first key).
+    pub slots: Vec<Bucket>,
+    top_memory: BTreeMap<TypeKey, TopN>,
+    top_elements: BTreeMap<TypeKey, TopN>,
+    /// Highest LFU counters (files saved under an LFU maxmemory policy).
+    hot_lfu: TopN,
+    /// Smallest LRU idle times (files saved under an LRU policy).
+    hot_lru: TopN,
+    /// Keys over the big-key thresholds (in no particular order).
+    pub over_threshold: Vec<BigKey>,
+}
+
+impl Accumulator {
+    fn new(limits: Limits) -> Accumulator {
+        Accumulator {
+            limits,
+            keys: 0,
+            expires: 0,
+            elements: 0,
+            rdb_bytes: 0,
+            memory_bytes: 0,
+            types: BTreeMap::new(),
+            dbs: BTreeMap::new(),
+            expiry: [Bucket::default(); 7],
+            slots: Vec::new(),
+            top_memory: BTreeMap::new(),
+            top_elements: BTreeMap::new(),
+            hot_lfu: TopN::default(),
+            hot_lru: TopN::default(),
+            over_threshold: Vec::new(),
+        }
+    }
+
+    /// Adds one key with its estimated memory.
+    pub fn observe(&mut self, f: &KeyFacts<'_>, memory: u64) {
+        self.keys += 1;
+        self.elements += f.elements;
+        self.rdb_bytes += f.rdb_bytes;
+        self.memory_bytes += memory;
+        let tk = TypeKey {
+            kind: f.kind,
+            module: f.module,
+        };
+        let t = self.types.entry((tk, f.encoding)).or_default();
+        t.keys += 1;
+        t.memory_bytes += memory;
+        t.rdb_bytes += f.rdb_bytes;
+        t.elements += f.elements;
+        let d = self.dbs.entry(f.db).or_default();
+        d.keys += 1;
+        d.memory_bytes += memory;
+        d.rdb_bytes += f.rdb_bytes;
+        if f.expire_at_ms.is_some() {
+            d.expires += 1;
+            self.expires += 1;
+        }
+        let b = ExpiryBucket::of(f.expire_at_ms, self.limits.now_ms);
+        self.expiry[b as usize].add(memory);
+        if self.slots.is_empty() {
+            self.slots = vec![Bucket::default(); SLOTS];
+        }
+        self.slots[usize::from(f.slot)].add(memory);
+        let n = self.limits.top_n;
+        self.top_memory
+            .entry(tk)
+            .or_default()
+            .offer(n, memory, f, memory);
+        if f.kind != Kind::Module {
+            self.top_elements
+                .entry(tk)
+                .or_default()
+                .offer(n, f.elements, f, memory);
+        }
+        if let Some(freq) = f.lfu_freq {
+            self.hot_lfu.offer(n, u64::from(freq), f, memory);
+        }
+        if let Some(idle) = f.idle_seconds {
+            // Least idle ranks first.
+            self.hot_lru.offer(n, u64::MAX - idle, f, memory);
+        }
+        let big = match f.kind {
+            Kind::String => f.elements > self.limits.bigkey_bytes,
+            Kind::Module => false,
+            _ => f.elements > self.limits.bigkey_elements,
+        };
+        if big {
+            self.over_threshold.push(BigKey::of(f, memory));
+        }
+    }
+
+    /// Folds `o` into `self`.
+    pub fn merge(mut self, o: Accumulator) -> Accumulator {
+        self.keys += o.keys;
+        self.expires += o.expires;
+        self.elements += o.elements;
+        self.rdb_bytes += o.rdb_bytes;
+        self.memory_bytes += o.memory_bytes;
+        for (k, t) in o.types {
+            let e = self.types.entry(k).or_default();
+            e.keys += t.keys;
+            e.memory_bytes += t.memory_bytes;
+            e.rdb_bytes += t.rdb_bytes;
+            e.elements += t.elements;
+        }
+        for (k, d) in o.dbs {
+            let e = self.dbs.entry(k).or_default();
+            e.keys += d.keys;
+            e.expires += d.expires;
+            e.memory_bytes += d.memory_bytes;
+            e.rdb_bytes += d.rdb_bytes;
+        }
+        for (a, b) in self.expiry.iter_mut().zip(o.expiry) {
+            a.merge(b);
+        }
+        if self.slots.is_empty() {
+            self.slots = o.slots;
+        } else {
+            for (a, b) in self.slots.iter_mut().zip(o.slots) {
+                a.merge(b);
+            }
+        }
+        let n = self.limits.top_n;
+        for (k, t) in o.top_memory {
+            self.top_memory.entry(k).or_default().merge(n, t);
+        }
+        for (k, t) in o.top_elements {
+            self.top_elements.entry(k).or_default().merge(n, t);
+        }
+        self.hot_lfu.merge(n, o.hot_lfu);
+        self.hot_lru.merge(n, o.hot_lru);
+        self.over_threshold.extend(o.over_threshold);
+        self
+    }
+
+    /// Hot keys, best first: by LFU counter (highest first) when the file
+    /// carries LFU data, and by LRU idle time (lowest first) when it
+    /// carries LRU data. Both are empty for files saved without an
+    /// LRU/LFU maxmemory policy. The LFU counter is logarithmic and decays;
+    /// idle time only says "recently touched", not "often".
+    pub fn hot_keys(&self) -> (Vec<&BigKey>, Vec<&BigKey>) {
+        (sorted(&self.hot_lfu), sorted(&self.hot_lru))
+    }
+
+    /// Top keys by estimated memory, per type, best first.
+    pub fn top_by_memory(&self) -> Vec<(TypeKey, Vec<&BigKey>)> {
+        top_lists(&self.top_memory)
+    }
+
+    /// Top keys by element count (string length for strings), per type, best first.
+    pub fn top_by_elements(&self) -> Vec<(TypeKey, Vec<&BigKey>)> {
+        top_lists(&self.top_elements)
+    }
+
+    /// Keys over the thresholds, sorted by (db, key).
+    pub fn over_threshold_sorted(&self) -> Vec<&BigKey> {
+        let mut v: Vec<&BigKey> = self.over_threshold.iter().collect();
+        v.sort_by(|a, b| (a.db, &a.key).cmp(&(b.db, &b.key)));
+        v
+    }
+}
+
+fn sorted(t: &TopN) -> Vec<&BigKey> {
+    let mut v: Vec<&Ranked> = t.heap.iter().map(|r| &r.0).collect();
+    v.sort_by(|a, b| b.cmp(a));
+    v.into_iter().map(|r| &r.key).collect()
+}
+
+fn top_lists(m: &BTreeMap<TypeKey, TopN>) -> Vec<(TypeKey, Vec<&BigKey>)> {
+    m.iter().map(|(k, t)| (*k, sorted(t))).collect()
+}
+
+/// What the file says about itself (read before the parallel pass).
+#[derive(Clone, Debug)]
+pub struct FileMeta {
+    /// `REDIS` or `VALKEY`.
+    pub magic: &'static str,
+    /// RDB format version.
+    pub rdb_version: u32,
+    /// Size of the file.
+    pub size_bytes: u64,
+    /// Aux fields at the start of the file (lossy UTF-8), in file order.
+    pub aux: Vec<(String, String)>,
+    /// `redis-ver` aux field.
+    pub redis_ver: Option<String>,
+    /// `ctime` aux field: when the snapshot was taken, seconds since the epoch.
+    pub ctime: Option<i64>,
+    /// `used-mem` aux field: the server's memory when it saved, bytes.
+    pub used_mem: Option<u64>,
+    /// `valkey-ver` aux field (Valkey 8+).
+    pub valkey_ver: Option<String>,
+    /// The (Redis-compatible) version encodings and memory were modelled for.
+    pub target_version: RedisVersion,
+    /// When the file is modelled as loaded into Valkey: its version.
+    pub target_valkey: Option<RedisVersion>,
+    /// "Now" used for expiry buckets, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// The result of analyzing one file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The name given to this input (`source` column).
+    pub source: String,
+    /// Header facts.
+    pub meta: FileMeta,
+    /// Totals, tables and big keys.
+    pub acc: Accumulator,
+    /// Wall time of the analysis.
+    pub seconds: f64,
+}
+
+/// Where workers send finished `keys.parquet` batches (one writer thread
+/// receives them). Bounded: workers wait when the writer falls behind.
+#[derive(Clone, Debug)]
+pub struct KeysSink {
+    tx: SyncSender<RecordBatch>,
+}
+
+impl KeysSink {
+    fn send(&self, batch: RecordBatch) -> bool {
+        self.tx.send(batch).is_ok()
+    }
+}
+
+/// Rows per keys batch and key bytes per batch before it is sent.
+const BATCH_ROWS: usize = 16 * 1024;
+const BATCH_KEY_BYTES: usize = 8 << 20;
+
+/// Creates `path` (`keys.parquet`), runs `f` with a sink whose batches a
+/// writer thread appends to it, then closes the file. Returns `f`'s result
+/// and the rows written. If the writer fails, its error wins over the
+/// "writer stopped" error the workers then see. On any failure the file
+/// is removed.
+pub fn with_keys_writer<R>(
+    path: &Path,
+    f: impl FnOnce(&KeysSink) -> Result<R>,
+) -> Result<(R, u64)> {
+    let mut writer = KeysFileWriter::create(path)?;
+    // At most four finished batches wait for the writer, plus one partial
+    // batch (<= BATCH_ROWS rows) per worker state not yet merged (a few per
+    // thread): memory stays bounded whatever the file size.
+    let (tx, rx) = sync_channel::<RecordBatch>(4);
+    std::thread::scope(|s| {
+        let handle = s.spawn(move || -> Result<u64> {
+            for batch in rx {
+                writer.write(&batch)?;
+            }
+            writer.close()
+        });
+        let sink = KeysSink { tx };
+        let result = f(&sink);
+        drop(sink);
+        let written = handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let outcome = match (result, written) {
+            (Ok(r), Ok(rows)) => return Ok((r, rows)),
+            (_, Err(e)) => e,
+            (Err(e), Ok(_)) => e,
+        };
+        // A partial keys.parquet would look like a complete one: remove it.
+        let _ = std::fs::remove_file(path);
+        Err(outcome)
+    })
+}
+
+/// One worker's state in the fold.
+struct Worker<'s> {
+    acc: Accumulator,
+    scratch: Scratch,
+    key_buf: Vec<u8>,
+    batch: Option<KeysBuilder>,
+    sink: Option<&'s KeysSink>,
+    /// Set when a send failed in `merge` (which cannot return errors).
+    send_failed: bool,
+}
+
+impl Worker<'_> {
+    /// Sends the pending batch, if any rows; false if the writer is gone.
+    fn flush(&mut self) -> Result<bool> {
+        if let (Some(b), Some(sink)) = (self.batch.as_mut(), self.sink) {
+            if !b.is_empty() {
+                let batch = b.finish()?;
+                return Ok(sink.send(batch));
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Merges two workers: `b`'s pending rows are sent, its totals folded in.
+fn merge_workers<'s>(mut a: Worker<'s>, mut b: Worker<'s>) -> Worker<'s> {
+    if !matches!(b.flush(), Ok(true)) {
+        a.send_failed = true;
+    }
+    a.send_failed |= b.send_failed;
+    a.acc = a.acc.merge(b.acc);
+    a
+}
+
+fn writer_gone(offset: u64) -> rdb_parser::Error {
+    rdb_parser::Error::new(
+        ErrorKind::Io("the keys.parquet writer stopped".into()),
+        offset,
+    )
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Reads the aux fields at the start of the file (sequentially, up to the
+/// first record that is not one).
+fn read_meta(rdb: &Rdb<'_>, opts: &Options, source: &str) -> Result<FileMeta> {
+    let mut aux = Vec::new();
+    let mut buf = Vec::new();
+    let mut buf2 = Vec::new();
+    for r in rdb.records() {
+        match r.map_err(|e| Error::parse(source, e))? {
+            Record::Aux { name, value } => {
+                let n = name.bytes(&mut buf).map_err(|e| Error::parse(source, e))?;
+                let v = value
+                    .bytes(&mut buf2)
+                    .map_err(|e| Error::parse(source, e))?;
+                aux.push((
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                ));
+            }
+            _ => break,
+        }
+    }
+    let get = |k: &str| aux.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let redis_ver = get("redis-ver");
+    let ctime = get("ctime").and_then(|v| v.parse().ok());
+    let used_mem = get("used-mem").and_then(|v| v.parse().ok());
+    let valkey_ver = get("valkey-ver");
+    // An explicit --redis-version targets Redis. Otherwise a file written
+    // by Valkey (valkey-ver aux, or the VALKEY magic of 9.0+) is modelled
+    // as loaded into that Valkey, whose encodings follow Redis 7.2.
+    let target_valkey = match opts.redis_version {
+        Some(_) => None,
+        None => valkey_ver
+            .as_deref()
+            .and_then(RedisVersion::parse)
+            .or((rdb.magic() == Magic::Valkey).then_some(RedisVersion::new(9, 0))),
+    };
+    let target_version = match (opts.redis_version, target_valkey) {
+        (Some(v), _) => v,
+        (None, Some(_)) => RedisVersion::new(7, 2),
+        (None, None) => redis_ver
+            .as_deref()
+            .and_then(RedisVersion::parse)
+            .unwrap_or_else(|| RedisVersion::from_rdb_version(rdb.magic(), rdb.version())),
+    };
+    let now_ms = opts
+        .now_ms
+        .or(ctime.map(|c: i64| c.saturating_mul(1000)))
+        .unwrap_or_else(now_ms);
+    Ok(FileMeta {
+        magic: match rdb.magic() {
+            Magic::Redis => "REDIS",
+            Magic::Valkey => "VALKEY",
+        },
+        rdb_version: rdb.version(),
+        size_bytes: rdb.data().len() as u64,
+        aux,
+        redis_ver,
+        valkey_ver,
+        ctime,
+        used_mem,
+        target_version,
+        target_valkey,
+        now_ms,
+    })
+}
+
+/// Analyzes one RDB file held in memory, in one parallel pass on the
+/// current rayon pool. `source` names the input in every output row. When
+/// `keys` is given, one `keys.parquet` row per key is sent to it.
+pub fn analyze_file(
+    data: &[u8],
+    source: &str,
+    opts: &Options,
+    keys: Option<&KeysSink>,
+) -> Result<FileReport> {
+    let started = Instant::now();
+    let rdb = Rdb::new(data).map_err(|e| Error::parse(source, e))?;
+    let meta = read_meta(&rdb, opts, source)?;
+    let ctx = FactsContext {
+        profile: Profile::for_target(
+            meta.target_version,
+            meta.target_valkey,
+            opts.allocator,
+            opts.limits,
+        ),
+    };
+    let limits = Limits {
+        top_n: opts.top_n,
+        bigkey_bytes: opts.bigkey_bytes,
+        bigkey_elements: opts.bigkey_elements,
+        now_ms: meta.now_ms,
+    };
+    let chunks = rdb
+        .chunks(opts.chunk_bytes)
+        .map_err(|e| Error::parse(source, e))?;
+    let init = || Worker {
+        acc: Accumulator::new(limits),
+        scratch: Scratch::new(),
+        key_buf: Vec::new(),
+        batch: keys.map(|_| KeysBuilder::new()),
+        sink: keys,
+        send_failed: false,
+    };
+    let fold = |w: &mut Worker<'_>, r: Record<'_>| -> rdb_parser::Result<()> {
+        let Record::Entry(e) = r else {
+            return Ok(());
+        };
+        let key: &[u8] = match e.key.as_raw() {
+            Some(k) => k,
+            None => e.key.bytes(&mut w.key_buf)?,
+        };
+        let f = KeyFacts::from_entry(&e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
+        let memory = f.memory_bytes;
+        w.acc.observe(&f, memory);
+        if let Some(b) = w.batch.as_mut() {
+            b.append(source, &f, memory);
+            if b.len() >= BATCH_ROWS || b.key_bytes() >= BATCH_KEY_BYTES {
+                // An Arrow error here would be a schema bug; report it as
+                // a stopped writer rather than panic.
+                let sink = w.sink.expect("batch implies sink");
+                let ok = b.finish().map(|batch| sink.send(batch)).unwrap_or(false);
+                if !ok {
+                    return Err(writer_gone(e.record_start));
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut w = rdb
+        .par_fold(&chunks, init, fold, merge_workers)
+        .map_err(|e| match e.kind() {
+            ErrorKind::Io(_) if keys.is_some() => Error::WriterGone,
+            _ => Error::parse(source, e),
+        })?;
+    if !w.flush()? || w.send_failed {
+        return Err(Error::WriterGone);
+    }
+    Ok(FileReport {
+        source: source.to_owned(),
+        meta,
+        acc: w.acc,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_buckets() {
+        let now = 1_000_000_000_000;
+        let h = 3_600_000;
+        assert_eq!(ExpiryBucket::of(None, now), ExpiryBucket::NoTtl);
+        assert_eq!(ExpiryBucket::of(Some(now), now), ExpiryBucket::Expired);
+        assert_eq!(ExpiryBucket::of(Some(now + 1), now), ExpiryBucket::Under1h);
+        assert_eq!(
+            ExpiryBucket::of(Some(now + h), now),
+            ExpiryBucket::Hour1ToDay1
+        );
+        assert_eq!(
+            ExpiryBucket::of(Some(now + 24 * h), now),
+            ExpiryBucket::Day1ToDay7
+        );
+        assert_eq!(
+            ExpiryBucket::of(Some(now + 7 * 24 * h), now),
+            ExpiryBucket::Day7ToDay30
+        );
+        assert_eq!(
+            ExpiryBucket::of(Some(now + 30 * 24 * h), now),
+            ExpiryBucket::Over30d
+        );
+        for (i, b) in ExpiryBucket::ALL.iter().enumerate() {
+            assert_eq!(*b as usize, i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+    use crate::testutil::sample;
+
+    fn run(chunk_bytes: u64) -> FileReport {
+        let data = sample();
+        let opts = Options {
+            chunk_bytes,
+            top_n: 3,
+            ..Options::default()
+        };
+        analyze_file(&data, "sample", &opts, None).unwrap()
+    }
+
+    #[test]
+    fn totals_types_and_buckets() {
+        let r = run(DEFAULT_CHUNK_BYTES);
+        let a = &r.acc;
+        assert_eq!(r.meta.ctime, Some(1_700_000_000));
+        assert_eq!(r.meta.target_version, RedisVersion::new(7, 0));
+        assert_eq!(r.meta.used_mem, Some(1_000_000));
+        assert_eq!(a.keys, 11);
+        assert_eq!(a.expires, 3);
+        assert_eq!(a.dbs[&0].keys, 9);
+        assert_eq!(a.dbs[&3].keys, 2);
+        assert_eq!(a.dbs[&3].expires, 1);
+        let b = |x: ExpiryBucket| a.expiry[x as usize].keys;
+        assert_eq!(b(ExpiryBucket::Expired), 1);
+        assert_eq!(b(ExpiryBucket::Under1h), 1);
+        assert_eq!(b(ExpiryBucket::Over30d), 1);
+        assert_eq!(b(ExpiryBucket::NoTtl), 8);
+        let ty = |kind, enc| {
+            a.types
+                .get(&(TypeKey { kind, module: None }, enc))
+                .map_or(0, |t| t.keys)
+        };
+        assert_eq!(ty(Kind::String, ObjEncoding::Int), 1);
+        assert_eq!(ty(Kind::String, ObjEncoding::Embstr), 5);
+        assert_eq!(ty(Kind::String, ObjEncoding::Raw), 2);
+        assert_eq!(ty(Kind::List, ObjEncoding::Quicklist), 1);
+        assert_eq!(ty(Kind::Set, ObjEncoding::Intset), 1);
+        assert_eq!(ty(Kind::Hash, ObjEncoding::Listpack), 1);
+        // Only the 200 KB string passes a threshold.
+        assert_eq!(a.over_threshold.len(), 1);
+        assert_eq!(&*a.over_threshold[0].key, b"big");
+        let top = a.top_by_memory();
+        let strings = &top.iter().find(|(t, _)| t.kind == Kind::String).unwrap().1;
+        assert_eq!(strings.len(), 3);
+        assert_eq!(&*strings[0].key, b"big");
+        assert_eq!(&*strings[1].key, b"long");
+        let slot = crate::slot::key_slot(b"user1000") as usize;
+        assert_eq!(a.slots[slot].keys, 1);
+        assert_eq!(a.slots.iter().map(|s| s.keys).sum::<u64>(), 11);
+    }
+
+    #[test]
+    fn chunking_does_not_change_results() {
+        let one = run(DEFAULT_CHUNK_BYTES);
+        // One record per chunk: every key goes through a merge.
+        let many = run(1);
+        assert_eq!(one.acc.keys, many.acc.keys);
+        assert_eq!(one.acc.memory_bytes, many.acc.memory_bytes);
+        assert_eq!(one.acc.types, many.acc.types);
+        assert_eq!(one.acc.dbs, many.acc.dbs);
+        assert_eq!(one.acc.expiry, many.acc.expiry);
+        assert_eq!(one.acc.slots, many.acc.slots);
+        assert_eq!(
+            one.acc.over_threshold_sorted(),
+            many.acc.over_threshold_sorted()
+        );
+        assert_eq!(one.acc.top_by_memory(), many.acc.top_by_memory());
+        assert_eq!(one.acc.top_by_elements(), many.acc.top_by_elements());
+        assert_eq!(one.acc.hot_keys(), many.acc.hot_keys());
+    }
+}

@@ -1,0 +1,1143 @@
+//! The memory model: what `MEMORY USAGE key SAMPLES 0` answers for a key once
+//! the server that wrote the file has loaded it.
+//!
+//! The server re-applies its encoding rules when it loads a snapshot (old
+//! ziplists become listpacks, small hash tables become listpacks, ...), so
+//! the model first decides the encoding *after load*, then adds up the
+//! allocations Redis counts for it, each rounded to the allocator's size
+//! class where Redis measures the allocation rather than the bytes.
+//! Skip-list node levels are random on the server: their expected size is
+//! used, which is the only irreducible error for Redis.
+
+use rdb_parser::{
+    parse_canonical_i64, Element, Entry, Kind, RdbString, Scalar, Scratch, StreamId, StreamVisitor,
+    ValueType,
+};
+
+use crate::facts::{EncodingLimits, ObjEncoding, RedisVersion};
+
+/// How the server's allocator rounds a request up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    /// jemalloc as Redis and Valkey vendor it (8-byte quantum: 8, 16, 24, 32, 40, 48, 56, 64, 80, ...).
+    Jemalloc,
+    /// A distribution's shared jemalloc (16-byte quantum: 8, 16, 32, 48, 64, 80, ...), e.g. Debian's redis-server.
+    Jemalloc16,
+    /// glibc malloc (`MALLOC=libc` builds): usable size max(24, roundup16(n + 8) - 8).
+    Libc,
+}
+
+impl Allocator {
+    /// Usable size of an allocation of `n` bytes.
+    #[inline]
+    pub fn usable(self, n: u64) -> u64 {
+        match self {
+            Allocator::Libc => {
+                let r = (n + 8).div_ceil(16) * 16 - 8;
+                r.max(24)
+            }
+            Allocator::Jemalloc | Allocator::Jemalloc16 => {
+                if n <= 8 {
+                    return 8;
+                }
+                // The quantum-spaced range, then four classes per doubling.
+                let (quantum, top) = if self == Allocator::Jemalloc {
+                    (8, 64)
+                } else {
+                    (16, 128)
+                };
+                if n <= top {
+                    return n.div_ceil(quantum) * quantum;
+                }
+                let g = 63 - u64::from((n - 1).leading_zeros()); // 2^g < n <= 2^(g+1)
+                let d = 1u64 << (g - 2);
+                n.div_ceil(d) * d
+            }
+        }
+    }
+
+    /// Parses `jemalloc`, `jemalloc16` or `libc`.
+    pub fn from_name(s: &str) -> Option<Allocator> {
+        match s {
+            "jemalloc" => Some(Allocator::Jemalloc),
+            "jemalloc16" => Some(Allocator::Jemalloc16),
+            "libc" => Some(Allocator::Libc),
+            _ => None,
+        }
+    }
+}
+
+/// Families of servers whose `MEMORY USAGE` arithmetic is the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Era {
+    /// Redis 6.x: ziplists, raw byte counts for embstr, ziplist and intset.
+    Redis6,
+    /// Redis 7.0: listpacks everywhere; allocations rounded.
+    Redis70,
+    /// Redis 7.2: listpack sets, single-node lists as listpacks.
+    Redis72,
+    /// Redis 7.4 to 8.0: hash field expiry.
+    Redis74,
+    /// Valkey 8.0 (key embedded in the dict entry).
+    Valkey80,
+    /// Valkey 8.1 and 9.x (key embedded in the object, own hash table).
+    Valkey9,
+}
+
+/// Everything the model needs to know about the server.
+#[derive(Clone, Copy, Debug)]
+pub struct Profile {
+    /// Arithmetic family.
+    pub era: Era,
+    /// Allocator rounding.
+    pub allocator: Allocator,
+    /// Cluster mode (adds per-key metadata in Redis 7.0 and 7.2).
+    pub cluster: bool,
+    /// Encoding thresholds.
+    pub limits: EncodingLimits,
+    /// Expected usable size of one skip-list node (depends on the allocator).
+    skiplist_node: f64,
+    /// Usable size of the 32-level skip-list header node.
+    skiplist_header: u64,
+}
+
+impl Profile {
+    /// A profile for `era` and `allocator` with the given thresholds.
+    pub fn new(era: Era, allocator: Allocator, cluster: bool, limits: EncodingLimits) -> Profile {
+        // Levels: P(L = l) = 0.75 * 0.25^(l-1), capped at 32.
+        let mut expected = 0.0;
+        let mut p = 0.75;
+        for level in 1..=32u64 {
+            let prob = if level == 32 { p / 0.75 } else { p };
+            expected += prob * allocator.usable(24 + 16 * level) as f64;
+            p *= 0.25;
+        }
+        Profile {
+            era,
+            allocator,
+            cluster,
+            limits,
+            skiplist_node: expected,
+            skiplist_header: allocator.usable(24 + 16 * 32),
+        }
+    }
+
+    /// The profile of the server that loads the file: a Redis version, or
+    /// a Valkey version when `valkey` is given.
+    pub fn for_target(
+        redis: RedisVersion,
+        valkey: Option<RedisVersion>,
+        allocator: Allocator,
+        limits: EncodingLimits,
+    ) -> Profile {
+        let era = match valkey {
+            Some(v) if v >= RedisVersion::new(8, 1) => Era::Valkey9,
+            Some(v) if v >= RedisVersion::new(8, 0) => Era::Valkey80,
+            Some(_) => Era::Redis72,
+            None if redis < RedisVersion::new(7, 0) => Era::Redis6,
+            None if redis < RedisVersion::new(7, 2) => Era::Redis70,
+            None if redis < RedisVersion::new(7, 4) => Era::Redis72,
+            None => Era::Redis74,
+        };
+        Profile::new(era, allocator, false, limits)
+    }
+
+    #[inline]
+    fn j(&self, n: u64) -> u64 {
+        self.allocator.usable(n)
+    }
+
+    /// sds header size for a string of `len` bytes.
+    #[inline]
+    fn sds_hdr(&self, len: u64) -> u64 {
+        let regime_b = self.era >= Era::Valkey80;
+        if len < 32 {
+            1
+        } else if len < 256 && !(regime_b && len > 252) {
+            3
+        } else if len < 65536 && !(regime_b && len > 65530) {
+            5
+        } else if len < (1 << 32) {
+            9
+        } else {
+            17
+        }
+    }
+
+    /// Usable size of a standalone sds of `len` bytes (never type 5 when empty).
+    #[inline]
+    fn sds(&self, len: u64) -> u64 {
+        let hdr = if len == 0 { 3 } else { self.sds_hdr(len) };
+        self.j(hdr + len + 1)
+    }
+
+    fn dict_struct(&self) -> u64 {
+        if self.era == Era::Redis6 {
+            96
+        } else {
+            56
+        }
+    }
+
+    /// Bytes charged for the key itself (its sds and the dict entry).
+    /// (Valkey 8.1+ embeds the key in the object: see `valkey9_adjust`.)
+    fn key_cost(&self, klen: u64) -> u64 {
+        match self.era {
+            Era::Redis6 | Era::Redis74 => self.sds(klen) + 24,
+            Era::Redis70 => self.sds(klen) + 24 + if self.cluster { 16 } else { 0 },
+            Era::Redis72 => self.sds(klen) + 24 + if self.cluster { 8 } else { 0 },
+            Era::Valkey80 => self.j(17 + self.sds_hdr(klen) + klen + 1),
+            Era::Valkey9 => 0,
+        }
+    }
+}
+
+/// What the model found for one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measure {
+    /// Encoding after load, as `OBJECT ENCODING` says it.
+    pub encoding: ObjEncoding,
+    /// Estimated `MEMORY USAGE`.
+    pub memory_bytes: u64,
+    /// String length for strings, else the element count.
+    pub elements: u64,
+    /// Longest element (member, field or value) in bytes.
+    pub max_element_bytes: u64,
+}
+
+/// Listpack entry size (encoding, data and back length) for one element.
+#[inline]
+fn lp_entry(s: Scalar<'_>) -> u64 {
+    let as_int = match s {
+        Scalar::Int(i) => Some(i),
+        Scalar::Bytes(b) => parse_canonical_i64(b),
+    };
+    if let Some(v) = as_int {
+        let enc = if (0..=127).contains(&v) {
+            1
+        } else if (-4096..=4095).contains(&v) {
+            2
+        } else if i16::try_from(v).is_ok() {
+            3
+        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+            4
+        } else if i32::try_from(v).is_ok() {
+            5
+        } else {
+            9
+        };
+        return enc + 1;
+    }
+    let len = s.len();
+    let enc = if len <= 63 {
+        1 + len
+    } else if len <= 4095 {
+        2 + len
+    } else {
+        5 + len
+    };
+    enc + backlen_bytes(enc)
+}
+
+#[inline]
+fn backlen_bytes(l: u64) -> u64 {
+    if l <= 127 {
+        1
+    } else if l < 16383 {
+        2
+    } else if l < 2097151 {
+        3
+    } else if l < 268435455 {
+        4
+    } else {
+        5
+    }
+}
+
+/// Ziplist entry size for one element (previous-length field, encoding, data).
+#[inline]
+fn zl_entry(s: Scalar<'_>, prev: u64) -> u64 {
+    let prevlen = if prev < 254 { 1 } else { 5 };
+    let as_int = match s {
+        Scalar::Int(i) => Some(i),
+        Scalar::Bytes(b) if b.len() <= 32 => parse_canonical_i64(b),
+        Scalar::Bytes(_) => None,
+    };
+    if let Some(v) = as_int {
+        let size = if (0..=12).contains(&v) {
+            1
+        } else if i8::try_from(v).is_ok() {
+            2
+        } else if i16::try_from(v).is_ok() {
+            3
+        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+            4
+        } else if i32::try_from(v).is_ok() {
+            5
+        } else {
+            9
+        };
+        return prevlen + size;
+    }
+    let len = s.len();
+    let hdr = if len <= 63 {
+        1
+    } else if len <= 16383 {
+        2
+    } else {
+        5
+    };
+    prevlen + hdr + len
+}
+
+/// Running totals over the elements of a collection.
+#[derive(Default)]
+struct Walk {
+    count: u64,
+    max_len: u64,
+    /// Listpack bytes if the elements were appended to one listpack.
+    lp_bytes: u64,
+    /// Ziplist bytes likewise (Redis 6).
+    zl_bytes: u64,
+    zl_prev: u64,
+    all_int: bool,
+    int_width: u64,
+    /// Sum of standalone sds sizes of the members / fields.
+    sds_a: u64,
+    /// Sum of standalone sds sizes of values (hashes).
+    sds_b: u64,
+    /// Hash fields carrying a TTL, and the sum of their mstr sizes.
+    mstr: u64,
+    any_ttl: bool,
+    /// Valkey 8.1+ hash entries (field and value embedded when small).
+    vk_entries: u64,
+    /// Valkey 9.1 skip-list nodes with the member embedded (expected size).
+    vk_nodes: f64,
+    /// Index of the first hash entry whose field or value is longer than
+    /// the listpack limit (where a load converts to a hash table).
+    first_long: Option<u64>,
+}
+
+impl Walk {
+    fn new() -> Walk {
+        Walk {
+            lp_bytes: 7,
+            zl_bytes: 11,
+            all_int: true,
+            int_width: 2,
+            ..Walk::default()
+        }
+    }
+
+    fn scalar(&mut self, p: &Profile, s: Scalar<'_>, value_side: bool) {
+        let len = s.len();
+        self.max_len = self.max_len.max(len);
+        self.lp_bytes += lp_entry(s);
+        let z = zl_entry(s, self.zl_prev);
+        self.zl_bytes += z;
+        self.zl_prev = z;
+        if value_side {
+            self.sds_b += p.sds(len);
+        } else {
+            self.sds_a += p.sds(len);
+            if p.era >= Era::Valkey9 {
+                let tail = p.sds_hdr(len) + len + 1;
+                let mut prob = 0.75;
+                for level in 1..=32u64 {
+                    let pl = if level == 32 { prob / 0.75 } else { prob };
+                    self.vk_nodes += pl * p.j(VK_NODE_BASE + 16 * level + tail) as f64;
+                    prob *= 0.25;
+                }
+            }
+            match s.as_int() {
+                Some(v) if !matches!(s, Scalar::Bytes(b) if b.len() > 20) => {
+                    let w = if i16::try_from(v).is_ok() {
+                        2
+                    } else if i32::try_from(v).is_ok() {
+                        4
+                    } else {
+                        8
+                    };
+                    self.int_width = self.int_width.max(w);
+                }
+                _ => self.all_int = false,
+            }
+        }
+    }
+
+    fn score(&mut self, p: &Profile, score: f64) {
+        // Integral scores that fit are stored as integers; others as text.
+        if score.fract() == 0.0 && score.abs() < 9.007_199_254_740_992e15 {
+            self.scalar(p, Scalar::Int(score as i64), true);
+        } else {
+            let text = if score.is_infinite() {
+                if score > 0.0 {
+                    "inf".to_string()
+                } else {
+                    "-inf".to_string()
+                }
+            } else {
+                format!("{score}")
+            };
+            self.scalar(p, Scalar::Bytes(text.as_bytes()), true);
+        }
+    }
+
+    fn mstr_field(&mut self, p: &Profile, len: u64, ttl: bool) {
+        let hdr = if len < 32 {
+            1
+        } else if len < 65536 {
+            3
+        } else {
+            9
+        };
+        self.mstr += p.j(if ttl { 18 } else { 0 } + hdr + len + 1);
+        self.any_ttl |= ttl;
+    }
+}
+
+/// Fixed part of a Valkey 9.1 skip-list node before its levels: score,
+/// backward pointer and the header-size byte of the embedded member
+/// (fitted to measurements: 17 bytes).
+const VK_NODE_BASE: u64 = 17;
+
+/// Valkey 8.1+ keeps a string inside the object (with the key) while the
+/// whole object stays small; measured on Valkey 9.1 (objects up to 128 bytes).
+fn valkey_embeds(p: &Profile, key_len: u64, len: u64, ttl: bool) -> bool {
+    let size = 8 + u64::from(ttl) * 8 + 1 + p.sds_hdr(key_len) + key_len + 1 + 3 + len + 1;
+    size <= 128 + 5
+}
+
+/// Valkey 8.1+ `hashtable` (64-byte buckets of 7 slots; a full bucket chains
+/// a child bucket) presized for `n` entries on load. Child buckets depend on
+/// the hash seed: their expected number is used.
+fn valkey_hashtable(n: u64) -> u64 {
+    if n == 0 {
+        return 72;
+    }
+    let buckets = next_pow2((5 * n).div_ceil(32)).max(1);
+    let lambda = n as f64 / buckets as f64;
+    // E[children per bucket] for a Poisson(lambda) load.
+    let mut expected = 0.0;
+    let mut pm = (-lambda).exp();
+    for m in 1..200u64 {
+        pm *= lambda / m as f64;
+        if m > 7 {
+            expected += pm * (m - 7).div_ceil(6) as f64;
+        }
+    }
+    72 + (64.0 * buckets as f64 * (1.0 + expected)).round() as u64
+}
+
+/// Buckets of a Redis dict presized for `start` entries, then grown by
+/// adds to `n` entries with incremental rehashing (one bucket moved per add;
+/// about 63 % of the old table's buckets hold entries at load factor 1).
+/// While it is still rehashing, both tables count.
+fn dict_buckets_after_conversion(start: u64, n: u64) -> u64 {
+    let mut size = dict_buckets(start);
+    let (mut old, mut steps_left) = (0u64, 0u64);
+    for used in start..n {
+        if steps_left > 0 {
+            steps_left -= 1;
+            if steps_left == 0 {
+                old = 0;
+            }
+        } else if used >= size {
+            old = size;
+            size = next_pow2(used + 1);
+            steps_left = (old * 632).div_ceil(1000);
+        }
+    }
+    size + old
+}
+
+/// Valkey's hash table presized for `start` entries, then grown to `n`
+/// (it expands when full at 7 entries a bucket and moves one bucket per add).
+fn valkey_hashtable_after_conversion(start: u64, n: u64) -> u64 {
+    let presized = |m: u64| next_pow2((5 * m).div_ceil(32)).max(1);
+    let mut size = presized(start);
+    let (mut old, mut steps_left) = (0u64, 0u64);
+    for used in start..n {
+        if steps_left > 0 {
+            steps_left -= 1;
+            if steps_left == 0 {
+                old = 0;
+            }
+        } else if used + 1 > 7 * size {
+            old = size;
+            size = presized(used + 1);
+            steps_left = old;
+        }
+    }
+    let settled = valkey_hashtable(n);
+    let top = next_pow2((5 * n).div_ceil(32)).max(1);
+    // Same child-bucket expectation as a presized table, plus the old table.
+    settled + 64 * (size.saturating_sub(top) + old)
+}
+
+fn next_pow2(n: u64) -> u64 {
+    n.max(1).next_power_of_two()
+}
+
+fn dict_buckets(n: u64) -> u64 {
+    next_pow2(n).max(4)
+}
+
+/// Estimates one key. `key_len` is the key's length in bytes.
+pub fn measure(
+    p: &Profile,
+    e: &Entry<'_>,
+    key_len: u64,
+    scratch: &mut Scratch,
+) -> rdb_parser::Result<Measure> {
+    let mut m = measure_value(p, e, key_len, scratch)?;
+    m.memory_bytes += p.key_cost(key_len);
+    if p.era == Era::Valkey9 && e.kind() != Kind::String {
+        m.memory_bytes = valkey9_adjust(p, &m, e, key_len);
+    }
+    Ok(m)
+}
+
+/// Bytes of the key (and expire time) embedded in a Valkey 8.1+ object.
+fn valkey_key_part(p: &Profile, key_len: u64, ttl: bool) -> u64 {
+    1 + p.sds_hdr(key_len) + key_len + 1 + if ttl { 8 } else { 0 }
+}
+
+/// Valkey 8.1+ strings: one allocation holds the object, the key and (for
+/// embstr) the value.
+fn valkey9_string(p: &Profile, s: RdbString<'_>, is_int: bool, key_len: u64, ttl: bool) -> Measure {
+    let len = s.len();
+    let key_part = valkey_key_part(p, key_len, ttl);
+    let (encoding, bytes) = match s {
+        _ if is_int => (ObjEncoding::Int, p.j(16 + key_part)),
+        _ if valkey_embeds(p, key_len, len, ttl) => {
+            (ObjEncoding::Embstr, p.j(8 + key_part + 3 + len + 1))
+        }
+        _ => (ObjEncoding::Raw, p.j(16 + key_part) + p.sds(len)),
+    };
+    Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: len,
+        max_element_bytes: len,
+    }
+}
+
+fn valkey9_adjust(p: &Profile, m: &Measure, e: &Entry<'_>, key_len: u64) -> u64 {
+    // Valkey 8.1+: the key (and its expire time) live inside the value
+    // object, which replaces the 16-byte robj counted by the value's cost.
+    let key_part = valkey_key_part(p, key_len, e.expire_at_ms.is_some());
+    p.j(16 + key_part) + m.memory_bytes.saturating_sub(16)
+}
+
+fn measure_value(
+    p: &Profile,
+    e: &Entry<'_>,
+    key_len: u64,
+    scratch: &mut Scratch,
+) -> rdb_parser::Result<Measure> {
+    let vt = e.value_type();
+    let v = &e.value;
+    let l = &p.limits;
+    let era = p.era;
+    let robj = 16;
+    match e.kind() {
+        Kind::String => {
+            let s = v.as_string()?;
+            let len = s.len();
+            let is_int = match s {
+                RdbString::Int(_) => true,
+                RdbString::Raw(b) => b.len() <= 20 && parse_canonical_i64(b).is_some(),
+                RdbString::Lzf { .. } => false,
+            };
+            if era == Era::Valkey9 {
+                return Ok(valkey9_string(
+                    p,
+                    s,
+                    is_int,
+                    key_len,
+                    e.expire_at_ms.is_some(),
+                ));
+            }
+            let (encoding, bytes) = if is_int {
+                (ObjEncoding::Int, robj)
+            } else if len <= 44 {
+                (
+                    ObjEncoding::Embstr,
+                    if era == Era::Redis6 {
+                        len + 18
+                    } else {
+                        p.j(len + 20)
+                    },
+                )
+            } else {
+                (ObjEncoding::Raw, robj + p.sds(len))
+            };
+            Ok(Measure {
+                encoding,
+                memory_bytes: bytes,
+                elements: len,
+                max_element_bytes: len,
+            })
+        }
+        Kind::List => measure_list(p, e, scratch),
+        Kind::Set => {
+            let mut w = Walk::new();
+            v.for_each_element(scratch, |el| {
+                if let Element::Member(s) = el {
+                    w.count += 1;
+                    w.scalar(p, s, false);
+                }
+            })?;
+            let blob = blob_len(e)?;
+            let n = w.count;
+            let ht = |w: &Walk| {
+                if era >= Era::Valkey9 {
+                    robj + valkey_hashtable(n) + w.sds_a
+                } else {
+                    robj + p.dict_struct() + 8 * dict_buckets(n) + 24 * n + w.sds_a
+                }
+            };
+            let (encoding, bytes) = match vt {
+                ValueType::SetIntset if n <= l.set_max_intset_entries => (
+                    ObjEncoding::Intset,
+                    robj + if era == Era::Redis6 { blob } else { p.j(blob) },
+                ),
+                ValueType::SetListpack
+                    if n <= l.set_max_listpack_entries && w.max_len <= l.set_max_listpack_value =>
+                {
+                    (ObjEncoding::Listpack, robj + p.j(blob))
+                }
+                ValueType::Set if n <= l.set_max_intset_entries && w.all_int => {
+                    let raw = 8 + w.int_width * n;
+                    (
+                        ObjEncoding::Intset,
+                        robj + if era == Era::Redis6 { raw } else { p.j(raw) },
+                    )
+                }
+                ValueType::Set
+                    if era >= Era::Redis72
+                        && n <= l.set_max_listpack_entries
+                        && w.max_len <= l.set_max_listpack_value =>
+                {
+                    (ObjEncoding::Listpack, robj + p.j(w.lp_bytes))
+                }
+                _ => (ObjEncoding::Hashtable, ht(&w)),
+            };
+            Ok(Measure {
+                encoding,
+                memory_bytes: bytes,
+                elements: n,
+                max_element_bytes: w.max_len,
+            })
+        }
+        Kind::Zset => {
+            let mut w = Walk::new();
+            let mut members = Walk::new();
+            v.for_each_element(scratch, |el| {
+                if let Element::Scored { member, score } = el {
+                    w.count += 1;
+                    w.scalar(p, member, false);
+                    w.score(p, score);
+                    members.scalar(p, member, false);
+                }
+            })?;
+            let n = w.count;
+            let compact_ok =
+                n <= l.zset_max_listpack_entries && w.max_len <= l.zset_max_listpack_value;
+            let blob = blob_len(e)?;
+            let (encoding, bytes) = match vt {
+                ValueType::ZsetZiplist if era == Era::Redis6 && compact_ok => {
+                    (ObjEncoding::Ziplist, robj + blob)
+                }
+                ValueType::ZsetListpack if compact_ok => (ObjEncoding::Listpack, robj + p.j(blob)),
+                _ if compact_ok && era == Era::Redis6 => (ObjEncoding::Ziplist, robj + w.zl_bytes),
+                _ if compact_ok => (ObjEncoding::Listpack, robj + p.j(w.lp_bytes)),
+                _ if era >= Era::Valkey9 => {
+                    // 9.1: members live inside the skip-list nodes; the
+                    // zset's hash table points at the nodes.
+                    let nodes = members.vk_nodes.round() as u64;
+                    (
+                        ObjEncoding::Skiplist,
+                        robj + 16 + 32 + valkey_hashtable(n) + p.skiplist_header + nodes,
+                    )
+                }
+                _ => {
+                    let nodes = (n as f64 * p.skiplist_node).round() as u64;
+                    let per_member = if era >= Era::Valkey9 { 0 } else { 24 };
+                    (
+                        ObjEncoding::Skiplist,
+                        robj + 16
+                            + 32
+                            + p.dict_struct()
+                            + 8 * dict_buckets(n)
+                            + p.skiplist_header
+                            + members.sds_a
+                            + per_member * n
+                            + nodes,
+                    )
+                }
+            };
+            Ok(Measure {
+                encoding,
+                memory_bytes: bytes,
+                elements: n,
+                max_element_bytes: w.max_len,
+            })
+        }
+        Kind::Hash => {
+            let mut w = Walk::new();
+            let mut lpex = 7u64;
+            v.for_each_element(scratch, |el| {
+                if let Element::Field {
+                    field,
+                    value,
+                    expire_at_ms,
+                } = el
+                {
+                    if w.first_long.is_none()
+                        && (field.len() > l.hash_max_listpack_value
+                            || value.len() > l.hash_max_listpack_value)
+                    {
+                        w.first_long = Some(w.count);
+                    }
+                    w.count += 1;
+                    w.scalar(p, field, false);
+                    w.scalar(p, value, true);
+                    w.mstr_field(p, field.len(), expire_at_ms.is_some());
+                    let (f, v) = (field.len(), value.len());
+                    let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
+                    let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
+                    w.vk_entries += if fsz + v + 4 + ttl <= 128 {
+                        p.j(ttl + fsz + v + 4)
+                    } else {
+                        p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
+                    };
+                    lpex += lp_entry(field)
+                        + lp_entry(value)
+                        + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
+                }
+            })?;
+            let n = w.count;
+            let compact_ok =
+                n <= l.hash_max_listpack_entries && w.max_len <= l.hash_max_listpack_value;
+            // A hash the file stored as a table but small enough to start as
+            // a listpack is converted at its first long entry, presized for
+            // the entries read so far; it may still be rehashing at the end.
+            let converted_at = match (vt, w.first_long) {
+                (ValueType::Hash, Some(i)) if n <= l.hash_max_listpack_entries => Some(i),
+                _ => None,
+            };
+            let buckets = 8 * match converted_at {
+                Some(i) => dict_buckets_after_conversion(i, n),
+                None => dict_buckets(n),
+            };
+            let (encoding, bytes) = if vt.has_field_expiry()
+                && era >= Era::Redis74
+                && era < Era::Valkey80
+            {
+                if compact_ok {
+                    let lp = match vt {
+                        ValueType::HashListpackEx | ValueType::HashListpackExPreGa => blob_len(e)?,
+                        _ => lpex,
+                    };
+                    (ObjEncoding::ListpackEx, robj + p.j(32) + p.j(lp))
+                } else {
+                    (
+                        ObjEncoding::Hashtable,
+                        robj + p.dict_struct() + buckets + w.mstr + w.sds_b + 24 * n,
+                    )
+                }
+            } else if compact_ok {
+                match vt {
+                    ValueType::HashZiplist if era == Era::Redis6 => {
+                        (ObjEncoding::Ziplist, robj + blob_len(e)?)
+                    }
+                    ValueType::HashListpack => (ObjEncoding::Listpack, robj + p.j(blob_len(e)?)),
+                    _ if era == Era::Redis6 => (ObjEncoding::Ziplist, robj + w.zl_bytes),
+                    _ => (ObjEncoding::Listpack, robj + p.j(w.lp_bytes)),
+                }
+            } else if era >= Era::Valkey9 {
+                let table = match converted_at {
+                    Some(i) => valkey_hashtable_after_conversion(i, n),
+                    None => valkey_hashtable(n),
+                };
+                (ObjEncoding::Hashtable, robj + table + w.vk_entries)
+            } else {
+                (
+                    ObjEncoding::Hashtable,
+                    robj + p.dict_struct() + buckets + w.sds_a + w.sds_b + 24 * n,
+                )
+            };
+            Ok(Measure {
+                encoding,
+                memory_bytes: bytes,
+                elements: n,
+                max_element_bytes: w.max_len,
+            })
+        }
+        Kind::Stream => measure_stream(p, e, scratch),
+        Kind::Module => {
+            // Modules report their own usage; the serialized size is the best
+            // offline stand-in.
+            Ok(Measure {
+                encoding: ObjEncoding::Module,
+                memory_bytes: robj + v.serialized_len(),
+                elements: 1,
+                max_element_bytes: 0,
+            })
+        }
+    }
+}
+
+/// Length of the single blob (listpack, ziplist, intset, zipmap) of a compact value.
+fn blob_len(e: &Entry<'_>) -> rdb_parser::Result<u64> {
+    let mut cur = rdb_parser::Cursor::new(e.value.raw(), e.value.offset());
+    if matches!(
+        e.value_type(),
+        ValueType::HashListpackEx | ValueType::HashMetadata
+    ) {
+        cur.skip(8, "a minimum expire time")?;
+    }
+    match e.value_type() {
+        ValueType::SetIntset
+        | ValueType::SetListpack
+        | ValueType::ZsetListpack
+        | ValueType::ZsetZiplist
+        | ValueType::HashListpack
+        | ValueType::HashZiplist
+        | ValueType::HashZipmap
+        | ValueType::ListZiplist
+        | ValueType::HashListpackEx
+        | ValueType::HashListpackExPreGa => Ok(RdbString::read(&mut cur, "a container")?.len()),
+        _ => Ok(0),
+    }
+}
+
+fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser::Result<Measure> {
+    let era = p.era;
+    let node_struct = if era == Era::Redis6 { 32 } else { 40 };
+    let robj = 16;
+    let quicklist = 40;
+    // Nodes as (bytes, is_plain) after load.
+    let mut nodes: Vec<(u64, bool)> = Vec::new();
+    let mut count = 0u64;
+    let mut max_len = 0u64;
+    match e.value_type() {
+        ValueType::ListQuicklist2 | ValueType::ListQuicklist => {
+            // Walk node by node: the parser gives elements; re-derive node
+            // boundaries from the stored node sizes.
+            let mut cur = rdb_parser::Cursor::new(e.value.raw(), e.value.offset());
+            let n = cur.len("a quicklist node count")?;
+            for _ in 0..n {
+                let container = if e.value_type() == ValueType::ListQuicklist2 {
+                    cur.len("a container")?
+                } else {
+                    2
+                };
+                let s = RdbString::read(&mut cur, "a node")?;
+                let blob = s.bytes(&mut Vec::new())?.to_vec();
+                if container == 1 {
+                    count += 1;
+                    max_len = max_len.max(blob.len() as u64);
+                    nodes.push((blob.len() as u64, true));
+                    continue;
+                }
+                let mut lp = 7u64;
+                let mut zl = 11u64;
+                let mut prev = 0;
+                let mut each = |s: Scalar<'_>| {
+                    count += 1;
+                    max_len = max_len.max(s.len());
+                    lp += lp_entry(s);
+                    let z = zl_entry(s, prev);
+                    zl += z;
+                    prev = z;
+                };
+                if e.value_type() == ValueType::ListQuicklist2 {
+                    for it in rdb_parser::Listpack::new(&blob)? {
+                        each(it?);
+                    }
+                    nodes.push((blob.len() as u64, false));
+                } else {
+                    for it in rdb_parser::Ziplist::new(&blob)? {
+                        each(it?);
+                    }
+                    nodes.push((
+                        if era == Era::Redis6 {
+                            blob.len() as u64
+                        } else {
+                            lp
+                        },
+                        false,
+                    ));
+                }
+            }
+        }
+        _ => {
+            // Rebuilt by pushes into nodes of at most `list_node_bytes`.
+            let limit = p.limits.list_max_listpack_bytes;
+            let mut cur_bytes = if era == Era::Redis6 { 11 } else { 7 };
+            let mut prev = 0;
+            let empty = cur_bytes;
+            e.value.for_each_element(scratch, |el| {
+                if let Element::Member(s) = el {
+                    count += 1;
+                    max_len = max_len.max(s.len());
+                    let add = if era == Era::Redis6 {
+                        zl_entry(s, prev)
+                    } else {
+                        lp_entry(s)
+                    };
+                    if cur_bytes + add > limit && cur_bytes > empty {
+                        nodes.push((cur_bytes, false));
+                        cur_bytes = empty;
+                    }
+                    cur_bytes += add;
+                    prev = add;
+                }
+            })?;
+            if cur_bytes > empty {
+                nodes.push((cur_bytes, false));
+            }
+        }
+    }
+    let j = |n| p.allocator.usable(n);
+    let (encoding, bytes) = if era >= Era::Redis72
+        && nodes.len() == 1
+        && !nodes[0].1
+        && nodes[0].0 <= p.limits.list_max_listpack_bytes
+    {
+        (ObjEncoding::Listpack, robj + j(nodes[0].0))
+    } else {
+        let per_node: u64 = nodes
+            .iter()
+            .map(|&(b, _)| node_struct + if era == Era::Redis6 { b } else { j(b) })
+            .sum();
+        (ObjEncoding::Quicklist, robj + quicklist + per_node)
+    };
+    Ok(Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: count,
+        max_element_bytes: max_len,
+    })
+}
+
+/// Number of nodes of a rax holding the given sorted, distinct 16-byte keys
+/// when they were inserted in order (the shape a freshly loaded stream has).
+pub fn rax_nodes(keys: &[[u8; 16]]) -> u64 {
+    fn count(keys: &[[u8; 16]], depth: usize) -> u64 {
+        if keys.len() == 1 {
+            // A compressed run to the end (if any bytes remain), then the key node.
+            return if depth < 16 { 2 } else { 1 };
+        }
+        let first = &keys[0];
+        let last = &keys[keys.len() - 1];
+        let mut lcp = depth;
+        while lcp < 16 && first[lcp] == last[lcp] {
+            lcp += 1;
+        }
+        let mut total = 1; // the branching node at `lcp`
+        if lcp > depth {
+            total += 1; // a compressed run from `depth` to `lcp`
+        }
+        let mut start = 0;
+        while start < keys.len() {
+            let b = keys[start][lcp];
+            let mut end = start + 1;
+            while end < keys.len() && keys[end][lcp] == b {
+                end += 1;
+            }
+            total += count(&keys[start..end], lcp + 1);
+            start = end;
+        }
+        total
+    }
+    if keys.is_empty() {
+        1
+    } else {
+        count(keys, 0)
+    }
+}
+
+/// Allocated bytes of a rax built from sorted 16-byte keys, as Valkey 8.1+
+/// tracks them: the rax struct plus each node (key nodes carry a value pointer).
+pub fn rax_alloc(keys: &[[u8; 16]], j: &dyn Fn(u64) -> u64) -> u64 {
+    fn walk(keys: &[[u8; 16]], depth: usize, j: &dyn Fn(u64) -> u64) -> u64 {
+        let pad = |n: u64| n.div_ceil(8) * 8;
+        if keys.len() == 1 {
+            let leaf = j(16);
+            return if depth < 16 {
+                leaf + j(pad(4 + (16 - depth) as u64) + 8)
+            } else {
+                leaf
+            };
+        }
+        let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+        let mut lcp = depth;
+        while lcp < 16 && first[lcp] == last[lcp] {
+            lcp += 1;
+        }
+        let mut children = 0u64;
+        let mut total = 0;
+        let mut start = 0;
+        while start < keys.len() {
+            let b = keys[start][lcp];
+            let mut end = start + 1;
+            while end < keys.len() && keys[end][lcp] == b {
+                end += 1;
+            }
+            total += walk(&keys[start..end], lcp + 1, j);
+            children += 1;
+            start = end;
+        }
+        total += j(pad(4 + children) + 8 * children);
+        if lcp > depth {
+            total += j(pad(4 + (lcp - depth) as u64) + 8);
+        }
+        total
+    }
+    j(32)
+        + if keys.is_empty() {
+            j(8)
+        } else {
+            walk(keys, 0, j)
+        }
+}
+
+fn id_key(id: StreamId) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&id.ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.seq.to_be_bytes());
+    k
+}
+
+/// What a stream's memory depends on, gathered in one walk.
+#[derive(Default)]
+struct StreamCost {
+    allocator: Option<Allocator>,
+    node_keys: Vec<[u8; 16]>,
+    /// Listpack nodes, each rounded to its allocation.
+    lp_rounded: u64,
+    max_len: u64,
+    groups: Vec<GroupCost>,
+}
+
+/// A consumer group's pending ids, and each consumer's name length and ids.
+#[derive(Default)]
+struct GroupCost {
+    pending: Vec<[u8; 16]>,
+    consumers: Vec<(u64, Vec<[u8; 16]>)>,
+}
+
+impl StreamVisitor for StreamCost {
+    fn node(&mut self, master: StreamId, listpack_bytes: u64) {
+        self.node_keys.push(id_key(master));
+        self.lp_rounded += self
+            .allocator
+            .map_or(listpack_bytes, |a| a.usable(listpack_bytes));
+    }
+    fn entry(&mut self, _id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
+        for (f, v) in fields {
+            self.max_len = self.max_len.max(f.len()).max(v.len());
+        }
+    }
+    fn group(&mut self, _name: &[u8], _last: StreamId, _read: Option<i64>, _pending: u64) {
+        self.groups.push(GroupCost::default());
+    }
+    fn group_pending(&mut self, id: StreamId, _t: i64, _c: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.pending.push(id_key(id));
+        }
+    }
+    fn consumer(&mut self, name: &[u8], _seen: i64, _active: Option<i64>, _pending: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.consumers.push((name.len() as u64, Vec::new()));
+        }
+    }
+    fn consumer_pending(&mut self, id: StreamId) {
+        if let Some(c) = self.groups.last_mut().and_then(|g| g.consumers.last_mut()) {
+            c.1.push(id_key(id));
+        }
+    }
+}
+
+fn measure_stream(
+    p: &Profile,
+    e: &Entry<'_>,
+    scratch: &mut Scratch,
+) -> rdb_parser::Result<Measure> {
+    let mut c = StreamCost {
+        allocator: Some(p.allocator),
+        ..StreamCost::default()
+    };
+    let meta = e.value.walk_stream(scratch, &mut c)?;
+    let j = |n: u64| p.allocator.usable(n);
+    let rax = |keys: &mut Vec<[u8; 16]>| -> u64 {
+        keys.sort_unstable();
+        keys.dedup();
+        if p.era >= Era::Valkey9 {
+            rax_alloc(keys, &j)
+        } else {
+            16 * keys.len() as u64 + 244 * rax_nodes(keys)
+        }
+    };
+    let (stream_struct, cg_struct, consumer_struct) = match p.era {
+        Era::Redis6 => (40, 32, 24),
+        Era::Redis70 => (80, 40, 24),
+        _ => (80, 40, 32),
+    };
+    let mut bytes = 16 + stream_struct + rax(&mut c.node_keys) + c.lp_rounded;
+    for g in &mut c.groups {
+        bytes += cg_struct + 24 * g.pending.len() as u64 + rax(&mut g.pending);
+        for (name_len, cpel) in g.consumers.iter_mut() {
+            bytes += consumer_struct + *name_len + rax(cpel);
+        }
+    }
+    Ok(Measure {
+        encoding: ObjEncoding::Stream,
+        memory_bytes: bytes,
+        elements: meta.length,
+        max_element_bytes: c.max_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes() {
+        let j = |n| Allocator::Jemalloc.usable(n);
+        let got: Vec<u64> = [
+            1, 8, 9, 17, 33, 41, 57, 65, 81, 129, 161, 257, 536, 1025, 14337,
+        ]
+        .iter()
+        .map(|&n| j(n))
+        .collect();
+        assert_eq!(
+            got,
+            [8, 8, 16, 24, 40, 48, 64, 80, 96, 160, 192, 320, 640, 1280, 16384]
+        );
+        let j16 = |n| Allocator::Jemalloc16.usable(n);
+        assert_eq!(
+            [j16(20), j16(5), j16(49), j16(100), j16(129)],
+            [32, 8, 64, 112, 160]
+        );
+        let l = |n| Allocator::Libc.usable(n);
+        assert_eq!([l(5), l(18), l(25), l(40), l(41)], [24, 24, 40, 40, 56]);
+    }
+
+    #[test]
+    fn rax_shapes() {
+        assert_eq!(rax_nodes(&[]), 1);
+        assert_eq!(rax_nodes(&[[0; 16]]), 2);
+        let mut a = [0u8; 16];
+        let mut b = [0u8; 16];
+        a[15] = 1;
+        b[15] = 2;
+        // compressed 0..15, branch at 15, two key nodes.
+        assert_eq!(rax_nodes(&[a, b]), 4);
+    }
+}

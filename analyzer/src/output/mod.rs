@@ -1,0 +1,6 @@
+//! Outputs: Parquet tables (schemas next to their builders), `summary.json`
+//! and the terminal report.
+
+pub mod parquet;
+pub mod summary;
+pub mod terminal;

@@ -1,0 +1,563 @@
+//! Parquet outputs. Every table's schema is written once, in a `table!`
+//! invocation that also declares its builder (one column builder per
+//! field, in schema order); each builder's `append` fills one row.
+//!
+//! `keys.parquet` is written by one thread ([`KeysFileWriter`]) from batches
+//! the workers build; a row group is flushed once its encoded size passes
+//! [`ROW_GROUP_BYTES`]. The aggregate tables are small and written at the end.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, Int32Builder, Int64Builder, StringBuilder, UInt16Builder, UInt32Builder,
+    UInt64Builder, UInt8Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
+use crate::error::{Error, Result};
+use crate::facts::KeyFacts;
+
+/// Encoded bytes buffered in `keys.parquet`'s current row group before it is flushed.
+pub const ROW_GROUP_BYTES: usize = 64 << 20;
+
+/// Declares `fn $schema() -> SchemaRef` and a builder struct holding one
+/// Arrow builder per column, in the same order; `finish` makes a batch.
+macro_rules! table {
+    (
+        $(#[$doc:meta])*
+        $builder:ident, $schema:ident, $table:literal,
+        [ $( $col:ident : $name:literal, $dt:expr, $nullable:expr, $b:ty; )* ]
+    ) => {
+        /// The schema of the
+        #[doc = concat!("`", $table, "`")]
+        /// table.
+        pub fn $schema() -> SchemaRef {
+            Arc::new(Schema::new(vec![
+                $( Field::new($name, $dt, $nullable), )*
+            ]))
+        }
+
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $builder {
+            schema: SchemaRef,
+            rows: usize,
+            $( $col: $b, )*
+        }
+
+        impl Default for $builder {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $builder {
+            /// An empty builder.
+            pub fn new() -> Self {
+                Self {
+                    schema: $schema(),
+                    rows: 0,
+                    $( $col: <$b>::new(), )*
+                }
+            }
+
+            /// Rows appended since the last `finish`.
+            pub fn len(&self) -> usize {
+                self.rows
+            }
+
+            /// True when no row is pending.
+            pub fn is_empty(&self) -> bool {
+                self.rows == 0
+            }
+
+            /// The rows so far as a batch; the builder starts over empty.
+            pub fn finish(&mut self) -> Result<RecordBatch> {
+                self.rows = 0;
+                let columns: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()), )* ];
+                RecordBatch::try_new(Arc::clone(&self.schema), columns)
+                    .map_err(|err| Error::Arrow { table: $table, err })
+            }
+        }
+    };
+}
+
+table! {
+    /// Rows of `keys.parquet`: one per key.
+    KeysBuilder, keys_schema, "keys",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        db: "db", DataType::Int32, false, Int32Builder;
+        key: "key", DataType::Binary, false, BinaryBuilder;
+        kind: "type", DataType::Utf8, false, StringBuilder;
+        encoding: "encoding", DataType::Utf8, false, StringBuilder;
+        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        elements: "elements", DataType::UInt64, false, UInt64Builder;
+        max_element_bytes: "max_element_bytes", DataType::UInt64, false, UInt64Builder;
+        expire_at_ms: "expire_at_ms", DataType::Int64, true, Int64Builder;
+        idle_seconds: "idle_seconds", DataType::UInt64, true, UInt64Builder;
+        lfu_freq: "lfu_freq", DataType::UInt8, true, UInt8Builder;
+        slot: "slot", DataType::UInt16, false, UInt16Builder;
+        prefix: "prefix", DataType::Utf8, true, StringBuilder;
+    ]
+}
+
+fn db_i32(db: u64) -> i32 {
+    i32::try_from(db).unwrap_or(i32::MAX)
+}
+
+impl KeysBuilder {
+    /// Appends the row of one key.
+    pub fn append(&mut self, source: &str, f: &KeyFacts<'_>, memory_bytes: u64) {
+        self.rows += 1;
+        self.source.append_value(source);
+        self.db.append_value(db_i32(f.db));
+        self.key.append_value(f.key);
+        match f.module {
+            Some(_) => self.kind.append_value(f.type_name()),
+            None => self.kind.append_value(f.kind.name()),
+        }
+        self.encoding.append_value(f.encoding.as_str());
+        self.rdb_bytes.append_value(f.rdb_bytes);
+        self.memory_bytes.append_value(memory_bytes);
+        self.elements.append_value(f.elements);
+        self.max_element_bytes.append_value(f.max_element_bytes);
+        self.expire_at_ms.append_option(f.expire_at_ms);
+        self.idle_seconds.append_option(f.idle_seconds);
+        self.lfu_freq.append_option(f.lfu_freq);
+        self.slot.append_value(f.slot);
+        // Prefixes (--separators) are not computed yet: always null.
+        self.prefix.append_null();
+    }
+
+    /// Key bytes buffered (to bound a batch's memory).
+    pub fn key_bytes(&self) -> usize {
+        self.key.values_slice().len()
+    }
+}
+
+table! {
+    /// Rows of `types.parquet`: one per (source, type, encoding).
+    TypesBuilder, types_schema, "types",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        kind: "type", DataType::Utf8, false, StringBuilder;
+        encoding: "encoding", DataType::Utf8, false, StringBuilder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
+        elements: "elements", DataType::UInt64, false, UInt64Builder;
+    ]
+}
+
+impl TypesBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        for ((tk, enc), t) in &r.acc.types {
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.kind.append_value(tk.name());
+            self.encoding.append_value(enc.as_str());
+            self.keys.append_value(t.keys);
+            self.memory_bytes.append_value(t.memory_bytes);
+            self.rdb_bytes.append_value(t.rdb_bytes);
+            self.elements.append_value(t.elements);
+        }
+    }
+}
+
+table! {
+    /// Rows of `dbs.parquet`: one per (source, db).
+    DbsBuilder, dbs_schema, "dbs",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        db: "db", DataType::Int32, false, Int32Builder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        expires: "expires", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
+    ]
+}
+
+impl DbsBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        for (db, d) in &r.acc.dbs {
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.db.append_value(db_i32(*db));
+            self.keys.append_value(d.keys);
+            self.expires.append_value(d.expires);
+            self.memory_bytes.append_value(d.memory_bytes);
+            self.rdb_bytes.append_value(d.rdb_bytes);
+        }
+    }
+}
+
+table! {
+    /// Rows of `expiry.parquet`: one per (source, bucket), soonest first.
+    ExpiryBuilder, expiry_schema, "expiry",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        bucket: "bucket", DataType::Utf8, false, StringBuilder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+    ]
+}
+
+impl ExpiryBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        for (b, s) in ExpiryBucket::ALL.iter().zip(&r.acc.expiry) {
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.bucket.append_value(b.name());
+            self.keys.append_value(s.keys);
+            self.memory_bytes.append_value(s.memory_bytes);
+        }
+    }
+}
+
+table! {
+    /// Rows of `slots.parquet`: one per (source, slot) holding keys.
+    SlotsBuilder, slots_schema, "slots",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        slot: "slot", DataType::UInt16, false, UInt16Builder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+    ]
+}
+
+impl SlotsBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        for (slot, s) in r.acc.slots.iter().enumerate() {
+            if s.keys == 0 {
+                continue;
+            }
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.slot.append_value(slot as u16);
+            self.keys.append_value(s.keys);
+            self.memory_bytes.append_value(s.memory_bytes);
+        }
+    }
+}
+
+table! {
+    /// Rows of `bigkeys.parquet`: the top keys per type by memory
+    /// (`top_memory`) and by elements (`top_elements`), ranked from 1, and
+    /// every key over a threshold (`over_threshold`, rank null). A key can
+    /// appear under several reasons.
+    BigKeysBuilder, bigkeys_schema, "bigkeys",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        reason: "reason", DataType::Utf8, false, StringBuilder;
+        rank: "rank", DataType::UInt32, true, UInt32Builder;
+        db: "db", DataType::Int32, false, Int32Builder;
+        key: "key", DataType::Binary, false, BinaryBuilder;
+        kind: "type", DataType::Utf8, false, StringBuilder;
+        encoding: "encoding", DataType::Utf8, false, StringBuilder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        elements: "elements", DataType::UInt64, false, UInt64Builder;
+        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
+        max_element_bytes: "max_element_bytes", DataType::UInt64, false, UInt64Builder;
+        expire_at_ms: "expire_at_ms", DataType::Int64, true, Int64Builder;
+    ]
+}
+
+impl BigKeysBuilder {
+    fn append(&mut self, source: &str, reason: &str, rank: Option<u32>, k: &BigKey) {
+        self.rows += 1;
+        self.source.append_value(source);
+        self.reason.append_value(reason);
+        self.rank.append_option(rank);
+        self.db.append_value(db_i32(k.db));
+        self.key.append_value(&k.key);
+        self.kind.append_value(k.type_key.name());
+        self.encoding.append_value(k.encoding.as_str());
+        self.memory_bytes.append_value(k.memory_bytes);
+        self.elements.append_value(k.elements);
+        self.rdb_bytes.append_value(k.rdb_bytes);
+        self.max_element_bytes.append_value(k.max_element_bytes);
+        self.expire_at_ms.append_option(k.expire_at_ms);
+    }
+
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        for (reason, lists) in [
+            ("top_memory", r.acc.top_by_memory()),
+            ("top_elements", r.acc.top_by_elements()),
+        ] {
+            for (_, keys) in lists {
+                for (i, k) in keys.into_iter().enumerate() {
+                    self.append(&r.source, reason, Some(i as u32 + 1), k);
+                }
+            }
+        }
+        for k in r.acc.over_threshold_sorted() {
+            self.append(&r.source, "over_threshold", None, k);
+        }
+    }
+}
+
+table! {
+    /// Rows of `hotkeys.parquet`: the keys with the highest LFU counters
+    /// (`lfu_freq`) and the lowest LRU idle times (`lru_idle`), ranked
+    /// from 1. Empty for files saved without an LRU/LFU maxmemory policy.
+    HotKeysBuilder, hotkeys_schema, "hotkeys",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        reason: "reason", DataType::Utf8, false, StringBuilder;
+        rank: "rank", DataType::UInt32, false, UInt32Builder;
+        db: "db", DataType::Int32, false, Int32Builder;
+        key: "key", DataType::Binary, false, BinaryBuilder;
+        kind: "type", DataType::Utf8, false, StringBuilder;
+        encoding: "encoding", DataType::Utf8, false, StringBuilder;
+        lfu_freq: "lfu_freq", DataType::UInt8, true, UInt8Builder;
+        idle_seconds: "idle_seconds", DataType::UInt64, true, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+    ]
+}
+
+impl HotKeysBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        let (lfu, lru) = r.acc.hot_keys();
+        for (reason, keys) in [("lfu_freq", lfu), ("lru_idle", lru)] {
+            for (i, k) in keys.into_iter().enumerate() {
+                self.rows += 1;
+                self.source.append_value(&r.source);
+                self.reason.append_value(reason);
+                self.rank.append_value(i as u32 + 1);
+                self.db.append_value(db_i32(k.db));
+                self.key.append_value(&k.key);
+                self.kind.append_value(k.type_key.name());
+                self.encoding.append_value(k.encoding.as_str());
+                self.lfu_freq.append_option(k.lfu_freq);
+                self.idle_seconds.append_option(k.idle_seconds);
+                self.memory_bytes.append_value(k.memory_bytes);
+            }
+        }
+    }
+}
+
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build()
+}
+
+/// `keys.parquet`: keys are unique within a database, so the key column
+/// skips the dictionary the writer would build and then abandon.
+fn keys_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_column_dictionary_enabled(ColumnPath::from("key"), false)
+        .build()
+}
+
+/// The `keys.parquet` file: batches in, row groups flushed by size.
+pub struct KeysFileWriter {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl KeysFileWriter {
+    /// Creates (truncates) `path`.
+    pub fn create(path: &Path) -> Result<KeysFileWriter> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let writer = ArrowWriter::try_new(file, keys_schema(), Some(keys_writer_properties()))
+            .map_err(|e| Error::parquet(path, e))?;
+        Ok(KeysFileWriter {
+            path: path.to_path_buf(),
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch of rows.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| Error::parquet(&self.path, e))?;
+        self.rows += batch.num_rows() as u64;
+        if self.writer.in_progress_size() >= ROW_GROUP_BYTES {
+            self.writer
+                .flush()
+                .map_err(|e| Error::parquet(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the footer; returns the rows written.
+    pub fn close(self) -> Result<u64> {
+        self.writer
+            .close()
+            .map_err(|e| Error::parquet(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+/// Writes one small table to `path`.
+pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
+        .map_err(|e| Error::parquet(path, e))?;
+    w.write(batch).map_err(|e| Error::parquet(path, e))?;
+    w.close().map_err(|e| Error::parquet(path, e))?;
+    Ok(())
+}
+
+/// Writes `types`, `dbs`, `expiry`, `slots`, `bigkeys` and `hotkeys` tables into
+/// `dir` for all reports; returns the paths written.
+pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBuf>> {
+    let mut types = TypesBuilder::new();
+    let mut dbs = DbsBuilder::new();
+    let mut expiry = ExpiryBuilder::new();
+    let mut slots = SlotsBuilder::new();
+    let mut bigkeys = BigKeysBuilder::new();
+    let mut hotkeys = HotKeysBuilder::new();
+    for r in reports {
+        hotkeys.append_report(r);
+        types.append_report(r);
+        dbs.append_report(r);
+        expiry.append_report(r);
+        slots.append_report(r);
+        bigkeys.append_report(r);
+    }
+    let mut written = Vec::new();
+    for (name, batch) in [
+        ("types.parquet", types.finish()?),
+        ("dbs.parquet", dbs.finish()?),
+        ("expiry.parquet", expiry.finish()?),
+        ("slots.parquet", slots.finish()?),
+        ("bigkeys.parquet", bigkeys.finish()?),
+        ("hotkeys.parquet", hotkeys.finish()?),
+    ] {
+        let path = dir.join(name);
+        write_table(&path, &batch)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, UInt64Type};
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+    use crate::analyzer::{analyze_file, with_keys_writer, Options};
+    use crate::testutil::{sample, TempDir};
+
+    fn read_all(path: &Path) -> Vec<RecordBatch> {
+        let f = File::open(path).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn keys_and_aggregates_round_trip() {
+        let dir = TempDir::new("parquet");
+        let data = sample();
+        let opts = Options {
+            chunk_bytes: 64, // several chunks, several worker batches
+            ..Options::default()
+        };
+        let keys_path = dir.0.join("keys.parquet");
+        let (report, rows) = with_keys_writer(&keys_path, |sink| {
+            analyze_file(&data, "sample.rdb", &opts, Some(sink))
+        })
+        .unwrap();
+        assert_eq!(rows, 11);
+        let batches = read_all(&keys_path);
+        assert_eq!(*batches[0].schema(), *keys_schema());
+        let mut found = Vec::new();
+        for b in &batches {
+            let src = b.column(0).as_string::<i32>();
+            let db = b.column(1).as_primitive::<Int32Type>();
+            let key = b.column(2).as_binary::<i32>();
+            let ty = b.column(3).as_string::<i32>();
+            let enc = b.column(4).as_string::<i32>();
+            let elements = b.column(7).as_primitive::<UInt64Type>();
+            let exp = b.column(9).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                assert_eq!(src.value(i), "sample.rdb");
+                found.push((
+                    db.value(i),
+                    key.value(i).to_vec(),
+                    ty.value(i).to_owned(),
+                    enc.value(i).to_owned(),
+                    elements.value(i),
+                    exp.is_valid(i).then(|| exp.value(i)),
+                ));
+            }
+        }
+        found.sort();
+        assert_eq!(found.len(), 11);
+        let get = |k: &[u8]| found.iter().find(|r| r.1 == k).unwrap().clone();
+        assert_eq!(
+            get(b"big"),
+            (
+                0,
+                b"big".to_vec(),
+                "string".into(),
+                "raw".into(),
+                200 * 1024,
+                None
+            )
+        );
+        assert_eq!(get(b"set").3, "intset");
+        assert_eq!(get(b"set").4, 4);
+        assert_eq!(get(b"hash").4, 2);
+        assert_eq!(get(b"other-db").0, 3);
+        assert_eq!(get(b"ttl:soon").5, Some(1_700_000_000_000 + 60_000));
+
+        let written = write_aggregates(&dir.0, std::slice::from_ref(&report)).unwrap();
+        assert_eq!(written.len(), 6);
+        let rows_of = |name: &str| -> usize {
+            read_all(&dir.0.join(name))
+                .iter()
+                .map(|b| b.num_rows())
+                .sum()
+        };
+        assert_eq!(rows_of("dbs.parquet"), 2);
+        assert_eq!(rows_of("hotkeys.parquet"), 0);
+        assert_eq!(rows_of("expiry.parquet"), 7);
+        assert_eq!(rows_of("types.parquet"), report.acc.types.len());
+        assert_eq!(
+            rows_of("slots.parquet"),
+            report.acc.slots.iter().filter(|s| s.keys > 0).count()
+        );
+        let big = read_all(&dir.0.join("bigkeys.parquet"));
+        let reasons: Vec<String> = big
+            .iter()
+            .flat_map(|b| {
+                let r = b.column(1).as_string::<i32>();
+                (0..b.num_rows())
+                    .map(|i| r.value(i).to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(reasons.iter().filter(|r| *r == "over_threshold").count(), 1);
+        assert!(reasons.iter().any(|r| r == "top_memory"));
+    }
+}

@@ -1,0 +1,167 @@
+//! `summary.json`: per-file metadata, totals, tables and big keys, plus
+//! throughput, built as a `serde_json::Value`.
+
+use serde_json::{json, Map, Value};
+
+use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
+
+/// A Redis key for JSON: a string when UTF-8, else `{"hex": "…"}`.
+pub fn key_json(key: &[u8]) -> Value {
+    match std::str::from_utf8(key) {
+        Ok(s) => Value::String(s.to_owned()),
+        Err(_) => {
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            json!({ "hex": hex })
+        }
+    }
+}
+
+fn big_key_json(k: &BigKey) -> Value {
+    json!({
+        "db": k.db,
+        "key": key_json(&k.key),
+        "type": k.type_key.name(),
+        "encoding": k.encoding.as_str(),
+        "memory_bytes": k.memory_bytes,
+        "elements": k.elements,
+        "rdb_bytes": k.rdb_bytes,
+        "max_element_bytes": k.max_element_bytes,
+        "expire_at_ms": k.expire_at_ms,
+        "lfu_freq": k.lfu_freq,
+        "idle_seconds": k.idle_seconds,
+    })
+}
+
+/// The `n` keys with the most estimated memory across all types, best first.
+pub fn overall_top_by_memory(r: &FileReport, n: usize) -> Vec<&BigKey> {
+    let mut all: Vec<&BigKey> = r
+        .acc
+        .top_by_memory()
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .collect();
+    all.sort_by(|a, b| {
+        b.memory_bytes
+            .cmp(&a.memory_bytes)
+            .then_with(|| (a.db, &a.key).cmp(&(b.db, &b.key)))
+    });
+    all.truncate(n);
+    all
+}
+
+fn per_second(n: f64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n / secs
+    } else {
+        0.0
+    }
+}
+
+/// The summary of one file.
+pub fn file_json(r: &FileReport, top_n: usize) -> Value {
+    let m = &r.meta;
+    let a = &r.acc;
+    let aux: Map<String, Value> = m
+        .aux
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let ratio = m
+        .used_mem
+        .filter(|&u| u > 0)
+        .map(|u| a.memory_bytes as f64 / u as f64);
+    let types: Vec<Value> = a
+        .types
+        .iter()
+        .map(|((tk, enc), t)| {
+            json!({"type": tk.name(), "encoding": enc.as_str(), "keys": t.keys,
+                   "memory_bytes": t.memory_bytes, "rdb_bytes": t.rdb_bytes, "elements": t.elements})
+        })
+        .collect();
+    let dbs: Vec<Value> = a
+        .dbs
+        .iter()
+        .map(|(db, d)| {
+            json!({"db": db, "keys": d.keys, "expires": d.expires,
+                   "memory_bytes": d.memory_bytes, "rdb_bytes": d.rdb_bytes})
+        })
+        .collect();
+    let expiry: Vec<Value> = ExpiryBucket::ALL
+        .iter()
+        .zip(&a.expiry)
+        .map(|(b, s)| json!({"bucket": b.name(), "keys": s.keys, "memory_bytes": s.memory_bytes}))
+        .collect();
+    let top: Vec<Value> = overall_top_by_memory(r, top_n)
+        .into_iter()
+        .map(big_key_json)
+        .collect();
+    let (lfu, lru) = a.hot_keys();
+    let hot = |v: Vec<&BigKey>| v.into_iter().map(big_key_json).collect::<Vec<_>>();
+    let over: Vec<Value> = a
+        .over_threshold_sorted()
+        .into_iter()
+        .take(1000)
+        .map(big_key_json)
+        .collect();
+    json!({
+        "source": r.source,
+        "magic": m.magic,
+        "rdb_version": m.rdb_version,
+        "size_bytes": m.size_bytes,
+        "aux": aux,
+        "redis_ver": m.redis_ver,
+        "ctime": m.ctime,
+        "used_mem": m.used_mem,
+        "valkey_ver": m.valkey_ver,
+        "modelled_redis_version": m.target_version.to_string(),
+        "modelled_valkey_version": m.target_valkey.map(|v| v.to_string()),
+        "expiry_now_ms": m.now_ms,
+        "keys": a.keys,
+        "expires": a.expires,
+        "elements": a.elements,
+        "rdb_bytes": a.rdb_bytes,
+        "memory_bytes_estimate": a.memory_bytes,
+        "estimate_to_used_mem": ratio,
+        "seconds": r.seconds,
+        "mb_per_s": per_second(m.size_bytes as f64 / 1e6, r.seconds),
+        "keys_per_s": per_second(a.keys as f64, r.seconds),
+        "types": types,
+        "dbs": dbs,
+        "expiry": expiry,
+        "top_keys_by_memory": top,
+        "hot_keys_by_lfu": hot(lfu),
+        "hot_keys_by_lru": hot(lru),
+        "over_threshold_keys": a.over_threshold.len(),
+        "over_threshold": over,
+    })
+}
+
+/// `summary.json` for all files: per-file sections and overall totals.
+/// `outputs` lists the files written.
+pub fn summary_json(
+    reports: &[FileReport],
+    top_n: usize,
+    seconds: f64,
+    outputs: &[String],
+) -> Value {
+    let keys: u64 = reports.iter().map(|r| r.acc.keys).sum();
+    let size: u64 = reports.iter().map(|r| r.meta.size_bytes).sum();
+    json!({
+        "tool": "rdbscope",
+        "memory_model": "first cut: Redis 7.x on 64-bit jemalloc; streams and module values use their RDB size; estimates, not measurements",
+        "files": reports.iter().map(|r| file_json(r, top_n)).collect::<Vec<_>>(),
+        "totals": {
+            "files": reports.len(),
+            "size_bytes": size,
+            "keys": keys,
+            "expires": reports.iter().map(|r| r.acc.expires).sum::<u64>(),
+            "elements": reports.iter().map(|r| r.acc.elements).sum::<u64>(),
+            "rdb_bytes": reports.iter().map(|r| r.acc.rdb_bytes).sum::<u64>(),
+            "memory_bytes_estimate": reports.iter().map(|r| r.acc.memory_bytes).sum::<u64>(),
+            "seconds": seconds,
+            "mb_per_s": per_second(size as f64 / 1e6, seconds),
+            "keys_per_s": per_second(keys as f64, seconds),
+        },
+        "outputs": outputs,
+    })
+}

@@ -1,0 +1,206 @@
+//! The readable report printed after an analysis.
+
+use std::fmt::Write;
+
+use crate::analyzer::{ExpiryBucket, FileReport};
+use crate::output::summary::overall_top_by_memory;
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A key for the terminal: lossy UTF-8, control characters escaped, cut at 60 characters.
+pub fn printable_key(key: &[u8]) -> String {
+    let s: String = String::from_utf8_lossy(key)
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if s.chars().count() > 60 {
+        let cut: String = s.chars().take(57).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+fn pct(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / total as f64
+    }
+}
+
+/// The report of one file.
+pub fn render_file(r: &FileReport, top_n: usize) -> String {
+    let m = &r.meta;
+    let a = &r.acc;
+    let mut o = String::new();
+    let _ = writeln!(o, "== {}", r.source);
+    let writer = match (&m.valkey_ver, &m.redis_ver) {
+        (Some(v), _) => format!(" (written by Valkey {v})"),
+        (None, Some(v)) => format!(" (written by Redis {v})"),
+        (None, None) => String::new(),
+    };
+    let target = match m.target_valkey {
+        Some(v) => format!("Valkey {v}"),
+        None => format!("Redis {}", m.target_version),
+    };
+    let _ = writeln!(
+        o,
+        "format      {} RDB {}{writer}, modelled as {target}",
+        m.magic, m.rdb_version
+    );
+    let _ = writeln!(
+        o,
+        "keys        {} ({} with a TTL), {} elements, {} in the file",
+        a.keys,
+        a.expires,
+        a.elements,
+        human_bytes(m.size_bytes)
+    );
+    let _ = write!(o, "memory      ~{} estimated", human_bytes(a.memory_bytes));
+    if let Some(u) = m.used_mem {
+        let _ = write!(
+            o,
+            " (used-mem at save: {}, estimate/used {:.2})",
+            human_bytes(u),
+            if u > 0 {
+                a.memory_bytes as f64 / u as f64
+            } else {
+                0.0
+            }
+        );
+    }
+    let _ = writeln!(o);
+    let secs = r.seconds.max(1e-9);
+    let _ = writeln!(
+        o,
+        "time        {:.3} s ({:.1} MB/s, {:.0} keys/s)",
+        r.seconds,
+        m.size_bytes as f64 / 1e6 / secs,
+        a.keys as f64 / secs
+    );
+
+    let _ = writeln!(o, "\nTypes (type x encoding)");
+    let _ = writeln!(
+        o,
+        "  {:<16} {:<11} {:>12} {:>12} {:>6}",
+        "type", "encoding", "keys", "memory", "mem%"
+    );
+    for ((tk, enc), t) in &a.types {
+        let _ = writeln!(
+            o,
+            "  {:<16} {:<11} {:>12} {:>12} {:>5.1}%",
+            tk.name(),
+            enc.as_str(),
+            t.keys,
+            human_bytes(t.memory_bytes),
+            pct(t.memory_bytes, a.memory_bytes)
+        );
+    }
+
+    let _ = writeln!(o, "\nDatabases");
+    for (db, d) in &a.dbs {
+        let _ = writeln!(
+            o,
+            "  db{:<5} {:>12} keys {:>12} with TTL {:>12}",
+            db,
+            d.keys,
+            d.expires,
+            human_bytes(d.memory_bytes)
+        );
+    }
+
+    let _ = writeln!(o, "\nTTL (from the snapshot time)");
+    for (b, s) in ExpiryBucket::ALL.iter().zip(&a.expiry) {
+        let _ = writeln!(
+            o,
+            "  {:<8} {:>12} keys {:>5.1}% {:>12}",
+            b.name(),
+            s.keys,
+            pct(s.keys, a.keys),
+            human_bytes(s.memory_bytes)
+        );
+    }
+
+    let _ = writeln!(o, "\nBiggest keys by estimated memory");
+    let _ = writeln!(
+        o,
+        "  {:>3} {:<60} {:<8} {:<10} {:>11} {:>10}",
+        "db", "key", "type", "encoding", "memory", "elements"
+    );
+    for k in overall_top_by_memory(r, top_n) {
+        let _ = writeln!(
+            o,
+            "  {:>3} {:<60} {:<8} {:<10} {:>11} {:>10}",
+            k.db,
+            printable_key(&k.key),
+            k.type_key.name(),
+            k.encoding.as_str(),
+            human_bytes(k.memory_bytes),
+            k.elements
+        );
+    }
+    let (lfu, lru) = a.hot_keys();
+    for (title, keys) in [
+        ("Hottest keys by LFU counter", lfu),
+        ("Most recently used keys (LRU idle time)", lru),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "\n{title}");
+        let _ = writeln!(
+            o,
+            "  {:>3} {:<60} {:<8} {:>8} {:>10}",
+            "db", "key", "type", "lfu", "idle s"
+        );
+        for k in keys {
+            let _ = writeln!(
+                o,
+                "  {:>3} {:<60} {:<8} {:>8} {:>10}",
+                k.db,
+                printable_key(&k.key),
+                k.type_key.name(),
+                k.lfu_freq.map(|f| f.to_string()).unwrap_or_default(),
+                k.idle_seconds.map(|f| f.to_string()).unwrap_or_default()
+            );
+        }
+    }
+    let over = a.over_threshold.len();
+    if over > 0 {
+        let _ = writeln!(
+            o,
+            "\n{over} key(s) over the big-key thresholds (see bigkeys.parquet, reason = over_threshold)"
+        );
+    }
+    o
+}
+
+/// The report of every file.
+pub fn render(reports: &[FileReport], top_n: usize) -> String {
+    reports
+        .iter()
+        .map(|r| render_file(r, top_n))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,90 @@
+//! Redis Cluster key slots: CRC16 (XMODEM: polynomial 0x1021, initial value
+//! 0, no reflection) of the key, or of its hash tag, modulo 16384.
+
+/// Number of slots in a Redis Cluster.
+pub const SLOTS: usize = 16384;
+
+const fn make_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+}
+
+static TABLE: [u16; 256] = make_table();
+
+/// CRC16-XMODEM, the checksum Redis Cluster hashes keys with.
+pub fn crc16(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &b| {
+        (crc << 8) ^ TABLE[usize::from(((crc >> 8) as u8) ^ b)]
+    })
+}
+
+/// The part of a key that is hashed: the bytes between the first `{` and
+/// the first `}` after it, when that is not empty; otherwise the whole key
+/// (`keyHashSlot` in cluster.c).
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        let rest = &key[open + 1..];
+        if let Some(close) = rest.iter().position(|&b| b == b'}') {
+            if close > 0 {
+                return &rest[..close];
+            }
+        }
+    }
+    key
+}
+
+/// The cluster slot of `key` (0..16384).
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16(hash_tag(key)) & (SLOTS as u16 - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc16_check_value() {
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(crc16(b""), 0);
+    }
+
+    #[test]
+    fn known_slots() {
+        // Values from CLUSTER KEYSLOT.
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"bar"), 5061);
+        assert_eq!(key_slot(b"somekey"), 11058);
+        assert_eq!(key_slot(b""), 0);
+    }
+
+    #[test]
+    fn hash_tags() {
+        assert_eq!(
+            key_slot(b"{user1000}.following"),
+            key_slot(b"{user1000}.followers")
+        );
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        // Empty tag: the whole key is hashed.
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        // Only the first '{' counts; the tag ends at the first '}' after it.
+        assert_eq!(hash_tag(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+        // No closing brace.
+        assert_eq!(hash_tag(b"foo{bar"), b"foo{bar");
+    }
+}

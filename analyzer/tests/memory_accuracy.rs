@@ -1,0 +1,333 @@
+//! The memory model against real servers: a seeded mix of every type and
+//! encoding is written to each server kind, saved, reloaded (DEBUG RELOAD,
+//! so the server holds exactly what the file describes), and every key's
+//! `MEMORY USAGE key SAMPLES 0` is compared with the estimate.
+//!
+//! Target (the analyze issue): within 5 % for 95 % of keys, and within 1 %
+//! in total.
+
+use std::collections::HashMap;
+
+use analyzer::memory::{measure, Allocator, Profile};
+use analyzer::{EncodingLimits, RedisVersion};
+use rdb_parser::{Rdb, Record, Scratch};
+use testkit::{require_server, ServerKind};
+
+/// Deterministic generator (xorshift64*), so every run builds the same data.
+struct Rng(std::cell::Cell<u64>);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(std::cell::Cell::new(seed))
+    }
+    fn next(&self) -> u64 {
+        let mut x = self.0.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    fn word(&self, len: u64) -> String {
+        const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789:";
+        (0..len)
+            .map(|_| A[self.below(A.len() as u64) as usize] as char)
+            .collect()
+    }
+}
+
+fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    let s = |v: &[String]| v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+    for i in 0..2000 {
+        let key = format!("str:{}:{i}", rng.word(1 + rng.below(30)));
+        let r = rng.below(10);
+        let value = if r < 3 {
+            (rng.below(2_000_000_000_000) as i64 - 1_000_000_000_000).to_string()
+        } else if r < 8 {
+            rng.word(rng.below(61))
+        } else {
+            rng.word(60 + rng.below(3000))
+        };
+        cmds.push(s(&["SET".into(), key.clone(), value]));
+        if rng.below(10) < 3 {
+            cmds.push(s(&[
+                "PEXPIRE".into(),
+                key,
+                (1_000_000 + rng.below(1_000_000_000)).to_string(),
+            ]));
+        }
+    }
+    for i in 0..150 {
+        let n = rng.pick(&[1u64, 3, 10, 50, 127, 128, 129, 200, 600, 2000]);
+        let vl = rng.pick(&[3u64, 10, 40, 70]);
+        let mut c = vec!["HSET".to_string(), format!("hash:{i}")];
+        for j in 0..n {
+            let field = if rng.below(10) < 8 {
+                format!("f{j}")
+            } else {
+                rng.word(1 + rng.below(20))
+            };
+            let value = if rng.below(10) < 3 {
+                rng.below(1_000_000_000).to_string()
+            } else {
+                rng.word(1 + rng.below(vl))
+            };
+            c.push(field);
+            c.push(value);
+        }
+        cmds.push(s(&c));
+    }
+    for i in 0..150 {
+        let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 513, 1500]);
+        let ints = rng.below(10) < 4;
+        let mut c = vec!["SADD".to_string(), format!("set:{i}")];
+        for _ in 0..n {
+            c.push(if ints {
+                (rng.below(2_000_000) as i64 - 1_000_000).to_string()
+            } else {
+                let l = rng.pick(&[10u64, 30, 70]);
+                rng.word(1 + rng.below(l))
+            });
+        }
+        cmds.push(s(&c));
+    }
+    for i in 0..150 {
+        let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 1500]);
+        let mut c = vec!["ZADD".to_string(), format!("zset:{i}")];
+        for _ in 0..n {
+            let score = if rng.below(2) == 0 {
+                rng.below(1000).to_string()
+            } else {
+                format!("{}", rng.below(1_000_000) as f64 / 1000.0)
+            };
+            c.push(score);
+            let l = rng.pick(&[10u64, 30, 70]);
+            c.push(rng.word(1 + rng.below(l)));
+        }
+        cmds.push(s(&c));
+    }
+    for i in 0..100 {
+        let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 500, 3000, 20000]);
+        let mut c = vec!["RPUSH".to_string(), format!("list:{i}")];
+        for _ in 0..n {
+            c.push(if rng.below(10) < 7 {
+                let l = rng.pick(&[5u64, 20, 100]);
+                rng.word(1 + rng.below(l))
+            } else {
+                rng.below(1_000_000).to_string()
+            });
+        }
+        cmds.push(s(&c));
+    }
+    if with_streams {
+        for i in 0..20 {
+            let n = rng.pick(&[1u64, 5, 50, 150, 1000]);
+            for j in 0..n {
+                cmds.push(s(&[
+                    "XADD".into(),
+                    format!("stream:{i}"),
+                    "*".into(),
+                    "a".into(),
+                    j.to_string(),
+                    "b".into(),
+                    rng.word(1 + rng.below(20)),
+                ]));
+            }
+            if i % 3 == 0 {
+                cmds.push(s(&[
+                    "XGROUP".into(),
+                    "CREATE".into(),
+                    format!("stream:{i}"),
+                    "g1".into(),
+                    "0".into(),
+                ]));
+                cmds.push(s(&[
+                    "XREADGROUP".into(),
+                    "GROUP".into(),
+                    "g1".into(),
+                    "c1".into(),
+                    "COUNT".into(),
+                    (1 + rng.below(30)).to_string(),
+                    "STREAMS".into(),
+                    format!("stream:{i}"),
+                    ">".into(),
+                ]));
+                cmds.push(s(&[
+                    "XGROUP".into(),
+                    "CREATE".into(),
+                    format!("stream:{i}"),
+                    "g2".into(),
+                    "$".into(),
+                ]));
+            }
+        }
+    }
+    cmds
+}
+
+/// Which allocator each test server was built with (INFO's mem_allocator
+/// says jemalloc or libc; Debian links its own jemalloc, whose quantum is 16).
+fn allocator_of(kind: ServerKind) -> Allocator {
+    match kind {
+        ServerKind::Redis70 => Allocator::Jemalloc16,
+        ServerKind::Redis62 | ServerKind::Valkey9 => Allocator::Libc,
+        ServerKind::Redis74Stack => Allocator::Jemalloc,
+    }
+}
+
+fn accuracy(kind: ServerKind) {
+    let Some(bin) = require_server(kind) else {
+        return;
+    };
+    let bin = bin.without_modules();
+    let srv = bin.start(&[]).expect("start server");
+    let mut c = srv.client();
+    let rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    c.pipeline_must(&dataset(&rng, true));
+    let rdb_path = srv.save();
+    c.must(&["DEBUG", "RELOAD"]);
+    let info = c.must(&["INFO", "memory"]);
+    let allocator_line = String::from_utf8_lossy(info.as_bytes().unwrap_or_default()).into_owned();
+    let data = std::fs::read(&rdb_path).expect("read dump");
+    let rdb = Rdb::new(&data).expect("header");
+    let version = RedisVersion::parse(srv.version()).expect("server version");
+    let (redis, valkey) = if kind == ServerKind::Valkey9 {
+        (RedisVersion::new(7, 2), Some(version))
+    } else {
+        (version, None)
+    };
+    let profile = Profile::for_target(redis, valkey, allocator_of(kind), EncodingLimits::default());
+    let mut scratch = Scratch::new();
+    let mut keybuf = Vec::new();
+    let mut estimates: HashMap<Vec<u8>, (u64, &'static str)> = HashMap::new();
+    // (estimate, encoding name)
+    for r in rdb.records() {
+        if let Record::Entry(e) = r.expect("record") {
+            let key = e.key.bytes(&mut keybuf).expect("key").to_vec();
+            let m = measure(&profile, &e, key.len() as u64, &mut scratch).expect("measure");
+            estimates.insert(key, (m.memory_bytes, m.encoding.as_str()));
+        }
+    }
+    let keys: Vec<Vec<u8>> = estimates.keys().cloned().collect();
+    let usage: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                b"MEMORY".to_vec(),
+                b"USAGE".to_vec(),
+                k.clone(),
+                b"SAMPLES".to_vec(),
+                b"0".to_vec(),
+            ]
+        })
+        .collect();
+    let encodings: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|k| vec![b"OBJECT".to_vec(), b"ENCODING".to_vec(), k.clone()])
+        .collect();
+    let usage = c.pipeline_must(&usage);
+    let encodings = c.pipeline_must(&encodings);
+    let (mut est_total, mut true_total, mut within, mut wrong_encoding) =
+        (0u64, 0u64, 0usize, Vec::new());
+    let mut errors = Vec::new();
+    let mut by_encoding: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for ((k, u), enc) in keys.iter().zip(&usage).zip(&encodings) {
+        let truth = u.as_int().expect("MEMORY USAGE") as u64;
+        let (est, model_enc) = estimates[k];
+        est_total += est;
+        true_total += truth;
+        let err = (est as f64 - truth as f64).abs() / truth as f64;
+        if err <= 0.05 {
+            within += 1;
+        }
+        errors.push((err, String::from_utf8_lossy(k).into_owned(), est, truth));
+        let server_enc = enc.as_str().unwrap_or_default().to_string();
+        let slot = by_encoding.entry(server_enc.clone()).or_default();
+        slot.0 += 1;
+        slot.1 += est as i64 - truth as i64;
+        if server_enc != model_enc {
+            wrong_encoding.push(format!(
+                "{}: model {model_enc}, server {server_enc}",
+                String::from_utf8_lossy(k)
+            ));
+        }
+    }
+    errors.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let n = keys.len();
+    let share = within as f64 / n as f64;
+    let total_err = (est_total as f64 - true_total as f64) / true_total as f64;
+    let median = errors[n / 2].0;
+    let p95 = errors[n / 20].0;
+    eprintln!(
+        "{} ({}): {n} keys, {:.1}% within 5%, median {:.2}%, p95 {:.2}%, total {:+.2}% ({est_total} vs {true_total})",
+        kind.name(),
+        srv.version(),
+        100.0 * share,
+        100.0 * median,
+        100.0 * p95,
+        100.0 * total_err
+    );
+    for (enc, (count, diff)) in &by_encoding {
+        eprintln!("  {enc:<10} {count:>5} keys, estimate - truth = {diff:+} bytes");
+    }
+    for e in errors.iter().take(
+        std::env::var("SHOW_WORST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    ) {
+        eprintln!(
+            "  worst: {} estimate {} true {} ({:.1}%)",
+            e.1,
+            e.2,
+            e.3,
+            100.0 * e.0
+        );
+    }
+    assert!(n > 2000, "only {n} keys");
+    assert!(
+        wrong_encoding.is_empty(),
+        "encoding after load differs for {} keys: {:?}",
+        wrong_encoding.len(),
+        &wrong_encoding[..wrong_encoding.len().min(5)]
+    );
+    assert!(
+        share >= 0.95,
+        "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
+        kind.name(),
+        100.0 * share
+    );
+    assert!(
+        total_err.abs() <= 0.01,
+        "{}: total off by {:.2}%",
+        kind.name(),
+        100.0 * total_err
+    );
+}
+
+#[test]
+fn memory_model_matches_redis70() {
+    accuracy(ServerKind::Redis70);
+}
+
+#[test]
+fn memory_model_matches_redis62() {
+    accuracy(ServerKind::Redis62);
+}
+
+#[test]
+fn memory_model_matches_redis74() {
+    accuracy(ServerKind::Redis74Stack);
+}
+
+#[test]
+fn memory_model_matches_valkey9() {
+    accuracy(ServerKind::Valkey9);
+}
