@@ -1,4 +1,5 @@
 //! Integration tests.
 mod analyze;
 mod conformance;
+mod interop;
 mod roundtrip;
