@@ -5,6 +5,7 @@ mod cmd;
 mod glob;
 mod input;
 mod json;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -81,9 +81,11 @@ pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
     let chunks = rdb
         .chunks(DEFAULT_CHUNK_BYTES)
         .map_err(|e| input.error(e))?;
+    let progress = crate::progress::Progress::start("info", rdb.data().len() as u64);
     let tally = rdb
-        .par_fold(
+        .par_fold_with_progress(
             &chunks,
+            progress.counter(),
             || (Tally::default(), Scratch::new(), Vec::new()),
             |(t, scratch, buf), r| {
                 match r {
@@ -160,6 +162,7 @@ pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
         )
         .map_err(|e| input.error(e))?
         .0;
+    drop(progress);
     let checksum = match (&tally.eof, a.no_checksum) {
         (None, _) => None,
         (Some(_), true) => Some(ChecksumStatus::Skipped),
