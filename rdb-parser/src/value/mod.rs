@@ -145,17 +145,10 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
                 at,
             ))
         }
-        HashMetadataPreGa => {
-            let n = cur.count("a hash length", 3)?;
-            for _ in 0..n {
-                cur.len("a hash field expire time")?;
-                RdbString::skip(cur, "a hash field")?;
-                RdbString::skip(cur, "a hash value")?;
+        HashMetadataPreGa | HashMetadata => {
+            if vt == HashMetadata {
+                cur.skip(8, "a hash's minimum field expire time")?;
             }
-            Ok(())
-        }
-        HashMetadata => {
-            cur.skip(8, "a hash's minimum field expire time")?;
             let n = cur.count("a hash length", 3)?;
             for _ in 0..n {
                 cur.len("a hash field expire time")?;
@@ -184,6 +177,18 @@ fn skip_valkey_field(cur: &mut Cursor<'_>) -> Result<()> {
     RdbString::skip(cur, "a hash field")?;
     RdbString::skip(cur, "a hash value")?;
     cur.skip(8, "a hash field expire time")
+}
+
+/// Turns a container's `next_*` result into an iterator item; after an
+/// error the iterator is done.
+pub(crate) fn iter_item<T>(r: Result<Option<T>>, done: &mut bool) -> Option<Result<T>> {
+    match r {
+        Ok(v) => v.map(Ok),
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
 }
 
 /// A blob (ziplist, listpack, intset, zipmap) ready to decode, and where its

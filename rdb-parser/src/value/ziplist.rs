@@ -165,14 +165,8 @@ impl<'b> Ziplist<'b> {
 impl<'b> Iterator for Ziplist<'b> {
     type Item = Result<Scalar<'b>>;
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_entry() {
-            Ok(Some(v)) => Some(Ok(v)),
-            Ok(None) => None,
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let r = self.next_entry();
+        super::iter_item(r, &mut self.done)
     }
 }
 

@@ -84,14 +84,8 @@ impl<'b> Zipmap<'b> {
 impl<'b> Iterator for Zipmap<'b> {
     type Item = Result<(&'b [u8], &'b [u8])>;
     fn next(&mut self) -> Option<Self::Item> {
-        match self.next_pair() {
-            Ok(Some(v)) => Some(Ok(v)),
-            Ok(None) => None,
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let r = self.next_pair();
+        super::iter_item(r, &mut self.done)
     }
 }
 
