@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rdb_parser::mmap::{self, Mmap};
-use rdb_parser::Entry;
+use rdb_parser::{Entry, Rdb};
 
 /// An RDB file mapped into memory.
 pub(crate) struct Input {
@@ -29,6 +29,14 @@ impl Input {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
+    }
+
+    /// The file as an RDB whose pages are given back once read, so resident
+    /// memory does not grow with the file.
+    pub(crate) fn rdb(&self) -> anyhow::Result<Rdb<'_>> {
+        Ok(Rdb::new(&self.map)
+            .map_err(|e| self.error(e))?
+            .with_page_release(&self.map))
     }
 
     /// Wraps a parse error with the file name.

@@ -38,8 +38,10 @@ impl<'a> Rdb<'a> {
         let mut records = self.records();
         let mut start = records.offset();
         let mut db = records.db();
+        let mut behind = crate::mmap::ReleaseBehind::new(self.page_release(), start);
         loop {
             let here = records.offset();
+            behind.at(here);
             if here - start >= target {
                 chunks.push(Chunk {
                     index: chunks.len(),
@@ -67,6 +69,12 @@ impl<'a> Rdb<'a> {
         Ok(chunks)
     }
 
+    fn release_chunk(&self, c: &Chunk) {
+        if let Some(r) = self.page_release() {
+            r.release(c.start, c.end);
+        }
+    }
+
     /// The records of one chunk.
     pub fn chunk_records(&self, chunk: &Chunk) -> Records<'a> {
         Records::new(
@@ -87,7 +95,11 @@ impl<'a> Rdb<'a> {
     {
         chunks
             .par_iter()
-            .map(|c| f(c, self.chunk_records(c)))
+            .map(|c| {
+                let r = f(c, self.chunk_records(c));
+                self.release_chunk(c);
+                r
+            })
             .collect::<Vec<_>>()
             .into_iter()
             .collect()
@@ -130,6 +142,7 @@ impl<'a> Rdb<'a> {
                     fold(&mut acc, r?)?;
                 }
                 progress.fetch_add(c.end - c.start, Ordering::Relaxed);
+                self.release_chunk(c);
                 Ok(acc)
             })
             .try_reduce(&init, |a, b| Ok(merge(a, b)))

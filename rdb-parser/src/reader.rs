@@ -2,18 +2,31 @@
 
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
+use crate::mmap::PageRelease;
 use crate::string::RdbString;
 use crate::types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 use crate::value::{module, skip_value, ModuleId, Value};
 
 /// An RDB file held in memory (usually memory-mapped). Cheap to copy; every
 /// record borrows from the same bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Rdb<'a> {
     data: &'a [u8],
     magic: Magic,
     version: u32,
     body_start: usize,
+    release: Option<&'a dyn PageRelease>,
+}
+
+impl std::fmt::Debug for Rdb<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rdb")
+            .field("len", &self.data.len())
+            .field("magic", &self.magic)
+            .field("version", &self.version)
+            .field("page_release", &self.release.is_some())
+            .finish()
+    }
 }
 
 /// One thing the file says, in file order.
@@ -163,7 +176,20 @@ impl<'a> Rdb<'a> {
             magic,
             version,
             body_start: end,
+            release: None,
         })
+    }
+
+    /// Releases the pages of `data` once read (sequential scans, finished
+    /// chunks, the walk of a huge value), so resident memory stays bounded
+    /// whatever the file's size. `data` must be the memory `release` maps.
+    pub fn with_page_release(mut self, release: &'a dyn PageRelease) -> Rdb<'a> {
+        self.release = Some(release);
+        self
+    }
+
+    pub(crate) fn page_release(&self) -> Option<&'a dyn PageRelease> {
+        self.release
     }
 
     /// The magic (which server family wrote it).
@@ -408,7 +434,8 @@ impl<'a> Records<'a> {
         let key = RdbString::read(&mut self.cur, "a key")?;
         let value_start = self.cur.pos();
         let value_offset = self.cur.offset();
-        if let Err(e) = skip_value(&mut self.cur, vt) {
+        let mut behind = crate::mmap::ReleaseBehind::new(self.rdb.release, value_offset);
+        if let Err(e) = skip_value(&mut self.cur, vt, &mut behind) {
             return Err(with_key(e, key));
         }
         let data = self.cur.since(value_start);
@@ -420,7 +447,7 @@ impl<'a> Records<'a> {
             lfu_freq,
             record_start,
             record_end: self.cur.offset(),
-            value: Value::new(vt, data, value_offset),
+            value: Value::new(vt, data, value_offset, self.rdb.release),
         }))
     }
 }

@@ -6,8 +6,8 @@
 use std::io::{self, BufWriter, Write};
 
 use rdb_parser::{
-    crc64, ChecksumStatus, Element, Entry, Kind, Rdb, RdbString, Record, Records, Scalar, Scratch,
-    StreamId, StreamMeta, StreamVisitor, ValueType, DEFAULT_CHUNK_BYTES,
+    crc64, ChecksumStatus, Element, Entry, ErrorKind, Kind, Rdb, RdbString, Record, Records,
+    Scalar, Scratch, StreamId, StreamMeta, StreamVisitor, ValueType, DEFAULT_CHUNK_BYTES,
 };
 
 use crate::args::{DumpArgs, DumpFormat};
@@ -29,6 +29,12 @@ impl Filter {
             && self.glob.as_ref().is_none_or(|g| g.matches(key))
     }
 }
+
+/// Chunks larger than this (one huge record) are streamed, not buffered.
+const STREAM_CHUNK_BYTES: u64 = 64 << 20;
+
+/// A streaming formatter hands its buffer to the writer past this size.
+const STREAM_FLUSH_BYTES: usize = 1 << 20;
 
 struct ChunkOutput {
     bytes: Vec<u8>,
@@ -52,7 +58,7 @@ pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
         kind,
     };
     let input = Input::open(&a.file)?;
-    let rdb = Rdb::new(input.bytes()).map_err(|e| input.error(e))?;
+    let rdb = input.rdb()?;
     let chunks = rdb
         .chunks(DEFAULT_CHUNK_BYTES)
         .map_err(|e| input.error(e))?;
@@ -61,12 +67,33 @@ pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
     let window = rayon::current_num_threads().max(1) * 2;
     let mut eof = None;
     let mut skipped_empty = 0;
-    for win in chunks.chunks(window) {
-        let outputs = rdb
-            .par_map_chunks(win, |_, records| {
-                format_chunk(&rdb, records, &filter, a.format)
-            })
+    // Chunks are formatted in parallel into buffers, a window at a time; a
+    // chunk holding a huge record is formatted alone and streamed, so no
+    // buffer grows with a value's size.
+    let huge = |c: &rdb_parser::Chunk| c.end - c.start > STREAM_CHUNK_BYTES;
+    let mut i = 0;
+    while i < chunks.len() {
+        let outputs = if huge(&chunks[i]) {
+            let o = format_chunk(
+                &rdb,
+                rdb.chunk_records(&chunks[i]),
+                &filter,
+                a.format,
+                Some(&mut out),
+            )
             .map_err(|e| input.error(e))?;
+            i += 1;
+            vec![o]
+        } else {
+            let start = i;
+            while i < chunks.len() && i - start < window && !huge(&chunks[i]) {
+                i += 1;
+            }
+            rdb.par_map_chunks(&chunks[start..i], |_, records| {
+                format_chunk(&rdb, records, &filter, a.format, None)
+            })
+            .map_err(|e| input.error(e))?
+        };
         for o in outputs {
             out.write_all(&o.bytes)?;
             eof = eof.or(o.eof);
@@ -97,8 +124,11 @@ fn format_chunk<'a>(
     records: Records<'a>,
     filter: &Filter,
     format: DumpFormat,
+    stream: Option<&mut dyn Write>,
 ) -> rdb_parser::Result<ChunkOutput> {
     let mut f = Formatter {
+        stream,
+        stream_error: None,
         rdb_version: rdb.version(),
         strbuf: Vec::new(),
         scratch: Scratch::new(),
@@ -120,6 +150,13 @@ fn format_chunk<'a>(
                     DumpFormat::Resp => f.resp(&e, key),
                 }
                 .map_err(|err| with_key(err, &e))?;
+                f.spill();
+                if let Some(err) = f.stream_error.take() {
+                    return Err(rdb_parser::Error::new(
+                        ErrorKind::Io(err.to_string()),
+                        e.record_start,
+                    ));
+                }
             }
             Record::Eof {
                 offset,
@@ -136,7 +173,10 @@ fn format_chunk<'a>(
     })
 }
 
-struct Formatter {
+struct Formatter<'w> {
+    /// Where a huge chunk's output goes as it is made (None: buffer it all).
+    stream: Option<&'w mut dyn Write>,
+    stream_error: Option<io::Error>,
     rdb_version: u32,
     strbuf: Vec<u8>,
     scratch: Scratch,
@@ -170,7 +210,12 @@ fn push_scalar_json(out: &mut Vec<u8>, s: Scalar<'_>) {
     }
 }
 
-impl Formatter {
+impl Formatter<'_> {
+    /// Streams the buffer out when it is large (streaming formatters only).
+    fn spill(&mut self) {
+        spill(&mut self.out, &mut self.stream, &mut self.stream_error);
+    }
+
     fn jsonl(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<()> {
         let out = &mut self.out;
         out.extend_from_slice(b"{\"db\":");
@@ -223,9 +268,11 @@ impl Formatter {
             }
             _ => {
                 let out = &mut self.out;
+                let (stream, error) = (&mut self.stream, &mut self.stream_error);
                 out.push(b'[');
                 let mut first = true;
                 e.value.for_each_element(&mut self.scratch, |el| {
+                    spill(out, stream, error);
                     if !first {
                         out.push(b',');
                     }
@@ -314,8 +361,10 @@ impl Formatter {
         let mut field_ttls: Vec<(Vec<u8>, i64)> = Vec::new();
         let mut any = false;
         let out = &mut self.out;
+        let (stream, error) = (&mut self.stream, &mut self.stream_error);
         e.value.for_each_element(&mut self.scratch, |el| {
             any = true;
+            spill(out, stream, error);
             match el {
                 Element::Member(m) => batch.scalar(m),
                 Element::Scored { member, score } => {
@@ -460,6 +509,17 @@ impl Formatter {
             }
         }
         Ok(true)
+    }
+}
+
+fn spill(out: &mut Vec<u8>, stream: &mut Option<&mut dyn Write>, error: &mut Option<io::Error>) {
+    if let Some(w) = stream.as_mut() {
+        if out.len() >= STREAM_FLUSH_BYTES && error.is_none() {
+            if let Err(e) = w.write_all(out) {
+                *error = Some(e);
+            }
+            out.clear();
+        }
     }
 }
 

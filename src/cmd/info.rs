@@ -77,7 +77,7 @@ pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
     super::init_threads(a.threads);
     let started = Instant::now();
     let input = Input::open(&a.file)?;
-    let rdb = Rdb::new(input.bytes()).map_err(|e| input.error(e))?;
+    let rdb = input.rdb()?;
     let chunks = rdb
         .chunks(DEFAULT_CHUNK_BYTES)
         .map_err(|e| input.error(e))?;

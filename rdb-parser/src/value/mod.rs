@@ -10,6 +10,7 @@ pub(crate) mod zipmap;
 
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
+use crate::mmap::{PageRelease, ReleaseBehind};
 use crate::string::{RdbString, Scalar};
 use crate::types::{Kind, ValueType};
 use intset::Intset;
@@ -61,11 +62,22 @@ pub enum Element<'b> {
 
 /// A value: its type and the exact bytes it occupies in the file. Nothing is
 /// decoded until an accessor asks.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Value<'a> {
     value_type: ValueType,
     data: &'a [u8],
     offset: u64,
+    release: Option<&'a dyn PageRelease>,
+}
+
+impl std::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Value")
+            .field("value_type", &self.value_type)
+            .field("offset", &self.offset)
+            .field("len", &self.data.len())
+            .finish()
+    }
 }
 
 /// Largest hash field expire time Redis accepts (2^48 - 1 ms).
@@ -75,7 +87,11 @@ const MAX_FIELD_EXPIRE_MS: u64 = (1 << 48) - 1;
 const MIN_STRING_BYTES: u64 = 1;
 
 /// Skips one value of type `vt` at the cursor, reading only lengths.
-pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
+pub(crate) fn skip_value(
+    cur: &mut Cursor<'_>,
+    vt: ValueType,
+    behind: &mut ReleaseBehind<'_>,
+) -> Result<()> {
     use ValueType::*;
     match vt {
         String | HashZipmap | ListZiplist | SetIntset | ZsetZiplist | HashZiplist
@@ -85,6 +101,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         List | Set => {
             let n = cur.count("a collection length", MIN_STRING_BYTES)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 RdbString::skip(cur, "a collection element")?;
             }
             Ok(())
@@ -92,6 +109,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         Hash => {
             let n = cur.count("a hash length", 2 * MIN_STRING_BYTES)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 RdbString::skip(cur, "a hash field")?;
                 RdbString::skip(cur, "a hash value")?;
             }
@@ -100,6 +118,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         Zset => {
             let n = cur.count("a sorted set length", 2)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 RdbString::skip(cur, "a sorted set member")?;
                 let len = cur.u8("a text score length")?;
                 if len < 253 {
@@ -111,6 +130,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         Zset2 => {
             let n = cur.count("a sorted set length", 9)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 RdbString::skip(cur, "a sorted set member")?;
                 cur.skip(8, "a binary score")?;
             }
@@ -119,6 +139,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         ListQuicklist => {
             let n = cur.count("a quicklist node count", MIN_STRING_BYTES)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 RdbString::skip(cur, "a quicklist node")?;
             }
             Ok(())
@@ -126,6 +147,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         ListQuicklist2 => {
             let n = cur.count("a quicklist node count", 2)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 cur.len("a quicklist node container")?;
                 RdbString::skip(cur, "a quicklist node")?;
             }
@@ -151,6 +173,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
             }
             let n = cur.count("a hash length", 3)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 cur.len("a hash field expire time")?;
                 RdbString::skip(cur, "a hash field")?;
                 RdbString::skip(cur, "a hash value")?;
@@ -164,6 +187,7 @@ pub(crate) fn skip_value(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
         ValkeyHash2 => {
             let n = cur.count("a hash length", 10)?;
             for _ in 0..n {
+                behind.at(cur.offset());
                 skip_valkey_field(cur)?;
             }
             Ok(())
@@ -265,11 +289,17 @@ fn read_text_score(cur: &mut Cursor<'_>) -> Result<f64> {
 }
 
 impl<'a> Value<'a> {
-    pub(crate) fn new(value_type: ValueType, data: &'a [u8], offset: u64) -> Value<'a> {
+    pub(crate) fn new(
+        value_type: ValueType,
+        data: &'a [u8],
+        offset: u64,
+        release: Option<&'a dyn PageRelease>,
+    ) -> Value<'a> {
         Value {
             value_type,
             data,
             offset,
+            release,
         }
     }
 
@@ -429,6 +459,7 @@ impl<'a> Value<'a> {
     ) -> Result<()> {
         use ValueType::*;
         let mut cur = self.cursor();
+        let mut behind = ReleaseBehind::new(self.release, self.offset);
         let Scratch { a, b } = scratch;
         match self.value_type {
             String | StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
@@ -436,6 +467,7 @@ impl<'a> Value<'a> {
             List | Set => {
                 let n = cur.count("a collection length", MIN_STRING_BYTES)?;
                 for _ in 0..n {
+                    behind.at(cur.offset());
                     let s = RdbString::read(&mut cur, "a collection element")?;
                     f(Element::Member(s.scalar(a)?));
                 }
@@ -444,6 +476,7 @@ impl<'a> Value<'a> {
             Hash => {
                 let n = cur.count("a hash length", 2)?;
                 for _ in 0..n {
+                    behind.at(cur.offset());
                     let field = RdbString::read(&mut cur, "a hash field")?;
                     let value = RdbString::read(&mut cur, "a hash value")?;
                     f(Element::Field {
@@ -465,6 +498,7 @@ impl<'a> Value<'a> {
                 };
                 let n = cur.count("a hash length", 3)?;
                 for _ in 0..n {
+                    behind.at(cur.offset());
                     let ttl_at = cur.offset();
                     let ttl = cur.len("a hash field expire time")?;
                     let expire_at_ms = match (ttl, min_expire) {
@@ -504,6 +538,7 @@ impl<'a> Value<'a> {
             ValkeyHash2 => {
                 let n = cur.count("a hash length", 3)?;
                 for _ in 0..n {
+                    behind.at(cur.offset());
                     let field = RdbString::read(&mut cur, "a hash field")?;
                     let value = RdbString::read(&mut cur, "a hash value")?;
                     let ttl = cur.i64_le("a hash field expire time")?;
@@ -519,6 +554,7 @@ impl<'a> Value<'a> {
             Zset | Zset2 => {
                 let n = cur.count("a sorted set length", 2)?;
                 for _ in 0..n {
+                    behind.at(cur.offset());
                     let member = RdbString::read(&mut cur, "a sorted set member")?;
                     let score = if self.value_type == Zset2 {
                         cur.f64_le("a binary score")?
@@ -585,6 +621,7 @@ impl<'a> Value<'a> {
             ListQuicklist | ListQuicklist2 => {
                 let nodes = cur.count("a quicklist node count", 1)?;
                 for _ in 0..nodes {
+                    behind.at(cur.offset());
                     let container_at = cur.offset();
                     let container = if self.value_type == ListQuicklist2 {
                         cur.len("a quicklist node container")?
@@ -635,7 +672,14 @@ impl<'a> Value<'a> {
                 Some(self.value_type.byte().into()),
             ));
         }
-        stream::walk(&mut self.cursor(), self.value_type, scratch, visitor)
+        let behind = ReleaseBehind::new(self.release, self.offset);
+        stream::walk(
+            &mut self.cursor(),
+            self.value_type,
+            scratch,
+            visitor,
+            behind,
+        )
     }
 
     /// For streams: the metadata (length, ids, group count) without

@@ -7,6 +7,7 @@
 
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
+use crate::mmap::ReleaseBehind;
 use crate::string::{RdbString, Scalar};
 use crate::types::ValueType;
 use crate::value::listpack::Listpack;
@@ -148,7 +149,15 @@ pub(crate) fn read_meta(cur: &mut Cursor<'_>, vt: ValueType) -> Result<StreamMet
 
 /// Skips a whole stream value.
 pub(crate) fn skip(cur: &mut Cursor<'_>, vt: ValueType) -> Result<()> {
-    walk_groups(cur, vt, &mut Scratch::default(), &mut (), true).map(|_| ())
+    walk_groups(
+        cur,
+        vt,
+        &mut Scratch::default(),
+        &mut (),
+        true,
+        ReleaseBehind::new(None, 0),
+    )
+    .map(|_| ())
 }
 
 /// Walks groups after the metadata. With `skip_entries`, nodes are skipped.
@@ -158,11 +167,12 @@ fn walk_groups(
     scratch: &mut Scratch,
     visitor: &mut impl StreamVisitor,
     skip_entries: bool,
+    behind: ReleaseBehind<'_>,
 ) -> Result<StreamMeta> {
     let nodes = if skip_entries {
         skip_nodes(cur)?
     } else {
-        walk_nodes(cur, scratch, visitor)?
+        walk_nodes(cur, scratch, visitor, behind)?
     };
     let meta = read_tail_meta(cur, vt, nodes)?;
     let v = version_of(vt);
@@ -240,17 +250,20 @@ pub(crate) fn walk(
     vt: ValueType,
     scratch: &mut Scratch,
     visitor: &mut impl StreamVisitor,
+    behind: ReleaseBehind<'_>,
 ) -> Result<StreamMeta> {
-    walk_groups(cur, vt, scratch, visitor, false)
+    walk_groups(cur, vt, scratch, visitor, false, behind)
 }
 
 fn walk_nodes(
     cur: &mut Cursor<'_>,
     scratch: &mut Scratch,
     visitor: &mut impl StreamVisitor,
+    mut behind: ReleaseBehind<'_>,
 ) -> Result<u64> {
     let nodes = cur.count("a stream node count", 2)?;
     for _ in 0..nodes {
+        behind.at(cur.offset());
         let key_at = cur.offset();
         let key = RdbString::read(cur, "a stream node key")?;
         let key = key.bytes(&mut scratch.b)?;
