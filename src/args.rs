@@ -85,9 +85,24 @@ pub(crate) struct AnalyzeArgs {
     /// Keys per type in the top lists (by memory, by elements).
     #[arg(long, default_value_t = 10)]
     pub(crate) top: usize,
-    /// Key prefix separators, or `auto` (not implemented yet).
-    #[arg(long, value_name = "CHARS|auto")]
-    pub(crate) separators: Option<String>,
+    /// Key prefix separators: the characters that split keys into segments
+    /// (e.g. ":|"), or `auto` (the default): split on `:`, `|` and `/` (not
+    /// `.`, `-` or `_`, which occur inside names, dates and UUIDs). In both
+    /// modes, segments (or their parts between `-_.@+=,#`) that look like
+    /// identifiers become `*`: numbers, dates and timestamps, UUIDs, hex
+    /// strings, e-mail addresses, random tokens, binary bytes, segments over
+    /// 64 bytes. `user:1234:profile` counts under `user:*:profile`.
+    #[arg(long, value_name = "CHARS|auto", default_value = "auto")]
+    pub(crate) separators: String,
+    /// Depth of the "Top prefixes" tree in the report, and of the prefixes
+    /// given their own TTL rows in expiry.parquet and summary.json.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) prefix_depth: usize,
+    /// Most distinct key patterns kept per file. Beyond, every pattern is
+    /// cut one segment shorter until they fit (deterministic: the same
+    /// result whatever --threads); keys.parquet's `prefix` is never cut.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub(crate) prefix_cap: usize,
     /// Strings longer than this many bytes are big keys.
     #[arg(long, value_name = "B", default_value_t = 102_400)]
     pub(crate) bigkey_bytes: u64,

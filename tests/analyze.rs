@@ -372,7 +372,15 @@ fn check(kind: ServerKind) {
         read_keys(&out2.join("keys.parquet")),
         "--threads 1 vs 2"
     );
-    for table in ["types", "dbs", "expiry", "slots", "bigkeys"] {
+    for table in [
+        "types",
+        "dbs",
+        "expiry",
+        "slots",
+        "bigkeys",
+        "prefixes",
+        "expiry_cliffs",
+    ] {
         let name = format!("{table}.parquet");
         let a = read_batches(&out1.join(&name));
         let b = read_batches(&out2.join(&name));
@@ -521,4 +529,241 @@ fn analyze_reads_the_corpus_like_info() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The values of a column of every batch, as strings / u64s (nulls as "" / 0).
+fn column_strings(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+    let mut v = Vec::new();
+    for b in batches {
+        let c = b.column(b.schema().index_of(name).expect(name)).clone();
+        let c = c.as_string::<i32>();
+        v.extend((0..b.num_rows()).map(|i| c.is_valid(i).then(|| c.value(i).to_owned())));
+    }
+    v
+}
+
+fn column_u64(batches: &[RecordBatch], name: &str) -> Vec<u64> {
+    let mut v = Vec::new();
+    for b in batches {
+        let c = b.column(b.schema().index_of(name).expect(name)).clone();
+        let c = c.as_primitive::<UInt64Type>();
+        v.extend((0..b.num_rows()).map(|i| c.value(i)));
+    }
+    v
+}
+
+/// Prefix analysis against a dataset built for it: the patterns (with the
+/// default `--separators auto`), their key counts, memory sums that add up
+/// to keys.parquet, per-prefix TTL rows, the expiry cliff minute, and
+/// `--threads 1` = `--threads 2`.
+#[test]
+fn analyze_prefixes_and_expiry_cliffs() {
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let srv = bin.without_modules().start(&[]).expect("start server");
+    let mut c = srv.client();
+    // A minute two hours ahead: every session key expires in it.
+    let cliff = (now_ms() + 2 * 3_600_000) / 60_000 * 60_000;
+    let mut cmds: Vec<Cmd> = Vec::new();
+    for i in 1..=500u64 {
+        cmds.push(cmd_args![
+            "HSET",
+            format!("user:{i}:profile"),
+            "name",
+            format!("name-{i}"),
+            "age",
+            (20 + i % 50).to_string()
+        ]);
+    }
+    for i in 0..300i64 {
+        let id = format!(
+            "{:016x}",
+            (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        );
+        cmds.push(cmd_args![
+            "SET",
+            format!("session:{id}"),
+            "token",
+            "PXAT",
+            (cliff + i * 100).to_string()
+        ]);
+    }
+    for i in 0..200u64 {
+        cmds.push(cmd_args![
+            "SET",
+            format!("cache:item:{i}"),
+            "v".repeat(20 + i as usize % 30)
+        ]);
+    }
+    // Another TTL, in another minute (a smaller cliff).
+    cmds.push(cmd_args![
+        "SET",
+        "config",
+        "1",
+        "PXAT",
+        (cliff + 3_600_000).to_string()
+    ]);
+    cmds.push(cmd_args!["SET", "config:max_users", "1000"]);
+    cmds.push(cmd_args!["SET", "config:feature_flags", "dark_mode"]);
+    cmds.push(cmd_args!["HSET", "config:version", "major", "1"]);
+    c.pipeline_must(&cmds);
+    let rdb = srv.save();
+
+    let tmp = testkit::temp_dir("analyze-prefixes");
+    let (out1, out2) = (tmp.join("t1"), tmp.join("t2"));
+    let started = std::time::Instant::now();
+    let summary = analyze(&rdb, &out1, &["--threads", "1"]);
+    analyze(&rdb, &out2, &["--threads", "2"]);
+    eprintln!("two analyze runs: {:?}", started.elapsed());
+
+    let prefixes = read_batches(&out1.join("prefixes.parquet"));
+    let patterns = column_strings(&prefixes, "pattern");
+    let keys = column_u64(&prefixes, "keys");
+    let memory = column_u64(&prefixes, "memory_bytes");
+    let mut depth = Vec::new();
+    for b in &prefixes {
+        let c = b.column(b.schema().index_of("depth").unwrap()).clone();
+        let c = c.as_primitive::<Int32Type>();
+        depth.extend((0..b.num_rows()).map(|i| c.value(i)));
+    }
+    let mut got: Vec<(String, i32, u64)> = patterns
+        .iter()
+        .zip(&depth)
+        .zip(&keys)
+        .map(|((p, d), k)| (p.clone().unwrap(), *d, *k))
+        .collect();
+    got.sort();
+    let mut expected: Vec<(String, i32, u64)> = [
+        ("cache", 1, 200),
+        ("cache:item", 2, 200),
+        ("cache:item:*", 3, 200),
+        ("config", 1, 4),
+        ("config:feature_flags", 2, 1),
+        ("config:max_users", 2, 1),
+        ("config:version", 2, 1),
+        ("session", 1, 300),
+        ("session:*", 2, 300),
+        ("user", 1, 500),
+        ("user:*", 2, 500),
+        ("user:*:profile", 3, 500),
+    ]
+    .iter()
+    .map(|(p, d, k)| (p.to_string(), *d, *k))
+    .collect();
+    expected.sort();
+    assert_eq!(got, expected, "prefixes.parquet rows");
+
+    // keys.parquet's prefix column holds each key's full pattern, and a
+    // node's memory is the sum of the memory of the keys under it.
+    let kb = read_batches(&out1.join("keys.parquet"));
+    let key_prefix = column_strings(&kb, "prefix");
+    let key_mem = column_u64(&kb, "memory_bytes");
+    let mut key_names = Vec::new();
+    for b in &kb {
+        let c = b.column(b.schema().index_of("key").unwrap()).clone();
+        let c = c.as_binary::<i32>();
+        key_names
+            .extend((0..b.num_rows()).map(|i| String::from_utf8(c.value(i).to_vec()).unwrap()));
+    }
+    let mut node_mem: BTreeMap<String, u64> = BTreeMap::new();
+    for ((k, p), m) in key_names.iter().zip(&key_prefix).zip(&key_mem) {
+        let p = p.as_deref().expect("prefix is set");
+        let full = if k.starts_with("user:") {
+            "user:*:profile"
+        } else if k.starts_with("session:") {
+            "session:*"
+        } else if k.starts_with("cache:item:") {
+            "cache:item:*"
+        } else {
+            k.as_str()
+        };
+        assert_eq!(p, full, "prefix of {k}");
+        for (i, ch) in p.char_indices() {
+            if ch == ':' {
+                *node_mem.entry(p[..i].to_owned()).or_default() += m;
+            }
+        }
+        *node_mem.entry(p.to_owned()).or_default() += m;
+    }
+    for (p, m) in patterns.iter().zip(&memory) {
+        let p = p.as_deref().unwrap();
+        assert_eq!(node_mem.get(p), Some(m), "memory_bytes of {p}");
+    }
+    let total: u64 = key_mem.iter().sum();
+    let share = read_batches(&out1.join("prefixes.parquet"));
+    let b = &share[0];
+    let sm = b
+        .column(b.schema().index_of("share_of_memory").unwrap())
+        .clone();
+    let sm = sm.as_primitive::<analyzer::reexports::arrow_array::types::Float64Type>();
+    let row = patterns
+        .iter()
+        .position(|p| p.as_deref() == Some("user"))
+        .unwrap();
+    assert!((sm.value(row) - memory[row] as f64 / total as f64).abs() < 1e-9);
+
+    // Per-prefix TTL rows: the 300 sessions are in the 1h-1d bucket.
+    let exp = read_batches(&out1.join("expiry.parquet"));
+    let (ep, eb, ek) = (
+        column_strings(&exp, "prefix"),
+        column_strings(&exp, "bucket"),
+        column_u64(&exp, "keys"),
+    );
+    let find = |prefix: Option<&str>, bucket: &str| {
+        (0..ep.len())
+            .find(|&i| ep[i].as_deref() == prefix && eb[i].as_deref() == Some(bucket))
+            .map(|i| ek[i])
+    };
+    assert_eq!(find(None, "1h-1d"), Some(301));
+    assert_eq!(find(Some("session"), "1h-1d"), Some(300));
+    assert_eq!(find(Some("session:*"), "1h-1d"), Some(300));
+    assert_eq!(find(Some("user"), "no_ttl"), Some(500));
+    assert_eq!(find(Some("config"), "1h-1d"), Some(1));
+
+    // The cliff: all 300 sessions expire in one minute.
+    let cliffs = read_batches(&out1.join("expiry_cliffs.parquet"));
+    let cb = &cliffs[0];
+    let minute = cb
+        .column(cb.schema().index_of("minute_start_ms").unwrap())
+        .clone();
+    let minute = minute.as_primitive::<Int64Type>();
+    assert_eq!(cb.num_rows(), 2);
+    assert_eq!(minute.value(0), cliff);
+    assert_eq!(column_u64(&cliffs, "keys"), [300, 1]);
+    let file = &summary["files"][0];
+    assert_eq!(file["expiry_cliffs"][0]["minute_start_ms"], cliff);
+    assert_eq!(file["expiry_cliffs"][0]["keys"], 300);
+    let top = file["top_prefixes"].as_array().unwrap();
+    assert!(top
+        .iter()
+        .any(|p| p["pattern"] == "user:*:profile" && p["keys"] == 500));
+
+    // Threads change nothing.
+    for table in ["prefixes", "expiry", "expiry_cliffs"] {
+        let name = format!("{table}.parquet");
+        assert_eq!(
+            read_batches(&out1.join(&name)),
+            read_batches(&out2.join(&name)),
+            "{name}: --threads 1 vs 2"
+        );
+    }
+
+    // A tiny cap coarsens the table, the same way with 1 and 2 threads;
+    // keys.parquet keeps the full patterns.
+    let (out3, out4) = (tmp.join("t3"), tmp.join("t4"));
+    analyze(&rdb, &out3, &["--threads", "1", "--prefix-cap", "4"]);
+    analyze(&rdb, &out4, &["--threads", "2", "--prefix-cap", "4"]);
+    let small = read_batches(&out3.join("prefixes.parquet"));
+    assert_eq!(small, read_batches(&out4.join("prefixes.parquet")));
+    let mut small_patterns: Vec<String> = column_strings(&small, "pattern")
+        .into_iter()
+        .flatten()
+        .collect();
+    small_patterns.sort();
+    assert_eq!(small_patterns, ["cache", "config", "session", "user"]);
+    assert_eq!(
+        column_strings(&read_batches(&out3.join("keys.parquet")), "prefix").len(),
+        key_prefix.len()
+    );
 }

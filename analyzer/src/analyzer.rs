@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
 use crate::memory::{Allocator, Profile};
 use crate::output::parquet::{KeysBuilder, KeysFileWriter};
+use crate::prefix::{CliffAcc, KeyStat, PrefixAcc, PrefixConfig, Separators};
 use crate::slot::SLOTS;
 
 /// Settings of an analysis.
@@ -37,6 +38,13 @@ pub struct Options {
     /// "Now" for expiry buckets, ms since the epoch; `None` = the `ctime`
     /// aux field (when the snapshot was taken), else the clock.
     pub now_ms: Option<i64>,
+    /// How keys are split into prefix segments ([`crate::prefix`]).
+    pub separators: Separators,
+    /// Most distinct key patterns kept; beyond, patterns are cut coarser
+    /// (see [`crate::prefix`]).
+    pub prefix_cap: usize,
+    /// Prefix depth of the report's tree and of the per-prefix expiry rows.
+    pub prefix_depth: usize,
 }
 
 impl Default for Options {
@@ -50,6 +58,9 @@ impl Default for Options {
             allocator: Allocator::Jemalloc,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             now_ms: None,
+            separators: Separators::Auto,
+            prefix_cap: crate::prefix::DEFAULT_CAP,
+            prefix_depth: 3,
         }
     }
 }
@@ -327,6 +338,7 @@ struct Limits {
     bigkey_bytes: u64,
     bigkey_elements: u64,
     now_ms: i64,
+    prefix: PrefixConfig,
 }
 
 /// Everything one worker gathers; workers' accumulators are merged at the
@@ -361,6 +373,11 @@ pub struct Accumulator {
     hot_lru: TopN,
     /// Keys over the big-key thresholds (in no particular order).
     pub over_threshold: Vec<BigKey>,
+    /// Key patterns ([`crate::prefix`]).
+    pub prefixes: PrefixAcc,
+    /// Keys per minute of expiry, within 30 days of the snapshot.
+    pub cliffs: CliffAcc,
+    pattern_buf: Vec<u8>,
 }
 
 impl Accumulator {
@@ -381,11 +398,23 @@ impl Accumulator {
             hot_lfu: TopN::default(),
             hot_lru: TopN::default(),
             over_threshold: Vec::new(),
+            prefixes: PrefixAcc::new(limits.prefix),
+            cliffs: CliffAcc::default(),
+            pattern_buf: Vec::new(),
         }
     }
 
     /// Adds one key with its estimated memory.
     pub fn observe(&mut self, f: &KeyFacts<'_>, memory: u64) {
+        let mut buf = std::mem::take(&mut self.pattern_buf);
+        let pattern = self.limits.prefix.template(f.key, &mut buf);
+        self.observe_with_pattern(f, memory, pattern);
+        self.pattern_buf = buf;
+    }
+
+    /// [`Accumulator::observe`] for a key whose pattern
+    /// ([`PrefixConfig::template`]) is already known.
+    pub fn observe_with_pattern(&mut self, f: &KeyFacts<'_>, memory: u64, pattern: &[u8]) {
         self.keys += 1;
         self.elements += f.elements;
         self.rdb_bytes += f.rdb_bytes;
@@ -409,6 +438,19 @@ impl Accumulator {
         }
         let b = ExpiryBucket::of(f.expire_at_ms, self.limits.now_ms);
         self.expiry[b as usize].add(memory);
+        self.prefixes.add(
+            pattern,
+            &KeyStat {
+                kind: f.kind,
+                memory_bytes: memory,
+                rdb_bytes: f.rdb_bytes,
+                has_ttl: f.expire_at_ms.is_some(),
+                bucket: b,
+            },
+        );
+        if let Some(at) = f.expire_at_ms {
+            self.cliffs.add(at, self.limits.now_ms, memory);
+        }
         if self.slots.is_empty() {
             self.slots = vec![Bucket::default(); SLOTS];
         }
@@ -482,6 +524,8 @@ impl Accumulator {
         self.hot_lfu.merge(n, o.hot_lfu);
         self.hot_lru.merge(n, o.hot_lru);
         self.over_threshold.extend(o.over_threshold);
+        self.prefixes.merge(o.prefixes);
+        self.cliffs.merge(o.cliffs);
         self
     }
 
@@ -622,6 +666,7 @@ struct Worker<'s> {
     acc: Accumulator,
     scratch: Scratch,
     key_buf: Vec<u8>,
+    pattern_buf: Vec<u8>,
     batch: Option<KeysBuilder>,
     sink: Option<&'s KeysSink>,
     /// Set when a send failed in `merge` (which cannot return errors).
@@ -756,6 +801,7 @@ pub fn analyze_file(
         bigkey_bytes: opts.bigkey_bytes,
         bigkey_elements: opts.bigkey_elements,
         now_ms: meta.now_ms,
+        prefix: PrefixConfig::new(&opts.separators, opts.prefix_cap, opts.prefix_depth),
     };
     let chunks = rdb
         .chunks(opts.chunk_bytes)
@@ -764,6 +810,7 @@ pub fn analyze_file(
         acc: Accumulator::new(limits),
         scratch: Scratch::new(),
         key_buf: Vec::new(),
+        pattern_buf: Vec::new(),
         batch: keys.map(|_| KeysBuilder::new()),
         sink: keys,
         send_failed: false,
@@ -778,9 +825,10 @@ pub fn analyze_file(
         };
         let f = KeyFacts::from_entry(&e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
         let memory = f.memory_bytes;
-        w.acc.observe(&f, memory);
+        let pattern = limits.prefix.template(key, &mut w.pattern_buf);
+        w.acc.observe_with_pattern(&f, memory, pattern);
         if let Some(b) = w.batch.as_mut() {
-            b.append(source, &f, memory);
+            b.append(source, &f, memory, pattern);
             if b.len() >= BATCH_ROWS || b.key_bytes() >= BATCH_KEY_BYTES {
                 // An Arrow error here would be a schema bug; report it as
                 // a stopped writer rather than panic.
@@ -917,5 +965,18 @@ mod sample_tests {
         assert_eq!(one.acc.top_by_memory(), many.acc.top_by_memory());
         assert_eq!(one.acc.top_by_elements(), many.acc.top_by_elements());
         assert_eq!(one.acc.hot_keys(), many.acc.hot_keys());
+        assert_eq!(one.acc.prefixes.tree().rows, many.acc.prefixes.tree().rows);
+        assert_eq!(one.acc.cliffs.top(20), many.acc.cliffs.top(20));
+        assert_eq!(
+            one.acc
+                .prefixes
+                .tree()
+                .rows
+                .iter()
+                .filter(|r| r.depth == 1)
+                .map(|r| r.stat.keys)
+                .sum::<u64>(),
+            11
+        );
     }
 }

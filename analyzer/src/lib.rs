@@ -18,12 +18,15 @@
 //! - an estimate: memory ([`memory`]), a first-cut model of Redis 7.x.
 //!
 //! Outputs ([`output`]): `keys.parquet` (one row per key), `types`, `dbs`,
-//! `expiry`, `slots`, `bigkeys` and `hotkeys` tables, `summary.json`, and a
-//! text report.
+//! `expiry`, `slots`, `bigkeys`, `hotkeys`, `prefixes` and `expiry_cliffs`
+//! tables, `summary.json`, and a text report.
+//!
+//! Key prefixes ([`prefix`]): every key's templated pattern
+//! (`user:*:profile`) goes to `keys.parquet`'s `prefix` column; patterns are
+//! aggregated into a tree (`prefixes` table), with per-prefix expiry rows
+//! and per-minute expiry "cliffs" (`expiry_cliffs` table).
 //!
 //! Not done yet (the next steps):
-//! - key prefixes (`--separators`, the `prefixes` table): the `prefix`
-//!   column of `keys.parquet` is always null;
 //! - memory of streams and module values (their RDB size stands in), the
 //!   Valkey 8+ and Redis 8 object layouts (the 7.x layout is used), shared
 //!   integers; see [`memory`];
@@ -39,6 +42,7 @@ mod error;
 pub mod facts;
 pub mod memory;
 pub mod output;
+pub mod prefix;
 pub mod slot;
 #[cfg(test)]
 mod testutil;

@@ -14,8 +14,13 @@ use crate::input::Input;
 
 /// Checks the arguments and turns them into analyzer options.
 fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
-    if a.separators.is_some() {
-        bail!("--separators: prefix analysis is not implemented yet (the keys.parquet `prefix` column is null)");
+    let Some(separators) = analyzer::prefix::Separators::parse(&a.separators) else {
+        bail!(
+            "--separators: give the separator characters (ASCII, not `*`, e.g. \":|\") or `auto`"
+        );
+    };
+    if a.prefix_depth == 0 || a.prefix_cap == 0 {
+        bail!("--prefix-depth and --prefix-cap must be at least 1");
     }
     let redis_version = match &a.redis_version {
         None => None,
@@ -31,6 +36,9 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
         redis_version,
         allocator: analyzer::memory::Allocator::from_name(&a.allocator)
             .unwrap_or(analyzer::memory::Allocator::Jemalloc),
+        separators,
+        prefix_cap: a.prefix_cap,
+        prefix_depth: a.prefix_depth,
         ..Options::default()
     })
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, Int32Builder, Int64Builder, StringBuilder, UInt16Builder, UInt32Builder,
-    UInt64Builder, UInt8Builder,
+    BinaryBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder, UInt16Builder,
+    UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -24,6 +24,13 @@ use parquet::schema::types::ColumnPath;
 use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
 use crate::error::{Error, Result};
 use crate::facts::KeyFacts;
+use crate::prefix::PrefixTree;
+
+/// Prefixes given per-prefix rows in `expiry.parquet` (the top ones by
+/// memory down to the prefix depth).
+pub const EXPIRY_PREFIXES: usize = 20;
+/// Minutes in `expiry_cliffs.parquet`.
+pub const CLIFF_MINUTES: usize = 20;
 
 /// Encoded bytes buffered in `keys.parquet`'s current row group before it is flushed.
 pub const ROW_GROUP_BYTES: usize = 64 << 20;
@@ -116,8 +123,9 @@ fn db_i32(db: u64) -> i32 {
 }
 
 impl KeysBuilder {
-    /// Appends the row of one key.
-    pub fn append(&mut self, source: &str, f: &KeyFacts<'_>, memory_bytes: u64) {
+    /// Appends the row of one key, whose pattern is `prefix`
+    /// ([`crate::prefix::PrefixConfig::template`]; lossy UTF-8).
+    pub fn append(&mut self, source: &str, f: &KeyFacts<'_>, memory_bytes: u64, prefix: &[u8]) {
         self.rows += 1;
         self.source.append_value(source);
         self.db.append_value(db_i32(f.db));
@@ -135,8 +143,10 @@ impl KeysBuilder {
         self.idle_seconds.append_option(f.idle_seconds);
         self.lfu_freq.append_option(f.lfu_freq);
         self.slot.append_value(f.slot);
-        // Prefixes (--separators) are not computed yet: always null.
-        self.prefix.append_null();
+        match std::str::from_utf8(prefix) {
+            Ok(p) => self.prefix.append_value(p),
+            Err(_) => self.prefix.append_value(String::from_utf8_lossy(prefix)),
+        }
     }
 
     /// Key bytes buffered (to bound a batch's memory).
@@ -204,25 +214,148 @@ impl DbsBuilder {
 }
 
 table! {
-    /// Rows of `expiry.parquet`: one per (source, bucket), soonest first.
+    /// Rows of `expiry.parquet`: one per (source, bucket), soonest first,
+    /// for all keys (`prefix` null); then the same buckets for each of the
+    /// top [`EXPIRY_PREFIXES`] prefixes by memory of depth 1 to the prefix
+    /// depth (`prefix` = the pattern, as in `prefixes.parquet`).
     ExpiryBuilder, expiry_schema, "expiry",
     [
         source: "source", DataType::Utf8, false, StringBuilder;
         bucket: "bucket", DataType::Utf8, false, StringBuilder;
         keys: "keys", DataType::UInt64, false, UInt64Builder;
         memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        prefix: "prefix", DataType::Utf8, true, StringBuilder;
     ]
 }
 
 impl ExpiryBuilder {
-    /// Appends the rows of one report.
-    pub fn append_report(&mut self, r: &FileReport) {
+    /// Appends the rows of one report (`tree`: its prefix tree).
+    pub fn append_report(&mut self, r: &FileReport, tree: &PrefixTree) {
         for (b, s) in ExpiryBucket::ALL.iter().zip(&r.acc.expiry) {
             self.rows += 1;
             self.source.append_value(&r.source);
             self.bucket.append_value(b.name());
             self.keys.append_value(s.keys);
             self.memory_bytes.append_value(s.memory_bytes);
+            self.prefix.append_null();
+        }
+        let depth = r.acc.prefixes.config().depth;
+        for row in tree.top_by_memory(depth, EXPIRY_PREFIXES) {
+            let pattern = String::from_utf8_lossy(&row.pattern);
+            for (b, s) in ExpiryBucket::ALL.iter().zip(&row.stat.expiry) {
+                self.rows += 1;
+                self.source.append_value(&r.source);
+                self.bucket.append_value(b.name());
+                self.keys.append_value(s.keys);
+                self.memory_bytes.append_value(s.memory_bytes);
+                self.prefix.append_value(&pattern);
+            }
+        }
+    }
+}
+
+fn share(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 / total as f64
+    }
+}
+
+table! {
+    /// Rows of `prefixes.parquet`: one per (source, node of the prefix
+    /// tree), by depth, then memory (most first), then pattern. A node
+    /// counts the keys whose pattern is it or lies under it (see
+    /// [`crate::prefix`]); shares are of the source's keys and memory.
+    PrefixesBuilder, prefixes_schema, "prefixes",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        pattern: "pattern", DataType::Utf8, false, StringBuilder;
+        depth: "depth", DataType::Int32, false, Int32Builder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
+        string_keys: "string_keys", DataType::UInt64, false, UInt64Builder;
+        list_keys: "list_keys", DataType::UInt64, false, UInt64Builder;
+        set_keys: "set_keys", DataType::UInt64, false, UInt64Builder;
+        zset_keys: "zset_keys", DataType::UInt64, false, UInt64Builder;
+        hash_keys: "hash_keys", DataType::UInt64, false, UInt64Builder;
+        stream_keys: "stream_keys", DataType::UInt64, false, UInt64Builder;
+        module_keys: "module_keys", DataType::UInt64, false, UInt64Builder;
+        keys_with_ttl: "keys_with_ttl", DataType::UInt64, false, UInt64Builder;
+        share_of_memory: "share_of_memory", DataType::Float64, false, Float64Builder;
+        share_of_keys: "share_of_keys", DataType::Float64, false, Float64Builder;
+    ]
+}
+
+impl PrefixesBuilder {
+    /// Appends the rows of one report (`tree`: its prefix tree).
+    pub fn append_report(&mut self, r: &FileReport, tree: &PrefixTree) {
+        for row in tree.by_depth_and_memory() {
+            let s = &row.stat;
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.pattern
+                .append_value(String::from_utf8_lossy(&row.pattern));
+            self.depth
+                .append_value(i32::try_from(row.depth).unwrap_or(i32::MAX));
+            self.keys.append_value(s.keys);
+            self.memory_bytes.append_value(s.memory_bytes);
+            self.rdb_bytes.append_value(s.rdb_bytes);
+            let t = &s.type_keys;
+            self.string_keys.append_value(t[0]);
+            self.list_keys.append_value(t[1]);
+            self.set_keys.append_value(t[2]);
+            self.zset_keys.append_value(t[3]);
+            self.hash_keys.append_value(t[4]);
+            self.stream_keys.append_value(t[5]);
+            self.module_keys.append_value(t[6]);
+            self.keys_with_ttl.append_value(s.keys_with_ttl);
+            self.share_of_memory
+                .append_value(share(s.memory_bytes, r.acc.memory_bytes));
+            self.share_of_keys.append_value(share(s.keys, r.acc.keys));
+        }
+    }
+}
+
+/// Keys whose expire time is after the snapshot time (the TTL buckets
+/// other than `expired` and `no_ttl`).
+pub fn expiring_keys(r: &FileReport) -> u64 {
+    ExpiryBucket::ALL
+        .iter()
+        .zip(&r.acc.expiry)
+        .filter(|(b, _)| !matches!(b, ExpiryBucket::Expired | ExpiryBucket::NoTtl))
+        .map(|(_, s)| s.keys)
+        .sum()
+}
+
+table! {
+    /// Rows of `expiry_cliffs.parquet`: the [`CLIFF_MINUTES`] UTC minutes
+    /// (within 30 days after the snapshot time) in which the most keys
+    /// expire, most first; the share is of the keys expiring after the
+    /// snapshot time.
+    CliffsBuilder, expiry_cliffs_schema, "expiry_cliffs",
+    [
+        source: "source", DataType::Utf8, false, StringBuilder;
+        minute_start_ms: "minute_start_ms", DataType::Int64, false, Int64Builder;
+        keys: "keys", DataType::UInt64, false, UInt64Builder;
+        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
+        share_of_expiring_keys: "share_of_expiring_keys", DataType::Float64, false, Float64Builder;
+    ]
+}
+
+impl CliffsBuilder {
+    /// Appends the rows of one report.
+    pub fn append_report(&mut self, r: &FileReport) {
+        let expiring = expiring_keys(r);
+        for (minute, b) in r.acc.cliffs.top(CLIFF_MINUTES) {
+            self.rows += 1;
+            self.source.append_value(&r.source);
+            self.minute_start_ms.append_value(minute);
+            self.keys.append_value(b.keys);
+            self.memory_bytes.append_value(b.memory_bytes);
+            self.share_of_expiring_keys
+                .append_value(share(b.keys, expiring));
         }
     }
 }
@@ -420,7 +553,8 @@ pub fn write_table(path: &Path, batch: &RecordBatch) -> Result<()> {
     Ok(())
 }
 
-/// Writes `types`, `dbs`, `expiry`, `slots`, `bigkeys` and `hotkeys` tables into
+/// Writes `types`, `dbs`, `expiry`, `slots`, `bigkeys`, `hotkeys`,
+/// `prefixes` and `expiry_cliffs` tables into
 /// `dir` for all reports; returns the paths written.
 pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBuf>> {
     let mut types = TypesBuilder::new();
@@ -429,11 +563,16 @@ pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBu
     let mut slots = SlotsBuilder::new();
     let mut bigkeys = BigKeysBuilder::new();
     let mut hotkeys = HotKeysBuilder::new();
+    let mut prefixes = PrefixesBuilder::new();
+    let mut cliffs = CliffsBuilder::new();
     for r in reports {
+        let tree = r.acc.prefixes.tree();
         hotkeys.append_report(r);
         types.append_report(r);
         dbs.append_report(r);
-        expiry.append_report(r);
+        expiry.append_report(r, &tree);
+        prefixes.append_report(r, &tree);
+        cliffs.append_report(r);
         slots.append_report(r);
         bigkeys.append_report(r);
     }
@@ -445,6 +584,8 @@ pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBu
         ("slots.parquet", slots.finish()?),
         ("bigkeys.parquet", bigkeys.finish()?),
         ("hotkeys.parquet", hotkeys.finish()?),
+        ("prefixes.parquet", prefixes.finish()?),
+        ("expiry_cliffs.parquet", cliffs.finish()?),
     ] {
         let path = dir.join(name);
         write_table(&path, &batch)?;
@@ -532,7 +673,7 @@ mod tests {
         assert_eq!(get(b"ttl:soon").5, Some(1_700_000_000_000 + 60_000));
 
         let written = write_aggregates(&dir.0, std::slice::from_ref(&report)).unwrap();
-        assert_eq!(written.len(), 6);
+        assert_eq!(written.len(), 8);
         let rows_of = |name: &str| -> usize {
             read_all(&dir.0.join(name))
                 .iter()
@@ -541,7 +682,14 @@ mod tests {
         };
         assert_eq!(rows_of("dbs.parquet"), 2);
         assert_eq!(rows_of("hotkeys.parquet"), 0);
-        assert_eq!(rows_of("expiry.parquet"), 7);
+        let tree = report.acc.prefixes.tree();
+        let prefix_rows = tree.top_by_memory(3, EXPIRY_PREFIXES).len();
+        assert!(prefix_rows > 0);
+        assert_eq!(rows_of("expiry.parquet"), 7 * (1 + prefix_rows));
+        assert_eq!(rows_of("prefixes.parquet"), tree.rows.len());
+        // ttl:soon expires a minute after the snapshot; the other TTL key
+        // of the sample is far away or expired.
+        assert_eq!(rows_of("expiry_cliffs.parquet"), 1);
         assert_eq!(rows_of("types.parquet"), report.acc.types.len());
         assert_eq!(
             rows_of("slots.parquet"),

@@ -4,6 +4,65 @@
 use serde_json::{json, Map, Value};
 
 use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
+use crate::output::parquet::expiring_keys;
+use crate::prefix::utc_minute;
+
+/// Prefixes listed in `top_prefixes`.
+pub const TOP_PREFIXES: usize = 20;
+/// Minutes listed in `expiry_cliffs` (and in the report).
+pub const TOP_CLIFFS: usize = 3;
+
+fn share(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 / total as f64
+    }
+}
+
+/// The top prefixes (depth 1 to the prefix depth) by memory.
+fn top_prefixes_json(r: &FileReport) -> Value {
+    let a = &r.acc;
+    let tree = a.prefixes.tree();
+    let rows: Vec<Value> = tree
+        .top_by_memory(a.prefixes.config().depth, TOP_PREFIXES)
+        .into_iter()
+        .map(|p| {
+            json!({
+                "pattern": String::from_utf8_lossy(&p.pattern),
+                "depth": p.depth,
+                "keys": p.stat.keys,
+                "memory_bytes": p.stat.memory_bytes,
+                "rdb_bytes": p.stat.rdb_bytes,
+                "keys_with_ttl": p.stat.keys_with_ttl,
+                "share_of_memory": share(p.stat.memory_bytes, a.memory_bytes),
+                "share_of_keys": share(p.stat.keys, a.keys),
+            })
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// The minutes in which the most keys expire.
+fn cliffs_json(r: &FileReport) -> Value {
+    let expiring = expiring_keys(r);
+    Value::Array(
+        r.acc
+            .cliffs
+            .top(TOP_CLIFFS)
+            .into_iter()
+            .map(|(m, b)| {
+                json!({
+                    "minute_start_ms": m,
+                    "minute_start": utc_minute(m),
+                    "keys": b.keys,
+                    "memory_bytes": b.memory_bytes,
+                    "share_of_expiring_keys": share(b.keys, expiring),
+                })
+            })
+            .collect(),
+    )
+}
 
 /// A Redis key for JSON: a string when UTF-8, else `{"hex": "…"}`.
 pub fn key_json(key: &[u8]) -> Value {
@@ -128,6 +187,10 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "types": types,
         "dbs": dbs,
         "expiry": expiry,
+        "expiry_cliffs": cliffs_json(r),
+        "top_prefixes": top_prefixes_json(r),
+        "prefix_patterns": a.prefixes.len(),
+        "prefix_level": a.prefixes.level(),
         "top_keys_by_memory": top,
         "hot_keys_by_lfu": hot(lfu),
         "hot_keys_by_lru": hot(lru),

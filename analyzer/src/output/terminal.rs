@@ -3,7 +3,74 @@
 use std::fmt::Write;
 
 use crate::analyzer::{ExpiryBucket, FileReport};
-use crate::output::summary::overall_top_by_memory;
+use crate::output::parquet::expiring_keys;
+use crate::output::summary::{overall_top_by_memory, TOP_CLIFFS};
+use crate::prefix::{utc_minute, PrefixRow, PrefixTree, MAX_DEPTH};
+
+/// Nodes shown per level of the prefix tree.
+const TREE_WIDTH: usize = 10;
+
+/// Prints the children of `parent` (the depth-1 nodes when `None`), then
+/// theirs, down to `max_depth`. A node whose only child holds all its
+/// keys is shown as that child (`user:*:profile`, not `user`, `user:*`).
+fn tree_lines(
+    o: &mut String,
+    tree: &PrefixTree,
+    parent: Option<&PrefixRow>,
+    nesting: usize,
+    max_depth: usize,
+    total_mem: u64,
+    total_keys: u64,
+) {
+    let children = tree.children(parent);
+    let indent = "  ".repeat(nesting);
+    let shown = children.len().min(TREE_WIDTH);
+    for &c in &children[..shown] {
+        let mut node = c;
+        while node.depth < max_depth {
+            match tree.children(Some(node))[..] {
+                [only] if only.stat.keys == node.stat.keys => node = only,
+                _ => break,
+            }
+        }
+        let label = format!("{indent}{}", printable_key(&node.pattern));
+        let _ = writeln!(
+            o,
+            "  {:<50} {:>10} {:>5.1}% {:>12} {:>5.1}%",
+            label,
+            node.stat.keys,
+            pct(node.stat.keys, total_keys),
+            human_bytes(node.stat.memory_bytes),
+            pct(node.stat.memory_bytes, total_mem)
+        );
+        if node.depth < max_depth {
+            tree_lines(
+                o,
+                tree,
+                Some(node),
+                nesting + 1,
+                max_depth,
+                total_mem,
+                total_keys,
+            );
+        }
+    }
+    if children.len() > shown {
+        let rest = &children[shown..];
+        let keys: u64 = rest.iter().map(|c| c.stat.keys).sum();
+        let mem: u64 = rest.iter().map(|c| c.stat.memory_bytes).sum();
+        let label = format!("{indent}({} more)", rest.len());
+        let _ = writeln!(
+            o,
+            "  {:<50} {:>10} {:>5.1}% {:>12} {:>5.1}%",
+            label,
+            keys,
+            pct(keys, total_keys),
+            human_bytes(mem),
+            pct(mem, total_mem)
+        );
+    }
+}
 
 /// `1536` → `1.5 KiB`.
 pub fn human_bytes(n: u64) -> String {
@@ -139,6 +206,46 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
             s.keys,
             pct(s.keys, a.keys),
             human_bytes(s.memory_bytes)
+        );
+    }
+
+    let cliffs = a.cliffs.top(TOP_CLIFFS);
+    if !cliffs.is_empty() {
+        let expiring = expiring_keys(r);
+        let _ = writeln!(
+            o,
+            "\nExpiry cliffs (minutes in which the most keys expire, next 30 days)"
+        );
+        for (m, b) in cliffs {
+            let _ = writeln!(
+                o,
+                "  {:<22} {:>12} keys {:>5.1}% of expiring {:>12}",
+                utc_minute(m),
+                b.keys,
+                pct(b.keys, expiring),
+                human_bytes(b.memory_bytes)
+            );
+        }
+    }
+
+    let depth = a.prefixes.config().depth;
+    let tree = a.prefixes.tree();
+    let _ = writeln!(o, "\nTop prefixes (to depth {depth}; * = identifiers)");
+    let _ = writeln!(
+        o,
+        "  {:<50} {:>10} {:>6} {:>12} {:>6}",
+        "pattern", "keys", "keys%", "memory", "mem%"
+    );
+    tree_lines(&mut o, &tree, None, 0, depth, a.memory_bytes, a.keys);
+    if a.prefixes.level() < MAX_DEPTH as i32 {
+        let _ = writeln!(
+            o,
+            "  (over --prefix-cap distinct patterns: patterns cut to {})",
+            match a.prefixes.level() {
+                l @ 1.. => format!("{l} segment(s)"),
+                0 => "the first 2 bytes".to_owned(),
+                _ => "*".to_owned(),
+            }
         );
     }
 

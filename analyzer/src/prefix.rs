@@ -1,0 +1,1026 @@
+//! Key prefixes: every key is turned into a *pattern* by splitting it on
+//! separator bytes and replacing the segments that look like identifiers
+//! by `*` (`user:1234:profile` → `user:*:profile`), then patterns are
+//! counted per worker and aggregated into a tree at the end.
+//!
+//! Separators ([`Separators`]): `auto` (the default) splits on `:`, `|` and
+//! `/`; `.`, `-` and `_` are *not* separators (Redis' own naming advice
+//! uses them inside a field, `comment:4321:reply.to`, and they occur inside
+//! dates, UUIDs and floats). Explicit separators (`--separators ":|"`)
+//! replace that set; templating applies in both modes.
+//!
+//! Identifier rules, for a segment (checked whole first, then for each part
+//! of it between `-`, `_`, `.`, `@`, `+`, `=`, `,`, `#` or a space):
+//! - decimal numbers, and "numeric" tokens: digits with `-._+,TZ` between
+//!   them and at least as many digits as other characters (`2024-01-31`,
+//!   `20240131`, `1700000000`, `3.14`, `10.0.0.1`, `2024-01-31T10:00Z`'s parts);
+//! - UUIDs (`8-4-4-4-12` hex digits);
+//! - hex strings of 8 or more characters, or of 4 or more containing both a
+//!   digit and a letter (`9f86d081884c7d65`, `a1b2`);
+//! - random-looking tokens: letters and digits (and `+/=`) with at least one
+//!   of each, 12 characters or more, or 8 or more alternating between
+//!   letters and digits at least 3 times (`k3j4h5g6`);
+//! - e-mail addresses (a `@` with something on both sides);
+//! - segments longer than 64 bytes, and segments with control bytes or
+//!   invalid UTF-8 (binary ids).
+//!
+//! A segment whose parts all became `*` becomes one `*` (`2024-01-31` →
+//! `*`, not `*-*-*`). Plain words are kept (`profile`, `reply.to`,
+//! `v2`). Keys with more than [`MAX_DEPTH`] segments: the last kept
+//! segment is `*` and stands for the rest.
+//!
+//! Tree: a pattern of `d` segments is counted at every depth `1..=d`, under
+//! its first `k` segments (`user`, `user:*`, `user:*:profile`); the row of
+//! a node counts the keys whose pattern is that node or lies under it.
+//!
+//! Bounded memory, deterministic whatever the threads: the number of
+//! distinct patterns an accumulator holds never passes the cap. When it
+//! would, every pattern is cut one level coarser (depth 8 → 7 → … → 1, then
+//! the first segment cut to 2 bytes + `*` (kept when 2 bytes or less), then `*` alone) and the map is
+//! rebuilt. A worker only coarsens when the keys *it* saw exceed the cap at
+//! that level, so the whole file does too; merging takes the coarser level
+//! of the two and coarsens further while over the cap. The result is
+//! always the finest level at which the whole file fits the cap, whatever
+//! the split into chunks and threads. `keys.parquet`'s `prefix` column is
+//! never coarsened (it is computed per key).
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+use rdb_parser::Kind;
+
+use crate::analyzer::{Bucket, ExpiryBucket};
+
+/// Most segments a pattern keeps.
+pub const MAX_DEPTH: usize = 8;
+/// Segments longer than this are replaced by `*`.
+pub const MAX_SEGMENT_BYTES: usize = 64;
+/// Default cap on distinct patterns ([`PrefixConfig::cap`]).
+pub const DEFAULT_CAP: usize = 100_000;
+
+/// Bytes that split a segment into parts for the identifier rules (not
+/// segment separators).
+const INNER: &[u8] = b"-_.@+=,# ";
+
+/// How keys are split into segments.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Separators {
+    /// `:`, `|` and `/`.
+    #[default]
+    Auto,
+    /// These bytes.
+    Chars(Vec<u8>),
+}
+
+impl Separators {
+    /// `auto`, or the separator characters themselves: at least one,
+    /// ASCII, not `*` (which stands for identifiers in patterns).
+    pub fn parse(s: &str) -> Option<Separators> {
+        match s {
+            "auto" => Some(Separators::Auto),
+            s if s.is_empty() || !s.is_ascii() || s.contains('*') => None,
+            s => Some(Separators::Chars(s.as_bytes().to_vec())),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Separators::Auto => b":|/",
+            Separators::Chars(c) => c,
+        }
+    }
+}
+
+/// Settings of the prefix analysis (a lookup table, cheap to copy).
+#[derive(Clone, Copy, Debug)]
+pub struct PrefixConfig {
+    sep: [bool; 256],
+    inner: [bool; 256],
+    /// Most distinct patterns an accumulator holds.
+    pub cap: usize,
+    /// Depth of the prefixes shown in the report and given per-prefix expiry rows.
+    pub depth: usize,
+}
+
+impl PrefixConfig {
+    /// A config splitting on `seps`, holding at most `cap` patterns.
+    pub fn new(seps: &Separators, cap: usize, depth: usize) -> PrefixConfig {
+        let mut sep = [false; 256];
+        for &b in seps.bytes() {
+            sep[b as usize] = true;
+        }
+        let mut inner = [false; 256];
+        for &b in INNER {
+            inner[b as usize] = !sep[b as usize];
+        }
+        PrefixConfig {
+            sep,
+            inner,
+            cap: cap.max(1),
+            depth: depth.max(1),
+        }
+    }
+
+    fn is_sep(&self, b: u8) -> bool {
+        self.sep[b as usize]
+    }
+
+    /// Writes the pattern of `key` into `out` (cleared first) and returns it.
+    pub fn template<'b>(&self, key: &[u8], out: &'b mut Vec<u8>) -> &'b [u8] {
+        out.clear();
+        let mut start = 0;
+        let mut depth = 0;
+        loop {
+            let end = key[start..]
+                .iter()
+                .position(|&b| self.is_sep(b))
+                .map_or(key.len(), |p| start + p);
+            depth += 1;
+            if depth == MAX_DEPTH && end < key.len() {
+                out.push(b'*');
+                break;
+            }
+            self.template_segment(&key[start..end], out);
+            if end >= key.len() {
+                break;
+            }
+            out.push(key[end]);
+            start = end + 1;
+        }
+        out
+    }
+
+    fn template_segment(&self, seg: &[u8], out: &mut Vec<u8>) {
+        if seg.is_empty() {
+            return;
+        }
+        // Fast paths: plain words and plain numbers.
+        if seg.len() <= MAX_SEGMENT_BYTES {
+            if seg.iter().all(u8::is_ascii_alphabetic) {
+                if seg.len() >= 8 && seg.iter().all(u8::is_ascii_hexdigit) {
+                    out.push(b'*');
+                } else {
+                    out.extend_from_slice(seg);
+                }
+                return;
+            }
+            if seg.iter().all(u8::is_ascii_digit) {
+                out.push(b'*');
+                return;
+            }
+        }
+        let sh = shape(seg);
+        if seg.len() > MAX_SEGMENT_BYTES
+            || shape_is_identifier(seg, &sh)
+            || is_binary(seg, &sh)
+            || is_email(seg)
+        {
+            out.push(b'*');
+            return;
+        }
+        if !seg.iter().any(|&b| self.inner[b as usize]) {
+            out.extend_from_slice(seg);
+            return;
+        }
+        // Part by part; one `*` if every non-empty part is an identifier.
+        let mark = out.len();
+        let mut all_ids = true;
+        let mut any_part = false;
+        let mut start = 0;
+        for i in 0..=seg.len() {
+            if i < seg.len() && !self.inner[seg[i] as usize] {
+                continue;
+            }
+            let part = &seg[start..i];
+            if !part.is_empty() {
+                any_part = true;
+                if is_identifier(part) {
+                    out.push(b'*');
+                } else {
+                    all_ids = false;
+                    out.extend_from_slice(part);
+                }
+            }
+            if i < seg.len() {
+                out.push(seg[i]);
+            }
+            start = i + 1;
+        }
+        if all_ids && any_part {
+            out.truncate(mark);
+            out.push(b'*');
+        }
+    }
+}
+
+impl Default for PrefixConfig {
+    fn default() -> PrefixConfig {
+        PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3)
+    }
+}
+
+const DIGIT: u8 = 1;
+const HEX_LETTER: u8 = 2;
+const LETTER: u8 = 4;
+/// `-._+,TZ`: between the digits of numbers, dates and times.
+const NUM_PUNCT: u8 = 8;
+/// `+/=`: in base64 tokens.
+const TOK_PUNCT: u8 = 16;
+/// Control bytes and non-ASCII bytes.
+const ODD: u8 = 32;
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b.is_ascii_hexdigit() {
+            HEX_LETTER | LETTER
+        } else if b.is_ascii_alphabetic() {
+            LETTER
+        } else if b < 0x20 || b >= 0x7f {
+            ODD
+        } else {
+            0
+        };
+        i += 1;
+    }
+    let num = b"-._+,TZ";
+    let mut j = 0;
+    while j < num.len() {
+        t[num[j] as usize] |= NUM_PUNCT;
+        j += 1;
+    }
+    let tok = b"+/=";
+    let mut j = 0;
+    while j < tok.len() {
+        t[tok[j] as usize] |= TOK_PUNCT;
+        j += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = classes();
+
+/// What one pass over a token tells.
+#[derive(Default)]
+struct Shape {
+    digits: usize,
+    letters: usize,
+    /// OR and AND of the classes of all bytes.
+    any: u8,
+    /// Bytes that are digits or [`NUM_PUNCT`] / hex / alnum or [`TOK_PUNCT`].
+    numeric: usize,
+    hex: usize,
+    token: usize,
+    switches: usize,
+}
+
+fn shape(t: &[u8]) -> Shape {
+    let mut s = Shape::default();
+    let mut prev_digit = None;
+    for &b in t {
+        let c = CLASS[b as usize];
+        s.any |= c;
+        let digit = c & DIGIT != 0;
+        s.digits += usize::from(digit);
+        s.letters += usize::from(c & LETTER != 0);
+        s.numeric += usize::from(c & (DIGIT | NUM_PUNCT) != 0);
+        s.hex += usize::from(c & (DIGIT | HEX_LETTER) != 0);
+        s.token += usize::from(c & (DIGIT | LETTER | TOK_PUNCT) != 0);
+        if c & (DIGIT | LETTER) != 0 {
+            s.switches += usize::from(prev_digit.is_some_and(|p| p != digit));
+            prev_digit = Some(digit);
+        }
+    }
+    s
+}
+
+/// The identifier rules for one token (see the module docs).
+fn is_identifier(t: &[u8]) -> bool {
+    !t.is_empty() && shape_is_identifier(t, &shape(t))
+}
+
+fn shape_is_identifier(t: &[u8], s: &Shape) -> bool {
+    let n = t.len();
+    // Numbers, dates, times, versions, addresses.
+    if s.digits > 0
+        && s.numeric == n
+        && s.digits >= n - s.digits
+        && (t[0].is_ascii_digit() || t[0] == b'-')
+    {
+        return true;
+    }
+    // Hex.
+    if s.hex == n && (n >= 8 || (n >= 4 && s.digits > 0 && s.letters > 0)) {
+        return true;
+    }
+    // Random tokens.
+    if s.digits > 0 && s.letters > 0 && s.token == n && (n >= 12 || (n >= 8 && s.switches >= 3)) {
+        return true;
+    }
+    // UUID.
+    n == 36
+        && t.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+fn is_email(t: &[u8]) -> bool {
+    t.iter()
+        .position(|&b| b == b'@')
+        .is_some_and(|p| p > 0 && p + 1 < t.len())
+}
+
+/// Control bytes, or bytes that are not UTF-8 (`s` is the shape of `t`).
+fn is_binary(t: &[u8], s: &Shape) -> bool {
+    s.any & ODD != 0
+        && (t.iter().any(|&b| b < 0x20 || b == 0x7f) || std::str::from_utf8(t).is_err())
+}
+
+/// A multiply-rotate hasher (the Fx hash of rustc) for the per-key map
+/// lookups, several times cheaper than SipHash on short patterns; seeded
+/// per process so that a file cannot be built to collide.
+#[derive(Clone, Copy, Debug)]
+pub struct FastHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FastHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits (the best mixed) over the low ones, which
+        // pick the bucket.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// Builds [`FastHasher`]s with this process's seed.
+#[derive(Clone, Copy, Debug)]
+pub struct FastState(u64);
+
+impl Default for FastState {
+    fn default() -> FastState {
+        static SEED: OnceLock<u64> = OnceLock::new();
+        FastState(*SEED.get_or_init(|| RandomState::new().build_hasher().finish()))
+    }
+}
+
+impl BuildHasher for FastState {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(self.0)
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, FastState>;
+
+/// Index of a type in [`PrefixStat::type_keys`].
+pub fn kind_index(k: Kind) -> usize {
+    match k {
+        Kind::String => 0,
+        Kind::List => 1,
+        Kind::Set => 2,
+        Kind::Zset => 3,
+        Kind::Hash => 4,
+        Kind::Stream => 5,
+        Kind::Module => 6,
+    }
+}
+
+/// Totals of one pattern (or tree node).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefixStat {
+    /// Keys.
+    pub keys: u64,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+    /// Bytes in the file.
+    pub rdb_bytes: u64,
+    /// Keys per type: string, list, set, zset, hash, stream, module.
+    pub type_keys: [u64; 7],
+    /// Keys with a TTL.
+    pub keys_with_ttl: u64,
+    /// Per expiry bucket, in [`ExpiryBucket::ALL`] order.
+    pub expiry: [Bucket; 7],
+}
+
+impl PrefixStat {
+    fn add(&mut self, k: &KeyStat) {
+        self.keys += 1;
+        self.memory_bytes += k.memory_bytes;
+        self.rdb_bytes += k.rdb_bytes;
+        self.type_keys[kind_index(k.kind)] += 1;
+        self.keys_with_ttl += u64::from(k.has_ttl);
+        let b = &mut self.expiry[k.bucket as usize];
+        b.keys += 1;
+        b.memory_bytes += k.memory_bytes;
+    }
+
+    fn merge(&mut self, o: &PrefixStat) {
+        self.keys += o.keys;
+        self.memory_bytes += o.memory_bytes;
+        self.rdb_bytes += o.rdb_bytes;
+        for (a, b) in self.type_keys.iter_mut().zip(&o.type_keys) {
+            *a += b;
+        }
+        self.keys_with_ttl += o.keys_with_ttl;
+        for (a, b) in self.expiry.iter_mut().zip(&o.expiry) {
+            a.keys += b.keys;
+            a.memory_bytes += b.memory_bytes;
+        }
+    }
+}
+
+/// What [`PrefixAcc::add`] needs to know about a key.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyStat {
+    /// Type.
+    pub kind: Kind,
+    /// Estimated memory.
+    pub memory_bytes: u64,
+    /// Bytes in the file.
+    pub rdb_bytes: u64,
+    /// Has a TTL.
+    pub has_ttl: bool,
+    /// Expiry bucket.
+    pub bucket: ExpiryBucket,
+}
+
+/// Coarsening levels: `1..=MAX_DEPTH` keep that many segments; `0` cuts the
+/// first segment to 2 bytes (+ `*`; kept whole if 2 bytes or less); `-1` is `*` alone.
+const FINEST: i32 = MAX_DEPTH as i32;
+
+/// `pattern` (at the finest level) cut to `level`, appended to `out`.
+fn coarsen(cfg: &PrefixConfig, pattern: &[u8], level: i32, out: &mut Vec<u8>) {
+    out.clear();
+    if level < 0 {
+        out.push(b'*');
+        return;
+    }
+    let first_end = pattern
+        .iter()
+        .position(|&b| cfg.is_sep(b))
+        .unwrap_or(pattern.len());
+    if level == 0 {
+        let first = &pattern[..first_end];
+        if first.len() <= 2 {
+            out.extend_from_slice(first);
+        } else {
+            out.extend_from_slice(&first[..first.len().min(2)]);
+            out.push(b'*');
+        }
+        return;
+    }
+    let mut segs = 0;
+    for (i, &b) in pattern.iter().enumerate() {
+        if cfg.is_sep(b) {
+            segs += 1;
+            if segs == level {
+                out.extend_from_slice(&pattern[..i]);
+                return;
+            }
+        }
+    }
+    out.extend_from_slice(pattern);
+}
+
+/// One worker's pattern counts: at most `cap` patterns.
+#[derive(Clone, Debug)]
+pub struct PrefixAcc {
+    cfg: PrefixConfig,
+    level: i32,
+    map: FastMap<Box<[u8]>, PrefixStat>,
+    buf: Vec<u8>,
+}
+
+impl PrefixAcc {
+    /// Empty, at the finest level.
+    pub fn new(cfg: PrefixConfig) -> PrefixAcc {
+        PrefixAcc {
+            cfg,
+            level: FINEST,
+            map: FastMap::default(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PrefixConfig {
+        &self.cfg
+    }
+
+    /// The coarsening level (see the module docs): `MAX_DEPTH` when no
+    /// pattern was cut.
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+
+    /// Distinct patterns held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no key was added.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Counts one key whose full pattern ([`PrefixConfig::template`]) is `pattern`.
+    pub fn add(&mut self, pattern: &[u8], k: &KeyStat) {
+        let p: &[u8] = if self.level == FINEST {
+            pattern
+        } else {
+            coarsen(&self.cfg, pattern, self.level, &mut self.buf);
+            &self.buf
+        };
+        if let Some(s) = self.map.get_mut(p) {
+            s.add(k);
+            return;
+        }
+        if self.map.len() >= self.cfg.cap {
+            self.coarsen_until_fits(Some(pattern));
+            return self.add(pattern, k);
+        }
+        let mut s = PrefixStat::default();
+        s.add(k);
+        self.map.insert(p.into(), s);
+    }
+
+    /// Coarsens while the patterns held (plus `pending`, a pattern about
+    /// to be added) are more than the cap.
+    fn coarsen_until_fits(&mut self, pending: Option<&[u8]>) {
+        let mut buf = Vec::new();
+        loop {
+            let pending_new = pending.is_some_and(|p| {
+                coarsen(&self.cfg, p, self.level, &mut buf);
+                !self.map.contains_key(&buf[..])
+            });
+            if self.map.len() + usize::from(pending_new) <= self.cfg.cap || self.level < 0 {
+                return;
+            }
+            self.level -= 1;
+            let old = std::mem::take(&mut self.map);
+            for (p, s) in old {
+                coarsen(&self.cfg, &p, self.level, &mut buf);
+                match self.map.get_mut(&buf[..]) {
+                    Some(t) => t.merge(&s),
+                    None => {
+                        self.map.insert(buf.as_slice().into(), s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-cuts every pattern to `level` (coarser than the current one).
+    fn coarsen_to(&mut self, level: i32) {
+        if level >= self.level {
+            return;
+        }
+        let mut buf = Vec::new();
+        let old = std::mem::take(&mut self.map);
+        // Coarsening the finer patterns straight to `level` equals going
+        // level by level (each level is a function of the previous one)
+        // as long as patterns were cut from the full pattern: cutting an
+        // already-cut pattern gives the same result by construction.
+        self.level = level;
+        for (p, s) in old {
+            coarsen(&self.cfg, &p, level, &mut buf);
+            match self.map.get_mut(&buf[..]) {
+                Some(t) => t.merge(&s),
+                None => {
+                    self.map.insert(buf.as_slice().into(), s);
+                }
+            }
+        }
+    }
+
+    /// Folds `o` in: the coarser level of the two, then coarser while over the cap.
+    pub fn merge(&mut self, mut o: PrefixAcc) {
+        let level = self.level.min(o.level);
+        self.coarsen_to(level);
+        o.coarsen_to(level);
+        if self.map.len() < o.map.len() {
+            std::mem::swap(&mut self.map, &mut o.map);
+        }
+        for (p, s) in o.map {
+            match self.map.get_mut(&p) {
+                Some(t) => t.merge(&s),
+                None => {
+                    self.map.insert(p, s);
+                }
+            }
+        }
+        self.coarsen_until_fits(None);
+    }
+
+    /// The patterns held and their totals, sorted by pattern.
+    pub fn patterns(&self) -> Vec<(&[u8], &PrefixStat)> {
+        let mut v: Vec<(&[u8], &PrefixStat)> = self.map.iter().map(|(p, s)| (&**p, s)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// The tree: every pattern counted at each of its depths.
+    pub fn tree(&self) -> PrefixTree {
+        let mut nodes: BTreeMap<Vec<u8>, (usize, PrefixStat)> = BTreeMap::new();
+        for (p, s) in &self.map {
+            let mut depth = 0;
+            let mut add = |end: usize, depth: usize| match nodes.get_mut(&p[..end]) {
+                Some(n) => n.1.merge(s),
+                None => {
+                    nodes.insert(p[..end].to_vec(), (depth, *s));
+                }
+            };
+            for (i, &b) in p.iter().enumerate() {
+                if self.cfg.is_sep(b) {
+                    depth += 1;
+                    add(i, depth);
+                }
+            }
+            add(p.len(), depth + 1);
+        }
+        let rows = nodes
+            .into_iter()
+            .map(|(pattern, (depth, stat))| PrefixRow {
+                pattern,
+                depth,
+                stat,
+            })
+            .collect();
+        PrefixTree {
+            rows,
+            cfg: self.cfg,
+        }
+    }
+}
+
+/// One node of the prefix tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixRow {
+    /// The first `depth` segments of patterns (lossy UTF-8 on output).
+    pub pattern: Vec<u8>,
+    /// Segments.
+    pub depth: usize,
+    /// Totals of the keys whose pattern is this one or lies under it.
+    pub stat: PrefixStat,
+}
+
+/// The prefix tree, rows sorted by pattern.
+#[derive(Clone, Debug)]
+pub struct PrefixTree {
+    /// Every node.
+    pub rows: Vec<PrefixRow>,
+    cfg: PrefixConfig,
+}
+
+impl PrefixTree {
+    /// Rows by (depth, memory descending, pattern): the order of `prefixes.parquet`.
+    pub fn by_depth_and_memory(&self) -> Vec<&PrefixRow> {
+        let mut v: Vec<&PrefixRow> = self.rows.iter().collect();
+        v.sort_by(|a, b| {
+            a.depth
+                .cmp(&b.depth)
+                .then(b.stat.memory_bytes.cmp(&a.stat.memory_bytes))
+                .then_with(|| a.pattern.cmp(&b.pattern))
+        });
+        v
+    }
+
+    /// The `n` rows of depth `1..=max_depth` with the most memory (then
+    /// shallower, then by pattern).
+    pub fn top_by_memory(&self, max_depth: usize, n: usize) -> Vec<&PrefixRow> {
+        let mut v: Vec<&PrefixRow> = self.rows.iter().filter(|r| r.depth <= max_depth).collect();
+        v.sort_by(|a, b| {
+            b.stat
+                .memory_bytes
+                .cmp(&a.stat.memory_bytes)
+                .then(a.depth.cmp(&b.depth))
+                .then_with(|| a.pattern.cmp(&b.pattern))
+        });
+        v.truncate(n);
+        v
+    }
+
+    /// The children of `parent` (`None`: the depth-1 nodes), by memory
+    /// descending then pattern.
+    pub fn children(&self, parent: Option<&PrefixRow>) -> Vec<&PrefixRow> {
+        let mut v: Vec<&PrefixRow> = match parent {
+            None => self.rows.iter().filter(|r| r.depth == 1).collect(),
+            Some(p) => self
+                .rows
+                .iter()
+                .filter(|r| {
+                    r.depth == p.depth + 1
+                        && r.pattern.len() > p.pattern.len()
+                        && r.pattern.starts_with(&p.pattern)
+                        && self.cfg.is_sep(r.pattern[p.pattern.len()])
+                })
+                .collect(),
+        };
+        v.sort_by(|a, b| {
+            b.stat
+                .memory_bytes
+                .cmp(&a.stat.memory_bytes)
+                .then_with(|| a.pattern.cmp(&b.pattern))
+        });
+        v
+    }
+}
+
+/// Expiry "cliffs": keys per UTC minute of their expire time, for keys
+/// expiring within 30 days after the snapshot time (at most 43,200 minutes).
+#[derive(Clone, Debug, Default)]
+pub struct CliffAcc {
+    minutes: FastMap<i64, Bucket>,
+}
+
+/// Minutes counted after "now".
+pub const CLIFF_HORIZON_MS: i64 = 30 * 24 * 3_600_000;
+
+impl CliffAcc {
+    /// Counts a key expiring at `at` (ms), seen at `now` (ms).
+    pub fn add(&mut self, at: i64, now: i64, memory: u64) {
+        if at <= now || at - now > CLIFF_HORIZON_MS {
+            return;
+        }
+        let b = self.minutes.entry(at.div_euclid(60_000)).or_default();
+        b.keys += 1;
+        b.memory_bytes += memory;
+    }
+
+    /// Folds `o` in.
+    pub fn merge(&mut self, o: CliffAcc) {
+        if self.minutes.len() < o.minutes.len() {
+            let mine = std::mem::replace(&mut self.minutes, o.minutes);
+            return self.merge(CliffAcc { minutes: mine });
+        }
+        for (m, b) in o.minutes {
+            let t = self.minutes.entry(m).or_default();
+            t.keys += b.keys;
+            t.memory_bytes += b.memory_bytes;
+        }
+    }
+
+    /// The `n` minutes (start, ms since the epoch) with the most keys
+    /// expiring, most first (ties: more memory, then earlier).
+    pub fn top(&self, n: usize) -> Vec<(i64, Bucket)> {
+        let mut v: Vec<(i64, Bucket)> =
+            self.minutes.iter().map(|(m, b)| (m * 60_000, *b)).collect();
+        v.sort_by(|a, b| {
+            b.1.keys
+                .cmp(&a.1.keys)
+                .then(b.1.memory_bytes.cmp(&a.1.memory_bytes))
+                .then(a.0.cmp(&b.0))
+        });
+        v.truncate(n);
+        v
+    }
+}
+
+/// `2024-01-31 10:05 UTC` for a time in ms since the epoch.
+pub fn utc_minute(ms: i64) -> String {
+    let mins = ms.div_euclid(60_000);
+    let days = mins.div_euclid(1440);
+    let (h, m) = (mins.rem_euclid(1440) / 60, mins.rem_euclid(60));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(key: &[u8]) -> String {
+        let cfg = PrefixConfig::default();
+        let mut buf = Vec::new();
+        String::from_utf8_lossy(cfg.template(key, &mut buf)).into_owned()
+    }
+
+    #[test]
+    fn templating() {
+        assert_eq!(t(b"user:1234:profile"), "user:*:profile");
+        assert_eq!(t(b"user:98:profile"), "user:*:profile");
+        assert_eq!(t(b"session:9f86d081884c7d65"), "session:*");
+        assert_eq!(t(b"cache:item:17"), "cache:item:*");
+        assert_eq!(t(b"config"), "config");
+        assert_eq!(
+            t(b"obj:123e4567-e89b-12d3-a456-426614174000:meta"),
+            "obj:*:meta"
+        );
+        assert_eq!(t(b"stats:2024-01-31:hits"), "stats:*:hits");
+        assert_eq!(t(b"stats:20240131"), "stats:*");
+        assert_eq!(t(b"ts:1700000000123"), "ts:*");
+        assert_eq!(t(b"tok:aGVsbG8gd29ybGQ9PQ"), "tok:*");
+        assert_eq!(t(b"tok:k3j4h5g6"), "tok:*");
+        assert_eq!(t(b"h:deadbeef"), "h:*");
+        assert_eq!(t(b"h:a1b2"), "h:*");
+        assert_eq!(t(b"comment:4321:reply.to"), "comment:*:reply.to");
+        assert_eq!(t(b"lock:order-12345"), "lock:order-*");
+        assert_eq!(t(b"api|v2|users"), "api|v2|users");
+        assert_eq!(t(b"user:alice@example.com"), "user:*");
+        assert_eq!(t(b"feature_flags:dark_mode"), "feature_flags:dark_mode");
+        assert_eq!(t(b"face:cafe"), "face:cafe");
+        assert_eq!(t(b"address2"), "address2");
+        assert_eq!(t(b"12345"), "*");
+        assert_eq!(t(b"a::b:"), "a::b:");
+        assert_eq!(t(b""), "");
+        assert_eq!(t(b"{user3}.ttl:5"), "{user3}.ttl:*");
+        // Binary segments are identifiers; valid non-ASCII UTF-8 is kept.
+        assert_eq!(t(b"bin:\x00\xff"), "bin:*");
+        assert_eq!(t("键:名字".as_bytes()), "键:名字");
+        // Depth is bounded: the 8th segment stands for the rest.
+        assert_eq!(t(b"a:b:c:d:e:f:g:h:i:j"), "a:b:c:d:e:f:g:*");
+        assert_eq!(t(b"a:b:c:d:e:f:g:h"), "a:b:c:d:e:f:g:h");
+        let long = format!("blob:{}", "x".repeat(100));
+        assert_eq!(t(long.as_bytes()), "blob:*");
+        // Explicit separators.
+        assert_eq!(Separators::parse("auto"), Some(Separators::Auto));
+        assert_eq!(
+            Separators::parse(":|"),
+            Some(Separators::Chars(b":|".to_vec()))
+        );
+        assert_eq!(Separators::parse(""), None);
+        assert_eq!(Separators::parse("*"), None);
+        assert_eq!(Separators::parse("→"), None);
+        let cfg = PrefixConfig::new(&Separators::Chars(b".".to_vec()), 10, 3);
+        let mut buf = Vec::new();
+        assert_eq!(cfg.template(b"app.users.42", &mut buf), b"app.users.*");
+        assert_eq!(cfg.template(b"a:b.c", &mut buf), b"a:b.c");
+    }
+
+    fn stat(mem: u64) -> KeyStat {
+        KeyStat {
+            kind: Kind::String,
+            memory_bytes: mem,
+            rdb_bytes: 1,
+            has_ttl: false,
+            bucket: ExpiryBucket::NoTtl,
+        }
+    }
+
+    fn keys() -> Vec<String> {
+        let mut v = Vec::new();
+        for i in 0..50 {
+            v.push(format!("user:{i}:profile"));
+            v.push(format!("user:{i}:settings"));
+            v.push(format!("word{}:x", (b'a' + (i % 26) as u8) as char));
+        }
+        v.push("config".into());
+        v
+    }
+
+    fn run(keys: &[String], cap: usize, parts: usize) -> PrefixAcc {
+        let cfg = PrefixConfig::new(&Separators::Auto, cap, 3);
+        let mut buf = Vec::new();
+        let mut accs: Vec<PrefixAcc> = (0..parts).map(|_| PrefixAcc::new(cfg)).collect();
+        for (i, k) in keys.iter().enumerate() {
+            let p = cfg.template(k.as_bytes(), &mut buf).to_vec();
+            accs[i % parts].add(&p, &stat(i as u64));
+        }
+        // Merge in an uneven order.
+        let mut it = accs.into_iter().rev();
+        let mut a = it.next().unwrap();
+        for b in it {
+            a.merge(b);
+        }
+        a
+    }
+
+    fn flat(a: &PrefixAcc) -> Vec<(String, usize, u64, u64)> {
+        a.tree()
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(&r.pattern).into_owned(),
+                    r.depth,
+                    r.stat.keys,
+                    r.stat.memory_bytes,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tree_rows() {
+        let a = run(&keys(), 1000, 1);
+        assert_eq!(a.level(), MAX_DEPTH as i32);
+        let rows = flat(&a);
+        let get = |p: &str| rows.iter().find(|r| r.0 == p).cloned();
+        assert_eq!(get("user").map(|r| (r.1, r.2)), Some((1, 100)));
+        assert_eq!(get("user:*").map(|r| (r.1, r.2)), Some((2, 100)));
+        assert_eq!(get("user:*:profile").map(|r| (r.1, r.2)), Some((3, 50)));
+        assert_eq!(get("config").map(|r| (r.1, r.2)), Some((1, 1)));
+        let total: u64 = rows.iter().filter(|r| r.1 == 1).map(|r| r.2).sum();
+        assert_eq!(total, 151);
+        let tree = a.tree();
+        let top = tree.children(None);
+        assert_eq!(top[0].pattern, b"user");
+        let kids = tree.children(Some(top[0]));
+        assert_eq!(kids.len(), 1);
+        assert_eq!(tree.children(Some(kids[0])).len(), 2);
+    }
+
+    #[test]
+    fn folding_under_a_tiny_cap() {
+        let ks = keys();
+        // 2 user patterns + 26 word patterns + config = 29 at full depth.
+        assert_eq!(run(&ks, 29, 1).level(), MAX_DEPTH as i32);
+        // Over the cap: one level coarser (depth 2: user:*, 26 words, config).
+        let a = run(&ks, 28, 1);
+        assert_eq!(a.level(), 2);
+        assert_eq!(a.len(), 28);
+        // Depth 1 has 28 patterns too: under 28, the first segment is cut
+        // to 2 bytes: us*, wo*, co*.
+        let a = run(&ks, 27, 1);
+        assert_eq!(a.level(), 0);
+        let pats: Vec<&[u8]> = a.patterns().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(pats, [&b"co*"[..], b"us*", b"wo*"]);
+        let a = run(&ks, 2, 1);
+        assert_eq!(a.level(), -1);
+        assert_eq!(a.patterns()[0].1.keys, 151);
+        assert_eq!(a.patterns()[0].1.memory_bytes, (0..151).sum::<u64>());
+    }
+
+    #[test]
+    fn merge_equals_one_pass() {
+        let ks = keys();
+        for cap in [1, 2, 5, 27, 28, 29, 1000] {
+            let one = flat(&run(&ks, cap, 1));
+            for parts in [2, 3, 7, 151] {
+                let many = run(&ks, cap, parts);
+                assert_eq!(one, flat(&many), "cap {cap}, {parts} parts");
+            }
+        }
+    }
+
+    #[test]
+    fn utc_minutes() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_700_000_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn cliffs() {
+        let now = 1_700_000_000_000;
+        let mut a = CliffAcc::default();
+        let mut b = CliffAcc::default();
+        for i in 0..10 {
+            a.add(now + 120_000 + i, now, 10);
+        }
+        for i in 0..5 {
+            b.add(now + 600_000 + i * 1000, now, 1);
+        }
+        b.add(now - 1, now, 1); // expired: not counted
+        b.add(now + CLIFF_HORIZON_MS + 1, now, 1); // too far
+        a.merge(b);
+        let top = a.top(20);
+        assert_eq!(top.len(), 2);
+        assert_eq!(top[0].0, (now + 120_000) / 60_000 * 60_000);
+        assert_eq!(top[0].1.keys, 10);
+        assert_eq!(top[1].1.keys, 5);
+    }
+}
