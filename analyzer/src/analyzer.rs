@@ -4,6 +4,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -785,8 +786,22 @@ pub fn analyze_file(
     opts: &Options,
     keys: Option<&KeysSink>,
 ) -> Result<FileReport> {
-    let started = Instant::now();
     let rdb = Rdb::new(data).map_err(|e| Error::parse(source, e))?;
+    analyze_rdb(rdb, source, opts, keys, None)
+}
+
+/// [`analyze_file`] on an opened [`Rdb`] (which may give its pages back as
+/// they are read: [`Rdb::with_page_release`]), adding the bytes done to
+/// `progress` as chunks finish.
+pub fn analyze_rdb(
+    rdb: Rdb<'_>,
+    source: &str,
+    opts: &Options,
+    keys: Option<&KeysSink>,
+    progress: Option<&AtomicU64>,
+) -> Result<FileReport> {
+    let started = Instant::now();
+    let no_progress = AtomicU64::new(0);
     let meta = read_meta(&rdb, opts, source)?;
     let ctx = FactsContext {
         profile: Profile::for_target(
@@ -842,7 +857,13 @@ pub fn analyze_file(
         Ok(())
     };
     let mut w = rdb
-        .par_fold(&chunks, init, fold, merge_workers)
+        .par_fold_with_progress(
+            &chunks,
+            progress.unwrap_or(&no_progress),
+            init,
+            fold,
+            merge_workers,
+        )
         .map_err(|e| match e.kind() {
             ErrorKind::Io(_) if keys.is_some() => Error::WriterGone,
             _ => Error::parse(source, e),

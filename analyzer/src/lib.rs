@@ -55,8 +55,8 @@ pub mod reexports {
 }
 
 pub use analyzer::{
-    analyze_file, with_keys_writer, Accumulator, BigKey, Bucket, DbStat, ExpiryBucket, FileMeta,
-    FileReport, KeysSink, Options, TypeKey, TypeStat,
+    analyze_file, analyze_rdb, with_keys_writer, Accumulator, BigKey, Bucket, DbStat, ExpiryBucket,
+    FileMeta, FileReport, KeysSink, Options, TypeKey, TypeStat,
 };
 pub use error::{Error, Result};
 pub use facts::{EncodingLimits, KeyFacts, ObjEncoding, RedisVersion};

@@ -10,8 +10,8 @@
 //! used, which is the only irreducible error for Redis.
 
 use rdb_parser::{
-    parse_canonical_i64, Element, Entry, Kind, RdbString, Scalar, Scratch, StreamId, StreamVisitor,
-    ValueType,
+    parse_canonical_i64, Element, Entry, Kind, QuicklistNode, RdbString, Scalar, Scratch, StreamId,
+    StreamVisitor, ValueType,
 };
 
 use crate::facts::{EncodingLimits, ObjEncoding, RedisVersion};
@@ -819,67 +819,66 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
     let node_struct = if era == Era::Redis6 { 32 } else { 40 };
     let robj = 16;
     let quicklist = 40;
-    // Nodes as (bytes, is_plain) after load.
-    let mut nodes: Vec<(u64, bool)> = Vec::new();
+    let j = |n| p.allocator.usable(n);
+    // Nodes after load: how many, their summed cost, and the only node's
+    // size and kind while there is just one (7.2+ makes that a listpack).
+    let mut nodes = 0u64;
+    let mut nodes_cost = 0u64;
+    let mut single: Option<(u64, bool)> = None;
+    let mut add_node = |bytes: u64, plain: bool| {
+        nodes += 1;
+        nodes_cost += node_struct + if era == Era::Redis6 { bytes } else { j(bytes) };
+        single = (nodes == 1).then_some((bytes, plain));
+    };
     let mut count = 0u64;
     let mut max_len = 0u64;
     match e.value_type() {
         ValueType::ListQuicklist2 | ValueType::ListQuicklist => {
-            // Walk node by node: the parser gives elements; re-derive node
-            // boundaries from the stored node sizes.
-            let mut cur = rdb_parser::Cursor::new(e.value.raw(), e.value.offset());
-            let n = cur.len("a quicklist node count")?;
-            for _ in 0..n {
-                let container = if e.value_type() == ValueType::ListQuicklist2 {
-                    cur.len("a container")?
-                } else {
-                    2
+            let v2 = e.value_type() == ValueType::ListQuicklist2;
+            e.value.for_each_quicklist_node(scratch, |node| {
+                let blob = match node {
+                    QuicklistNode::Plain(b) => {
+                        count += 1;
+                        max_len = max_len.max(b.len() as u64);
+                        add_node(b.len() as u64, true);
+                        return Ok(());
+                    }
+                    QuicklistNode::Packed(b) => b,
                 };
-                let s = RdbString::read(&mut cur, "a node")?;
-                let blob = s.bytes(&mut Vec::new())?.to_vec();
-                if container == 1 {
-                    count += 1;
-                    max_len = max_len.max(blob.len() as u64);
-                    nodes.push((blob.len() as u64, true));
-                    continue;
-                }
                 let mut lp = 7u64;
-                let mut zl = 11u64;
-                let mut prev = 0;
                 let mut each = |s: Scalar<'_>| {
                     count += 1;
                     max_len = max_len.max(s.len());
                     lp += lp_entry(s);
-                    let z = zl_entry(s, prev);
-                    zl += z;
-                    prev = z;
                 };
-                if e.value_type() == ValueType::ListQuicklist2 {
-                    for it in rdb_parser::Listpack::new(&blob)? {
+                if v2 {
+                    for it in rdb_parser::Listpack::new(blob)? {
                         each(it?);
                     }
-                    nodes.push((blob.len() as u64, false));
+                    add_node(blob.len() as u64, false);
                 } else {
-                    for it in rdb_parser::Ziplist::new(&blob)? {
+                    for it in rdb_parser::Ziplist::new(blob)? {
                         each(it?);
                     }
-                    nodes.push((
+                    // 7.x converts each ziplist node to a listpack; 6.x keeps it.
+                    add_node(
                         if era == Era::Redis6 {
                             blob.len() as u64
                         } else {
                             lp
                         },
                         false,
-                    ));
+                    );
                 }
-            }
+                Ok(())
+            })?;
         }
         _ => {
-            // Rebuilt by pushes into nodes of at most `list_node_bytes`.
+            // Rebuilt by pushes into nodes of at most `list_max_listpack_bytes`.
             let limit = p.limits.list_max_listpack_bytes;
-            let mut cur_bytes = if era == Era::Redis6 { 11 } else { 7 };
+            let empty = if era == Era::Redis6 { 11 } else { 7 };
+            let mut cur_bytes = empty;
             let mut prev = 0;
-            let empty = cur_bytes;
             e.value.for_each_element(scratch, |el| {
                 if let Element::Member(s) = el {
                     count += 1;
@@ -890,7 +889,7 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
                         lp_entry(s)
                     };
                     if cur_bytes + add > limit && cur_bytes > empty {
-                        nodes.push((cur_bytes, false));
+                        add_node(cur_bytes, false);
                         cur_bytes = empty;
                     }
                     cur_bytes += add;
@@ -898,23 +897,17 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
                 }
             })?;
             if cur_bytes > empty {
-                nodes.push((cur_bytes, false));
+                add_node(cur_bytes, false);
             }
         }
     }
-    let j = |n| p.allocator.usable(n);
-    let (encoding, bytes) = if era >= Era::Redis72
-        && nodes.len() == 1
-        && !nodes[0].1
-        && nodes[0].0 <= p.limits.list_max_listpack_bytes
-    {
-        (ObjEncoding::Listpack, robj + j(nodes[0].0))
-    } else {
-        let per_node: u64 = nodes
-            .iter()
-            .map(|&(b, _)| node_struct + if era == Era::Redis6 { b } else { j(b) })
-            .sum();
-        (ObjEncoding::Quicklist, robj + quicklist + per_node)
+    let (encoding, bytes) = match single {
+        Some((b, false))
+            if era >= Era::Redis72 && nodes == 1 && b <= p.limits.list_max_listpack_bytes =>
+        {
+            (ObjEncoding::Listpack, robj + j(b))
+        }
+        _ => (ObjEncoding::Quicklist, robj + quicklist + nodes_cost),
     };
     Ok(Measure {
         encoding,

@@ -57,7 +57,7 @@ pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scal
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{
     intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap, Element, ModuleId,
-    Scratch, StreamId, StreamMeta, StreamVisitor, Value,
+    QuicklistNode, Scratch, StreamId, StreamMeta, StreamVisitor, Value,
 };
 
 /// Decompresses LZF data (as found in RDB strings) into `out`.

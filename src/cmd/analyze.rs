@@ -6,10 +6,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use analyzer::output::{parquet, summary, terminal};
-use analyzer::{analyze_file, with_keys_writer, FileReport, Options, RedisVersion};
+use analyzer::{analyze_rdb, with_keys_writer, FileReport, Options, RedisVersion};
 use anyhow::{bail, Context};
 
 use crate::args::AnalyzeArgs;
+use std::sync::atomic::AtomicU64;
+
+use rdb_parser::Rdb;
+
 use crate::input::Input;
 
 /// Checks the arguments and turns them into analyzer options.
@@ -44,13 +48,22 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
 }
 
 fn analyze_all(
-    inputs: &[Input],
+    inputs: &[(&Input, Rdb<'_>)],
     opts: &Options,
     sink: Option<&analyzer::KeysSink>,
+    progress: &AtomicU64,
 ) -> analyzer::Result<Vec<FileReport>> {
     inputs
         .iter()
-        .map(|i| analyze_file(i.bytes(), &i.path.display().to_string(), opts, sink))
+        .map(|(i, rdb)| {
+            analyze_rdb(
+                *rdb,
+                &i.path.display().to_string(),
+                opts,
+                sink,
+                Some(progress),
+            )
+        })
         .collect()
 }
 
@@ -69,16 +82,25 @@ pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| Input::open(f))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Each file gives its pages back as it is read, so memory stays bounded.
+    let rdbs = inputs
+        .iter()
+        .map(|i| Ok((i, i.rdb()?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
+    let progress = crate::progress::Progress::start("analyze", total);
     let mut outputs = Vec::new();
     let reports = if a.no_keys {
-        analyze_all(&inputs, &opts, None)?
+        analyze_all(&rdbs, &opts, None, progress.counter())?
     } else {
         let path = a.out.join("keys.parquet");
-        let (reports, _rows) =
-            with_keys_writer(&path, |sink| analyze_all(&inputs, &opts, Some(sink)))?;
+        let (reports, _rows) = with_keys_writer(&path, |sink| {
+            analyze_all(&rdbs, &opts, Some(sink), progress.counter())
+        })?;
         outputs.push(path);
         reports
     };
+    drop(progress);
     outputs.extend(parquet::write_aggregates(&a.out, &reports)?);
     let summary_path = a.out.join("summary.json");
     outputs.push(summary_path.clone());

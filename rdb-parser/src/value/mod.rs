@@ -60,6 +60,16 @@ pub enum Element<'b> {
     },
 }
 
+/// One node of a quicklist (list types 14 and 18), decompressed when the
+/// file compressed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuicklistNode<'b> {
+    /// A packed node: a ziplist (type 14) or a listpack (type 18).
+    Packed(&'b [u8]),
+    /// A plain node (type 18): one large element stored as is.
+    Plain(&'b [u8]),
+}
+
 /// A value: its type and the exact bytes it occupies in the file. Nothing is
 /// decoded until an accessor asks.
 #[derive(Clone, Copy)]
@@ -656,6 +666,54 @@ impl<'a> Value<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// For quicklists: calls `f` with each node in order, giving pages back
+    /// behind the walk. Errors `f` returns about a node's bytes (offsets
+    /// relative to the node) are moved to the node's place in the file.
+    pub fn for_each_quicklist_node(
+        &self,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(QuicklistNode<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let v2 = match self.value_type {
+            ValueType::ListQuicklist => false,
+            ValueType::ListQuicklist2 => true,
+            vt => {
+                return Err(Error::malformed(
+                    "a quicklist value",
+                    self.offset,
+                    Some(vt.byte().into()),
+                ))
+            }
+        };
+        let mut cur = self.cursor();
+        let mut behind = ReleaseBehind::new(self.release, self.offset);
+        let nodes = cur.count("a quicklist node count", 1)?;
+        for _ in 0..nodes {
+            behind.at(cur.offset());
+            let container_at = cur.offset();
+            let container = if v2 {
+                cur.len("a quicklist node container")?
+            } else {
+                2
+            };
+            let (s, at) = read_blob_string(&mut cur, "a quicklist node")?;
+            let blob = load_blob(s, at, &mut scratch.a)?;
+            let node = match container {
+                1 => QuicklistNode::Plain(blob.bytes),
+                2 => QuicklistNode::Packed(blob.bytes),
+                c => {
+                    return Err(Error::malformed(
+                        "a quicklist node container (1 plain, 2 packed)",
+                        container_at,
+                        Some(c),
+                    ))
+                }
+            };
+            f(node).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
+        }
+        Ok(())
     }
 
     /// Walks a stream value: entries, then consumer groups with their pending
