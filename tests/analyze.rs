@@ -454,7 +454,11 @@ fn analyze_lfu_and_lru_metadata() {
         c.pipeline_must(&cmds);
         let rdb = srv.save();
         let out = tmp.join(policy);
-        analyze(&rdb, &out, &["--top", "3"]);
+        let summary = analyze(&rdb, &out, &["--top", "3"]);
+        assert!(
+            summary["files"][0]["hot_keys_note"].is_null(),
+            "{policy}: the file has hot-key data, so no note saying it lacks it"
+        );
         let rows = read_keys(&out.join("keys.parquet"));
         assert_eq!(rows.len(), 20);
         for r in &rows {

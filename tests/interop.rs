@@ -80,6 +80,10 @@ res['types_memory'] = q("select sum(memory_bytes) from 'DIR/types.parquet'")[0][
 res['dbs_table'] = dict(q("select db, keys from 'DIR/dbs.parquet'"))
 res['slots_keys'] = q("select sum(keys) from 'DIR/slots.parquet'")[0][0]
 res['user_profiles'] = q("select count(*) from 'DIR/keys.parquet' where starts_with(decode(key), 'user:') and type = 'hash'")[0][0]
+res['prefix_depth1_keys'] = q("select sum(keys) from 'DIR/prefixes.parquet' where depth = 1")[0][0]
+res['user_pattern'] = q("select keys, memory_bytes from 'DIR/prefixes.parquet' where pattern = 'user:*:profile'")[0]
+res['user_pattern_from_keys'] = q("select count(*), sum(memory_bytes) from 'DIR/keys.parquet' where prefix = 'user:*:profile'")[0]
+res['expiry_overall'] = q("select sum(keys) from 'DIR/expiry.parquet' where prefix is null")[0][0]
 res['biggest'] = q("select decode(key), memory_bytes from 'DIR/keys.parquet' order by memory_bytes desc limit 1")[0]
 rows = {{}}
 for f in sorted(glob.glob(os.path.join(d, '*.parquet'))):
@@ -116,6 +120,17 @@ print(json.dumps(res, default=str))
         "the sample holds 600 user:<n>:profile hashes"
     );
     assert_eq!(r["biggest"][0], "bigstring");
+    // Prefixes: the depth-1 patterns partition the keys; a pattern's row
+    // agrees with the keys carrying it; overall TTL rows cover every key.
+    assert_eq!(r["prefix_depth1_keys"], totals["keys"]);
+    assert_eq!(r["user_pattern"][0], 600);
+    assert_eq!(r["user_pattern"], r["user_pattern_from_keys"]);
+    assert_eq!(r["expiry_overall"], totals["keys"]);
+    // The sample has no LFU/LRU data: the summary must say why hot keys are empty.
+    let note = summary["files"][0]["hot_keys_note"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(note.contains("maxmemory-policy"), "hot_keys_note: {note:?}");
     // pyarrow and DuckDB read every file, with the same row counts.
     let rows = r["rows"].as_object().unwrap();
     for name in [

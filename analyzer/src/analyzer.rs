@@ -378,7 +378,88 @@ pub struct Accumulator {
     pub prefixes: PrefixAcc,
     /// Keys per minute of expiry, within 30 days of the snapshot.
     pub cliffs: CliffAcc,
+    /// Keys and memory per cluster hash tag (`{...}` in the key).
+    pub hash_tags: HashTagAcc,
     pattern_buf: Vec<u8>,
+}
+
+/// Most distinct hash tags tracked; beyond, the table is dropped and the
+/// report says so (the slots table still has everything).
+pub(crate) const HASH_TAG_CAP: usize = 100_000;
+
+/// Keys and memory per hash tag: exact while the file has at most
+/// [`HASH_TAG_CAP`] distinct tags, otherwise marked overflowed, so the
+/// result does not depend on how the work was split.
+#[derive(Clone, Debug, Default)]
+pub struct HashTagAcc {
+    tags: std::collections::HashMap<Box<[u8]>, Bucket>,
+    overflowed: bool,
+}
+
+impl HashTagAcc {
+    fn add(&mut self, key: &[u8], memory: u64) {
+        if self.overflowed {
+            return;
+        }
+        let tag = crate::slot::hash_tag(key);
+        if tag.len() == key.len() {
+            return; // no hash tag
+        }
+        let len = self.tags.len();
+        if let Some(b) = self.tags.get_mut(tag) {
+            b.add(memory);
+        } else if len < HASH_TAG_CAP {
+            let mut b = Bucket::default();
+            b.add(memory);
+            self.tags.insert(tag.into(), b);
+        } else {
+            self.overflowed = true;
+            self.tags.clear();
+        }
+    }
+
+    fn merge(&mut self, o: HashTagAcc) {
+        if self.overflowed || o.overflowed {
+            self.overflowed = true;
+            self.tags.clear();
+            return;
+        }
+        for (t, b) in o.tags {
+            self.tags.entry(t).or_default().merge(b);
+        }
+        if self.tags.len() > HASH_TAG_CAP {
+            self.overflowed = true;
+            self.tags.clear();
+        }
+    }
+
+    /// Whether the file had more distinct tags than the cap.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Number of distinct tags (0 when overflowed).
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// True when no key has a hash tag (or the cap was passed).
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// The `n` tags holding the most memory, most first (ties by tag).
+    pub fn top(&self, n: usize) -> Vec<(&[u8], Bucket)> {
+        let mut v: Vec<(&[u8], Bucket)> = self.tags.iter().map(|(t, b)| (&t[..], *b)).collect();
+        v.sort_by(|a, b| {
+            b.1.memory_bytes
+                .cmp(&a.1.memory_bytes)
+                .then(b.1.keys.cmp(&a.1.keys))
+                .then(a.0.cmp(b.0))
+        });
+        v.truncate(n);
+        v
+    }
 }
 
 impl Accumulator {
@@ -401,6 +482,7 @@ impl Accumulator {
             over_threshold: Vec::new(),
             prefixes: PrefixAcc::new(limits.prefix),
             cliffs: CliffAcc::default(),
+            hash_tags: HashTagAcc::default(),
             pattern_buf: Vec::new(),
         }
     }
@@ -456,6 +538,7 @@ impl Accumulator {
             self.slots = vec![Bucket::default(); SLOTS];
         }
         self.slots[usize::from(f.slot)].add(memory);
+        self.hash_tags.add(f.key, memory);
         let n = self.limits.top_n;
         self.top_memory
             .entry(tk)
@@ -527,7 +610,33 @@ impl Accumulator {
         self.over_threshold.extend(o.over_threshold);
         self.prefixes.merge(o.prefixes);
         self.cliffs.merge(o.cliffs);
+        self.hash_tags.merge(o.hash_tags);
         self
+    }
+
+    /// The `n` slots holding the most memory, most first (ties by slot).
+    pub fn top_slots(&self, n: usize) -> Vec<(u16, Bucket)> {
+        let mut v: Vec<(u16, Bucket)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.keys > 0)
+            .map(|(i, b)| (i as u16, *b))
+            .collect();
+        v.sort_by(|a, b| b.1.memory_bytes.cmp(&a.1.memory_bytes).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// Why the hot-key lists are empty, and what to do, when they are.
+    pub fn hot_keys_note(&self) -> Option<&'static str> {
+        let (lfu, lru) = self.hot_keys();
+        (lfu.is_empty() && lru.is_empty() && self.keys > 0).then_some(
+            "no hot keys: this file carries neither LFU counters nor LRU idle times (the server's maxmemory-policy \
+             was not an LFU or LRU policy when it saved). To find hot keys, set maxmemory-policy to allkeys-lfu \
+             (or volatile-lfu) before the next snapshot, or file a hotkeys ticket against the live node, which \
+             samples OBJECT FREQ or the command stream.",
+        )
     }
 
     /// Hot keys, best first: by LFU counter (highest first) when the file
@@ -882,6 +991,35 @@ pub fn analyze_rdb(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_tags_are_counted_and_merge_like_one_pass() {
+        let keys: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("{{user{}}}:k{i}", i % 7).into_bytes())
+            .collect();
+        let mut whole = HashTagAcc::default();
+        let (mut a, mut b) = (HashTagAcc::default(), HashTagAcc::default());
+        for (i, k) in keys.iter().enumerate() {
+            whole.add(k, 10);
+            if i % 2 == 0 {
+                a.add(k, 10)
+            } else {
+                b.add(k, 10)
+            }
+        }
+        whole.add(b"no-tag", 5);
+        whole.add(b"empty{}tag", 5);
+        a.merge(b);
+        assert_eq!(whole.len(), 7);
+        assert_eq!(whole.top(10), a.top(10));
+        let top = whole.top(1);
+        assert_eq!((top[0].0, top[0].1.keys), (&b"user0"[..], 43));
+        let mut big = HashTagAcc::default();
+        for i in 0..=HASH_TAG_CAP {
+            big.add(format!("{{t{i}}}").as_bytes(), 1);
+        }
+        assert!(big.overflowed() && big.is_empty());
+    }
 
     #[test]
     fn expiry_buckets() {

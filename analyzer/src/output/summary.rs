@@ -194,6 +194,16 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "top_keys_by_memory": top,
         "hot_keys_by_lfu": hot(lfu),
         "hot_keys_by_lru": hot(lru),
+        "hot_keys_note": a.hot_keys_note(),
+        "top_slots": a.top_slots(10).into_iter().map(|(slot, b)| json!({
+            "slot": slot, "keys": b.keys, "memory_bytes": b.memory_bytes,
+            "share_of_memory": if a.memory_bytes == 0 { 0.0 } else { b.memory_bytes as f64 / a.memory_bytes as f64 },
+        })).collect::<Vec<_>>(),
+        "top_hash_tags": a.hash_tags.top(10).into_iter().map(|(tag, b)| json!({
+            "tag": String::from_utf8_lossy(tag), "keys": b.keys, "memory_bytes": b.memory_bytes,
+        })).collect::<Vec<_>>(),
+        "hash_tags": a.hash_tags.len(),
+        "hash_tags_overflowed": a.hash_tags.overflowed(),
         "over_threshold_keys": a.over_threshold.len(),
         "over_threshold": over,
     })

@@ -293,6 +293,39 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
             );
         }
     }
+    if let Some(note) = a.hot_keys_note() {
+        let _ = writeln!(o, "\nHot keys\n  {note}");
+    }
+    let slots = a.top_slots(5);
+    if !slots.is_empty() {
+        let _ = writeln!(o, "\nMost loaded cluster slots (by estimated memory)");
+        for (slot, b) in slots {
+            let _ = writeln!(
+                o,
+                "  slot {slot:>5} {:>10} keys {:>12}",
+                b.keys,
+                human_bytes(b.memory_bytes)
+            );
+        }
+    }
+    if a.hash_tags.overflowed() {
+        let _ = writeln!(
+            o,
+            "\nHash tags: more than {} distinct tags; see slots.parquet",
+            crate::analyzer::HASH_TAG_CAP
+        );
+    } else if !a.hash_tags.is_empty() {
+        let _ = writeln!(o, "\nHeaviest hash tags ({} distinct)", a.hash_tags.len());
+        for (tag, b) in a.hash_tags.top(5) {
+            let _ = writeln!(
+                o,
+                "  {{{}}} {:>10} keys {:>12}",
+                printable_key(tag),
+                b.keys,
+                human_bytes(b.memory_bytes)
+            );
+        }
+    }
     let over = a.over_threshold.len();
     if over > 0 {
         let _ = writeln!(
