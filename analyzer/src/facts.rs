@@ -4,9 +4,8 @@
 //! Exact: type, element counts, string length, the largest element, the
 //! record's size in the file, expiry and LRU/LFU metadata, the cluster slot.
 //! Predicted: the encoding `OBJECT ENCODING` would report after the file is
-//! loaded into a given Redis version, by the rules `rdbLoadObject` applies
-//! with the default `*-max-listpack-*` / `*-max-intset-*` limits (see
-//! [`encoding_after_load`] for what is approximate).
+//! loaded into a given server, and the memory it would take there, both
+//! from [`crate::memory`].
 
 use std::fmt;
 
