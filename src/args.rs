@@ -117,6 +117,11 @@ pub(crate) struct AnalyzeArgs {
     /// Debian's redis-server) or libc.
     #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc"])]
     pub(crate) allocator: String,
+    /// Model a server freshly restarted from this file (stream nodes at
+    /// their exact size, tables presized) instead of one that built its data
+    /// with commands, the default.
+    #[arg(long)]
+    pub(crate) loaded: bool,
     /// Do not write keys.parquet (one row per key).
     #[arg(long)]
     pub(crate) no_keys: bool,

@@ -34,6 +34,9 @@ pub struct Options {
     pub limits: EncodingLimits,
     /// The server's allocator (jemalloc as Redis vendors it, unless told).
     pub allocator: Allocator,
+    /// Model a server freshly restarted from the file instead of one that
+    /// built its data with commands.
+    pub fresh_load: bool,
     /// Target chunk size for parallel reading.
     pub chunk_bytes: u64,
     /// "Now" for expiry buckets, ms since the epoch; `None` = the `ctime`
@@ -57,6 +60,7 @@ impl Default for Options {
             redis_version: None,
             limits: EncodingLimits::default(),
             allocator: Allocator::Jemalloc,
+            fresh_load: false,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             now_ms: None,
             separators: Separators::Auto,
@@ -913,12 +917,19 @@ pub fn analyze_rdb(
     let no_progress = AtomicU64::new(0);
     let meta = read_meta(&rdb, opts, source)?;
     let ctx = FactsContext {
-        profile: Profile::for_target(
-            meta.target_version,
-            meta.target_valkey,
-            opts.allocator,
-            opts.limits,
-        ),
+        profile: {
+            let p = Profile::for_target(
+                meta.target_version,
+                meta.target_valkey,
+                opts.allocator,
+                opts.limits,
+            );
+            if opts.fresh_load {
+                p.freshly_loaded()
+            } else {
+                p
+            }
+        },
     };
     let limits = Limits {
         top_n: opts.top_n,

@@ -95,6 +95,11 @@ pub struct Profile {
     pub cluster: bool,
     /// Encoding thresholds.
     pub limits: EncodingLimits,
+    /// Model a server that has just loaded this file (exact-size stream
+    /// nodes, presized tables) rather than one that built its data with
+    /// commands (the default: a stream's tail node preallocated to 4 KB,
+    /// sets grown member by member on Redis <= 7.0).
+    pub fresh_load: bool,
     /// Expected usable size of one skip-list node (depends on the allocator).
     skiplist_node: f64,
     /// Usable size of the 32-level skip-list header node.
@@ -117,6 +122,7 @@ impl Profile {
             allocator,
             cluster,
             limits,
+            fresh_load: false,
             skiplist_node: expected,
             skiplist_header: allocator.usable(24 + 16 * 32),
         }
@@ -140,6 +146,14 @@ impl Profile {
             None => Era::Redis74,
         };
         Profile::new(era, allocator, false, limits)
+    }
+
+    /// The same server, just restarted from this file (see `fresh_load`).
+    pub fn freshly_loaded(self) -> Profile {
+        Profile {
+            fresh_load: true,
+            ..self
+        }
     }
 
     #[inline]
@@ -309,6 +323,8 @@ struct Walk {
     /// Hash fields carrying a TTL, and the sum of their mstr sizes.
     mstr: u64,
     any_ttl: bool,
+    /// Hash fields with their own expire time.
+    ttl_fields: u64,
     /// Valkey 8.1+ hash entries (field and value embedded when small).
     vk_entries: u64,
     /// Valkey 9.1 skip-list nodes with the member embedded (expected size).
@@ -393,6 +409,7 @@ impl Walk {
         };
         self.mstr += p.j(if ttl { 18 } else { 0 } + hdr + len + 1);
         self.any_ttl |= ttl;
+        self.ttl_fields += u64::from(ttl);
     }
 }
 
@@ -400,6 +417,14 @@ impl Walk {
 /// backward pointer and the header-size byte of the embedded member
 /// (fitted to measurements: 17 bytes).
 const VK_NODE_BASE: u64 = 17;
+
+/// Bytes XADD preallocates for a new stream node.
+const STREAM_NODE_PREALLOC: u64 = 4096;
+
+/// Valkey 9's per-key index of hash fields that have a TTL, fitted to
+/// Valkey 9.1 measurements (base and bytes per indexed field).
+const VK_VSET_BASE: u64 = 0;
+const VK_VSET_PER_FIELD: u64 = 27;
 
 /// Valkey 8.1+ keeps a string inside the object (with the key) while the
 /// whole object stays small; measured on Valkey 9.1 (objects up to 128 bytes).
@@ -593,10 +618,22 @@ fn measure_value(
             let n = w.count;
             let ht = |w: &Walk| {
                 if era >= Era::Valkey9 {
-                    robj + valkey_hashtable(n) + w.sds_a
-                } else {
-                    robj + p.dict_struct() + 8 * dict_buckets(n) + 24 * n + w.sds_a
+                    return robj + valkey_hashtable(n) + w.sds_a;
                 }
+                // Built by SADD on Redis <= 7.0, a table grows one member at
+                // a time (from the intset when every member is an integer)
+                // and may still be rehashing; 7.2+ presizes it for a bulk add.
+                let buckets = if !p.fresh_load && era <= Era::Redis70 {
+                    let start = if w.all_int {
+                        l.set_max_intset_entries.min(n)
+                    } else {
+                        0
+                    };
+                    dict_buckets_after_conversion(start, n)
+                } else {
+                    dict_buckets(n)
+                };
+                robj + p.dict_struct() + 8 * buckets + 24 * n + w.sds_a
             };
             let (encoding, bytes) = match vt {
                 ValueType::SetIntset if n <= l.set_max_intset_entries => (
@@ -730,6 +767,11 @@ fn measure_value(
             };
             let buckets = 8 * match converted_at {
                 Some(i) => dict_buckets_after_conversion(i, n),
+                // Built by HSET on Redis <= 7.0, a big hash becomes a table
+                // at its 513th field and grows from there.
+                None if !p.fresh_load && era <= Era::Redis70 && n > l.hash_max_listpack_entries => {
+                    dict_buckets_after_conversion(l.hash_max_listpack_entries, n)
+                }
                 None => dict_buckets(n),
             };
             let (encoding, bytes) = if vt.has_field_expiry()
@@ -748,6 +790,12 @@ fn measure_value(
                         robj + p.dict_struct() + buckets + w.mstr + w.sds_b + 24 * n,
                     )
                 }
+            } else if era >= Era::Valkey9 && w.any_ttl {
+                // Valkey keeps any hash with a field TTL as a table, and
+                // indexes those fields in a per-key volatile set.
+                let table = valkey_hashtable(n);
+                let vset = VK_VSET_BASE + VK_VSET_PER_FIELD * w.ttl_fields;
+                (ObjEncoding::Hashtable, robj + table + w.vk_entries + vset)
             } else if compact_ok {
                 match vt {
                     ValueType::HashZiplist if era == Era::Redis6 => {
@@ -1010,6 +1058,9 @@ fn id_key(id: StreamId) -> [u8; 16] {
 #[derive(Default)]
 struct StreamCost {
     allocator: Option<Allocator>,
+    prealloc: u64,
+    /// The last node seen (the stream's tail, once the walk is done).
+    tail: Option<u64>,
     node_keys: Vec<[u8; 16]>,
     /// Listpack nodes, each rounded to its allocation.
     lp_rounded: u64,
@@ -1027,9 +1078,10 @@ struct GroupCost {
 impl StreamVisitor for StreamCost {
     fn node(&mut self, master: StreamId, listpack_bytes: u64) {
         self.node_keys.push(id_key(master));
-        self.lp_rounded += self
-            .allocator
-            .map_or(listpack_bytes, |a| a.usable(listpack_bytes));
+        // The previous node was shrunk when this one started.
+        if let Some(prev) = self.tail.replace(listpack_bytes) {
+            self.lp_rounded += self.allocator.map_or(prev, |a| a.usable(prev));
+        }
     }
     fn entry(&mut self, _id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
         for (f, v) in fields {
@@ -1061,12 +1113,24 @@ fn measure_stream(
     e: &Entry<'_>,
     scratch: &mut Scratch,
 ) -> rdb_parser::Result<Measure> {
+    // XADD creates a node with 4 KB preallocated and shrinks it only when
+    // the next node starts; a load allocates nodes at their exact size.
+    let prealloc = if p.fresh_load {
+        0
+    } else {
+        STREAM_NODE_PREALLOC
+    };
     let mut c = StreamCost {
         allocator: Some(p.allocator),
+        prealloc,
         ..StreamCost::default()
     };
     let meta = e.value.walk_stream(scratch, &mut c)?;
     let j = |n: u64| p.allocator.usable(n);
+    // Only the tail node keeps XADD's preallocation.
+    if let Some(tail) = c.tail.take() {
+        c.lp_rounded += j(tail.max(c.prealloc));
+    }
     let rax = |keys: &mut Vec<[u8; 16]>| -> u64 {
         keys.sort_unstable();
         keys.dedup();

@@ -6,5 +6,10 @@ fn main() {
     let t = std::time::Instant::now();
     let chunks = rdb.chunks(rdb_parser::DEFAULT_CHUNK_BYTES).expect("scan");
     let s = t.elapsed().as_secs_f64();
-    println!("{} chunks in {:.3} s ({:.0} MB/s)", chunks.len(), s, data.len() as f64 / 1e6 / s);
+    println!(
+        "{} chunks in {:.3} s ({:.0} MB/s)",
+        chunks.len(),
+        s,
+        data.len() as f64 / 1e6 / s
+    );
 }

@@ -43,6 +43,7 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
         separators,
         prefix_cap: a.prefix_cap,
         prefix_depth: a.prefix_depth,
+        fresh_load: a.loaded,
         ..Options::default()
     })
 }
