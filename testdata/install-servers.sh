@@ -17,7 +17,7 @@ CACHE="$ROOT/testdata/cache"
 SSL_DIR="$CACHE/openssl11"
 PY="${PYTHON:-python3}"
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
-# A Debian-managed python3 (PEP 668) would refuse plain `pip install`; this machine's is pyenv's.
+# A Debian-managed python3 (PEP 668) would refuse plain `pip install`; allow it.
 export PIP_BREAK_SYSTEM_PACKAGES=1
 
 log() { echo "install-servers: $*" >&2; }
