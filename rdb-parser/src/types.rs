@@ -99,61 +99,62 @@ impl Kind {
 /// A value type byte, resolved for the file's dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum ValueType {
     /// 0: string.
-    String,
+    String = 0,
     /// 1: linked list of strings (before 3.2).
-    List,
+    List = 1,
     /// 2: set as a hash table.
-    Set,
+    Set = 2,
     /// 3: sorted set with scores as text.
-    Zset,
+    Zset = 3,
     /// 4: hash as a hash table.
-    Hash,
+    Hash = 4,
     /// 5: sorted set with binary double scores.
-    Zset2,
+    Zset2 = 5,
     /// 6: module value in the pre-GA format (cannot be skipped).
-    ModulePreGa,
+    ModulePreGa = 6,
     /// 7: module value with a self-describing opcode stream.
-    Module2,
+    Module2 = 7,
     /// 9: hash as a zipmap (before 2.6).
-    HashZipmap,
+    HashZipmap = 9,
     /// 10: list as one ziplist.
-    ListZiplist,
+    ListZiplist = 10,
     /// 11: set as an intset.
-    SetIntset,
+    SetIntset = 11,
     /// 12: sorted set as a ziplist.
-    ZsetZiplist,
+    ZsetZiplist = 12,
     /// 13: hash as a ziplist.
-    HashZiplist,
+    HashZiplist = 13,
     /// 14: quicklist of ziplists (3.2 to 6.2).
-    ListQuicklist,
+    ListQuicklist = 14,
     /// 15: stream (5.0).
-    StreamListpacks,
+    StreamListpacks = 15,
     /// 16: hash as a listpack (7.0).
-    HashListpack,
+    HashListpack = 16,
     /// 17: sorted set as a listpack (7.0).
-    ZsetListpack,
+    ZsetListpack = 17,
     /// 18: quicklist of listpacks or plain nodes (7.0).
-    ListQuicklist2,
+    ListQuicklist2 = 18,
     /// 19: stream with first id, max deleted id, entries added, entries read (7.0).
-    StreamListpacks2,
+    StreamListpacks2 = 19,
     /// 20: set as a listpack (7.2).
-    SetListpack,
+    SetListpack = 20,
     /// 21: stream with consumer active time (7.2).
-    StreamListpacks3,
+    StreamListpacks3 = 21,
     /// 22 in Redis files: hash with field expiry, 7.4 release candidates.
-    HashMetadataPreGa,
+    HashMetadataPreGa = 22,
     /// 23 in Redis files: listpack hash with field expiry, 7.4 release candidates.
-    HashListpackExPreGa,
+    HashListpackExPreGa = 23,
     /// 24: hash table hash with field expiry (Redis 7.4).
-    HashMetadata,
+    HashMetadata = 24,
     /// 25: listpack hash with field expiry (Redis 7.4).
-    HashListpackEx,
+    HashListpackEx = 25,
     /// 22 in Valkey files: hash with field expiry (Valkey 9).
-    ValkeyHash2,
+    ValkeyHash2 = 122,
     /// 26: stream with idempotent-producer state (Redis 8.6).
-    StreamListpacks4,
+    StreamListpacks4 = 26,
 }
 
 impl ValueType {
@@ -194,34 +195,11 @@ impl ValueType {
 
     /// The type byte as written in the file.
     pub fn byte(self) -> u8 {
-        use ValueType::*;
+        // Discriminants are the type bytes, except Valkey's type 22, which
+        // shares its byte with Redis's pre-GA field-expiry hash.
         match self {
-            String => 0,
-            List => 1,
-            Set => 2,
-            Zset => 3,
-            Hash => 4,
-            Zset2 => 5,
-            ModulePreGa => 6,
-            Module2 => 7,
-            HashZipmap => 9,
-            ListZiplist => 10,
-            SetIntset => 11,
-            ZsetZiplist => 12,
-            HashZiplist => 13,
-            ListQuicklist => 14,
-            StreamListpacks => 15,
-            HashListpack => 16,
-            ZsetListpack => 17,
-            ListQuicklist2 => 18,
-            StreamListpacks2 => 19,
-            SetListpack => 20,
-            StreamListpacks3 => 21,
-            HashMetadataPreGa | ValkeyHash2 => 22,
-            HashListpackExPreGa => 23,
-            HashMetadata => 24,
-            HashListpackEx => 25,
-            StreamListpacks4 => 26,
+            ValueType::ValkeyHash2 => 22,
+            other => other as u8,
         }
     }
 
@@ -308,4 +286,23 @@ impl ValueType {
             StreamListpacks4,
         ]
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_bytes_round_trip_in_their_dialect() {
+        for vt in ValueType::ALL {
+            let magic = if vt == ValueType::ValkeyHash2 {
+                Magic::Valkey
+            } else {
+                Magic::Redis
+            };
+            assert_eq!(ValueType::from_byte(vt.byte(), magic), Some(vt), "{vt:?}");
+        }
+        assert_eq!(ValueType::from_byte(8, Magic::Redis), None);
+        assert_eq!(ValueType::from_byte(24, Magic::Valkey), None);
+    }
 }
