@@ -522,3 +522,42 @@ fn iso_dates_parse() {
     assert_eq!(parse_iso_ms("1970-01-01T00:00:00Z"), 0);
     assert_eq!(parse_iso_ms("2022-12-25T18:11:12.573+08:00"), 1671963072573);
 }
+
+/// redis-rdb-cli's expected `.key` (every key, quoted, one per line) and
+/// `.count` (keys per type) for its `all.rdb`. Its `.jsonl` is not valid JSON
+/// (invalid escapes), so values are covered by the two suites above.
+#[test]
+fn dump_agrees_with_redis_rdb_cli_keys_and_counts() {
+    let Some(corpus) = testkit::corpus_dir() else {
+        return;
+    };
+    let rdb = corpus.join("redis-rdb-cli/rct/all.rdb");
+    let lines = dump(&rdb);
+    let read = |ext: &str| std::fs::read(format!("{}{ext}", rdb.display())).expect("expected file");
+    let mut expected_keys: Vec<String> = String::from_utf8_lossy(&read(".expected.key"))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_matches('"').to_string())
+        .collect();
+    let mut ours: Vec<String> = lines.iter().map(|l| text(&l["key"])).collect();
+    expected_keys.sort();
+    ours.sort();
+    assert_eq!(ours, expected_keys, "key set of all.rdb");
+    let counts = String::from_utf8_lossy(&read(".expected.count")).into_owned();
+    let mut rows = counts.lines();
+    let names: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let values: Vec<u64> = rows
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    for (name, n) in names.iter().zip(values) {
+        let ours = match *name {
+            "summary" => lines.len(),
+            "sortedset" => lines.iter().filter(|l| l["type"] == "zset").count(),
+            t => lines.iter().filter(|l| l["type"] == t).count(),
+        };
+        assert_eq!(ours as u64, n, "{name} keys in all.rdb");
+    }
+}
