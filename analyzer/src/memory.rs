@@ -222,10 +222,21 @@ pub struct Measure {
 /// Listpack entry size (encoding, data and back length) for one element.
 #[inline]
 fn lp_entry(s: Scalar<'_>) -> u64 {
-    let as_int = match s {
+    lp_entry_of(as_canonical_int(s), s.len())
+}
+
+/// The element as the integer Redis would store it, if it is one.
+#[inline]
+fn as_canonical_int(s: Scalar<'_>) -> Option<i64> {
+    match s {
         Scalar::Int(i) => Some(i),
         Scalar::Bytes(b) => parse_canonical_i64(b),
-    };
+    }
+}
+
+/// Listpack entry size of an element already parsed by [`as_canonical_int`].
+#[inline]
+fn lp_entry_of(as_int: Option<i64>, len: u64) -> u64 {
     if let Some(v) = as_int {
         let enc = if (0..=127).contains(&v) {
             1
@@ -242,7 +253,6 @@ fn lp_entry(s: Scalar<'_>) -> u64 {
         };
         return enc + 1;
     }
-    let len = s.len();
     let enc = if len <= 63 {
         1 + len
     } else if len <= 4095 {
@@ -329,6 +339,8 @@ struct Walk {
     vk_entries: u64,
     /// Valkey 9.1 skip-list nodes with the member embedded (expected size).
     vk_nodes: f64,
+    /// Whether to add up Valkey 9.1 skip-list nodes (sorted-set members only).
+    want_nodes: bool,
     /// Index of the first hash entry whose field or value is longer than
     /// the listpack limit (where a load converts to a hash table).
     first_long: Option<u64>,
@@ -348,15 +360,18 @@ impl Walk {
     fn scalar(&mut self, p: &Profile, s: Scalar<'_>, value_side: bool) {
         let len = s.len();
         self.max_len = self.max_len.max(len);
-        self.lp_bytes += lp_entry(s);
-        let z = zl_entry(s, self.zl_prev);
-        self.zl_bytes += z;
-        self.zl_prev = z;
+        let int = as_canonical_int(s);
+        self.lp_bytes += lp_entry_of(int, len);
+        if p.era == Era::Redis6 {
+            let z = zl_entry(s, self.zl_prev);
+            self.zl_bytes += z;
+            self.zl_prev = z;
+        }
         if value_side {
             self.sds_b += p.sds(len);
         } else {
             self.sds_a += p.sds(len);
-            if p.era >= Era::Valkey9 {
+            if self.want_nodes && p.era >= Era::Valkey9 {
                 let tail = p.sds_hdr(len) + len + 1;
                 let mut prob = 0.75;
                 for level in 1..=32u64 {
@@ -365,8 +380,8 @@ impl Walk {
                     prob *= 0.25;
                 }
             }
-            match s.as_int() {
-                Some(v) if !matches!(s, Scalar::Bytes(b) if b.len() > 20) => {
+            match int {
+                Some(v) => {
                     let w = if i16::try_from(v).is_ok() {
                         2
                     } else if i32::try_from(v).is_ok() {
@@ -382,6 +397,9 @@ impl Walk {
     }
 
     fn score(&mut self, p: &Profile, score: f64) {
+        if self.count > p.limits.zset_max_listpack_entries {
+            return; // a skip list: the listpack size no longer matters
+        }
         // Integral scores that fit are stored as integers; others as text.
         if score.fract() == 0.0 && score.abs() < 9.007_199_254_740_992e15 {
             self.scalar(p, Scalar::Int(score as i64), true);
@@ -683,7 +701,10 @@ fn measure_value(
         }
         Kind::Zset => {
             let mut w = Walk::new();
-            let mut members = Walk::new();
+            let mut members = Walk {
+                want_nodes: true,
+                ..Walk::new()
+            };
             v.for_each_element(scratch, |el| {
                 if let Element::Scored { member, score } = el {
                     w.count += 1;
