@@ -999,63 +999,36 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
     })
 }
 
-/// Number of nodes of a rax holding the given sorted, distinct 16-byte keys
-/// when they were inserted in order (the shape a freshly loaded stream has).
-pub fn rax_nodes(keys: &[[u8; 16]]) -> u64 {
-    fn count(keys: &[[u8; 16]], depth: usize) -> u64 {
-        if keys.len() == 1 {
-            // A compressed run to the end (if any bytes remain), then the key node.
-            return if depth < 16 { 2 } else { 1 };
-        }
-        let first = &keys[0];
-        let last = &keys[keys.len() - 1];
-        let mut lcp = depth;
-        while lcp < 16 && first[lcp] == last[lcp] {
-            lcp += 1;
-        }
-        let mut total = 1; // the branching node at `lcp`
-        if lcp > depth {
-            total += 1; // a compressed run from `depth` to `lcp`
-        }
-        let mut start = 0;
-        while start < keys.len() {
-            let b = keys[start][lcp];
-            let mut end = start + 1;
-            while end < keys.len() && keys[end][lcp] == b {
-                end += 1;
-            }
-            total += count(&keys[start..end], lcp + 1);
-            start = end;
-        }
-        total
-    }
-    if keys.is_empty() {
-        1
-    } else {
-        count(keys, 0)
-    }
+/// One node of a rax built by inserting sorted, distinct 16-byte keys in
+/// order (the shape a freshly written stream's trees have).
+enum RaxNode {
+    /// The (empty) node that marks a key and holds its value pointer.
+    Key,
+    /// A compressed run of this many bytes leading to one child.
+    Run(u64),
+    /// A branching node with this many children.
+    Branch(u64),
 }
 
-/// Allocated bytes of a rax built from sorted 16-byte keys, as Valkey 8.1+
-/// tracks them: the rax struct plus each node (key nodes carry a value pointer).
-pub fn rax_alloc(keys: &[[u8; 16]], j: &dyn Fn(u64) -> u64) -> u64 {
-    fn walk(keys: &[[u8; 16]], depth: usize, j: &dyn Fn(u64) -> u64) -> u64 {
-        let pad = |n: u64| n.div_ceil(8) * 8;
+/// Visits every node of the rax holding `keys` (sorted, distinct).
+fn walk_rax(keys: &[[u8; 16]], visit: &mut impl FnMut(RaxNode)) {
+    fn walk(keys: &[[u8; 16]], depth: usize, visit: &mut impl FnMut(RaxNode)) {
         if keys.len() == 1 {
-            let leaf = j(16);
-            return if depth < 16 {
-                leaf + j(pad(4 + (16 - depth) as u64) + 8)
-            } else {
-                leaf
-            };
+            if depth < 16 {
+                visit(RaxNode::Run((16 - depth) as u64));
+            }
+            visit(RaxNode::Key);
+            return;
         }
         let (first, last) = (&keys[0], &keys[keys.len() - 1]);
         let mut lcp = depth;
         while lcp < 16 && first[lcp] == last[lcp] {
             lcp += 1;
         }
+        if lcp > depth {
+            visit(RaxNode::Run((lcp - depth) as u64));
+        }
         let mut children = 0u64;
-        let mut total = 0;
         let mut start = 0;
         while start < keys.len() {
             let b = keys[start][lcp];
@@ -1063,22 +1036,41 @@ pub fn rax_alloc(keys: &[[u8; 16]], j: &dyn Fn(u64) -> u64) -> u64 {
             while end < keys.len() && keys[end][lcp] == b {
                 end += 1;
             }
-            total += walk(&keys[start..end], lcp + 1, j);
+            walk(&keys[start..end], lcp + 1, visit);
             children += 1;
             start = end;
         }
-        total += j(pad(4 + children) + 8 * children);
-        if lcp > depth {
-            total += j(pad(4 + (lcp - depth) as u64) + 8);
-        }
-        total
+        visit(RaxNode::Branch(children));
     }
-    j(32)
-        + if keys.is_empty() {
-            j(8)
-        } else {
-            walk(keys, 0, j)
+    if !keys.is_empty() {
+        walk(keys, 0, visit);
+    }
+}
+
+/// Number of nodes of a rax holding the given sorted, distinct 16-byte keys
+/// (an empty rax has its root).
+pub fn rax_nodes(keys: &[[u8; 16]]) -> u64 {
+    let mut n = 0;
+    walk_rax(keys, &mut |_| n += 1);
+    n.max(1)
+}
+
+/// Allocated bytes of a rax built from sorted 16-byte keys, as Valkey 8.1+
+/// tracks them: the rax struct plus each node (key nodes carry a value pointer).
+pub fn rax_alloc(keys: &[[u8; 16]], j: &dyn Fn(u64) -> u64) -> u64 {
+    let pad = |n: u64| n.div_ceil(8) * 8;
+    if keys.is_empty() {
+        return j(32) + j(8);
+    }
+    let mut total = j(32);
+    walk_rax(keys, &mut |node| {
+        total += match node {
+            RaxNode::Key => j(16),
+            RaxNode::Run(len) => j(pad(4 + len) + 8),
+            RaxNode::Branch(d) => j(pad(4 + d) + 8 * d),
         }
+    });
+    total
 }
 
 fn id_key(id: StreamId) -> [u8; 16] {
