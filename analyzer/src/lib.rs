@@ -43,6 +43,7 @@ pub mod facts;
 pub mod memory;
 pub mod output;
 pub mod prefix;
+pub mod report;
 pub mod slot;
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,111 @@
+//! Service configuration: a TOML file, overridden by command-line flags.
+//!
+//! ```toml
+//! listen = "127.0.0.1:7780"
+//! data_dir = "/var/lib/rdbscope"          # the SQLite store, this instance's id
+//! reports_dir = "/shared/rdbscope/tickets" # reports and fetched RDB files (default: <data_dir>/tickets)
+//! store = "sqlite:///var/lib/rdbscope/jobs.db"   # or "postgres://user:pass@host/db"
+//! allowed_dirs = ["/data/backups"]        # RDB files analysis tickets may name
+//! auto_approve = ["analysis"]             # ticket types approved on submission
+//! allow_self_approval = false
+//! max_attempts = 3                        # for transient failures
+//! workers = 4                             # jobs running at once, in all
+//! jobs_per_node = 1                       # heavy jobs running at once on one node
+//! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
+//! retry_backoff_secs = 5                  # doubled on each retry
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Everything the service needs to start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Where reports, fetched RDB files and the default SQLite store live.
+    pub data_dir: PathBuf,
+    /// Where tickets' reports and working files go; default
+    /// `<data_dir>/tickets`. Instances sharing a PostgreSQL queue point this
+    /// at shared storage so that any of them can serve any report.
+    pub reports_dir: Option<PathBuf>,
+    /// `sqlite://FILE` or `postgres://…`; default: `sqlite://<data_dir>/jobs.db`.
+    pub store: Option<String>,
+    /// Directories whose RDB files analysis and migration tickets may read.
+    pub allowed_dirs: Vec<PathBuf>,
+    /// Ticket types approved automatically on submission (e.g. `["analysis"]`).
+    pub auto_approve: Vec<String>,
+    /// May an admin approve a ticket they submitted?
+    pub allow_self_approval: bool,
+    /// Attempts for a job that keeps failing with transient errors.
+    pub max_attempts: u32,
+    /// Jobs running at once across all nodes (in this instance).
+    pub workers: usize,
+    /// Heavy jobs (fetch, cleanup, migration) running at once on one node.
+    pub jobs_per_node: usize,
+    /// Seconds a job's lease lasts without renewal before another instance rescues it.
+    pub lease_secs: u64,
+    /// First retry delay in seconds, doubled on each further retry.
+    pub retry_backoff_secs: u64,
+    /// How often the scheduler looks for work, in milliseconds.
+    pub poll_ms: u64,
+    /// Longest MONITOR window a hot-key ticket may ask for, in seconds.
+    pub max_monitor_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:7780".parse().expect("literal address"),
+            data_dir: PathBuf::from("rdbscope-data"),
+            reports_dir: None,
+            store: None,
+            allowed_dirs: Vec::new(),
+            auto_approve: Vec::new(),
+            allow_self_approval: false,
+            max_attempts: 3,
+            workers: 4,
+            jobs_per_node: 1,
+            lease_secs: 30,
+            retry_backoff_secs: 5,
+            poll_ms: 500,
+            max_monitor_secs: 300,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys are an error.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::bad_request(format!("cannot read config {}: {e}", path.display()))
+        })?;
+        Config::from_toml(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::bad_request(format!("bad config: {e}")))
+    }
+
+    /// Where ticket `id` keeps its files.
+    pub fn ticket_dir(&self, id: i64) -> PathBuf {
+        self.reports_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("tickets"))
+            .join(id.to_string())
+    }
+
+    /// The store URL, defaulting to a SQLite file in the data dir.
+    pub fn store_url(&self) -> String {
+        match &self.store {
+            Some(s) => s.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("jobs.db").display()),
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The running service: shared state, the scheduler that claims approved
+//! tickets and runs them under leases, the rescuer of jobs whose instance
+//! died, and `serve` / `init_admin`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::api;
+use crate::auth;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::jobs::{self, JobCtx};
+use crate::params::Params;
+use crate::registry::{self, AppKind, Credentials, Window};
+use crate::store::{now_ms, AppRow, ClaimPolicy, Store, TicketRow, TransitionExtras};
+use crate::ticket::{transition, Actor, Event, Policy, Role, TicketView};
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Jobs running in this instance now.
+    pub jobs_running: AtomicU64,
+    /// RDB bytes analyzed.
+    pub bytes_analyzed: AtomicU64,
+    /// RDB bytes fetched from nodes.
+    pub bytes_fetched: AtomicU64,
+    /// Keys analyzed, sampled, deleted or written.
+    pub keys_touched: AtomicU64,
+}
+
+/// Everything handlers and workers share.
+#[derive(Debug)]
+pub struct ServiceState {
+    /// The store.
+    pub store: Store,
+    /// The configuration.
+    pub config: Config,
+    /// Transition rules from the configuration.
+    pub policy: Policy,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Wakes the scheduler (a ticket was approved or a job ended).
+    pub wake: Notify,
+    /// This instance's id, kept in the data dir so that a restarted
+    /// instance recognizes (and at once resumes) the jobs it was running.
+    pub instance: String,
+    /// Set on shutdown.
+    pub stopping: AtomicBool,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<ServiceState>;
+
+/// One line to the service log (stderr), with a UTC timestamp.
+pub fn log(msg: &str) {
+    eprintln!("{} rdbscope-serve: {msg}", api::rfc3339(now_ms()));
+}
+
+fn instance_id(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() {
+            return Ok(id.to_string());
+        }
+    }
+    let id = format!("i-{}", auth::hex(&auth::random_bytes(8)?));
+    std::fs::write(&path, &id)
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok(id)
+}
+
+/// Opens the store and builds the shared state.
+pub async fn open(config: Config) -> Result<Shared> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        Error::internal(format!(
+            "cannot create data dir {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    let store = Store::open(&config.store_url()).await?;
+    let instance = instance_id(&config.data_dir)?;
+    Ok(Arc::new(ServiceState {
+        policy: Policy {
+            allow_self_approval: config.allow_self_approval,
+            max_attempts: config.max_attempts.max(1),
+        },
+        store,
+        config,
+        metrics: Metrics::default(),
+        wake: Notify::new(),
+        instance,
+        stopping: AtomicBool::new(false),
+    }))
+}
+
+/// Creates the first admin (or another one) and returns its token, shown
+/// this once.
+pub async fn init_admin(config: &Config, name: &str) -> Result<String> {
+    auth::check_name("user name", name)?;
+    let state = open(config.clone()).await?;
+    let token = auth::new_token()?;
+    state
+        .store
+        .create_user(name, Role::Admin, &auth::token_hash(&token))
+        .await?;
+    Ok(token)
+}
+
+/// Runs the API and the scheduler until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<()> {
+    let listen = config.listen;
+    let state = open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::internal(format!("cannot listen on {listen}: {e}")))?;
+    log(&format!(
+        "listening on http://{} (store: {}, instance {})",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        state.store.backend().as_str(),
+        state.instance
+    ));
+    if state.store.count_users().await? == 0 {
+        log("no users yet: create the first admin with `rdbscope serve --init-admin NAME`");
+    }
+    let scheduler = tokio::spawn(scheduler(state.clone()));
+    let app = api::router(state.clone());
+    let shutdown = {
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            log("stopping: running jobs stop at their next batch and resume on restart");
+            state.stopping.store(true, Ordering::SeqCst);
+            state.wake.notify_waiters();
+        }
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::internal(format!("server: {e}")))?;
+    state.stopping.store(true, Ordering::SeqCst);
+    state.wake.notify_waiters();
+    let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Discovers an app's nodes again and stores them.
+pub async fn refresh_topology(state: &Shared, app: &AppRow) -> Result<String> {
+    let kind = AppKind::parse(&app.kind)?;
+    let topology = api::discover(kind, &app.addr, credentials(app)).await?;
+    state.store.set_topology(&app.name, &topology).await?;
+    Ok(topology)
+}
+
+/// An app's login.
+pub fn credentials(app: &AppRow) -> Credentials {
+    Credentials {
+        user: app.username.clone(),
+        password: app.password.clone(),
+    }
+}
+
+/// Which nodes a job of this ticket would occupy: the members it reads
+/// from or acts on. None for jobs that touch no node (file analysis).
+pub fn ticket_nodes(t: &TicketRow, apps: &[AppRow]) -> Option<(Option<AppRow>, Vec<String>)> {
+    let params: serde_json::Value = serde_json::from_str(&t.params).ok()?;
+    // Every app a ticket names: `app`, or a migration's `source`/`target`.
+    let names: Vec<&str> = ["app", "source", "target"]
+        .iter()
+        .filter_map(|k| {
+            let v = params.get(*k)?;
+            v.as_str().or_else(|| v.get("app")?.as_str())
+        })
+        .collect();
+    let mut first = None;
+    let mut busy = Vec::new();
+    for name in names {
+        let app = apps.iter().find(|a| a.name == name)?.clone();
+        let nodes: Vec<registry::Node> = serde_json::from_str(&app.topology).unwrap_or_default();
+        match t.kind.as_str() {
+            "analysis" => busy.extend(
+                registry::sources(&nodes)
+                    .into_iter()
+                    .map(|(_, from)| from.addr),
+            ),
+            _ => busy.extend(
+                nodes
+                    .iter()
+                    .filter(|n| n.role == "master")
+                    .map(|n| n.addr.clone()),
+            ),
+        }
+        first.get_or_insert(app);
+    }
+    Some((first, busy))
+}
+
+struct Admission {
+    apps: Vec<AppRow>,
+    jobs_per_node: usize,
+    now: i64,
+}
+
+impl ClaimPolicy for Admission {
+    fn admit(&self, t: &TicketRow, running: &[TicketRow]) -> Option<Vec<String>> {
+        // A ticket whose app vanished is admitted with no nodes: the job
+        // then fails with a clear error instead of waiting forever.
+        let (app, nodes) = ticket_nodes(t, &self.apps).unwrap_or((None, Vec::new()));
+        if let Some(w) = app.as_ref().and_then(|a| a.maintenance_window.as_deref()) {
+            if let Ok(w) = Window::parse(w) {
+                if !w.is_open(self.now) {
+                    return None;
+                }
+            }
+        }
+        for n in &nodes {
+            let busy = running
+                .iter()
+                .filter(|r| {
+                    serde_json::from_str::<Vec<String>>(&r.lease_nodes)
+                        .map(|v| v.contains(n))
+                        .unwrap_or(false)
+                })
+                .count();
+            if busy >= self.jobs_per_node {
+                return None;
+            }
+        }
+        Some(nodes)
+    }
+}
+
+fn view(t: &TicketRow) -> TicketView<'_> {
+    TicketView {
+        state: t.state,
+        submitter: &t.submitter,
+        attempts: t.attempts,
+    }
+}
+
+/// Moves running tickets whose lease expired (or that this instance's
+/// previous incarnation held, when `own` is set) back to approved, to be
+/// resumed from their checkpoints.
+async fn rescue(state: &Shared, own: Option<&str>) -> Result<()> {
+    for t in state.store.orphaned(own.unwrap_or("")).await? {
+        let tr = match transition(
+            &view(&t),
+            &Event::LeaseExpired,
+            &Actor::System("rescuer"),
+            &state.policy,
+        ) {
+            Ok(tr) => tr,
+            Err(e) => {
+                log(&format!("ticket {}: cannot rescue: {e}", t.id));
+                continue;
+            }
+        };
+        let extras = TransitionExtras {
+            require_owner: t.lease_owner.clone(),
+            error: (tr.to == crate::ticket::TicketState::Failed)
+                .then(|| tr.note.clone().unwrap_or_default()),
+            ..TransitionExtras::default()
+        };
+        match state.store.apply(t.id, &tr, &extras).await {
+            Ok(_) => log(&format!(
+                "ticket {}: lease of {} expired: {} -> {}",
+                t.id,
+                t.lease_owner.as_deref().unwrap_or("?"),
+                tr.from,
+                tr.to
+            )),
+            Err(e) if e.kind == crate::ErrorKind::Conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn scheduler(state: Shared) {
+    if let Err(e) = rescue(&state, Some(&state.instance.clone())).await {
+        log(&format!("rescue at start: {e}"));
+    }
+    let poll = Duration::from_millis(state.config.poll_ms.max(20));
+    let mut tasks = tokio::task::JoinSet::new();
+    while !state.stopping.load(Ordering::SeqCst) {
+        while tasks.try_join_next().is_some() {}
+        if let Err(e) = rescue(&state, None).await {
+            log(&format!("rescue: {e}"));
+        }
+        while tasks.len() < state.config.workers.max(1) && !state.stopping.load(Ordering::SeqCst) {
+            match claim(&state).await {
+                Ok(Some(t)) => {
+                    let st = state.clone();
+                    tasks.spawn(async move { run_job(st, t).await });
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    log(&format!("claim: {e}"));
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = state.wake.notified() => {},
+            _ = tokio::time::sleep(poll) => {},
+        }
+    }
+    // Let running jobs reach a batch boundary; what is left is resumed by
+    // the next start (this instance id) or rescued by another instance.
+    let _ = tokio::time::timeout(Duration::from_secs(8), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn claim(state: &Shared) -> Result<Option<TicketRow>> {
+    let admission = Admission {
+        apps: state.store.list_apps().await?,
+        jobs_per_node: state.config.jobs_per_node.max(1),
+        now: now_ms(),
+    };
+    let policy = state.policy;
+    state
+        .store
+        .claim(
+            &state.instance,
+            (state.config.lease_secs.max(2) * 1000) as i64,
+            |t| {
+                transition(
+                    &view(t),
+                    &Event::Start,
+                    &Actor::System("scheduler"),
+                    &policy,
+                )
+                .map_err(|e| Error::conflict(e.to_string()))
+            },
+            &admission,
+        )
+        .await
+}
+
+async fn run_job(state: Shared, t: TicketRow) {
+    let id = t.id;
+    log(&format!(
+        "ticket {id}: started ({}, attempt {})",
+        t.kind, t.attempts
+    ));
+    state.metrics.jobs_running.fetch_add(1, Ordering::Relaxed);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let lease_ms = (state.config.lease_secs.max(2) * 1000) as i64;
+    let renewer = {
+        let (state, cancel) = (state.clone(), cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis((lease_ms / 3) as u64)).await;
+                if state.stopping.load(Ordering::SeqCst) {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+                match state.store.renew_lease(id, &state.instance, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Cancelled, or rescued elsewhere: stop at the next batch.
+                        cancel.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    Err(e) => log(&format!("ticket {id}: lease renewal: {e}")),
+                }
+            }
+        })
+    };
+    let ctx = JobCtx::new(
+        state.clone(),
+        &t,
+        cancel.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    let ticket = t.clone();
+    let outcome = tokio::task::spawn_blocking(move || jobs::run(&ctx, &ticket))
+        .await
+        .unwrap_or_else(|e| Err(Error::internal(format!("job panicked: {e}"))));
+    renewer.abort();
+    state.metrics.jobs_running.fetch_sub(1, Ordering::Relaxed);
+    let current = match state.store.get_ticket(id).await {
+        Ok(Some(c)) => c,
+        _ => return,
+    };
+    if current.state != crate::ticket::TicketState::Running
+        || current.lease_owner.as_deref() != Some(state.instance.as_str())
+    {
+        log(&format!("ticket {id}: stopped ({})", current.state));
+        return;
+    }
+    if state.stopping.load(Ordering::SeqCst) && outcome.is_err() {
+        // Shutting down: leave it running under this instance id; the next
+        // start of this instance (or a rescuer) resumes it.
+        log(&format!("ticket {id}: left for resumption after restart"));
+        return;
+    }
+    let (event, extras) = match outcome {
+        Ok(result) => (
+            Event::Succeed,
+            TransitionExtras {
+                result: Some(result.to_string()),
+                require_owner: Some(state.instance.clone()),
+                ..TransitionExtras::default()
+            },
+        ),
+        Err(e) => {
+            let backoff = state.config.retry_backoff_secs.max(1) * 1000
+                << current.attempts.saturating_sub(1).min(10);
+            (
+                Event::Fail {
+                    error: e.message.clone(),
+                    retryable: e.is_transient(),
+                },
+                TransitionExtras {
+                    error: Some(e.message.clone()),
+                    not_before: Some(now_ms() + backoff as i64),
+                    require_owner: Some(state.instance.clone()),
+                    ..TransitionExtras::default()
+                },
+            )
+        }
+    };
+    match transition(
+        &view(&current),
+        &event,
+        &Actor::System("worker"),
+        &state.policy,
+    ) {
+        Ok(tr) => match state.store.apply(id, &tr, &extras).await {
+            Ok(_) => log(&format!("ticket {id}: {} -> {}", tr.from, tr.to)),
+            Err(e) => log(&format!("ticket {id}: cannot record the outcome: {e}")),
+        },
+        Err(e) => log(&format!("ticket {id}: {e}")),
+    }
+    state.wake.notify_one();
+}
+
+/// Parses a stored ticket's parameters again (with today's configuration).
+pub fn stored_params(state: &ServiceState, t: &TicketRow) -> Result<Params> {
+    let v: serde_json::Value = serde_json::from_str(&t.params)
+        .map_err(|e| Error::internal(format!("stored params: {e}")))?;
+    // Parameters were checked (and `force` allowed) at submission; what is
+    // re-checked here is what the configuration may have changed since.
+    Params::parse(
+        &t.kind,
+        &v,
+        &crate::params::ParseCtx {
+            allowed_dirs: &state.config.allowed_dirs,
+            max_monitor_secs: state.config.max_monitor_secs,
+            is_admin: true,
+        },
+    )
+}
