@@ -3,3 +3,4 @@ mod analyze;
 mod conformance;
 mod interop;
 mod roundtrip;
+mod service;

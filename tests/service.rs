@@ -1,0 +1,681 @@
+//! The job service as a user meets it: `rdbscope serve` as a child process,
+//! real Redis nodes, the HTTP API. Each scenario runs on SQLite and on
+//! PostgreSQL (two instances sharing the queue).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use testkit::{require_server, RedisServer, ServerKind, TempDir};
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rdbscope")
+}
+
+/// A `rdbscope serve` child process, killed on drop.
+pub(crate) struct Service {
+    child: Option<Child>,
+    pub(crate) port: u16,
+    log: PathBuf,
+}
+
+/// Everything a scenario needs to start (and restart) instances.
+pub(crate) struct Setup {
+    pub(crate) dir: TempDir,
+    pub(crate) store: String,
+    pub(crate) allowed: PathBuf,
+    reports: PathBuf,
+    _pg: Option<testkit::Postgres>,
+}
+
+impl Setup {
+    pub(crate) fn new(backend: &str) -> Option<Setup> {
+        let dir = testkit::temp_dir("service");
+        let allowed = dir.join("allowed");
+        std::fs::create_dir_all(&allowed).unwrap();
+        let reports = dir.join("reports");
+        let (store, pg) = match backend {
+            "sqlite" => (format!("sqlite://{}", dir.join("jobs.db").display()), None),
+            _ => {
+                let pg = testkit::require_postgres()?.start().expect("start postgres");
+                (pg.url(), Some(pg))
+            }
+        };
+        Some(Setup {
+            dir,
+            store,
+            allowed,
+            reports,
+            _pg: pg,
+        })
+    }
+
+    /// Writes instance `n`'s config (own data dir, shared store and reports).
+    pub(crate) fn config(&self, n: usize, extra: &str) -> (PathBuf, u16) {
+        let port = free_port();
+        let data = self.dir.join(format!("data{n}"));
+        let path = self.dir.join(format!("config{n}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nreports_dir = \"{}\"\nstore = \"{}\"\nallowed_dirs = [\"{}\"]\npoll_ms = 100\nlease_secs = 3\nretry_backoff_secs = 1\n{extra}",
+                data.display(),
+                self.reports.display(),
+                self.store,
+                self.allowed.display()
+            ),
+        )
+        .unwrap();
+        (path, port)
+    }
+
+    pub(crate) fn init_admin(&self, name: &str) -> String {
+        let (config, _) = self.config(0, "");
+        let out = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--init-admin", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "init-admin: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let token = text
+            .split_whitespace()
+            .find(|w| w.starts_with("rdbs_"))
+            .unwrap_or_else(|| panic!("no token in {text:?}"))
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .to_string();
+        token
+    }
+
+    pub(crate) fn start(&self, n: usize, extra: &str) -> Service {
+        let (config, port) = self.config(n, extra);
+        let log = self.dir.join(format!("serve{n}.log"));
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let svc = Service {
+            child: Some(child),
+            port,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = svc.try_call("GET", "/healthz", None, None) {
+                return svc;
+            }
+            assert!(Instant::now() < deadline, "service did not start: {}", svc.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Service {
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub(crate) fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let resp = match method {
+            "GET" | "DELETE" => {
+                let mut r = if method == "GET" { agent.get(&url) } else { agent.delete(&url) };
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = agent.post(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                match body {
+                    Some(b) => r.header("Content-Type", "application/json").send(b.to_string()),
+                    None => r.send_empty(),
+                }
+            }
+        };
+        let mut resp = resp.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    pub(crate) fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        self.try_call(method, path, Some(token), body.as_ref())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log_text()))
+    }
+
+    pub(crate) fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, token, body);
+        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
+        v
+    }
+
+    pub(crate) fn bytes(&self, path: &str, token: &str) -> Vec<u8> {
+        let mut resp = ureq::get(&format!("http://127.0.0.1:{}{path}", self.port))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap()
+    }
+
+    pub(crate) fn wait_state(&self, id: i64, token: &str, states: &[&str], secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let t = self.ok("GET", &format!("/tickets/{id}"), token, None);
+            if states.contains(&t["state"].as_str().unwrap()) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ticket {id} stuck in {}: {t}\n{}",
+                t["state"],
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub(crate) fn master_with_replica() -> Option<(RedisServer, RedisServer)> {
+    let bin = require_server(ServerKind::Redis70)?;
+    let master = bin.start(&["--repl-diskless-sync", "no"]).unwrap();
+    let mut c = master.client();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..3000)
+        .map(|i| match i % 4 {
+            0 => testkit::cmd_args!["SET", format!("user:{i}:name"), format!("name-{i}")],
+            1 => testkit::cmd_args!["HSET", format!("user:{i}:profile"), "a", "1", "b", "2"],
+            2 => testkit::cmd_args!["RPUSH", format!("queue:{i}"), "x", "y", "z"],
+            _ => testkit::cmd_args!["SET", format!("session:{i}"), "s", "EX", "3600"],
+        })
+        .collect();
+    c.pipeline_must(&cmds);
+    let replica = bin
+        .start(&["--replicaof", "127.0.0.1", &master.port().to_string()])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = replica.client().must(&["INFO", "replication"]);
+        if info.as_str().unwrap_or_default().contains("master_link_status:up") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica did not sync");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((master, replica))
+}
+
+pub(crate) fn dbsize(s: &RedisServer) -> u64 {
+    s.client().must(&["DBSIZE"]).as_int().unwrap() as u64
+}
+
+pub(crate) fn audit_steps(svc: &Service, id: i64, token: &str) -> Vec<(String, String, String)> {
+    svc.ok("GET", &format!("/tickets/{id}/audit"), token, None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["from"].as_str().unwrap_or("-").to_string(),
+                a["to"].as_str().unwrap().to_string(),
+                a["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The README's path: register a live app, file an analysis ticket as a
+/// submitter, approve as an admin, download the report.
+fn analysis_of_a_live_app(backend: &str) {
+    let Some(setup) = Setup::new(backend) else { return };
+    let Some((master, replica)) = master_with_replica() else { return };
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let app = svc.ok(
+        "POST",
+        "/apps",
+        &admin,
+        Some(json!({"name": "shop", "kind": "replicated", "addr": format!("127.0.0.1:{}", master.port())})),
+    );
+    let nodes = app["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{app}");
+    assert_eq!(nodes[1]["role"], "replica");
+    assert_eq!(nodes[1]["addr"], format!("127.0.0.1:{}", replica.port()));
+    assert_eq!(app["has_password"], false);
+
+    let t = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "shop"}})));
+    let id = t["id"].as_i64().unwrap();
+    assert_eq!(t["state"], "pending");
+    assert_eq!(t["plan"]["reads"][0]["read_from"], format!("127.0.0.1:{}", replica.port()));
+    // Nothing runs before approval.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"], "pending");
+    let (status, e) = svc.call("POST", &format!("/tickets/{id}/approve"), &alice, None);
+    assert_eq!(status, 403, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("submitter"), "{e}");
+    let approved = svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, Some(json!({"note": "fine"})));
+    assert_eq!(approved["handler"], "root");
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 120);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let expected = dbsize(&master);
+    assert_eq!(done["result"]["keys"], expected, "{done}");
+    let source = &done["result"]["sources"][0];
+    assert_eq!(source["role"], "replica", "{done}");
+    assert_eq!(source["addr"], format!("127.0.0.1:{}", replica.port()));
+    assert_eq!(done["progress"]["percent"], 100.0);
+
+    let files: Vec<String> = svc
+        .ok("GET", &format!("/tickets/{id}/report"), &alice, None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    for f in ["keys.parquet", "summary.json", "summary.txt", "prefixes.parquet"] {
+        assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
+    }
+    let summary: Value =
+        serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/summary.json"), &alice))
+            .unwrap();
+    assert_eq!(summary["keys"], expected, "{summary}");
+    let parquet = svc.bytes(&format!("/tickets/{id}/report/keys.parquet"), &alice);
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let (status, _) = svc.call("GET", &format!("/tickets/{id}/report/..%2Fjobs.db"), &alice, None);
+    assert!(status == 400 || status == 404, "{status}");
+
+    assert_eq!(
+        audit_steps(&svc, id, &alice),
+        vec![
+            ("-".into(), "pending".into(), "alice".into()),
+            ("pending".into(), "approved".into(), "root".into()),
+            ("approved".into(), "running".into(), "scheduler".into()),
+            ("running".into(), "succeeded".into(), "worker".into()),
+        ]
+    );
+    // Another submitter sees nothing of alice's ticket.
+    let bob = svc.ok("POST", "/users", &admin, Some(json!({"name": "bob", "role": "submitter"})))["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(svc.call("GET", &format!("/tickets/{id}"), &bob, None).0, 404);
+    assert_eq!(svc.ok("GET", "/tickets", &bob, None).as_array().unwrap().len(), 0);
+    let metrics = svc.try_call("GET", "/metrics", None, None).unwrap().1;
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("rdbscope_tickets{state=\"succeeded\"} 1"), "{metrics}");
+    assert!(metrics.contains(&format!("rdbscope_keys_touched_total {expected}")), "{metrics}");
+}
+
+/// Bad requests get 4xx JSON errors and change nothing.
+fn bad_requests(backend: &str) {
+    let Some(setup) = Setup::new(backend) else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let node = bin.start(&[]).unwrap();
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    svc.ok(
+        "POST",
+        "/apps",
+        &admin,
+        Some(json!({"name": "one", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port())})),
+    );
+    let rdb = setup.allowed.join("x.rdb");
+    std::fs::copy(testkit::workspace_root().join("testdata/sample.rdb"), &rdb).unwrap();
+    let cases: Vec<(&str, &str, Option<&str>, Option<Value>, u16)> = vec![
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "defrag", "params": {}})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis"})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one", "colour": "red"}})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "nope"}})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one", "file": "/x.rdb"}})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"file": "/etc/hostname"}})), 403),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "hotkeys", "params": {"app": "one", "duration_secs": 0}})), 400),
+        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one"}, "extra": 1})), 400),
+        ("POST", "/tickets", Some("rdbs_wrong"), Some(json!({"type": "analysis", "params": {"app": "one"}})), 401),
+        ("POST", "/tickets", None, Some(json!({"type": "analysis", "params": {"app": "one"}})), 401),
+        ("POST", "/users", Some(&alice), Some(json!({"name": "eve", "role": "admin"})), 403),
+        ("POST", "/users", Some(&admin), Some(json!({"name": "eve", "role": "king"})), 400),
+        ("POST", "/users", Some(&admin), Some(json!({"name": "alice", "role": "submitter"})), 409),
+        ("POST", "/apps", Some(&admin), Some(json!({"name": "dead", "kind": "standalone", "addr": format!("127.0.0.1:{}", free_port())})), 400),
+        ("POST", "/apps", Some(&admin), Some(json!({"name": "w", "kind": "standalone", "addr": "127.0.0.1:1", "maintenance_window": "25:00-26:00"})), 400),
+        ("POST", "/apps", Some(&alice), Some(json!({"name": "x", "kind": "standalone", "addr": "127.0.0.1:1"})), 403),
+        ("GET", "/tickets/999", Some(&alice), None, 404),
+        ("POST", "/tickets/999/approve", Some(&admin), None, 404),
+        ("GET", "/tickets?state=sleeping", Some(&alice), None, 400),
+        ("GET", "/nowhere", Some(&alice), None, 404),
+    ];
+    for (method, path, token, body, want) in &cases {
+        let (status, v) = svc
+            .try_call(method, path, *token, body.as_ref())
+            .unwrap();
+        assert_eq!(status, *want, "{method} {path} {body:?}: {v}");
+        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {v}");
+    }
+    // Malformed JSON.
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let mut r = agent
+        .post(&format!("http://127.0.0.1:{}/tickets", svc.port))
+        .header("Authorization", &format!("Bearer {alice}"))
+        .send("{not json")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.body_mut().read_to_string().unwrap().contains("error"));
+    // Nothing was created.
+    assert_eq!(svc.ok("GET", "/tickets", &admin, None).as_array().unwrap().len(), 0);
+    assert_eq!(svc.ok("GET", "/apps", &admin, None).as_array().unwrap().len(), 1);
+
+    // State rules: reject needs a reason; nothing leaves a final state.
+    let t = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"file": rdb}, "idempotency_key": "k1"})),
+    );
+    let id = t["id"].as_i64().unwrap();
+    // Idempotent: same key and params, same ticket; other params, 409.
+    let (status, again) = svc.call("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"file": rdb}, "idempotency_key": "k1"})));
+    assert_eq!((status, again["id"].as_i64()), (200, Some(id)));
+    let (status, _) = svc.call("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"file": rdb, "top": 5}, "idempotency_key": "k1"})));
+    assert_eq!(status, 409);
+    let (status, _) = svc.call("POST", &format!("/tickets/{id}/reject"), &admin, Some(json!({"reason": "  "})));
+    assert_eq!(status, 400);
+    let rejected = svc.ok("POST", &format!("/tickets/{id}/reject"), &admin, Some(json!({"reason": "use the nightly backup"})));
+    assert_eq!(rejected["state"], "rejected");
+    assert_eq!(rejected["handler"], "root");
+    let (status, _) = svc.call("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    assert_eq!(status, 409);
+    let steps = audit_steps(&svc, id, &admin);
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(svc.ok("GET", "/tickets", &admin, None).as_array().unwrap().len(), 1);
+    // An admin's own ticket needs another admin.
+    let own = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"file": rdb}})));
+    let (status, e) = svc.call("POST", &format!("/tickets/{}/approve", own["id"]), &admin, None);
+    assert_eq!(status, 403, "{e}");
+}
+
+/// Restarts: a pending ticket survives; a running one (killed with
+/// SIGKILL mid-fetch) is resumed by the restarted instance.
+fn restart(backend: &str) {
+    let Some(setup) = Setup::new(backend) else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    // The diskless delay keeps the fetch waiting for a few seconds: the
+    // window in which the service is killed.
+    let node = bin
+        .start(&["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "4"])
+        .unwrap();
+    let mut c = node.client();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..500).map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"]).collect();
+    c.pipeline_must(&cmds);
+    let admin = setup.init_admin("root");
+    let mut svc = setup.start(1, "");
+    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
+        ["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    svc.ok(
+        "POST",
+        "/apps",
+        &admin,
+        Some(json!({"name": "one", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port())})),
+    );
+    let waiting = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one", "keys_table": false}})))["id"]
+        .as_i64()
+        .unwrap();
+    let running = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one"}})))["id"]
+        .as_i64()
+        .unwrap();
+    svc.ok("POST", &format!("/tickets/{running}/approve"), &admin, None);
+    svc.wait_state(running, &alice, &["running"], 20);
+    std::thread::sleep(Duration::from_millis(500));
+    svc.kill();
+    let svc = setup.start(1, "");
+    assert_eq!(svc.ok("GET", &format!("/tickets/{waiting}"), &alice, None)["state"], "pending");
+    let done = svc.wait_state(running, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    assert_eq!(done["result"]["keys"], 500);
+    assert_eq!(done["attempts"], 2, "{done}");
+    let steps = audit_steps(&svc, running, &alice);
+    assert!(
+        steps.contains(&("running".into(), "approved".into(), "rescuer".into())),
+        "{steps:?}"
+    );
+    assert_eq!(steps.last().unwrap().1, "succeeded");
+    // The pending one still runs once approved.
+    svc.ok("POST", &format!("/tickets/{waiting}/approve"), &admin, None);
+    let done = svc.wait_state(waiting, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(!done["result"]["files"].as_array().unwrap().iter().any(|f| f == "keys.parquet"));
+}
+
+/// Two instances share one PostgreSQL queue: every job runs exactly once.
+fn two_instances(setup: &Setup) {
+    let admin = setup.init_admin("root");
+    let a = setup.start(1, "workers = 2\nauto_approve = [\"analysis\"]\n");
+    let b = setup.start(2, "workers = 2\nauto_approve = [\"analysis\"]\n");
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let node = bin.start(&[]).unwrap();
+    let mut c = node.client();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..2000).map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"]).collect();
+    c.pipeline_must(&cmds);
+    let rdb = node.save();
+    let file = setup.allowed.join("snap.rdb");
+    std::fs::copy(&rdb, &file).unwrap();
+    let ids: Vec<i64> = (0..8)
+        .map(|i| {
+            let svc = if i % 2 == 0 { &a } else { &b };
+            let t = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"file": file, "top": 10 + i}})));
+            assert_eq!(t["state"], "approved", "auto-approved: {t}");
+            assert_eq!(t["handler"], "auto");
+            t["id"].as_i64().unwrap()
+        })
+        .collect();
+    for id in &ids {
+        let done = a.wait_state(*id, &admin, &["succeeded", "failed"], 120);
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["result"]["keys"], 2000);
+        let steps = audit_steps(&b, *id, &admin);
+        let starts = steps.iter().filter(|s| s.1 == "running").count();
+        let ends = steps.iter().filter(|s| s.1 == "succeeded").count();
+        assert_eq!((starts, ends), (1, 1), "ticket {id}: {steps:?}");
+        // Either instance serves the report.
+        let s: Value = serde_json::from_slice(&b.bytes(&format!("/tickets/{id}/report/summary.json"), &admin)).unwrap();
+        assert_eq!(s["keys"], 2000);
+    }
+}
+
+#[test]
+fn service_sqlite_analysis_of_a_live_app() {
+    analysis_of_a_live_app("sqlite");
+}
+
+#[test]
+fn service_sqlite_bad_requests() {
+    bad_requests("sqlite");
+}
+
+#[test]
+fn service_sqlite_restart() {
+    restart("sqlite");
+}
+
+#[test]
+fn service_postgres_analysis_of_a_live_app() {
+    analysis_of_a_live_app("postgres");
+}
+
+#[test]
+fn service_postgres_bad_requests() {
+    bad_requests("postgres");
+}
+
+#[test]
+fn service_postgres_restart() {
+    restart("postgres");
+}
+
+#[test]
+fn service_postgres_two_instances_share_the_queue() {
+    let Some(setup) = Setup::new("postgres") else { return };
+    two_instances(&setup);
+}
+
+/// Three masters made into a cluster by hand (slots split, MEET), on loopback.
+pub(crate) fn small_cluster() -> Option<Vec<RedisServer>> {
+    let bin = require_server(ServerKind::Redis70)?;
+    let nodes: Vec<RedisServer> = (0..3)
+        .map(|_| bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]).unwrap())
+        .collect();
+    let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+    for (n, (a, b)) in nodes.iter().zip(ranges) {
+        n.client().must(&["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()]);
+    }
+    for n in &nodes[1..] {
+        nodes[0].client().must(&["CLUSTER", "MEET", "127.0.0.1", &n.port().to_string()]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nodes.iter().all(|n| {
+        n.client()
+            .must(&["CLUSTER", "INFO"])
+            .as_str()
+            .unwrap_or_default()
+            .contains("cluster_state:ok")
+    }) {
+        assert!(Instant::now() < deadline, "cluster did not form");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Some(nodes)
+}
+
+/// A cluster app: its masters are discovered from one seed, every shard
+/// is fetched and analyzed; a hot-key ticket finds the key being hammered.
+#[test]
+fn service_sqlite_cluster_analysis_and_hot_keys() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(nodes) = small_cluster() else { return };
+    // Keys go to the node that owns their slot: write through MOVED.
+    let mut written = 0;
+    for i in 0..900 {
+        let key = format!("order:{i}");
+        for n in &nodes {
+            let r = n.client().cmd(&["SET", key.as_str(), "v"]).unwrap();
+            if !r.is_error() {
+                written += 1;
+                break;
+            }
+        }
+    }
+    assert_eq!(written, 900);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "allow_self_approval = true\n");
+    let app = svc.ok(
+        "POST",
+        "/apps",
+        &admin,
+        Some(json!({"name": "orders", "kind": "cluster", "addr": format!("127.0.0.1:{}", nodes[1].port())})),
+    );
+    let masters: Vec<&Value> = app["nodes"].as_array().unwrap().iter().filter(|n| n["role"] == "master").collect();
+    assert_eq!(masters.len(), 3, "{app}");
+    let slots: u64 = masters
+        .iter()
+        .flat_map(|m| m["slots"].as_array().unwrap())
+        .map(|r| r[1].as_u64().unwrap() - r[0].as_u64().unwrap() + 1)
+        .sum();
+    assert_eq!(slots, 16384);
+
+    let id = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"app": "orders"}})))["id"]
+        .as_i64()
+        .unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 120);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let total: u64 = nodes.iter().map(dbsize).sum();
+    assert_eq!(total, 900);
+    assert_eq!(done["result"]["keys"], total, "{done}");
+    assert_eq!(done["result"]["sources"].as_array().unwrap().len(), 3);
+
+    // Hot keys by MONITOR while one key is read far more than others.
+    let hot_port = nodes
+        .iter()
+        .find(|n| n.client().cmd(&["GET", "order:7"]).map(|r| !r.is_error()).unwrap_or(false))
+        .unwrap()
+        .port();
+    let t = svc.ok(
+        "POST",
+        "/tickets",
+        &admin,
+        Some(json!({"type": "hotkeys", "params": {"app": "orders", "duration_secs": 3, "top": 5, "method": "monitor"}})),
+    );
+    assert!(t["plan"]["cost"].as_str().unwrap().contains("MONITOR"), "{t}");
+    let id = t["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    svc.wait_state(id, &admin, &["running"], 20);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = testkit::Client::connect(("127.0.0.1", hot_port)).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                c.must(&["GET", "order:7"]);
+            }
+        })
+    };
+    let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let hot: Value = serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/hotkeys.json"), &admin)).unwrap();
+    assert_eq!(hot[0]["key"], "order:7", "{hot}");
+    assert_eq!(hot[0]["node"], format!("127.0.0.1:{hot_port}"));
+    assert!(hot[0]["hits_per_sec"].as_f64().unwrap() > 10.0, "{hot}");
+}
