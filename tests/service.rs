@@ -496,6 +496,27 @@ fn restart(backend: &str) {
     let done = svc.wait_state(waiting, &alice, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}");
     assert!(!done["result"]["files"].as_array().unwrap().iter().any(|f| f == "keys.parquet"));
+
+    // Cancelling a running job: it stops at its next read and stays cancelled.
+    let id = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one", "top": 7}})))["id"]
+        .as_i64()
+        .unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    svc.wait_state(id, &alice, &["running"], 20);
+    let t = svc.ok("POST", &format!("/tickets/{id}/cancel"), &alice, None);
+    assert_eq!(t["state"], "cancelled");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = svc.try_call("GET", "/metrics", None, None).unwrap().1;
+        if m.as_str().unwrap().contains("rdbscope_jobs_running 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cancelled job did not stop: {m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"], "cancelled");
+    let steps = audit_steps(&svc, id, &alice);
+    assert_eq!(steps.last().unwrap(), &("running".to_string(), "cancelled".to_string(), "alice".to_string()));
 }
 
 /// Two instances share one PostgreSQL queue: every job runs exactly once.

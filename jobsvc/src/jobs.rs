@@ -21,6 +21,7 @@ use crate::store::{AppRow, TicketRow};
 pub struct JobCtx {
     state: Arc<ServiceState>,
     id: i64,
+    owner: String,
     cancel: Arc<AtomicBool>,
     rt: tokio::runtime::Handle,
     last_progress: Mutex<Option<Instant>>,
@@ -37,6 +38,7 @@ impl JobCtx {
         JobCtx {
             state,
             id: t.id,
+            owner: t.lease_owner.clone().unwrap_or_default(),
             cancel,
             rt,
             last_progress: Mutex::new(None),
@@ -71,7 +73,7 @@ impl JobCtx {
         let p = json!({"percent": (percent * 10.0).round() / 10.0, "phase": phase, "counters": counters});
         let r = self.rt.block_on(self.state.store.set_progress(
             self.id,
-            &self.state.instance,
+            &self.owner,
             &p.to_string(),
         ));
         if let Ok(false) = r {
@@ -91,7 +93,7 @@ impl JobCtx {
         let p = json!({"percent": percent, "phase": phase, "counters": counters});
         let ours = self.rt.block_on(self.state.store.set_checkpoint(
             self.id,
-            &self.state.instance,
+            &self.owner,
             &checkpoint.to_string(),
             &p.to_string(),
         ))?;

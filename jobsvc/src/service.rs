@@ -376,15 +376,16 @@ async fn run_job(state: Shared, t: TicketRow) {
     state.metrics.jobs_running.fetch_add(1, Ordering::Relaxed);
     let cancel = Arc::new(AtomicBool::new(false));
     let lease_ms = (state.config.lease_secs.max(2) * 1000) as i64;
+    let owner = t.lease_owner.clone().unwrap_or_default();
     let renewer = {
-        let (state, cancel) = (state.clone(), cancel.clone());
+        let (state, cancel, owner) = (state.clone(), cancel.clone(), owner.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis((lease_ms / 3) as u64)).await;
                 if state.stopping.load(Ordering::SeqCst) {
                     cancel.store(true, Ordering::SeqCst);
                 }
-                match state.store.renew_lease(id, &state.instance, lease_ms).await {
+                match state.store.renew_lease(id, &owner, lease_ms).await {
                     Ok(true) => {}
                     Ok(false) => {
                         // Cancelled, or rescued elsewhere: stop at the next batch.
@@ -413,7 +414,7 @@ async fn run_job(state: Shared, t: TicketRow) {
         _ => return,
     };
     if current.state != crate::ticket::TicketState::Running
-        || current.lease_owner.as_deref() != Some(state.instance.as_str())
+        || current.lease_owner.as_deref() != Some(owner.as_str())
     {
         log(&format!("ticket {id}: stopped ({})", current.state));
         return;
@@ -429,7 +430,7 @@ async fn run_job(state: Shared, t: TicketRow) {
             Event::Succeed,
             TransitionExtras {
                 result: Some(result.to_string()),
-                require_owner: Some(state.instance.clone()),
+                require_owner: Some(owner.clone()),
                 ..TransitionExtras::default()
             },
         ),
@@ -444,7 +445,7 @@ async fn run_job(state: Shared, t: TicketRow) {
                 TransitionExtras {
                     error: Some(e.message.clone()),
                     not_before: Some(now_ms() + backoff as i64),
-                    require_owner: Some(state.instance.clone()),
+                    require_owner: Some(owner.clone()),
                     ..TransitionExtras::default()
                 },
             )
@@ -480,4 +481,77 @@ pub fn stored_params(state: &ServiceState, t: &TicketRow) -> Result<Params> {
             is_admin: true,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ticket::TicketState;
+
+    fn app(window: Option<&str>) -> AppRow {
+        AppRow {
+            name: "shop".into(),
+            kind: "replicated".into(),
+            addr: "10.0.0.1:6379".into(),
+            username: None,
+            password: None,
+            maintenance_window: window.map(str::to_string),
+            topology: r#"[{"addr":"10.0.0.1:6379","role":"master","master":null,"slots":null},
+                          {"addr":"10.0.0.2:6379","role":"replica","master":"10.0.0.1:6379","slots":null}]"#
+                .into(),
+            refreshed_at: None,
+        }
+    }
+
+    fn ticket(id: i64, kind: &str, params: &str, state: TicketState, nodes: &str) -> TicketRow {
+        TicketRow {
+            id,
+            kind: kind.into(),
+            state,
+            submitter: "alice".into(),
+            handler: None,
+            params: params.into(),
+            params_hash: String::new(),
+            idempotency_key: None,
+            created_at: 0,
+            updated_at: 0,
+            attempts: 0,
+            progress: "{}".into(),
+            plan: None,
+            error: None,
+            result: None,
+            checkpoint: None,
+            lease_owner: None,
+            lease_until: None,
+            lease_nodes: nodes.into(),
+            not_before: 0,
+        }
+    }
+
+    #[test]
+    fn admission_respects_node_leases_and_windows() {
+        let noon = 12 * 3_600_000;
+        let adm = |window, jobs_per_node| Admission {
+            apps: vec![app(window)],
+            jobs_per_node,
+            now: noon,
+        };
+        let analysis = ticket(1, "analysis", r#"{"app":"shop"}"#, TicketState::Approved, "[]");
+        let hot = ticket(2, "hotkeys", r#"{"app":"shop"}"#, TicketState::Approved, "[]");
+        let file = ticket(3, "analysis", r#"{"file":"/x.rdb"}"#, TicketState::Approved, "[]");
+        // An analysis holds the replica it reads; hot keys hold the master.
+        assert_eq!(adm(None, 1).admit(&analysis, &[]), Some(vec!["10.0.0.2:6379".into()]));
+        assert_eq!(adm(None, 1).admit(&hot, &[]), Some(vec!["10.0.0.1:6379".into()]));
+        assert_eq!(adm(None, 1).admit(&file, &[]), Some(vec![]));
+        let busy = ticket(9, "analysis", r#"{"app":"shop"}"#, TicketState::Running, r#"["10.0.0.2:6379"]"#);
+        assert_eq!(adm(None, 1).admit(&analysis, std::slice::from_ref(&busy)), None);
+        assert!(adm(None, 2).admit(&analysis, std::slice::from_ref(&busy)).is_some());
+        assert!(adm(None, 1).admit(&hot, std::slice::from_ref(&busy)).is_some());
+        assert!(adm(None, 1).admit(&file, std::slice::from_ref(&busy)).is_some());
+        // Windows: closed at noon, open at noon, wrapping midnight.
+        assert_eq!(adm(Some("01:00-05:00"), 1).admit(&analysis, &[]), None);
+        assert!(adm(Some("11:00-13:00"), 1).admit(&analysis, &[]).is_some());
+        assert_eq!(adm(Some("22:00-02:00"), 1).admit(&hot, &[]), None);
+        assert!(adm(Some("01:00-05:00"), 1).admit(&file, &[]).is_some());
+    }
 }

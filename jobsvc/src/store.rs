@@ -303,6 +303,9 @@ impl Store {
         };
         let mut options = AnyPoolOptions::new().max_connections(8);
         if backend == Backend::Sqlite {
+            // One writer at a time is SQLite's model; one connection makes
+            // that explicit and avoids lock-upgrade failures.
+            options = options.max_connections(1);
             // SQLite: WAL and a busy timeout so readers never block the writer.
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -721,9 +724,11 @@ impl Store {
                 continue;
             };
             let transition = start(&t)?;
+            // The lease names the instance and the attempt, so that a run
+            // rescued and restarted never shares its lease with a stale one.
             let extras = TransitionExtras {
                 lease: Some((
-                    owner.to_string(),
+                    format!("{owner}#{}", transition.attempts),
                     now + lease_ms,
                     serde_json::to_string(&nodes).unwrap_or_else(|_| "[]".into()),
                 )),
@@ -753,14 +758,14 @@ impl Store {
     }
 
     /// Running tickets whose lease has expired (their instance died), or
-    /// that `owner`'s previous incarnation held.
+    /// that instance `owner`'s previous incarnation held.
     pub async fn orphaned(&self, owner: &str) -> Result<Vec<TicketRow>> {
         let sql = format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = 'running' AND (lease_until < $1 OR lease_owner = $2) ORDER BY id"
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = 'running' AND (lease_until < $1 OR lease_owner LIKE $2) ORDER BY id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(now_ms())
-            .bind(owner)
+            .bind(if owner.is_empty() { String::new() } else { format!("{owner}#%") })
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(ticket_from_row).collect()
