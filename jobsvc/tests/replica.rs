@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -443,26 +444,32 @@ fn read_cmd(r: &mut impl BufRead) -> Option<Vec<String>> {
 /// `+OK` to everything else until `PSYNC` or `SYNC`, then
 /// hands the socket and that command to `script`; serves connections until
 /// the test ends.
+/// Also returns what the client sent after the sync command.
 fn fake_node(
     script: impl Fn(&mut TcpStream, &str) + Send + Sync + 'static,
-) -> (String, thread::JoinHandle<()>) {
+) -> (String, Arc<Mutex<Vec<u8>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let h = thread::spawn(move || {
+    let after = Arc::new(Mutex::new(Vec::new()));
+    let after2 = after.clone();
+    thread::spawn(move || {
         let script = std::sync::Arc::new(script);
         for s in l.incoming() {
             let Ok(mut s) = s else { return };
             let script = script.clone();
+            let after = after2.clone();
             thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().unwrap());
                 while let Some(cmd) = read_cmd(&mut r) {
                     let name = cmd[0].to_ascii_uppercase();
                     if name == "PSYNC" || name == "SYNC" {
-                        // Drain what the client sends next (ACKs).
-                        let mut drain = s.try_clone().unwrap();
+                        // Keep what the client sends next (ACKs).
+                        let mut drain = r;
                         thread::spawn(move || {
                             let mut b = [0u8; 1024];
-                            while matches!(drain.read(&mut b), Ok(n) if n > 0) {}
+                            while let Ok(n @ 1..) = drain.read(&mut b) {
+                                after.lock().unwrap().extend_from_slice(&b[..n]);
+                            }
                         });
                         script(&mut s, &name);
                         let _ = s.shutdown(std::net::Shutdown::Both);
@@ -478,7 +485,7 @@ fn fake_node(
             });
         }
     });
-    (addr, h)
+    (addr, after)
 }
 
 #[test]
@@ -588,4 +595,38 @@ fn transient_and_fatal_replies() {
     let e = fetch(addr, &dir.join("x.rdb")).unwrap_err();
     assert!(e.is_transient(), "{e}");
     only_file(dir.path(), None);
+}
+
+#[test]
+fn acks_during_a_slow_transfer() {
+    let (addr, after) = fake_node(|s, _| {
+        s.write_all(b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n")
+            .unwrap();
+        let rdb = tiny_rdb();
+        s.write_all(format!("${}\r\n", rdb.len()).as_bytes())
+            .unwrap();
+        // 2.4 s for a few bytes.
+        for piece in rdb.chunks(5) {
+            s.write_all(piece).unwrap();
+            thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let dir = testkit::temp_dir("fetch");
+    let dest = dir.join("x.rdb");
+    let mut calls = Vec::new();
+    let f = fetch_rdb(
+        &FetchOptions::new(addr),
+        &dest,
+        &mut |n, t| calls.push((n, t)),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(f.bytes, tiny_rdb().len() as u64);
+    let sent = String::from_utf8_lossy(&after.lock().unwrap()).into_owned();
+    let acks = sent.matches("REPLCONF\r\n$3\r\nACK\r\n$1\r\n0").count();
+    assert!(acks >= 1, "{sent:?}");
+    // Progress grows to the known total.
+    assert!(calls.len() >= 3, "{calls:?}");
+    assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert_eq!(calls.last(), Some(&(f.bytes, Some(f.bytes))));
 }
