@@ -1,5 +1,6 @@
 //! Integration tests.
 mod analyze;
+mod cleanup;
 mod conformance;
 mod interop;
 mod roundtrip;

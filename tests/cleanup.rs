@@ -1,0 +1,392 @@
+//! Cleanup tickets end to end: `rdbscope serve` as a child process, real
+//! Redis nodes (a 3-master cluster, a master with a replica, a single
+//! node), whole key sets compared before and after.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use testkit::{require_server, RedisServer, Reply, ServerKind};
+
+use crate::service::{audit_steps, master_with_replica, small_cluster, Service, Setup};
+
+type Cmd = Vec<Vec<u8>>;
+
+/// Every key of db 0 of these nodes (SCAN, deduplicated).
+fn keyset(nodes: &[&RedisServer]) -> BTreeSet<Vec<u8>> {
+    let mut out = BTreeSet::new();
+    for n in nodes {
+        let mut c = n.client();
+        let mut cursor = b"0".to_vec();
+        loop {
+            let r = c.must(&[&b"SCAN"[..], &cursor, b"COUNT", b"1000"]);
+            let parts = r.as_array().unwrap();
+            cursor = parts[0].as_bytes().unwrap().to_vec();
+            for k in parts[1].as_array().unwrap() {
+                out.insert(k.as_bytes().unwrap().to_vec());
+            }
+            if cursor == b"0" {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// The slot of a key (no hash tags are used here).
+fn slot(key: &[u8]) -> u16 {
+    crc16(key) % 16384
+}
+
+/// Sends each command to the cluster node that owns its key (args[1]);
+/// `small_cluster` gives node i the i-th third of the slots.
+fn cluster_write(nodes: &[RedisServer], cmds: Vec<Cmd>) {
+    let mut per: Vec<Vec<Cmd>> = vec![Vec::new(); 3];
+    for c in cmds {
+        let s = slot(&c[1]);
+        let i = if s <= 5460 { 0 } else if s <= 10922 { 1 } else { 2 };
+        per[i].push(c);
+    }
+    for (n, cmds) in nodes.iter().zip(per) {
+        n.client().pipeline_must(&cmds);
+    }
+}
+
+fn users(svc: &Service, admin: &str) -> String {
+    svc.ok("POST", "/users", admin, Some(json!({"name": "alice", "role": "submitter"})))["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn register(svc: &Service, admin: &str, name: &str, kind: &str, port: u16) {
+    svc.ok(
+        "POST",
+        "/apps",
+        admin,
+        Some(json!({"name": name, "kind": kind, "addr": format!("127.0.0.1:{port}")})),
+    );
+}
+
+fn submit(svc: &Service, token: &str, params: Value) -> Value {
+    svc.ok("POST", "/tickets", token, Some(json!({"type": "cleanup", "params": params})))
+}
+
+/// Submits as `who`, approves as `admin`, waits for the end.
+fn run_cleanup(svc: &Service, who: &str, admin: &str, params: Value, secs: u64) -> Value {
+    let t = submit(svc, who, params);
+    let id = t["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), admin, None);
+    let done = svc.wait_state(id, who, &["succeeded", "failed"], secs);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    done
+}
+
+fn report(svc: &Service, id: i64, token: &str) -> Value {
+    serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/cleanup.json"), token)).unwrap()
+}
+
+fn per_node_sum(report: &Value, field: &str) -> u64 {
+    report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n[field].as_u64().unwrap())
+        .sum()
+}
+
+/// A prefix among others on a cluster: every matching key gone (big
+/// collections included), every other key intact; the plan counts the
+/// matching keys live and then from an analysis report.
+#[test]
+fn cleanup_of_a_prefix_on_a_cluster() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(nodes) = small_cluster() else { return };
+    let mut cmds: Vec<Cmd> = Vec::new();
+    // 3000 keys under `sess:`, of several types, some with a TTL, four of
+    // them collections far above big_elements.
+    for i in 0..2996 {
+        cmds.push(match i % 5 {
+            0 => testkit::cmd_args!["SET", format!("sess:{i}"), "v"],
+            1 => testkit::cmd_args!["SET", format!("sess:{i}"), "v", "EX", "3600"],
+            2 => testkit::cmd_args!["HSET", format!("sess:{i}:h"), "a", "1", "b", "2"],
+            3 => testkit::cmd_args!["RPUSH", format!("sess:{i}:l"), "x", "y"],
+            _ => testkit::cmd_args!["SADD", format!("sess:{i}:s"), "m"],
+        });
+    }
+    // 3000 others, with look-alike names.
+    for i in 0..2996 {
+        cmds.push(match i % 4 {
+            0 => testkit::cmd_args!["SET", format!("session:{i}"), "v"],
+            1 => testkit::cmd_args!["SET", format!("sess{i}"), "v", "EX", "3600"],
+            2 => testkit::cmd_args!["HSET", format!("user:{i}"), "sess:", "1"],
+            _ => testkit::cmd_args!["SET", format!("xsess:{i}"), "v"],
+        });
+    }
+    for (i, key) in ["sess:big:hash", "sess:big:list", "sess:big:set", "sess:big:zset", "cart:big:hash", "cart:big:list", "cart:big:set", "cart:big:zset"]
+        .iter()
+        .enumerate()
+    {
+        for chunk in 0..3 {
+            let mut c: Cmd = Vec::new();
+            let verb = ["HSET", "RPUSH", "SADD", "ZADD"][i % 4];
+            c.push(verb.as_bytes().to_vec());
+            c.push(key.as_bytes().to_vec());
+            for j in chunk * 500..(chunk + 1) * 500 {
+                if verb == "HSET" || verb == "ZADD" {
+                    if verb == "ZADD" {
+                        c.push(j.to_string().into_bytes());
+                        c.push(format!("m{j}").into_bytes());
+                    } else {
+                        c.push(format!("f{j}").into_bytes());
+                        c.push(b"v".to_vec());
+                    }
+                } else {
+                    c.push(format!("m{j}").into_bytes());
+                }
+            }
+            cmds.push(c);
+        }
+    }
+    cluster_write(&nodes, cmds);
+    let all: Vec<&RedisServer> = nodes.iter().collect();
+    let before = keyset(&all);
+    assert_eq!(before.len(), 6000);
+    let expected: BTreeSet<Vec<u8>> = before.iter().filter(|k| !k.starts_with(b"sess:")).cloned().collect();
+    assert_eq!(before.len() - expected.len(), 3000);
+
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = users(&svc, &admin);
+    register(&svc, &admin, "shop", "cluster", nodes[0].port());
+    let params = json!({"app": "shop", "patterns": [{"prefix": "sess:"}], "rate": 5000, "batch": 200, "big_elements": 1000});
+
+    // No analysis yet: a live count.
+    let live = submit(&svc, &alice, params.clone());
+    assert_eq!(live["plan"]["source"], "live_scan", "{live}");
+    assert_eq!(live["plan"]["keys"], 3000, "{live}");
+    assert_eq!(live["plan"]["match"], json!(["sess:*"]));
+    assert_eq!(live["plan"]["masters"].as_array().unwrap().len(), 3);
+    let live_id = live["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{live_id}/reject"), &admin, Some(json!({"reason": "use the analysis"})));
+
+    // With an analysis report: counted in its keys table.
+    let a = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "shop"}})));
+    let aid = a["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{aid}/approve"), &admin, None);
+    assert_eq!(svc.wait_state(aid, &alice, &["succeeded", "failed"], 120)["state"], "succeeded");
+    let t = submit(&svc, &alice, params);
+    let plan = &t["plan"];
+    assert_eq!(plan["source"], "analysis", "{t}");
+    assert_eq!(plan["analysis_ticket"], aid);
+    assert_eq!(plan["keys"], 3000, "{plan}");
+    assert_eq!(plan["big_keys"], 4, "{plan}");
+    assert!(plan["memory_bytes"].as_u64().unwrap() > 0);
+    let plan_nodes: u64 = plan["per_node"].as_array().unwrap().iter().map(|n| n["keys"].as_u64().unwrap()).sum();
+    assert_eq!(plan_nodes, 3000);
+    assert_eq!(plan["eta_secs"], 1);
+
+    let id = t["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    let after = keyset(&all);
+    assert_eq!(after, expected, "the key sets differ");
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 3000, "{r}");
+    assert_eq!(r["big_keys"], 4, "{r}");
+    assert_eq!(r["elements_removed"].as_u64().unwrap() >= 4 * 500, true, "{r}");
+    assert_eq!(r["masters"], 3);
+    let rep = report(&svc, id, &alice);
+    assert_eq!(per_node_sum(&rep, "deleted"), 3000, "{rep}");
+    assert_eq!(rep["nodes"].as_array().unwrap().len(), 3);
+    let sample = rep["sample"].as_array().unwrap();
+    assert_eq!(sample.len(), 100);
+    assert!(sample.iter().all(|s| s["key"].as_str().unwrap().starts_with("sess:")), "{rep}");
+    assert!(rep["seconds"].as_f64().unwrap() > 0.0);
+}
+
+/// SIGKILL mid-cleanup, restart: the job resumes from its checkpoint and
+/// ends with exactly the right keys gone and every deletion counted once.
+#[test]
+fn cleanup_resumes_after_sigkill() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some((master, replica)) = master_with_replica() else { return };
+    let cmds: Vec<Cmd> = (0..2000).map(|i| testkit::cmd_args!["SET", format!("tmp:{i}:x"), "v"]).collect();
+    master.client().pipeline_must(&cmds);
+    let before = keyset(&[&master]);
+    let expected: BTreeSet<Vec<u8>> = before.iter().filter(|k| !k.starts_with(b"tmp:")).cloned().collect();
+    assert_eq!(before.len() - expected.len(), 2000);
+    let admin = setup.init_admin("root");
+    let mut svc = setup.start(1, "");
+    let alice = users(&svc, &admin);
+    register(&svc, &admin, "shop", "replicated", master.port());
+    let t = submit(&svc, &alice, json!({"app": "shop", "patterns": [{"glob": "tmp:*:x"}], "rate": 400, "batch": 100}));
+    assert_eq!(t["plan"]["keys"], 2000, "{t}");
+    let id = t["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    // Kill once some keys are gone, well before the end.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = master.client().must(&["DBSIZE"]).as_int().unwrap() as usize;
+        if left < before.len() - 300 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cleanup did not start: {}", svc.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    svc.kill();
+    let left = master.client().must(&["DBSIZE"]).as_int().unwrap() as usize;
+    assert!(left > expected.len() + 300, "the job finished before the kill ({left} keys left)");
+    let svc = setup.start(1, "");
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    assert_eq!(keyset(&[&master]), expected);
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 2000, "every deletion counted once: {r}");
+    assert_eq!(r["resumes"], 1, "{r}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    let steps = audit_steps(&svc, id, &alice);
+    assert!(steps.contains(&("running".into(), "approved".into(), "rescuer".into())), "{steps:?}");
+    assert_eq!(steps.last().unwrap().1, "succeeded");
+    // The replica followed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while keyset(&[&replica]) != expected {
+        assert!(Instant::now() < deadline, "the replica did not follow");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A rate of N keys/s holds within 10 % over the run (keys deleted over
+/// the run's own seconds, as the result reports them).
+#[test]
+fn cleanup_rate_limit_holds() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let node = bin.start(&[]).unwrap();
+    let cmds: Vec<Cmd> = (0..2500)
+        .map(|i| if i < 2000 { testkit::cmd_args!["SET", format!("r:{i}"), "v"] } else { testkit::cmd_args!["SET", format!("keep:{i}"), "v"] })
+        .collect();
+    node.client().pipeline_must(&cmds);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = users(&svc, &admin);
+    register(&svc, &admin, "one", "standalone", node.port());
+    let rate = 500.0;
+    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "r:"}], "rate": 500, "batch": 200}), 60);
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 2000, "{r}");
+    let measured = r["deleted"].as_f64().unwrap() / r["seconds"].as_f64().unwrap();
+    assert!((measured - rate).abs() <= rate * 0.1, "measured {measured:.1} keys/s for a rate of {rate}: {r}");
+    assert!((r["keys_per_sec"].as_f64().unwrap() - rate).abs() <= rate * 0.1, "{r}");
+    assert_eq!(node.client().must(&["DBSIZE"]).as_int(), Some(500));
+}
+
+/// Guards (a match-all pattern, `force` for admins only), a dry run that
+/// deletes nothing, and type/TTL filters that select exactly the right
+/// keys; `expire` mode sets TTLs within the range.
+#[test]
+fn cleanup_guards_dry_run_and_filters() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let node = bin.start(&[]).unwrap();
+    let mut cmds: Vec<Cmd> = Vec::new();
+    for i in 0..100 {
+        cmds.push(testkit::cmd_args!["SET", format!("f:s:{i}"), "v"]);
+        cmds.push(testkit::cmd_args!["SET", format!("f:t:{i}"), "v", "EX", "3600"]);
+        cmds.push(testkit::cmd_args!["HSET", format!("f:h:{i}"), "a", "1"]);
+        cmds.push(testkit::cmd_args!["SET", format!("g:{i}"), "v"]);
+    }
+    for i in 0..50 {
+        cmds.push(testkit::cmd_args!["HSET", format!("f:ht:{i}"), "a", "1"]);
+        cmds.push(testkit::cmd_args!["EXPIRE", format!("f:ht:{i}"), "3600"]);
+    }
+    node.client().pipeline_must(&cmds);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = users(&svc, &admin);
+    register(&svc, &admin, "one", "standalone", node.port());
+
+    // Guards.
+    for (who, params, want) in [
+        (&alice, json!({"app": "one", "patterns": [{"glob": "*"}]}), 400),
+        (&admin, json!({"app": "one", "patterns": [{"glob": "*"}]}), 400),
+        (&admin, json!({"app": "one", "patterns": [{"prefix": ""}]}), 400),
+        (&alice, json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}), 403),
+        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "force": true}), 403),
+        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "colour": "red"}), 400),
+        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "mode": "expire"}), 400),
+        (&alice, json!({"app": "nope", "patterns": [{"prefix": "f:"}]}), 400),
+    ] {
+        let (status, v) = svc.call("POST", "/tickets", who, Some(json!({"type": "cleanup", "params": params})));
+        assert_eq!(status, want, "{params}: {v}");
+    }
+    let forced = submit(&svc, &admin, json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}));
+    assert_eq!(forced["plan"]["keys"], 450, "{forced}");
+    let fid = forced["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{fid}/cancel"), &admin, None);
+
+    let all = keyset(&[&node]);
+    assert_eq!(all.len(), 450);
+    let with = |pred: &dyn Fn(&str) -> bool| -> BTreeSet<Vec<u8>> {
+        all.iter().filter(|k| !pred(std::str::from_utf8(k).unwrap())).cloned().collect()
+    };
+
+    // Dry run: counts, deletes nothing.
+    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "dry_run": true, "rate": 10000}), 30);
+    assert_eq!(done["result"]["would_act_on"], 350, "{done}");
+    assert_eq!(done["result"]["deleted"], 0);
+    assert_eq!(keyset(&[&node]), all);
+
+    // Hashes without a TTL: f:h:* only (not f:ht:*, not the strings).
+    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "type": "hash", "ttl": "without", "rate": 10000}), 30);
+    assert_eq!(done["result"]["deleted"], 100, "{done}");
+    let expect = with(&|k| k.starts_with("f:h:"));
+    assert_eq!(keyset(&[&node]), expect);
+
+    // Keys with a TTL, any type: f:t:* and f:ht:*.
+    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "ttl": "with", "rate": 10000}), 30);
+    assert_eq!(done["result"]["deleted"], 150, "{done}");
+    let expect = with(&|k| k.starts_with("f:h:") || k.starts_with("f:t:") || k.starts_with("f:ht:"));
+    assert_eq!(keyset(&[&node]), expect);
+
+    // Expire mode: the remaining f:s:* get a TTL within the range.
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"glob": "f:s:*"}], "mode": "expire", "expire_secs": [1000, 2000], "rate": 10000}),
+        30,
+    );
+    assert_eq!(done["result"]["expired"], 100, "{done}");
+    let mut c = node.client();
+    let mut ttls = BTreeSet::new();
+    for i in 0..100 {
+        let t = c.must(&["TTL", &format!("f:s:{i}")]).as_int().unwrap();
+        assert!((990..=2000).contains(&t), "f:s:{i} has TTL {t}");
+        ttls.insert(t / 100);
+    }
+    assert!(ttls.len() > 3, "the TTLs are not spread: {ttls:?}");
+    assert!(matches!(c.must(&["TTL", "g:1"]), Reply::Int(-1)));
+    // Again: nothing left to do (the TTLs are already in range).
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"glob": "f:s:*"}], "mode": "expire", "expire_secs": [1000, 2000], "rate": 10000}),
+        30,
+    );
+    assert_eq!(done["result"]["expired"], 0, "{done}");
+    assert_eq!(keyset(&[&node]), expect);
+}
