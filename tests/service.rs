@@ -47,7 +47,9 @@ impl Setup {
         let (store, pg) = match backend {
             "sqlite" => (format!("sqlite://{}", dir.join("jobs.db").display()), None),
             _ => {
-                let pg = testkit::require_postgres()?.start().expect("start postgres");
+                let pg = testkit::require_postgres()?
+                    .start()
+                    .expect("start postgres");
                 (pg.url(), Some(pg))
             }
         };
@@ -87,7 +89,11 @@ impl Setup {
             .args(["--init-admin", name])
             .output()
             .unwrap();
-        assert!(out.status.success(), "init-admin: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init-admin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let token = text
             .split_whitespace()
@@ -118,7 +124,11 @@ impl Setup {
             if let Ok((200, _)) = svc.try_call("GET", "/healthz", None, None) {
                 return svc;
             }
-            assert!(Instant::now() < deadline, "service did not start: {}", svc.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "service did not start: {}",
+                svc.log_text()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -145,7 +155,11 @@ impl Service {
         let auth = token.map(|t| format!("Bearer {t}"));
         let resp = match method {
             "GET" | "DELETE" => {
-                let mut r = if method == "GET" { agent.get(&url) } else { agent.delete(&url) };
+                let mut r = if method == "GET" {
+                    agent.get(&url)
+                } else {
+                    agent.delete(&url)
+                };
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
@@ -157,26 +171,40 @@ impl Service {
                     r = r.header("Authorization", a);
                 }
                 match body {
-                    Some(b) => r.header("Content-Type", "application/json").send(b.to_string()),
+                    Some(b) => r
+                        .header("Content-Type", "application/json")
+                        .send(b.to_string()),
                     None => r.send_empty(),
                 }
             }
         };
         let mut resp = resp.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().map_err(|e| e.to_string())?;
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok((status, value))
     }
 
-    pub(crate) fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         self.try_call(method, path, Some(token), body.as_ref())
             .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log_text()))
     }
 
     pub(crate) fn ok(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {
         let (status, v) = self.call(method, path, token, body);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {v}"
+        );
         v
     }
 
@@ -185,7 +213,11 @@ impl Service {
             .header("Authorization", &format!("Bearer {token}"))
             .call()
             .unwrap();
-        resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap()
+        resp.body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap()
     }
 
     pub(crate) fn wait_state(&self, id: i64, token: &str, states: &[&str], secs: u64) -> Value {
@@ -238,7 +270,11 @@ pub(crate) fn master_with_replica() -> Option<(RedisServer, RedisServer)> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let info = replica.client().must(&["INFO", "replication"]);
-        if info.as_str().unwrap_or_default().contains("master_link_status:up") {
+        if info
+            .as_str()
+            .unwrap_or_default()
+            .contains("master_link_status:up")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "replica did not sync");
@@ -269,12 +305,20 @@ pub(crate) fn audit_steps(svc: &Service, id: i64, token: &str) -> Vec<(String, S
 /// The README's path: register a live app, file an analysis ticket as a
 /// submitter, approve as an admin, download the report.
 fn analysis_of_a_live_app(backend: &str) {
-    let Some(setup) = Setup::new(backend) else { return };
-    let Some((master, replica)) = master_with_replica() else { return };
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
+    let Some((master, replica)) = master_with_replica() else {
+        return;
+    };
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
-        ["token"]
+    let alice = svc.ok(
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "alice", "role": "submitter"})),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -290,17 +334,33 @@ fn analysis_of_a_live_app(backend: &str) {
     assert_eq!(nodes[1]["addr"], format!("127.0.0.1:{}", replica.port()));
     assert_eq!(app["has_password"], false);
 
-    let t = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "shop"}})));
+    let t = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "shop"}})),
+    );
     let id = t["id"].as_i64().unwrap();
     assert_eq!(t["state"], "pending");
-    assert_eq!(t["plan"]["reads"][0]["read_from"], format!("127.0.0.1:{}", replica.port()));
+    assert_eq!(
+        t["plan"]["reads"][0]["read_from"],
+        format!("127.0.0.1:{}", replica.port())
+    );
     // Nothing runs before approval.
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"], "pending");
+    assert_eq!(
+        svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"],
+        "pending"
+    );
     let (status, e) = svc.call("POST", &format!("/tickets/{id}/approve"), &alice, None);
     assert_eq!(status, 403, "{e}");
     assert!(e["error"].as_str().unwrap().contains("submitter"), "{e}");
-    let approved = svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, Some(json!({"note": "fine"})));
+    let approved = svc.ok(
+        "POST",
+        &format!("/tickets/{id}/approve"),
+        &admin,
+        Some(json!({"note": "fine"})),
+    );
     assert_eq!(approved["handler"], "root");
     let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 120);
     assert_eq!(done["state"], "succeeded", "{done}");
@@ -318,7 +378,12 @@ fn analysis_of_a_live_app(backend: &str) {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_string())
         .collect();
-    for f in ["keys.parquet", "summary.json", "summary.txt", "prefixes.parquet"] {
+    for f in [
+        "keys.parquet",
+        "summary.json",
+        "summary.txt",
+        "prefixes.parquet",
+    ] {
         assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
     }
     let summary: Value =
@@ -327,7 +392,12 @@ fn analysis_of_a_live_app(backend: &str) {
     assert_eq!(summary["keys"], expected, "{summary}");
     let parquet = svc.bytes(&format!("/tickets/{id}/report/keys.parquet"), &alice);
     assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
-    let (status, _) = svc.call("GET", &format!("/tickets/{id}/report/..%2Fjobs.db"), &alice, None);
+    let (status, _) = svc.call(
+        "GET",
+        &format!("/tickets/{id}/report/..%2Fjobs.db"),
+        &alice,
+        None,
+    );
     assert!(status == 400 || status == 404, "{status}");
 
     assert_eq!(
@@ -340,27 +410,55 @@ fn analysis_of_a_live_app(backend: &str) {
         ]
     );
     // Another submitter sees nothing of alice's ticket.
-    let bob = svc.ok("POST", "/users", &admin, Some(json!({"name": "bob", "role": "submitter"})))["token"]
+    let bob = svc.ok(
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "bob", "role": "submitter"})),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(svc.call("GET", &format!("/tickets/{id}"), &bob, None).0, 404);
-    assert_eq!(svc.ok("GET", "/tickets", &bob, None).as_array().unwrap().len(), 0);
+    assert_eq!(
+        svc.call("GET", &format!("/tickets/{id}"), &bob, None).0,
+        404
+    );
+    assert_eq!(
+        svc.ok("GET", "/tickets", &bob, None)
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let metrics = svc.try_call("GET", "/metrics", None, None).unwrap().1;
     let metrics = metrics.as_str().unwrap();
-    assert!(metrics.contains("rdbscope_tickets{state=\"succeeded\"} 1"), "{metrics}");
-    assert!(metrics.contains(&format!("rdbscope_keys_touched_total {expected}")), "{metrics}");
+    assert!(
+        metrics.contains("rdbscope_tickets{state=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("rdbscope_keys_touched_total {expected}")),
+        "{metrics}"
+    );
 }
 
 /// Bad requests get 4xx JSON errors and change nothing.
 fn bad_requests(backend: &str) {
-    let Some(setup) = Setup::new(backend) else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let node = bin.start(&[]).unwrap();
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
-        ["token"]
+    let alice = svc.ok(
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "alice", "role": "submitter"})),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -373,36 +471,140 @@ fn bad_requests(backend: &str) {
     let rdb = setup.allowed.join("x.rdb");
     std::fs::copy(testkit::workspace_root().join("testdata/sample.rdb"), &rdb).unwrap();
     let cases: Vec<(&str, &str, Option<&str>, Option<Value>, u16)> = vec![
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "defrag", "params": {}})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis"})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one", "colour": "red"}})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "nope"}})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one", "file": "/x.rdb"}})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"file": "/etc/hostname"}})), 403),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "hotkeys", "params": {"app": "one", "duration_secs": 0}})), 400),
-        ("POST", "/tickets", Some(&alice), Some(json!({"type": "analysis", "params": {"app": "one"}, "extra": 1})), 400),
-        ("POST", "/tickets", Some("rdbs_wrong"), Some(json!({"type": "analysis", "params": {"app": "one"}})), 401),
-        ("POST", "/tickets", None, Some(json!({"type": "analysis", "params": {"app": "one"}})), 401),
-        ("POST", "/users", Some(&alice), Some(json!({"name": "eve", "role": "admin"})), 403),
-        ("POST", "/users", Some(&admin), Some(json!({"name": "eve", "role": "king"})), 400),
-        ("POST", "/users", Some(&admin), Some(json!({"name": "alice", "role": "submitter"})), 409),
-        ("POST", "/apps", Some(&admin), Some(json!({"name": "dead", "kind": "standalone", "addr": format!("127.0.0.1:{}", free_port())})), 400),
-        ("POST", "/apps", Some(&admin), Some(json!({"name": "w", "kind": "standalone", "addr": "127.0.0.1:1", "maintenance_window": "25:00-26:00"})), 400),
-        ("POST", "/apps", Some(&alice), Some(json!({"name": "x", "kind": "standalone", "addr": "127.0.0.1:1"})), 403),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "defrag", "params": {}})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis"})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis", "params": {"app": "one", "colour": "red"}})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis", "params": {"app": "nope"}})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis", "params": {"app": "one", "file": "/x.rdb"}})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis", "params": {"file": "/etc/hostname"}})),
+            403,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "hotkeys", "params": {"app": "one", "duration_secs": 0}})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some(&alice),
+            Some(json!({"type": "analysis", "params": {"app": "one"}, "extra": 1})),
+            400,
+        ),
+        (
+            "POST",
+            "/tickets",
+            Some("rdbs_wrong"),
+            Some(json!({"type": "analysis", "params": {"app": "one"}})),
+            401,
+        ),
+        (
+            "POST",
+            "/tickets",
+            None,
+            Some(json!({"type": "analysis", "params": {"app": "one"}})),
+            401,
+        ),
+        (
+            "POST",
+            "/users",
+            Some(&alice),
+            Some(json!({"name": "eve", "role": "admin"})),
+            403,
+        ),
+        (
+            "POST",
+            "/users",
+            Some(&admin),
+            Some(json!({"name": "eve", "role": "king"})),
+            400,
+        ),
+        (
+            "POST",
+            "/users",
+            Some(&admin),
+            Some(json!({"name": "alice", "role": "submitter"})),
+            409,
+        ),
+        (
+            "POST",
+            "/apps",
+            Some(&admin),
+            Some(
+                json!({"name": "dead", "kind": "standalone", "addr": format!("127.0.0.1:{}", free_port())}),
+            ),
+            400,
+        ),
+        (
+            "POST",
+            "/apps",
+            Some(&admin),
+            Some(
+                json!({"name": "w", "kind": "standalone", "addr": "127.0.0.1:1", "maintenance_window": "25:00-26:00"}),
+            ),
+            400,
+        ),
+        (
+            "POST",
+            "/apps",
+            Some(&alice),
+            Some(json!({"name": "x", "kind": "standalone", "addr": "127.0.0.1:1"})),
+            403,
+        ),
         ("GET", "/tickets/999", Some(&alice), None, 404),
         ("POST", "/tickets/999/approve", Some(&admin), None, 404),
         ("GET", "/tickets?state=sleeping", Some(&alice), None, 400),
         ("GET", "/nowhere", Some(&alice), None, 404),
     ];
     for (method, path, token, body, want) in &cases {
-        let (status, v) = svc
-            .try_call(method, path, *token, body.as_ref())
-            .unwrap();
+        let (status, v) = svc.try_call(method, path, *token, body.as_ref()).unwrap();
         assert_eq!(status, *want, "{method} {path} {body:?}: {v}");
-        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{method} {path}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {v}"
+        );
     }
     // Malformed JSON.
-    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
     let mut r = agent
         .post(&format!("http://127.0.0.1:{}/tickets", svc.port))
         .header("Authorization", &format!("Bearer {alice}"))
@@ -411,8 +613,20 @@ fn bad_requests(backend: &str) {
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.body_mut().read_to_string().unwrap().contains("error"));
     // Nothing was created.
-    assert_eq!(svc.ok("GET", "/tickets", &admin, None).as_array().unwrap().len(), 0);
-    assert_eq!(svc.ok("GET", "/apps", &admin, None).as_array().unwrap().len(), 1);
+    assert_eq!(
+        svc.ok("GET", "/tickets", &admin, None)
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        svc.ok("GET", "/apps", &admin, None)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // State rules: reject needs a reason; nothing leaves a final state.
     let t = svc.ok(
@@ -423,43 +637,96 @@ fn bad_requests(backend: &str) {
     );
     let id = t["id"].as_i64().unwrap();
     // Idempotent: same key and params, same ticket; other params, 409.
-    let (status, again) = svc.call("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"file": rdb}, "idempotency_key": "k1"})));
+    let (status, again) = svc.call(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"file": rdb}, "idempotency_key": "k1"})),
+    );
     assert_eq!((status, again["id"].as_i64()), (200, Some(id)));
-    let (status, _) = svc.call("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"file": rdb, "top": 5}, "idempotency_key": "k1"})));
+    let (status, _) = svc.call(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(
+            json!({"type": "analysis", "params": {"file": rdb, "top": 5}, "idempotency_key": "k1"}),
+        ),
+    );
     assert_eq!(status, 409);
-    let (status, _) = svc.call("POST", &format!("/tickets/{id}/reject"), &admin, Some(json!({"reason": "  "})));
+    let (status, _) = svc.call(
+        "POST",
+        &format!("/tickets/{id}/reject"),
+        &admin,
+        Some(json!({"reason": "  "})),
+    );
     assert_eq!(status, 400);
-    let rejected = svc.ok("POST", &format!("/tickets/{id}/reject"), &admin, Some(json!({"reason": "use the nightly backup"})));
+    let rejected = svc.ok(
+        "POST",
+        &format!("/tickets/{id}/reject"),
+        &admin,
+        Some(json!({"reason": "use the nightly backup"})),
+    );
     assert_eq!(rejected["state"], "rejected");
     assert_eq!(rejected["handler"], "root");
     let (status, _) = svc.call("POST", &format!("/tickets/{id}/approve"), &admin, None);
     assert_eq!(status, 409);
     let steps = audit_steps(&svc, id, &admin);
     assert_eq!(steps.len(), 2, "{steps:?}");
-    assert_eq!(svc.ok("GET", "/tickets", &admin, None).as_array().unwrap().len(), 1);
+    assert_eq!(
+        svc.ok("GET", "/tickets", &admin, None)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // An admin's own ticket needs another admin.
-    let own = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"file": rdb}})));
-    let (status, e) = svc.call("POST", &format!("/tickets/{}/approve", own["id"]), &admin, None);
+    let own = svc.ok(
+        "POST",
+        "/tickets",
+        &admin,
+        Some(json!({"type": "analysis", "params": {"file": rdb}})),
+    );
+    let (status, e) = svc.call(
+        "POST",
+        &format!("/tickets/{}/approve", own["id"]),
+        &admin,
+        None,
+    );
     assert_eq!(status, 403, "{e}");
 }
 
 /// Restarts: a pending ticket survives; a running one (killed with
 /// SIGKILL mid-fetch) is resumed by the restarted instance.
 fn restart(backend: &str) {
-    let Some(setup) = Setup::new(backend) else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     // The diskless delay keeps the fetch waiting for a few seconds: the
     // window in which the service is killed.
     let node = bin
-        .start(&["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "4"])
+        .start(&[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "4",
+        ])
         .unwrap();
     let mut c = node.client();
-    let cmds: Vec<Vec<Vec<u8>>> = (0..500).map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"]).collect();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..500)
+        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
+        .collect();
     c.pipeline_must(&cmds);
     let admin = setup.init_admin("root");
     let mut svc = setup.start(1, "");
-    let alice = svc.ok("POST", "/users", &admin, Some(json!({"name": "alice", "role": "submitter"})))
-        ["token"]
+    let alice = svc.ok(
+        "POST",
+        "/users",
+        &admin,
+        Some(json!({"name": "alice", "role": "submitter"})),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -469,10 +736,20 @@ fn restart(backend: &str) {
         &admin,
         Some(json!({"name": "one", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port())})),
     );
-    let waiting = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one", "keys_table": false}})))["id"]
+    let waiting = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "one", "keys_table": false}})),
+    )["id"]
         .as_i64()
         .unwrap();
-    let running = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one"}})))["id"]
+    let running = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "one"}})),
+    )["id"]
         .as_i64()
         .unwrap();
     svc.ok("POST", &format!("/tickets/{running}/approve"), &admin, None);
@@ -480,7 +757,10 @@ fn restart(backend: &str) {
     std::thread::sleep(Duration::from_millis(500));
     svc.kill();
     let svc = setup.start(1, "");
-    assert_eq!(svc.ok("GET", &format!("/tickets/{waiting}"), &alice, None)["state"], "pending");
+    assert_eq!(
+        svc.ok("GET", &format!("/tickets/{waiting}"), &alice, None)["state"],
+        "pending"
+    );
     let done = svc.wait_state(running, &alice, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
     assert_eq!(done["result"]["keys"], 500);
@@ -495,10 +775,19 @@ fn restart(backend: &str) {
     svc.ok("POST", &format!("/tickets/{waiting}/approve"), &admin, None);
     let done = svc.wait_state(waiting, &alice, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}");
-    assert!(!done["result"]["files"].as_array().unwrap().iter().any(|f| f == "keys.parquet"));
+    assert!(!done["result"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "keys.parquet"));
 
     // Cancelling a running job: it stops at its next read and stays cancelled.
-    let id = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "one", "top": 7}})))["id"]
+    let id = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "one", "top": 7}})),
+    )["id"]
         .as_i64()
         .unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
@@ -511,12 +800,25 @@ fn restart(backend: &str) {
         if m.as_str().unwrap().contains("rdbscope_jobs_running 0") {
             break;
         }
-        assert!(Instant::now() < deadline, "the cancelled job did not stop: {m}");
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled job did not stop: {m}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"], "cancelled");
+    assert_eq!(
+        svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"],
+        "cancelled"
+    );
     let steps = audit_steps(&svc, id, &alice);
-    assert_eq!(steps.last().unwrap(), &("running".to_string(), "cancelled".to_string(), "alice".to_string()));
+    assert_eq!(
+        steps.last().unwrap(),
+        &(
+            "running".to_string(),
+            "cancelled".to_string(),
+            "alice".to_string()
+        )
+    );
 }
 
 /// Two instances share one PostgreSQL queue: every job runs exactly once.
@@ -524,10 +826,14 @@ fn two_instances(setup: &Setup) {
     let admin = setup.init_admin("root");
     let a = setup.start(1, "workers = 2\nauto_approve = [\"analysis\"]\n");
     let b = setup.start(2, "workers = 2\nauto_approve = [\"analysis\"]\n");
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let node = bin.start(&[]).unwrap();
     let mut c = node.client();
-    let cmds: Vec<Vec<Vec<u8>>> = (0..2000).map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"]).collect();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..2000)
+        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
+        .collect();
     c.pipeline_must(&cmds);
     let rdb = node.save();
     let file = setup.allowed.join("snap.rdb");
@@ -535,7 +841,12 @@ fn two_instances(setup: &Setup) {
     let ids: Vec<i64> = (0..8)
         .map(|i| {
             let svc = if i % 2 == 0 { &a } else { &b };
-            let t = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"file": file, "top": 10 + i}})));
+            let t = svc.ok(
+                "POST",
+                "/tickets",
+                &admin,
+                Some(json!({"type": "analysis", "params": {"file": file, "top": 10 + i}})),
+            );
             assert_eq!(t["state"], "approved", "auto-approved: {t}");
             assert_eq!(t["handler"], "auto");
             t["id"].as_i64().unwrap()
@@ -550,7 +861,9 @@ fn two_instances(setup: &Setup) {
         let ends = steps.iter().filter(|s| s.1 == "succeeded").count();
         assert_eq!((starts, ends), (1, 1), "ticket {id}: {steps:?}");
         // Either instance serves the report.
-        let s: Value = serde_json::from_slice(&b.bytes(&format!("/tickets/{id}/report/summary.json"), &admin)).unwrap();
+        let s: Value =
+            serde_json::from_slice(&b.bytes(&format!("/tickets/{id}/report/summary.json"), &admin))
+                .unwrap();
         assert_eq!(s["keys"], 2000);
     }
 }
@@ -587,7 +900,9 @@ fn service_postgres_restart() {
 
 #[test]
 fn service_postgres_two_instances_share_the_queue() {
-    let Some(setup) = Setup::new("postgres") else { return };
+    let Some(setup) = Setup::new("postgres") else {
+        return;
+    };
     two_instances(&setup);
 }
 
@@ -595,14 +910,20 @@ fn service_postgres_two_instances_share_the_queue() {
 pub(crate) fn small_cluster() -> Option<Vec<RedisServer>> {
     let bin = require_server(ServerKind::Redis70)?;
     let nodes: Vec<RedisServer> = (0..3)
-        .map(|_| bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]).unwrap())
+        .map(|_| {
+            bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .unwrap()
+        })
         .collect();
     let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
     for (n, (a, b)) in nodes.iter().zip(ranges) {
-        n.client().must(&["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()]);
+        n.client()
+            .must(&["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()]);
     }
     for n in &nodes[1..] {
-        nodes[0].client().must(&["CLUSTER", "MEET", "127.0.0.1", &n.port().to_string()]);
+        nodes[0]
+            .client()
+            .must(&["CLUSTER", "MEET", "127.0.0.1", &n.port().to_string()]);
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while !nodes.iter().all(|n| {
@@ -622,7 +943,9 @@ pub(crate) fn small_cluster() -> Option<Vec<RedisServer>> {
 /// is fetched and analyzed; a hot-key ticket finds the key being hammered.
 #[test]
 fn service_sqlite_cluster_analysis_and_hot_keys() {
-    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
     let Some(nodes) = small_cluster() else { return };
     // Keys go to the node that owns their slot: write through MOVED.
     let mut written = 0;
@@ -645,7 +968,12 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
         &admin,
         Some(json!({"name": "orders", "kind": "cluster", "addr": format!("127.0.0.1:{}", nodes[1].port())})),
     );
-    let masters: Vec<&Value> = app["nodes"].as_array().unwrap().iter().filter(|n| n["role"] == "master").collect();
+    let masters: Vec<&Value> = app["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "master")
+        .collect();
     assert_eq!(masters.len(), 3, "{app}");
     let slots: u64 = masters
         .iter()
@@ -654,7 +982,12 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
         .sum();
     assert_eq!(slots, 16384);
 
-    let id = svc.ok("POST", "/tickets", &admin, Some(json!({"type": "analysis", "params": {"app": "orders"}})))["id"]
+    let id = svc.ok(
+        "POST",
+        "/tickets",
+        &admin,
+        Some(json!({"type": "analysis", "params": {"app": "orders"}})),
+    )["id"]
         .as_i64()
         .unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
@@ -668,7 +1001,12 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
     // Hot keys by MONITOR while one key is read far more than others.
     let hot_port = nodes
         .iter()
-        .find(|n| n.client().cmd(&["GET", "order:7"]).map(|r| !r.is_error()).unwrap_or(false))
+        .find(|n| {
+            n.client()
+                .cmd(&["GET", "order:7"])
+                .map(|r| !r.is_error())
+                .unwrap_or(false)
+        })
         .unwrap()
         .port();
     let t = svc.ok(
@@ -677,7 +1015,10 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
         &admin,
         Some(json!({"type": "hotkeys", "params": {"app": "orders", "duration_secs": 3, "top": 5, "method": "monitor"}})),
     );
-    assert!(t["plan"]["cost"].as_str().unwrap().contains("MONITOR"), "{t}");
+    assert!(
+        t["plan"]["cost"].as_str().unwrap().contains("MONITOR"),
+        "{t}"
+    );
     let id = t["id"].as_i64().unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
     svc.wait_state(id, &admin, &["running"], 20);
@@ -695,7 +1036,9 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     load.join().unwrap();
     assert_eq!(done["state"], "succeeded", "{done}");
-    let hot: Value = serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/hotkeys.json"), &admin)).unwrap();
+    let hot: Value =
+        serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/hotkeys.json"), &admin))
+            .unwrap();
     assert_eq!(hot[0]["key"], "order:7", "{hot}");
     assert_eq!(hot[0]["node"], format!("127.0.0.1:{hot_port}"));
     assert!(hot[0]["hits_per_sec"].as_f64().unwrap() > 10.0, "{hot}");

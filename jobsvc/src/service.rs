@@ -536,18 +536,57 @@ mod tests {
             jobs_per_node,
             now: noon,
         };
-        let analysis = ticket(1, "analysis", r#"{"app":"shop"}"#, TicketState::Approved, "[]");
-        let hot = ticket(2, "hotkeys", r#"{"app":"shop"}"#, TicketState::Approved, "[]");
-        let file = ticket(3, "analysis", r#"{"file":"/x.rdb"}"#, TicketState::Approved, "[]");
+        let analysis = ticket(
+            1,
+            "analysis",
+            r#"{"app":"shop"}"#,
+            TicketState::Approved,
+            "[]",
+        );
+        let hot = ticket(
+            2,
+            "hotkeys",
+            r#"{"app":"shop"}"#,
+            TicketState::Approved,
+            "[]",
+        );
+        let file = ticket(
+            3,
+            "analysis",
+            r#"{"file":"/x.rdb"}"#,
+            TicketState::Approved,
+            "[]",
+        );
         // An analysis holds the replica it reads; hot keys hold the master.
-        assert_eq!(adm(None, 1).admit(&analysis, &[]), Some(vec!["10.0.0.2:6379".into()]));
-        assert_eq!(adm(None, 1).admit(&hot, &[]), Some(vec!["10.0.0.1:6379".into()]));
+        assert_eq!(
+            adm(None, 1).admit(&analysis, &[]),
+            Some(vec!["10.0.0.2:6379".into()])
+        );
+        assert_eq!(
+            adm(None, 1).admit(&hot, &[]),
+            Some(vec!["10.0.0.1:6379".into()])
+        );
         assert_eq!(adm(None, 1).admit(&file, &[]), Some(vec![]));
-        let busy = ticket(9, "analysis", r#"{"app":"shop"}"#, TicketState::Running, r#"["10.0.0.2:6379"]"#);
-        assert_eq!(adm(None, 1).admit(&analysis, std::slice::from_ref(&busy)), None);
-        assert!(adm(None, 2).admit(&analysis, std::slice::from_ref(&busy)).is_some());
-        assert!(adm(None, 1).admit(&hot, std::slice::from_ref(&busy)).is_some());
-        assert!(adm(None, 1).admit(&file, std::slice::from_ref(&busy)).is_some());
+        let busy = ticket(
+            9,
+            "analysis",
+            r#"{"app":"shop"}"#,
+            TicketState::Running,
+            r#"["10.0.0.2:6379"]"#,
+        );
+        assert_eq!(
+            adm(None, 1).admit(&analysis, std::slice::from_ref(&busy)),
+            None
+        );
+        assert!(adm(None, 2)
+            .admit(&analysis, std::slice::from_ref(&busy))
+            .is_some());
+        assert!(adm(None, 1)
+            .admit(&hot, std::slice::from_ref(&busy))
+            .is_some());
+        assert!(adm(None, 1)
+            .admit(&file, std::slice::from_ref(&busy))
+            .is_some());
         // Windows: closed at noon, open at noon, wrapping midnight.
         assert_eq!(adm(Some("01:00-05:00"), 1).admit(&analysis, &[]), None);
         assert!(adm(Some("11:00-13:00"), 1).admit(&analysis, &[]).is_some());

@@ -765,7 +765,11 @@ impl Store {
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(now_ms())
-            .bind(if owner.is_empty() { String::new() } else { format!("{owner}#%") })
+            .bind(if owner.is_empty() {
+                String::new()
+            } else {
+                format!("{owner}#%")
+            })
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(ticket_from_row).collect()
