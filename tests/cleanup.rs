@@ -38,7 +38,11 @@ fn crc16(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -55,7 +59,13 @@ fn cluster_write(nodes: &[RedisServer], cmds: Vec<Cmd>) {
     let mut per: Vec<Vec<Cmd>> = vec![Vec::new(); 3];
     for c in cmds {
         let s = slot(&c[1]);
-        let i = if s <= 5460 { 0 } else if s <= 10922 { 1 } else { 2 };
+        let i = if s <= 5460 {
+            0
+        } else if s <= 10922 {
+            1
+        } else {
+            2
+        };
         per[i].push(c);
     }
     for (n, cmds) in nodes.iter().zip(per) {
@@ -64,7 +74,12 @@ fn cluster_write(nodes: &[RedisServer], cmds: Vec<Cmd>) {
 }
 
 fn users(svc: &Service, admin: &str) -> String {
-    svc.ok("POST", "/users", admin, Some(json!({"name": "alice", "role": "submitter"})))["token"]
+    svc.ok(
+        "POST",
+        "/users",
+        admin,
+        Some(json!({"name": "alice", "role": "submitter"})),
+    )["token"]
         .as_str()
         .unwrap()
         .to_string()
@@ -80,7 +95,12 @@ fn register(svc: &Service, admin: &str, name: &str, kind: &str, port: u16) {
 }
 
 fn submit(svc: &Service, token: &str, params: Value) -> Value {
-    svc.ok("POST", "/tickets", token, Some(json!({"type": "cleanup", "params": params})))
+    svc.ok(
+        "POST",
+        "/tickets",
+        token,
+        Some(json!({"type": "cleanup", "params": params})),
+    )
 }
 
 /// Submits as `who`, approves as `admin`, waits for the end.
@@ -94,7 +114,8 @@ fn run_cleanup(svc: &Service, who: &str, admin: &str, params: Value, secs: u64) 
 }
 
 fn report(svc: &Service, id: i64, token: &str) -> Value {
-    serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/cleanup.json"), token)).unwrap()
+    serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/cleanup.json"), token))
+        .unwrap()
 }
 
 fn per_node_sum(report: &Value, field: &str) -> u64 {
@@ -111,7 +132,9 @@ fn per_node_sum(report: &Value, field: &str) -> u64 {
 /// matching keys live and then from an analysis report.
 #[test]
 fn cleanup_of_a_prefix_on_a_cluster() {
-    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
     let Some(nodes) = small_cluster() else { return };
     let mut cmds: Vec<Cmd> = Vec::new();
     // 3000 keys under `sess:`, of several types, some with a TTL, four of
@@ -134,9 +157,18 @@ fn cleanup_of_a_prefix_on_a_cluster() {
             _ => testkit::cmd_args!["SET", format!("xsess:{i}"), "v"],
         });
     }
-    for (i, key) in ["sess:big:hash", "sess:big:list", "sess:big:set", "sess:big:zset", "cart:big:hash", "cart:big:list", "cart:big:set", "cart:big:zset"]
-        .iter()
-        .enumerate()
+    for (i, key) in [
+        "sess:big:hash",
+        "sess:big:list",
+        "sess:big:set",
+        "sess:big:zset",
+        "cart:big:hash",
+        "cart:big:list",
+        "cart:big:set",
+        "cart:big:zset",
+    ]
+    .iter()
+    .enumerate()
     {
         for chunk in 0..3 {
             let mut c: Cmd = Vec::new();
@@ -163,7 +195,11 @@ fn cleanup_of_a_prefix_on_a_cluster() {
     let all: Vec<&RedisServer> = nodes.iter().collect();
     let before = keyset(&all);
     assert_eq!(before.len(), 6000);
-    let expected: BTreeSet<Vec<u8>> = before.iter().filter(|k| !k.starts_with(b"sess:")).cloned().collect();
+    let expected: BTreeSet<Vec<u8>> = before
+        .iter()
+        .filter(|k| !k.starts_with(b"sess:"))
+        .cloned()
+        .collect();
     assert_eq!(before.len() - expected.len(), 3000);
 
     let admin = setup.init_admin("root");
@@ -179,13 +215,26 @@ fn cleanup_of_a_prefix_on_a_cluster() {
     assert_eq!(live["plan"]["match"], json!(["sess:*"]));
     assert_eq!(live["plan"]["masters"].as_array().unwrap().len(), 3);
     let live_id = live["id"].as_i64().unwrap();
-    svc.ok("POST", &format!("/tickets/{live_id}/reject"), &admin, Some(json!({"reason": "use the analysis"})));
+    svc.ok(
+        "POST",
+        &format!("/tickets/{live_id}/reject"),
+        &admin,
+        Some(json!({"reason": "use the analysis"})),
+    );
 
     // With an analysis report: counted in its keys table.
-    let a = svc.ok("POST", "/tickets", &alice, Some(json!({"type": "analysis", "params": {"app": "shop"}})));
+    let a = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "shop"}})),
+    );
     let aid = a["id"].as_i64().unwrap();
     svc.ok("POST", &format!("/tickets/{aid}/approve"), &admin, None);
-    assert_eq!(svc.wait_state(aid, &alice, &["succeeded", "failed"], 120)["state"], "succeeded");
+    assert_eq!(
+        svc.wait_state(aid, &alice, &["succeeded", "failed"], 120)["state"],
+        "succeeded"
+    );
     let t = submit(&svc, &alice, params);
     let plan = &t["plan"];
     assert_eq!(plan["source"], "analysis", "{t}");
@@ -193,7 +242,12 @@ fn cleanup_of_a_prefix_on_a_cluster() {
     assert_eq!(plan["keys"], 3000, "{plan}");
     assert_eq!(plan["big_keys"], 4, "{plan}");
     assert!(plan["memory_bytes"].as_u64().unwrap() > 0);
-    let plan_nodes: u64 = plan["per_node"].as_array().unwrap().iter().map(|n| n["keys"].as_u64().unwrap()).sum();
+    let plan_nodes: u64 = plan["per_node"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["keys"].as_u64().unwrap())
+        .sum();
     assert_eq!(plan_nodes, 3000);
     assert_eq!(plan["eta_secs"], 1);
 
@@ -206,14 +260,23 @@ fn cleanup_of_a_prefix_on_a_cluster() {
     let r = &done["result"];
     assert_eq!(r["deleted"], 3000, "{r}");
     assert_eq!(r["big_keys"], 4, "{r}");
-    assert_eq!(r["elements_removed"].as_u64().unwrap() >= 4 * 500, true, "{r}");
+    assert_eq!(
+        r["elements_removed"].as_u64().unwrap() >= 4 * 500,
+        true,
+        "{r}"
+    );
     assert_eq!(r["masters"], 3);
     let rep = report(&svc, id, &alice);
     assert_eq!(per_node_sum(&rep, "deleted"), 3000, "{rep}");
     assert_eq!(rep["nodes"].as_array().unwrap().len(), 3);
     let sample = rep["sample"].as_array().unwrap();
     assert_eq!(sample.len(), 100);
-    assert!(sample.iter().all(|s| s["key"].as_str().unwrap().starts_with("sess:")), "{rep}");
+    assert!(
+        sample
+            .iter()
+            .all(|s| s["key"].as_str().unwrap().starts_with("sess:")),
+        "{rep}"
+    );
     assert!(rep["seconds"].as_f64().unwrap() > 0.0);
 }
 
@@ -221,18 +284,32 @@ fn cleanup_of_a_prefix_on_a_cluster() {
 /// ends with exactly the right keys gone and every deletion counted once.
 #[test]
 fn cleanup_resumes_after_sigkill() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some((master, replica)) = master_with_replica() else { return };
-    let cmds: Vec<Cmd> = (0..2000).map(|i| testkit::cmd_args!["SET", format!("tmp:{i}:x"), "v"]).collect();
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some((master, replica)) = master_with_replica() else {
+        return;
+    };
+    let cmds: Vec<Cmd> = (0..2000)
+        .map(|i| testkit::cmd_args!["SET", format!("tmp:{i}:x"), "v"])
+        .collect();
     master.client().pipeline_must(&cmds);
     let before = keyset(&[&master]);
-    let expected: BTreeSet<Vec<u8>> = before.iter().filter(|k| !k.starts_with(b"tmp:")).cloned().collect();
+    let expected: BTreeSet<Vec<u8>> = before
+        .iter()
+        .filter(|k| !k.starts_with(b"tmp:"))
+        .cloned()
+        .collect();
     assert_eq!(before.len() - expected.len(), 2000);
     let admin = setup.init_admin("root");
     let mut svc = setup.start(1, "");
     let alice = users(&svc, &admin);
     register(&svc, &admin, "shop", "replicated", master.port());
-    let t = submit(&svc, &alice, json!({"app": "shop", "patterns": [{"glob": "tmp:*:x"}], "rate": 400, "batch": 100}));
+    let t = submit(
+        &svc,
+        &alice,
+        json!({"app": "shop", "patterns": [{"glob": "tmp:*:x"}], "rate": 400, "batch": 100}),
+    );
     assert_eq!(t["plan"]["keys"], 2000, "{t}");
     let id = t["id"].as_i64().unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
@@ -243,12 +320,19 @@ fn cleanup_resumes_after_sigkill() {
         if left < before.len() - 300 {
             break;
         }
-        assert!(Instant::now() < deadline, "the cleanup did not start: {}", svc.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "the cleanup did not start: {}",
+            svc.log_text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     svc.kill();
     let left = master.client().must(&["DBSIZE"]).as_int().unwrap() as usize;
-    assert!(left > expected.len() + 300, "the job finished before the kill ({left} keys left)");
+    assert!(
+        left > expected.len() + 300,
+        "the job finished before the kill ({left} keys left)"
+    );
     let svc = setup.start(1, "");
     let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
@@ -258,7 +342,10 @@ fn cleanup_resumes_after_sigkill() {
     assert_eq!(r["resumes"], 1, "{r}");
     assert_eq!(done["attempts"], 2, "{done}");
     let steps = audit_steps(&svc, id, &alice);
-    assert!(steps.contains(&("running".into(), "approved".into(), "rescuer".into())), "{steps:?}");
+    assert!(
+        steps.contains(&("running".into(), "approved".into(), "rescuer".into())),
+        "{steps:?}"
+    );
     assert_eq!(steps.last().unwrap().1, "succeeded");
     // The replica followed.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -272,11 +359,21 @@ fn cleanup_resumes_after_sigkill() {
 /// the run's own seconds, as the result reports them).
 #[test]
 fn cleanup_rate_limit_holds() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let node = bin.start(&[]).unwrap();
     let cmds: Vec<Cmd> = (0..2500)
-        .map(|i| if i < 2000 { testkit::cmd_args!["SET", format!("r:{i}"), "v"] } else { testkit::cmd_args!["SET", format!("keep:{i}"), "v"] })
+        .map(|i| {
+            if i < 2000 {
+                testkit::cmd_args!["SET", format!("r:{i}"), "v"]
+            } else {
+                testkit::cmd_args!["SET", format!("keep:{i}"), "v"]
+            }
+        })
         .collect();
     node.client().pipeline_must(&cmds);
     let admin = setup.init_admin("root");
@@ -284,12 +381,24 @@ fn cleanup_rate_limit_holds() {
     let alice = users(&svc, &admin);
     register(&svc, &admin, "one", "standalone", node.port());
     let rate = 500.0;
-    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "r:"}], "rate": 500, "batch": 200}), 60);
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "r:"}], "rate": 500, "batch": 200}),
+        60,
+    );
     let r = &done["result"];
     assert_eq!(r["deleted"], 2000, "{r}");
     let measured = r["deleted"].as_f64().unwrap() / r["seconds"].as_f64().unwrap();
-    assert!((measured - rate).abs() <= rate * 0.1, "measured {measured:.1} keys/s for a rate of {rate}: {r}");
-    assert!((r["keys_per_sec"].as_f64().unwrap() - rate).abs() <= rate * 0.1, "{r}");
+    assert!(
+        (measured - rate).abs() <= rate * 0.1,
+        "measured {measured:.1} keys/s for a rate of {rate}: {r}"
+    );
+    assert!(
+        (r["keys_per_sec"].as_f64().unwrap() - rate).abs() <= rate * 0.1,
+        "{r}"
+    );
     assert_eq!(node.client().must(&["DBSIZE"]).as_int(), Some(500));
 }
 
@@ -298,13 +407,23 @@ fn cleanup_rate_limit_holds() {
 /// keys; `expire` mode sets TTLs within the range.
 #[test]
 fn cleanup_guards_dry_run_and_filters() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let node = bin.start(&[]).unwrap();
     let mut cmds: Vec<Cmd> = Vec::new();
     for i in 0..100 {
         cmds.push(testkit::cmd_args!["SET", format!("f:s:{i}"), "v"]);
-        cmds.push(testkit::cmd_args!["SET", format!("f:t:{i}"), "v", "EX", "3600"]);
+        cmds.push(testkit::cmd_args![
+            "SET",
+            format!("f:t:{i}"),
+            "v",
+            "EX",
+            "3600"
+        ]);
         cmds.push(testkit::cmd_args!["HSET", format!("f:h:{i}"), "a", "1"]);
         cmds.push(testkit::cmd_args!["SET", format!("g:{i}"), "v"]);
     }
@@ -320,19 +439,60 @@ fn cleanup_guards_dry_run_and_filters() {
 
     // Guards.
     for (who, params, want) in [
-        (&alice, json!({"app": "one", "patterns": [{"glob": "*"}]}), 400),
-        (&admin, json!({"app": "one", "patterns": [{"glob": "*"}]}), 400),
-        (&admin, json!({"app": "one", "patterns": [{"prefix": ""}]}), 400),
-        (&alice, json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}), 403),
-        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "force": true}), 403),
-        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "colour": "red"}), 400),
-        (&alice, json!({"app": "one", "patterns": [{"prefix": "f:"}], "mode": "expire"}), 400),
-        (&alice, json!({"app": "nope", "patterns": [{"prefix": "f:"}]}), 400),
+        (
+            &alice,
+            json!({"app": "one", "patterns": [{"glob": "*"}]}),
+            400,
+        ),
+        (
+            &admin,
+            json!({"app": "one", "patterns": [{"glob": "*"}]}),
+            400,
+        ),
+        (
+            &admin,
+            json!({"app": "one", "patterns": [{"prefix": ""}]}),
+            400,
+        ),
+        (
+            &alice,
+            json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}),
+            403,
+        ),
+        (
+            &alice,
+            json!({"app": "one", "patterns": [{"prefix": "f:"}], "force": true}),
+            403,
+        ),
+        (
+            &alice,
+            json!({"app": "one", "patterns": [{"prefix": "f:"}], "colour": "red"}),
+            400,
+        ),
+        (
+            &alice,
+            json!({"app": "one", "patterns": [{"prefix": "f:"}], "mode": "expire"}),
+            400,
+        ),
+        (
+            &alice,
+            json!({"app": "nope", "patterns": [{"prefix": "f:"}]}),
+            400,
+        ),
     ] {
-        let (status, v) = svc.call("POST", "/tickets", who, Some(json!({"type": "cleanup", "params": params})));
+        let (status, v) = svc.call(
+            "POST",
+            "/tickets",
+            who,
+            Some(json!({"type": "cleanup", "params": params})),
+        );
         assert_eq!(status, want, "{params}: {v}");
     }
-    let forced = submit(&svc, &admin, json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}));
+    let forced = submit(
+        &svc,
+        &admin,
+        json!({"app": "one", "patterns": [{"glob": "*"}], "force": true}),
+    );
     assert_eq!(forced["plan"]["keys"], 450, "{forced}");
     let fid = forced["id"].as_i64().unwrap();
     svc.ok("POST", &format!("/tickets/{fid}/cancel"), &admin, None);
@@ -340,25 +500,47 @@ fn cleanup_guards_dry_run_and_filters() {
     let all = keyset(&[&node]);
     assert_eq!(all.len(), 450);
     let with = |pred: &dyn Fn(&str) -> bool| -> BTreeSet<Vec<u8>> {
-        all.iter().filter(|k| !pred(std::str::from_utf8(k).unwrap())).cloned().collect()
+        all.iter()
+            .filter(|k| !pred(std::str::from_utf8(k).unwrap()))
+            .cloned()
+            .collect()
     };
 
     // Dry run: counts, deletes nothing.
-    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "dry_run": true, "rate": 10000}), 30);
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "f:"}], "dry_run": true, "rate": 10000}),
+        30,
+    );
     assert_eq!(done["result"]["would_act_on"], 350, "{done}");
     assert_eq!(done["result"]["deleted"], 0);
     assert_eq!(keyset(&[&node]), all);
 
     // Hashes without a TTL: f:h:* only (not f:ht:*, not the strings).
-    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "type": "hash", "ttl": "without", "rate": 10000}), 30);
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "f:"}], "type": "hash", "ttl": "without", "rate": 10000}),
+        30,
+    );
     assert_eq!(done["result"]["deleted"], 100, "{done}");
     let expect = with(&|k| k.starts_with("f:h:"));
     assert_eq!(keyset(&[&node]), expect);
 
     // Keys with a TTL, any type: f:t:* and f:ht:*.
-    let done = run_cleanup(&svc, &alice, &admin, json!({"app": "one", "patterns": [{"prefix": "f:"}], "ttl": "with", "rate": 10000}), 30);
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "f:"}], "ttl": "with", "rate": 10000}),
+        30,
+    );
     assert_eq!(done["result"]["deleted"], 150, "{done}");
-    let expect = with(&|k| k.starts_with("f:h:") || k.starts_with("f:t:") || k.starts_with("f:ht:"));
+    let expect =
+        with(&|k| k.starts_with("f:h:") || k.starts_with("f:t:") || k.starts_with("f:ht:"));
     assert_eq!(keyset(&[&node]), expect);
 
     // Expire mode: the remaining f:s:* get a TTL within the range.
@@ -389,4 +571,65 @@ fn cleanup_guards_dry_run_and_filters() {
     );
     assert_eq!(done["result"]["expired"], 0, "{done}");
     assert_eq!(keyset(&[&node]), expect);
+}
+
+/// A fork on the node (a slow BGSAVE) pauses the cleanup until it ends;
+/// the pause is reported and the job still finishes.
+#[test]
+fn cleanup_pauses_while_the_node_forks() {
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let cmds: Vec<Cmd> = (0..1000)
+        .map(|i| testkit::cmd_args!["SET", format!("p:{i}"), "v"])
+        .collect();
+    node.client().pipeline_must(&cmds);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = users(&svc, &admin);
+    register(&svc, &admin, "one", "standalone", node.port());
+    let t = submit(
+        &svc,
+        &alice,
+        json!({"app": "one", "patterns": [{"prefix": "p:"}], "rate": 10000}),
+    );
+    let id = t["id"].as_i64().unwrap();
+    // About 2 s of BGSAVE: 2 ms per key.
+    let mut c = node.client();
+    c.must(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    c.must(&["BGSAVE"]);
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = svc.ok("GET", &format!("/tickets/{id}"), &alice, None);
+        if t["progress"]["phase"] == "paused" {
+            assert!(
+                t["progress"]["counters"]["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("fork"),
+                "{t}"
+            );
+            assert_eq!(
+                c.must(&["DBSIZE"]).as_int(),
+                Some(1000),
+                "nothing is deleted while paused"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never paused: {t}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 30);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["result"]["deleted"], 1000);
+    assert!(
+        done["result"]["paused_secs"].as_f64().unwrap() >= 0.5,
+        "{done}"
+    );
+    assert_eq!(c.must(&["DBSIZE"]).as_int(), Some(0));
 }
