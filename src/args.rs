@@ -21,6 +21,19 @@ pub(crate) enum Command {
     /// Analyze RDB files: memory estimate, big keys, TTLs, types, databases, slots
     /// (Parquet tables and summary.json in --out, a report on stdout).
     Analyze(AnalyzeArgs),
+    /// Run the job service: the HTTP API and the scheduler (or, with
+    /// --init-admin, create an admin and print its token).
+    #[command(after_long_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// File, follow, approve and download tickets of the job service.
+    #[command(after_long_help = TICKET_EXAMPLES)]
+    Ticket(TicketArgs),
+    /// Register the Redis apps (nodes) tickets act on (admin), list them.
+    #[command(after_long_help = NODE_EXAMPLES)]
+    Node(NodeArgs),
+    /// Create users and their tokens (admin), list them.
+    #[command(after_long_help = USER_EXAMPLES)]
+    User(UserArgs),
 }
 
 /// Output formats of `dump`.
@@ -128,4 +141,366 @@ pub(crate) struct AnalyzeArgs {
     /// What to print: the text report, or summary.json.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     pub(crate) format: String,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # Create the first admin (prints its token once), then run the service:
+  rdbscope serve --data-dir /var/lib/rdbscope --init-admin admin
+  rdbscope serve --data-dir /var/lib/rdbscope --listen 0.0.0.0:7780
+
+  # Everything from a file (see jobsvc/src/config.rs), the store on PostgreSQL:
+  rdbscope serve --config /etc/rdbscope.toml --store postgres://rdbscope@db/rdbscope";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file (listen, data_dir, store, allowed_dirs,
+    /// auto_approve, workers, ...); the flags below override it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address the HTTP API listens on [default: 127.0.0.1:7780].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Directory for the SQLite store, reports and fetched RDB files
+    /// [default: ./rdbscope-data].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The store: sqlite://FILE or postgres://USER[:PASS]@HOST[:PORT]/DB
+    /// [default: sqlite://<data-dir>/jobs.db].
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// Create an admin user named NAME, print its token and exit (the service
+    /// does not start).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) init_admin: Option<String>,
+}
+
+/// How the client commands reach the service. The flags are accepted before
+/// or after the subcommand.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ClientOpts {
+    /// The service's base URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "RDBSCOPE_SERVER",
+        default_value = "http://127.0.0.1:7780"
+    )]
+    pub(crate) server: String,
+    /// Your API token (from `rdbscope user add` or `rdbscope serve --init-admin`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        env = "RDBSCOPE_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+    /// Print the API's JSON answer as is instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+const TICKET_EXAMPLES: &str = "\
+Examples:
+  export RDBSCOPE_SERVER=http://rdbscope.internal:7780 RDBSCOPE_TOKEN=rdbs_...
+
+  # Analyze a fresh RDB of the app `shop` (fetched from one of its replicas):
+  rdbscope ticket submit analysis --app shop --separators : --top 50
+  # ... or a file on the service host (inside its allowed_dirs):
+  rdbscope ticket submit analysis --file /data/backups/dump.rdb --no-keys
+  # Hot keys, sampled for 60 s:
+  rdbscope ticket submit hotkeys --app shop --duration 60 --method auto
+
+  rdbscope ticket list --state pending
+  rdbscope ticket approve 7 --note 'ok, off-peak'        # admin
+  rdbscope ticket reject 8 --reason 'too big, run at night'
+  rdbscope ticket wait 7 --timeout 600 && rdbscope ticket report 7 --all -o ./report-7
+  rdbscope ticket audit 7";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TicketArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: TicketCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TicketCommand {
+    /// File a ticket: TYPE is analysis, hotkeys, cleanup or migration. It
+    /// waits for an admin's approval unless the service auto-approves its type.
+    #[command(after_long_help = SUBMIT_EXAMPLES)]
+    Submit(SubmitArgs),
+    /// List tickets (submitters see their own), newest first.
+    List(ListTicketsArgs),
+    /// One ticket: state, parameters, plan, progress, error, result.
+    Show(TicketId),
+    /// Approve a pending ticket (admin).
+    Approve(ApproveArgs),
+    /// Reject a pending ticket, with a reason (admin).
+    Reject(RejectArgs),
+    /// Cancel a ticket that has not finished (its submitter or an admin).
+    Cancel(TicketId),
+    /// Wait until a ticket is finished. Exit status 0 when it succeeded, 1
+    /// otherwise (its error is printed), also on --timeout.
+    Wait(WaitArgs),
+    /// List a ticket's report files, or download one (NAME) or all (--all).
+    #[command(after_long_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// A ticket's audit trail: every state change, when and by whom.
+    Audit(TicketId),
+}
+
+const SUBMIT_EXAMPLES: &str = "\
+Examples:
+  rdbscope ticket submit analysis --app shop
+  rdbscope ticket submit analysis --file /data/backups/dump.rdb --separators ':|' --prefix-depth 3
+  rdbscope ticket submit hotkeys --app shop --duration 30 --top 100 --method lfu
+  # Parameters without a flag (cleanup, migration: see the README), merged with the flags:
+  rdbscope ticket submit cleanup --app shop --params '{\"pattern\":\"session:*\"}'
+  # Safe to retry: the same key with the same parameters returns the same ticket.
+  rdbscope ticket submit analysis --app shop --idempotency-key nightly-2026-11-22";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SubmitArgs {
+    /// Ticket type: analysis, hotkeys, cleanup or migration.
+    #[arg(value_name = "TYPE")]
+    pub(crate) kind: String,
+    /// The app to act on (any type).
+    #[arg(long, value_name = "NAME", help_heading = "Analysis and hot keys")]
+    pub(crate) app: Option<String>,
+    /// analysis: an RDB file on the service host, inside its allowed_dirs,
+    /// instead of --app (a relative path is made absolute here).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "app",
+        help_heading = "Analysis and hot keys"
+    )]
+    pub(crate) file: Option<PathBuf>,
+    /// analysis: key prefix separators (e.g. ":|") or auto.
+    #[arg(
+        long,
+        value_name = "CHARS|auto",
+        help_heading = "Analysis and hot keys"
+    )]
+    pub(crate) separators: Option<String>,
+    /// analysis: depth of the prefix tree.
+    #[arg(long, value_name = "N", help_heading = "Analysis and hot keys")]
+    pub(crate) prefix_depth: Option<u64>,
+    /// analysis: keys per top list; hotkeys: keys reported.
+    #[arg(long, value_name = "N", help_heading = "Analysis and hot keys")]
+    pub(crate) top: Option<u64>,
+    /// analysis: do not write keys.parquet (keys_table: false).
+    #[arg(long, help_heading = "Analysis and hot keys")]
+    pub(crate) no_keys: bool,
+    /// analysis: model a server freshly restarted from the file (loaded: true).
+    #[arg(long, help_heading = "Analysis and hot keys")]
+    pub(crate) loaded: bool,
+    /// hotkeys: how long to sample, in seconds.
+    #[arg(long, value_name = "SECS", help_heading = "Analysis and hot keys")]
+    pub(crate) duration: Option<u64>,
+    /// hotkeys: lfu (OBJECT FREQ, needs an LFU maxmemory-policy), monitor
+    /// (MONITOR, costs the node throughput) or auto.
+    #[arg(long, value_name = "METHOD", value_parser = ["auto", "lfu", "monitor"], help_heading = "Analysis and hot keys")]
+    pub(crate) method: Option<String>,
+    /// More parameters as a JSON object, merged with the typed flags (a key
+    /// may not be given both ways).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) params: Option<String>,
+    /// Makes the submission safe to retry: the same key with the same type
+    /// and parameters returns the existing ticket.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListTicketsArgs {
+    /// Only tickets in this state (pending, approved, running, succeeded,
+    /// failed, cancelled, rejected).
+    #[arg(long, value_name = "STATE")]
+    pub(crate) state: Option<String>,
+    /// Only tickets of this type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub(crate) kind: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TicketId {
+    /// The ticket's id.
+    pub(crate) id: u64,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ApproveArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// A note for the audit trail.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) note: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RejectArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// Why (shown to the submitter, kept in the audit trail).
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub(crate) reason: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct WaitArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// Give up after this many seconds (exit status 1) [default: wait forever].
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<u64>,
+    /// Seconds between polls.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub(crate) interval: f64,
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  rdbscope ticket report 7                          # list the files
+  rdbscope ticket report 7 summary.json             # download to ./summary.json
+  rdbscope ticket report 7 summary.txt -o -         # print to stdout
+  rdbscope ticket report 7 --all -o ./report-7      # everything, into a directory";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// The file to download (as listed).
+    #[arg(value_name = "NAME", conflicts_with = "all")]
+    pub(crate) name: Option<String>,
+    /// Download every file into the directory -o (default ./ticket-<ID>).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Where to write: a file for NAME (`-` for stdout; default ./<NAME's
+    /// file name>), a directory for --all.
+    #[arg(short, long, value_name = "PATH")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+const NODE_EXAMPLES: &str = "\
+Examples:
+  # A master and its replicas (give any member; the rest is discovered):
+  rdbscope node add shop --kind replicated --addr 10.0.0.5:6379 --maintenance-window 01:00-05:00
+  # A cluster, from one seed node, with ACL credentials:
+  RDBSCOPE_NODE_PASSWORD=... rdbscope node add orders --kind cluster --addr 10.0.1.7:7000 --user rdbscope
+  rdbscope node list
+  rdbscope node show shop
+  rdbscope node refresh shop        # discover the topology again";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: NodeCommand,
+}
+
+/// Kinds of app.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppKind {
+    /// One node.
+    Standalone,
+    /// A master with replicas (topology from INFO replication).
+    Replicated,
+    /// A Redis Cluster (topology from CLUSTER SHARDS / SLOTS).
+    Cluster,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum NodeCommand {
+    /// Register an app (admin): its topology is discovered now.
+    Add(NodeAddArgs),
+    /// List the registered apps.
+    List,
+    /// One app and its nodes.
+    Show(NodeName),
+    /// Discover an app's topology again (admin).
+    Refresh(NodeName),
+    /// Unregister an app (admin).
+    Remove(NodeName),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeAddArgs {
+    /// The app's name, as tickets will name it.
+    pub(crate) name: String,
+    /// What it is.
+    #[arg(long, value_enum)]
+    pub(crate) kind: AppKind,
+    /// HOST:PORT of a member (for a cluster: a seed node).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) addr: String,
+    /// ACL user for AUTH.
+    #[arg(long, value_name = "USER")]
+    pub(crate) user: Option<String>,
+    /// Password for AUTH (stored by the service, never shown again).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "RDBSCOPE_NODE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub(crate) password: Option<String>,
+    /// HH:MM-HH:MM in UTC (may wrap midnight) when heavy jobs may run
+    /// [default: any time].
+    #[arg(long, value_name = "HH:MM-HH:MM")]
+    pub(crate) maintenance_window: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeName {
+    /// The app's name.
+    pub(crate) name: String,
+}
+
+const USER_EXAMPLES: &str = "\
+Examples:
+  rdbscope user add alice --role submitter    # prints alice's token, once
+  rdbscope user add bob --role admin
+  rdbscope user list
+  rdbscope user me                            # who this token is";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct UserArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: UserCommand,
+}
+
+/// User roles.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UserRole {
+    /// Files tickets, sees their own.
+    Submitter,
+    /// Approves, rejects, manages apps and users, sees everything.
+    Admin,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum UserCommand {
+    /// Create a user and print its token, shown this once (admin).
+    Add(UserAddArgs),
+    /// List the users (admin).
+    List,
+    /// The user the token belongs to.
+    Me,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct UserAddArgs {
+    /// The user's name.
+    pub(crate) name: String,
+    /// What the user may do.
+    #[arg(long, value_enum, default_value = "submitter")]
+    pub(crate) role: UserRole,
 }

@@ -26,6 +26,10 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(usage) = err.downcast_ref::<clap::Error>() {
+                let _ = usage.print();
+                return ExitCode::from(usage.exit_code() as u8);
+            }
             if err.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
