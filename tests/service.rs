@@ -389,7 +389,7 @@ fn analysis_of_a_live_app(backend: &str) {
     let summary: Value =
         serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/summary.json"), &alice))
             .unwrap();
-    assert_eq!(summary["keys"], expected, "{summary}");
+    assert_eq!(summary["totals"]["keys"], expected, "{}", summary["totals"]);
     let parquet = svc.bytes(&format!("/tickets/{id}/report/keys.parquet"), &alice);
     assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
     let (status, _) = svc.call(
@@ -847,7 +847,11 @@ fn two_instances(setup: &Setup) {
                 &admin,
                 Some(json!({"type": "analysis", "params": {"file": file, "top": 10 + i}})),
             );
-            assert_eq!(t["state"], "approved", "auto-approved: {t}");
+            // Auto-approved, and maybe already claimed by either instance.
+            assert!(
+                ["approved", "running", "succeeded"].contains(&t["state"].as_str().unwrap()),
+                "auto-approved: {t}"
+            );
             assert_eq!(t["handler"], "auto");
             t["id"].as_i64().unwrap()
         })
@@ -864,7 +868,7 @@ fn two_instances(setup: &Setup) {
         let s: Value =
             serde_json::from_slice(&b.bytes(&format!("/tickets/{id}/report/summary.json"), &admin))
                 .unwrap();
-        assert_eq!(s["keys"], 2000);
+        assert_eq!(s["totals"]["keys"], 2000);
     }
 }
 
