@@ -189,7 +189,9 @@ impl CleanupParams {
         for pat in &self.patterns {
             if let Pattern::Glob(g) = pat {
                 if g.is_empty() {
-                    return bad("an empty glob matches no key (an empty prefix is every key)".into());
+                    return bad(
+                        "an empty glob matches no key (an empty prefix is every key)".into(),
+                    );
                 }
             }
             if pat.matches_everything() && !self.force {
@@ -210,7 +212,10 @@ impl CleanupParams {
         }
         if let Some(t) = &self.key_type {
             if !KEY_TYPES.contains(&t.as_str()) {
-                return bad(format!("type {t:?}: expected one of {}", KEY_TYPES.join(", ")));
+                return bad(format!(
+                    "type {t:?}: expected one of {}",
+                    KEY_TYPES.join(", ")
+                ));
             }
         }
         match (self.mode, self.expire_secs) {
@@ -218,11 +223,11 @@ impl CleanupParams {
                 return bad("mode \"expire\" needs expire_secs: [min, max]".into())
             }
             (Mode::Expire, Some([lo, hi])) if lo == 0 || lo > hi || hi > 10 * 365 * 86_400 => {
-                return bad("expire_secs must be [min, max] with 1 <= min <= max <= 10 years".into())
+                return bad(
+                    "expire_secs must be [min, max] with 1 <= min <= max <= 10 years".into(),
+                )
             }
-            (Mode::Delete, Some(_)) => {
-                return bad("expire_secs is for mode \"expire\"".into())
-            }
+            (Mode::Delete, Some(_)) => return bad("expire_secs is for mode \"expire\"".into()),
             _ => {}
         }
         if !(1..=1_000_000).contains(&self.rate) {
@@ -369,7 +374,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -461,7 +466,11 @@ fn inspect(
     Ok(vals
         .chunks(per)
         .map(|c| {
-            let (i, rest) = if idle { (v_int(&c[0]).map(|x| x.max(0) as u64), &c[1..]) } else { (None, c) };
+            let (i, rest) = if idle {
+                (v_int(&c[0]).map(|x| x.max(0) as u64), &c[1..])
+            } else {
+                (None, c)
+            };
             // A key gone between the commands reads as type "none".
             let kind = v_text(&rest[0]);
             let pttl = v_int(&rest[1]).unwrap_or(-2);
@@ -473,13 +482,25 @@ fn inspect(
 /// Why a node should be left alone for now, if it should: a fork in
 /// progress (RDB save, AOF rewrite, module fork) or a replica lagging by
 /// more than `max_lag` bytes.
-pub fn pressure(persistence: &[(String, String)], replication: &[(String, String)], max_lag: u64) -> Option<String> {
+pub fn pressure(
+    persistence: &[(String, String)],
+    replication: &[(String, String)],
+    max_lag: u64,
+) -> Option<String> {
     let get = |info: &[(String, String)], k: &str| {
-        info.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+        info.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
     };
     for (field, what) in [
-        ("rdb_bgsave_in_progress", "an RDB save (fork) is in progress"),
-        ("aof_rewrite_in_progress", "an AOF rewrite (fork) is in progress"),
+        (
+            "rdb_bgsave_in_progress",
+            "an RDB save (fork) is in progress",
+        ),
+        (
+            "aof_rewrite_in_progress",
+            "an AOF rewrite (fork) is in progress",
+        ),
         ("module_fork_in_progress", "a module fork is in progress"),
     ] {
         if get(persistence, field).as_deref() == Some("1") {
@@ -611,7 +632,10 @@ fn count_keys_table(
         .filter_map(|n| schema.index_of(n).ok())
         .collect();
     if idx.len() != wanted.len() {
-        return Err(Error::internal(format!("{}: unexpected columns", path.display())));
+        return Err(Error::internal(format!(
+            "{}: unexpected columns",
+            path.display()
+        )));
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
     let reader = builder.with_projection(mask).build().map_err(|e| bad(&e))?;
@@ -633,7 +657,11 @@ fn count_keys_table(
         let exp = col("expire_at_ms")?.as_primitive::<Int64Type>().clone();
         let idle = col("idle_seconds")?.as_primitive::<UInt64Type>().clone();
         for i in 0..batch.num_rows() {
-            if !p.dbs.iter().any(|d| i64::from(*d) == i64::from(db.value(i))) {
+            if !p
+                .dbs
+                .iter()
+                .any(|d| i64::from(*d) == i64::from(db.value(i)))
+            {
                 continue;
             }
             let k = key.value(i);
@@ -655,7 +683,9 @@ fn count_keys_table(
             }
             est.keys += 1;
             est.memory_bytes += mem.value(i);
-            if elements.value(i) > p.big_elements && kind.value(i) != "string" {
+            if elements.value(i) > p.big_elements
+                && matches!(kind.value(i), "hash" | "set" | "zset" | "list")
+            {
                 est.big_keys += 1;
             }
             let node = est
@@ -674,7 +704,11 @@ fn count_keys_table(
 
 /// Counts from `prefixes.parquet` (no per-key table): only for prefixes
 /// that are a row of the prefix tree, and without the filters.
-fn count_prefix_table(path: &std::path::Path, p: &CleanupParams, nodes: &[Node]) -> Result<Option<Estimate>> {
+fn count_prefix_table(
+    path: &std::path::Path,
+    p: &CleanupParams,
+    nodes: &[Node],
+) -> Result<Option<Estimate>> {
     use analyzer::reexports::arrow_array::cast::AsArray;
     use analyzer::reexports::arrow_array::types::UInt64Type;
     use analyzer::reexports::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -710,13 +744,19 @@ fn count_prefix_table(path: &std::path::Path, p: &CleanupParams, nodes: &[Node])
             return Ok(None);
         };
         let (src, pat) = (src.as_string::<i32>(), pat.as_string::<i32>());
-        let (keys, mem) = (keys.as_primitive::<UInt64Type>(), mem.as_primitive::<UInt64Type>());
+        let (keys, mem) = (
+            keys.as_primitive::<UInt64Type>(),
+            mem.as_primitive::<UInt64Type>(),
+        );
         for i in 0..batch.num_rows() {
             if let Some(w) = wanted.iter().position(|w| w == pat.value(i)) {
                 found[w] = true;
                 est.keys += keys.value(i);
                 est.memory_bytes += mem.value(i);
-                let node = est.per_node.entry(master_of(nodes, src.value(i))).or_default();
+                let node = est
+                    .per_node
+                    .entry(master_of(nodes, src.value(i)))
+                    .or_default();
                 node.0 += keys.value(i);
                 node.1 += mem.value(i);
             }
@@ -742,7 +782,8 @@ fn live_estimate(app: &AppRow, p: &CleanupParams, nodes: &[Node]) -> Result<(Est
             select(&mut conn, is_cluster(app), *db)?;
             let dbsize: u64 = redis::cmd("DBSIZE").query(&mut conn).map_err(Error::from)?;
             let mut cursor = "0".to_string();
-            let (mut visited, mut selected, mut mem_sampled, mut mem_sum) = (0u64, 0u64, 0u64, 0u64);
+            let (mut visited, mut selected, mut mem_sampled, mut mem_sum) =
+                (0u64, 0u64, 0u64, 0u64);
             loop {
                 let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
                     .arg(&cursor)
@@ -763,7 +804,10 @@ fn live_estimate(app: &AppRow, p: &CleanupParams, nodes: &[Node]) -> Result<(Est
                     .map(|(k, _)| k)
                     .collect();
                 selected += chosen.len() as u64;
-                let sample: Vec<&&Vec<u8>> = chosen.iter().take(200usize.saturating_sub(mem_sampled as usize)).collect();
+                let sample: Vec<&&Vec<u8>> = chosen
+                    .iter()
+                    .take(200usize.saturating_sub(mem_sampled as usize))
+                    .collect();
                 if !sample.is_empty() {
                     let mut pipe = redis::pipe();
                     for k in &sample {
@@ -780,7 +824,10 @@ fn live_estimate(app: &AppRow, p: &CleanupParams, nodes: &[Node]) -> Result<(Est
                 }
                 if est.sample.len() < 10 {
                     est.sample.extend(
-                        chosen.iter().take(10 - est.sample.len()).map(|k| String::from_utf8_lossy(k).into_owned()),
+                        chosen
+                            .iter()
+                            .take(10 - est.sample.len())
+                            .map(|k| String::from_utf8_lossy(k).into_owned()),
                     );
                 }
                 cursor = next;
@@ -794,7 +841,7 @@ fn live_estimate(app: &AppRow, p: &CleanupParams, nodes: &[Node]) -> Result<(Est
                 exact = false;
                 (selected as f64 / visited.max(1) as f64 * dbsize as f64).round() as u64
             };
-            let bytes = if mem_sampled > 0 { keys * (mem_sum / mem_sampled) } else { 0 };
+            let bytes = keys * mem_sum.checked_div(mem_sampled).unwrap_or(0);
             est.keys += keys;
             est.memory_bytes += bytes;
             let node = est.per_node.entry(addr.clone()).or_default();
@@ -1044,7 +1091,10 @@ impl Run<'_> {
     /// Waits while the node is under pressure (checked at most 4 times a
     /// second).
     fn wait_pressure(&mut self, conn: &mut redis::Connection, addr: &str) -> Result<()> {
-        if self.last_pressure.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+        if self
+            .last_pressure
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+        {
             return Ok(());
         }
         loop {
@@ -1077,7 +1127,14 @@ impl Run<'_> {
     /// Empties a big collection down to at most `batch` members, `batch`
     /// at a time (the last ones go with its UNLINK, so the key is never
     /// removed implicitly and its deletion is counted from the reply).
-    fn empty_big(&mut self, conn: &mut redis::Connection, addr: &str, key: &[u8], kind: &str, mut size: u64) -> Result<()> {
+    fn empty_big(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        key: &[u8],
+        kind: &str,
+        mut size: u64,
+    ) -> Result<()> {
         let batch = self.p.batch;
         let mut removed = 0u64;
         if kind == "list" {
@@ -1092,7 +1149,10 @@ impl Run<'_> {
                     .query::<()>(conn)
                     .map_err(Error::from)?;
                 removed += batch;
-                size = redis::cmd("LLEN").arg(key).query(conn).map_err(Error::from)?;
+                size = redis::cmd("LLEN")
+                    .arg(key)
+                    .query(conn)
+                    .map_err(Error::from)?;
             }
         } else {
             let (scan, del, pairs) = match kind {
@@ -1138,7 +1198,10 @@ impl Run<'_> {
                         "set" => "SCARD",
                         _ => "ZCARD",
                     };
-                    size = redis::cmd(len_cmd).arg(key).query(conn).map_err(Error::from)?;
+                    size = redis::cmd(len_cmd)
+                        .arg(key)
+                        .query(conn)
+                        .map_err(Error::from)?;
                     if size >= size_at_wrap {
                         break;
                     }
@@ -1154,7 +1217,14 @@ impl Run<'_> {
 
     /// Deletes (or expires) `keys`, chunk by chunk at the rate. With
     /// `recovering`, the keys are the pending ones of a killed attempt.
-    fn act(&mut self, conn: &mut redis::Connection, addr: &str, db: u32, keys: &[Vec<u8>], recovering: bool) -> Result<()> {
+    fn act(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        keys: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
         let chunk = self.p.chunk();
         for part in keys.chunks(chunk) {
             self.ctx.check_cancel()?;
@@ -1177,7 +1247,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn delete(&mut self, conn: &mut redis::Connection, addr: &str, db: u32, part: &[Vec<u8>], recovering: bool) -> Result<()> {
+    fn delete(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        part: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
         // Sizes of collections, for the big ones.
         let mut pipe = redis::pipe();
         for k in part {
@@ -1237,7 +1314,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn expire(&mut self, conn: &mut redis::Connection, addr: &str, db: u32, part: &[Vec<u8>], recovering: bool) -> Result<()> {
+    fn expire(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        part: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
         let [lo, hi] = self.p.expire_secs.unwrap_or([1, 1]);
         let mut todo: Vec<&Vec<u8>> = part.iter().collect();
         let mut recovered = 0u64;
@@ -1291,7 +1375,14 @@ impl Run<'_> {
     }
 
     /// One pass: a SCAN of one pattern in one db of one master.
-    fn pass(&mut self, creds: &Credentials, addr: &str, db: u32, glob: &str, key: &str) -> Result<()> {
+    fn pass(
+        &mut self,
+        creds: &Credentials,
+        addr: &str,
+        db: u32,
+        glob: &str,
+        key: &str,
+    ) -> Result<()> {
         let mut conn = registry::connect(addr, creds, Duration::from_secs(5))?;
         select(&mut conn, self.cluster, db)?;
         let mut cursor = "0".to_string();
@@ -1359,7 +1450,10 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
     let nodes = ctx.fresh_nodes(&app)?;
     let masters = masters(&nodes);
     if masters.is_empty() {
-        return Err(Error::transient(format!("app {} has no master now", app.name)));
+        return Err(Error::transient(format!(
+            "app {} has no master now",
+            app.name
+        )));
     }
     let creds = credentials(&app);
     let mut cp: Checkpoint = ctx
@@ -1501,20 +1595,46 @@ mod tests {
 
     #[test]
     fn params_defaults_and_guards() {
-        let p = parse(json!({"app": "shop", "patterns": [{"prefix": "sess:"}]}), false).unwrap();
+        let p = parse(
+            json!({"app": "shop", "patterns": [{"prefix": "sess:"}]}),
+            false,
+        )
+        .unwrap();
         assert_eq!(p.dbs, vec![0]);
         assert_eq!((p.rate, p.batch, p.big_elements), (1000, 500, 1000));
         assert_eq!(p.globs(), vec!["sess:*".to_string()]);
         let text = serde_json::to_string(&p).unwrap();
-        assert!(text.contains("\"patterns\":[{\"prefix\":\"sess:\"}]"), "{text}");
+        assert!(
+            text.contains("\"patterns\":[{\"prefix\":\"sess:\"}]"),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<CleanupParams>(&text).unwrap(), p);
         let kind = |v: Value, admin| parse(v, admin).unwrap_err().kind;
         use crate::ErrorKind::{BadRequest, Forbidden};
-        assert_eq!(kind(json!({"app": "a", "patterns": [{"glob": "*"}]}), false), BadRequest);
-        assert_eq!(kind(json!({"app": "a", "patterns": [{"glob": "*"}]}), true), BadRequest);
-        assert_eq!(kind(json!({"app": "a", "patterns": [{"prefix": ""}]}), true), BadRequest);
-        assert_eq!(kind(json!({"app": "a", "patterns": [{"glob": "*"}], "force": true}), false), Forbidden);
-        assert!(parse(json!({"app": "a", "patterns": [{"glob": "**"}], "force": true}), true).is_ok());
+        assert_eq!(
+            kind(json!({"app": "a", "patterns": [{"glob": "*"}]}), false),
+            BadRequest
+        );
+        assert_eq!(
+            kind(json!({"app": "a", "patterns": [{"glob": "*"}]}), true),
+            BadRequest
+        );
+        assert_eq!(
+            kind(json!({"app": "a", "patterns": [{"prefix": ""}]}), true),
+            BadRequest
+        );
+        assert_eq!(
+            kind(
+                json!({"app": "a", "patterns": [{"glob": "*"}], "force": true}),
+                false
+            ),
+            Forbidden
+        );
+        assert!(parse(
+            json!({"app": "a", "patterns": [{"glob": "**"}], "force": true}),
+            true
+        )
+        .is_ok());
         for bad in [
             json!({"app": "a", "patterns": []}),
             json!({"app": "a"}),
@@ -1544,7 +1664,11 @@ mod tests {
 
     #[test]
     fn filters() {
-        let p = parse(json!({"app": "a", "patterns": [{"prefix": "x"}], "type": "hash", "ttl": "without"}), false).unwrap();
+        let p = parse(
+            json!({"app": "a", "patterns": [{"prefix": "x"}], "type": "hash", "ttl": "without"}),
+            false,
+        )
+        .unwrap();
         assert!(p.selects("hash", -1, None));
         assert!(!p.selects("hash", 5000, None));
         assert!(!p.selects("string", -1, None));
@@ -1552,7 +1676,10 @@ mod tests {
         let e = parse(json!({"app": "a", "patterns": [{"prefix": "x"}], "mode": "expire", "expire_secs": [60, 120], "idle_secs_min": 10}), false).unwrap();
         assert!(e.selects("string", -1, Some(11)));
         assert!(!e.selects("string", -1, Some(9)));
-        assert!(!e.selects("string", 100_000, Some(11)), "already expires within the range");
+        assert!(
+            !e.selects("string", 100_000, Some(11)),
+            "already expires within the range"
+        );
         assert!(e.selects("string", 500_000, Some(11)));
     }
 
@@ -1570,7 +1697,9 @@ mod tests {
         let lagging = kv("role:master\nmaster_repl_offset:5000000\nslave0:ip=10.0.0.2,port=6380,state=online,offset=1000,lag=3");
         assert_eq!(pressure(&calm, &repl, 1 << 20), None);
         assert!(pressure(&fork, &repl, 1 << 20).unwrap().contains("fork"));
-        assert!(pressure(&calm, &lagging, 1 << 20).unwrap().contains("10.0.0.2:6380"));
+        assert!(pressure(&calm, &lagging, 1 << 20)
+            .unwrap()
+            .contains("10.0.0.2:6380"));
     }
 
     #[test]
