@@ -5,3 +5,4 @@ mod conformance;
 mod interop;
 mod roundtrip;
 mod service;
+mod service_cli;
