@@ -208,6 +208,34 @@ impl Service {
         v
     }
 
+    /// How many items a list endpoint returns.
+    pub(crate) fn count(&self, path: &str, token: &str) -> usize {
+        self.ok("GET", path, token, None).as_array().unwrap().len()
+    }
+
+    /// Creates a user (as `admin`) and returns their token.
+    pub(crate) fn add_user(&self, admin: &str, name: &str, role: &str) -> String {
+        self.ok(
+            "POST",
+            "/users",
+            admin,
+            Some(json!({"name": name, "role": role})),
+        )["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Registers an app (as `admin`) and returns it as the API shows it.
+    pub(crate) fn add_app(&self, admin: &str, name: &str, kind: &str, addr: String) -> Value {
+        self.ok(
+            "POST",
+            "/apps",
+            admin,
+            Some(json!({"name": name, "kind": kind, "addr": addr})),
+        )
+    }
+
     pub(crate) fn bytes(&self, path: &str, token: &str) -> Vec<u8> {
         let mut resp = ureq::get(&format!("http://127.0.0.1:{}{path}", self.port))
             .header("Authorization", &format!("Bearer {token}"))
@@ -313,15 +341,7 @@ fn analysis_of_a_live_app(backend: &str) {
     };
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = svc.ok(
-        "POST",
-        "/users",
-        &admin,
-        Some(json!({"name": "alice", "role": "submitter"})),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alice = svc.add_user(&admin, "alice", "submitter");
     let app = svc.ok(
         "POST",
         "/apps",
@@ -410,26 +430,12 @@ fn analysis_of_a_live_app(backend: &str) {
         ]
     );
     // Another submitter sees nothing of alice's ticket.
-    let bob = svc.ok(
-        "POST",
-        "/users",
-        &admin,
-        Some(json!({"name": "bob", "role": "submitter"})),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let bob = svc.add_user(&admin, "bob", "submitter");
     assert_eq!(
         svc.call("GET", &format!("/tickets/{id}"), &bob, None).0,
         404
     );
-    assert_eq!(
-        svc.ok("GET", "/tickets", &bob, None)
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(svc.count("/tickets", &bob), 0);
     let metrics = svc.try_call("GET", "/metrics", None, None).unwrap().1;
     let metrics = metrics.as_str().unwrap();
     assert!(
@@ -453,15 +459,7 @@ fn bad_requests(backend: &str) {
     let node = bin.start(&[]).unwrap();
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = svc.ok(
-        "POST",
-        "/users",
-        &admin,
-        Some(json!({"name": "alice", "role": "submitter"})),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alice = svc.add_user(&admin, "alice", "submitter");
     svc.ok(
         "POST",
         "/apps",
@@ -613,20 +611,8 @@ fn bad_requests(backend: &str) {
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.body_mut().read_to_string().unwrap().contains("error"));
     // Nothing was created.
-    assert_eq!(
-        svc.ok("GET", "/tickets", &admin, None)
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
-    assert_eq!(
-        svc.ok("GET", "/apps", &admin, None)
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(svc.count("/tickets", &admin), 0);
+    assert_eq!(svc.count("/apps", &admin), 1);
 
     // State rules: reject needs a reason; nothing leaves a final state.
     let t = svc.ok(
@@ -672,13 +658,7 @@ fn bad_requests(backend: &str) {
     assert_eq!(status, 409);
     let steps = audit_steps(&svc, id, &admin);
     assert_eq!(steps.len(), 2, "{steps:?}");
-    assert_eq!(
-        svc.ok("GET", "/tickets", &admin, None)
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(svc.count("/tickets", &admin), 1);
     // An admin's own ticket needs another admin.
     let own = svc.ok(
         "POST",
@@ -721,15 +701,7 @@ fn restart(backend: &str) {
     c.pipeline_must(&cmds);
     let admin = setup.init_admin("root");
     let mut svc = setup.start(1, "");
-    let alice = svc.ok(
-        "POST",
-        "/users",
-        &admin,
-        Some(json!({"name": "alice", "role": "submitter"})),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let alice = svc.add_user(&admin, "alice", "submitter");
     svc.ok(
         "POST",
         "/apps",

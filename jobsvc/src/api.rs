@@ -79,9 +79,7 @@ pub fn router(state: Shared) -> Router {
         .route("/apps/{name}/refresh", post(refresh_app))
         .route("/tickets", get(list_tickets).post(submit))
         .route("/tickets/{id}", get(get_ticket))
-        .route("/tickets/{id}/approve", post(approve))
-        .route("/tickets/{id}/reject", post(reject))
-        .route("/tickets/{id}/cancel", post(cancel))
+        .route("/tickets/{id}/{action}", post(ticket_action))
         .route("/tickets/{id}/audit", get(audit))
         .route("/tickets/{id}/report", get(report_list))
         .route("/tickets/{id}/report/{*name}", get(report_file))
@@ -642,44 +640,34 @@ async fn change(
     Ok(Json(ticket_json(&t)).into_response())
 }
 
-async fn approve(
+/// `POST /tickets/{id}/approve|reject|cancel`.
+async fn ticket_action(
     State(state): State<Shared>,
     headers: HeaderMap,
-    UrlPath(id): UrlPath<i64>,
+    UrlPath((id, action)): UrlPath<(i64, String)>,
     body: Bytes,
 ) -> ApiResult {
-    change(&state, &headers, id, &body, |_| Ok(Event::Approve)).await
-}
-
-async fn reject(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<i64>,
-    body: Bytes,
-) -> ApiResult {
-    change(&state, &headers, id, &body, |n| {
-        let reason = n
-            .reason
-            .clone()
-            .or_else(|| n.note.clone())
-            .unwrap_or_default();
-        if reason.trim().is_empty() {
-            return Err(Error::bad_request(
-                "a rejection needs a reason: {\"reason\": \"…\"}",
-            ));
+    change(&state, &headers, id, &body, |n| match action.as_str() {
+        "approve" => Ok(Event::Approve),
+        "cancel" => Ok(Event::Cancel),
+        "reject" => {
+            let reason = n
+                .reason
+                .clone()
+                .or_else(|| n.note.clone())
+                .unwrap_or_default();
+            if reason.trim().is_empty() {
+                return Err(Error::bad_request(
+                    "a rejection needs a reason: {\"reason\": \"…\"}",
+                ));
+            }
+            Ok(Event::Reject { reason })
         }
-        Ok(Event::Reject { reason })
+        other => Err(Error::not_found(format!(
+            "no ticket action {other:?} (approve, reject or cancel)"
+        ))),
     })
     .await
-}
-
-async fn cancel(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<i64>,
-    body: Bytes,
-) -> ApiResult {
-    change(&state, &headers, id, &body, |_| Ok(Event::Cancel)).await
 }
 
 async fn audit(
