@@ -308,7 +308,21 @@ fn wait(c: &Client, w: WaitArgs) -> Result<()> {
     if state == "succeeded" {
         return Ok(());
     }
-    let err = error_text(&t);
+    let mut err = error_text(&t);
+    if err.is_empty() {
+        // A rejection's reason (or a cancellation's note) is in the audit trail.
+        err = c
+            .get(&format!("{path}/audit"))
+            .ok()
+            .and_then(|a| {
+                a.as_array()?
+                    .last()?
+                    .get("note")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+    }
     if err.is_empty() {
         bail!("ticket {} {state}", w.id)
     }
