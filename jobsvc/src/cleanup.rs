@@ -531,8 +531,8 @@ pub fn pressure(
     None
 }
 
-/// A token bucket over keys per second; it starts empty and holds at most
-/// one chunk, so the rate holds from the first key to the last.
+/// A token bucket over keys per second; it starts empty (so the rate holds
+/// from the first key to the last) and holds at most `cap` tokens.
 struct Bucket {
     rate: f64,
     cap: f64,
@@ -1491,7 +1491,9 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
     let mut run = Run {
         ctx,
         p,
-        bucket: Bucket::new(p.rate, p.chunk()),
+        // Half a second of tokens: slow moments (a checkpoint, a SCAN) are
+        // made up for, in a burst of at most that much.
+        bucket: Bucket::new(p.rate, p.chunk().max((p.rate / 2) as usize)),
         rng: Rng::new(),
         started: Instant::now(),
         prior_secs,
