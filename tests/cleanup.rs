@@ -571,6 +571,52 @@ fn cleanup_guards_dry_run_and_filters() {
     );
     assert_eq!(done["result"]["expired"], 0, "{done}");
     assert_eq!(keyset(&[&node]), expect);
+
+    // Idle time: of keys idle for 3 s, the ones read since are kept.
+    let cmds: Vec<Cmd> = (0..40)
+        .map(|i| testkit::cmd_args!["SET", format!("i:{i}"), "v"])
+        .collect();
+    c.pipeline_must(&cmds);
+    std::thread::sleep(Duration::from_millis(3100));
+    for i in 0..20 {
+        c.must(&["GET", &format!("i:{i}")]);
+    }
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "i:"}], "idle_secs_min": 2, "rate": 10000}),
+        30,
+    );
+    assert_eq!(done["result"]["deleted"], 20, "{done}");
+    let left: BTreeSet<Vec<u8>> = keyset(&[&node])
+        .into_iter()
+        .filter(|k| k.starts_with(b"i:"))
+        .collect();
+    let want: BTreeSet<Vec<u8>> = (0..20).map(|i| format!("i:{i}").into_bytes()).collect();
+    assert_eq!(left, want);
+
+    // An analysis without keys.parquet: the plan falls back to its prefix table.
+    let a = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "one", "keys_table": false}})),
+    );
+    let aid = a["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{aid}/approve"), &admin, None);
+    assert_eq!(
+        svc.wait_state(aid, &alice, &["succeeded", "failed"], 60)["state"],
+        "succeeded"
+    );
+    let t = submit(
+        &svc,
+        &alice,
+        json!({"app": "one", "patterns": [{"prefix": "g:"}], "dry_run": true}),
+    );
+    assert_eq!(t["plan"]["source"], "analysis_prefixes", "{t}");
+    assert_eq!(t["plan"]["analysis_ticket"], aid);
+    assert_eq!(t["plan"]["keys"], 100, "{t}");
 }
 
 /// A fork on the node (a slow BGSAVE) pauses the cleanup until it ends;
