@@ -80,12 +80,7 @@ pub(crate) fn push_score(out: &mut Vec<u8>, v: f64) {
 /// Shortest text that reads back as the same double (Rust's `Display` of
 /// f64 never uses exponents, so large and tiny values use `{:e}`).
 pub(crate) fn format_score(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-5..1e17).contains(&a) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
+    rdb_parser::restore::format_score(v)
 }
 
 /// Appends an optional integer or `null`.

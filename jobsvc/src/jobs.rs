@@ -240,7 +240,7 @@ fn fresh_nodes(ctx: &JobCtx, app: &AppRow) -> Result<Vec<Node>> {
 
 /// Maps a file read-only for the parser.
 #[allow(unsafe_code)]
-fn map_file(path: &Path) -> Result<rdb_parser::mmap::Mmap> {
+pub(crate) fn map_file(path: &Path) -> Result<rdb_parser::mmap::Mmap> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
     // SAFETY: the mapping is read-only, and the files mapped here are either

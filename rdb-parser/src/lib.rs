@@ -45,6 +45,7 @@ mod lzf;
 pub mod mmap;
 mod parallel;
 mod reader;
+pub mod restore;
 mod string;
 mod types;
 mod value;

@@ -5,9 +5,10 @@
 
 use std::io::{self, BufWriter, Write};
 
+use rdb_parser::restore::{value_commands, CommandOptions, CommandSink};
 use rdb_parser::{
-    crc64, ChecksumStatus, Element, Entry, ErrorKind, Kind, Rdb, RdbString, Record, Records,
-    Scalar, Scratch, StreamId, StreamMeta, StreamVisitor, ValueType, DEFAULT_CHUNK_BYTES,
+    ChecksumStatus, Element, Entry, ErrorKind, Kind, Rdb, RdbString, Record, Records, Scalar,
+    Scratch, StreamId, StreamMeta, StreamVisitor, ValueType, DEFAULT_CHUNK_BYTES,
 };
 
 use crate::args::{DumpArgs, DumpFormat};
@@ -316,25 +317,16 @@ impl Formatter<'_> {
             resp_command(&mut self.out, &[b"SELECT", e.db.to_string().as_bytes()]);
             self.last_db = Some(e.db);
         }
-        let written = match e.kind() {
-            Kind::String => {
-                let s = e.value.as_string()?;
-                let b = s.bytes(&mut self.strbuf)?;
-                resp_command(&mut self.out, &[b"SET", key, b]);
-                true
-            }
-            Kind::Module => {
-                let payload =
-                    restore_payload(e.value.value_type().byte(), e.value.raw(), self.rdb_version);
-                resp_command(
-                    &mut self.out,
-                    &[b"RESTORE", key, b"0", &payload, b"REPLACE"],
-                );
-                true
-            }
-            Kind::Stream => self.resp_stream(e, key)?,
-            _ => self.resp_collection(e, key)?,
+        let opts = CommandOptions {
+            rdb_version: self.rdb_version,
+            ..CommandOptions::default()
         };
+        let mut sink = RespSink {
+            out: &mut self.out,
+            stream: &mut self.stream,
+            error: &mut self.stream_error,
+        };
+        let written = value_commands(&e.value, key, &mut self.scratch, &opts, &mut sink)?;
         if !written {
             // An empty collection: Redis refuses such commands and skips such keys on load.
             self.out.truncate(start);
@@ -349,166 +341,19 @@ impl Formatter<'_> {
         }
         Ok(())
     }
+}
 
-    fn resp_collection(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<bool> {
-        let cmd: &[u8] = match e.kind() {
-            Kind::List => b"RPUSH",
-            Kind::Set => b"SADD",
-            Kind::Zset => b"ZADD",
-            _ => b"HSET",
-        };
-        let mut batch = Batch::new(cmd);
-        let mut field_ttls: Vec<(Vec<u8>, i64)> = Vec::new();
-        let mut any = false;
-        let out = &mut self.out;
-        let (stream, error) = (&mut self.stream, &mut self.stream_error);
-        e.value.for_each_element(&mut self.scratch, |el| {
-            any = true;
-            spill(out, stream, error);
-            match el {
-                Element::Member(m) => batch.scalar(m),
-                Element::Scored { member, score } => {
-                    if score.is_nan() {
-                        return; // ZADD refuses NaN; Redis never stores it.
-                    }
-                    let s = if score.is_infinite() {
-                        if score > 0.0 {
-                            "+inf".to_string()
-                        } else {
-                            "-inf".to_string()
-                        }
-                    } else {
-                        json::format_score(score)
-                    };
-                    batch.arg(s.as_bytes());
-                    batch.scalar(member);
-                }
-                Element::Field {
-                    field,
-                    value,
-                    expire_at_ms,
-                } => {
-                    batch.scalar(field);
-                    batch.scalar(value);
-                    if let Some(t) = expire_at_ms {
-                        let mut f = Vec::new();
-                        field.push_to(&mut f);
-                        field_ttls.push((f, t));
-                    }
-                }
-            }
-            batch.flush_if_full(out, key);
-        })?;
-        batch.flush(out, key);
-        for (field, t) in field_ttls {
-            resp_command(
-                out,
-                &[
-                    b"HPEXPIREAT",
-                    key,
-                    t.to_string().as_bytes(),
-                    b"FIELDS",
-                    b"1",
-                    &field,
-                ],
-            );
-        }
-        Ok(any)
-    }
+/// Encodes commands as RESP, streaming the buffer out when it grows large.
+struct RespSink<'a, 'w> {
+    out: &'a mut Vec<u8>,
+    stream: &'a mut Option<&'w mut dyn Write>,
+    error: &'a mut Option<io::Error>,
+}
 
-    fn resp_stream(&mut self, e: &Entry<'_>, key: &[u8]) -> rdb_parser::Result<bool> {
-        let mut v = RespStream {
-            out: &mut self.out,
-            key,
-            groups: Vec::new(),
-            entries: 0,
-        };
-        let meta = e.value.walk_stream(&mut self.scratch, &mut v)?;
-        let RespStream {
-            out,
-            groups,
-            entries,
-            ..
-        } = v;
-        if entries == 0 {
-            // Create the stream empty without touching its ids: a temporary
-            // group with MKSTREAM (an XADD + XDEL would leave a max deleted id).
-            resp_command(
-                out,
-                &[
-                    b"XGROUP",
-                    b"CREATE",
-                    key,
-                    b"rdbscope-tmp",
-                    b"$",
-                    b"MKSTREAM",
-                ],
-            );
-            resp_command(out, &[b"XGROUP", b"DESTROY", key, b"rdbscope-tmp"]);
-        }
-        let last = meta.last_id.to_string();
-        let zero = StreamId::default();
-        match (meta.entries_added, meta.max_deleted_id) {
-            (Some(0), Some(maxdel)) if meta.last_id == zero && maxdel == zero => {}
-            (Some(added), Some(maxdel)) => resp_command(
-                out,
-                &[
-                    b"XSETID",
-                    key,
-                    last.as_bytes(),
-                    b"ENTRIESADDED",
-                    added.to_string().as_bytes(),
-                    b"MAXDELETEDID",
-                    maxdel.to_string().as_bytes(),
-                ],
-            ),
-            _ if meta.last_id == zero => {}
-            _ => resp_command(out, &[b"XSETID", key, last.as_bytes()]),
-        }
-        for g in groups {
-            let gid = g.last_id.to_string();
-            match g.entries_read {
-                Some(n) => resp_command(
-                    out,
-                    &[
-                        b"XGROUP",
-                        b"CREATE",
-                        key,
-                        &g.name,
-                        gid.as_bytes(),
-                        b"ENTRIESREAD",
-                        n.to_string().as_bytes(),
-                    ],
-                ),
-                None => resp_command(out, &[b"XGROUP", b"CREATE", key, &g.name, gid.as_bytes()]),
-            }
-            for c in &g.consumers {
-                resp_command(out, &[b"XGROUP", b"CREATECONSUMER", key, &g.name, &c.name]);
-                for id in &c.pending {
-                    let Some(p) = g.pending.iter().find(|p| p.0 == *id) else {
-                        continue;
-                    };
-                    resp_command(
-                        out,
-                        &[
-                            b"XCLAIM",
-                            key,
-                            &g.name,
-                            &c.name,
-                            b"0",
-                            id.to_string().as_bytes(),
-                            b"TIME",
-                            p.1.to_string().as_bytes(),
-                            b"RETRYCOUNT",
-                            p.2.to_string().as_bytes(),
-                            b"FORCE",
-                            b"JUSTID",
-                        ],
-                    );
-                }
-            }
-        }
-        Ok(true)
+impl CommandSink for RespSink<'_, '_> {
+    fn command(&mut self, args: &[&[u8]]) {
+        spill(self.out, self.stream, self.error);
+        resp_command(self.out, args);
     }
 }
 
@@ -521,17 +366,6 @@ fn spill(out: &mut Vec<u8>, stream: &mut Option<&mut dyn Write>, error: &mut Opt
             out.clear();
         }
     }
-}
-
-/// A DUMP/RESTORE payload: type byte, value, RDB version (u16 LE), CRC64 (LE).
-pub(crate) fn restore_payload(type_byte: u8, value: &[u8], rdb_version: u32) -> Vec<u8> {
-    let mut p = Vec::with_capacity(value.len() + 11);
-    p.push(type_byte);
-    p.extend_from_slice(value);
-    p.extend_from_slice(&(rdb_version.min(u32::from(u16::MAX)) as u16).to_le_bytes());
-    let crc = crc64::checksum(&p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
 }
 
 /// Appends one RESP command.
@@ -548,54 +382,6 @@ fn push_bulk(out: &mut Vec<u8>, a: &[u8]) {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(a);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Arguments of a variadic command, flushed as one command per batch so no
-/// command grows without bound.
-struct Batch {
-    cmd: &'static [u8],
-    body: Vec<u8>,
-    args: usize,
-}
-
-const BATCH_ARGS: usize = 1024;
-const BATCH_BYTES: usize = 1 << 20;
-
-impl Batch {
-    fn new(cmd: &'static [u8]) -> Batch {
-        Batch {
-            cmd,
-            body: Vec::new(),
-            args: 0,
-        }
-    }
-
-    fn arg(&mut self, a: &[u8]) {
-        push_bulk(&mut self.body, a);
-        self.args += 1;
-    }
-
-    fn scalar(&mut self, s: Scalar<'_>) {
-        s.with_bytes(|b| self.arg(b));
-    }
-
-    fn flush_if_full(&mut self, out: &mut Vec<u8>, key: &[u8]) {
-        if self.args >= BATCH_ARGS || self.body.len() >= BATCH_BYTES {
-            self.flush(out, key);
-        }
-    }
-
-    fn flush(&mut self, out: &mut Vec<u8>, key: &[u8]) {
-        if self.args == 0 {
-            return;
-        }
-        out.extend_from_slice(format!("*{}\r\n", self.args + 2).as_bytes());
-        push_bulk(out, self.cmd);
-        push_bulk(out, key);
-        out.extend_from_slice(&self.body);
-        self.body.clear();
-        self.args = 0;
-    }
 }
 
 /// Writes a stream as JSON while it is walked.
@@ -739,74 +525,5 @@ impl StreamVisitor for JsonStream<'_> {
         }
         self.cpending += 1;
         push_id(self.out, id);
-    }
-}
-
-struct GroupState {
-    name: Vec<u8>,
-    last_id: StreamId,
-    entries_read: Option<i64>,
-    pending: Vec<(StreamId, i64, u64)>,
-    consumers: Vec<ConsumerState>,
-}
-
-struct ConsumerState {
-    name: Vec<u8>,
-    pending: Vec<StreamId>,
-}
-
-/// Writes XADD commands as entries are walked and gathers groups, which
-/// need the pending entries matched to consumers.
-struct RespStream<'o, 'k> {
-    out: &'o mut Vec<u8>,
-    key: &'k [u8],
-    groups: Vec<GroupState>,
-    entries: u64,
-}
-
-impl StreamVisitor for RespStream<'_, '_> {
-    fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
-        self.entries += 1;
-        let idtxt = id.to_string();
-        self.out
-            .extend_from_slice(format!("*{}\r\n", 3 + 2 * fields.len()).as_bytes());
-        push_bulk(self.out, b"XADD");
-        push_bulk(self.out, self.key);
-        push_bulk(self.out, idtxt.as_bytes());
-        for (f, v) in fields {
-            f.with_bytes(|b| push_bulk(self.out, b));
-            v.with_bytes(|b| push_bulk(self.out, b));
-        }
-    }
-
-    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, _pending: u64) {
-        self.groups.push(GroupState {
-            name: name.to_vec(),
-            last_id,
-            entries_read,
-            pending: Vec::new(),
-            consumers: Vec::new(),
-        });
-    }
-
-    fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {
-        if let Some(g) = self.groups.last_mut() {
-            g.pending.push((id, delivery_time_ms, delivery_count));
-        }
-    }
-
-    fn consumer(&mut self, name: &[u8], _seen: i64, _active: Option<i64>, _pending: u64) {
-        if let Some(g) = self.groups.last_mut() {
-            g.consumers.push(ConsumerState {
-                name: name.to_vec(),
-                pending: Vec::new(),
-            });
-        }
-    }
-
-    fn consumer_pending(&mut self, id: StreamId) {
-        if let Some(c) = self.groups.last_mut().and_then(|g| g.consumers.last_mut()) {
-            c.pending.push(id);
-        }
     }
 }

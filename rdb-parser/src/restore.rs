@@ -1,0 +1,436 @@
+//! Writing values back to a server: as a `RESTORE` payload (the value's
+//! serialized bytes exactly as the file holds them, with the trailer `DUMP`
+//! adds), or as plain commands (`SET`, `RPUSH`, `SADD`, `ZADD`, `HSET`,
+//! `XADD`…) for a server too old for the file's format.
+//!
+//! ```
+//! use rdb_parser::restore::{payload_version, restore_payload};
+//!
+//! let p = restore_payload(0, &[0x01, b'v'], 10);
+//! assert_eq!(payload_version(&p), Some(10));
+//! ```
+
+use crate::crc64;
+use crate::error::Result;
+use crate::string::Scalar;
+use crate::types::Kind;
+use crate::value::{Element, Scratch, StreamId, StreamVisitor, Value};
+
+/// A `DUMP`/`RESTORE` payload: type byte, value, RDB version (u16 LE),
+/// CRC64 (LE) of everything before it.
+pub fn restore_payload(type_byte: u8, value: &[u8], rdb_version: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(value.len() + 11);
+    p.push(type_byte);
+    p.extend_from_slice(value);
+    p.extend_from_slice(&(rdb_version.min(u32::from(u16::MAX)) as u16).to_le_bytes());
+    let crc = crc64::checksum(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// The RDB version a payload says it was written with, if its checksum
+/// holds (a zero checksum is accepted, as servers do).
+pub fn payload_version(payload: &[u8]) -> Option<u32> {
+    if payload.len() < 11 {
+        return None;
+    }
+    let (body, crc) = payload.split_at(payload.len() - 8);
+    let stored = u64::from_le_bytes(crc.try_into().ok()?);
+    if stored != 0 && stored != crc64::checksum(body) {
+        return None;
+    }
+    let v = &body[body.len() - 2..];
+    Some(u32::from(u16::from_le_bytes([v[0], v[1]])))
+}
+
+/// A one-key RDB file (db 0, key `k`) holding a payload's value, so that
+/// [`crate::Rdb`] can read what `DUMP` returned. None if the payload's
+/// trailer is bad.
+pub fn payload_as_rdb(payload: &[u8]) -> Option<Vec<u8>> {
+    let version = payload_version(payload)?;
+    let body = &payload[..payload.len() - 10];
+    let mut f = format!("REDIS{:04}", version.min(9999)).into_bytes();
+    f.extend_from_slice(&[0xfe, 0x00, body[0], 0x01, b'k']);
+    f.extend_from_slice(&body[1..]);
+    f.push(0xff);
+    f.extend_from_slice(&[0; 8]);
+    Some(f)
+}
+
+/// Receives commands as they are produced.
+pub trait CommandSink {
+    /// One command, name first.
+    fn command(&mut self, args: &[&[u8]]);
+}
+
+/// How commands are produced.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandOptions {
+    /// A variadic command (`RPUSH`, `HSET`…) is cut after this many
+    /// arguments…
+    pub max_args: usize,
+    /// …or once its arguments hold this many bytes.
+    pub max_bytes: usize,
+    /// The server knows the stream fields of Redis 7.0 (`XSETID …
+    /// ENTRIESADDED … MAXDELETEDID`, `XGROUP CREATE … ENTRIESREAD`).
+    pub streams_v2: bool,
+    /// The RDB version of module payloads (written with `RESTORE`).
+    pub rdb_version: u32,
+}
+
+impl Default for CommandOptions {
+    fn default() -> CommandOptions {
+        CommandOptions {
+            max_args: 1024,
+            max_bytes: 1 << 20,
+            streams_v2: true,
+            rdb_version: crate::NEWEST_REDIS_VERSION,
+        }
+    }
+}
+
+/// A sorted-set score as `ZADD` takes it (round-trips exactly).
+pub fn format_score(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-5..1e17).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Arguments of a variadic command, sent as one command per batch.
+struct Batch<'k> {
+    cmd: &'static [u8],
+    key: &'k [u8],
+    args: Vec<Vec<u8>>,
+    bytes: usize,
+    opts: CommandOptions,
+}
+
+impl<'k> Batch<'k> {
+    fn arg(&mut self, a: &[u8]) {
+        self.bytes += a.len();
+        self.args.push(a.to_vec());
+    }
+
+    fn scalar(&mut self, s: Scalar<'_>) {
+        s.with_bytes(|b| self.arg(b));
+    }
+
+    /// Flushes at a boundary between whole members (`whole` args each).
+    fn flush_if_full(&mut self, sink: &mut dyn CommandSink) {
+        if self.args.len() >= self.opts.max_args || self.bytes >= self.opts.max_bytes {
+            self.flush(sink);
+        }
+    }
+
+    fn flush(&mut self, sink: &mut dyn CommandSink) {
+        if self.args.is_empty() {
+            return;
+        }
+        let mut all: Vec<&[u8]> = Vec::with_capacity(self.args.len() + 2);
+        all.push(self.cmd);
+        all.push(self.key);
+        all.extend(self.args.iter().map(Vec::as_slice));
+        sink.command(&all);
+        self.args.clear();
+        self.bytes = 0;
+    }
+}
+
+/// Writes `value` under `key` as commands (no expire: the caller adds
+/// `PEXPIREAT`). Returns false for an empty collection, which servers
+/// refuse to create (nothing is written then).
+pub fn value_commands(
+    value: &Value<'_>,
+    key: &[u8],
+    scratch: &mut Scratch,
+    opts: &CommandOptions,
+    sink: &mut dyn CommandSink,
+) -> Result<bool> {
+    match value.kind() {
+        Kind::String => {
+            let s = value.as_string()?;
+            let mut buf = Vec::new();
+            let b = s.bytes(&mut buf)?;
+            sink.command(&[b"SET", key, b]);
+            Ok(true)
+        }
+        Kind::Module => {
+            let payload = restore_payload(value.value_type().byte(), value.raw(), opts.rdb_version);
+            sink.command(&[b"RESTORE", key, b"0", &payload, b"REPLACE"]);
+            Ok(true)
+        }
+        Kind::Stream => stream_commands(value, key, scratch, opts, sink),
+        _ => collection_commands(value, key, scratch, opts, sink),
+    }
+}
+
+fn collection_commands(
+    value: &Value<'_>,
+    key: &[u8],
+    scratch: &mut Scratch,
+    opts: &CommandOptions,
+    sink: &mut dyn CommandSink,
+) -> Result<bool> {
+    let cmd: &'static [u8] = match value.kind() {
+        Kind::List => b"RPUSH",
+        Kind::Set => b"SADD",
+        Kind::Zset => b"ZADD",
+        _ => b"HSET",
+    };
+    let mut batch = Batch {
+        cmd,
+        key,
+        args: Vec::new(),
+        bytes: 0,
+        opts: *opts,
+    };
+    let mut field_ttls: Vec<(Vec<u8>, i64)> = Vec::new();
+    let mut any = false;
+    value.for_each_element(scratch, |el| {
+        any = true;
+        match el {
+            Element::Member(m) => batch.scalar(m),
+            Element::Scored { member, score } => {
+                if score.is_nan() {
+                    return; // ZADD refuses NaN; Redis never stores it.
+                }
+                batch.arg(format_score(score).as_bytes());
+                batch.scalar(member);
+            }
+            Element::Field {
+                field,
+                value,
+                expire_at_ms,
+            } => {
+                batch.scalar(field);
+                batch.scalar(value);
+                if let Some(t) = expire_at_ms {
+                    let mut f = Vec::new();
+                    field.push_to(&mut f);
+                    field_ttls.push((f, t));
+                }
+            }
+        }
+        batch.flush_if_full(sink);
+    })?;
+    batch.flush(sink);
+    for (field, t) in field_ttls {
+        sink.command(&[
+            b"HPEXPIREAT",
+            key,
+            t.to_string().as_bytes(),
+            b"FIELDS",
+            b"1",
+            &field,
+        ]);
+    }
+    Ok(any)
+}
+
+struct GroupState {
+    name: Vec<u8>,
+    last_id: StreamId,
+    entries_read: Option<i64>,
+    pending: Vec<(StreamId, i64, u64)>,
+    consumers: Vec<(Vec<u8>, Vec<StreamId>)>,
+}
+
+/// Sends `XADD` commands as entries are walked and gathers groups, which
+/// need the pending entries matched to consumers.
+struct StreamWriter<'s, 'k> {
+    sink: &'s mut dyn CommandSink,
+    key: &'k [u8],
+    groups: Vec<GroupState>,
+    entries: u64,
+}
+
+impl StreamVisitor for StreamWriter<'_, '_> {
+    fn entry(&mut self, id: StreamId, fields: &[(Scalar<'_>, Scalar<'_>)]) {
+        self.entries += 1;
+        let idtxt = id.to_string();
+        let mut owned: Vec<Vec<u8>> = Vec::with_capacity(fields.len() * 2);
+        for (f, v) in fields {
+            let mut a = Vec::new();
+            f.push_to(&mut a);
+            owned.push(a);
+            let mut b = Vec::new();
+            v.push_to(&mut b);
+            owned.push(b);
+        }
+        let mut args: Vec<&[u8]> = vec![b"XADD", self.key, idtxt.as_bytes()];
+        args.extend(owned.iter().map(Vec::as_slice));
+        self.sink.command(&args);
+    }
+
+    fn group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<i64>, _pending: u64) {
+        self.groups.push(GroupState {
+            name: name.to_vec(),
+            last_id,
+            entries_read,
+            pending: Vec::new(),
+            consumers: Vec::new(),
+        });
+    }
+
+    fn group_pending(&mut self, id: StreamId, delivery_time_ms: i64, delivery_count: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.pending.push((id, delivery_time_ms, delivery_count));
+        }
+    }
+
+    fn consumer(&mut self, name: &[u8], _seen: i64, _active: Option<i64>, _pending: u64) {
+        if let Some(g) = self.groups.last_mut() {
+            g.consumers.push((name.to_vec(), Vec::new()));
+        }
+    }
+
+    fn consumer_pending(&mut self, id: StreamId) {
+        if let Some(c) = self.groups.last_mut().and_then(|g| g.consumers.last_mut()) {
+            c.1.push(id);
+        }
+    }
+}
+
+fn stream_commands(
+    value: &Value<'_>,
+    key: &[u8],
+    scratch: &mut Scratch,
+    opts: &CommandOptions,
+    sink: &mut dyn CommandSink,
+) -> Result<bool> {
+    let mut w = StreamWriter {
+        sink,
+        key,
+        groups: Vec::new(),
+        entries: 0,
+    };
+    let meta = value.walk_stream(scratch, &mut w)?;
+    let StreamWriter {
+        sink,
+        groups,
+        entries,
+        ..
+    } = w;
+    if entries == 0 {
+        // Create the stream empty without touching its ids: a temporary
+        // group with MKSTREAM (an XADD + XDEL would leave a max deleted id).
+        sink.command(&[
+            b"XGROUP",
+            b"CREATE",
+            key,
+            b"rdbscope-tmp",
+            b"$",
+            b"MKSTREAM",
+        ]);
+        sink.command(&[b"XGROUP", b"DESTROY", key, b"rdbscope-tmp"]);
+    }
+    let last = meta.last_id.to_string();
+    let zero = StreamId::default();
+    match (meta.entries_added, meta.max_deleted_id) {
+        (Some(0), Some(maxdel)) if meta.last_id == zero && maxdel == zero => {}
+        (Some(added), Some(maxdel)) if opts.streams_v2 => sink.command(&[
+            b"XSETID",
+            key,
+            last.as_bytes(),
+            b"ENTRIESADDED",
+            added.to_string().as_bytes(),
+            b"MAXDELETEDID",
+            maxdel.to_string().as_bytes(),
+        ]),
+        _ if meta.last_id == zero => {}
+        _ => sink.command(&[b"XSETID", key, last.as_bytes()]),
+    }
+    for g in groups {
+        let gid = g.last_id.to_string();
+        match g.entries_read {
+            Some(n) if opts.streams_v2 => sink.command(&[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                &g.name,
+                gid.as_bytes(),
+                b"ENTRIESREAD",
+                n.to_string().as_bytes(),
+            ]),
+            _ => sink.command(&[b"XGROUP", b"CREATE", key, &g.name, gid.as_bytes()]),
+        }
+        for (consumer, pending) in &g.consumers {
+            sink.command(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, consumer]);
+            for id in pending {
+                let Some(p) = g.pending.iter().find(|p| p.0 == *id) else {
+                    continue;
+                };
+                sink.command(&[
+                    b"XCLAIM",
+                    key,
+                    &g.name,
+                    consumer,
+                    b"0",
+                    id.to_string().as_bytes(),
+                    b"TIME",
+                    p.1.to_string().as_bytes(),
+                    b"RETRYCOUNT",
+                    p.2.to_string().as_bytes(),
+                    b"FORCE",
+                    b"JUSTID",
+                ]);
+            }
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_roundtrip() {
+        let p = restore_payload(0, &[0x01, b'v'], 9);
+        assert_eq!(payload_version(&p), Some(9));
+        let mut bad = p.clone();
+        bad[1] ^= 1;
+        assert_eq!(payload_version(&bad), None);
+        let file = payload_as_rdb(&p).unwrap();
+        let rdb = crate::Rdb::new(&file).unwrap();
+        let e = rdb.entries().next().unwrap().unwrap();
+        assert_eq!(e.value.as_string().unwrap().as_raw().unwrap(), b"v");
+        let mut out = Vec::new();
+        struct Collect<'a>(&'a mut Vec<Vec<Vec<u8>>>);
+        impl CommandSink for Collect<'_> {
+            fn command(&mut self, args: &[&[u8]]) {
+                self.0.push(args.iter().map(|a| a.to_vec()).collect());
+            }
+        }
+        let wrote = value_commands(
+            &e.value,
+            b"key",
+            &mut Scratch::new(),
+            &CommandOptions::default(),
+            &mut Collect(&mut out),
+        )
+        .unwrap();
+        assert!(wrote);
+        assert_eq!(
+            out,
+            vec![vec![b"SET".to_vec(), b"key".to_vec(), b"v".to_vec()]]
+        );
+    }
+
+    #[test]
+    fn scores() {
+        assert_eq!(format_score(1.5), "1.5");
+        assert_eq!(format_score(f64::INFINITY), "+inf");
+        assert_eq!(format_score(1e300).parse::<f64>().unwrap(), 1e300);
+    }
+}
