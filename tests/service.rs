@@ -654,6 +654,7 @@ fn bad_requests(backend: &str) {
     );
     assert_eq!(rejected["state"], "rejected");
     assert_eq!(rejected["handler"], "root");
+    assert_eq!(rejected["error"], "rejected: use the nightly backup");
     let (status, _) = svc.call("POST", &format!("/tickets/{id}/approve"), &admin, None);
     assert_eq!(status, 409);
     let steps = audit_steps(&svc, id, &admin);

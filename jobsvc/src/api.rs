@@ -621,6 +621,11 @@ async fn change(
         tr.note = Some(n.clone());
     }
     let handler = matches!(event, Event::Approve | Event::Reject { .. }).then(|| u.name.clone());
+    // A rejection's reason is what the submitter needs to see first.
+    let error = match &event {
+        Event::Reject { reason } => Some(format!("rejected: {reason}")),
+        _ => None,
+    };
     let t = state
         .store
         .apply(
@@ -628,6 +633,7 @@ async fn change(
             &tr,
             &TransitionExtras {
                 handler,
+                error,
                 ..TransitionExtras::default()
             },
         )

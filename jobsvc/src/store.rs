@@ -838,6 +838,9 @@ async fn apply_in(
     }
     if let Some(e) = &extras.error {
         push("error", Bind::S(e.clone()), &mut sets);
+    } else if t.to == TicketState::Succeeded {
+        // An earlier attempt's error does not describe a success.
+        sets.push("error = NULL".into());
     }
     if let Some(r) = &extras.result {
         push("result", Bind::S(r.clone()), &mut sets);
