@@ -1020,3 +1020,65 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
     assert_eq!(hot[0]["node"], format!("127.0.0.1:{hot_port}"));
     assert!(hot[0]["hits_per_sec"].as_f64().unwrap() > 10.0, "{hot}");
 }
+
+/// An instance dies mid-job; another instance sharing the PostgreSQL queue
+/// rescues the job once its lease expires and finishes it.
+#[test]
+fn service_postgres_dead_instance_is_rescued_by_another() {
+    let Some(setup) = Setup::new("postgres") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    // The diskless delay holds the fetch for a few seconds: the window in
+    // which instance 1 is killed.
+    let node = bin
+        .start(&[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "4",
+        ])
+        .unwrap();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..300)
+        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
+        .collect();
+    node.client().pipeline_must(&cmds);
+    let admin = setup.init_admin("root");
+    let mut first = setup.start(1, "allow_self_approval = true\n");
+    first.add_app(
+        &admin,
+        "one",
+        "standalone",
+        format!("127.0.0.1:{}", node.port()),
+    );
+    let id = first.ok(
+        "POST",
+        "/tickets",
+        &admin,
+        Some(json!({"type": "analysis", "params": {"app": "one"}})),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    first.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    first.wait_state(id, &admin, &["running"], 20);
+    first.kill();
+    let second = setup.start(2, "");
+    let done = second.wait_state(id, &admin, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", second.log_text());
+    assert_eq!(done["result"]["keys"], 300);
+    assert_eq!(done["attempts"], 2);
+    let steps = audit_steps(&second, id, &admin);
+    assert!(
+        steps.contains(&("running".into(), "approved".into(), "rescuer".into())),
+        "{steps:?}"
+    );
+    assert!(
+        second
+            .log_text()
+            .contains(&format!("ticket {id}: lease of i-")),
+        "{}",
+        second.log_text()
+    );
+}
