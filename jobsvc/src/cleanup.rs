@@ -1388,7 +1388,14 @@ impl Run<'_> {
         let mut cursor = "0".to_string();
         if self.cp.current.as_deref() == Some(key) {
             cursor = self.cp.cursor.clone();
-            let pending: Vec<Vec<u8>> = self.cp.pending.iter().filter_map(|h| unhex(h)).collect();
+            let mut seen = std::collections::HashSet::new();
+            let pending: Vec<Vec<u8>> = self
+                .cp
+                .pending
+                .iter()
+                .filter_map(|h| unhex(h))
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
             if !pending.is_empty() {
                 self.act(&mut conn, addr, db, &pending, true)?;
             }
