@@ -879,11 +879,12 @@ impl LiveSource {
     }
 
     /// `PTTL` and `DUMP` of each key, from the master of the current position.
-    fn read(&mut self, st: &State, db: u32, keys: Vec<Vec<u8>>) -> Result<Batch> {
-        let master = self.masters[st.a.min(self.masters.len() - 1)].clone();
-        // A batch of the last db of a master is read before the position
-        // moved on: read it from the master it was scanned on.
+    fn read(&mut self, a: usize, db: u32, keys: Vec<Vec<u8>>) -> Result<Batch> {
+        // The position moves on only before a SCAN: `a` is the master the
+        // keys were scanned on.
+        let master = self.masters[a.min(self.masters.len() - 1)].clone();
         let mut pipe = redis::pipe();
+        pipe.ignore_errors();
         for k in &keys {
             pipe.cmd("PTTL").arg(&k[..]);
             pipe.cmd("DUMP").arg(&k[..]);
@@ -898,12 +899,38 @@ impl LiveSource {
             vanished: 0,
         };
         for (k, r) in keys.into_iter().zip(replies.chunks(2)) {
+            let mut r = r.to_vec();
+            let mut at = before;
+            // A cluster slot moved since the SCAN: read the key where it is now.
+            if let Some((code, details)) = r.iter().find_map(server_error) {
+                let addr = details
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                if !matches!(code.as_str(), "MOVED" | "ASK") || addr.is_empty() {
+                    return Err(Error::internal(format!(
+                        "DUMP {} on {master}: {code} {details}",
+                        show(&k)
+                    )));
+                }
+                let mut c = registry::connect(&addr, &self.creds, Duration::from_secs(5))?;
+                let mut pipe = redis::pipe();
+                if code == "ASK" {
+                    pipe.cmd("ASKING").ignore();
+                }
+                pipe.cmd("PTTL").arg(&k[..]).cmd("DUMP").arg(&k[..]);
+                at = now_ms();
+                r = pipe
+                    .query(&mut c)
+                    .map_err(|e| Error::from(e).context(format!("DUMP on {addr}")))?;
+            }
             let pttl = int(&r[0]).unwrap_or(-2);
             match (&r[1], pttl) {
                 (RV::BulkString(payload), t) if t != -2 => b.items.push(Item {
                     key: k,
                     payload: payload.clone(),
-                    expire_at: (t >= 0).then_some(before + t),
+                    expire_at: (t >= 0).then_some(at + t),
                     offset: None,
                 }),
                 _ => b.vanished += 1,
@@ -912,6 +939,10 @@ impl LiveSource {
         Ok(b)
     }
 }
+
+/// A batch read from a file, where the next starts (offset, db; None at
+/// the end of the file), and how far the file has been read.
+type FileBatch = (Batch, Option<(u64, u64)>, u64);
 
 /// RDB files read in order: a batch is a run of records of one db.
 struct FileSource {
@@ -932,7 +963,7 @@ impl FileSource {
         file: usize,
         offset: u64,
         db: u64,
-    ) -> Result<(Batch, Option<(u64, u64)>, u64)> {
+    ) -> Result<FileBatch> {
         let rdb = self.rdb(file)?;
         let offset = offset.max(rdb.body_start());
         let chunk = Chunk {
@@ -997,7 +1028,7 @@ impl FileSource {
 }
 
 enum Src {
-    Live(LiveSource),
+    Live(Box<LiveSource>),
     Files(FileSource),
 }
 
@@ -1383,7 +1414,7 @@ pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
             })
         }
         (None, Some(app)) if p.method() == SourceMethod::Rdb => Src::Files(fetch_files(ctx, app)?),
-        (None, Some(app)) => Src::Live(LiveSource::open(ctx, p, app)?),
+        (None, Some(app)) => Src::Live(Box::new(LiveSource::open(ctx, p, app)?)),
         (None, None) => return Err(Error::internal("no source")),
     };
     let source_version = match &src {
@@ -1419,10 +1450,7 @@ pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
                 let batch = match &mut src {
                     Src::Live(l) => {
                         let keys = pend.keys.iter().map(|k| unhex(k)).collect();
-                        let mut at = m.st.clone();
-                        // The batch was scanned on the master before a move to the next one.
-                        at.a = at.a.min(l.masters.len().saturating_sub(1));
-                        l.read(&at, pend.db, keys)?
+                        l.read(m.st.a, pend.db, keys)?
                     }
                     Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
                 };
@@ -1431,14 +1459,11 @@ pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
             None => {
                 let next = match &mut src {
                     Src::Live(l) => {
-                        let before = (m.st.a, m.st.b);
                         match l.next_keys(p, &mut m.st)? {
                             None => None,
                             Some((db, keys)) => {
-                                let mut at = m.st.clone();
-                                (at.a, at.b) = before;
                                 // Read from the master that was scanned.
-                                let b = l.read(&at, db, keys)?;
+                                let b = l.read(m.st.a, db, keys)?;
                                 Some((b, 0, 0, 0))
                             }
                         }
@@ -1988,7 +2013,8 @@ fn verify(m: &mut Ctx<'_>, src: &mut Src, sample_path: &Path) -> Result<Value> {
             (Src::Live(l), _) => {
                 let mut v = None;
                 for master in l.masters.clone() {
-                    if let Some(x) = canon_from_redis(l.conn(&master, *db)?, key)? {
+                    // A cluster master that does not own the key answers MOVED.
+                    if let Ok(Some(x)) = canon_from_redis(l.conn(&master, *db)?, key) {
                         v = Some(x);
                         break;
                     }
