@@ -18,7 +18,11 @@ fn crc16(data: &[u8]) -> u16 {
     for &b in data {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -36,7 +40,11 @@ fn slot(key: &[u8]) -> u16 {
 type Seen = (String, Vec<Vec<u8>>, i64);
 
 fn flat(r: &Reply) -> Vec<Vec<u8>> {
-    r.as_array().unwrap_or_default().iter().map(|x| x.as_bytes().unwrap_or_default().to_vec()).collect()
+    r.as_array()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| x.as_bytes().unwrap_or_default().to_vec())
+        .collect()
 }
 
 fn read_value(c: &mut Client, key: &[u8]) -> Option<Seen> {
@@ -54,13 +62,20 @@ fn read_value(c: &mut Client, key: &[u8]) -> Option<Seen> {
         "zset" => flat(&c.must(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])),
         "hash" => {
             let v = flat(&c.must(&[&b"HGETALL"[..], key]));
-            let mut pairs: Vec<Vec<u8>> = v.chunks(2).map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat()).collect();
+            let mut pairs: Vec<Vec<u8>> = v
+                .chunks(2)
+                .map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat())
+                .collect();
             pairs.sort();
             pairs
         }
         "stream" => {
             let mut out = Vec::new();
-            for e in c.must(&[&b"XRANGE"[..], key, b"-", b"+"]).as_array().unwrap() {
+            for e in c
+                .must(&[&b"XRANGE"[..], key, b"-", b"+"])
+                .as_array()
+                .unwrap()
+            {
                 let e = e.as_array().unwrap();
                 let mut line = e[0].as_bytes().unwrap().to_vec();
                 for f in flat(&e[1]) {
@@ -72,9 +87,21 @@ fn read_value(c: &mut Client, key: &[u8]) -> Option<Seen> {
             for g in c.must(&[&b"XINFO"[..], b"GROUPS", key]).as_array().unwrap() {
                 let get = |n: &str| {
                     let v = g.get_field(n).unwrap();
-                    v.as_bytes().map(|b| b.to_vec()).unwrap_or_else(|| v.as_int().unwrap().to_string().into_bytes())
+                    v.as_bytes()
+                        .map(|b| b.to_vec())
+                        .unwrap_or_else(|| v.as_int().unwrap().to_string().into_bytes())
                 };
-                out.push([b"group ".to_vec(), get("name"), b" ".to_vec(), get("last-delivered-id"), b" ".to_vec(), get("pending")].concat());
+                out.push(
+                    [
+                        b"group ".to_vec(),
+                        get("name"),
+                        b" ".to_vec(),
+                        get("last-delivered-id"),
+                        b" ".to_vec(),
+                        get("pending"),
+                    ]
+                    .concat(),
+                );
             }
             out
         }
@@ -112,17 +139,40 @@ fn snapshot(nodes: &[&RedisServer], db: u32) -> BTreeMap<Vec<u8>, Seen> {
 
 /// Asserts two snapshots hold the same keys and values, TTLs within 3 s.
 fn assert_same(source: &BTreeMap<Vec<u8>, Seen>, target: &BTreeMap<Vec<u8>, Seen>, what: &str) {
-    let missing: Vec<String> = source.keys().filter(|k| !target.contains_key(*k)).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
-    let extra: Vec<String> = target.keys().filter(|k| !source.contains_key(*k)).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{what}: missing {missing:?}, extra {extra:?}");
+    let missing: Vec<String> = source
+        .keys()
+        .filter(|k| !target.contains_key(*k))
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    let extra: Vec<String> = target
+        .keys()
+        .filter(|k| !source.contains_key(*k))
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: missing {missing:?}, extra {extra:?}"
+    );
     for (k, (kind, parts, ttl)) in source {
         let (tk, tparts, tttl) = &target[k];
         let name = String::from_utf8_lossy(k);
         assert_eq!(kind, tk, "{what}: type of {name}");
-        assert!(parts == tparts, "{what}: value of {name}: {} parts vs {}", parts.len(), tparts.len());
-        assert_eq!(*ttl < 0, *tttl < 0, "{what}: TTL of {name}: {ttl} vs {tttl}");
+        assert!(
+            parts == tparts,
+            "{what}: value of {name}: {} parts vs {}",
+            parts.len(),
+            tparts.len()
+        );
+        assert_eq!(
+            *ttl < 0,
+            *tttl < 0,
+            "{what}: TTL of {name}: {ttl} vs {tttl}"
+        );
         if *ttl >= 0 {
-            assert!((ttl - tttl).abs() < 3000, "{what}: TTL of {name}: {ttl} vs {tttl}");
+            assert!(
+                (ttl - tttl).abs() < 3000,
+                "{what}: TTL of {name}: {ttl} vs {tttl}"
+            );
         }
     }
 }
@@ -133,13 +183,31 @@ fn fill(prefix: &str, big: bool) -> Vec<Cmd> {
     let mut cmds: Vec<Cmd> = Vec::new();
     let n = if big { 300 } else { 40 };
     for i in 0..n {
-        cmds.push(testkit::cmd_args!["SET", format!("{p}str:{i}"), format!("value-{i}")]);
-        cmds.push(testkit::cmd_args!["SET", format!("{p}int:{i}"), (i * 7).to_string()]);
+        cmds.push(testkit::cmd_args![
+            "SET",
+            format!("{p}str:{i}"),
+            format!("value-{i}")
+        ]);
+        cmds.push(testkit::cmd_args![
+            "SET",
+            format!("{p}int:{i}"),
+            (i * 7).to_string()
+        ]);
     }
     for i in 0..20 {
-        cmds.push(testkit::cmd_args!["SET", format!("{p}ttl:{i}"), "t", "EX", (3600 + i).to_string()]);
+        cmds.push(testkit::cmd_args![
+            "SET",
+            format!("{p}ttl:{i}"),
+            "t",
+            "EX",
+            (3600 + i).to_string()
+        ]);
     }
-    cmds.push(testkit::cmd_args!["SET", format!("{p}raw"), "x".repeat(5000)]);
+    cmds.push(testkit::cmd_args![
+        "SET",
+        format!("{p}raw"),
+        "x".repeat(5000)
+    ]);
     // Small (listpack/ziplist) and big (quicklist, hashtable, skiplist) collections.
     for (i, size) in [(0, 5), (1, 200), (2, if big { 3000 } else { 600 })] {
         let mut l = testkit::cmd_args!["RPUSH", format!("{p}list:{i}")];
@@ -158,20 +226,84 @@ fn fill(prefix: &str, big: bool) -> Vec<Cmd> {
         }
         cmds.extend([l, s, si, z, h]);
     }
-    cmds.push(testkit::cmd_args!["LPUSH", format!("{p}list:long"), "y".repeat(20_000)]);
-    cmds.push(testkit::cmd_args!["PEXPIRE", format!("{p}list:1"), "7200000"]);
-    cmds.push(testkit::cmd_args!["PEXPIRE", format!("{p}hash:2"), "7200000"]);
+    cmds.push(testkit::cmd_args![
+        "LPUSH",
+        format!("{p}list:long"),
+        "y".repeat(20_000)
+    ]);
+    cmds.push(testkit::cmd_args![
+        "PEXPIRE",
+        format!("{p}list:1"),
+        "7200000"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "PEXPIRE",
+        format!("{p}hash:2"),
+        "7200000"
+    ]);
     // A stream with deleted entries, two groups, consumers and pending entries.
     for j in 0..30 {
-        cmds.push(testkit::cmd_args!["XADD", format!("{p}stream"), format!("{}-1", 1000 + j), "field", format!("v{j}"), "n", j.to_string()]);
+        cmds.push(testkit::cmd_args![
+            "XADD",
+            format!("{p}stream"),
+            format!("{}-1", 1000 + j),
+            "field",
+            format!("v{j}"),
+            "n",
+            j.to_string()
+        ]);
     }
     cmds.push(testkit::cmd_args!["XDEL", format!("{p}stream"), "1003-1"]);
-    cmds.push(testkit::cmd_args!["XGROUP", "CREATE", format!("{p}stream"), "g1", "0"]);
-    cmds.push(testkit::cmd_args!["XGROUP", "CREATE", format!("{p}stream"), "g2", "$"]);
-    cmds.push(testkit::cmd_args!["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", format!("{p}stream"), ">"]);
-    cmds.push(testkit::cmd_args!["XREADGROUP", "GROUP", "g1", "bob", "COUNT", "3", "STREAMS", format!("{p}stream"), ">"]);
-    cmds.push(testkit::cmd_args!["XACK", format!("{p}stream"), "g1", "1000-1"]);
-    cmds.push(testkit::cmd_args!["XGROUP", "CREATE", format!("{p}stream:empty"), "g", "$", "MKSTREAM"]);
+    cmds.push(testkit::cmd_args![
+        "XGROUP",
+        "CREATE",
+        format!("{p}stream"),
+        "g1",
+        "0"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "XGROUP",
+        "CREATE",
+        format!("{p}stream"),
+        "g2",
+        "$"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "4",
+        "STREAMS",
+        format!("{p}stream"),
+        ">"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "bob",
+        "COUNT",
+        "3",
+        "STREAMS",
+        format!("{p}stream"),
+        ">"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "XACK",
+        format!("{p}stream"),
+        "g1",
+        "1000-1"
+    ]);
+    cmds.push(testkit::cmd_args![
+        "XGROUP",
+        "CREATE",
+        format!("{p}stream:empty"),
+        "g",
+        "$",
+        "MKSTREAM"
+    ]);
     cmds
 }
 
@@ -182,12 +314,22 @@ fn admin_service(setup: &Setup) -> (Service, String) {
 }
 
 fn register(svc: &Service, admin: &str, name: &str, kind: &str, port: u16) {
-    svc.ok("POST", "/apps", admin, Some(json!({"name": name, "kind": kind, "addr": format!("127.0.0.1:{port}")})));
+    svc.ok(
+        "POST",
+        "/apps",
+        admin,
+        Some(json!({"name": name, "kind": kind, "addr": format!("127.0.0.1:{port}")})),
+    );
 }
 
 /// Submits and approves a migration; returns its id and plan.
 fn submit(svc: &Service, admin: &str, params: Value) -> (i64, Value) {
-    let t = svc.ok("POST", "/tickets", admin, Some(json!({"type": "migration", "params": params})));
+    let t = svc.ok(
+        "POST",
+        "/tickets",
+        admin,
+        Some(json!({"type": "migration", "params": params})),
+    );
     let id = t["id"].as_i64().unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), admin, None);
     (id, t["plan"].clone())
@@ -203,9 +345,15 @@ fn finish(svc: &Service, admin: &str, id: i64, secs: u64) -> Value {
 /// two dbs mapped onto db 0, TTLs kept, an expiring key left out.
 #[test]
 fn migrate_live_standalone_to_cluster() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
-    let Some(cluster) = small_cluster() else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
     let source = bin.start(&[]).unwrap();
     let mut c = source.client();
     c.pipeline_must(&fill("keep:", true));
@@ -226,7 +374,11 @@ fn migrate_live_standalone_to_cluster() {
                "patterns": [{"prefix": "keep:"}], "rate": 20000, "big_key_bytes": 4096}),
     );
     assert_eq!(plan["target"]["kind"], "cluster", "{plan}");
-    assert_eq!(plan["target"]["masters"].as_array().unwrap().len(), 3, "{plan}");
+    assert_eq!(
+        plan["target"]["masters"].as_array().unwrap().len(),
+        3,
+        "{plan}"
+    );
     let r = finish(&svc, &admin, id, 60);
     let mut expected = snapshot(&[&source], 0);
     expected.retain(|k, _| k.starts_with(b"keep:"));
@@ -240,21 +392,33 @@ fn migrate_live_standalone_to_cluster() {
     assert_eq!(r["write"], "restore", "{r}");
     assert_eq!(r["verification"]["mismatch_count"], 0, "{r}");
     assert!(r["counts"]["big"].as_u64().unwrap() >= 5, "{r}");
-    assert_eq!(r["verification"]["big_keys_compared"], r["counts"]["big"], "{r}");
+    assert_eq!(
+        r["verification"]["big_keys_compared"], r["counts"]["big"],
+        "{r}"
+    );
     // Every key is in the slot's owner.
     for (i, n) in cluster.iter().enumerate() {
         for k in snapshot(&[n], 0).keys() {
             let s = slot(k);
-            assert!([(0, 5460), (5461, 10922), (10923, 16383)][i].0 <= s && s <= [(0, 5460), (5461, 10922), (10923, 16383)][i].1);
+            assert!(
+                [(0, 5460), (5461, 10922), (10923, 16383)][i].0 <= s
+                    && s <= [(0, 5460), (5461, 10922), (10923, 16383)][i].1
+            );
         }
     }
-    let report: Value = serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/migration.json"), &admin)).unwrap();
+    let report: Value =
+        serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/migration.json"), &admin))
+            .unwrap();
     assert_eq!(report["verification"]["counts"][0]["ok"], true, "{report}");
 }
 
 /// Makes an RDB file with every type and encoding on a server of `kind`,
 /// copies it into the allowed dir; returns the running server (same data).
-fn make_rdb(setup: &Setup, kind: ServerKind, name: &str) -> Option<(RedisServer, std::path::PathBuf)> {
+fn make_rdb(
+    setup: &Setup,
+    kind: ServerKind,
+    name: &str,
+) -> Option<(RedisServer, std::path::PathBuf)> {
     let bin = find_server(kind)?;
     let s = bin.start(&[]).unwrap();
     let mut c = s.client();
@@ -272,19 +436,37 @@ fn make_rdb(setup: &Setup, kind: ServerKind, name: &str) -> Option<(RedisServer,
 /// Redis 6.2 (an older format) with commands; a 6.2 file (ziplists) into 7.0.
 #[test]
 fn migrate_rdb_file_restore_and_rewrite() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin70) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin70) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let (src70, file70) = make_rdb(&setup, ServerKind::Redis70, "seven.rdb").unwrap();
     let (svc, admin) = admin_service(&setup);
     let t70 = bin70.start(&[]).unwrap();
     register(&svc, &admin, "t70", "standalone", t70.port());
-    let (id, plan) = submit(&svc, &admin, json!({"source": {"file": file70}, "target": "t70", "big_key_bytes": 2048}));
-    assert!(plan["write"].as_str().unwrap().starts_with("RESTORE"), "{plan}");
-    assert!(plan["source"]["keys_selected"].as_u64().unwrap() > 100, "{plan}");
+    let (id, plan) = submit(
+        &svc,
+        &admin,
+        json!({"source": {"file": file70}, "target": "t70", "big_key_bytes": 2048}),
+    );
+    assert!(
+        plan["write"].as_str().unwrap().starts_with("RESTORE"),
+        "{plan}"
+    );
+    assert!(
+        plan["source"]["keys_selected"].as_u64().unwrap() > 100,
+        "{plan}"
+    );
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "restore", "{r}");
     for db in [0, 3] {
-        assert_same(&snapshot(&[&src70], db), &snapshot(&[&t70], db), "7.0 file into 7.0");
+        assert_same(
+            &snapshot(&[&src70], db),
+            &snapshot(&[&t70], db),
+            "7.0 file into 7.0",
+        );
     }
     let r62 = find_server(ServerKind::Redis62);
     if r62.is_none() {
@@ -295,42 +477,71 @@ fn migrate_rdb_file_restore_and_rewrite() {
     let bin62 = r62.unwrap();
     let t62 = bin62.start(&[]).unwrap();
     register(&svc, &admin, "t62", "standalone", t62.port());
-    let (id, plan) = submit(&svc, &admin, json!({"source": {"file": file70}, "target": "t62", "max_command_bytes": 4096}));
-    assert!(plan["write"].as_str().unwrap().starts_with("commands"), "{plan}");
+    let (id, plan) = submit(
+        &svc,
+        &admin,
+        json!({"source": {"file": file70}, "target": "t62", "max_command_bytes": 4096}),
+    );
+    assert!(
+        plan["write"].as_str().unwrap().starts_with("commands"),
+        "{plan}"
+    );
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "commands", "{r}");
     assert!(r["counts"]["rewritten"].as_u64().unwrap() > 100, "{r}");
     for db in [0, 3] {
-        assert_same(&snapshot(&[&src70], db), &snapshot(&[&t62], db), "7.0 file into 6.2");
+        assert_same(
+            &snapshot(&[&src70], db),
+            &snapshot(&[&t62], db),
+            "7.0 file into 6.2",
+        );
     }
     // No temporary key is left behind.
-    assert!(snapshot(&[&t62], 0).keys().all(|k| !k.windows(11).any(|w| w == b"migrate-tmp")));
+    assert!(snapshot(&[&t62], 0)
+        .keys()
+        .all(|k| !k.windows(11).any(|w| w == b"migrate-tmp")));
     // A 6.2 file (ziplists, RDB 9) into 7.0 with RESTORE.
     let (src62, file62) = make_rdb(&setup, ServerKind::Redis62, "six.rdb").unwrap();
     let t70b = bin70.start(&[]).unwrap();
     register(&svc, &admin, "t70b", "standalone", t70b.port());
-    let (id, _) = submit(&svc, &admin, json!({"source": {"file": file62}, "target": "t70b"}));
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": {"file": file62}, "target": "t70b"}),
+    );
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "restore", "{r}");
     for db in [0, 3] {
-        assert_same(&snapshot(&[&src62], db), &snapshot(&[&t70b], db), "6.2 file into 7.0");
+        assert_same(
+            &snapshot(&[&src62], db),
+            &snapshot(&[&t70b], db),
+            "6.2 file into 7.0",
+        );
     }
 }
 
 /// Each conflict policy against keys already on the target; a type filter.
 #[test]
 fn migrate_conflict_policies() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let source = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..30).map(|i| testkit::cmd_args!["SET", format!("c:{i}"), format!("new-{i}")]).collect();
+    let cmds: Vec<Cmd> = (0..30)
+        .map(|i| testkit::cmd_args!["SET", format!("c:{i}"), format!("new-{i}")])
+        .collect();
     source.client().pipeline_must(&cmds);
     source.client().must(&["HSET", "c:hash", "a", "1"]);
     let (svc, admin) = admin_service(&setup);
     register(&svc, &admin, "src", "standalone", source.port());
     for policy in ["fail-key", "replace", "skip"] {
         let target = bin.start(&[]).unwrap();
-        let old: Vec<Cmd> = (0..5).map(|i| testkit::cmd_args!["SET", format!("c:{i}"), "old"]).collect();
+        let old: Vec<Cmd> = (0..5)
+            .map(|i| testkit::cmd_args!["SET", format!("c:{i}"), "old"])
+            .collect();
         target.client().pipeline_must(&old);
         let name = format!("t-{policy}");
         register(&svc, &admin, &name, "standalone", target.port());
@@ -345,10 +556,18 @@ fn migrate_conflict_policies() {
         let get = |c: &mut Client, k: &str| c.must(&["GET", k]).as_str().map(str::to_string);
         for i in 0..30 {
             let v = get(&mut c, &format!("c:{i}")).unwrap();
-            let expect = if i < 5 && policy != "replace" { "old".to_string() } else { format!("new-{i}") };
+            let expect = if i < 5 && policy != "replace" {
+                "old".to_string()
+            } else {
+                format!("new-{i}")
+            };
             assert_eq!(v, expect, "{policy}: c:{i}");
         }
-        assert_eq!(c.must(&["EXISTS", "c:hash"]).as_int(), Some(0), "{policy}: the type filter");
+        assert_eq!(
+            c.must(&["EXISTS", "c:hash"]).as_int(),
+            Some(0),
+            "{policy}: the type filter"
+        );
         let counts = &r["counts"];
         match policy {
             "fail-key" => {
@@ -373,8 +592,12 @@ fn migrate_conflict_policies() {
 /// and every key is there once, lists element by element.
 #[test]
 fn migrate_survives_sigkill() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let source = bin.start(&[]).unwrap();
     let target = bin.start(&[]).unwrap();
     let cmds: Vec<Cmd> = (0..300)
@@ -390,7 +613,11 @@ fn migrate_survives_sigkill() {
     let (mut svc, admin) = admin_service(&setup);
     register(&svc, &admin, "a", "standalone", source.port());
     register(&svc, &admin, "b", "standalone", target.port());
-    let (id, _) = submit(&svc, &admin, json!({"source": "a", "target": "b", "write": "commands", "rate": 40, "batch": 7}));
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": "a", "target": "b", "write": "commands", "rate": 40, "batch": 7}),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let t = svc.ok("GET", &format!("/tickets/{id}"), &admin, None);
@@ -405,7 +632,11 @@ fn migrate_survives_sigkill() {
     assert!(partial > 0 && partial < 300, "killed too late: {partial}");
     let svc = setup.start(1, "allow_self_approval = true\n");
     let r = finish(&svc, &admin, id, 60);
-    assert_same(&snapshot(&[&source], 0), &snapshot(&[&target], 0), "after SIGKILL");
+    assert_same(
+        &snapshot(&[&source], 0),
+        &snapshot(&[&target], 0),
+        "after SIGKILL",
+    );
     assert_eq!(r["counts"]["written"], 300, "{r}");
     assert_eq!(r["counts"]["conflicts"], 0, "{r}");
 }
@@ -413,20 +644,82 @@ fn migrate_survives_sigkill() {
 /// The rate limit holds within 10 %, from the job's own measured time.
 #[test]
 fn migrate_rate_limit() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
     let source = bin.start(&[]).unwrap();
     let target = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..600).map(|i| testkit::cmd_args!["SET", format!("r:{i}"), "v"]).collect();
+    let cmds: Vec<Cmd> = (0..600)
+        .map(|i| testkit::cmd_args!["SET", format!("r:{i}"), "v"])
+        .collect();
     source.client().pipeline_must(&cmds);
     let (svc, admin) = admin_service(&setup);
     register(&svc, &admin, "a", "standalone", source.port());
     register(&svc, &admin, "b", "standalone", target.port());
-    let (id, plan) = submit(&svc, &admin, json!({"source": "a", "target": "b", "rate": 200}));
+    let (id, plan) = submit(
+        &svc,
+        &admin,
+        json!({"source": "a", "target": "b", "rate": 200}),
+    );
     assert_eq!(plan["estimated_seconds"], 3, "{plan}");
     let r = finish(&svc, &admin, id, 60);
     let secs = r["copy_seconds"].as_f64().unwrap();
     let rate = 600.0 / secs;
-    assert!((180.0..=220.0).contains(&rate), "{rate} keys/s over {secs}s: {r}");
+    assert!(
+        (180.0..=220.0).contains(&rate),
+        "{rate} keys/s over {secs}s: {r}"
+    );
     assert_eq!(snapshot(&[&target], 0).len(), 600);
+}
+
+/// A failover of a target cluster master mid-run (its replica takes over,
+/// then the old master is killed): writes follow MOVED and reconnect, the
+/// job finishes with every key in place.
+#[test]
+fn migrate_through_target_failover() {
+    let Some(setup) = Setup::new("sqlite") else { return };
+    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some(mut cluster) = small_cluster() else { return };
+    let replica = bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]).unwrap();
+    replica.client().must(&["CLUSTER", "MEET", "127.0.0.1", &cluster[0].port().to_string()]);
+    let id0 = cluster[0].client().must(&["CLUSTER", "MYID"]).as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = replica.client().cmd(&["CLUSTER", "REPLICATE", &id0]).unwrap();
+        if !r.is_error() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica: {r:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    while !replica.client().must(&["INFO", "replication"]).as_str().unwrap().contains("master_link_status:up") {
+        assert!(Instant::now() < deadline, "replica did not sync");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let source = bin.start(&[]).unwrap();
+    let cmds: Vec<Cmd> = (0..400).map(|i| testkit::cmd_args!["RPUSH", format!("k:{i}"), "a", "b", i.to_string()]).collect();
+    source.client().pipeline_must(&cmds);
+    let (svc, admin) = admin_service(&setup);
+    register(&svc, &admin, "src", "standalone", source.port());
+    register(&svc, &admin, "dst", "cluster", cluster[1].port());
+    let (id, _) = submit(&svc, &admin, json!({"source": "src", "target": "dst", "rate": 100}));
+    std::thread::sleep(Duration::from_millis(1500));
+    replica.client().must(&["CLUSTER", "FAILOVER"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !replica.client().must(&["INFO", "replication"]).as_str().unwrap().contains("role:master") {
+        assert!(Instant::now() < deadline, "failover did not happen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The old master, now a replica, goes away.
+    let old = cluster.remove(0);
+    drop(old);
+    let r = finish(&svc, &admin, id, 60);
+    let mut nodes: Vec<&RedisServer> = cluster.iter().collect();
+    nodes.push(&replica);
+    assert_same(&snapshot(&[&source], 0), &snapshot(&nodes, 0), "after a failover");
+    assert_eq!(r["counts"]["written"], 400, "{r}");
+    assert!(r["redirects"].as_u64().unwrap() + r["topology_refreshes"].as_u64().unwrap() > 0, "{r}");
 }
