@@ -2,7 +2,7 @@
 
 mod args;
 mod cmd;
-mod glob;
+use analyzer::glob;
 mod input;
 mod json;
 mod progress;

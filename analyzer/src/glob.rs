@@ -1,20 +1,23 @@
-//! Redis glob patterns (`KEYS`/`SCAN MATCH` syntax) over byte strings.
+//! Redis glob patterns (`KEYS`/`SCAN MATCH` syntax) over byte strings:
+//! `rdbscope dump --match` and the job service's cleanup and migration
+//! filters match keys the way the server does.
 
 /// A compiled pattern.
 #[derive(Clone, Debug)]
-pub(crate) struct Glob {
+pub struct Glob {
     pattern: Vec<u8>,
 }
 
 impl Glob {
-    pub(crate) fn new(pattern: &[u8]) -> Glob {
+    /// Compiles `pattern`.
+    pub fn new(pattern: &[u8]) -> Glob {
         Glob {
             pattern: pattern.to_vec(),
         }
     }
 
     /// True when `text` matches the whole pattern.
-    pub(crate) fn matches(&self, text: &[u8]) -> bool {
+    pub fn matches(&self, text: &[u8]) -> bool {
         glob_match(&self.pattern, text)
     }
 }
@@ -67,8 +70,10 @@ fn match_one(p: &[u8], mut i: usize, c: u8) -> (bool, usize) {
     }
 }
 
-/// Iterative matcher with a single backtrack point per '*', O(len(p) * len(t)).
-pub(crate) fn glob_match(p: &[u8], t: &[u8]) -> bool {
+/// Whether `t` matches the Redis glob `p` as a whole (`*`, `?`, `[a-z]`,
+/// `[^x]`, `\\` escapes). Iterative, with a single backtrack point per `*`:
+/// O(len(p) * len(t)).
+pub fn glob_match(p: &[u8], t: &[u8]) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {

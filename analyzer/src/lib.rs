@@ -40,6 +40,7 @@
 mod analyzer;
 mod error;
 pub mod facts;
+pub mod glob;
 pub mod memory;
 pub mod output;
 pub mod prefix;

@@ -287,85 +287,8 @@ impl CleanupParams {
     }
 }
 
-// ---- glob matching (Redis `stringmatchlen` semantics) ------------------------
-
-fn match_one(p: &[u8], mut i: usize, c: u8) -> (bool, usize) {
-    match p[i] {
-        b'?' => (true, i + 1),
-        b'\\' if i + 1 < p.len() => (p[i + 1] == c, i + 2),
-        b'[' => {
-            i += 1;
-            let negate = i < p.len() && p[i] == b'^';
-            if negate {
-                i += 1;
-            }
-            let mut matched = false;
-            loop {
-                if i >= p.len() {
-                    break;
-                }
-                if p[i] == b']' {
-                    i += 1;
-                    break;
-                }
-                if p[i] == b'\\' && i + 1 < p.len() {
-                    matched |= p[i + 1] == c;
-                    i += 2;
-                } else if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
-                    let (mut lo, mut hi) = (p[i], p[i + 2]);
-                    if lo > hi {
-                        std::mem::swap(&mut lo, &mut hi);
-                    }
-                    matched |= (lo..=hi).contains(&c);
-                    i += 3;
-                } else {
-                    matched |= p[i] == c;
-                    i += 1;
-                }
-            }
-            (matched != negate, i)
-        }
-        lit => (lit == c, i + 1),
-    }
-}
-
-/// Whether `t` matches the Redis glob `p` as a whole.
-pub fn glob_match(p: &[u8], t: &[u8]) -> bool {
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            while pi < p.len() && p[pi] == b'*' {
-                pi += 1;
-            }
-            if pi == p.len() {
-                return true;
-            }
-            star = Some((pi, ti));
-            continue;
-        }
-        if pi < p.len() {
-            let (ok, next) = match_one(p, pi, t[ti]);
-            if ok {
-                pi = next;
-                ti += 1;
-                continue;
-            }
-        }
-        match star {
-            Some((sp, st)) => {
-                pi = sp;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
+/// Redis glob matching, shared with the CLI's `dump --match`.
+pub use analyzer::glob::glob_match;
 
 // ---- small helpers --------------------------------------------------------------
 
