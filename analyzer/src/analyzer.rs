@@ -942,9 +942,6 @@ pub fn analyze_rdb(
         now_ms: meta.now_ms,
         prefix: PrefixConfig::new(&opts.separators, opts.prefix_cap, opts.prefix_depth),
     };
-    let chunks = rdb
-        .chunks(opts.chunk_bytes)
-        .map_err(|e| Error::parse(source, e))?;
     let init = || Worker {
         acc: Accumulator::new(limits),
         scratch: Scratch::new(),
@@ -983,8 +980,8 @@ pub fn analyze_rdb(
         Ok(())
     };
     let mut w = rdb
-        .par_fold_with_progress(
-            &chunks,
+        .par_fold_scanning(
+            opts.chunk_bytes,
             progress.unwrap_or(&no_progress),
             init,
             fold,
