@@ -37,6 +37,26 @@ pub const EXPIRY_PREFIXES: usize = 20;
 /// Minutes in `expiry_cliffs.parquet`.
 pub const CLIFF_MINUTES: usize = 20;
 
+/// An Arrow builder made with room for some rows.
+trait Presized {
+    fn presized(rows: usize) -> Self;
+}
+
+impl<T: arrow_array::ArrowPrimitiveType> Presized for arrow_array::builder::PrimitiveBuilder<T> {
+    fn presized(rows: usize) -> Self {
+        Self::with_capacity(rows)
+    }
+}
+
+impl<T: arrow_array::types::ByteArrayType> Presized
+    for arrow_array::builder::GenericByteBuilder<T>
+{
+    fn presized(rows: usize) -> Self {
+        // Keys, types and patterns: a few tens of bytes per row.
+        Self::with_capacity(rows, rows * 24)
+    }
+}
+
 /// Declares `fn $schema() -> SchemaRef` and a builder struct holding one
 /// Arrow builder per column, in the same order; `finish` makes a batch.
 macro_rules! table {
@@ -59,6 +79,8 @@ macro_rules! table {
         pub struct $builder {
             schema: SchemaRef,
             rows: usize,
+            /// Rows each column is sized for after `finish`.
+            capacity: usize,
             $( $col: $b, )*
         }
 
@@ -71,10 +93,17 @@ macro_rules! table {
         impl $builder {
             /// An empty builder.
             pub fn new() -> Self {
+                Self::with_capacity(0)
+            }
+
+            /// An empty builder whose columns are sized for `rows` rows,
+            /// now and after each `finish` (no regrowth per batch).
+            pub fn with_capacity(rows: usize) -> Self {
                 Self {
                     schema: $schema(),
                     rows: 0,
-                    $( $col: <$b>::new(), )*
+                    capacity: rows,
+                    $( $col: <$b as Presized>::presized(rows), )*
                 }
             }
 
@@ -91,7 +120,10 @@ macro_rules! table {
             /// The rows so far as a batch; the builder starts over empty.
             pub fn finish(&mut self) -> Result<RecordBatch> {
                 self.rows = 0;
-                let columns: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()), )* ];
+                let columns: Vec<ArrayRef> = vec![ $( Arc::new(std::mem::replace(
+                    &mut self.$col,
+                    <$b as Presized>::presized(self.capacity),
+                ).finish()), )* ];
                 RecordBatch::try_new(Arc::clone(&self.schema), columns)
                     .map_err(|err| Error::Arrow { table: $table, err })
             }
@@ -618,7 +650,7 @@ impl KeysEncoder {
     pub fn new(factory: Arc<ArrowRowGroupWriterFactory>) -> KeysEncoder {
         KeysEncoder {
             factory,
-            builder: KeysBuilder::new(),
+            builder: KeysBuilder::with_capacity(BATCH_ROWS),
             writers: None,
             group_rows: 0,
         }
