@@ -113,7 +113,9 @@ impl<'a> Rdb<'a> {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let slot = rayon::current_thread_index().unwrap_or(threads).min(threads);
+                    let slot = rayon::current_thread_index()
+                        .unwrap_or(threads)
+                        .min(threads);
                     // Only this thread uses its slot: the lock is never contended.
                     let mut acc = slots[slot].lock().unwrap_or_else(|p| p.into_inner());
                     let acc = acc.get_or_insert_with(init);

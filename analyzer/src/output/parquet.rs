@@ -21,9 +21,9 @@ use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
 };
 use parquet::arrow::ArrowWriter;
-use parquet::file::writer::SerializedFileWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
@@ -672,7 +672,9 @@ impl KeysEncoder {
         self.encode_batch()?;
         let full = self.group_rows >= ROW_GROUP_ROWS as u64
             || self.writers.as_ref().is_some_and(|ws| {
-                ws.iter().map(|w| w.get_estimated_total_bytes()).sum::<usize>()
+                ws.iter()
+                    .map(|w| w.get_estimated_total_bytes())
+                    .sum::<usize>()
                     >= WORKER_ROW_GROUP_BYTES
             });
         if full {
@@ -696,9 +698,11 @@ impl KeysEncoder {
         let batch = self.builder.finish()?;
         let writers = match &mut self.writers {
             Some(w) => w,
-            None => self
-                .writers
-                .insert(self.factory.create_column_writers(0).map_err(encode_error)?),
+            None => self.writers.insert(
+                self.factory
+                    .create_column_writers(0)
+                    .map_err(encode_error)?,
+            ),
         };
         let mut next = writers.iter_mut();
         for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
