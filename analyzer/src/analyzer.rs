@@ -8,13 +8,15 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use arrow_array::RecordBatch;
+use std::sync::Arc;
+
+use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use rdb_parser::{ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, DEFAULT_CHUNK_BYTES};
 
 use crate::error::{Error, Result};
 use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
 use crate::memory::{Allocator, Profile};
-use crate::output::parquet::{KeysBuilder, KeysFileWriter};
+use crate::output::parquet::{EncodedRowGroup, KeysEncoder, KeysFileWriter};
 use crate::prefix::{CliffAcc, KeyStat, PrefixAcc, PrefixConfig, Separators};
 use crate::slot::SLOTS;
 
@@ -720,24 +722,26 @@ pub struct FileReport {
     pub seconds: f64,
 }
 
-/// Where workers send finished `keys.parquet` batches (one writer thread
-/// receives them). Bounded: workers wait when the writer falls behind.
+/// Where workers send the `keys.parquet` row groups they encoded (one
+/// writer thread appends them). Bounded: workers wait when the writer
+/// falls behind.
 #[derive(Clone, Debug)]
 pub struct KeysSink {
-    tx: SyncSender<RecordBatch>,
+    tx: SyncSender<EncodedRowGroup>,
+    factory: Arc<ArrowRowGroupWriterFactory>,
 }
 
 impl KeysSink {
-    fn send(&self, batch: RecordBatch) -> bool {
-        self.tx.send(batch).is_ok()
+    fn send(&self, group: EncodedRowGroup) -> bool {
+        self.tx.send(group).is_ok()
+    }
+
+    fn encoder(&self) -> KeysEncoder {
+        KeysEncoder::new(Arc::clone(&self.factory))
     }
 }
 
-/// Rows per keys batch and key bytes per batch before it is sent.
-const BATCH_ROWS: usize = 16 * 1024;
-const BATCH_KEY_BYTES: usize = 8 << 20;
-
-/// Creates `path` (`keys.parquet`), runs `f` with a sink whose batches a
+/// Creates `path` (`keys.parquet`), runs `f` with a sink whose row groups a
 /// writer thread appends to it, then closes the file. Returns `f`'s result
 /// and the rows written. If the writer fails, its error wins over the
 /// "writer stopped" error the workers then see. On any failure the file
@@ -747,18 +751,19 @@ pub fn with_keys_writer<R>(
     f: impl FnOnce(&KeysSink) -> Result<R>,
 ) -> Result<(R, u64)> {
     let mut writer = KeysFileWriter::create(path)?;
-    // At most four finished batches wait for the writer, plus one partial
-    // batch (<= BATCH_ROWS rows) per worker state not yet merged (a few per
-    // thread): memory stays bounded whatever the file size.
-    let (tx, rx) = sync_channel::<RecordBatch>(4);
+    let factory = writer.factory();
+    // At most two encoded row groups wait for the writer, plus one open row
+    // group per worker state not yet merged (a few per thread), each at
+    // most WORKER_ROW_GROUP_BYTES: memory stays bounded whatever the file size.
+    let (tx, rx) = sync_channel::<EncodedRowGroup>(2);
     std::thread::scope(|s| {
         let handle = s.spawn(move || -> Result<u64> {
-            for batch in rx {
-                writer.write(&batch)?;
+            for group in rx {
+                writer.append(group)?;
             }
             writer.close()
         });
-        let sink = KeysSink { tx };
+        let sink = KeysSink { tx, factory };
         let result = f(&sink);
         drop(sink);
         let written = handle
@@ -781,19 +786,18 @@ struct Worker<'s> {
     scratch: Scratch,
     key_buf: Vec<u8>,
     pattern_buf: Vec<u8>,
-    batch: Option<KeysBuilder>,
+    keys: Option<KeysEncoder>,
     sink: Option<&'s KeysSink>,
     /// Set when a send failed in `merge` (which cannot return errors).
     send_failed: bool,
 }
 
 impl Worker<'_> {
-    /// Sends the pending batch, if any rows; false if the writer is gone.
+    /// Encodes and sends the pending rows, if any; false if the writer is gone.
     fn flush(&mut self) -> Result<bool> {
-        if let (Some(b), Some(sink)) = (self.batch.as_mut(), self.sink) {
-            if !b.is_empty() {
-                let batch = b.finish()?;
-                return Ok(sink.send(batch));
+        if let (Some(k), Some(sink)) = (self.keys.as_mut(), self.sink) {
+            if let Some(group) = k.finish()? {
+                return Ok(sink.send(group));
             }
         }
         Ok(true)
@@ -938,15 +942,12 @@ pub fn analyze_rdb(
         now_ms: meta.now_ms,
         prefix: PrefixConfig::new(&opts.separators, opts.prefix_cap, opts.prefix_depth),
     };
-    let chunks = rdb
-        .chunks(opts.chunk_bytes)
-        .map_err(|e| Error::parse(source, e))?;
     let init = || Worker {
         acc: Accumulator::new(limits),
         scratch: Scratch::new(),
         key_buf: Vec::new(),
         pattern_buf: Vec::new(),
-        batch: keys.map(|_| KeysBuilder::new()),
+        keys: keys.map(KeysSink::encoder),
         sink: keys,
         send_failed: false,
     };
@@ -962,23 +963,25 @@ pub fn analyze_rdb(
         let memory = f.memory_bytes;
         let pattern = limits.prefix.template(key, &mut w.pattern_buf);
         w.acc.observe_with_pattern(&f, memory, pattern);
-        if let Some(b) = w.batch.as_mut() {
-            b.append(source, &f, memory, pattern);
-            if b.len() >= BATCH_ROWS || b.key_bytes() >= BATCH_KEY_BYTES {
-                // An Arrow error here would be a schema bug; report it as
-                // a stopped writer rather than panic.
-                let sink = w.sink.expect("batch implies sink");
-                let ok = b.finish().map(|batch| sink.send(batch)).unwrap_or(false);
-                if !ok {
-                    return Err(writer_gone(e.record_start));
+        if let Some(k) = w.keys.as_mut() {
+            // An encoding error here would be a schema bug; report it as a
+            // stopped writer rather than panic.
+            match k.append(source, &f, memory, pattern) {
+                Ok(None) => {}
+                Ok(Some(group)) => {
+                    let sink = w.sink.expect("encoder implies sink");
+                    if !sink.send(group) {
+                        return Err(writer_gone(e.record_start));
+                    }
                 }
+                Err(_) => return Err(writer_gone(e.record_start)),
             }
         }
         Ok(())
     };
     let mut w = rdb
-        .par_fold_with_progress(
-            &chunks,
+        .par_fold_scanning(
+            opts.chunk_bytes,
             progress.unwrap_or(&no_progress),
             init,
             fold,

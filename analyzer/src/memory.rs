@@ -404,16 +404,25 @@ impl Walk {
         if score.fract() == 0.0 && score.abs() < 9.007_199_254_740_992e15 {
             self.scalar(p, Scalar::Int(score as i64), true);
         } else {
-            let text = if score.is_infinite() {
-                if score > 0.0 {
-                    "inf".to_string()
-                } else {
-                    "-inf".to_string()
+            if score.is_infinite() {
+                let text: &[u8] = if score > 0.0 { b"inf" } else { b"-inf" };
+                self.scalar(p, Scalar::Bytes(text), true);
+                return;
+            }
+            // The shortest round-trip text, formatted on the stack (no
+            // allocation per score); the longest f64 in this form (no
+            // exponent) is under 400 bytes.
+            let mut buf = [0u8; 400];
+            let mut w = &mut buf[..];
+            let len = match std::io::Write::write_fmt(&mut w, format_args!("{score}")) {
+                Ok(()) => 400 - w.len(),
+                Err(_) => {
+                    let text = format!("{score}");
+                    self.scalar(p, Scalar::Bytes(text.as_bytes()), true);
+                    return;
                 }
-            } else {
-                format!("{score}")
             };
-            self.scalar(p, Scalar::Bytes(text.as_bytes()), true);
+            self.scalar(p, Scalar::Bytes(&buf[..len]), true);
         }
     }
 

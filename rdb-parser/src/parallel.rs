@@ -3,11 +3,12 @@
 //! independently. Results come back in file order, so a parallel run
 //! equals a sequential one.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::reader::{Rdb, Record, Records};
 
 /// A run of whole records, and the database selected at its start.
@@ -33,8 +34,17 @@ impl<'a> Rdb<'a> {
     /// Scans the file and cuts it into chunks of about `target_bytes` each,
     /// always between records. The scan skips values without decoding them.
     pub fn chunks(&self, target_bytes: u64) -> Result<Vec<Chunk>> {
-        let target = target_bytes.max(1);
         let mut chunks = Vec::new();
+        self.scan_chunks(target_bytes, |c| chunks.push(c))?;
+        Ok(chunks)
+    }
+
+    /// The boundary scan of [`Rdb::chunks`], handing each chunk to `found`
+    /// as soon as its end is known (so work on it can start while the scan
+    /// goes on). On an error, the chunks before it have been handed out.
+    pub fn scan_chunks(&self, target_bytes: u64, mut found: impl FnMut(Chunk)) -> Result<()> {
+        let target = target_bytes.max(1);
+        let mut index = 0;
         let mut records = self.records();
         let mut start = records.offset();
         let mut db = records.db();
@@ -43,13 +53,14 @@ impl<'a> Rdb<'a> {
             let here = records.offset();
             behind.at(here);
             if here - start >= target {
-                chunks.push(Chunk {
-                    index: chunks.len(),
+                found(Chunk {
+                    index,
                     start,
                     end: here,
                     db,
                     last: false,
                 });
+                index += 1;
                 start = here;
                 db = records.db();
             }
@@ -59,14 +70,89 @@ impl<'a> Rdb<'a> {
                 Some(Err(e)) => return Err(e),
             }
         }
-        chunks.push(Chunk {
-            index: chunks.len(),
+        found(Chunk {
+            index,
             start,
             end: self.data().len() as u64,
             db,
             last: true,
         });
-        Ok(chunks)
+        Ok(())
+    }
+
+    /// [`Rdb::par_fold_with_progress`] without a separate boundary scan
+    /// first: the scan runs on one pool thread and each chunk is handed to
+    /// the pool as soon as it is found, so the other threads fold while the
+    /// scan goes on. Each pool thread keeps one accumulator (made by `init`
+    /// on its first chunk), merged at the end. On errors, the one in the
+    /// earliest chunk wins.
+    pub fn par_fold_scanning<T, I, F, M>(
+        &self,
+        target_bytes: u64,
+        progress: &AtomicU64,
+        init: I,
+        fold: F,
+        merge: M,
+    ) -> Result<T>
+    where
+        T: Send,
+        I: Fn() -> T + Sync + Send,
+        F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
+        M: Fn(T, T) -> T + Sync + Send,
+    {
+        let threads = rayon::current_num_threads();
+        // One slot per pool thread, plus one for a caller outside the pool.
+        let slots: Vec<Mutex<Option<T>>> = (0..=threads).map(|_| Mutex::new(None)).collect();
+        // The failing chunk's index and its error; later chunks are skipped.
+        let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+        let scan = rayon::scope(|s| {
+            let (slots, failed, stop, init, fold) = (&slots, &failed, &stop, &init, &fold);
+            self.scan_chunks(target_bytes, |c| {
+                s.spawn(move |_| {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let slot = rayon::current_thread_index()
+                        .unwrap_or(threads)
+                        .min(threads);
+                    // Only this thread uses its slot: the lock is never contended.
+                    let mut acc = slots[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    let acc = acc.get_or_insert_with(init);
+                    let mut result = Ok(());
+                    for r in self.chunk_records(&c) {
+                        result = r.and_then(|r| fold(acc, r));
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    self.release_chunk(&c);
+                    match result {
+                        Ok(()) => {
+                            progress.fetch_add(c.end - c.start, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
+                            if f.as_ref().is_none_or(|(i, _)| c.index < *i) {
+                                *f = Some((c.index, e));
+                            }
+                        }
+                    }
+                });
+            })
+        });
+        // A chunk's error comes before the scan's (the scan only failed
+        // after every handed-out chunk).
+        if let Some((_, e)) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        scan?;
+        Ok(slots
+            .into_iter()
+            .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .reduce(merge)
+            .unwrap_or_else(init))
     }
 
     fn release_chunk(&self, c: &Chunk) {

@@ -2,9 +2,10 @@
 //! invocation that also declares its builder (one column builder per
 //! field, in schema order); each builder's `append` fills one row.
 //!
-//! `keys.parquet` is written by one thread ([`KeysFileWriter`]) from batches
-//! the workers build; a row group is flushed once its encoded size passes
-//! [`ROW_GROUP_BYTES`]. The aggregate tables are small and written at the end.
+//! `keys.parquet` rows are built and encoded by the workers, each into its
+//! own row groups ([`KeysEncoder`]); one thread ([`KeysFileWriter`]) only
+//! appends the encoded row groups. The aggregate tables are small and
+//! written at the end.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,13 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
@@ -32,8 +37,25 @@ pub const EXPIRY_PREFIXES: usize = 20;
 /// Minutes in `expiry_cliffs.parquet`.
 pub const CLIFF_MINUTES: usize = 20;
 
-/// Encoded bytes buffered in `keys.parquet`'s current row group before it is flushed.
-pub const ROW_GROUP_BYTES: usize = 64 << 20;
+/// An Arrow builder made with room for some rows.
+trait Presized {
+    fn presized(rows: usize) -> Self;
+}
+
+impl<T: arrow_array::ArrowPrimitiveType> Presized for arrow_array::builder::PrimitiveBuilder<T> {
+    fn presized(rows: usize) -> Self {
+        Self::with_capacity(rows)
+    }
+}
+
+impl<T: arrow_array::types::ByteArrayType> Presized
+    for arrow_array::builder::GenericByteBuilder<T>
+{
+    fn presized(rows: usize) -> Self {
+        // Keys, types and patterns: a few tens of bytes per row.
+        Self::with_capacity(rows, rows * 24)
+    }
+}
 
 /// Declares `fn $schema() -> SchemaRef` and a builder struct holding one
 /// Arrow builder per column, in the same order; `finish` makes a batch.
@@ -57,6 +79,8 @@ macro_rules! table {
         pub struct $builder {
             schema: SchemaRef,
             rows: usize,
+            /// Rows each column is sized for after `finish`.
+            capacity: usize,
             $( $col: $b, )*
         }
 
@@ -69,10 +93,17 @@ macro_rules! table {
         impl $builder {
             /// An empty builder.
             pub fn new() -> Self {
+                Self::with_capacity(0)
+            }
+
+            /// An empty builder whose columns are sized for `rows` rows,
+            /// now and after each `finish` (no regrowth per batch).
+            pub fn with_capacity(rows: usize) -> Self {
                 Self {
                     schema: $schema(),
                     rows: 0,
-                    $( $col: <$b>::new(), )*
+                    capacity: rows,
+                    $( $col: <$b as Presized>::presized(rows), )*
                 }
             }
 
@@ -89,7 +120,10 @@ macro_rules! table {
             /// The rows so far as a batch; the builder starts over empty.
             pub fn finish(&mut self) -> Result<RecordBatch> {
                 self.rows = 0;
-                let columns: Vec<ArrayRef> = vec![ $( Arc::new(self.$col.finish()), )* ];
+                let columns: Vec<ArrayRef> = vec![ $( Arc::new(std::mem::replace(
+                    &mut self.$col,
+                    <$b as Presized>::presized(self.capacity),
+                ).finish()), )* ];
                 RecordBatch::try_new(Arc::clone(&self.schema), columns)
                     .map_err(|err| Error::Arrow { table: $table, err })
             }
@@ -492,7 +526,9 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// `keys.parquet`: keys are unique within a database, so the key column
-/// skips the dictionary the writer would build and then abandon.
+/// skips the dictionary the writer would build and then abandon. (Turning
+/// it off for the byte-count columns too costs more zstd work than the
+/// hashing it saves.)
 fn keys_writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -500,10 +536,40 @@ fn keys_writer_properties() -> WriterProperties {
         .build()
 }
 
-/// The `keys.parquet` file: batches in, row groups flushed by size.
+/// `keys.parquet` is cut into row groups that each worker encodes on its
+/// own thread ([`KeysEncoder`]); the file writer only appends finished
+/// row groups. A worker closes its row group once the encoded pages pass
+/// this many bytes (or it has [`ROW_GROUP_ROWS`] rows).
+pub const WORKER_ROW_GROUP_BYTES: usize = 32 << 20;
+/// Most rows in one `keys.parquet` row group.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+/// Rows per Arrow batch handed to the column encoders (the builders are
+/// reused across batches).
+pub const BATCH_ROWS: usize = 16 * 1024;
+/// Key bytes per Arrow batch before it is encoded (bounds a batch holding
+/// huge keys).
+pub const BATCH_KEY_BYTES: usize = 8 << 20;
+
+/// One encoded `keys.parquet` row group: its column chunks, in schema order.
+pub struct EncodedRowGroup {
+    chunks: Vec<ArrowColumnChunk>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for EncodedRowGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedRowGroup")
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `keys.parquet` file: already-encoded row groups in, appended in
+/// the order they arrive.
 pub struct KeysFileWriter {
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: SerializedFileWriter<File>,
+    factory: Arc<ArrowRowGroupWriterFactory>,
     rows: u64,
 }
 
@@ -511,26 +577,36 @@ impl KeysFileWriter {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path) -> Result<KeysFileWriter> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let writer = ArrowWriter::try_new(file, keys_schema(), Some(keys_writer_properties()))
-            .map_err(|e| Error::parquet(path, e))?;
+        let (writer, factory) =
+            ArrowWriter::try_new(file, keys_schema(), Some(keys_writer_properties()))
+                .and_then(|w| w.into_serialized_writer())
+                .map_err(|e| Error::parquet(path, e))?;
         Ok(KeysFileWriter {
             path: path.to_path_buf(),
             writer,
+            factory: Arc::new(factory),
             rows: 0,
         })
     }
 
-    /// Appends a batch of rows.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer
-            .write(batch)
+    /// Makes the column encoders of new row groups (shared by workers).
+    pub fn factory(&self) -> Arc<ArrowRowGroupWriterFactory> {
+        Arc::clone(&self.factory)
+    }
+
+    /// Appends an encoded row group.
+    pub fn append(&mut self, group: EncodedRowGroup) -> Result<()> {
+        let mut rg = self
+            .writer
+            .next_row_group()
             .map_err(|e| Error::parquet(&self.path, e))?;
-        self.rows += batch.num_rows() as u64;
-        if self.writer.in_progress_size() >= ROW_GROUP_BYTES {
-            self.writer
-                .flush()
+        for chunk in group.chunks {
+            chunk
+                .append_to_row_group(&mut rg)
                 .map_err(|e| Error::parquet(&self.path, e))?;
         }
+        rg.close().map_err(|e| Error::parquet(&self.path, e))?;
+        self.rows += group.rows;
         Ok(())
     }
 
@@ -540,6 +616,118 @@ impl KeysFileWriter {
             .close()
             .map_err(|e| Error::parquet(&self.path, e))?;
         Ok(self.rows)
+    }
+}
+
+/// A worker's share of `keys.parquet`: rows go into reused Arrow builders,
+/// full batches are encoded (and compressed) into the worker's open row
+/// group, and a full row group comes out of [`KeysEncoder::append`] or
+/// [`KeysEncoder::finish`] ready for [`KeysFileWriter::append`].
+pub struct KeysEncoder {
+    factory: Arc<ArrowRowGroupWriterFactory>,
+    builder: KeysBuilder,
+    writers: Option<Vec<ArrowColumnWriter>>,
+    group_rows: u64,
+}
+
+impl std::fmt::Debug for KeysEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysEncoder")
+            .field("group_rows", &self.group_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+fn encode_error(err: parquet::errors::ParquetError) -> Error {
+    Error::Arrow {
+        table: "keys",
+        err: err.into(),
+    }
+}
+
+impl KeysEncoder {
+    /// An encoder making row groups with `factory`'s settings.
+    pub fn new(factory: Arc<ArrowRowGroupWriterFactory>) -> KeysEncoder {
+        KeysEncoder {
+            factory,
+            builder: KeysBuilder::with_capacity(BATCH_ROWS),
+            writers: None,
+            group_rows: 0,
+        }
+    }
+
+    /// Appends the row of one key (see [`KeysBuilder::append`]); returns a
+    /// row group when one is full.
+    pub fn append(
+        &mut self,
+        source: &str,
+        f: &KeyFacts<'_>,
+        memory_bytes: u64,
+        prefix: &[u8],
+    ) -> Result<Option<EncodedRowGroup>> {
+        self.builder.append(source, f, memory_bytes, prefix);
+        if self.builder.len() < BATCH_ROWS && self.builder.key_bytes() < BATCH_KEY_BYTES {
+            return Ok(None);
+        }
+        self.encode_batch()?;
+        let full = self.group_rows >= ROW_GROUP_ROWS as u64
+            || self.writers.as_ref().is_some_and(|ws| {
+                ws.iter()
+                    .map(|w| w.get_estimated_total_bytes())
+                    .sum::<usize>()
+                    >= WORKER_ROW_GROUP_BYTES
+            });
+        if full {
+            self.close_group()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Encodes the pending rows and closes the row group, if any rows.
+    pub fn finish(&mut self) -> Result<Option<EncodedRowGroup>> {
+        self.encode_batch()?;
+        self.close_group()
+    }
+
+    fn encode_batch(&mut self) -> Result<()> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let rows = self.builder.len() as u64;
+        let batch = self.builder.finish()?;
+        let writers = match &mut self.writers {
+            Some(w) => w,
+            None => self.writers.insert(
+                self.factory
+                    .create_column_writers(0)
+                    .map_err(encode_error)?,
+            ),
+        };
+        let mut next = writers.iter_mut();
+        for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+            for leaf in compute_leaves(field, column).map_err(encode_error)? {
+                next.next()
+                    .expect("one writer per leaf column")
+                    .write(&leaf)
+                    .map_err(encode_error)?;
+            }
+        }
+        self.group_rows += rows;
+        Ok(())
+    }
+
+    fn close_group(&mut self) -> Result<Option<EncodedRowGroup>> {
+        let Some(writers) = self.writers.take() else {
+            return Ok(None);
+        };
+        let chunks = writers
+            .into_iter()
+            .map(|w| w.close())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(encode_error)?;
+        let rows = std::mem::take(&mut self.group_rows);
+        Ok(Some(EncodedRowGroup { chunks, rows }))
     }
 }
 

@@ -1,0 +1,173 @@
+//! Micro-benchmarks of the analyzer's per-key hot paths (criterion).
+//!
+//!     cargo bench --bench analyze                    # all
+//!     cargo bench --bench analyze -- prefix          # a group
+//!     RDBSCOPE_BENCH_RDB=path/to/big.rdb cargo bench --bench analyze
+//!
+//! Inputs: the keys of testdata/sample.rdb (shipped; ~2,600 keys of every
+//! type), plus those of $RDBSCOPE_BENCH_RDB when set (e.g. a file that
+//! benches/whole-file.sh cached in testdata/cache/bench/). Throughput is in
+//! bytes of the file's records (memory model, Parquet rows) or of the keys
+//! (prefix templating); the Parquet rows bench counts the file bytes whose
+//! rows it appends.
+
+use std::hint::black_box;
+
+use analyzer::facts::FactsContext;
+use analyzer::memory::{Allocator, Profile};
+use analyzer::output::parquet::KeysBuilder;
+use analyzer::prefix::{PrefixConfig, Separators, DEFAULT_CAP};
+use analyzer::{EncodingLimits, KeyFacts, RedisVersion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rdb_parser::{Rdb, Scratch};
+
+fn files() -> Vec<(String, Vec<u8>)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.rdb");
+    let sample = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut v = vec![("sample.rdb".to_string(), sample)];
+    if let Ok(p) = std::env::var("RDBSCOPE_BENCH_RDB") {
+        let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let name = std::path::Path::new(&p)
+            .file_name()
+            .map_or(p.clone(), |n| n.to_string_lossy().into_owned());
+        v.push((name, data));
+    }
+    v
+}
+
+fn context() -> FactsContext {
+    FactsContext {
+        profile: Profile::for_target(
+            RedisVersion::new(7, 0),
+            None,
+            Allocator::Jemalloc,
+            EncodingLimits::default(),
+        ),
+    }
+}
+
+/// The memory model: one walk per key giving its encoding after load, its
+/// memory, element count and longest element (`KeyFacts::from_entry`).
+fn bench_memory_model(c: &mut Criterion) {
+    let ctx = context();
+    for (name, data) in files() {
+        let mut g = c.benchmark_group(format!("memory_model/{name}"));
+        if data.len() > 64 << 20 {
+            g.sample_size(10);
+        }
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function("key_facts_all_keys", |b| {
+            let mut scratch = Scratch::new();
+            let mut key_buf = Vec::new();
+            b.iter(|| {
+                let rdb = Rdb::new(black_box(&data)).unwrap();
+                let mut total = 0u64;
+                for e in rdb.entries() {
+                    let e = e.unwrap();
+                    let key = e.key.bytes(&mut key_buf).unwrap();
+                    let f = KeyFacts::from_entry(&e, key, &ctx, &mut scratch).unwrap();
+                    total = total.wrapping_add(f.memory_bytes);
+                }
+                total
+            })
+        });
+        g.finish();
+    }
+}
+
+/// Keys of a file, copied out.
+fn keys_of(data: &[u8]) -> Vec<Vec<u8>> {
+    let rdb = Rdb::new(data).unwrap();
+    let mut buf = Vec::new();
+    rdb.entries()
+        .map(|e| e.unwrap().key.bytes(&mut buf).unwrap().to_vec())
+        .collect()
+}
+
+/// Prefix templating: a key's pattern (identifier segments as `*`) into a
+/// reused buffer, from the borrowed key.
+fn bench_prefix(c: &mut Criterion) {
+    let mut g = c.benchmark_group("prefix");
+    let mut keys = Vec::new();
+    for (_, data) in files() {
+        keys.extend(keys_of(&data).into_iter().take(1_000_000));
+    }
+    // Typical shapes too: words, numbers, hex ids, uuids, emails, dates.
+    for i in 0..20_000u64 {
+        keys.push(format!("user:{}:profile", i * 7919).into_bytes());
+        keys.push(format!("session:{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).into_bytes());
+        keys.push(format!("cache|item/{i}/2026-11-{:02}T10:00:00Z", i % 28 + 1).into_bytes());
+        keys.push(format!("mail:u{i}@example.com:inbox").into_bytes());
+    }
+    let bytes: usize = keys.iter().map(Vec::len).sum();
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let cfg = PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3);
+    g.bench_function("template", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            let mut n = 0usize;
+            for k in &keys {
+                n += cfg.template(black_box(k), &mut out).len();
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+/// Appending `keys.parquet` rows to the Arrow builders (and turning each
+/// 16 K rows into a batch, as the workers do before encoding).
+fn bench_parquet_rows(c: &mut Criterion) {
+    let ctx = context();
+    let cfg = PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3);
+    for (name, data) in files() {
+        let mut g = c.benchmark_group(format!("parquet_rows/{name}"));
+        if data.len() > 64 << 20 {
+            g.sample_size(10);
+        }
+        // Facts computed once; the bench times the row appends only.
+        let rdb = Rdb::new(&data).unwrap();
+        let mut scratch = Scratch::new();
+        let mut rows = Vec::new();
+        let mut key_buf = Vec::new();
+        let mut pat = Vec::new();
+        for e in rdb.entries() {
+            let e = e.unwrap();
+            let key = e.key.bytes(&mut key_buf).unwrap().to_vec();
+            let f = KeyFacts::from_entry(&e, &key, &ctx, &mut scratch).unwrap();
+            let pattern = cfg.template(&key, &mut pat).to_vec();
+            rows.push((key.clone(), f.memory_bytes, pattern));
+        }
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function("append_rows", |b| {
+            let mut builder = KeysBuilder::with_capacity(16 * 1024);
+            let rdb = Rdb::new(&data).unwrap();
+            let facts: Vec<_> = rdb
+                .entries()
+                .zip(&rows)
+                .map(|(e, (key, _, _))| {
+                    KeyFacts::from_entry(&e.unwrap(), key, &ctx, &mut scratch).unwrap()
+                })
+                .collect();
+            b.iter(|| {
+                let mut batches = 0;
+                for (f, (_, memory, pattern)) in facts.iter().zip(&rows) {
+                    builder.append(black_box("bench.rdb"), f, *memory, pattern);
+                    if builder.len() >= 16 * 1024 {
+                        batches += builder.finish().unwrap().num_rows();
+                    }
+                }
+                batches + builder.finish().unwrap().num_rows()
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(
+    benches,
+    bench_memory_model,
+    bench_prefix,
+    bench_parquet_rows
+);
+criterion_main!(benches);
