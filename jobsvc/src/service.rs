@@ -435,7 +435,8 @@ async fn run_job(state: Shared, t: TicketRow) {
             },
         ),
         Err(e) => {
-            let backoff = state.config.retry_backoff_secs.max(1) * 1000
+            // Doubled on each retry: 1×, 2×, 4×… the configured backoff.
+            let backoff = (state.config.retry_backoff_secs.max(1) * 1000)
                 << current.attempts.saturating_sub(1).min(10);
             (
                 Event::Fail {
