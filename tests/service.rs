@@ -1082,3 +1082,78 @@ fn service_postgres_dead_instance_is_rescued_by_another() {
         second.log_text()
     );
 }
+
+/// Transient failures (a node that refuses connections) are retried with
+/// backoff until the attempts run out; a permanent one (a corrupt file)
+/// fails at once with a clear message.
+#[test]
+fn service_sqlite_retries_transient_failures_only() {
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "allow_self_approval = true\nmax_attempts = 3\n");
+    svc.add_app(
+        &admin,
+        "gone",
+        "standalone",
+        format!("127.0.0.1:{}", node.port()),
+    );
+    drop(node);
+    let submit = |params: Value| -> i64 {
+        let id = svc.ok(
+            "POST",
+            "/tickets",
+            &admin,
+            Some(json!({"type": "analysis", "params": params})),
+        )["id"]
+            .as_i64()
+            .unwrap();
+        svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+        id
+    };
+    let down = submit(json!({"app": "gone"}));
+    let bad = setup.allowed.join("bad.rdb");
+    std::fs::write(&bad, b"REDIS0010\xfa\x09redis-ver\xff\xff\xff").unwrap();
+    let corrupt = submit(json!({"file": bad}));
+
+    let done = svc.wait_state(corrupt, &admin, &["failed", "succeeded"], 60);
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(
+        done["attempts"], 1,
+        "a permanent error is not retried: {done}"
+    );
+    assert!(done["error"].as_str().unwrap().contains("offset"), "{done}");
+
+    let done = svc.wait_state(down, &admin, &["failed", "succeeded"], 60);
+    assert_eq!(done["state"], "failed", "{done}");
+    assert_eq!(done["attempts"], 3, "{done}");
+    let audit = svc.ok("GET", &format!("/tickets/{down}/audit"), &admin, None);
+    let retries = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["from"] == "running" && a["to"] == "approved")
+        .inspect(|a| {
+            assert!(
+                a["note"].as_str().unwrap().starts_with("retrying after:"),
+                "{a}"
+            )
+        })
+        .count();
+    assert_eq!(retries, 2, "{audit}");
+    // Backoff (1 s, then 2 s): the three runs did not start in the same second.
+    let at: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["to"] == "running")
+        .map(|a| a["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(at.len(), 3, "{audit}");
+    assert!(at[0] < at[2], "{audit}");
+}
