@@ -1,31 +1,7 @@
 //! Writing JSON straight into a byte buffer (no intermediate tree), with
 //! byte strings that are not UTF-8 written as `{"base64":"…"}`.
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Appends standard padded base64 of `data`.
-pub(crate) fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(B64[(n >> 18) as usize & 63]);
-        out.push(B64[(n >> 12) as usize & 63]);
-        out.push(if chunk.len() > 1 {
-            B64[(n >> 6) as usize & 63]
-        } else {
-            b'='
-        });
-        out.push(if chunk.len() > 2 {
-            B64[n as usize & 63]
-        } else {
-            b'='
-        });
-    }
-}
+pub(crate) use analyzer::base64::push_base64;
 
 /// Appends a JSON string literal for valid UTF-8 text.
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {

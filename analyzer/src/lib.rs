@@ -38,6 +38,7 @@
 #![deny(missing_docs)]
 
 mod analyzer;
+pub mod base64;
 mod error;
 pub mod facts;
 pub mod glob;

@@ -324,16 +324,6 @@ fn v_text(v: &redis::Value) -> String {
     }
 }
 
-fn masters(nodes: &[Node]) -> Vec<String> {
-    let mut m: Vec<String> = nodes
-        .iter()
-        .filter(|n| n.role == "master")
-        .map(|n| n.addr.clone())
-        .collect();
-    m.sort();
-    m
-}
-
 /// The master a node (a report's source, maybe a replica) belongs to.
 fn master_of(nodes: &[Node], addr: &str) -> String {
     nodes
@@ -699,7 +689,7 @@ fn live_estimate(app: &AppRow, p: &CleanupParams, nodes: &[Node]) -> Result<(Est
     let globs: Vec<Vec<u8>> = p.globs().into_iter().map(String::into_bytes).collect();
     let mut est = Estimate::default();
     let mut exact = true;
-    for addr in masters(nodes) {
+    for addr in registry::masters(nodes) {
         let mut conn = registry::connect(&addr, &creds, Duration::from_secs(3))?;
         for db in &p.dbs {
             select(&mut conn, is_cluster(app), *db)?;
@@ -867,7 +857,7 @@ pub async fn plan(state: &ServiceState, p: &CleanupParams, apps: &[AppRow]) -> R
     Ok(json!({
         "app": app.name,
         "kind": app.kind,
-        "masters": masters(&nodes),
+        "masters": registry::masters(&nodes),
         "dbs": p.dbs,
         "match": p.globs(),
         "filters": {"type": p.key_type, "ttl": p.ttl, "idle_secs_min": p.idle_secs_min},
@@ -1378,7 +1368,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         return Err(Error::internal("a cluster has only db 0"));
     }
     let nodes = ctx.fresh_nodes(&app)?;
-    let masters = masters(&nodes);
+    let masters = registry::masters(&nodes);
     if masters.is_empty() {
         return Err(Error::transient(format!(
             "app {} has no master now",

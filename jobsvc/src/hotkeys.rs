@@ -20,11 +20,13 @@
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::replica::{is_auth_error, is_transient_error, server_error, Reply, RespConn};
+use crate::replica::{
+    check_cancel, is_auth_error, is_transient_error, server_error, Reply, RespConn,
+};
 
 /// A node to sample and how to log in to it.
 #[derive(Clone, PartialEq, Eq)]
@@ -185,14 +187,6 @@ pub fn lfu_estimate(counter: u8, log_factor: f64, decay_minutes: u64) -> (f64, f
     let burst = log_factor * n * (n - 1.0) / 2.0 + n;
     let steady = (n - 1.0) * log_factor + 1.0;
     (burst / period, steady.min(burst) / period)
-}
-
-fn check_cancel(cancel: &AtomicBool) -> Result<()> {
-    if cancel.load(Ordering::SeqCst) {
-        Err(Error::conflict("stopped: cancelled"))
-    } else {
-        Ok(())
-    }
 }
 
 fn connect(node: &NodeAddr) -> Result<RespConn> {

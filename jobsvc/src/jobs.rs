@@ -154,6 +154,33 @@ impl JobCtx {
     pub fn work_dir(&self) -> PathBuf {
         self.state.config.ticket_dir(self.id)
     }
+
+    /// Fetches the RDB of node `addr` of `app` as a replica into `dest` (it
+    /// lands by rename, so a file there is complete), counting the bytes
+    /// in the service's metrics.
+    pub fn fetch_rdb(
+        &self,
+        app: &AppRow,
+        addr: &str,
+        dest: &Path,
+        progress: &mut dyn FnMut(u64, Option<u64>),
+    ) -> Result<crate::replica::FetchedRdb> {
+        let creds = credentials(app);
+        let opts = crate::replica::FetchOptions {
+            addr: addr.to_string(),
+            user: creds.user,
+            password: creds.password,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(60),
+        };
+        let fetched = crate::replica::fetch_rdb(&opts, dest, progress, self.cancel_flag())
+            .map_err(|e| e.context(format!("fetching the RDB of {addr}")))?;
+        self.state
+            .metrics
+            .bytes_fetched
+            .fetch_add(fetched.bytes, Ordering::Relaxed);
+        Ok(fetched)
+    }
 }
 
 /// The plan stored with a ticket at submission: what it will touch and how
@@ -263,7 +290,6 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
         std::fs::create_dir_all(&fetch_dir)?;
         let nodes = fresh_nodes(ctx, app)?;
         let sources = registry::sources(&nodes);
-        let creds = credentials(app);
         let total = sources.len();
         for (i, (master, from)) in sources.iter().enumerate() {
             ctx.check_cancel()?;
@@ -273,13 +299,6 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
             let (bytes, how) = if dest.is_file() {
                 (std::fs::metadata(&dest)?.len(), json!("resumed"))
             } else {
-                let opts = crate::replica::FetchOptions {
-                    addr: from.addr.clone(),
-                    user: creds.user.clone(),
-                    password: creds.password.clone(),
-                    connect_timeout: Duration::from_secs(5),
-                    read_timeout: Duration::from_secs(60),
-                };
                 let mut on_progress = |done: u64, size: Option<u64>| {
                     let pct = match size {
                         Some(s) if s > 0 => {
@@ -294,13 +313,7 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
                         false,
                     );
                 };
-                let fetched =
-                    crate::replica::fetch_rdb(&opts, &dest, &mut on_progress, ctx.cancel_flag())
-                        .map_err(|e| e.context(format!("fetching the RDB of {}", from.addr)))?;
-                ctx.state
-                    .metrics
-                    .bytes_fetched
-                    .fetch_add(fetched.bytes, Ordering::Relaxed);
+                let fetched = ctx.fetch_rdb(app, &from.addr, &dest, &mut on_progress)?;
                 (
                     fetched.bytes,
                     json!(format!("{:?}", fetched.command).to_lowercase()),
@@ -474,26 +487,7 @@ fn run_hotkeys(ctx: &JobCtx, p: &HotkeysParams, app: &AppRow) -> Result<Value> {
 }
 
 /// Standard base64 with padding, for keys that are not text.
-pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub use analyzer::base64::base64;
 
 #[cfg(test)]
 mod tests {

@@ -700,6 +700,22 @@ struct Counts {
     big: u64,
 }
 
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.selected += o.selected;
+        self.written += o.written;
+        self.replaced += o.replaced;
+        self.skipped += o.skipped;
+        self.conflicts += o.conflicts;
+        self.failed += o.failed;
+        self.expired += o.expired;
+        self.empty += o.empty;
+        self.vanished += o.vanished;
+        self.rewritten += o.rewritten;
+        self.big += o.big;
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct State {
     /// Per source db.
@@ -740,17 +756,7 @@ impl State {
     fn totals(&self) -> Counts {
         let mut t = Counts::default();
         for c in self.per_db.values() {
-            t.selected += c.selected;
-            t.written += c.written;
-            t.replaced += c.replaced;
-            t.skipped += c.skipped;
-            t.conflicts += c.conflicts;
-            t.failed += c.failed;
-            t.expired += c.expired;
-            t.empty += c.empty;
-            t.vanished += c.vanished;
-            t.rewritten += c.rewritten;
-            t.big += c.big;
+            t.add(c);
         }
         t
     }
@@ -1335,17 +1341,7 @@ impl Ctx<'_> {
         }
         self.sample.flush()?;
         let c = self.st.per_db.entry(b.db).or_default();
-        c.selected += counts.selected;
-        c.written += counts.written;
-        c.replaced += counts.replaced;
-        c.skipped += counts.skipped;
-        c.conflicts += counts.conflicts;
-        c.failed += counts.failed;
-        c.expired += counts.expired;
-        c.empty += counts.empty;
-        c.vanished += counts.vanished;
-        c.rewritten += counts.rewritten;
-        c.big += counts.big;
+        c.add(&counts);
         self.st.paced += b.items.len() as u64 + b.vanished;
         Ok(())
     }
@@ -1657,19 +1653,11 @@ fn fetch_files(ctx: &JobCtx, app: &AppRow) -> Result<FileSource> {
     let nodes = ctx.fresh_nodes(app)?;
     let mut sources = registry::sources(&nodes);
     sources.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
-    let creds = credentials(app);
     let mut files = Vec::new();
     for (master, from) in sources {
         ctx.check_cancel()?;
         let dest = dir.join(format!("{}.rdb", master.addr.replace([':', '/'], "_")));
         if !dest.is_file() {
-            let opts = crate::replica::FetchOptions {
-                addr: from.addr.clone(),
-                user: creds.user.clone(),
-                password: creds.password.clone(),
-                connect_timeout: Duration::from_secs(5),
-                read_timeout: Duration::from_secs(60),
-            };
             let mut progress = |done: u64, _size: Option<u64>| {
                 ctx.progress(
                     "fetching",
@@ -1678,12 +1666,7 @@ fn fetch_files(ctx: &JobCtx, app: &AppRow) -> Result<FileSource> {
                     false,
                 );
             };
-            let f = crate::replica::fetch_rdb(&opts, &dest, &mut progress, ctx.cancel_flag())
-                .map_err(|e| e.context(format!("fetching the RDB of {}", from.addr)))?;
-            ctx.state()
-                .metrics
-                .bytes_fetched
-                .fetch_add(f.bytes, Ordering::Relaxed);
+            ctx.fetch_rdb(app, &from.addr, &dest, &mut progress)?;
         }
         let map = crate::jobs::map_file(&dest)?;
         files.push((dest, map));
@@ -2153,13 +2136,7 @@ pub async fn plan(state: &ServiceState, p: &MigrationParams, apps: &[AppRow]) ->
 
 fn masters_of(app: &AppRow) -> Vec<String> {
     let nodes: Vec<Node> = serde_json::from_str(&app.topology).unwrap_or_default();
-    let mut m: Vec<String> = nodes
-        .iter()
-        .filter(|n| n.role == "master")
-        .map(|n| n.addr.clone())
-        .collect();
-    m.sort();
-    m
+    registry::masters(&nodes)
 }
 
 fn plan_blocking(

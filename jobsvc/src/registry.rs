@@ -276,6 +276,17 @@ fn text(v: &redis::Value) -> Option<String> {
     }
 }
 
+/// The masters' addresses, sorted.
+pub fn masters(nodes: &[Node]) -> Vec<String> {
+    let mut m: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.role == "master")
+        .map(|n| n.addr.clone())
+        .collect();
+    m.sort();
+    m
+}
+
 /// The masters of an app, each with the member an analysis should read it
 /// from: an online replica when there is one (to spare the master the
 /// fork), else the master itself.

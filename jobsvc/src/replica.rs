@@ -174,7 +174,8 @@ const POLL: Duration = Duration::from_millis(200);
 const ACK_EVERY: Duration = Duration::from_secs(1);
 const MARK_LEN: usize = 40;
 
-fn check_cancel(cancel: &AtomicBool) -> Result<()> {
+/// Errors out (a conflict) once `cancel` is set.
+pub(crate) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
     if cancel.load(Ordering::SeqCst) {
         Err(Error::conflict("stopped: cancelled"))
     } else {
@@ -819,38 +820,33 @@ impl RespConn {
         }
     }
 
+    /// Reads more into the buffer; the peer closing the connection is a
+    /// transient error.
+    fn fill_more(&mut self) -> Result<()> {
+        match self.fill() {
+            Ok(0) => Err(Error::transient(format!(
+                "{} closed the connection",
+                self.addr
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.io_error(e)),
+        }
+    }
+
     /// A line, reading as needed (the socket timeout applies to each read).
     pub(crate) fn read_line(&mut self) -> Result<Vec<u8>> {
         loop {
             if let Some(l) = self.take_line() {
                 return Ok(l);
             }
-            match self.fill() {
-                Ok(0) => {
-                    return Err(Error::transient(format!(
-                        "{} closed the connection",
-                        self.addr
-                    )))
-                }
-                Ok(_) => {}
-                Err(e) => return Err(self.io_error(e)),
-            }
+            self.fill_more()?;
         }
     }
 
     /// Exactly `n` bytes, reading as needed.
     fn read_exact_buffered(&mut self, n: usize) -> Result<Vec<u8>> {
         while self.buffered().len() < n {
-            match self.fill() {
-                Ok(0) => {
-                    return Err(Error::transient(format!(
-                        "{} closed the connection",
-                        self.addr
-                    )))
-                }
-                Ok(_) => {}
-                Err(e) => return Err(self.io_error(e)),
-            }
+            self.fill_more()?;
         }
         let out = self.buffered()[..n].to_vec();
         self.consume(n);

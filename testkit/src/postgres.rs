@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::fsutil::TempDir;
-use crate::server::{in_ci, tail_of};
+use crate::server::{in_ci, stdout_of, stop_child, tail_of};
 
 /// The env var naming a directory with `initdb`, `postgres` and `psql`.
 pub const PG_BIN_ENV: &str = "RDBSCOPE_PG_BIN";
@@ -180,15 +180,7 @@ fn effective_uid() -> Option<u32> {
 }
 
 fn id_of(args: &[&str]) -> Option<u32> {
-    let out = Command::new("id")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    stdout_of(Command::new("id").args(args))?.trim().parse().ok()
 }
 
 fn postgres_user() -> Option<(u32, u32)> {
@@ -462,29 +454,9 @@ impl Postgres {
             return;
         }
         self.stopped = true;
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
         // SIGINT is PostgreSQL's fast shutdown: clients are disconnected (SIGTERM
         // would wait for them to leave).
-        let signalled = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if signalled {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, "-INT");
     }
 }
 

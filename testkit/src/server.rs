@@ -153,15 +153,7 @@ fn python_pkg_dir(module: &str) -> Option<PathBuf> {
         "import importlib.util,os;s=importlib.util.find_spec('{module}');\
          print(os.path.dirname(s.origin) if s and s.origin else '')"
     );
-    let out = Command::new(py)
-        .args(["-c", &code])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let s = String::from_utf8(out.stdout).ok()?;
+    let s = stdout_of(Command::new(py).args(["-c", &code]))?;
     let s = s.trim();
     (!s.is_empty()).then(|| PathBuf::from(s))
 }
@@ -421,6 +413,42 @@ fn free_port(cluster: bool) -> io::Result<u16> {
     Err(io::Error::other("no free port found"))
 }
 
+/// The standard output of a command that succeeds (its stderr is
+/// dropped); None when it cannot run, fails or writes other than UTF-8.
+pub(crate) fn stdout_of(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()
+}
+
+/// Stops a child process that has not exited yet: `signal` (`-TERM`,
+/// `-INT`) through `kill`, up to 10 s to exit, then SIGKILL; reaps it.
+pub(crate) fn stop_child(child: &mut Child, signal: &str) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let signalled = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if signalled {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 pub(crate) fn tail_of(path: &Path, lines: usize) -> String {
     let Ok(mut f) = File::open(path) else {
         return String::from("(no log)");
@@ -612,29 +640,7 @@ impl RedisServer {
             return;
         }
         self.stopped = true;
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pid = self.child.id().to_string();
-        let termed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if termed {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, "-TERM");
     }
 }
 
