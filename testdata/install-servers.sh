@@ -27,11 +27,10 @@ log() { echo "install-servers: $*" >&2; }
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
-# --- Redis 7.0 from Debian -------------------------------------------------
-if [ ! -x /usr/bin/redis-server ]; then
-    log "installing redis-server/redis-tools via apt"
-    # Keep the package's postinst from starting the service.
-    policy_added=0
+# apt-get install of the given packages; the packages' postinst is kept
+# from starting their services.
+apt_install_quietly() {
+    local policy_added=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
         $SUDO chmod +x /usr/sbin/policy-rc.d
@@ -39,8 +38,14 @@ if [ ! -x /usr/bin/redis-server ]; then
     fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq redis-server redis-tools >/dev/null
+    $SUDO apt-get install -y -qq "$@" >/dev/null
     if [ "$policy_added" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# --- Redis 7.0 from Debian -------------------------------------------------
+if [ ! -x /usr/bin/redis-server ]; then
+    log "installing redis-server/redis-tools via apt"
+    apt_install_quietly redis-server redis-tools
     # In case it was started anyway.
     $SUDO service redis-server stop >/dev/null 2>&1 || true
 fi
@@ -56,16 +61,7 @@ if [ -n "${RDBSCOPE_PG_BIN:-}" ]; then
 elif [ -z "$(pg_bin_dir)" ]; then
     if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
         log "installing postgresql via apt"
-        policy_added=0
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-            $SUDO chmod +x /usr/sbin/policy-rc.d
-            policy_added=1
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        $SUDO apt-get update -qq
-        $SUDO apt-get install -y -qq postgresql >/dev/null
-        if [ "$policy_added" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+        apt_install_quietly postgresql
         $SUDO service postgresql stop >/dev/null 2>&1 || true
     else
         log "PostgreSQL is missing and neither root nor sudo is available:"

@@ -6,9 +6,12 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, Reply, ServerKind};
+use testkit::{RedisServer, Reply};
 
-use crate::service::{audit_steps, master_with_replica, small_cluster, Service, Setup};
+use crate::service::{
+    audit_steps, master_with_replica, scan_keys, setup_and_redis, slot, small_cluster, Service,
+    Setup,
+};
 
 type Cmd = Vec<Vec<u8>>;
 
@@ -16,41 +19,11 @@ type Cmd = Vec<Vec<u8>>;
 fn keyset(nodes: &[&RedisServer]) -> BTreeSet<Vec<u8>> {
     let mut out = BTreeSet::new();
     for n in nodes {
-        let mut c = n.client();
-        let mut cursor = b"0".to_vec();
-        loop {
-            let r = c.must(&[&b"SCAN"[..], &cursor, b"COUNT", b"1000"]);
-            let parts = r.as_array().unwrap();
-            cursor = parts[0].as_bytes().unwrap().to_vec();
-            for k in parts[1].as_array().unwrap() {
-                out.insert(k.as_bytes().unwrap().to_vec());
-            }
-            if cursor == b"0" {
-                break;
-            }
-        }
+        scan_keys(&mut n.client(), |_, k| {
+            out.insert(k);
+        });
     }
     out
-}
-
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// The slot of a key (no hash tags are used here).
-fn slot(key: &[u8]) -> u16 {
-    crc16(key) % 16384
 }
 
 /// Sends each command to the cluster node that owns its key (args[1]);
@@ -71,27 +44,6 @@ fn cluster_write(nodes: &[RedisServer], cmds: Vec<Cmd>) {
     for (n, cmds) in nodes.iter().zip(per) {
         n.client().pipeline_must(&cmds);
     }
-}
-
-fn users(svc: &Service, admin: &str) -> String {
-    svc.ok(
-        "POST",
-        "/users",
-        admin,
-        Some(json!({"name": "alice", "role": "submitter"})),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn register(svc: &Service, admin: &str, name: &str, kind: &str, port: u16) {
-    svc.ok(
-        "POST",
-        "/apps",
-        admin,
-        Some(json!({"name": name, "kind": kind, "addr": format!("127.0.0.1:{port}")})),
-    );
 }
 
 fn submit(svc: &Service, token: &str, params: Value) -> Value {
@@ -204,8 +156,8 @@ fn cleanup_of_a_prefix_on_a_cluster() {
 
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = users(&svc, &admin);
-    register(&svc, &admin, "shop", "cluster", nodes[0].port());
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "shop", "cluster", nodes[0].port());
     let params = json!({"app": "shop", "patterns": [{"prefix": "sess:"}], "rate": 5000, "batch": 200, "big_elements": 1000});
 
     // No analysis yet: a live count.
@@ -303,8 +255,8 @@ fn cleanup_resumes_after_sigkill() {
     assert_eq!(before.len() - expected.len(), 2000);
     let admin = setup.init_admin("root");
     let mut svc = setup.start(1, "");
-    let alice = users(&svc, &admin);
-    register(&svc, &admin, "shop", "replicated", master.port());
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "shop", "replicated", master.port());
     let t = submit(
         &svc,
         &alice,
@@ -409,10 +361,7 @@ fn cleanup_resumes_after_sigkill() {
 /// the run's own seconds, as the result reports them).
 #[test]
 fn cleanup_rate_limit_holds() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let node = bin.start(&[]).unwrap();
@@ -428,8 +377,8 @@ fn cleanup_rate_limit_holds() {
     node.client().pipeline_must(&cmds);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = users(&svc, &admin);
-    register(&svc, &admin, "one", "standalone", node.port());
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "one", "standalone", node.port());
     let rate = 500.0;
     let done = run_cleanup(
         &svc,
@@ -457,10 +406,7 @@ fn cleanup_rate_limit_holds() {
 /// keys; `expire` mode sets TTLs within the range.
 #[test]
 fn cleanup_guards_dry_run_and_filters() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let node = bin.start(&[]).unwrap();
@@ -484,8 +430,8 @@ fn cleanup_guards_dry_run_and_filters() {
     node.client().pipeline_must(&cmds);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = users(&svc, &admin);
-    register(&svc, &admin, "one", "standalone", node.port());
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "one", "standalone", node.port());
 
     // Guards.
     for (who, params, want) in [
@@ -673,10 +619,7 @@ fn cleanup_guards_dry_run_and_filters() {
 /// the pause is reported and the job still finishes.
 #[test]
 fn cleanup_pauses_while_the_node_forks() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let node = bin.start(&[]).unwrap();
@@ -686,8 +629,8 @@ fn cleanup_pauses_while_the_node_forks() {
     node.client().pipeline_must(&cmds);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
-    let alice = users(&svc, &admin);
-    register(&svc, &admin, "one", "standalone", node.port());
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "one", "standalone", node.port());
     let t = submit(
         &svc,
         &alice,

@@ -9,32 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use testkit::{find_server, require_server, Client, RedisServer, Reply, ServerKind};
 
-use crate::service::{small_cluster, Service, Setup};
+use crate::service::{scan_keys, setup_and_redis, slot, small_cluster, Service, Setup};
 
 type Cmd = Vec<Vec<u8>>;
-
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-fn slot(key: &[u8]) -> u16 {
-    let tagged = key.iter().position(|&b| b == b'{').and_then(|s| {
-        let e = key[s + 1..].iter().position(|&b| b == b'}')?;
-        (e > 0).then(|| &key[s + 1..s + 1 + e])
-    });
-    crc16(tagged.unwrap_or(key)) % 16384
-}
 
 /// A value as comparable parts, and its TTL in ms (-1: none).
 type Seen = (String, Vec<Vec<u8>>, i64);
@@ -118,21 +95,11 @@ fn snapshot(nodes: &[&RedisServer], db: u32) -> BTreeMap<Vec<u8>, Seen> {
         if db != 0 {
             c.must(&["SELECT", &db.to_string()]);
         }
-        let mut cursor = b"0".to_vec();
-        loop {
-            let r = c.must(&[&b"SCAN"[..], &cursor, b"COUNT", b"1000"]);
-            let parts = r.as_array().unwrap();
-            cursor = parts[0].as_bytes().unwrap().to_vec();
-            for k in parts[1].as_array().unwrap() {
-                let k = k.as_bytes().unwrap().to_vec();
-                if let Some(v) = read_value(&mut c, &k) {
-                    out.insert(k, v);
-                }
+        scan_keys(&mut c, |c, k| {
+            if let Some(v) = read_value(c, &k) {
+                out.insert(k, v);
             }
-            if cursor == b"0" {
-                break;
-            }
-        }
+        });
     }
     out
 }
@@ -174,6 +141,13 @@ fn assert_same(source: &BTreeMap<Vec<u8>, Seen>, target: &BTreeMap<Vec<u8>, Seen
                 "{what}: TTL of {name}: {ttl} vs {tttl}"
             );
         }
+    }
+}
+
+/// `assert_same` for dbs 0 and 3 (the dbs `make_rdb` fills).
+fn assert_same_dbs(source: &RedisServer, target: &RedisServer, what: &str) {
+    for db in [0, 3] {
+        assert_same(&snapshot(&[source], db), &snapshot(&[target], db), what);
     }
 }
 
@@ -313,15 +287,6 @@ fn admin_service(setup: &Setup) -> (Service, String) {
     (svc, admin)
 }
 
-fn register(svc: &Service, admin: &str, name: &str, kind: &str, port: u16) {
-    svc.ok(
-        "POST",
-        "/apps",
-        admin,
-        Some(json!({"name": name, "kind": kind, "addr": format!("127.0.0.1:{port}")})),
-    );
-}
-
 /// Submits and approves a migration; returns its id and plan.
 fn submit(svc: &Service, admin: &str, params: Value) -> (i64, Value) {
     let t = svc.ok(
@@ -345,10 +310,7 @@ fn finish(svc: &Service, admin: &str, id: i64, secs: u64) -> Value {
 /// two dbs mapped onto db 0, TTLs kept, an expiring key left out.
 #[test]
 fn migrate_live_standalone_to_cluster() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let Some(cluster) = small_cluster() else {
@@ -364,8 +326,8 @@ fn migrate_live_standalone_to_cluster() {
     c.must(&["SELECT", "5"]);
     c.must(&["SET", "keep:in-db5", "not selected"]);
     let (svc, admin) = admin_service(&setup);
-    register(&svc, &admin, "old", "standalone", source.port());
-    register(&svc, &admin, "new", "cluster", cluster[0].port());
+    svc.add_local_app(&admin, "old", "standalone", source.port());
+    svc.add_local_app(&admin, "new", "cluster", cluster[0].port());
     std::thread::sleep(Duration::from_millis(400));
     let (id, plan) = submit(
         &svc,
@@ -436,16 +398,13 @@ fn make_rdb(
 /// Redis 6.2 (an older format) with commands; a 6.2 file (ziplists) into 7.0.
 #[test]
 fn migrate_rdb_file_restore_and_rewrite() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin70) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin70)) = setup_and_redis("sqlite") else {
         return;
     };
     let (src70, file70) = make_rdb(&setup, ServerKind::Redis70, "seven.rdb").unwrap();
     let (svc, admin) = admin_service(&setup);
     let t70 = bin70.start(&[]).unwrap();
-    register(&svc, &admin, "t70", "standalone", t70.port());
+    svc.add_local_app(&admin, "t70", "standalone", t70.port());
     let (id, plan) = submit(
         &svc,
         &admin,
@@ -461,13 +420,7 @@ fn migrate_rdb_file_restore_and_rewrite() {
     );
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "restore", "{r}");
-    for db in [0, 3] {
-        assert_same(
-            &snapshot(&[&src70], db),
-            &snapshot(&[&t70], db),
-            "7.0 file into 7.0",
-        );
-    }
+    assert_same_dbs(&src70, &t70, "7.0 file into 7.0");
     let r62 = find_server(ServerKind::Redis62);
     if r62.is_none() {
         let _ = require_server(ServerKind::Redis62); // panics under CI
@@ -476,7 +429,7 @@ fn migrate_rdb_file_restore_and_rewrite() {
     }
     let bin62 = r62.unwrap();
     let t62 = bin62.start(&[]).unwrap();
-    register(&svc, &admin, "t62", "standalone", t62.port());
+    svc.add_local_app(&admin, "t62", "standalone", t62.port());
     let (id, plan) = submit(
         &svc,
         &admin,
@@ -489,13 +442,7 @@ fn migrate_rdb_file_restore_and_rewrite() {
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "commands", "{r}");
     assert!(r["counts"]["rewritten"].as_u64().unwrap() > 100, "{r}");
-    for db in [0, 3] {
-        assert_same(
-            &snapshot(&[&src70], db),
-            &snapshot(&[&t62], db),
-            "7.0 file into 6.2",
-        );
-    }
+    assert_same_dbs(&src70, &t62, "7.0 file into 6.2");
     // No temporary key is left behind.
     assert!(snapshot(&[&t62], 0)
         .keys()
@@ -503,7 +450,7 @@ fn migrate_rdb_file_restore_and_rewrite() {
     // A 6.2 file (ziplists, RDB 9) into 7.0 with RESTORE.
     let (src62, file62) = make_rdb(&setup, ServerKind::Redis62, "six.rdb").unwrap();
     let t70b = bin70.start(&[]).unwrap();
-    register(&svc, &admin, "t70b", "standalone", t70b.port());
+    svc.add_local_app(&admin, "t70b", "standalone", t70b.port());
     let (id, _) = submit(
         &svc,
         &admin,
@@ -511,22 +458,13 @@ fn migrate_rdb_file_restore_and_rewrite() {
     );
     let r = finish(&svc, &admin, id, 60);
     assert_eq!(r["write"], "restore", "{r}");
-    for db in [0, 3] {
-        assert_same(
-            &snapshot(&[&src62], db),
-            &snapshot(&[&t70b], db),
-            "6.2 file into 7.0",
-        );
-    }
+    assert_same_dbs(&src62, &t70b, "6.2 file into 7.0");
 }
 
 /// Each conflict policy against keys already on the target; a type filter.
 #[test]
 fn migrate_conflict_policies() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let source = bin.start(&[]).unwrap();
@@ -536,7 +474,7 @@ fn migrate_conflict_policies() {
     source.client().pipeline_must(&cmds);
     source.client().must(&["HSET", "c:hash", "a", "1"]);
     let (svc, admin) = admin_service(&setup);
-    register(&svc, &admin, "src", "standalone", source.port());
+    svc.add_local_app(&admin, "src", "standalone", source.port());
     for policy in ["fail-key", "replace", "skip"] {
         let target = bin.start(&[]).unwrap();
         let old: Vec<Cmd> = (0..5)
@@ -544,7 +482,7 @@ fn migrate_conflict_policies() {
             .collect();
         target.client().pipeline_must(&old);
         let name = format!("t-{policy}");
-        register(&svc, &admin, &name, "standalone", target.port());
+        svc.add_local_app(&admin, &name, "standalone", target.port());
         let mut params = json!({"source": "src", "target": name, "type": "string"});
         if policy != "fail-key" {
             params["conflict"] = json!(policy);
@@ -592,10 +530,7 @@ fn migrate_conflict_policies() {
 /// and every key is there once, lists element by element.
 #[test]
 fn migrate_survives_sigkill() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let source = bin.start(&[]).unwrap();
@@ -611,8 +546,8 @@ fn migrate_survives_sigkill() {
         .collect();
     source.client().pipeline_must(&cmds);
     let (mut svc, admin) = admin_service(&setup);
-    register(&svc, &admin, "a", "standalone", source.port());
-    register(&svc, &admin, "b", "standalone", target.port());
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
     let (id, _) = submit(
         &svc,
         &admin,
@@ -644,10 +579,7 @@ fn migrate_survives_sigkill() {
 /// The rate limit holds within 10 %, from the job's own measured time.
 #[test]
 fn migrate_rate_limit() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let source = bin.start(&[]).unwrap();
@@ -657,8 +589,8 @@ fn migrate_rate_limit() {
         .collect();
     source.client().pipeline_must(&cmds);
     let (svc, admin) = admin_service(&setup);
-    register(&svc, &admin, "a", "standalone", source.port());
-    register(&svc, &admin, "b", "standalone", target.port());
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
     let (id, plan) = submit(
         &svc,
         &admin,
@@ -680,8 +612,7 @@ fn migrate_rate_limit() {
 /// job finishes with every key in place.
 #[test]
 fn migrate_through_target_failover() {
-    let Some(setup) = Setup::new("sqlite") else { return };
-    let Some(bin) = require_server(ServerKind::Redis70) else { return };
+    let Some((setup, bin)) = setup_and_redis("sqlite") else { return };
     let Some(mut cluster) = small_cluster() else { return };
     let replica = bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]).unwrap();
     replica.client().must(&["CLUSTER", "MEET", "127.0.0.1", &cluster[0].port().to_string()]);
@@ -703,8 +634,8 @@ fn migrate_through_target_failover() {
     let cmds: Vec<Cmd> = (0..400).map(|i| testkit::cmd_args!["RPUSH", format!("k:{i}"), "a", "b", i.to_string()]).collect();
     source.client().pipeline_must(&cmds);
     let (svc, admin) = admin_service(&setup);
-    register(&svc, &admin, "src", "standalone", source.port());
-    register(&svc, &admin, "dst", "cluster", cluster[1].port());
+    svc.add_local_app(&admin, "src", "standalone", source.port());
+    svc.add_local_app(&admin, "dst", "cluster", cluster[1].port());
     let (id, _) = submit(&svc, &admin, json!({"source": "src", "target": "dst", "rate": 100}));
     std::thread::sleep(Duration::from_millis(1500));
     replica.client().must(&["CLUSTER", "FAILOVER"]);

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, ServerKind, TempDir};
+use testkit::{require_server, Client, RedisServer, ServerBin, ServerKind, TempDir};
 
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -236,6 +236,11 @@ impl Service {
         )
     }
 
+    /// Registers a node on 127.0.0.1 as an app (as `admin`).
+    pub(crate) fn add_local_app(&self, admin: &str, name: &str, kind: &str, port: u16) -> Value {
+        self.add_app(admin, name, kind, format!("127.0.0.1:{port}"))
+    }
+
     pub(crate) fn bytes(&self, path: &str, token: &str) -> Vec<u8> {
         let mut resp = ureq::get(&format!("http://127.0.0.1:{}{path}", self.port))
             .header("Authorization", &format!("Bearer {token}"))
@@ -311,6 +316,74 @@ pub(crate) fn master_with_replica() -> Option<(RedisServer, RedisServer)> {
     Some((master, replica))
 }
 
+/// A setup on `backend` and the Redis 7.0 binary; None (the test is
+/// skipped) when either is missing.
+pub(crate) fn setup_and_redis(backend: &str) -> Option<(Setup, ServerBin)> {
+    let setup = Setup::new(backend)?;
+    let bin = require_server(ServerKind::Redis70)?;
+    Some((setup, bin))
+}
+
+/// A node holding `keys` small strings whose replication (diskless, after
+/// a 4 s delay) keeps a fetch waiting: the window in which a service is
+/// killed mid-job.
+pub(crate) fn slow_fetch_node(bin: &ServerBin, keys: usize) -> RedisServer {
+    let node = bin
+        .start(&[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "4",
+        ])
+        .unwrap();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..keys)
+        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
+        .collect();
+    node.client().pipeline_must(&cmds);
+    node
+}
+
+/// Every key SCAN returns in the connection's db, each handed to `each`
+/// with the connection.
+pub(crate) fn scan_keys(c: &mut Client, mut each: impl FnMut(&mut Client, Vec<u8>)) {
+    let mut cursor = b"0".to_vec();
+    loop {
+        let r = c.must(&[&b"SCAN"[..], &cursor, b"COUNT", b"1000"]);
+        let parts = r.as_array().unwrap();
+        cursor = parts[0].as_bytes().unwrap().to_vec();
+        for k in parts[1].as_array().unwrap() {
+            each(c, k.as_bytes().unwrap().to_vec());
+        }
+        if cursor == b"0" {
+            break;
+        }
+    }
+}
+
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// The cluster slot of a key (hash tags honoured).
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|s| {
+        let e = key[s + 1..].iter().position(|&b| b == b'}')?;
+        (e > 0).then(|| &key[s + 1..s + 1 + e])
+    });
+    crc16(tagged.unwrap_or(key)) % 16384
+}
+
 pub(crate) fn dbsize(s: &RedisServer) -> u64 {
     s.client().must(&["DBSIZE"]).as_int().unwrap() as u64
 }
@@ -342,12 +415,7 @@ fn analysis_of_a_live_app(backend: &str) {
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
     let alice = svc.add_user(&admin, "alice", "submitter");
-    let app = svc.ok(
-        "POST",
-        "/apps",
-        &admin,
-        Some(json!({"name": "shop", "kind": "replicated", "addr": format!("127.0.0.1:{}", master.port())})),
-    );
+    let app = svc.add_local_app(&admin, "shop", "replicated", master.port());
     let nodes = app["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 2, "{app}");
     assert_eq!(nodes[1]["role"], "replica");
@@ -450,22 +518,14 @@ fn analysis_of_a_live_app(backend: &str) {
 
 /// Bad requests get 4xx JSON errors and change nothing.
 fn bad_requests(backend: &str) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis(backend) else {
         return;
     };
     let node = bin.start(&[]).unwrap();
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "");
     let alice = svc.add_user(&admin, "alice", "submitter");
-    svc.ok(
-        "POST",
-        "/apps",
-        &admin,
-        Some(json!({"name": "one", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port())})),
-    );
+    svc.add_local_app(&admin, "one", "standalone", node.port());
     let rdb = setup.allowed.join("x.rdb");
     std::fs::copy(testkit::workspace_root().join("testdata/sample.rdb"), &rdb).unwrap();
     let cases: Vec<(&str, &str, Option<&str>, Option<Value>, u16)> = vec![
@@ -679,36 +739,16 @@ fn bad_requests(backend: &str) {
 /// Restarts: a pending ticket survives; a running one (killed with
 /// SIGKILL mid-fetch) is resumed by the restarted instance.
 fn restart(backend: &str) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis(backend) else {
         return;
     };
     // The diskless delay keeps the fetch waiting for a few seconds: the
     // window in which the service is killed.
-    let node = bin
-        .start(&[
-            "--repl-diskless-sync",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "4",
-        ])
-        .unwrap();
-    let mut c = node.client();
-    let cmds: Vec<Vec<Vec<u8>>> = (0..500)
-        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
-        .collect();
-    c.pipeline_must(&cmds);
+    let node = slow_fetch_node(&bin, 500);
     let admin = setup.init_admin("root");
     let mut svc = setup.start(1, "");
     let alice = svc.add_user(&admin, "alice", "submitter");
-    svc.ok(
-        "POST",
-        "/apps",
-        &admin,
-        Some(json!({"name": "one", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port())})),
-    );
+    svc.add_local_app(&admin, "one", "standalone", node.port());
     let waiting = svc.ok(
         "POST",
         "/tickets",
@@ -939,12 +979,7 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
     assert_eq!(written, 900);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "allow_self_approval = true\n");
-    let app = svc.ok(
-        "POST",
-        "/apps",
-        &admin,
-        Some(json!({"name": "orders", "kind": "cluster", "addr": format!("127.0.0.1:{}", nodes[1].port())})),
-    );
+    let app = svc.add_local_app(&admin, "orders", "cluster", nodes[1].port());
     let masters: Vec<&Value> = app["nodes"]
         .as_array()
         .unwrap()
@@ -1025,34 +1060,15 @@ fn service_sqlite_cluster_analysis_and_hot_keys() {
 /// rescues the job once its lease expires and finishes it.
 #[test]
 fn service_postgres_dead_instance_is_rescued_by_another() {
-    let Some(setup) = Setup::new("postgres") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("postgres") else {
         return;
     };
     // The diskless delay holds the fetch for a few seconds: the window in
     // which instance 1 is killed.
-    let node = bin
-        .start(&[
-            "--repl-diskless-sync",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "4",
-        ])
-        .unwrap();
-    let cmds: Vec<Vec<Vec<u8>>> = (0..300)
-        .map(|i| testkit::cmd_args!["SET", format!("k{i}"), "v"])
-        .collect();
-    node.client().pipeline_must(&cmds);
+    let node = slow_fetch_node(&bin, 300);
     let admin = setup.init_admin("root");
     let mut first = setup.start(1, "allow_self_approval = true\n");
-    first.add_app(
-        &admin,
-        "one",
-        "standalone",
-        format!("127.0.0.1:{}", node.port()),
-    );
+    first.add_local_app(&admin, "one", "standalone", node.port());
     let id = first.ok(
         "POST",
         "/tickets",
@@ -1088,21 +1104,13 @@ fn service_postgres_dead_instance_is_rescued_by_another() {
 /// fails at once with a clear message.
 #[test]
 fn service_sqlite_retries_transient_failures_only() {
-    let Some(setup) = Setup::new("sqlite") else {
-        return;
-    };
-    let Some(bin) = require_server(ServerKind::Redis70) else {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
     let node = bin.start(&[]).unwrap();
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "allow_self_approval = true\nmax_attempts = 3\n");
-    svc.add_app(
-        &admin,
-        "gone",
-        "standalone",
-        format!("127.0.0.1:{}", node.port()),
-    );
+    svc.add_local_app(&admin, "gone", "standalone", node.port());
     drop(node);
     let submit = |params: Value| -> i64 {
         let id = svc.ok(

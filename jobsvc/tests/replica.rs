@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use jobsvc::replica::{fetch_rdb, FetchOptions, FetchedRdb, Framing, SyncCommand};
 use jobsvc::ErrorKind;
 use rdb_parser::{Rdb, Record, Scratch};
-use testkit::{cmd_args, require_server, RedisServer, ServerKind};
+use testkit::{cmd_args, require_server, RedisServer, ServerBin, ServerKind, TempDir};
 
 const BIG: usize = 300_000;
 
@@ -58,6 +58,28 @@ fn fill(srv: &RedisServer) -> i64 {
     cmds.push(cmd_args!["XADD", "stream", "*", "f", "v"]);
     c.pipeline_must(&cmds);
     c.must(&["DBSIZE"]).as_int().unwrap()
+}
+
+/// A node of `bin` with diskless sync `diskless` ("yes"/"no") after
+/// `delay` seconds, filled; and its key count.
+fn filled(bin: &ServerBin, diskless: &str, delay: &str) -> (RedisServer, i64) {
+    let srv = bin
+        .start(&[
+            "--repl-diskless-sync",
+            diskless,
+            "--repl-diskless-sync-delay",
+            delay,
+        ])
+        .unwrap();
+    let n = fill(&srv);
+    (srv, n)
+}
+
+/// A temp dir, and `snap.rdb` in it.
+fn snap_dest() -> (TempDir, PathBuf) {
+    let dir = testkit::temp_dir("fetch");
+    let dest = dir.join("snap.rdb");
+    (dir, dest)
 }
 
 fn dbsize(srv: &RedisServer) -> i64 {
@@ -151,8 +173,7 @@ fn disk_based_snapshot_from_redis70() {
     };
     let srv = bin.start(&["--repl-diskless-sync", "no"]).unwrap();
     let n = fill(&srv);
-    let dir = testkit::temp_dir("fetch");
-    let dest = dir.join("snap.rdb");
+    let (dir, dest) = snap_dest();
     let t = Instant::now();
     let f = fetch(srv.addr(), &dest).unwrap();
     assert!(matches!(f.framing, Framing::Length(_)), "{f:?}");
@@ -178,17 +199,8 @@ fn diskless_snapshot_from_redis70() {
     let Some(bin) = require_server(ServerKind::Redis70) else {
         return;
     };
-    let srv = bin
-        .start(&[
-            "--repl-diskless-sync",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "0",
-        ])
-        .unwrap();
-    let n = fill(&srv);
-    let dir = testkit::temp_dir("fetch");
-    let dest = dir.join("snap.rdb");
+    let (srv, n) = filled(&bin, "yes", "0");
+    let (dir, dest) = snap_dest();
     let f = fetch(srv.addr(), &dest).unwrap();
     assert_eq!(f.framing, Framing::Eof);
     assert!(f.rdb_only);
@@ -203,17 +215,8 @@ fn diskless_with_delay_waits_through_keepalives() {
     let Some(bin) = require_server(ServerKind::Redis70) else {
         return;
     };
-    let srv = bin
-        .start(&[
-            "--repl-diskless-sync",
-            "yes",
-            "--repl-diskless-sync-delay",
-            "3",
-        ])
-        .unwrap();
-    let n = fill(&srv);
-    let dir = testkit::temp_dir("fetch");
-    let dest = dir.join("snap.rdb");
+    let (srv, n) = filled(&bin, "yes", "3");
+    let (dir, dest) = snap_dest();
     let mut opts = FetchOptions::new(srv.addr().to_string());
     opts.read_timeout = Duration::from_millis(1500);
     let t = Instant::now();
@@ -301,17 +304,8 @@ fn redis62() {
         return;
     };
     for diskless in ["no", "yes"] {
-        let srv = bin
-            .start(&[
-                "--repl-diskless-sync",
-                diskless,
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
-            .unwrap();
-        let n = fill(&srv);
-        let dir = testkit::temp_dir("fetch");
-        let dest = dir.join("snap.rdb");
+        let (srv, n) = filled(&bin, diskless, "0");
+        let (dir, dest) = snap_dest();
         let f = fetch(srv.addr(), &dest).unwrap();
         // 6.2.14 already takes `REPLCONF rdb-only` (the fake nodes below
         // cover a node that refuses it).
@@ -332,17 +326,8 @@ fn valkey9() {
         return;
     };
     for diskless in ["no", "yes"] {
-        let srv = bin
-            .start(&[
-                "--repl-diskless-sync",
-                diskless,
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
-            .unwrap();
-        let n = fill(&srv);
-        let dir = testkit::temp_dir("fetch");
-        let dest = dir.join("snap.rdb");
+        let (srv, n) = filled(&bin, diskless, "0");
+        let (dir, dest) = snap_dest();
         let f = fetch(srv.addr(), &dest).unwrap();
         assert!(f.rdb_only);
         // Valkey 9 sends a replica that did not announce its version the
