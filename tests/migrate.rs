@@ -612,35 +612,72 @@ fn migrate_rate_limit() {
 /// job finishes with every key in place.
 #[test]
 fn migrate_through_target_failover() {
-    let Some((setup, bin)) = setup_and_redis("sqlite") else { return };
-    let Some(mut cluster) = small_cluster() else { return };
-    let replica = bin.start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]).unwrap();
-    replica.client().must(&["CLUSTER", "MEET", "127.0.0.1", &cluster[0].port().to_string()]);
-    let id0 = cluster[0].client().must(&["CLUSTER", "MYID"]).as_str().unwrap().to_string();
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let Some(mut cluster) = small_cluster() else {
+        return;
+    };
+    let replica = bin
+        .start(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+        .unwrap();
+    replica.client().must(&[
+        "CLUSTER",
+        "MEET",
+        "127.0.0.1",
+        &cluster[0].port().to_string(),
+    ]);
+    let id0 = cluster[0]
+        .client()
+        .must(&["CLUSTER", "MYID"])
+        .as_str()
+        .unwrap()
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r = replica.client().cmd(&["CLUSTER", "REPLICATE", &id0]).unwrap();
+        let r = replica
+            .client()
+            .cmd(&["CLUSTER", "REPLICATE", &id0])
+            .unwrap();
         if !r.is_error() {
             break;
         }
         assert!(Instant::now() < deadline, "replica: {r:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    while !replica.client().must(&["INFO", "replication"]).as_str().unwrap().contains("master_link_status:up") {
+    while !replica
+        .client()
+        .must(&["INFO", "replication"])
+        .as_str()
+        .unwrap()
+        .contains("master_link_status:up")
+    {
         assert!(Instant::now() < deadline, "replica did not sync");
         std::thread::sleep(Duration::from_millis(100));
     }
     let source = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..400).map(|i| testkit::cmd_args!["RPUSH", format!("k:{i}"), "a", "b", i.to_string()]).collect();
+    let cmds: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["RPUSH", format!("k:{i}"), "a", "b", i.to_string()])
+        .collect();
     source.client().pipeline_must(&cmds);
     let (svc, admin) = admin_service(&setup);
     svc.add_local_app(&admin, "src", "standalone", source.port());
     svc.add_local_app(&admin, "dst", "cluster", cluster[1].port());
-    let (id, _) = submit(&svc, &admin, json!({"source": "src", "target": "dst", "rate": 100}));
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": "src", "target": "dst", "rate": 100}),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     replica.client().must(&["CLUSTER", "FAILOVER"]);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !replica.client().must(&["INFO", "replication"]).as_str().unwrap().contains("role:master") {
+    while !replica
+        .client()
+        .must(&["INFO", "replication"])
+        .as_str()
+        .unwrap()
+        .contains("role:master")
+    {
         assert!(Instant::now() < deadline, "failover did not happen");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -650,7 +687,14 @@ fn migrate_through_target_failover() {
     let r = finish(&svc, &admin, id, 60);
     let mut nodes: Vec<&RedisServer> = cluster.iter().collect();
     nodes.push(&replica);
-    assert_same(&snapshot(&[&source], 0), &snapshot(&nodes, 0), "after a failover");
+    assert_same(
+        &snapshot(&[&source], 0),
+        &snapshot(&nodes, 0),
+        "after a failover",
+    );
     assert_eq!(r["counts"]["written"], 400, "{r}");
-    assert!(r["redirects"].as_u64().unwrap() + r["topology_refreshes"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["redirects"].as_u64().unwrap() + r["topology_refreshes"].as_u64().unwrap() > 0,
+        "{r}"
+    );
 }

@@ -488,19 +488,3 @@ fn run_hotkeys(ctx: &JobCtx, p: &HotkeysParams, app: &AppRow) -> Result<Value> {
 
 /// Standard base64 with padding, for keys that are not text.
 pub use analyzer::base64::base64;
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(super::base64(i.as_bytes()), o);
-        }
-    }
-}

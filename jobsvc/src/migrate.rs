@@ -963,13 +963,7 @@ impl FileSource {
 
     /// Reads the batch starting at file `file`, `offset` (db `db`); returns
     /// it and where the next one starts (None at the end of the file).
-    fn read_at(
-        &self,
-        p: &MigrationParams,
-        file: usize,
-        offset: u64,
-        db: u64,
-    ) -> Result<FileBatch> {
+    fn read_at(&self, p: &MigrationParams, file: usize, offset: u64, db: u64) -> Result<FileBatch> {
         let rdb = self.rdb(file)?;
         let offset = offset.max(rdb.body_start());
         let chunk = Chunk {

@@ -2,17 +2,13 @@
 //! crate, then the aggregate tables, summary.json and a report.
 
 use std::io::Write;
-use std::path::Path;
-use std::time::Instant;
 
-use analyzer::output::{parquet, summary, terminal};
-use analyzer::{analyze_rdb, with_keys_writer, FileReport, Options, RedisVersion};
+use analyzer::report::write_report;
+use analyzer::{Options, RedisVersion};
 use anyhow::{bail, Context};
+use rdb_parser::Rdb;
 
 use crate::args::AnalyzeArgs;
-use std::sync::atomic::AtomicU64;
-
-use rdb_parser::Rdb;
 
 use crate::input::Input;
 
@@ -48,34 +44,9 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
     })
 }
 
-fn analyze_all(
-    inputs: &[(&Input, Rdb<'_>)],
-    opts: &Options,
-    sink: Option<&analyzer::KeysSink>,
-    progress: &AtomicU64,
-) -> analyzer::Result<Vec<FileReport>> {
-    inputs
-        .iter()
-        .map(|(i, rdb)| {
-            analyze_rdb(
-                *rdb,
-                &i.path.display().to_string(),
-                opts,
-                sink,
-                Some(progress),
-            )
-        })
-        .collect()
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
-}
-
 pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     let opts = options(&a)?;
     super::init_threads(a.threads);
-    let started = Instant::now();
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let inputs = a
@@ -89,32 +60,24 @@ pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .map(|i| Ok((i, i.rdb()?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
+    let named: Vec<(Rdb<'_>, String)> = rdbs
+        .into_iter()
+        .map(|(i, rdb)| (rdb, i.path.display().to_string()))
+        .collect();
     let progress = crate::progress::Progress::start("analyze", total);
-    let mut outputs = Vec::new();
-    let reports = if a.no_keys {
-        analyze_all(&rdbs, &opts, None, progress.counter())?
-    } else {
-        let path = a.out.join("keys.parquet");
-        let (reports, _rows) = with_keys_writer(&path, |sink| {
-            analyze_all(&rdbs, &opts, Some(sink), progress.counter())
-        })?;
-        outputs.push(path);
-        reports
-    };
+    let report = write_report(&named, &opts, &a.out, !a.no_keys, progress.counter())?;
     drop(progress);
-    outputs.extend(parquet::write_aggregates(&a.out, &reports)?);
-    let summary_path = a.out.join("summary.json");
-    outputs.push(summary_path.clone());
-    let outputs: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
-    let json = summary::summary_json(&reports, a.top, started.elapsed().as_secs_f64(), &outputs);
-    let mut text = serde_json::to_vec_pretty(&json).context("cannot format summary.json")?;
-    text.push(b'\n');
-    write_file(&summary_path, &text)?;
+    let outputs: Vec<String> = report
+        .outputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut stdout = std::io::stdout().lock();
     if a.format == "json" {
-        stdout.write_all(&text)?;
+        serde_json::to_writer_pretty(&mut stdout, &report.summary)?;
+        writeln!(stdout)?;
     } else {
-        stdout.write_all(terminal::render(&reports, a.top).as_bytes())?;
+        stdout.write_all(report.text.as_bytes())?;
         writeln!(stdout, "\nwrote {}", outputs.join(", "))?;
     }
     stdout.flush()?;

@@ -180,7 +180,10 @@ fn effective_uid() -> Option<u32> {
 }
 
 fn id_of(args: &[&str]) -> Option<u32> {
-    stdout_of(Command::new("id").args(args))?.trim().parse().ok()
+    stdout_of(Command::new("id").args(args))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn postgres_user() -> Option<(u32, u32)> {
