@@ -8,7 +8,7 @@
 #   BENCH_GB=1            target RDB size in GB (10^9 bytes)         [quick: 0.1]
 #   BENCH_KEYS=5000000    number of keys                             [quick: 500000]
 #   BENCH_SEED=42         dataset seed (same seed and sizes, same data)
-#   BENCH_REPEAT=3        rdbscope runs per mode; the best wall time is reported
+#   BENCH_REPEAT=5        rdbscope runs per mode; the best wall time is reported
 #   BENCH_PEERS=1         run the peers (redis-rdb-tools, rdb-py); 0 to skip
 #   BENCH_PEER_TIMEOUT=1200  seconds per peer run; on timeout the peer is measured on
 #                         the quick-size file and its MB/s extrapolated (said so)
@@ -45,7 +45,7 @@ else
     SCALE2="${BENCH_SCALE2:-1}"
 fi
 SEED="${BENCH_SEED:-42}"
-REPEAT="${BENCH_REPEAT:-3}"
+REPEAT="${BENCH_REPEAT:-5}"
 PEERS="${BENCH_PEERS:-1}"
 PEER_TIMEOUT="${BENCH_PEER_TIMEOUT:-1200}"
 RDB9="${BENCH_RDB9:-1}"
