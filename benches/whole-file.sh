@@ -8,7 +8,7 @@
 #   BENCH_GB=1            target RDB size in GB (10^9 bytes)         [quick: 0.1]
 #   BENCH_KEYS=5000000    number of keys                             [quick: 500000]
 #   BENCH_SEED=42         dataset seed (same seed and sizes, same data)
-#   BENCH_REPEAT=3        rdbscope runs per mode; the best wall time is reported
+#   BENCH_REPEAT=5        rdbscope runs per mode; the best wall time is reported
 #   BENCH_PEERS=1         run the peers (redis-rdb-tools, rdb-py); 0 to skip
 #   BENCH_PEER_TIMEOUT=1200  seconds per peer run; on timeout the peer is measured on
 #                         the quick-size file and its MB/s extrapolated (said so)
@@ -45,7 +45,7 @@ else
     SCALE2="${BENCH_SCALE2:-1}"
 fi
 SEED="${BENCH_SEED:-42}"
-REPEAT="${BENCH_REPEAT:-3}"
+REPEAT="${BENCH_REPEAT:-5}"
 PEERS="${BENCH_PEERS:-1}"
 PEER_TIMEOUT="${BENCH_PEER_TIMEOUT:-1200}"
 RDB9="${BENCH_RDB9:-1}"
@@ -77,6 +77,9 @@ fi
 GEN_HASH="$(sha1sum "$GEN" | cut -c1-10)"
 
 # --- machine facts ---------------------------------------------------------------
+# Total and steal jiffies of all CPUs (steal: time the hypervisor gave to others).
+cpu_stat() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9}' /proc/stat; }
+read -r T0 S0 <<<"$(cpu_stat)"
 echo "== rdbscope whole-file benchmark"
 echo "date        $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "machine     $NPROC CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -139,12 +142,13 @@ log "cargo build --release"
 BIN="$ROOT/target/release/rdbscope"
 
 # timed LABEL CMD...: best of REPEAT runs (REPEAT overridable via TIMED_REPEAT, TIMEOUT via
-# TIMED_TIMEOUT). Sets T_SEC, T_RSS_MB (peak RSS from time -v: it counts the pages of the
+# TIMED_TIMEOUT). Sets T_SEC, T_CPU (user + system CPU seconds of the best run: on a shared
+# machine, the work done whatever the wall time), T_RSS_MB (peak RSS from time -v: it counts the pages of the
 # memory-mapped file that were touched), T_ANON_MB (peak anonymous RSS, sampled: the
 # process's own memory), T_STATUS (ok, timeout, failed).
 timed() {
     local label="$1"; shift
-    local n="${TIMED_REPEAT:-$REPEAT}" to="${TIMED_TIMEOUT:-0}" best="" rss="" amax=0 i rc s m
+    local n="${TIMED_REPEAT:-$REPEAT}" to="${TIMED_TIMEOUT:-0}" best="" cpu="" rss="" amax=0 i rc s m c
     T_STATUS=ok
     for i in $(seq "$n"); do
         rc=0
@@ -166,11 +170,12 @@ timed() {
         fi
         s="$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); t = 0; for (j = 1; j <= n; j++) t = t * 60 + p[j]; print t}' "$WORK/time")"
         m="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$WORK/time")"
-        if [ -z "$best" ] || [ "$(calc "($s < $best)")" = 1 ]; then best="$s"; fi
+        c="$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {t += $2} END {printf "%.2f", t}' "$WORK/time")"
+        if [ -z "$best" ] || [ "$(calc "($s < $best)")" = 1 ]; then best="$s"; cpu="$c"; fi
         if [ -z "$rss" ] || [ "$(calc "($m > $rss)")" = 1 ]; then rss="$m"; fi
         if [ "$anon" -gt "$amax" ]; then amax="$anon"; fi
     done
-    T_SEC="$best"; T_RSS_MB="$rss"; T_ANON_MB="$(calc "$amax / 1024" | xargs printf '%.1f')"
+    T_SEC="$best"; T_CPU="$cpu"; T_RSS_MB="$rss"; T_ANON_MB="$(calc "$amax / 1024" | xargs printf '%.1f')"
 }
 
 warm() { cat "$1" >/dev/null; }
@@ -178,16 +183,17 @@ div() { "$PY" -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); pri
 
 # row FILE KEYS LABEL: prints one table line from T_*.
 row() {
-    local file="$1" keys="$2" label="$3" size mbs kps
+    local file="$1" keys="$2" label="$3" size mbs kps mbc
     size="$(stat -c %s "$file")"
     if [ "$T_STATUS" != ok ]; then
-        printf '%-44s %9s %9s %11s %10s %10s\n' "$label" "$T_STATUS" - - - -; return
+        printf '%-44s %9s %9s %11s %10s %10s %8s %11s\n' "$label" "$T_STATUS" - - - - - -; return
     fi
     mbs="$(div "$size" "$(calc "$T_SEC * 1000000")" 1)"
     kps="$(div "$keys" "$T_SEC" 0)"
-    printf '%-44s %9s %9s %11s %10s %10s\n' "$label" "$T_SEC" "$mbs" "$kps" "$T_RSS_MB" "$T_ANON_MB"
+    mbc="$(div "$size" "$(calc "$T_CPU * 1000000")" 1)"
+    printf '%-44s %9s %9s %11s %10s %10s %8s %11s\n' "$label" "$T_SEC" "$mbs" "$kps" "$T_RSS_MB" "$T_ANON_MB" "$T_CPU" "$mbc"
 }
-header() { printf '%-44s %9s %9s %11s %10s %10s\n' mode seconds MB/s keys/s "RSS MB" "anon MB"; }
+header() { printf '%-44s %9s %9s %11s %10s %10s %8s %11s\n' mode seconds MB/s keys/s "RSS MB" "anon MB" "CPU s" "MB/CPU-s"; }
 
 describe() { # FILE
     echo "file        $1"
@@ -333,3 +339,5 @@ if [ "$ONELIST_GB" != 0 ]; then
     echo
 fi
 echo "load avg    $(cut -d' ' -f1-3 /proc/loadavg) (at the end)"
+read -r T1 S1 <<<"$(cpu_stat)"
+echo "cpu steal   $(calc "100 * ($S1 - $S0) / ($T1 - $T0)" | xargs printf '%.0f')% of this VM's CPU time was taken by the host during the run"
