@@ -11,6 +11,7 @@
 //! max_attempts = 3                        # for transient failures
 //! workers = 4                             # jobs running at once, in all
 //! jobs_per_node = 1                       # heavy jobs running at once on one node
+//! max_running = 0                         # jobs running at once across all instances (0: no cap)
 //! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
 //! retry_backoff_secs = 5                  # doubled on each retry
 //! ```
@@ -48,6 +49,9 @@ pub struct Config {
     pub workers: usize,
     /// Heavy jobs (fetch, cleanup, migration) running at once on one node.
     pub jobs_per_node: usize,
+    /// Jobs running at once across every instance sharing the store
+    /// (0: no cap beyond each instance's `workers`).
+    pub max_running: usize,
     /// Seconds a job's lease lasts without renewal before another instance rescues it.
     pub lease_secs: u64,
     /// First retry delay in seconds, doubled on each further retry.
@@ -71,6 +75,7 @@ impl Default for Config {
             max_attempts: 3,
             workers: 4,
             jobs_per_node: 1,
+            max_running: 0,
             lease_secs: 30,
             retry_backoff_secs: 5,
             poll_ms: 500,

@@ -226,11 +226,16 @@ pub fn ticket_nodes(t: &TicketRow, apps: &[AppRow]) -> Option<(Option<AppRow>, V
 struct Admission {
     apps: Vec<AppRow>,
     jobs_per_node: usize,
+    max_running: usize,
     now: i64,
 }
 
 impl ClaimPolicy for Admission {
     fn admit(&self, t: &TicketRow, running: &[TicketRow]) -> Option<Vec<String>> {
+        // `running` holds every instance's live jobs: the global cap.
+        if self.max_running > 0 && running.len() >= self.max_running {
+            return None;
+        }
         // A ticket whose app vanished is admitted with no nodes: the job
         // then fails with a clear error instead of waiting forever.
         let (app, nodes) = ticket_nodes(t, &self.apps).unwrap_or((None, Vec::new()));
@@ -345,6 +350,7 @@ async fn claim(state: &Shared) -> Result<Option<TicketRow>> {
     let admission = Admission {
         apps: state.store.list_apps().await?,
         jobs_per_node: state.config.jobs_per_node.max(1),
+        max_running: state.config.max_running,
         now: now_ms(),
     };
     let policy = state.policy;
@@ -535,6 +541,7 @@ mod tests {
         let adm = |window, jobs_per_node| Admission {
             apps: vec![app(window)],
             jobs_per_node,
+            max_running: 0,
             now: noon,
         };
         let analysis = ticket(
@@ -593,5 +600,12 @@ mod tests {
         assert!(adm(Some("11:00-13:00"), 1).admit(&analysis, &[]).is_some());
         assert_eq!(adm(Some("22:00-02:00"), 1).admit(&hot, &[]), None);
         assert!(adm(Some("01:00-05:00"), 1).admit(&file, &[]).is_some());
+        // The global cap counts every instance's running jobs.
+        let capped = Admission {
+            max_running: 1,
+            ..adm(None, 5)
+        };
+        assert_eq!(capped.admit(&file, std::slice::from_ref(&busy)), None);
+        assert!(capped.admit(&file, &[]).is_some());
     }
 }
