@@ -528,7 +528,9 @@ fn bad_requests(backend: &str) {
     svc.add_local_app(&admin, "one", "standalone", node.port());
     let rdb = setup.allowed.join("x.rdb");
     std::fs::copy(testkit::workspace_root().join("testdata/sample.rdb"), &rdb).unwrap();
-    let cases: Vec<(&str, &str, Option<&str>, Option<Value>, u16)> = vec![
+    // (method, path, token, body, expected status)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<Value>, u16);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/tickets",

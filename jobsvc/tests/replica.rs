@@ -216,7 +216,7 @@ fn diskless_with_delay_waits_through_keepalives() {
         return;
     };
     let (srv, n) = filled(&bin, "yes", "3");
-    let (dir, dest) = snap_dest();
+    let (_dir, dest) = snap_dest();
     let mut opts = FetchOptions::new(srv.addr().to_string());
     opts.read_timeout = Duration::from_millis(1500);
     let t = Instant::now();
@@ -305,7 +305,7 @@ fn redis62() {
     };
     for diskless in ["no", "yes"] {
         let (srv, n) = filled(&bin, diskless, "0");
-        let (dir, dest) = snap_dest();
+        let (_dir, dest) = snap_dest();
         let f = fetch(srv.addr(), &dest).unwrap();
         // 6.2.14 already takes `REPLCONF rdb-only` (the fake nodes below
         // cover a node that refuses it).
@@ -327,7 +327,7 @@ fn valkey9() {
     };
     for diskless in ["no", "yes"] {
         let (srv, n) = filled(&bin, diskless, "0");
-        let (dir, dest) = snap_dest();
+        let (_dir, dest) = snap_dest();
         let f = fetch(srv.addr(), &dest).unwrap();
         assert!(f.rdb_only);
         // Valkey 9 sends a replica that did not announce its version the
