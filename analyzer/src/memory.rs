@@ -344,6 +344,11 @@ struct Walk {
     /// Index of the first hash entry whose field or value is longer than
     /// the listpack limit (where a load converts to a hash table).
     first_long: Option<u64>,
+    /// Past this many elements the value cannot be compact after load, so
+    /// the listpack and ziplist sizes stop being added up.
+    compact_limit: u64,
+    /// Whether to track if every member is an integer (sets only).
+    track_ints: bool,
 }
 
 impl Walk {
@@ -353,19 +358,56 @@ impl Walk {
             zl_bytes: 11,
             all_int: true,
             int_width: 2,
+            compact_limit: u64::MAX,
             ..Walk::default()
         }
     }
 
+    /// A walk whose compact sizes stop after `compact_limit` elements.
+    fn limited(compact_limit: u64) -> Walk {
+        Walk {
+            compact_limit,
+            ..Walk::new()
+        }
+    }
+
+    /// Adds one member, field or value (the caller has counted it).
     fn scalar(&mut self, p: &Profile, s: Scalar<'_>, value_side: bool) {
         let len = s.len();
         self.max_len = self.max_len.max(len);
-        let int = as_canonical_int(s);
-        self.lp_bytes += lp_entry_of(int, len);
-        if p.era == Era::Redis6 {
-            let z = zl_entry(s, self.zl_prev);
-            self.zl_bytes += z;
-            self.zl_prev = z;
+        self.shape(p, s, len, value_side);
+    }
+
+    /// The per-element arithmetic that does not depend on the longest
+    /// element: compact sizes, integer shape and allocation sums.
+    fn shape(&mut self, p: &Profile, s: Scalar<'_>, len: u64, value_side: bool) {
+        let compact = self.count <= self.compact_limit;
+        let track_int = self.track_ints && !value_side && self.all_int;
+        if compact || track_int {
+            let int = as_canonical_int(s);
+            if compact {
+                self.lp_bytes += lp_entry_of(int, len);
+                if p.era == Era::Redis6 {
+                    let z = zl_entry(s, self.zl_prev);
+                    self.zl_bytes += z;
+                    self.zl_prev = z;
+                }
+            }
+            if track_int {
+                match int {
+                    Some(v) => {
+                        let w = if i16::try_from(v).is_ok() {
+                            2
+                        } else if i32::try_from(v).is_ok() {
+                            4
+                        } else {
+                            8
+                        };
+                        self.int_width = self.int_width.max(w);
+                    }
+                    _ => self.all_int = false,
+                }
+            }
         }
         if value_side {
             self.sds_b += p.sds(len);
@@ -380,33 +422,23 @@ impl Walk {
                     prob *= 0.25;
                 }
             }
-            match int {
-                Some(v) => {
-                    let w = if i16::try_from(v).is_ok() {
-                        2
-                    } else if i32::try_from(v).is_ok() {
-                        4
-                    } else {
-                        8
-                    };
-                    self.int_width = self.int_width.max(w);
-                }
-                _ => self.all_int = false,
-            }
         }
     }
 
+    /// Adds a score's listpack (or ziplist) entry; a score is not an
+    /// element, so it counts toward neither the longest element nor the
+    /// allocation sums.
     fn score(&mut self, p: &Profile, score: f64) {
-        if self.count > p.limits.zset_max_listpack_entries {
+        if self.count > self.compact_limit {
             return; // a skip list: the listpack size no longer matters
         }
         // Integral scores that fit are stored as integers; others as text.
         if score.fract() == 0.0 && score.abs() < 9.007_199_254_740_992e15 {
-            self.scalar(p, Scalar::Int(score as i64), true);
+            self.compact_entry(p, Scalar::Int(score as i64));
         } else {
             if score.is_infinite() {
                 let text: &[u8] = if score > 0.0 { b"inf" } else { b"-inf" };
-                self.scalar(p, Scalar::Bytes(text), true);
+                self.compact_entry(p, Scalar::Bytes(text));
                 return;
             }
             // The shortest round-trip text, formatted on the stack (no
@@ -418,15 +450,30 @@ impl Walk {
                 Ok(()) => 400 - w.len(),
                 Err(_) => {
                     let text = format!("{score}");
-                    self.scalar(p, Scalar::Bytes(text.as_bytes()), true);
+                    self.compact_entry(p, Scalar::Bytes(text.as_bytes()));
                     return;
                 }
             };
-            self.scalar(p, Scalar::Bytes(&buf[..len]), true);
+            self.compact_entry(p, Scalar::Bytes(&buf[..len]));
+        }
+    }
+
+    /// Adds an entry to the compact sizes only.
+    fn compact_entry(&mut self, p: &Profile, s: Scalar<'_>) {
+        self.lp_bytes += lp_entry(s);
+        if p.era == Era::Redis6 {
+            let z = zl_entry(s, self.zl_prev);
+            self.zl_bytes += z;
+            self.zl_prev = z;
         }
     }
 
     fn mstr_field(&mut self, p: &Profile, len: u64, ttl: bool) {
+        self.any_ttl |= ttl;
+        self.ttl_fields += u64::from(ttl);
+        if !(p.era >= Era::Redis74 && p.era < Era::Valkey80) {
+            return; // only Redis 7.4+ tables of fields with TTLs use mstrs
+        }
         let hdr = if len < 32 {
             1
         } else if len < 65536 {
@@ -435,8 +482,6 @@ impl Walk {
             9
         };
         self.mstr += p.j(if ttl { 18 } else { 0 } + hdr + len + 1);
-        self.any_ttl |= ttl;
-        self.ttl_fields += u64::from(ttl);
     }
 }
 
@@ -606,6 +651,9 @@ fn measure_value(
     let l = &p.limits;
     let era = p.era;
     let robj = 16;
+    if let Some(m) = kept_blob(p, e, scratch) {
+        return Ok(m);
+    }
     match e.kind() {
         Kind::String => {
             let s = v.as_string()?;
@@ -647,7 +695,10 @@ fn measure_value(
         }
         Kind::List => measure_list(p, e, scratch),
         Kind::Set => {
-            let mut w = Walk::new();
+            let mut w = Walk {
+                track_ints: true,
+                ..Walk::limited(l.set_max_listpack_entries)
+            };
             v.for_each_element(scratch, |el| {
                 if let Element::Member(s) = el {
                     w.count += 1;
@@ -709,19 +760,18 @@ fn measure_value(
             })
         }
         Kind::Zset => {
-            let mut w = Walk::new();
-            let mut members = Walk {
+            let mut w = Walk {
                 want_nodes: true,
-                ..Walk::new()
+                ..Walk::limited(l.zset_max_listpack_entries)
             };
             v.for_each_element(scratch, |el| {
                 if let Element::Scored { member, score } = el {
                     w.count += 1;
                     w.scalar(p, member, false);
                     w.score(p, score);
-                    members.scalar(p, member, false);
                 }
             })?;
+            let members = &w;
             let n = w.count;
             let compact_ok =
                 n <= l.zset_max_listpack_entries && w.max_len <= l.zset_max_listpack_value;
@@ -766,7 +816,7 @@ fn measure_value(
             })
         }
         Kind::Hash => {
-            let mut w = Walk::new();
+            let mut w = Walk::limited(l.hash_max_listpack_entries);
             let mut lpex = 7u64;
             v.for_each_element(scratch, |el| {
                 if let Element::Field {
@@ -785,17 +835,21 @@ fn measure_value(
                     w.scalar(p, field, false);
                     w.scalar(p, value, true);
                     w.mstr_field(p, field.len(), expire_at_ms.is_some());
-                    let (f, v) = (field.len(), value.len());
-                    let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
-                    let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
-                    w.vk_entries += if fsz + v + 4 + ttl <= 128 {
-                        p.j(ttl + fsz + v + 4)
-                    } else {
-                        p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
-                    };
-                    lpex += lp_entry(field)
-                        + lp_entry(value)
-                        + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
+                    if era >= Era::Valkey80 {
+                        let (f, v) = (field.len(), value.len());
+                        let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
+                        let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
+                        w.vk_entries += if fsz + v + 4 + ttl <= 128 {
+                            p.j(ttl + fsz + v + 4)
+                        } else {
+                            p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
+                        };
+                    }
+                    if w.count <= w.compact_limit && vt.has_field_expiry() {
+                        lpex += lp_entry(field)
+                            + lp_entry(value)
+                            + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
+                    }
                 }
             })?;
             let n = w.count;
@@ -881,6 +935,66 @@ fn measure_value(
     }
 }
 
+/// A set, sorted set or hash that the server keeps as the file's blob on
+/// load costs the blob's allocation: decided from the blob's shape alone
+/// (entry count and longest entry), without the per-element arithmetic.
+/// `None` when the server converts it, or when the blob is malformed (the
+/// full walk then reports where).
+fn kept_blob(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> Option<Measure> {
+    let l = &p.limits;
+    let redis6 = p.era == Era::Redis6;
+    let vt = e.value_type();
+    match vt {
+        ValueType::SetIntset
+        | ValueType::SetListpack
+        | ValueType::ZsetListpack
+        | ValueType::HashListpack => {}
+        ValueType::ZsetZiplist | ValueType::HashZiplist if redis6 => {}
+        _ => return None,
+    }
+    let shape = e.value.compact_shape(scratch).ok()??;
+    let both = shape.max_even.max(shape.max_odd);
+    let pairs = shape.entries / 2;
+    let (encoding, elements, max_len) = match vt {
+        ValueType::SetIntset if shape.entries <= l.set_max_intset_entries => {
+            (ObjEncoding::Intset, shape.entries, both)
+        }
+        ValueType::SetListpack
+            if shape.entries <= l.set_max_listpack_entries && both <= l.set_max_listpack_value =>
+        {
+            (ObjEncoding::Listpack, shape.entries, both)
+        }
+        ValueType::ZsetListpack | ValueType::ZsetZiplist
+            if shape.entries % 2 == 0
+                && pairs <= l.zset_max_listpack_entries
+                && shape.max_even <= l.zset_max_listpack_value =>
+        {
+            (ObjEncoding::Listpack, pairs, shape.max_even)
+        }
+        ValueType::HashListpack | ValueType::HashZiplist
+            if shape.entries % 2 == 0
+                && pairs <= l.hash_max_listpack_entries
+                && both <= l.hash_max_listpack_value =>
+        {
+            (ObjEncoding::Listpack, pairs, both)
+        }
+        _ => return None,
+    };
+    // Redis 6 counts ziplists and intsets by their bytes, later servers by
+    // their allocation.
+    let (encoding, blob) = match vt {
+        ValueType::ZsetZiplist | ValueType::HashZiplist => (ObjEncoding::Ziplist, shape.blob_len),
+        ValueType::SetIntset if redis6 => (encoding, shape.blob_len),
+        _ => (encoding, p.j(shape.blob_len)),
+    };
+    Some(Measure {
+        encoding,
+        memory_bytes: 16 + blob,
+        elements,
+        max_element_bytes: max_len,
+    })
+}
+
 /// Length of the single blob (listpack, ziplist, intset, zipmap) of a compact value.
 fn blob_len(e: &Entry<'_>) -> rdb_parser::Result<u64> {
     let mut cur = rdb_parser::Cursor::new(e.value.raw(), e.value.offset());
@@ -936,20 +1050,21 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
                     }
                     QuicklistNode::Packed(b) => b,
                 };
-                let mut lp = 7u64;
-                let mut each = |s: Scalar<'_>| {
-                    count += 1;
-                    max_len = max_len.max(s.len());
-                    lp += lp_entry(s);
-                };
                 if v2 {
-                    for it in rdb_parser::Listpack::new(blob)? {
-                        each(it?);
+                    // The listpack is kept as it is: only lengths matter.
+                    let mut lp = rdb_parser::Listpack::new(blob)?;
+                    while let Some(s) = lp.next_entry()? {
+                        count += 1;
+                        max_len = max_len.max(s.len());
                     }
                     add_node(blob.len() as u64, false);
                 } else {
+                    let mut lp = 7u64;
                     for it in rdb_parser::Ziplist::new(blob)? {
-                        each(it?);
+                        let s = it?;
+                        count += 1;
+                        max_len = max_len.max(s.len());
+                        lp += lp_entry(s);
                     }
                     // 7.x converts each ziplist node to a listpack; 6.x keeps it.
                     add_node(

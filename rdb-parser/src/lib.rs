@@ -57,8 +57,8 @@ pub use reader::{Entry, Rdb, Record, Records};
 pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scalar};
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{
-    intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap, Element, ModuleId,
-    QuicklistNode, Scratch, StreamId, StreamMeta, StreamVisitor, Value,
+    intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap, CompactShape, Element,
+    ModuleId, QuicklistNode, Scratch, StreamId, StreamMeta, StreamVisitor, Value,
 };
 
 /// Decompresses LZF data (as found in RDB strings) into `out`.

@@ -11,7 +11,7 @@ pub(crate) mod zipmap;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mmap::{PageRelease, ReleaseBehind};
-use crate::string::{RdbString, Scalar};
+use crate::string::{decimal_len, RdbString, Scalar};
 use crate::types::{Kind, ValueType};
 use intset::Intset;
 use listpack::Listpack;
@@ -58,6 +58,20 @@ pub enum Element<'b> {
         /// Absolute expire time of this field, if it has one.
         expire_at_ms: Option<i64>,
     },
+}
+
+/// What [`Value::compact_shape`] reads from a container blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactShape {
+    /// Entries in the container (a hash or sorted set has two per element).
+    pub entries: u64,
+    /// Longest entry at positions 0, 2, 4, ... (members, fields), in bytes
+    /// (an integer counts its decimal digits).
+    pub max_even: u64,
+    /// Longest entry at positions 1, 3, 5, ... (scores, hash values).
+    pub max_odd: u64,
+    /// Size of the blob itself (decompressed).
+    pub blob_len: u64,
 }
 
 /// One node of a quicklist (list types 14 and 18), decompressed when the
@@ -456,6 +470,60 @@ impl<'a> Value<'a> {
                 })
             }
         }
+    }
+
+    /// For a value stored as one container blob (listpack, ziplist or
+    /// intset): its entries and the longest entry at even and at odd
+    /// positions, read from lengths alone (no element is parsed or
+    /// copied). Enough to tell whether a server keeps the blob as it is
+    /// on load. `None` for every other encoding.
+    pub fn compact_shape(&self, scratch: &mut Scratch) -> Result<Option<CompactShape>> {
+        use ValueType::*;
+        let mut cur = self.cursor();
+        let (expected, listpack) = match self.value_type {
+            SetIntset => ("an intset", false),
+            ListZiplist | ZsetZiplist | HashZiplist => ("a ziplist", false),
+            SetListpack | HashListpack | ZsetListpack | HashListpackExPreGa => ("a listpack", true),
+            HashListpackEx => {
+                cur.skip(8, "a hash's minimum field expire time")?;
+                ("a listpack", true)
+            }
+            _ => return Ok(None),
+        };
+        let (s, at) = read_blob_string(&mut cur, expected)?;
+        let blob = load_blob(s, at, &mut scratch.a)?;
+        let re = |e: Error| e.rebase(blob.file_offset, blob.compressed);
+        let mut shape = CompactShape {
+            entries: 0,
+            max_even: 0,
+            max_odd: 0,
+            blob_len: blob.bytes.len() as u64,
+        };
+        let mut add = |len: u64| {
+            let m = if shape.entries % 2 == 0 {
+                &mut shape.max_even
+            } else {
+                &mut shape.max_odd
+            };
+            *m = (*m).max(len);
+            shape.entries += 1;
+        };
+        if self.value_type == SetIntset {
+            for m in Intset::new(blob.bytes).map_err(re)? {
+                add(decimal_len(m.map_err(re)?) as u64);
+            }
+        } else if listpack {
+            let mut lp = Listpack::new(blob.bytes).map_err(re)?;
+            while let Some(s) = lp.next_entry().map_err(re)? {
+                add(s.len());
+            }
+        } else {
+            let mut zl = Ziplist::new(blob.bytes).map_err(re)?;
+            while let Some(s) = zl.next_entry().map_err(re)? {
+                add(s.len());
+            }
+        }
+        Ok(Some(shape))
     }
 
     /// Calls `f` for every element in stored order, decoding one container
