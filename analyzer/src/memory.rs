@@ -965,14 +965,14 @@ fn kept_blob(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> Option<Measur
             (ObjEncoding::Listpack, shape.entries, both)
         }
         ValueType::ZsetListpack | ValueType::ZsetZiplist
-            if shape.entries % 2 == 0
+            if shape.entries.is_multiple_of(2)
                 && pairs <= l.zset_max_listpack_entries
                 && shape.max_even <= l.zset_max_listpack_value =>
         {
             (ObjEncoding::Listpack, pairs, shape.max_even)
         }
         ValueType::HashListpack | ValueType::HashZiplist
-            if shape.entries % 2 == 0
+            if shape.entries.is_multiple_of(2)
                 && pairs <= l.hash_max_listpack_entries
                 && both <= l.hash_max_listpack_value =>
         {

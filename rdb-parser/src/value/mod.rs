@@ -500,7 +500,7 @@ impl<'a> Value<'a> {
             blob_len: blob.bytes.len() as u64,
         };
         let mut add = |len: u64| {
-            let m = if shape.entries % 2 == 0 {
+            let m = if shape.entries.is_multiple_of(2) {
                 &mut shape.max_even
             } else {
                 &mut shape.max_odd
