@@ -16,7 +16,7 @@ use rdb_parser::{ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, DEFAULT
 use crate::error::{Error, Result};
 use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
 use crate::memory::{Allocator, Profile};
-use crate::output::parquet::{EncodedRowGroup, KeysEncoder, KeysFileWriter};
+use crate::output::parquet::{EncodedRowGroup, KeysCompression, KeysEncoder, KeysFileWriter};
 use crate::prefix::{CliffAcc, KeyStat, PrefixAcc, PrefixConfig, Separators};
 use crate::slot::SLOTS;
 
@@ -51,6 +51,8 @@ pub struct Options {
     pub prefix_cap: usize,
     /// Prefix depth of the report's tree and of the per-prefix expiry rows.
     pub prefix_depth: usize,
+    /// Codec of `keys.parquet`.
+    pub keys_compression: KeysCompression,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
             separators: Separators::Auto,
             prefix_cap: crate::prefix::DEFAULT_CAP,
             prefix_depth: 3,
+            keys_compression: KeysCompression::default(),
         }
     }
 }
@@ -748,9 +751,10 @@ impl KeysSink {
 /// is removed.
 pub fn with_keys_writer<R>(
     path: &Path,
+    compression: KeysCompression,
     f: impl FnOnce(&KeysSink) -> Result<R>,
 ) -> Result<(R, u64)> {
-    let mut writer = KeysFileWriter::create(path)?;
+    let mut writer = KeysFileWriter::create(path, compression)?;
     let factory = writer.factory();
     // At most two encoded row groups wait for the writer, plus one open row
     // group per worker state not yet merged (a few per thread), each at

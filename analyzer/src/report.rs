@@ -49,7 +49,8 @@ pub fn write_report(
     let mut outputs = Vec::new();
     let files = if keys_table {
         let path = out.join("keys.parquet");
-        let (files, _rows) = with_keys_writer(&path, |sink| analyze_all(Some(sink)))?;
+        let (files, _rows) =
+            with_keys_writer(&path, opts.keys_compression, |sink| analyze_all(Some(sink)))?;
         outputs.push(path);
         files
     } else {

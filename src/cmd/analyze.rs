@@ -40,6 +40,10 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
         prefix_cap: a.prefix_cap,
         prefix_depth: a.prefix_depth,
         fresh_load: a.loaded,
+        keys_compression: analyzer::output::parquet::KeysCompression::from_name(
+            &a.keys_compression,
+        )
+        .unwrap_or_default(),
         ..Options::default()
     })
 }
