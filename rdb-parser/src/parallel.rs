@@ -43,7 +43,20 @@ impl<'a> Rdb<'a> {
     /// as soon as its end is known (so work on it can start while the scan
     /// goes on). On an error, the chunks before it have been handed out.
     pub fn scan_chunks(&self, target_bytes: u64, mut found: impl FnMut(Chunk)) -> Result<()> {
+        self.scan_chunks_with_ends(target_bytes, false, |c, _| found(c))
+    }
+
+    /// [`Rdb::scan_chunks`] that also hands over where each key's record
+    /// in the chunk ends (when `ends` is set), so that a worker reading
+    /// the chunk need not skip the values again.
+    fn scan_chunks_with_ends(
+        &self,
+        target_bytes: u64,
+        ends: bool,
+        mut found: impl FnMut(Chunk, Vec<u64>),
+    ) -> Result<()> {
         let target = target_bytes.max(1);
+        let mut chunk_ends = Vec::new();
         let mut index = 0;
         let mut records = self.records();
         let mut start = records.offset();
@@ -53,30 +66,37 @@ impl<'a> Rdb<'a> {
             let here = records.offset();
             behind.at(here);
             if here - start >= target {
-                found(Chunk {
-                    index,
-                    start,
-                    end: here,
-                    db,
-                    last: false,
-                });
+                found(
+                    Chunk {
+                        index,
+                        start,
+                        end: here,
+                        db,
+                        last: false,
+                    },
+                    std::mem::take(&mut chunk_ends),
+                );
                 index += 1;
                 start = here;
                 db = records.db();
             }
             match records.next() {
                 Some(Ok(Record::Eof { .. })) | None => break,
+                Some(Ok(Record::Entry(e))) if ends => chunk_ends.push(e.record_end),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
             }
         }
-        found(Chunk {
-            index,
-            start,
-            end: self.data().len() as u64,
-            db,
-            last: true,
-        });
+        found(
+            Chunk {
+                index,
+                start,
+                end: self.data().len() as u64,
+                db,
+                last: true,
+            },
+            chunk_ends,
+        );
         Ok(())
     }
 
@@ -108,7 +128,7 @@ impl<'a> Rdb<'a> {
         let stop = AtomicBool::new(false);
         let scan = rayon::scope(|s| {
             let (slots, failed, stop, init, fold) = (&slots, &failed, &stop, &init, &fold);
-            self.scan_chunks(target_bytes, |c| {
+            self.scan_chunks_with_ends(target_bytes, true, |c, ends| {
                 s.spawn(move |_| {
                     if stop.load(Ordering::Relaxed) {
                         return;
@@ -120,7 +140,7 @@ impl<'a> Rdb<'a> {
                     let mut acc = slots[slot].lock().unwrap_or_else(|p| p.into_inner());
                     let acc = acc.get_or_insert_with(init);
                     let mut result = Ok(());
-                    for r in self.chunk_records(&c) {
+                    for r in self.chunk_records(&c).with_known_ends(ends) {
                         result = r.and_then(|r| fold(acc, r));
                         if result.is_err() {
                             break;
