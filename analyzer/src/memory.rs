@@ -1052,11 +1052,9 @@ fn measure_list(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> rdb_parser
                 };
                 if v2 {
                     // The listpack is kept as it is: only lengths matter.
-                    let mut lp = rdb_parser::Listpack::new(blob)?;
-                    while let Some(s) = lp.next_entry()? {
-                        count += 1;
-                        max_len = max_len.max(s.len());
-                    }
+                    count += rdb_parser::Listpack::for_each_len(blob, |len| {
+                        max_len = max_len.max(len);
+                    })?;
                     add_node(blob.len() as u64, false);
                 } else {
                     let mut lp = 7u64;

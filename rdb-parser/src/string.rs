@@ -210,14 +210,11 @@ impl<'b> Scalar<'b> {
 /// Number of characters in the decimal form of `i`.
 #[inline]
 pub fn decimal_len(i: i64) -> usize {
-    let neg = usize::from(i < 0);
-    let mut v = i.unsigned_abs();
-    let mut n = 1;
-    while v >= 10 {
-        v /= 10;
-        n += 1;
-    }
-    n + neg
+    let digits = i
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    usize::from(i < 0) + digits
 }
 
 /// Writes the decimal form of `i` at the end of `buf` and returns it.

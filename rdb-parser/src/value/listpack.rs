@@ -6,7 +6,12 @@
 
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
-use crate::string::Scalar;
+use crate::string::{decimal_len as digits, Scalar};
+
+#[inline]
+fn decimal_len(v: i64) -> u64 {
+    digits(v) as u64
+}
 
 /// Iterator over the entries of one listpack blob. Offsets in its errors are
 /// relative to the blob.
@@ -62,6 +67,90 @@ impl<'b> Listpack<'b> {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Calls `f` with the length of every entry in order (a string's
+    /// bytes, an integer's decimal digits) and returns how many there are:
+    /// a walk that reads only encoding bytes, lengths and integers. It
+    /// accepts exactly what [`Listpack::next_entry`] accepts; when it meets
+    /// anything else, the checked reader walks again to name the error
+    /// (so `f` may have seen some entries of a listpack that then fails).
+    pub fn for_each_len(blob: &'b [u8], mut f: impl FnMut(u64)) -> Result<u64> {
+        let mut lp = Listpack::new(blob)?;
+        if blob.len() < 7 {
+            // No room for a terminator after the header.
+            while lp.next_entry()?.is_some() {}
+            return Ok(0);
+        }
+        let body = &blob[6..blob.len() - 1]; // between header and terminator
+        let mut i = 0usize;
+        let mut seen = 0u64;
+        let sound = loop {
+            let Some(&enc) = body.get(i) else {
+                break i == body.len();
+            };
+            let int = |n: usize| -> Option<i64> {
+                let b = body.get(i + 1..i + 1 + n)?;
+                let mut le = [0u8; 8];
+                le[8 - n..].copy_from_slice(b);
+                // Sign-extend from the top: shift the n bytes down again.
+                Some(i64::from_le_bytes(le) >> (8 * (8 - n)))
+            };
+            let (len, data) = match enc {
+                0x00..=0x7f => (decimal_len(i64::from(enc)), 0),
+                0x80..=0xbf => (u64::from(enc & 0x3f), usize::from(enc & 0x3f)),
+                0xc0..=0xdf => {
+                    let Some(&lo) = body.get(i + 1) else {
+                        break false;
+                    };
+                    let raw = (i64::from(enc & 0x1f) << 8) | i64::from(lo);
+                    let v = if raw >= 1 << 12 { raw - (1 << 13) } else { raw };
+                    (decimal_len(v), 1)
+                }
+                0xe0..=0xef => {
+                    let Some(&lo) = body.get(i + 1) else {
+                        break false;
+                    };
+                    let n = (usize::from(enc & 0x0f) << 8) | usize::from(lo);
+                    (n as u64, n + 1)
+                }
+                0xf0 => {
+                    let Some(n) = int(4) else { break false };
+                    let n = n as u32 as usize;
+                    (n as u64, n + 4)
+                }
+                0xf1..=0xf4 => {
+                    let n = [2, 3, 4, 8][usize::from(enc - 0xf1)];
+                    let Some(v) = int(n) else { break false };
+                    (decimal_len(v), n)
+                }
+                _ => break false,
+            };
+            let entry_len = 1 + data;
+            let backlen = match entry_len {
+                0..=127 => 1,
+                128..=16383 => 2,
+                16384..=2097151 => 3,
+                2097152..=268435455 => 4,
+                _ => 5,
+            };
+            i += entry_len + backlen;
+            if i > body.len() {
+                break false;
+            }
+            seen += 1;
+            f(len);
+        };
+        if sound && lp.header_count().is_none_or(|n| n == seen) {
+            return Ok(seen);
+        }
+        // Something is off: let the checked reader find and name it.
+        while lp.next_entry()?.is_some() {}
+        Err(Error::malformed(
+            "a listpack that both listpack readers accept",
+            0,
+            None,
+        ))
     }
 
     /// Reads the next entry.
@@ -171,6 +260,69 @@ impl<'b> Iterator for Listpack<'b> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// `for_each_len` agrees with `next_entry` on every input: the same
+    /// lengths when both accept it, an error from both otherwise.
+    #[test]
+    fn length_walk_agrees_with_the_checked_reader() {
+        let long = vec![b'x'; 5000];
+        let mid = vec![b'y'; 200];
+        let entries = [
+            Scalar::Int(0),
+            Scalar::Int(127),
+            Scalar::Int(-4096),
+            Scalar::Int(4095),
+            Scalar::Int(-32768),
+            Scalar::Int(8_388_607),
+            Scalar::Int(-8_388_608),
+            Scalar::Int(i64::from(i32::MIN)),
+            Scalar::Int(i64::MAX),
+            Scalar::Int(i64::MIN),
+            Scalar::Bytes(b""),
+            Scalar::Bytes(b"hello"),
+            Scalar::Bytes(&mid),
+            Scalar::Bytes(&long),
+        ];
+        let good = build(&entries);
+        let checked = |blob: &[u8]| -> Result<Vec<u64>> {
+            Listpack::new(blob)?.map(|e| e.map(|s| s.len())).collect()
+        };
+        let fast = |blob: &[u8]| -> Result<Vec<u64>> {
+            let mut v = Vec::new();
+            let n = Listpack::for_each_len(blob, |l| v.push(l))?;
+            assert_eq!(n, v.len() as u64);
+            Ok(v)
+        };
+        let want: Vec<u64> = entries.iter().map(|e| e.len()).collect();
+        assert_eq!(fast(&good).unwrap(), want);
+        // Every truncation and every single-byte change (a deterministic
+        // walk of values per position), with the size field kept honest.
+        let mut cases = Vec::new();
+        for cut in 0..good.len() {
+            let mut b = good[..cut].to_vec();
+            if b.len() >= 4 {
+                let n = b.len() as u32;
+                b[..4].copy_from_slice(&n.to_le_bytes());
+            }
+            cases.push(b);
+        }
+        for pos in 4..good.len() {
+            for v in [
+                0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xdf, 0xe0, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff,
+            ] {
+                let mut b = good.clone();
+                b[pos] = v;
+                cases.push(b);
+            }
+        }
+        for b in &cases {
+            match (checked(b), fast(b)) {
+                (Ok(a), Ok(f)) => assert_eq!(a, f, "{b:02x?}"),
+                (Err(_), Err(_)) => {}
+                (a, f) => panic!("readers disagree on {b:02x?}: {a:?} vs {f:?}"),
+            }
+        }
+    }
 
     /// Builds a listpack the way Redis encodes entries (a test oracle).
     pub(crate) fn build(entries: &[Scalar<'_>]) -> Vec<u8> {

@@ -513,10 +513,7 @@ impl<'a> Value<'a> {
                 add(decimal_len(m.map_err(re)?) as u64);
             }
         } else if listpack {
-            let mut lp = Listpack::new(blob.bytes).map_err(re)?;
-            while let Some(s) = lp.next_entry().map_err(re)? {
-                add(s.len());
-            }
+            Listpack::for_each_len(blob.bytes, add).map_err(re)?;
         } else {
             let mut zl = Ziplist::new(blob.bytes).map_err(re)?;
             while let Some(s) = zl.next_entry().map_err(re)? {
