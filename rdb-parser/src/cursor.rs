@@ -202,6 +202,21 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The most common string in a file: a 6-bit length and its bytes,
+    /// when both are there (else nothing is consumed and the caller takes
+    /// the general path, which reports any error).
+    #[inline(always)]
+    pub fn short_string(&mut self) -> Option<&'a [u8]> {
+        let first = *self.buf.get(self.pos)?;
+        if first >= 0x40 {
+            return None;
+        }
+        let end = self.pos + 1 + usize::from(first);
+        let s = self.buf.get(self.pos + 1..end)?;
+        self.pos = end;
+        Some(s)
+    }
+
     /// Reads a length that must be a plain length, not a string encoding.
     #[inline]
     pub fn len(&mut self, expected: &'static str) -> Result<u64> {

@@ -32,6 +32,16 @@ impl<'a> RdbString<'a> {
     /// Reads a string at the cursor.
     #[inline]
     pub fn read(cur: &mut Cursor<'a>, expected: &'static str) -> Result<RdbString<'a>> {
+        match cur.short_string() {
+            Some(b) => Ok(RdbString::Raw(b)),
+            None => Self::read_any(cur, expected),
+        }
+    }
+
+    /// [`RdbString::read`] for every encoding (the short raw string, by
+    /// far the most common, is read inline by the caller).
+    #[inline(never)]
+    fn read_any(cur: &mut Cursor<'a>, expected: &'static str) -> Result<RdbString<'a>> {
         let start = cur.offset();
         match cur.length(expected)? {
             Length::Len(n) => Ok(RdbString::Raw(cur.bytes(n, expected)?)),
@@ -67,6 +77,14 @@ impl<'a> RdbString<'a> {
     /// Skips a string without looking at its bytes.
     #[inline]
     pub fn skip(cur: &mut Cursor<'a>, expected: &'static str) -> Result<()> {
+        match cur.short_string() {
+            Some(_) => Ok(()),
+            None => Self::skip_any(cur, expected),
+        }
+    }
+
+    #[inline(never)]
+    fn skip_any(cur: &mut Cursor<'a>, expected: &'static str) -> Result<()> {
         let start = cur.offset();
         match cur.length(expected)? {
             Length::Len(n) => cur.skip(n, expected),
