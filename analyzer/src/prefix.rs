@@ -96,7 +96,8 @@ impl Separators {
 /// Settings of the prefix analysis (a lookup table, cheap to copy).
 #[derive(Clone, Copy, Debug)]
 pub struct PrefixConfig {
-    sep: [bool; 256],
+    /// Per byte: [`F_SEP`] for separators, else the `F_*` classes it lacks.
+    fast: [u8; 256],
     inner: [bool; 256],
     /// Most distinct patterns an accumulator holds.
     pub cap: usize,
@@ -115,8 +116,26 @@ impl PrefixConfig {
         for &b in INNER {
             inner[b as usize] = !sep[b as usize];
         }
+        let mut fast = [0u8; 256];
+        for (b, f) in fast.iter_mut().enumerate() {
+            let b = b as u8;
+            let class = if b.is_ascii_digit() {
+                F_DIGIT | F_HEX | F_ALNUM
+            } else if b.is_ascii_hexdigit() {
+                F_LETTER | F_HEX | F_ALNUM
+            } else if b.is_ascii_alphabetic() {
+                F_LETTER | F_ALNUM
+            } else {
+                0
+            };
+            *f = if sep[b as usize] {
+                F_SEP
+            } else {
+                F_CLASSES & !class
+            };
+        }
         PrefixConfig {
-            sep,
+            fast,
             inner,
             cap: cap.max(1),
             depth: depth.max(1),
@@ -124,53 +143,88 @@ impl PrefixConfig {
     }
 
     fn is_sep(&self, b: u8) -> bool {
-        self.sep[b as usize]
+        self.fast[b as usize] & F_SEP != 0
     }
 
     /// Writes the pattern of `key` into `out` (cleared first) and returns it.
     pub fn template<'b>(&self, key: &[u8], out: &'b mut Vec<u8>) -> &'b [u8] {
         out.clear();
+        // `key[kept..start]` (kept segments and separators) is still to be
+        // copied to `out`.
+        let mut kept = 0;
         let mut start = 0;
         let mut depth = 0;
         loop {
-            let end = key[start..]
-                .iter()
-                .position(|&b| self.is_sep(b))
-                .map_or(key.len(), |p| start + p);
+            let (end, lacks) = self.scan(key, start);
             depth += 1;
-            if depth == MAX_DEPTH && end < key.len() {
+            let last = end == key.len();
+            if depth == MAX_DEPTH && !last {
+                out.extend_from_slice(&key[kept..start]);
                 out.push(b'*');
+                return out;
+            }
+            let seg = &key[start..end];
+            match segment_shape(seg.len(), lacks) {
+                Some(false) => {}
+                Some(true) => {
+                    out.extend_from_slice(&key[kept..start]);
+                    out.push(b'*');
+                    kept = end;
+                }
+                None => {
+                    out.extend_from_slice(&key[kept..start]);
+                    self.template_segment(seg, out);
+                    kept = end;
+                }
+            }
+            if last {
                 break;
             }
-            self.template_segment(&key[start..end], out);
-            if end >= key.len() {
-                break;
-            }
-            out.push(key[end]);
             start = end + 1;
         }
+        out.extend_from_slice(&key[kept..]);
         out
     }
 
+    /// The end of the segment starting at `start` (the next separator or
+    /// the end of the key), and the `F_*` classes some of its bytes lack.
+    #[inline(always)]
+    fn scan(&self, key: &[u8], start: usize) -> (usize, u8) {
+        let t = &self.fast;
+        let mut lacks = 0;
+        let mut i = start;
+        // Eight bytes at a time while there is no separator among them.
+        while let Some(c) = key[i..].first_chunk::<8>() {
+            let x = t[c[0] as usize]
+                | t[c[1] as usize]
+                | t[c[2] as usize]
+                | t[c[3] as usize]
+                | t[c[4] as usize]
+                | t[c[5] as usize]
+                | t[c[6] as usize]
+                | t[c[7] as usize];
+            if x & F_SEP != 0 {
+                break;
+            }
+            lacks |= x;
+            i += 8;
+        }
+        while let Some(&b) = key.get(i) {
+            let x = t[b as usize];
+            if x & F_SEP != 0 {
+                break;
+            }
+            lacks |= x;
+            i += 1;
+        }
+        (i, lacks)
+    }
+
+    /// The identifier rules on a non-empty segment of at most
+    /// [`MAX_SEGMENT_BYTES`] that is neither all letters nor all digits
+    /// (the shapes [`segment_shape`] leaves).
+    #[inline(never)]
     fn template_segment(&self, seg: &[u8], out: &mut Vec<u8>) {
-        if seg.is_empty() {
-            return;
-        }
-        // Fast paths: plain words and plain numbers.
-        if seg.len() <= MAX_SEGMENT_BYTES {
-            if seg.iter().all(u8::is_ascii_alphabetic) {
-                if seg.len() >= 8 && seg.iter().all(u8::is_ascii_hexdigit) {
-                    out.push(b'*');
-                } else {
-                    out.extend_from_slice(seg);
-                }
-                return;
-            }
-            if seg.iter().all(u8::is_ascii_digit) {
-                out.push(b'*');
-                return;
-            }
-        }
         let sh = shape(seg);
         if seg.len() > MAX_SEGMENT_BYTES
             || shape_is_identifier(seg, &sh)
@@ -220,6 +274,44 @@ impl Default for PrefixConfig {
         PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3)
     }
 }
+
+/// The common segment shapes, decided from the length `n` of a segment
+/// and the `F_*` classes some of its bytes lack: `Some(true)` for an
+/// identifier (`*`), `Some(false)` for a segment kept as is (empty
+/// included), `None` for the others, left to
+/// [`PrefixConfig::template_segment`].
+#[inline(always)]
+fn segment_shape(n: usize, lacks: u8) -> Option<bool> {
+    if n == 0 {
+        Some(false)
+    } else if n > MAX_SEGMENT_BYTES || lacks & F_DIGIT == 0 {
+        // Too long, or a number.
+        Some(true)
+    } else if lacks & F_LETTER == 0 {
+        // A word, unless it is a long hex string (`deadbeef`).
+        Some(n >= 8 && lacks & F_HEX == 0)
+    } else if lacks & F_HEX == 0 {
+        // Hex digits and letters both: hex from 4 characters, a word
+        // below (`a1`).
+        Some(n >= 4)
+    } else if lacks & F_ALNUM == 0 && n >= 12 {
+        // Letters and digits both: a random token.
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Classes of [`PrefixConfig::template`]'s one pass: ASCII digit, letter,
+/// hex digit, letter or digit. [`PrefixConfig`]'s table holds the classes
+/// a byte does *not* have (so that OR-ing a segment's entries tells the
+/// classes some byte lacks), or [`F_SEP`] alone for a separator.
+const F_DIGIT: u8 = 1;
+const F_LETTER: u8 = 2;
+const F_HEX: u8 = 4;
+const F_ALNUM: u8 = 8;
+const F_CLASSES: u8 = F_DIGIT | F_LETTER | F_HEX | F_ALNUM;
+const F_SEP: u8 = 16;
 
 const DIGIT: u8 = 1;
 const HEX_LETTER: u8 = 2;
