@@ -193,21 +193,49 @@ impl PrefixConfig {
         let t = &self.fast;
         let mut lacks = 0;
         let mut i = start;
-        // Eight bytes at a time while there is no separator among them.
+        // Eight bytes at a time; in the chunk holding the separator, the
+        // halves' ORs locate it.
         while let Some(c) = key[i..].first_chunk::<8>() {
-            let x = t[c[0] as usize]
-                | t[c[1] as usize]
-                | t[c[2] as usize]
-                | t[c[3] as usize]
-                | t[c[4] as usize]
-                | t[c[5] as usize]
-                | t[c[6] as usize]
-                | t[c[7] as usize];
-            if x & F_SEP != 0 {
-                break;
+            let x = [
+                t[c[0] as usize],
+                t[c[1] as usize],
+                t[c[2] as usize],
+                t[c[3] as usize],
+                t[c[4] as usize],
+                t[c[5] as usize],
+                t[c[6] as usize],
+                t[c[7] as usize],
+            ];
+            let lo = x[0] | x[1] | x[2] | x[3];
+            let hi = x[4] | x[5] | x[6] | x[7];
+            if (lo | hi) & F_SEP == 0 {
+                lacks |= lo | hi;
+                i += 8;
+                continue;
             }
-            lacks |= x;
-            i += 8;
+            let (p, before) = if lo & F_SEP == 0 {
+                let (p, before) = first_sep([x[4], x[5], x[6], x[7]]);
+                (p + 4, lo | before)
+            } else {
+                first_sep([x[0], x[1], x[2], x[3]])
+            };
+            return (i + p, lacks | before);
+        }
+        // Fewer than eight bytes left in the key.
+        if let Some(c) = key[i..].first_chunk::<4>() {
+            let x = [
+                t[c[0] as usize],
+                t[c[1] as usize],
+                t[c[2] as usize],
+                t[c[3] as usize],
+            ];
+            let all = x[0] | x[1] | x[2] | x[3];
+            if all & F_SEP != 0 {
+                let (p, before) = first_sep(x);
+                return (i + p, lacks | before);
+            }
+            lacks |= all;
+            i += 4;
         }
         while let Some(&b) = key.get(i) {
             let x = t[b as usize];
@@ -272,6 +300,24 @@ impl PrefixConfig {
 impl Default for PrefixConfig {
     fn default() -> PrefixConfig {
         PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3)
+    }
+}
+
+/// The first of four table entries that is a separator (one must be), and
+/// the OR of the entries before it.
+#[inline(always)]
+fn first_sep(x: [u8; 4]) -> (usize, u8) {
+    let x01 = x[0] | x[1];
+    if x01 & F_SEP == 0 {
+        if x[2] & F_SEP != 0 {
+            (2, x01)
+        } else {
+            (3, x01 | x[2])
+        }
+    } else if x[0] & F_SEP != 0 {
+        (0, 0)
+    } else {
+        (1, x[0])
     }
 }
 
