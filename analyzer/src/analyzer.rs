@@ -105,6 +105,15 @@ pub struct TypeStat {
     pub elements: u64,
 }
 
+impl TypeStat {
+    fn merge(&mut self, o: &TypeStat) {
+        self.keys += o.keys;
+        self.memory_bytes += o.memory_bytes;
+        self.rdb_bytes += o.rdb_bytes;
+        self.elements += o.elements;
+    }
+}
+
 /// Totals for one database.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DbStat {
@@ -116,6 +125,15 @@ pub struct DbStat {
     pub memory_bytes: u64,
     /// Bytes in the file.
     pub rdb_bytes: u64,
+}
+
+impl DbStat {
+    fn merge(&mut self, o: &DbStat) {
+        self.keys += o.keys;
+        self.expires += o.expires;
+        self.memory_bytes += o.memory_bytes;
+        self.rdb_bytes += o.rdb_bytes;
+    }
 }
 
 /// Keys and memory in one bucket (expiry, slot).
@@ -351,6 +369,67 @@ struct Limits {
     prefix: PrefixConfig,
 }
 
+/// The data types counted in arrays: every [`Kind`] but modules, in
+/// declaration order (`kind as usize` indexes them).
+const DENSE_KINDS: [Kind; 6] = [
+    Kind::String,
+    Kind::List,
+    Kind::Set,
+    Kind::Zset,
+    Kind::Hash,
+    Kind::Stream,
+];
+
+/// Every [`ObjEncoding`], in declaration order (`encoding as usize`
+/// indexes them).
+const ENCODINGS: [ObjEncoding; 13] = [
+    ObjEncoding::Int,
+    ObjEncoding::Embstr,
+    ObjEncoding::Raw,
+    ObjEncoding::Listpack,
+    ObjEncoding::ListpackEx,
+    ObjEncoding::Quicklist,
+    ObjEncoding::Ziplist,
+    ObjEncoding::Linkedlist,
+    ObjEncoding::Intset,
+    ObjEncoding::Hashtable,
+    ObjEncoding::Skiplist,
+    ObjEncoding::Stream,
+    ObjEncoding::Module,
+];
+
+/// Databases below this number are counted in an array.
+const DENSE_DBS: usize = 64;
+
+/// The index in [`DENSE_KINDS`] of a type counted in arrays (`None`:
+/// module types, counted in the maps).
+fn dense_kind(tk: TypeKey) -> Option<usize> {
+    (tk.module.is_none() && tk.kind != Kind::Module).then_some(tk.kind as usize)
+}
+
+/// The per-key tallies of the common types and databases, indexed instead
+/// of looked up in [`Accumulator`]'s maps, and folded into them by
+/// [`Accumulator::settle`]. A slot stands for a map entry when it counted
+/// a key (`keys > 0`, `Some`).
+#[derive(Debug)]
+struct Dense {
+    types: [[TypeStat; ENCODINGS.len()]; DENSE_KINDS.len()],
+    dbs: [DbStat; DENSE_DBS],
+    top_memory: [Option<TopN>; DENSE_KINDS.len()],
+    top_elements: [Option<TopN>; DENSE_KINDS.len()],
+}
+
+impl Default for Dense {
+    fn default() -> Dense {
+        Dense {
+            types: [[TypeStat::default(); ENCODINGS.len()]; DENSE_KINDS.len()],
+            dbs: [DbStat::default(); DENSE_DBS],
+            top_memory: Default::default(),
+            top_elements: Default::default(),
+        }
+    }
+}
+
 /// Everything one worker gathers; workers' accumulators are merged at the
 /// end. Updating it never locks and never allocates per key, except when
 /// a key enters a top-N list or passes a big-key threshold.
@@ -383,6 +462,9 @@ pub struct Accumulator {
     hot_lru: TopN,
     /// Keys over the big-key thresholds (in no particular order).
     pub over_threshold: Vec<BigKey>,
+    /// Tallies not yet in `types`, `dbs`, `top_memory`, `top_elements`
+    /// (empty outside [`analyze_rdb`]'s fold).
+    dense: Box<Dense>,
     /// Key patterns ([`crate::prefix`]).
     pub prefixes: PrefixAcc,
     /// Keys per minute of expiry, within 30 days of the snapshot.
@@ -489,6 +571,7 @@ impl Accumulator {
             hot_lfu: TopN::default(),
             hot_lru: TopN::default(),
             over_threshold: Vec::new(),
+            dense: Box::default(),
             prefixes: PrefixAcc::new(limits.prefix),
             cliffs: CliffAcc::default(),
             hash_tags: HashTagAcc::default(),
@@ -507,6 +590,14 @@ impl Accumulator {
     /// [`Accumulator::observe`] for a key whose pattern
     /// ([`PrefixConfig::template`]) is already known.
     pub fn observe_with_pattern(&mut self, f: &KeyFacts<'_>, memory: u64, pattern: &[u8]) {
+        self.tally::<false>(f, memory, pattern);
+    }
+
+    /// [`Accumulator::observe_with_pattern`]; with `DENSE`, the common
+    /// types' and databases' totals are left in [`Dense`] until
+    /// [`Accumulator::settle`].
+    #[inline(always)]
+    fn tally<const DENSE: bool>(&mut self, f: &KeyFacts<'_>, memory: u64, pattern: &[u8]) {
         self.keys += 1;
         self.elements += f.elements;
         self.rdb_bytes += f.rdb_bytes;
@@ -515,12 +606,19 @@ impl Accumulator {
             kind: f.kind,
             module: f.module,
         };
-        let t = self.types.entry((tk, f.encoding)).or_default();
+        let dense_kind = if DENSE { dense_kind(tk) } else { None };
+        let t = match dense_kind {
+            Some(k) => &mut self.dense.types[k][f.encoding as usize],
+            None => self.types.entry((tk, f.encoding)).or_default(),
+        };
         t.keys += 1;
         t.memory_bytes += memory;
         t.rdb_bytes += f.rdb_bytes;
         t.elements += f.elements;
-        let d = self.dbs.entry(f.db).or_default();
+        let d = match usize::try_from(f.db) {
+            Ok(db) if DENSE && db < DENSE_DBS => &mut self.dense.dbs[db],
+            _ => self.dbs.entry(f.db).or_default(),
+        };
         d.keys += 1;
         d.memory_bytes += memory;
         d.rdb_bytes += f.rdb_bytes;
@@ -549,15 +647,17 @@ impl Accumulator {
         self.slots[usize::from(f.slot)].add(memory);
         self.hash_tags.add(f.key, memory);
         let n = self.limits.top_n;
-        self.top_memory
-            .entry(tk)
-            .or_default()
-            .offer(n, memory, f, memory);
+        match dense_kind {
+            Some(k) => self.dense.top_memory[k].get_or_insert_default(),
+            None => self.top_memory.entry(tk).or_default(),
+        }
+        .offer(n, memory, f, memory);
         if f.kind != Kind::Module {
-            self.top_elements
-                .entry(tk)
-                .or_default()
-                .offer(n, f.elements, f, memory);
+            match dense_kind {
+                Some(k) => self.dense.top_elements[k].get_or_insert_default(),
+                None => self.top_elements.entry(tk).or_default(),
+            }
+            .offer(n, f.elements, f, memory);
         }
         if let Some(freq) = f.lfu_freq {
             self.hot_lfu.offer(n, u64::from(freq), f, memory);
@@ -576,26 +676,47 @@ impl Accumulator {
         }
     }
 
+    /// Folds the tallies held in [`Dense`] into the maps.
+    fn settle(&mut self) {
+        let n = self.limits.top_n;
+        let dense = &mut *self.dense;
+        for (k, &kind) in DENSE_KINDS.iter().enumerate() {
+            let tk = TypeKey { kind, module: None };
+            for (e, &enc) in ENCODINGS.iter().enumerate() {
+                let t = std::mem::take(&mut dense.types[k][e]);
+                if t.keys > 0 {
+                    self.types.entry((tk, enc)).or_default().merge(&t);
+                }
+            }
+            if let Some(t) = dense.top_memory[k].take() {
+                self.top_memory.entry(tk).or_default().merge(n, t);
+            }
+            if let Some(t) = dense.top_elements[k].take() {
+                self.top_elements.entry(tk).or_default().merge(n, t);
+            }
+        }
+        for (db, d) in dense.dbs.iter_mut().enumerate() {
+            let d = std::mem::take(d);
+            if d.keys > 0 {
+                self.dbs.entry(db as u64).or_default().merge(&d);
+            }
+        }
+    }
+
     /// Folds `o` into `self`.
-    pub fn merge(mut self, o: Accumulator) -> Accumulator {
+    pub fn merge(mut self, mut o: Accumulator) -> Accumulator {
+        self.settle();
+        o.settle();
         self.keys += o.keys;
         self.expires += o.expires;
         self.elements += o.elements;
         self.rdb_bytes += o.rdb_bytes;
         self.memory_bytes += o.memory_bytes;
         for (k, t) in o.types {
-            let e = self.types.entry(k).or_default();
-            e.keys += t.keys;
-            e.memory_bytes += t.memory_bytes;
-            e.rdb_bytes += t.rdb_bytes;
-            e.elements += t.elements;
+            self.types.entry(k).or_default().merge(&t);
         }
         for (k, d) in o.dbs {
-            let e = self.dbs.entry(k).or_default();
-            e.keys += d.keys;
-            e.expires += d.expires;
-            e.memory_bytes += d.memory_bytes;
-            e.rdb_bytes += d.rdb_bytes;
+            self.dbs.entry(k).or_default().merge(&d);
         }
         for (a, b) in self.expiry.iter_mut().zip(o.expiry) {
             a.merge(b);
@@ -966,7 +1087,7 @@ pub fn analyze_rdb(
         let f = KeyFacts::from_entry(&e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
         let memory = f.memory_bytes;
         let pattern = limits.prefix.template(key, &mut w.pattern_buf);
-        w.acc.observe_with_pattern(&f, memory, pattern);
+        w.acc.tally::<true>(&f, memory, pattern);
         if let Some(k) = w.keys.as_mut() {
             // An encoding error here would be a schema bug; report it as a
             // stopped writer rather than panic.
@@ -998,6 +1119,7 @@ pub fn analyze_rdb(
     if !w.flush()? || w.send_failed {
         return Err(Error::WriterGone);
     }
+    w.acc.settle();
     Ok(FileReport {
         source: source.to_owned(),
         meta,
@@ -1065,6 +1187,102 @@ mod tests {
         for (i, b) in ExpiryBucket::ALL.iter().enumerate() {
             assert_eq!(*b as usize, i);
         }
+    }
+}
+
+#[cfg(test)]
+mod dense_tests {
+    use super::*;
+    use rdb_parser::ValueType;
+
+    #[test]
+    fn dense_tables_index_in_declaration_order() {
+        for (i, k) in DENSE_KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+        assert_eq!(Kind::Module as usize, DENSE_KINDS.len());
+        for (i, e) in ENCODINGS.iter().enumerate() {
+            assert_eq!(*e as usize, i);
+        }
+        assert_eq!(ObjEncoding::Module as usize + 1, ENCODINGS.len());
+    }
+
+    /// The fold's path (arrays for the common types and databases, maps
+    /// for module types and large database numbers, settled at merges)
+    /// gives what the maps alone give, whatever the split.
+    #[test]
+    fn dense_tallies_equal_the_maps() {
+        let limits = Limits {
+            top_n: 2,
+            bigkey_bytes: 100,
+            bigkey_elements: 100,
+            now_ms: 1_000_000,
+            prefix: PrefixConfig::default(),
+        };
+        let shapes = [
+            (Kind::String, None, ObjEncoding::Embstr),
+            (Kind::String, None, ObjEncoding::Int),
+            (Kind::List, None, ObjEncoding::Quicklist),
+            (Kind::Hash, None, ObjEncoding::Listpack),
+            (Kind::Stream, None, ObjEncoding::Stream),
+            (Kind::Module, Some(ModuleId(7 << 10)), ObjEncoding::Module),
+            (Kind::Module, Some(ModuleId(9 << 10)), ObjEncoding::Module),
+            // Not produced by the parser; still counted in the maps.
+            (Kind::String, Some(ModuleId(1)), ObjEncoding::Raw),
+        ];
+        let dbs = [0, 3, 63, 64, 1000, u64::MAX];
+        let keys: Vec<Vec<u8>> = (0..500).map(|i| format!("k:{i}").into_bytes()).collect();
+        let facts = |i: usize| {
+            let (kind, module, encoding) = shapes[i * 7 % shapes.len()];
+            KeyFacts {
+                db: dbs[i * 5 % dbs.len()],
+                key: &keys[i],
+                kind,
+                value_type: ValueType::String,
+                module,
+                encoding,
+                rdb_bytes: 10 + i as u64,
+                elements: (i * 37 % 211) as u64,
+                max_element_bytes: 1,
+                memory_bytes: (i * 53 % 997) as u64,
+                expire_at_ms: i.is_multiple_of(3).then_some(1_000_000 + i as i64 * 1000),
+                idle_seconds: None,
+                lfu_freq: Some((i % 256) as u8),
+                slot: (i % 16384) as u16,
+            }
+        };
+        let mut maps = Accumulator::new(limits);
+        for i in 0..keys.len() {
+            let f = facts(i);
+            maps.observe_with_pattern(&f, f.memory_bytes, b"k:*");
+        }
+        for parts in [1, 2, 7] {
+            let mut accs: Vec<Accumulator> = (0..parts).map(|_| Accumulator::new(limits)).collect();
+            for i in 0..keys.len() {
+                let f = facts(i);
+                accs[i % parts].tally::<true>(&f, f.memory_bytes, b"k:*");
+            }
+            let mut it = accs.into_iter();
+            let mut acc = it.next().unwrap();
+            for o in it {
+                acc = acc.merge(o);
+            }
+            acc.settle();
+            assert_eq!(acc.types, maps.types, "{parts} parts");
+            assert_eq!(acc.dbs, maps.dbs, "{parts} parts");
+            assert_eq!(acc.top_by_memory(), maps.top_by_memory(), "{parts} parts");
+            assert_eq!(
+                acc.top_by_elements(),
+                maps.top_by_elements(),
+                "{parts} parts"
+            );
+            assert_eq!(acc.keys, maps.keys);
+            assert_eq!(acc.expires, maps.expires);
+        }
+        assert_eq!(maps.dbs.len(), dbs.len());
+        assert_eq!(maps.types.len(), shapes.len());
+        // Two shapes are plain strings: one top list.
+        assert_eq!(maps.top_by_memory().len(), shapes.len() - 1);
     }
 }
 

@@ -96,7 +96,8 @@ impl Separators {
 /// Settings of the prefix analysis (a lookup table, cheap to copy).
 #[derive(Clone, Copy, Debug)]
 pub struct PrefixConfig {
-    sep: [bool; 256],
+    /// Per byte: [`F_SEP`] for separators, else the `F_*` classes it lacks.
+    fast: [u8; 256],
     inner: [bool; 256],
     /// Most distinct patterns an accumulator holds.
     pub cap: usize,
@@ -115,8 +116,26 @@ impl PrefixConfig {
         for &b in INNER {
             inner[b as usize] = !sep[b as usize];
         }
+        let mut fast = [0u8; 256];
+        for (b, f) in fast.iter_mut().enumerate() {
+            let b = b as u8;
+            let class = if b.is_ascii_digit() {
+                F_DIGIT | F_HEX | F_ALNUM
+            } else if b.is_ascii_hexdigit() {
+                F_LETTER | F_HEX | F_ALNUM
+            } else if b.is_ascii_alphabetic() {
+                F_LETTER | F_ALNUM
+            } else {
+                0
+            };
+            *f = if sep[b as usize] {
+                F_SEP
+            } else {
+                F_CLASSES & !class
+            };
+        }
         PrefixConfig {
-            sep,
+            fast,
             inner,
             cap: cap.max(1),
             depth: depth.max(1),
@@ -124,53 +143,116 @@ impl PrefixConfig {
     }
 
     fn is_sep(&self, b: u8) -> bool {
-        self.sep[b as usize]
+        self.fast[b as usize] & F_SEP != 0
     }
 
     /// Writes the pattern of `key` into `out` (cleared first) and returns it.
     pub fn template<'b>(&self, key: &[u8], out: &'b mut Vec<u8>) -> &'b [u8] {
         out.clear();
+        // `key[kept..start]` (kept segments and separators) is still to be
+        // copied to `out`.
+        let mut kept = 0;
         let mut start = 0;
         let mut depth = 0;
         loop {
-            let end = key[start..]
-                .iter()
-                .position(|&b| self.is_sep(b))
-                .map_or(key.len(), |p| start + p);
+            let (end, lacks) = self.scan(key, start);
             depth += 1;
-            if depth == MAX_DEPTH && end < key.len() {
+            let last = end == key.len();
+            if depth == MAX_DEPTH && !last {
+                out.extend_from_slice(&key[kept..start]);
                 out.push(b'*');
+                return out;
+            }
+            let seg = &key[start..end];
+            match segment_shape(seg.len(), lacks) {
+                Some(false) => {}
+                Some(true) => {
+                    out.extend_from_slice(&key[kept..start]);
+                    out.push(b'*');
+                    kept = end;
+                }
+                None => {
+                    out.extend_from_slice(&key[kept..start]);
+                    self.template_segment(seg, out);
+                    kept = end;
+                }
+            }
+            if last {
                 break;
             }
-            self.template_segment(&key[start..end], out);
-            if end >= key.len() {
-                break;
-            }
-            out.push(key[end]);
             start = end + 1;
         }
+        out.extend_from_slice(&key[kept..]);
         out
     }
 
+    /// The end of the segment starting at `start` (the next separator or
+    /// the end of the key), and the `F_*` classes some of its bytes lack.
+    #[inline(always)]
+    fn scan(&self, key: &[u8], start: usize) -> (usize, u8) {
+        let t = &self.fast;
+        let mut lacks = 0;
+        let mut i = start;
+        // Eight bytes at a time; in the chunk holding the separator, the
+        // halves' ORs locate it.
+        while let Some(c) = key[i..].first_chunk::<8>() {
+            let x = [
+                t[c[0] as usize],
+                t[c[1] as usize],
+                t[c[2] as usize],
+                t[c[3] as usize],
+                t[c[4] as usize],
+                t[c[5] as usize],
+                t[c[6] as usize],
+                t[c[7] as usize],
+            ];
+            let lo = x[0] | x[1] | x[2] | x[3];
+            let hi = x[4] | x[5] | x[6] | x[7];
+            if (lo | hi) & F_SEP == 0 {
+                lacks |= lo | hi;
+                i += 8;
+                continue;
+            }
+            let (p, before) = if lo & F_SEP == 0 {
+                let (p, before) = first_sep([x[4], x[5], x[6], x[7]]);
+                (p + 4, lo | before)
+            } else {
+                first_sep([x[0], x[1], x[2], x[3]])
+            };
+            return (i + p, lacks | before);
+        }
+        // Fewer than eight bytes left in the key.
+        if let Some(c) = key[i..].first_chunk::<4>() {
+            let x = [
+                t[c[0] as usize],
+                t[c[1] as usize],
+                t[c[2] as usize],
+                t[c[3] as usize],
+            ];
+            let all = x[0] | x[1] | x[2] | x[3];
+            if all & F_SEP != 0 {
+                let (p, before) = first_sep(x);
+                return (i + p, lacks | before);
+            }
+            lacks |= all;
+            i += 4;
+        }
+        while let Some(&b) = key.get(i) {
+            let x = t[b as usize];
+            if x & F_SEP != 0 {
+                break;
+            }
+            lacks |= x;
+            i += 1;
+        }
+        (i, lacks)
+    }
+
+    /// The identifier rules on a non-empty segment of at most
+    /// [`MAX_SEGMENT_BYTES`] that is neither all letters nor all digits
+    /// (the shapes [`segment_shape`] leaves).
+    #[inline(never)]
     fn template_segment(&self, seg: &[u8], out: &mut Vec<u8>) {
-        if seg.is_empty() {
-            return;
-        }
-        // Fast paths: plain words and plain numbers.
-        if seg.len() <= MAX_SEGMENT_BYTES {
-            if seg.iter().all(u8::is_ascii_alphabetic) {
-                if seg.len() >= 8 && seg.iter().all(u8::is_ascii_hexdigit) {
-                    out.push(b'*');
-                } else {
-                    out.extend_from_slice(seg);
-                }
-                return;
-            }
-            if seg.iter().all(u8::is_ascii_digit) {
-                out.push(b'*');
-                return;
-            }
-        }
         let sh = shape(seg);
         if seg.len() > MAX_SEGMENT_BYTES
             || shape_is_identifier(seg, &sh)
@@ -220,6 +302,62 @@ impl Default for PrefixConfig {
         PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3)
     }
 }
+
+/// The first of four table entries that is a separator (one must be), and
+/// the OR of the entries before it.
+#[inline(always)]
+fn first_sep(x: [u8; 4]) -> (usize, u8) {
+    let x01 = x[0] | x[1];
+    if x01 & F_SEP == 0 {
+        if x[2] & F_SEP != 0 {
+            (2, x01)
+        } else {
+            (3, x01 | x[2])
+        }
+    } else if x[0] & F_SEP != 0 {
+        (0, 0)
+    } else {
+        (1, x[0])
+    }
+}
+
+/// The common segment shapes, decided from the length `n` of a segment
+/// and the `F_*` classes some of its bytes lack: `Some(true)` for an
+/// identifier (`*`), `Some(false)` for a segment kept as is (empty
+/// included), `None` for the others, left to
+/// [`PrefixConfig::template_segment`].
+#[inline(always)]
+fn segment_shape(n: usize, lacks: u8) -> Option<bool> {
+    if n == 0 {
+        Some(false)
+    } else if n > MAX_SEGMENT_BYTES || lacks & F_DIGIT == 0 {
+        // Too long, or a number.
+        Some(true)
+    } else if lacks & F_LETTER == 0 {
+        // A word, unless it is a long hex string (`deadbeef`).
+        Some(n >= 8 && lacks & F_HEX == 0)
+    } else if lacks & F_HEX == 0 {
+        // Hex digits and letters both: hex from 4 characters, a word
+        // below (`a1`).
+        Some(n >= 4)
+    } else if lacks & F_ALNUM == 0 && n >= 12 {
+        // Letters and digits both: a random token.
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Classes of [`PrefixConfig::template`]'s one pass: ASCII digit, letter,
+/// hex digit, letter or digit. [`PrefixConfig`]'s table holds the classes
+/// a byte does *not* have (so that OR-ing a segment's entries tells the
+/// classes some byte lacks), or [`F_SEP`] alone for a separator.
+const F_DIGIT: u8 = 1;
+const F_LETTER: u8 = 2;
+const F_HEX: u8 = 4;
+const F_ALNUM: u8 = 8;
+const F_CLASSES: u8 = F_DIGIT | F_LETTER | F_HEX | F_ALNUM;
+const F_SEP: u8 = 16;
 
 const DIGIT: u8 = 1;
 const HEX_LETTER: u8 = 2;
@@ -1022,5 +1160,464 @@ mod tests {
         assert_eq!(top[0].0, (now + 120_000) / 60_000 * 60_000);
         assert_eq!(top[0].1.keys, 10);
         assert_eq!(top[1].1.keys, 5);
+    }
+}
+
+/// [`PrefixConfig::template`] against a frozen copy of its first,
+/// straightforward implementation, on many generated keys of varied shapes.
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    // ---- The reference: the original implementation, kept verbatim in
+    // behaviour (own tables and helpers, so later changes to the module's
+    // helpers cannot change it).
+
+    struct RefConfig {
+        sep: [bool; 256],
+        inner: [bool; 256],
+    }
+
+    impl RefConfig {
+        fn new(seps: &Separators) -> RefConfig {
+            let mut sep = [false; 256];
+            for &b in seps.bytes() {
+                sep[b as usize] = true;
+            }
+            let mut inner = [false; 256];
+            for &b in b"-_.@+=,# " {
+                inner[b as usize] = !sep[b as usize];
+            }
+            RefConfig { sep, inner }
+        }
+    }
+
+    const R_DIGIT: u8 = 1;
+    const R_HEX_LETTER: u8 = 2;
+    const R_LETTER: u8 = 4;
+    const R_NUM_PUNCT: u8 = 8;
+    const R_TOK_PUNCT: u8 = 16;
+    const R_ODD: u8 = 32;
+
+    fn r_class(b: u8) -> u8 {
+        let mut c = if b.is_ascii_digit() {
+            R_DIGIT
+        } else if b.is_ascii_hexdigit() {
+            R_HEX_LETTER | R_LETTER
+        } else if b.is_ascii_alphabetic() {
+            R_LETTER
+        } else if !(0x20..0x7f).contains(&b) {
+            R_ODD
+        } else {
+            0
+        };
+        if b"-._+,TZ".contains(&b) {
+            c |= R_NUM_PUNCT;
+        }
+        if b"+/=".contains(&b) {
+            c |= R_TOK_PUNCT;
+        }
+        c
+    }
+
+    #[derive(Default)]
+    struct RShape {
+        digits: usize,
+        letters: usize,
+        any: u8,
+        numeric: usize,
+        hex: usize,
+        token: usize,
+        switches: usize,
+    }
+
+    fn r_shape(t: &[u8]) -> RShape {
+        let mut s = RShape::default();
+        let mut prev_digit = None;
+        for &b in t {
+            let c = r_class(b);
+            s.any |= c;
+            let digit = c & R_DIGIT != 0;
+            s.digits += usize::from(digit);
+            s.letters += usize::from(c & R_LETTER != 0);
+            s.numeric += usize::from(c & (R_DIGIT | R_NUM_PUNCT) != 0);
+            s.hex += usize::from(c & (R_DIGIT | R_HEX_LETTER) != 0);
+            s.token += usize::from(c & (R_DIGIT | R_LETTER | R_TOK_PUNCT) != 0);
+            if c & (R_DIGIT | R_LETTER) != 0 {
+                s.switches += usize::from(prev_digit.is_some_and(|p| p != digit));
+                prev_digit = Some(digit);
+            }
+        }
+        s
+    }
+
+    fn r_is_identifier(t: &[u8]) -> bool {
+        !t.is_empty() && r_shape_is_identifier(t, &r_shape(t))
+    }
+
+    fn r_shape_is_identifier(t: &[u8], s: &RShape) -> bool {
+        let n = t.len();
+        if s.digits > 0
+            && s.numeric == n
+            && s.digits >= n - s.digits
+            && (t[0].is_ascii_digit() || t[0] == b'-')
+        {
+            return true;
+        }
+        if s.hex == n && (n >= 8 || (n >= 4 && s.digits > 0 && s.letters > 0)) {
+            return true;
+        }
+        if s.digits > 0 && s.letters > 0 && s.token == n && (n >= 12 || (n >= 8 && s.switches >= 3))
+        {
+            return true;
+        }
+        n == 36
+            && t.iter().enumerate().all(|(i, &b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    }
+
+    fn r_is_email(t: &[u8]) -> bool {
+        t.iter()
+            .position(|&b| b == b'@')
+            .is_some_and(|p| p > 0 && p + 1 < t.len())
+    }
+
+    fn r_is_binary(t: &[u8], s: &RShape) -> bool {
+        s.any & R_ODD != 0
+            && (t.iter().any(|&b| b < 0x20 || b == 0x7f) || std::str::from_utf8(t).is_err())
+    }
+
+    fn r_template_segment(cfg: &RefConfig, seg: &[u8], out: &mut Vec<u8>) {
+        if seg.is_empty() {
+            return;
+        }
+        if seg.len() <= MAX_SEGMENT_BYTES {
+            if seg.iter().all(u8::is_ascii_alphabetic) {
+                if seg.len() >= 8 && seg.iter().all(u8::is_ascii_hexdigit) {
+                    out.push(b'*');
+                } else {
+                    out.extend_from_slice(seg);
+                }
+                return;
+            }
+            if seg.iter().all(u8::is_ascii_digit) {
+                out.push(b'*');
+                return;
+            }
+        }
+        let sh = r_shape(seg);
+        if seg.len() > MAX_SEGMENT_BYTES
+            || r_shape_is_identifier(seg, &sh)
+            || r_is_binary(seg, &sh)
+            || r_is_email(seg)
+        {
+            out.push(b'*');
+            return;
+        }
+        if !seg.iter().any(|&b| cfg.inner[b as usize]) {
+            out.extend_from_slice(seg);
+            return;
+        }
+        let mark = out.len();
+        let mut all_ids = true;
+        let mut any_part = false;
+        let mut start = 0;
+        for i in 0..=seg.len() {
+            if i < seg.len() && !cfg.inner[seg[i] as usize] {
+                continue;
+            }
+            let part = &seg[start..i];
+            if !part.is_empty() {
+                any_part = true;
+                if r_is_identifier(part) {
+                    out.push(b'*');
+                } else {
+                    all_ids = false;
+                    out.extend_from_slice(part);
+                }
+            }
+            if i < seg.len() {
+                out.push(seg[i]);
+            }
+            start = i + 1;
+        }
+        if all_ids && any_part {
+            out.truncate(mark);
+            out.push(b'*');
+        }
+    }
+
+    fn reference_template(cfg: &RefConfig, key: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut depth = 0;
+        loop {
+            let end = key[start..]
+                .iter()
+                .position(|&b| cfg.sep[b as usize])
+                .map_or(key.len(), |p| start + p);
+            depth += 1;
+            if depth == MAX_DEPTH && end < key.len() {
+                out.push(b'*');
+                break;
+            }
+            r_template_segment(cfg, &key[start..end], &mut out);
+            if end >= key.len() {
+                break;
+            }
+            out.push(key[end]);
+            start = end + 1;
+        }
+        out
+    }
+
+    // ---- A deterministic generator of keys.
+
+    /// SplitMix64.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick(&mut self, from: &[u8]) -> u8 {
+            from[self.below(from.len())]
+        }
+
+        fn chars(&mut self, from: &[u8], len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.pick(from)).collect()
+        }
+    }
+
+    const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+    const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"0123456789";
+    const HEX: &[u8] = b"0123456789abcdef";
+    const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
+    const HEX_LETTERS: &[u8] = b"abcdefABCDEF";
+    const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    /// Bytes that sit on the edges of the rules.
+    const TRICKY: &[u8] = b"aAfFgGzZtTxX09-_.@+=,# :|/{}[]*!~\t\x00\x7f\x80\xc3\xa9\xff";
+
+    fn len(r: &mut Rng) -> usize {
+        match r.below(10) {
+            0 => r.below(3),
+            1..=6 => 1 + r.below(14),
+            7 | 8 => 8 + r.below(30),
+            _ => 60 + r.below(10),
+        }
+    }
+
+    /// One segment (it may contain separators or inner bytes itself).
+    fn segment(r: &mut Rng) -> Vec<u8> {
+        let n = len(r);
+        match r.below(24) {
+            0 => Vec::new(),
+            1 => r.chars(LOWER, n),
+            2 => r.chars(ALPHA, n),
+            3 => r.chars(DIGITS, n),
+            4 => r.chars(HEX, n),
+            5 => r.chars(HEX_UPPER, n),
+            6 => r.chars(HEX_LETTERS, n),
+            7 => r.chars(ALNUM, n),
+            8 => r.chars(B64, n),
+            9 => r.chars(TRICKY, n),
+            10 => (0..n).map(|_| r.next() as u8).collect(),
+            11 => {
+                let h = r.chars(HEX, 32);
+                let mut u = Vec::new();
+                for (i, b) in h.into_iter().enumerate() {
+                    if [8, 12, 16, 20].contains(&i) {
+                        u.push(b'-');
+                    }
+                    u.push(b);
+                }
+                if r.below(4) == 0 {
+                    let i = r.below(u.len());
+                    u[i] = r.pick(TRICKY);
+                }
+                u
+            }
+            12 => {
+                let (a, b) = (r.below(8), r.below(8));
+                let mut e = r.chars(LOWER, a);
+                e.push(b'@');
+                e.extend(r.chars(LOWER, b));
+                if r.below(2) == 0 {
+                    e.extend_from_slice(b".com");
+                }
+                e
+            }
+            13 => format!(
+                "{:04}-{:02}-{:02}{}",
+                r.below(3000),
+                r.below(13),
+                r.below(32),
+                ["", "T10:00Z", "T10", " 10.5"][r.below(4)]
+            )
+            .into_bytes(),
+            14 => format!("{}.{}", r.below(1000), r.below(100_000)).into_bytes(),
+            15 => format!(
+                "{}.{}.{}.{}",
+                r.below(256),
+                r.below(256),
+                r.below(256),
+                r.below(256)
+            )
+            .into_bytes(),
+            16 => {
+                // Alternating letters and digits (k3j4h5g6).
+                (0..n)
+                    .map(|i| {
+                        if (i + r.below(2)).is_multiple_of(2) {
+                            r.pick(LOWER)
+                        } else {
+                            r.pick(DIGITS)
+                        }
+                    })
+                    .collect()
+            }
+            17 => {
+                // Words and ids joined by inner bytes.
+                let parts = 1 + r.below(4);
+                let mut v = Vec::new();
+                for i in 0..parts {
+                    if i > 0 {
+                        v.push(r.pick(b"-_.@+=,# "));
+                    }
+                    let m = len(r) % 16;
+                    let set: &[u8] = [LOWER, DIGITS, HEX, ALNUM, TRICKY][r.below(5)];
+                    v.extend(r.chars(set, m));
+                }
+                v
+            }
+            18 => "名字é".repeat(1 + r.below(30)).into_bytes(),
+            19 => {
+                // A word with a digit or a T/Z somewhere.
+                let mut v = r.chars(LOWER, n.max(1));
+                let i = r.below(v.len());
+                v[i] = r.pick(b"0123456789TZ");
+                v
+            }
+            20 => {
+                // Digits with a letter or punctuation somewhere.
+                let mut v = r.chars(DIGITS, n.max(1));
+                let i = r.below(v.len());
+                v[i] = r.pick(b"TZaxf-._+,/=@ ");
+                v
+            }
+            21 => {
+                // Lengths around the limits.
+                let m = [3, 4, 7, 8, 11, 12, 35, 36, 37, 63, 64, 65, 200][r.below(13)];
+                let set: &[u8] = [LOWER, DIGITS, HEX, HEX_LETTERS, ALNUM, B64][r.below(6)];
+                r.chars(set, m)
+            }
+            22 => r.chars(b"0123456789-._+,TZ", n),
+            _ => {
+                let w = [
+                    "user",
+                    "session",
+                    "cache",
+                    "item",
+                    "profile",
+                    "page",
+                    "html",
+                    "order",
+                    "reply.to",
+                    "v2",
+                    "api",
+                    "feature_flags",
+                    "dark_mode",
+                    "{user3}",
+                    "face",
+                    "deadbeef",
+                    "cafe",
+                    "T",
+                    "Z",
+                    "-1",
+                    "-",
+                    "@",
+                    "a@b",
+                ];
+                w[r.below(w.len())].as_bytes().to_vec()
+            }
+        }
+    }
+
+    fn key(r: &mut Rng, seps: &[u8]) -> Vec<u8> {
+        let segs = match r.below(10) {
+            0 => 1,
+            1..=7 => 1 + r.below(4),
+            _ => 1 + r.below(12),
+        };
+        let mut k = Vec::new();
+        for i in 0..segs {
+            if i > 0 {
+                k.push(r.pick(seps));
+            }
+            k.extend(segment(r));
+        }
+        k
+    }
+
+    #[test]
+    fn template_matches_the_reference() {
+        let configs = [
+            Separators::Auto,
+            Separators::Chars(b":".to_vec()),
+            Separators::Chars(b".".to_vec()),
+            Separators::Chars(b"-_".to_vec()),
+            Separators::Chars(b" @#".to_vec()),
+            Separators::Chars(b"a0".to_vec()),
+            Separators::Chars(b"\x00\x7f".to_vec()),
+        ];
+        let mut r = Rng(42);
+        let mut out = Vec::new();
+        for seps in &configs {
+            let cfg = PrefixConfig::new(seps, DEFAULT_CAP, 3);
+            let reference = RefConfig::new(seps);
+            let mut sep_bytes = seps.bytes().to_vec();
+            // Keys split on the config's separators and on others.
+            sep_bytes.extend_from_slice(b":|/.");
+            for i in 0..60_000 {
+                let k = if i % 3 == 0 {
+                    key(&mut r, seps.bytes())
+                } else {
+                    key(&mut r, &sep_bytes)
+                };
+                let want = reference_template(&reference, &k);
+                let got = cfg.template(&k, &mut out);
+                assert!(
+                    got == want,
+                    "{seps:?} key {:?}: got {:?}, want {:?}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(got),
+                    String::from_utf8_lossy(&want),
+                );
+            }
+        }
+        // Every single byte and every pair, alone and between separators.
+        let cfg = PrefixConfig::default();
+        let reference = RefConfig::new(&Separators::Auto);
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for k in [vec![a], vec![a, b], vec![b'x', b':', a, b, b'1', b'2']] {
+                    let want = reference_template(&reference, &k);
+                    assert_eq!(cfg.template(&k, &mut out), &want[..], "{k:?}");
+                }
+            }
+        }
     }
 }
