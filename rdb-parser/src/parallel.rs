@@ -3,7 +3,7 @@
 //! independently. Results come back in file order, so a parallel run
 //! equals a sequential one.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -29,6 +29,15 @@ pub struct Chunk {
 /// Default chunk size: large enough to amortize scheduling, small enough to
 /// balance two to sixteen threads on a file of a few hundred megabytes.
 pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
+
+/// Counts a handed-out chunk as finished when dropped (also on a panic).
+struct InFlight<'c>(&'c AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl<'a> Rdb<'a> {
     /// Scans the file and cuts it into chunks of about `target_bytes` each,
@@ -126,10 +135,24 @@ impl<'a> Rdb<'a> {
         // The failing chunk's index and its error; later chunks are skipped.
         let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
         let stop = AtomicBool::new(false);
+        // Chunks handed out and not finished. The scan is much faster than
+        // the work, so past a few per thread it works on chunks itself
+        // instead of running ahead: what waits (each chunk's record ends)
+        // stays bounded whatever the file size.
+        let in_flight = AtomicUsize::new(0);
+        let max_in_flight = 8 * threads + 8;
         let scan = rayon::scope(|s| {
             let (slots, failed, stop, init, fold) = (&slots, &failed, &stop, &init, &fold);
+            let in_flight = &in_flight;
             self.scan_chunks_with_ends(target_bytes, true, |c, ends| {
+                while in_flight.load(Ordering::Acquire) >= max_in_flight {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::yield_now();
+                    }
+                }
+                in_flight.fetch_add(1, Ordering::AcqRel);
                 s.spawn(move |_| {
+                    let _done = InFlight(in_flight);
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
