@@ -127,6 +127,83 @@ mod tests {
         assert_eq!(out, vec![b'a'; 13]);
     }
 
+    /// The byte-wise reference decoder the fast one must match.
+    fn reference(input: &[u8], expected_len: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            let ctrl = input[i] as usize;
+            i += 1;
+            if ctrl < 32 {
+                out.extend_from_slice(input.get(i..i + ctrl + 1)?);
+                i += ctrl + 1;
+            } else {
+                let mut len = ctrl >> 5;
+                if len == 7 {
+                    len += *input.get(i)? as usize;
+                    i += 1;
+                }
+                let back = ((ctrl & 0x1f) << 8) + *input.get(i)? as usize + 1;
+                i += 1;
+                let start = out.len().checked_sub(back)?;
+                for k in 0..len + 2 {
+                    out.push(out[start + k]);
+                }
+            }
+            if out.len() > expected_len {
+                return None;
+            }
+        }
+        (out.len() == expected_len).then_some(out)
+    }
+
+    #[test]
+    fn matches_the_byte_wise_decoder_on_random_streams() {
+        let mut x = 0x9e37_79b9u32;
+        let mut next = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        let mut out = Vec::new();
+        for _ in 0..3000 {
+            // A valid stream: literals and back references of every size.
+            let mut input = Vec::new();
+            let mut produced = 0usize;
+            for _ in 0..1 + next(40) {
+                if produced == 0 || next(3) == 0 {
+                    let run = 1 + next(32) as usize;
+                    input.push((run - 1) as u8);
+                    for _ in 0..run {
+                        input.push(next(4) as u8 + b'a');
+                    }
+                    produced += run;
+                } else {
+                    let len = 3 + next(60) as usize; // code 0 would be a literal
+                    let back = 1 + next(produced.min(8192) as u32) as usize;
+                    let code = (len - 2).min(7);
+                    input.push(((code << 5) | ((back - 1) >> 8)) as u8);
+                    if code == 7 {
+                        input.push((len - 2 - 7) as u8);
+                    }
+                    input.push((back - 1) as u8);
+                    produced += len;
+                }
+            }
+            let want = reference(&input, produced).unwrap();
+            decompress_into(&input, produced, &mut out).unwrap();
+            assert_eq!(out, want);
+            // Wrong declared lengths fail, like the reference.
+            for wrong in [produced.saturating_sub(1), produced + 1] {
+                assert_eq!(
+                    decompress_into(&input, wrong, &mut out).is_ok(),
+                    reference(&input, wrong).is_some()
+                );
+            }
+        }
+    }
+
     #[test]
     fn corrupt_inputs_fail_cleanly() {
         let mut out = Vec::new();
