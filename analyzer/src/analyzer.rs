@@ -488,13 +488,11 @@ pub struct HashTagAcc {
 }
 
 impl HashTagAcc {
-    fn add(&mut self, key: &[u8], memory: u64) {
+    /// Counts a key whose hash tag is `tag` (none: nothing to count).
+    fn add(&mut self, tag: Option<&[u8]>, memory: u64) {
+        let Some(tag) = tag else { return };
         if self.overflowed {
             return;
-        }
-        let tag = crate::slot::hash_tag(key);
-        if tag.len() == key.len() {
-            return; // no hash tag
         }
         let len = self.tags.len();
         if let Some(b) = self.tags.get_mut(tag) {
@@ -645,7 +643,7 @@ impl Accumulator {
             self.slots = vec![Bucket::default(); SLOTS];
         }
         self.slots[usize::from(f.slot)].add(memory);
-        self.hash_tags.add(f.key, memory);
+        self.hash_tags.add(f.hash_tag, memory);
         let n = self.limits.top_n;
         match dense_kind {
             Some(k) => self.dense.top_memory[k].get_or_insert_default(),
@@ -1137,18 +1135,23 @@ mod tests {
         let keys: Vec<Vec<u8>> = (0..300)
             .map(|i| format!("{{user{}}}:k{i}", i % 7).into_bytes())
             .collect();
+        // As from_entry finds them.
+        let tag = |k: &[u8]| {
+            let t = crate::slot::hash_tag(k);
+            (t.len() != k.len()).then(|| t.to_vec())
+        };
         let mut whole = HashTagAcc::default();
         let (mut a, mut b) = (HashTagAcc::default(), HashTagAcc::default());
         for (i, k) in keys.iter().enumerate() {
-            whole.add(k, 10);
+            whole.add(tag(k).as_deref(), 10);
             if i % 2 == 0 {
-                a.add(k, 10)
+                a.add(tag(k).as_deref(), 10)
             } else {
-                b.add(k, 10)
+                b.add(tag(k).as_deref(), 10)
             }
         }
-        whole.add(b"no-tag", 5);
-        whole.add(b"empty{}tag", 5);
+        whole.add(tag(b"no-tag").as_deref(), 5);
+        whole.add(tag(b"empty{}tag").as_deref(), 5);
         a.merge(b);
         assert_eq!(whole.len(), 7);
         assert_eq!(whole.top(10), a.top(10));
@@ -1156,7 +1159,7 @@ mod tests {
         assert_eq!((top[0].0, top[0].1.keys), (&b"user0"[..], 43));
         let mut big = HashTagAcc::default();
         for i in 0..=HASH_TAG_CAP {
-            big.add(format!("{{t{i}}}").as_bytes(), 1);
+            big.add(tag(format!("{{t{i}}}").as_bytes()).as_deref(), 1);
         }
         assert!(big.overflowed() && big.is_empty());
     }
@@ -1249,6 +1252,7 @@ mod dense_tests {
                 idle_seconds: None,
                 lfu_freq: Some((i % 256) as u8),
                 slot: (i % 16384) as u16,
+                hash_tag: None,
             }
         };
         let mut maps = Accumulator::new(limits);

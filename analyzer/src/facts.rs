@@ -12,7 +12,7 @@ use std::fmt;
 use rdb_parser::{Entry, Kind, Magic, ModuleId, Scratch, ValueType};
 
 use crate::memory;
-use crate::slot::key_slot;
+use crate::slot::{crc16, hash_tag, SLOTS};
 
 /// A Redis version, major and minor (`7.2`), the granularity at which
 /// encodings and memory layouts change.
@@ -208,6 +208,8 @@ pub struct KeyFacts<'k> {
     pub lfu_freq: Option<u8>,
     /// Cluster slot (CRC16 with hash tags).
     pub slot: u16,
+    /// The key's hash tag (between `{` and `}`), when it has one.
+    pub hash_tag: Option<&'k [u8]>,
 }
 
 impl<'k> KeyFacts<'k> {
@@ -221,6 +223,7 @@ impl<'k> KeyFacts<'k> {
         scratch: &mut Scratch,
     ) -> rdb_parser::Result<KeyFacts<'k>> {
         let m = memory::measure(&ctx.profile, entry, key.len() as u64, scratch)?;
+        let tag = hash_tag(key);
         let module = match entry.kind() {
             Kind::Module => Some(entry.value.module_id()?),
             _ => None,
@@ -239,7 +242,8 @@ impl<'k> KeyFacts<'k> {
             expire_at_ms: entry.expire_at_ms,
             idle_seconds: entry.idle_seconds,
             lfu_freq: entry.lfu_freq,
-            slot: key_slot(key),
+            slot: crc16(tag) & (SLOTS as u16 - 1),
+            hash_tag: (tag.len() != key.len()).then_some(tag),
         })
     }
 
