@@ -261,28 +261,39 @@ impl<'b> Iterator for Listpack<'b> {
 pub(crate) mod tests {
     use super::*;
 
+    /// Entries in every encoding, at the edges of each integer width;
+    /// `mid` and `long` need the 12- and 32-bit string lengths.
+    fn every_encoding<'b>(mid: &'b [u8], long: &'b [u8]) -> Vec<Scalar<'b>> {
+        let mut v: Vec<Scalar<'b>> = [
+            0,
+            5,
+            -5,
+            127,
+            4095,
+            -4096,
+            30000,
+            -32768,
+            8_388_607,
+            -8_000_000,
+            -8_388_608,
+            2_000_000_000,
+            i64::from(i32::MIN),
+            i64::MAX,
+            i64::MIN,
+        ]
+        .into_iter()
+        .map(Scalar::Int)
+        .collect();
+        v.extend([b"".as_slice(), b"hello", mid, long].map(Scalar::Bytes));
+        v
+    }
+
     /// `for_each_len` agrees with `next_entry` on every input: the same
     /// lengths when both accept it, an error from both otherwise.
     #[test]
     fn length_walk_agrees_with_the_checked_reader() {
-        let long = vec![b'x'; 5000];
-        let mid = vec![b'y'; 200];
-        let entries = [
-            Scalar::Int(0),
-            Scalar::Int(127),
-            Scalar::Int(-4096),
-            Scalar::Int(4095),
-            Scalar::Int(-32768),
-            Scalar::Int(8_388_607),
-            Scalar::Int(-8_388_608),
-            Scalar::Int(i64::from(i32::MIN)),
-            Scalar::Int(i64::MAX),
-            Scalar::Int(i64::MIN),
-            Scalar::Bytes(b""),
-            Scalar::Bytes(b"hello"),
-            Scalar::Bytes(&mid),
-            Scalar::Bytes(&long),
-        ];
+        let (mid, long) = (vec![b'y'; 300], vec![b'x'; 5000]);
+        let entries = every_encoding(&mid, &long);
         let good = build(&entries);
         let checked = |blob: &[u8]| -> Result<Vec<u64>> {
             Listpack::new(blob)?.map(|e| e.map(|s| s.len())).collect()
@@ -394,22 +405,8 @@ pub(crate) mod tests {
 
     #[test]
     fn every_encoding_round_trips() {
-        let long = vec![b'x'; 5000];
-        let mid = vec![b'y'; 300];
-        let items = [
-            Scalar::Int(5),
-            Scalar::Int(-5),
-            Scalar::Int(4095),
-            Scalar::Int(-4096),
-            Scalar::Int(30000),
-            Scalar::Int(-8_000_000),
-            Scalar::Int(2_000_000_000),
-            Scalar::Int(i64::MIN),
-            Scalar::Bytes(b"hello"),
-            Scalar::Bytes(&mid),
-            Scalar::Bytes(&long),
-            Scalar::Bytes(b""),
-        ];
+        let (mid, long) = (vec![b'y'; 300], vec![b'x'; 5000]);
+        let items = every_encoding(&mid, &long);
         let blob = build(&items);
         let got: Vec<_> = Listpack::new(&blob)
             .unwrap()
