@@ -8,6 +8,19 @@ use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::string::{decimal_len as digits, Scalar};
 
+/// Bytes of the back length that follows an entry of `entry_len` bytes
+/// (7 bits per byte).
+#[inline]
+fn backlen_size(entry_len: u64) -> u64 {
+    match entry_len {
+        0..=127 => 1,
+        128..=16383 => 2,
+        16384..=2097151 => 3,
+        2097152..=268435455 => 4,
+        _ => 5,
+    }
+}
+
 #[inline]
 fn decimal_len(v: i64) -> u64 {
     digits(v) as u64
@@ -127,14 +140,7 @@ impl<'b> Listpack<'b> {
                 _ => break false,
             };
             let entry_len = 1 + data;
-            let backlen = match entry_len {
-                0..=127 => 1,
-                128..=16383 => 2,
-                16384..=2097151 => 3,
-                2097152..=268435455 => 4,
-                _ => 5,
-            };
-            i += entry_len + backlen;
+            i += entry_len + backlen_size(entry_len as u64) as usize;
             if i > body.len() {
                 break false;
             }
@@ -234,16 +240,8 @@ impl<'b> Listpack<'b> {
                 ))
             }
         };
-        let entry_len = 1 + data_len;
-        let backlen_bytes = match entry_len {
-            0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
-            _ => 5,
-        };
         self.cur
-            .skip(backlen_bytes, "a listpack entry back length")?;
+            .skip(backlen_size(1 + data_len), "a listpack entry back length")?;
         self.seen += 1;
         Ok(Some(value))
     }
