@@ -38,8 +38,13 @@ pub const EXPIRY_PREFIXES: usize = 20;
 pub const CLIFF_MINUTES: usize = 20;
 
 /// An Arrow builder made with room for some rows.
-trait Presized {
+trait Presized: Sized {
     fn presized(rows: usize) -> Self;
+    /// The empty builder that replaces `self` once its batch is finished:
+    /// sized like this batch, so that the next one does not regrow.
+    fn successor(&self, rows: usize) -> Self {
+        Self::presized(rows)
+    }
 }
 
 impl<T: arrow_array::ArrowPrimitiveType> Presized for arrow_array::builder::PrimitiveBuilder<T> {
@@ -54,6 +59,11 @@ impl<T: arrow_array::types::ByteArrayType> Presized
     fn presized(rows: usize) -> Self {
         // Keys, types and patterns: a few tens of bytes per row.
         Self::with_capacity(rows, rows * 24)
+    }
+
+    fn successor(&self, rows: usize) -> Self {
+        let used = self.values_slice().len();
+        Self::with_capacity(rows, (used + used / 8).max(rows * 24))
     }
 }
 
@@ -120,10 +130,10 @@ macro_rules! table {
             /// The rows so far as a batch; the builder starts over empty.
             pub fn finish(&mut self) -> Result<RecordBatch> {
                 self.rows = 0;
-                let columns: Vec<ArrayRef> = vec![ $( Arc::new(std::mem::replace(
-                    &mut self.$col,
-                    <$b as Presized>::presized(self.capacity),
-                ).finish()), )* ];
+                let columns: Vec<ArrayRef> = vec![ $( {
+                    let next = Presized::successor(&self.$col, self.capacity);
+                    Arc::new(std::mem::replace(&mut self.$col, next).finish()) as ArrayRef
+                }, )* ];
                 RecordBatch::try_new(Arc::clone(&self.schema), columns)
                     .map_err(|err| Error::Arrow { table: $table, err })
             }
