@@ -89,6 +89,12 @@ impl<'a> Rdb<'a> {
                 start = here;
                 db = records.db();
             }
+            if let Some(end) = records.skip_key_record() {
+                if ends {
+                    chunk_ends.push(end);
+                }
+                continue;
+            }
             match records.next() {
                 Some(Ok(Record::Eof { .. })) | None => break,
                 Some(Ok(Record::Entry(e))) if ends => chunk_ends.push(e.record_end),

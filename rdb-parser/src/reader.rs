@@ -281,6 +281,39 @@ impl<'a> Records<'a> {
         self
     }
 
+    /// For the boundary scan: steps over the next record if it is a plain
+    /// key record (a type byte, the key and the value, after any expire,
+    /// idle or frequency opcodes) and returns where it ends, by skipping
+    /// alone. `None`, with nothing consumed, for any other record and for
+    /// anything malformed: the caller then reads it with `next`, which
+    /// names any error exactly.
+    pub(crate) fn skip_key_record(&mut self) -> Option<u64> {
+        if self.done {
+            return None;
+        }
+        let mut c = self.cur;
+        loop {
+            match c.peek()? {
+                opcode::EXPIRETIME_MS => c.skip(9, "an expire time in ms").ok()?,
+                opcode::EXPIRETIME => c.skip(5, "an expire time in seconds").ok()?,
+                opcode::FREQ => c.skip(2, "an LFU frequency").ok()?,
+                opcode::IDLE => {
+                    c.skip(1, "an opcode").ok()?;
+                    c.len("an LRU idle time").ok()?;
+                }
+                b => {
+                    let vt = ValueType::from_byte(b, self.rdb.magic)?;
+                    c.skip(1, "a value type").ok()?;
+                    RdbString::skip(&mut c, "a key").ok()?;
+                    let mut behind = crate::mmap::ReleaseBehind::new(self.rdb.release, c.offset());
+                    skip_value(&mut c, vt, &mut behind).ok()?;
+                    self.cur = c;
+                    return Some(c.offset());
+                }
+            }
+        }
+    }
+
     /// Database of the records being read.
     pub fn db(&self) -> u64 {
         self.db
