@@ -12,7 +12,7 @@ use std::fmt;
 use rdb_parser::{Entry, Kind, Magic, ModuleId, Scratch, ValueType};
 
 use crate::memory;
-use crate::slot::{crc16, hash_tag, SLOTS};
+use crate::slot::{hash_tag, tag_slot};
 
 /// A Redis version, major and minor (`7.2`), the granularity at which
 /// encodings and memory layouts change.
@@ -242,7 +242,7 @@ impl<'k> KeyFacts<'k> {
             expire_at_ms: entry.expire_at_ms,
             idle_seconds: entry.idle_seconds,
             lfu_freq: entry.lfu_freq,
-            slot: crc16(tag) & (SLOTS as u16 - 1),
+            slot: tag_slot(tag),
             hash_tag: (tag.len() != key.len()).then_some(tag),
         })
     }

@@ -386,12 +386,7 @@ impl Walk {
         if compact || track_int {
             let int = as_canonical_int(s);
             if compact {
-                self.lp_bytes += lp_entry_of(int, len);
-                if p.era == Era::Redis6 {
-                    let z = zl_entry(s, self.zl_prev);
-                    self.zl_bytes += z;
-                    self.zl_prev = z;
-                }
+                self.add_compact(p, s, int, len);
             }
             if track_int {
                 match int {
@@ -460,7 +455,13 @@ impl Walk {
 
     /// Adds an entry to the compact sizes only.
     fn compact_entry(&mut self, p: &Profile, s: Scalar<'_>) {
-        self.lp_bytes += lp_entry(s);
+        self.add_compact(p, s, as_canonical_int(s), s.len());
+    }
+
+    /// Adds `s` (whose integer reading is `int`) to the listpack and, for
+    /// Redis 6, ziplist sizes.
+    fn add_compact(&mut self, p: &Profile, s: Scalar<'_>, int: Option<i64>, len: u64) {
+        self.lp_bytes += lp_entry_of(int, len);
         if p.era == Era::Redis6 {
             let z = zl_entry(s, self.zl_prev);
             self.zl_bytes += z;
@@ -771,7 +772,6 @@ fn measure_value(
                     w.score(p, score);
                 }
             })?;
-            let members = &w;
             let n = w.count;
             let compact_ok =
                 n <= l.zset_max_listpack_entries && w.max_len <= l.zset_max_listpack_value;
@@ -786,7 +786,7 @@ fn measure_value(
                 _ if era >= Era::Valkey9 => {
                     // 9.1: members live inside the skip-list nodes; the
                     // zset's hash table points at the nodes.
-                    let nodes = members.vk_nodes.round() as u64;
+                    let nodes = w.vk_nodes.round() as u64;
                     (
                         ObjEncoding::Skiplist,
                         robj + 16 + 32 + valkey_hashtable(n) + p.skiplist_header + nodes,
@@ -802,7 +802,7 @@ fn measure_value(
                             + p.dict_struct()
                             + 8 * dict_buckets(n)
                             + p.skiplist_header
-                            + members.sds_a
+                            + w.sds_a
                             + per_member * n
                             + nodes,
                     )

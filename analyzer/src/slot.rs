@@ -72,7 +72,12 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 
 /// The cluster slot of `key` (0..16384).
 pub fn key_slot(key: &[u8]) -> u16 {
-    crc16(hash_tag(key)) & (SLOTS as u16 - 1)
+    tag_slot(hash_tag(key))
+}
+
+/// The cluster slot of a key whose hashed part ([`hash_tag`]) is `tag`.
+pub fn tag_slot(tag: &[u8]) -> u16 {
+    crc16(tag) & (SLOTS as u16 - 1)
 }
 
 #[cfg(test)]
