@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use analyzer::facts::FactsContext;
 use analyzer::memory::{Allocator, Profile};
-use analyzer::output::parquet::KeysBuilder;
+use analyzer::output::keys::{KeysCompression, KeysEncoder};
 use analyzer::prefix::{PrefixConfig, Separators, DEFAULT_CAP};
 use analyzer::{EncodingLimits, KeyFacts, RedisVersion};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -115,8 +115,8 @@ fn bench_prefix(c: &mut Criterion) {
     g.finish();
 }
 
-/// Appending `keys.parquet` rows to the Arrow builders (and turning each
-/// 16 K rows into a batch, as the workers do before encoding).
+/// Appending `keys.parquet` rows to a worker's column encoders, pages
+/// encoded and compressed (Snappy) and row groups closed as the workers do.
 fn bench_parquet_rows(c: &mut Criterion) {
     let ctx = context();
     let cfg = PrefixConfig::new(&Separators::Auto, DEFAULT_CAP, 3);
@@ -140,7 +140,7 @@ fn bench_parquet_rows(c: &mut Criterion) {
         }
         g.throughput(Throughput::Bytes(data.len() as u64));
         g.bench_function("append_rows", |b| {
-            let mut builder = KeysBuilder::with_capacity(16 * 1024);
+            let mut encoder = KeysEncoder::new(KeysCompression::Snappy);
             let rdb = Rdb::new(&data).unwrap();
             let facts: Vec<_> = rdb
                 .entries()
@@ -150,14 +150,14 @@ fn bench_parquet_rows(c: &mut Criterion) {
                 })
                 .collect();
             b.iter(|| {
-                let mut batches = 0;
+                let mut groups = 0;
                 for (f, (_, memory, pattern)) in facts.iter().zip(&rows) {
-                    builder.append(black_box("bench.rdb"), f, *memory, pattern);
-                    if builder.len() >= 16 * 1024 {
-                        batches += builder.finish().unwrap().num_rows();
-                    }
+                    let g = encoder
+                        .append(black_box("bench.rdb"), f, *memory, pattern)
+                        .unwrap();
+                    groups += usize::from(g.is_some());
                 }
-                batches + builder.finish().unwrap().num_rows()
+                groups + usize::from(encoder.finish().unwrap().is_some())
             })
         });
         g.finish();

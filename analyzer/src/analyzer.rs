@@ -8,9 +8,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use std::sync::Arc;
-
-use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use rdb_parser::{ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, DEFAULT_CHUNK_BYTES};
 
 use crate::error::{Error, Result};
@@ -850,7 +847,7 @@ pub struct FileReport {
 #[derive(Clone, Debug)]
 pub struct KeysSink {
     tx: SyncSender<EncodedRowGroup>,
-    factory: Arc<ArrowRowGroupWriterFactory>,
+    compression: KeysCompression,
 }
 
 impl KeysSink {
@@ -859,7 +856,7 @@ impl KeysSink {
     }
 
     fn encoder(&self) -> KeysEncoder {
-        KeysEncoder::new(Arc::clone(&self.factory))
+        KeysEncoder::new(self.compression)
     }
 }
 
@@ -873,8 +870,7 @@ pub fn with_keys_writer<R>(
     compression: KeysCompression,
     f: impl FnOnce(&KeysSink) -> Result<R>,
 ) -> Result<(R, u64)> {
-    let mut writer = KeysFileWriter::create(path, compression)?;
-    let factory = writer.factory();
+    let mut writer = KeysFileWriter::create(path)?;
     // At most two encoded row groups wait for the writer, plus one open row
     // group per worker state not yet merged (a few per thread), each at
     // most WORKER_ROW_GROUP_BYTES: memory stays bounded whatever the file size.
@@ -886,7 +882,7 @@ pub fn with_keys_writer<R>(
             }
             writer.close()
         });
-        let sink = KeysSink { tx, factory };
+        let sink = KeysSink { tx, compression };
         let result = f(&sink);
         drop(sink);
         let written = handle

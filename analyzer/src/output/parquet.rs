@@ -1,11 +1,11 @@
-//! Parquet outputs. Every table's schema is written once, in a `table!`
-//! invocation that also declares its builder (one column builder per
-//! field, in schema order); each builder's `append` fills one row.
+//! Parquet outputs. Every aggregate table's schema is written once, in a
+//! `table!` invocation that also declares its builder (one column builder
+//! per field, in schema order); each builder's `append` fills one row.
+//! These tables are small and written at the end.
 //!
-//! `keys.parquet` rows are built and encoded by the workers, each into its
-//! own row groups ([`KeysEncoder`]); one thread ([`KeysFileWriter`]) only
-//! appends the encoded row groups. The aggregate tables are small and
-//! written at the end.
+//! `keys.parquet` (one row per key) has its own column encoders, next to
+//! its schema in [`super::keys`]: the workers encode row groups
+//! ([`KeysEncoder`]) and one thread ([`KeysFileWriter`]) appends them.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -17,18 +17,22 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_writer::{
-    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
-};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::ColumnDescPtr;
+
+pub use super::keys::{
+    keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, ROW_GROUP_ROWS,
+    WORKER_ROW_GROUP_BYTES,
+};
 
 use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
 use crate::error::{Error, Result};
-use crate::facts::KeyFacts;
 use crate::prefix::PrefixTree;
 
 /// Prefixes given per-prefix rows in `expiry.parquet` (the top ones by
@@ -139,64 +143,6 @@ macro_rules! table {
             }
         }
     };
-}
-
-table! {
-    /// Rows of `keys.parquet`: one per key.
-    KeysBuilder, keys_schema, "keys",
-    [
-        source: "source", DataType::Utf8, false, StringBuilder;
-        db: "db", DataType::Int32, false, Int32Builder;
-        key: "key", DataType::Binary, false, BinaryBuilder;
-        kind: "type", DataType::Utf8, false, StringBuilder;
-        encoding: "encoding", DataType::Utf8, false, StringBuilder;
-        rdb_bytes: "rdb_bytes", DataType::UInt64, false, UInt64Builder;
-        memory_bytes: "memory_bytes", DataType::UInt64, false, UInt64Builder;
-        elements: "elements", DataType::UInt64, false, UInt64Builder;
-        max_element_bytes: "max_element_bytes", DataType::UInt64, false, UInt64Builder;
-        expire_at_ms: "expire_at_ms", DataType::Int64, true, Int64Builder;
-        idle_seconds: "idle_seconds", DataType::UInt64, true, UInt64Builder;
-        lfu_freq: "lfu_freq", DataType::UInt8, true, UInt8Builder;
-        slot: "slot", DataType::UInt16, false, UInt16Builder;
-        prefix: "prefix", DataType::Utf8, true, StringBuilder;
-    ]
-}
-
-fn db_i32(db: u64) -> i32 {
-    i32::try_from(db).unwrap_or(i32::MAX)
-}
-
-impl KeysBuilder {
-    /// Appends the row of one key, whose pattern is `prefix`
-    /// ([`crate::prefix::PrefixConfig::template`]; lossy UTF-8).
-    pub fn append(&mut self, source: &str, f: &KeyFacts<'_>, memory_bytes: u64, prefix: &[u8]) {
-        self.rows += 1;
-        self.source.append_value(source);
-        self.db.append_value(db_i32(f.db));
-        self.key.append_value(f.key);
-        match f.module {
-            Some(_) => self.kind.append_value(f.type_name()),
-            None => self.kind.append_value(f.kind.name()),
-        }
-        self.encoding.append_value(f.encoding.as_str());
-        self.rdb_bytes.append_value(f.rdb_bytes);
-        self.memory_bytes.append_value(memory_bytes);
-        self.elements.append_value(f.elements);
-        self.max_element_bytes.append_value(f.max_element_bytes);
-        self.expire_at_ms.append_option(f.expire_at_ms);
-        self.idle_seconds.append_option(f.idle_seconds);
-        self.lfu_freq.append_option(f.lfu_freq);
-        self.slot.append_value(f.slot);
-        match std::str::from_utf8(prefix) {
-            Ok(p) => self.prefix.append_value(p),
-            Err(_) => self.prefix.append_value(String::from_utf8_lossy(prefix)),
-        }
-    }
-
-    /// Key bytes buffered (to bound a batch's memory).
-    pub fn key_bytes(&self) -> usize {
-        self.key.values_slice().len()
-    }
 }
 
 table! {
@@ -535,150 +481,73 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// `keys.parquet`: keys are unique within a database, so the key column
-/// skips the dictionary the writer would build and then abandon. (The
-/// short string columns keep theirs: written plain, they cost the codec
-/// more than the hashing saves.)
-///
-/// Rows are in file order, so the min/max of the key and of the other
-/// string columns would prune nothing: they have no statistics (comparing
-/// every value cost 6 % of a run). The integer columns keep theirs.
-///
-/// Each choice here was measured with callgrind on the whole-file benchmark.
-fn keys_writer_properties(compression: KeysCompression) -> WriterProperties {
-    let codec = match compression {
-        KeysCompression::Snappy => Compression::SNAPPY,
-        KeysCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
-        KeysCompression::Lz4 => Compression::LZ4_RAW,
-        KeysCompression::None => Compression::UNCOMPRESSED,
-    };
-    let props = WriterProperties::builder()
-        .set_compression(codec)
-        .set_column_dictionary_enabled(ColumnPath::from("key"), false)
-        .set_column_statistics_enabled(ColumnPath::from("key"), EnabledStatistics::None);
-    let mut props = props;
-    for col in ["source", "type", "encoding", "prefix"] {
-        props = props.set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
-    }
-    // Integer columns are delta bit-packed rather than dictionary-encoded:
-    // as small, and without hashing every value into a dictionary.
-    for col in [
-        "db",
-        "rdb_bytes",
-        "memory_bytes",
-        "elements",
-        "max_element_bytes",
-        "expire_at_ms",
-        "idle_seconds",
-        "lfu_freq",
-        "slot",
-    ] {
-        props = props
-            .set_column_dictionary_enabled(ColumnPath::from(col), false)
-            .set_column_encoding(ColumnPath::from(col), Encoding::DELTA_BINARY_PACKED);
-    }
-    props.build()
-}
-
-/// The codec of `keys.parquet`, the one big output: speed against size.
-/// (The small tables are always zstd.)
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KeysCompression {
-    /// Snappy: the fastest to write that every reader knows (about 45 %
-    /// larger than zstd's file; zstd costs about 9 % more instructions).
-    #[default]
-    Snappy,
-    /// Zstandard level 1: the smallest file.
-    Zstd,
-    /// LZ4 (the `LZ4_RAW` codec; Spark needs 3.4 or later).
-    Lz4,
-    /// No compression.
-    None,
-}
-
-impl KeysCompression {
-    /// Parses `snappy`, `zstd`, `lz4` or `none`.
-    pub fn from_name(s: &str) -> Option<KeysCompression> {
-        match s {
-            "snappy" => Some(KeysCompression::Snappy),
-            "zstd" => Some(KeysCompression::Zstd),
-            "lz4" => Some(KeysCompression::Lz4),
-            "none" => Some(KeysCompression::None),
-            _ => None,
-        }
-    }
-}
-
-/// `keys.parquet` is cut into row groups that each worker encodes on its
-/// own thread ([`KeysEncoder`]); the file writer only appends finished
-/// row groups. A worker closes its row group once the encoded pages pass
-/// this many bytes (or it has [`ROW_GROUP_ROWS`] rows).
-pub const WORKER_ROW_GROUP_BYTES: usize = 32 << 20;
-/// Most rows in one `keys.parquet` row group.
-pub const ROW_GROUP_ROWS: usize = 1 << 20;
-/// Rows per Arrow batch handed to the column encoders (the builders are
-/// reused across batches).
-pub const BATCH_ROWS: usize = 16 * 1024;
-/// Key bytes per Arrow batch before it is encoded (bounds a batch holding
-/// huge keys).
-pub const BATCH_KEY_BYTES: usize = 8 << 20;
-
-/// One encoded `keys.parquet` row group: its column chunks, in schema order.
-pub struct EncodedRowGroup {
-    chunks: Vec<ArrowColumnChunk>,
-    rows: u64,
-}
-
-impl std::fmt::Debug for EncodedRowGroup {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EncodedRowGroup")
-            .field("rows", &self.rows)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The `keys.parquet` file: already-encoded row groups in, appended in
-/// the order they arrive.
+/// The `keys.parquet` file: row groups encoded by the workers
+/// ([`KeysEncoder`]) are appended in the order they arrive; the `parquet`
+/// crate writes the schema and the footer.
 pub struct KeysFileWriter {
     path: PathBuf,
     writer: SerializedFileWriter<File>,
-    factory: Arc<ArrowRowGroupWriterFactory>,
+    columns: Vec<ColumnDescPtr>,
     rows: u64,
 }
 
 impl KeysFileWriter {
     /// Creates (truncates) `path`.
-    pub fn create(path: &Path, compression: KeysCompression) -> Result<KeysFileWriter> {
+    pub fn create(path: &Path) -> Result<KeysFileWriter> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let props = keys_writer_properties(compression);
-        let (writer, factory) = ArrowWriter::try_new(file, keys_schema(), Some(props))
+        let (writer, _) = ArrowWriter::try_new(file, keys_schema(), None)
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| Error::parquet(path, e))?;
+        let columns = writer.schema_descr().columns().to_vec();
         Ok(KeysFileWriter {
             path: path.to_path_buf(),
             writer,
-            factory: Arc::new(factory),
+            columns,
             rows: 0,
         })
     }
 
-    /// Makes the column encoders of new row groups (shared by workers).
-    pub fn factory(&self) -> Arc<ArrowRowGroupWriterFactory> {
-        Arc::clone(&self.factory)
+    /// The leaf columns of the file's schema.
+    pub fn columns(&self) -> &[ColumnDescPtr] {
+        &self.columns
     }
 
     /// Appends an encoded row group.
     pub fn append(&mut self, group: EncodedRowGroup) -> Result<()> {
-        let mut rg = self
-            .writer
-            .next_row_group()
-            .map_err(|e| Error::parquet(&self.path, e))?;
-        for chunk in group.chunks {
-            chunk
-                .append_to_row_group(&mut rg)
-                .map_err(|e| Error::parquet(&self.path, e))?;
+        let err = |e| Error::parquet(&self.path, e);
+        let mut rg = self.writer.next_row_group().map_err(err)?;
+        for (col, descr) in group.columns.into_iter().zip(&self.columns) {
+            let (data, dictionary, first_data) = match col.dictionary.len() {
+                0 => (Bytes::from(col.pages), None, 0),
+                n => {
+                    let mut data = col.dictionary;
+                    data.extend_from_slice(&col.pages);
+                    (Bytes::from(data), Some(0), n as i64)
+                }
+            };
+            let size = data.len() as i64;
+            let mut meta = ColumnChunkMetaData::builder(Arc::clone(descr))
+                .set_compression(col.compression)
+                .set_encodings(col.encodings)
+                .set_num_values(col.values as i64)
+                .set_total_compressed_size(size)
+                .set_total_uncompressed_size(col.uncompressed as i64)
+                .set_data_page_offset(first_data)
+                .set_dictionary_page_offset(dictionary);
+            if let Some(s) = col.statistics {
+                meta = meta.set_statistics(s);
+            }
+            let close = ColumnCloseResult {
+                bytes_written: size as u64,
+                rows_written: group.rows,
+                metadata: meta.build().map_err(err)?,
+                bloom_filter: None,
+                column_index: None,
+                offset_index: None,
+            };
+            rg.append_column(&data, close).map_err(err)?;
         }
-        rg.close().map_err(|e| Error::parquet(&self.path, e))?;
+        rg.close().map_err(err)?;
         self.rows += group.rows;
         Ok(())
     }
@@ -692,116 +561,8 @@ impl KeysFileWriter {
     }
 }
 
-/// A worker's share of `keys.parquet`: rows go into reused Arrow builders,
-/// full batches are encoded (and compressed) into the worker's open row
-/// group, and a full row group comes out of [`KeysEncoder::append`] or
-/// [`KeysEncoder::finish`] ready for [`KeysFileWriter::append`].
-pub struct KeysEncoder {
-    factory: Arc<ArrowRowGroupWriterFactory>,
-    builder: KeysBuilder,
-    writers: Option<Vec<ArrowColumnWriter>>,
-    group_rows: u64,
-}
-
-impl std::fmt::Debug for KeysEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeysEncoder")
-            .field("group_rows", &self.group_rows)
-            .finish_non_exhaustive()
-    }
-}
-
-fn encode_error(err: parquet::errors::ParquetError) -> Error {
-    Error::Arrow {
-        table: "keys",
-        err: err.into(),
-    }
-}
-
-impl KeysEncoder {
-    /// An encoder making row groups with `factory`'s settings.
-    pub fn new(factory: Arc<ArrowRowGroupWriterFactory>) -> KeysEncoder {
-        KeysEncoder {
-            factory,
-            builder: KeysBuilder::with_capacity(BATCH_ROWS),
-            writers: None,
-            group_rows: 0,
-        }
-    }
-
-    /// Appends the row of one key (see [`KeysBuilder::append`]); returns a
-    /// row group when one is full.
-    pub fn append(
-        &mut self,
-        source: &str,
-        f: &KeyFacts<'_>,
-        memory_bytes: u64,
-        prefix: &[u8],
-    ) -> Result<Option<EncodedRowGroup>> {
-        self.builder.append(source, f, memory_bytes, prefix);
-        if self.builder.len() < BATCH_ROWS && self.builder.key_bytes() < BATCH_KEY_BYTES {
-            return Ok(None);
-        }
-        self.encode_batch()?;
-        let full = self.group_rows >= ROW_GROUP_ROWS as u64
-            || self.writers.as_ref().is_some_and(|ws| {
-                ws.iter()
-                    .map(|w| w.get_estimated_total_bytes())
-                    .sum::<usize>()
-                    >= WORKER_ROW_GROUP_BYTES
-            });
-        if full {
-            self.close_group()
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// Encodes the pending rows and closes the row group, if any rows.
-    pub fn finish(&mut self) -> Result<Option<EncodedRowGroup>> {
-        self.encode_batch()?;
-        self.close_group()
-    }
-
-    fn encode_batch(&mut self) -> Result<()> {
-        if self.builder.is_empty() {
-            return Ok(());
-        }
-        let rows = self.builder.len() as u64;
-        let batch = self.builder.finish()?;
-        let writers = match &mut self.writers {
-            Some(w) => w,
-            None => self.writers.insert(
-                self.factory
-                    .create_column_writers(0)
-                    .map_err(encode_error)?,
-            ),
-        };
-        let mut next = writers.iter_mut();
-        for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
-            for leaf in compute_leaves(field, column).map_err(encode_error)? {
-                next.next()
-                    .expect("one writer per leaf column")
-                    .write(&leaf)
-                    .map_err(encode_error)?;
-            }
-        }
-        self.group_rows += rows;
-        Ok(())
-    }
-
-    fn close_group(&mut self) -> Result<Option<EncodedRowGroup>> {
-        let Some(writers) = self.writers.take() else {
-            return Ok(None);
-        };
-        let chunks = writers
-            .into_iter()
-            .map(|w| w.close())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(encode_error)?;
-        let rows = std::mem::take(&mut self.group_rows);
-        Ok(Some(EncodedRowGroup { chunks, rows }))
-    }
+fn db_i32(db: u64) -> i32 {
+    i32::try_from(db).unwrap_or(i32::MAX)
 }
 
 /// Writes one small table to `path`.

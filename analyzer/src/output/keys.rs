@@ -1,0 +1,1215 @@
+//! `keys.parquet`: its schema, and the column encoders that fill it.
+//!
+//! There is one row per key, millions per file, so this table is most of
+//! the output work. The generic Arrow writer spent about 2 400
+//! instructions per row here: it copies each row into Arrow builders,
+//! hashes every string into a dictionary and runs a generic bit-packer.
+//! These encoders know each column's shape instead:
+//! - the type and encoding names are dictionary indices known without
+//!   hashing, and the source is one constant;
+//! - integers are delta bit-packed in 128-value blocks;
+//! - the key bytes are written once, straight into the page;
+//! - each page is compressed once.
+//!
+//! The workers encode whole column chunks ([`KeysEncoder`]). The `parquet`
+//! crate still writes the file, the schema and the footer
+//! ([`super::parquet::KeysFileWriter`]), so any reader sees an ordinary
+//! Parquet file.
+//!
+//! Pages are data pages v1: the most widely read layout. The string
+//! columns are dictionary-encoded (`RLE_DICTIONARY`, the dictionary page
+//! written first), the key is `PLAIN`, and the integers are
+//! `DELTA_BINARY_PACKED`, with statistics.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::statistics::Statistics;
+
+use crate::error::{Error, Result};
+use crate::facts::KeyFacts;
+
+/// The codec of `keys.parquet`, the one big output: speed against size.
+/// (The small tables are always zstd.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeysCompression {
+    /// Snappy: the fastest to write that every reader knows.
+    #[default]
+    Snappy,
+    /// Zstandard level 1: the smallest file.
+    Zstd,
+    /// LZ4 (the `LZ4_RAW` codec; Spark needs 3.4 or later).
+    Lz4,
+    /// No compression.
+    None,
+}
+
+impl KeysCompression {
+    /// Parses `snappy`, `zstd`, `lz4` or `none`.
+    pub fn from_name(s: &str) -> Option<KeysCompression> {
+        match s {
+            "snappy" => Some(KeysCompression::Snappy),
+            "zstd" => Some(KeysCompression::Zstd),
+            "lz4" => Some(KeysCompression::Lz4),
+            "none" => Some(KeysCompression::None),
+            _ => None,
+        }
+    }
+
+    /// The codec as the footer names it.
+    pub fn parquet(self) -> Compression {
+        match self {
+            KeysCompression::Snappy => Compression::SNAPPY,
+            KeysCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            KeysCompression::Lz4 => Compression::LZ4_RAW,
+            KeysCompression::None => Compression::UNCOMPRESSED,
+        }
+    }
+}
+
+/// How a column is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Dictionary-encoded text.
+    Text,
+    /// Plain bytes (the key).
+    Bytes,
+    /// A signed 32-bit integer.
+    I32,
+    /// An unsigned integer stored in 32 bits (min/max compare unsigned).
+    U32,
+    /// A signed 64-bit integer.
+    I64,
+    /// An unsigned 64-bit integer (min/max compare unsigned).
+    U64,
+}
+
+/// The columns, in order: name, Arrow type, nullable, storage. The
+/// schema and the encoders are both made from this list.
+const COLUMNS: [(&str, DataType, bool, Shape); 14] = [
+    ("source", DataType::Utf8, false, Shape::Text),
+    ("db", DataType::Int32, false, Shape::I32),
+    ("key", DataType::Binary, false, Shape::Bytes),
+    ("type", DataType::Utf8, false, Shape::Text),
+    ("encoding", DataType::Utf8, false, Shape::Text),
+    ("rdb_bytes", DataType::UInt64, false, Shape::U64),
+    ("memory_bytes", DataType::UInt64, false, Shape::U64),
+    ("elements", DataType::UInt64, false, Shape::U64),
+    ("max_element_bytes", DataType::UInt64, false, Shape::U64),
+    ("expire_at_ms", DataType::Int64, true, Shape::I64),
+    ("idle_seconds", DataType::UInt64, true, Shape::U64),
+    ("lfu_freq", DataType::UInt8, true, Shape::U32),
+    ("slot", DataType::UInt16, false, Shape::U32),
+    ("prefix", DataType::Utf8, true, Shape::Text),
+];
+
+const SOURCE: usize = 0;
+const DB: usize = 1;
+const TYPE: usize = 3;
+const ENCODING: usize = 4;
+const RDB_BYTES: usize = 5;
+const MEMORY_BYTES: usize = 6;
+const ELEMENTS: usize = 7;
+const MAX_ELEMENT_BYTES: usize = 8;
+const EXPIRE_AT_MS: usize = 9;
+const IDLE_SECONDS: usize = 10;
+const LFU_FREQ: usize = 11;
+const SLOT: usize = 12;
+const PREFIX: usize = 13;
+
+/// The schema of the `keys` table: one row per key.
+pub fn keys_schema() -> SchemaRef {
+    Arc::new(Schema::new(
+        COLUMNS
+            .iter()
+            .map(|(name, dt, nullable, _)| Field::new(*name, dt.clone(), *nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Most rows in one page.
+pub const PAGE_ROWS: usize = 16 * 1024;
+/// Key bytes after which a page is cut early (bounds a page of huge keys).
+pub const PAGE_KEY_BYTES: usize = 1 << 20;
+/// A worker closes its row group once the encoded pages pass this many
+/// bytes (or it has [`ROW_GROUP_ROWS`] rows).
+pub const WORKER_ROW_GROUP_BYTES: usize = 32 << 20;
+/// Most rows in one `keys.parquet` row group.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+// Parquet's enums, as the footer and page headers number them.
+const PAGE_DATA: i32 = 0;
+const PAGE_DICTIONARY: i32 = 2;
+const ENC_PLAIN: i32 = 0;
+const ENC_RLE: i32 = 3;
+const ENC_DELTA_BINARY_PACKED: i32 = 5;
+const ENC_RLE_DICTIONARY: i32 = 8;
+
+/// A page codec, reused for every page of a worker.
+enum Compressor {
+    None,
+    Snappy(Box<snap::raw::Encoder>),
+    /// Made at the first page (making it can fail).
+    Zstd(Option<Box<zstd::bulk::Compressor<'static>>>),
+    Lz4,
+}
+
+impl Compressor {
+    fn new(c: KeysCompression) -> Compressor {
+        match c {
+            KeysCompression::None => Compressor::None,
+            KeysCompression::Snappy => Compressor::Snappy(Box::new(snap::raw::Encoder::new())),
+            KeysCompression::Zstd => Compressor::Zstd(None),
+            KeysCompression::Lz4 => Compressor::Lz4,
+        }
+    }
+
+    /// Compresses `body` into `out` (reused: it only grows); returns the
+    /// compressed length, or `None` when pages are stored as they are.
+    fn compress(&mut self, body: &[u8], out: &mut Vec<u8>) -> Result<Option<usize>> {
+        let n = match self {
+            Compressor::None => return Ok(None),
+            Compressor::Snappy(enc) => {
+                let max = snap::raw::max_compress_len(body.len());
+                if out.len() < max {
+                    out.resize(max, 0);
+                }
+                enc.compress(body, out)
+                    .map_err(|e| compress_error(e.into()))?
+            }
+            Compressor::Zstd(enc) => {
+                let enc = match enc {
+                    Some(enc) => enc,
+                    None => enc.insert(Box::new(
+                        zstd::bulk::Compressor::new(ZstdLevel::default().compression_level())
+                            .map_err(compress_error)?,
+                    )),
+                };
+                // Writes from the start of `out`, within its capacity.
+                out.clear();
+                out.reserve(zstd::zstd_safe::compress_bound(body.len()));
+                enc.compress_to_buffer(body, out).map_err(compress_error)?
+            }
+            Compressor::Lz4 => {
+                let max = lz4_flex::block::get_maximum_output_size(body.len());
+                if out.len() < max {
+                    out.resize(max, 0);
+                }
+                lz4_flex::block::compress_into(body, out)
+                    .map_err(|e| compress_error(std::io::Error::other(e)))?
+            }
+        };
+        Ok(Some(n))
+    }
+}
+
+fn compress_error(err: std::io::Error) -> Error {
+    Error::Io {
+        path: "keys.parquet".into(),
+        err,
+    }
+}
+
+/// Thrift compact protocol: just what page headers need (structs of
+/// `i32` fields and nested structs, ids ascending).
+struct Thrift<'a> {
+    out: &'a mut Vec<u8>,
+    /// The last field id written, per open struct.
+    last: Vec<i16>,
+}
+
+impl<'a> Thrift<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Thrift<'a> {
+        Thrift { out, last: vec![0] }
+    }
+
+    fn field(&mut self, id: i16, ty: u8) {
+        let last = self.last.last_mut().expect("inside a struct");
+        let delta = id - *last;
+        *last = id;
+        if (1..=15).contains(&delta) {
+            self.out.push((delta as u8) << 4 | ty);
+        } else {
+            self.out.push(ty);
+            varint(self.out, zigzag(i64::from(id)));
+        }
+    }
+
+    fn i32(&mut self, id: i16, v: i32) {
+        self.field(id, 5);
+        varint(self.out, zigzag(i64::from(v)));
+    }
+
+    fn begin(&mut self, id: i16) {
+        self.field(id, 12);
+        self.last.push(0);
+    }
+
+    fn end(&mut self) {
+        self.out.push(0);
+        self.last.pop();
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends a page (header and body, compressed with `codec` if given) to
+/// `out`; returns its uncompressed size as the footer counts it (header
+/// included).
+fn write_page(
+    out: &mut Vec<u8>,
+    dictionary: bool,
+    values: usize,
+    encoding: i32,
+    body: &[u8],
+    codec: Option<&mut Compressor>,
+    scratch: &mut Vec<u8>,
+) -> Result<u64> {
+    let compressed = match codec {
+        Some(c) => c.compress(body, scratch)?.map(|n| &scratch[..n]),
+        None => None,
+    };
+    let stored = compressed.unwrap_or(body);
+    let header_start = out.len();
+    let mut t = Thrift::new(out);
+    t.i32(
+        1,
+        if dictionary {
+            PAGE_DICTIONARY
+        } else {
+            PAGE_DATA
+        },
+    );
+    t.i32(2, len_i32(body.len())?);
+    t.i32(3, len_i32(stored.len())?);
+    if dictionary {
+        t.begin(7);
+        t.i32(1, len_i32(values)?);
+        t.i32(2, ENC_PLAIN);
+        t.end();
+    } else {
+        t.begin(5);
+        t.i32(1, len_i32(values)?);
+        t.i32(2, encoding);
+        t.i32(3, ENC_RLE);
+        t.i32(4, ENC_RLE);
+        t.end();
+    }
+    t.end();
+    let header = out.len() - header_start;
+    out.extend_from_slice(stored);
+    Ok((header + body.len()) as u64)
+}
+
+fn len_i32(n: usize) -> Result<i32> {
+    i32::try_from(n).map_err(|_| Error::Invalid(format!("a keys.parquet page of {n} bytes")))
+}
+
+/// Packs `values` (each below `2^width`) LSB first, as Parquet's
+/// bit-packed runs and delta miniblocks store them. `values.len() *
+/// width` must be a multiple of 8.
+fn bitpack<T: Copy + Into<u64>>(out: &mut Vec<u8>, values: &[T], width: u32) {
+    if width == 0 {
+        return;
+    }
+    let total = (values.len() * width as usize).div_ceil(8);
+    let start = out.len();
+    // Eight bytes of slack: whole words are stored, then cut back.
+    out.resize(start + total + 8, 0);
+    let buf = &mut out[start..];
+    let mut acc = 0u64;
+    let mut bits = 0u32;
+    let mut pos = 0;
+    for &v in values {
+        let v: u64 = v.into();
+        acc |= v << bits;
+        if bits + width >= 64 {
+            buf[pos..pos + 8].copy_from_slice(&acc.to_le_bytes());
+            pos += 8;
+            acc = if bits == 0 { 0 } else { v >> (64 - bits) };
+            bits = bits + width - 64;
+        } else {
+            bits += width;
+        }
+    }
+    buf[pos..pos + 8].copy_from_slice(&acc.to_le_bytes());
+    out.truncate(start + total);
+}
+
+fn bit_width(max: u64) -> u32 {
+    64 - max.leading_zeros()
+}
+
+/// The RLE/bit-packing hybrid (definition levels, dictionary indices):
+/// one RLE run when every value is the same, else bit-packed runs of at
+/// most 63 groups of eight.
+fn hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
+    let Some(&first) = values.first() else {
+        return;
+    };
+    if values.iter().all(|&v| v == first) {
+        varint(out, (values.len() as u64) << 1);
+        out.extend_from_slice(&first.to_le_bytes()[..width.div_ceil(8) as usize]);
+        return;
+    }
+    for run in values.chunks(63 * 8) {
+        let groups = run.len().div_ceil(8);
+        varint(out, (groups as u64) << 1 | 1);
+        let full = run.len() / 8 * 8;
+        bitpack(out, &run[..full], width);
+        if full < run.len() {
+            let mut last = [0u32; 8];
+            last[..run.len() - full].copy_from_slice(&run[full..]);
+            bitpack(out, &last, width);
+        }
+    }
+}
+
+/// `DELTA_BINARY_PACKED` of `values` (128-value blocks of four
+/// miniblocks). With `int32`, deltas wrap in 32 bits as readers of an
+/// `INT32` column compute them.
+fn delta_binary_packed(out: &mut Vec<u8>, values: &[i64], int32: bool) {
+    const BLOCK: usize = 128;
+    const MINI: usize = 32;
+    varint(out, BLOCK as u64);
+    varint(out, (BLOCK / MINI) as u64);
+    varint(out, values.len() as u64);
+    varint(out, zigzag(values.first().copied().unwrap_or(0)));
+    let mut deltas = [0i64; BLOCK];
+    let mut packed = [0u64; BLOCK];
+    let mut prev = values.first().copied().unwrap_or(0);
+    for block in values.get(1..).unwrap_or_default().chunks(BLOCK) {
+        let mut min = i64::MAX;
+        for (d, &v) in deltas.iter_mut().zip(block) {
+            *d = if int32 {
+                i64::from((v as i32).wrapping_sub(prev as i32))
+            } else {
+                v.wrapping_sub(prev)
+            };
+            min = min.min(*d);
+            prev = v;
+        }
+        varint(out, zigzag(min));
+        let n = block.len();
+        for (p, &d) in packed.iter_mut().zip(&deltas[..n]) {
+            *p = if int32 {
+                u64::from((d as i32).wrapping_sub(min as i32) as u32)
+            } else {
+                d.wrapping_sub(min) as u64
+            };
+        }
+        // Padding of the last miniblock: zeros.
+        packed[n..n.next_multiple_of(MINI)].fill(0);
+        let widths_at = out.len();
+        out.extend_from_slice(&[0; BLOCK / MINI]);
+        for (m, mini) in packed[..n.next_multiple_of(MINI)].chunks(MINI).enumerate() {
+            let width = bit_width(mini.iter().fold(0, |a, &b| a | b));
+            out[widths_at + m] = width as u8;
+            bitpack(out, mini, width);
+        }
+    }
+}
+
+/// A fast hash for short byte strings (dictionary lookups of patterns):
+/// eight bytes per multiply.
+#[derive(Default)]
+struct ShortHasher(u64);
+
+impl Hasher for ShortHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// Min and max of an integer column chunk.
+#[derive(Clone, Copy, Debug, Default)]
+struct MinMax {
+    min: i64,
+    max: i64,
+    /// Any value seen.
+    any: bool,
+}
+
+impl MinMax {
+    fn add(&mut self, values: &[i64], unsigned: bool) {
+        let Some(&first) = values.first() else {
+            return;
+        };
+        if !self.any {
+            *self = MinMax {
+                min: first,
+                max: first,
+                any: true,
+            };
+        }
+        if unsigned {
+            let (lo, hi) = values
+                .iter()
+                .fold((self.min as u64, self.max as u64), |(lo, hi), &v| {
+                    (lo.min(v as u64), hi.max(v as u64))
+                });
+            self.min = lo as i64;
+            self.max = hi as i64;
+        } else {
+            let (lo, hi) = values
+                .iter()
+                .fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+            self.min = lo;
+            self.max = hi;
+        }
+    }
+}
+
+/// One column's encoder: the open page's values and the row group's
+/// encoded pages.
+struct Column {
+    shape: Shape,
+    nullable: bool,
+    /// Pages of this column are compressed (else stored as they are).
+    compressed: bool,
+    /// Integer values of the open page (non-null ones).
+    ints: Vec<i64>,
+    /// Dictionary indices of the open page.
+    ids: Vec<u32>,
+    /// Plain-encoded bytes of the open page (the key).
+    plain: Vec<u8>,
+    /// Definition levels of the open page (nullable columns).
+    defined: Vec<u32>,
+    /// The row group's dictionary, plain-encoded, and its size.
+    dict_plain: Vec<u8>,
+    dict_len: u32,
+    /// Dictionary ids by the value's bytes as given (before any lossy
+    /// UTF-8 repair).
+    dict: HashMap<Box<[u8]>, u32, BuildHasherDefault<ShortHasher>>,
+    /// Dictionary ids by a caller's small index (type and encoding enums).
+    by_index: Vec<u32>,
+    /// Encoded data pages of the row group.
+    pages: Vec<u8>,
+    uncompressed: u64,
+    min_max: MinMax,
+    nulls: u64,
+}
+
+impl Column {
+    fn new(shape: Shape, nullable: bool, compressed: bool) -> Column {
+        Column {
+            shape,
+            nullable,
+            compressed,
+            ints: Vec::new(),
+            ids: Vec::new(),
+            plain: Vec::new(),
+            defined: Vec::new(),
+            dict_plain: Vec::new(),
+            dict_len: 0,
+            dict: HashMap::default(),
+            by_index: Vec::new(),
+            pages: Vec::new(),
+            uncompressed: 0,
+            min_max: MinMax::default(),
+            nulls: 0,
+        }
+    }
+
+    #[inline]
+    fn int(&mut self, v: i64) {
+        self.ints.push(v);
+        if self.nullable {
+            self.defined.push(1);
+        }
+    }
+
+    #[inline]
+    fn opt_int(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => self.int(v),
+            None => {
+                self.defined.push(0);
+                self.nulls += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn bytes(&mut self, v: &[u8]) {
+        self.plain
+            .extend_from_slice(&(v.len() as u32).to_le_bytes());
+        self.plain.extend_from_slice(v);
+    }
+
+    /// Adds a dictionary entry (invalid UTF-8 repaired); returns its id.
+    #[cold]
+    fn new_entry(&mut self, v: &[u8]) -> u32 {
+        let id = self.dict_len;
+        self.dict_len += 1;
+        let text = String::from_utf8_lossy(v);
+        self.dict_plain
+            .extend_from_slice(&(text.len() as u32).to_le_bytes());
+        self.dict_plain.extend_from_slice(text.as_bytes());
+        self.dict.insert(v.into(), id);
+        id
+    }
+
+    #[inline]
+    fn text(&mut self, v: &[u8]) {
+        let id = match self.dict.get(v) {
+            Some(&id) => id,
+            None => self.new_entry(v),
+        };
+        self.push_id(id);
+    }
+
+    /// A text whose value is fixed by `index` (an enum's position).
+    #[inline]
+    fn indexed_text(&mut self, index: usize, v: impl FnOnce() -> Vec<u8>) {
+        let id = match self.by_index.get(index) {
+            Some(&id) if id != u32::MAX => id,
+            _ => self.index_entry(index, &v()),
+        };
+        self.push_id(id);
+    }
+
+    #[cold]
+    fn index_entry(&mut self, index: usize, v: &[u8]) -> u32 {
+        let id = match self.dict.get(v) {
+            Some(&id) => id,
+            None => self.new_entry(v),
+        };
+        if self.by_index.len() <= index {
+            self.by_index.resize(index + 1, u32::MAX);
+        }
+        self.by_index[index] = id;
+        id
+    }
+
+    #[inline]
+    fn push_id(&mut self, id: u32) {
+        self.ids.push(id);
+        if self.nullable {
+            self.defined.push(1);
+        }
+    }
+
+    /// Encodes the open page (`rows` rows) into `pages`.
+    fn cut_page(
+        &mut self,
+        rows: usize,
+        codec: &mut Compressor,
+        body: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<()> {
+        if rows == 0 {
+            return Ok(());
+        }
+        body.clear();
+        if self.nullable {
+            body.extend_from_slice(&[0; 4]);
+            hybrid(body, &self.defined, 1);
+            let n = (body.len() - 4) as u32;
+            body[..4].copy_from_slice(&n.to_le_bytes());
+            self.defined.clear();
+        }
+        let codec = self.compressed.then_some(codec);
+        let encoding = match self.shape {
+            Shape::Text => {
+                let width = bit_width(u64::from(self.dict_len.saturating_sub(1))).max(1);
+                body.push(width as u8);
+                hybrid(body, &self.ids, width);
+                self.ids.clear();
+                ENC_RLE_DICTIONARY
+            }
+            Shape::Bytes if body.is_empty() => {
+                // The key bytes go to the page (or codec) as they are.
+                self.uncompressed += write_page(
+                    &mut self.pages,
+                    false,
+                    rows,
+                    ENC_PLAIN,
+                    &self.plain,
+                    codec,
+                    scratch,
+                )?;
+                self.plain.clear();
+                return Ok(());
+            }
+            Shape::Bytes => {
+                body.extend_from_slice(&self.plain);
+                self.plain.clear();
+                ENC_PLAIN
+            }
+            Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
+                let int32 = matches!(self.shape, Shape::I32 | Shape::U32);
+                let unsigned = matches!(self.shape, Shape::U32 | Shape::U64);
+                self.min_max.add(&self.ints, unsigned);
+                delta_binary_packed(body, &self.ints, int32);
+                self.ints.clear();
+                ENC_DELTA_BINARY_PACKED
+            }
+        };
+        self.uncompressed +=
+            write_page(&mut self.pages, false, rows, encoding, body, codec, scratch)?;
+        Ok(())
+    }
+
+    /// The finished column chunk; the column starts over empty.
+    fn close(
+        &mut self,
+        rows: u64,
+        codec: &mut Compressor,
+        scratch: &mut Vec<u8>,
+        compression: KeysCompression,
+    ) -> Result<EncodedColumn> {
+        let mut dictionary = Vec::new();
+        let mut uncompressed = std::mem::take(&mut self.uncompressed);
+        if self.shape == Shape::Text {
+            uncompressed += write_page(
+                &mut dictionary,
+                true,
+                self.dict_len as usize,
+                ENC_PLAIN,
+                &self.dict_plain,
+                self.compressed.then_some(codec),
+                scratch,
+            )?;
+            self.dict_plain.clear();
+            self.dict.clear();
+            self.dict_len = 0;
+            self.by_index.clear();
+        }
+        let min_max = std::mem::take(&mut self.min_max);
+        let nulls = std::mem::take(&mut self.nulls);
+        let statistics = match self.shape {
+            Shape::Text | Shape::Bytes => None,
+            Shape::I32 | Shape::U32 => Some(Statistics::int32(
+                min_max.any.then_some(min_max.min as i32),
+                min_max.any.then_some(min_max.max as i32),
+                None,
+                Some(nulls),
+                false,
+            )),
+            Shape::I64 | Shape::U64 => Some(Statistics::int64(
+                min_max.any.then_some(min_max.min),
+                min_max.any.then_some(min_max.max),
+                None,
+                Some(nulls),
+                false,
+            )),
+        };
+        let encodings = match self.shape {
+            Shape::Text => vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
+            Shape::Bytes => vec![Encoding::PLAIN, Encoding::RLE],
+            _ => vec![Encoding::RLE, Encoding::DELTA_BINARY_PACKED],
+        };
+        Ok(EncodedColumn {
+            dictionary,
+            pages: std::mem::take(&mut self.pages),
+            uncompressed,
+            values: rows,
+            encodings,
+            statistics,
+            compression: if self.compressed {
+                compression.parquet()
+            } else {
+                Compression::UNCOMPRESSED
+            },
+        })
+    }
+}
+
+/// One encoded column chunk: its pages and what the footer says of it.
+#[derive(Debug)]
+pub struct EncodedColumn {
+    /// The dictionary page (header and body), empty if none; it goes
+    /// first in the file.
+    pub dictionary: Vec<u8>,
+    /// The data pages (headers and bodies).
+    pub pages: Vec<u8>,
+    /// Uncompressed size, headers included.
+    pub uncompressed: u64,
+    /// Values (rows, nulls included).
+    pub values: u64,
+    /// Encodings used.
+    pub encodings: Vec<Encoding>,
+    /// Min, max and null count (integer columns).
+    pub statistics: Option<Statistics>,
+    /// The codec of its pages.
+    pub compression: Compression,
+}
+
+/// One encoded `keys.parquet` row group: its column chunks, in schema order.
+#[derive(Debug)]
+pub struct EncodedRowGroup {
+    /// The column chunks.
+    pub columns: Vec<EncodedColumn>,
+    /// Rows.
+    pub rows: u64,
+}
+
+/// A worker's share of `keys.parquet`: rows go straight into the columns'
+/// page buffers; a full page is encoded (and compressed) into the
+/// worker's open row group, and a full row group comes out of
+/// [`KeysEncoder::append`] or [`KeysEncoder::finish`] ready for the file
+/// writer.
+///
+/// With Snappy or LZ4 only the key column is compressed: delta-packed
+/// integers and dictionary indices are already dense, and those codecs
+/// gained nothing on them. Zstd, chosen for size, compresses every column.
+pub struct KeysEncoder {
+    compression: KeysCompression,
+    codec: Compressor,
+    columns: Box<[Column; COLUMNS.len()]>,
+    page_rows: usize,
+    group_rows: u64,
+    /// Encoded bytes of the open row group.
+    group_bytes: usize,
+    body: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for KeysEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeysEncoder")
+            .field("compression", &self.compression)
+            .field("group_rows", &self.group_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+const KEY: usize = 2;
+
+impl KeysEncoder {
+    /// An encoder whose pages use `compression`.
+    pub fn new(compression: KeysCompression) -> KeysEncoder {
+        let every_column = compression == KeysCompression::Zstd;
+        let columns = std::array::from_fn(|i| {
+            let (_, _, nullable, shape) = &COLUMNS[i];
+            Column::new(*shape, *nullable, every_column || i == KEY)
+        });
+        KeysEncoder {
+            compression,
+            codec: Compressor::new(compression),
+            columns: Box::new(columns),
+            page_rows: 0,
+            group_rows: 0,
+            group_bytes: 0,
+            body: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Appends the row of one key, whose pattern is `prefix`
+    /// ([`crate::prefix::PrefixConfig::template`]; invalid UTF-8 is
+    /// repaired); returns a row group when one is full.
+    pub fn append(
+        &mut self,
+        source: &str,
+        f: &KeyFacts<'_>,
+        memory_bytes: u64,
+        prefix: &[u8],
+    ) -> Result<Option<EncodedRowGroup>> {
+        let c = &mut *self.columns;
+        c[SOURCE].indexed_text(0, || source.as_bytes().to_vec());
+        c[DB].int(i64::from(i32::try_from(f.db).unwrap_or(i32::MAX)));
+        c[KEY].bytes(f.key);
+        match f.module {
+            Some(_) => c[TYPE].text(f.type_name().as_bytes()),
+            None => c[TYPE].indexed_text(f.kind as usize, || f.kind.name().as_bytes().to_vec()),
+        }
+        c[ENCODING].indexed_text(f.encoding as usize, || {
+            f.encoding.as_str().as_bytes().to_vec()
+        });
+        c[RDB_BYTES].int(f.rdb_bytes as i64);
+        c[MEMORY_BYTES].int(memory_bytes as i64);
+        c[ELEMENTS].int(f.elements as i64);
+        c[MAX_ELEMENT_BYTES].int(f.max_element_bytes as i64);
+        c[EXPIRE_AT_MS].opt_int(f.expire_at_ms);
+        c[IDLE_SECONDS].opt_int(f.idle_seconds.map(|v| v as i64));
+        c[LFU_FREQ].opt_int(f.lfu_freq.map(i64::from));
+        c[SLOT].int(i64::from(f.slot));
+        c[PREFIX].text(prefix);
+        self.page_rows += 1;
+        if self.page_rows < PAGE_ROWS && c[KEY].plain.len() < PAGE_KEY_BYTES {
+            return Ok(None);
+        }
+        self.cut_page()?;
+        if self.group_rows >= ROW_GROUP_ROWS as u64 || self.group_bytes >= WORKER_ROW_GROUP_BYTES {
+            self.close_group().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Encodes the pending rows and closes the row group, if any rows.
+    pub fn finish(&mut self) -> Result<Option<EncodedRowGroup>> {
+        self.cut_page()?;
+        if self.group_rows == 0 {
+            return Ok(None);
+        }
+        self.close_group().map(Some)
+    }
+
+    fn cut_page(&mut self) -> Result<()> {
+        let rows = std::mem::take(&mut self.page_rows);
+        if rows == 0 {
+            return Ok(());
+        }
+        for c in self.columns.iter_mut() {
+            c.cut_page(rows, &mut self.codec, &mut self.body, &mut self.scratch)?;
+        }
+        self.group_rows += rows as u64;
+        self.group_bytes = self.columns.iter().map(|c| c.pages.len()).sum();
+        Ok(())
+    }
+
+    fn close_group(&mut self) -> Result<EncodedRowGroup> {
+        let rows = std::mem::take(&mut self.group_rows);
+        self.group_bytes = 0;
+        let columns = self
+            .columns
+            .iter_mut()
+            .map(|c| c.close(rows, &mut self.codec, &mut self.scratch, self.compression))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EncodedRowGroup { columns, rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, UInt16Type, UInt64Type, UInt8Type};
+    use arrow_array::{Array, RecordBatch};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use rdb_parser::{Kind, ModuleId, ValueType};
+
+    use super::*;
+    use crate::facts::ObjEncoding;
+    use crate::output::parquet::KeysFileWriter;
+    use crate::testutil::TempDir;
+
+    /// Reads a bit-packed stream back, LSB first, one bit at a time.
+    fn unpack(bytes: &[u8], width: u32, n: usize) -> Vec<u64> {
+        (0..n)
+            .map(|i| {
+                let mut v = 0u64;
+                for b in 0..width as usize {
+                    let bit = i * width as usize + b;
+                    if bytes[bit / 8] >> (bit % 8) & 1 == 1 {
+                        v |= 1 << b;
+                    }
+                }
+                v
+            })
+            .collect()
+    }
+
+    /// A deterministic pseudo-random sequence.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 ^ (self.0 >> 29)
+        }
+    }
+
+    #[test]
+    fn bitpack_matches_a_bit_by_bit_reader() {
+        let mut rng = Lcg(7);
+        for width in 0..=64u32 {
+            for n in [8usize, 32, 64, 200] {
+                let values: Vec<u64> = (0..n)
+                    .map(|_| match width {
+                        64 => rng.next(),
+                        w => rng.next() & ((1u64 << w) - 1),
+                    })
+                    .collect();
+                let mut out = vec![0xAA]; // appends after what is there
+                bitpack(&mut out, &values, width);
+                assert_eq!(out.len(), 1 + n * width as usize / 8, "width {width}");
+                assert_eq!(out[0], 0xAA);
+                assert_eq!(unpack(&out[1..], width, n), values, "width {width}");
+            }
+        }
+    }
+
+    #[test]
+    fn thrift_field_ids_past_fifteen_use_the_long_form() {
+        let mut out = Vec::new();
+        let mut t = Thrift::new(&mut out);
+        t.i32(1, -1);
+        t.i32(20, 300);
+        t.end();
+        // Short form: delta 1, type i32 (0x15), zigzag(-1) = 1. Long form:
+        // the type byte, zigzag(20) = 40, then zigzag(300) = 600 as a
+        // varint; stop.
+        assert_eq!(out, [0x15, 0x01, 0x05, 40, 0xd8, 0x04, 0x00]);
+    }
+
+    /// One row as written and as read back.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Row {
+        db: i32,
+        key: Vec<u8>,
+        kind: String,
+        encoding: String,
+        rdb_bytes: u64,
+        memory_bytes: u64,
+        elements: u64,
+        max_element_bytes: u64,
+        expire_at_ms: Option<i64>,
+        idle_seconds: Option<u64>,
+        lfu_freq: Option<u8>,
+        slot: u16,
+        prefix: String,
+    }
+
+    const KINDS: [Kind; 7] = [
+        Kind::String,
+        Kind::List,
+        Kind::Set,
+        Kind::Zset,
+        Kind::Hash,
+        Kind::Stream,
+        Kind::Module,
+    ];
+    const ENCODINGS: [ObjEncoding; 6] = [
+        ObjEncoding::Int,
+        ObjEncoding::Embstr,
+        ObjEncoding::Listpack,
+        ObjEncoding::Hashtable,
+        ObjEncoding::Skiplist,
+        ObjEncoding::Module,
+    ];
+
+    /// Writes `n` generated rows with `compression` (pages of every shape:
+    /// extreme integers, wrapping deltas, runs of nulls, thousands of
+    /// patterns, invalid UTF-8, module types, a huge key), reads them back
+    /// with the `parquet` crate's Arrow reader and compares every value.
+    fn round_trip(n: usize, compression: KeysCompression, seed: u64) {
+        let dir = TempDir::new("keys-encoder");
+        let path = dir.0.join("keys.parquet");
+        let mut rng = Lcg(seed);
+        let mut written = Vec::new();
+        let mut writer = KeysFileWriter::create(&path).unwrap();
+        let mut enc = KeysEncoder::new(compression);
+        let huge_key = vec![b'h'; PAGE_KEY_BYTES + 10];
+        for i in 0..n {
+            let r = rng.next();
+            let key: Vec<u8> = match i {
+                5 => huge_key.clone(),
+                _ => format!("user:{}:{}", r % 5000, i).into_bytes(),
+            };
+            let kind = KINDS[(r >> 8) as usize % KINDS.len()];
+            let module = (kind == Kind::Module).then_some(ModuleId((r >> 20) & 0xffff_ffff << 10));
+            let extreme = |x: u64| match x % 7 {
+                0 => 0,
+                1 => u64::MAX,
+                2 => i64::MAX as u64,
+                3 => 1 << 63,
+                _ => x >> (x % 64),
+            };
+            let facts = KeyFacts {
+                db: match r % 50 {
+                    0 => u64::MAX, // clamped to i32::MAX
+                    x => x % 16,
+                },
+                key: &key,
+                kind,
+                value_type: ValueType::String,
+                module,
+                encoding: ENCODINGS[(r >> 12) as usize % ENCODINGS.len()],
+                rdb_bytes: extreme(rng.next()),
+                elements: rng.next() % 1000,
+                max_element_bytes: rng.next() >> 40,
+                memory_bytes: 0,
+                // Long runs of nulls, then of values.
+                expire_at_ms: match (i / 3000) % 3 {
+                    0 => None,
+                    1 => Some(match rng.next() % 5 {
+                        0 => i64::MIN,
+                        1 => i64::MAX,
+                        _ => 1_700_000_000_000 + (rng.next() % 1_000_000) as i64,
+                    }),
+                    _ => r.is_multiple_of(2).then_some(-(r as i64 >> 3)),
+                },
+                idle_seconds: r.is_multiple_of(3).then(|| extreme(r)),
+                lfu_freq: (!r.is_multiple_of(5)).then_some((r >> 30) as u8),
+                slot: (r >> 40) as u16 & 0x3fff,
+                hash_tag: None,
+            };
+            let memory = extreme(r >> 3);
+            let prefix: Vec<u8> = match r % 11 {
+                0 => vec![b'p', 0xff, (r >> 50) as u8],
+                _ => format!("user:*:{}", r % 3000).into_bytes(),
+            };
+            written.push(Row {
+                db: i32::try_from(facts.db).unwrap_or(i32::MAX),
+                key: key.clone(),
+                kind: facts.type_name(),
+                encoding: facts.encoding.as_str().to_owned(),
+                rdb_bytes: facts.rdb_bytes,
+                memory_bytes: memory,
+                elements: facts.elements,
+                max_element_bytes: facts.max_element_bytes,
+                expire_at_ms: facts.expire_at_ms,
+                idle_seconds: facts.idle_seconds,
+                lfu_freq: facts.lfu_freq,
+                slot: facts.slot,
+                prefix: String::from_utf8_lossy(&prefix).into_owned(),
+            });
+            if let Some(g) = enc.append("src.rdb", &facts, memory, &prefix).unwrap() {
+                writer.append(g).unwrap();
+            }
+        }
+        if let Some(g) = enc.finish().unwrap() {
+            writer.append(g).unwrap();
+        }
+        assert_eq!(writer.close().unwrap(), n as u64);
+
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(*reader.schema(), keys_schema());
+        let meta = reader.metadata().clone();
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let mut read = Vec::new();
+        for b in &batches {
+            let src = b.column(0).as_string::<i32>();
+            let c = |i: usize| b.column(i);
+            for i in 0..b.num_rows() {
+                assert_eq!(src.value(i), "src.rdb");
+                let opt = |col: &dyn Array| col.is_valid(i);
+                read.push(Row {
+                    db: c(1).as_primitive::<Int32Type>().value(i),
+                    key: c(2).as_binary::<i32>().value(i).to_vec(),
+                    kind: c(3).as_string::<i32>().value(i).to_owned(),
+                    encoding: c(4).as_string::<i32>().value(i).to_owned(),
+                    rdb_bytes: c(5).as_primitive::<UInt64Type>().value(i),
+                    memory_bytes: c(6).as_primitive::<UInt64Type>().value(i),
+                    elements: c(7).as_primitive::<UInt64Type>().value(i),
+                    max_element_bytes: c(8).as_primitive::<UInt64Type>().value(i),
+                    expire_at_ms: opt(c(9).as_ref())
+                        .then(|| c(9).as_primitive::<Int64Type>().value(i)),
+                    idle_seconds: opt(c(10).as_ref())
+                        .then(|| c(10).as_primitive::<UInt64Type>().value(i)),
+                    lfu_freq: opt(c(11).as_ref())
+                        .then(|| c(11).as_primitive::<UInt8Type>().value(i)),
+                    slot: c(12).as_primitive::<UInt16Type>().value(i),
+                    prefix: c(13).as_string::<i32>().value(i).to_owned(),
+                });
+            }
+        }
+        assert_eq!(read.len(), written.len());
+        for (i, (r, w)) in read.iter().zip(&written).enumerate() {
+            assert_eq!(r, w, "row {i}");
+        }
+
+        // The footer's statistics agree with the values.
+        let mut rows = 0;
+        for rg in meta.row_groups() {
+            let range = rows..rows + rg.num_rows() as usize;
+            rows = range.end;
+            let part = &written[range];
+            let stats = rg.column(MEMORY_BYTES).statistics().unwrap();
+            let (lo, hi) = part.iter().fold((u64::MAX, 0), |(lo, hi), r| {
+                (lo.min(r.memory_bytes), hi.max(r.memory_bytes))
+            });
+            assert_eq!(stats.min_bytes_opt().unwrap(), lo.to_le_bytes());
+            assert_eq!(stats.max_bytes_opt().unwrap(), hi.to_le_bytes());
+            let nulls = part.iter().filter(|r| r.expire_at_ms.is_none()).count();
+            let stats = rg.column(EXPIRE_AT_MS).statistics().unwrap();
+            assert_eq!(stats.null_count_opt(), Some(nulls as u64));
+            assert_eq!(rg.column(KEY).compression(), compression.parquet());
+        }
+        assert_eq!(rows, n);
+    }
+
+    #[test]
+    fn every_value_reads_back_with_each_codec() {
+        for (i, c) in [
+            KeysCompression::Snappy,
+            KeysCompression::Zstd,
+            KeysCompression::Lz4,
+            KeysCompression::None,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            round_trip(40_000, c, i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn tiny_and_exact_page_sizes_read_back() {
+        for n in [
+            1,
+            2,
+            7,
+            8,
+            9,
+            127,
+            128,
+            129,
+            PAGE_ROWS - 1,
+            PAGE_ROWS,
+            PAGE_ROWS + 1,
+        ] {
+            round_trip(n, KeysCompression::Snappy, n as u64);
+        }
+    }
+
+    #[test]
+    fn schema_shapes_match_the_parquet_physical_types() {
+        use parquet::basic::Type as Physical;
+        let dir = TempDir::new("keys-schema");
+        let w = KeysFileWriter::create(&dir.0.join("k.parquet")).unwrap();
+        for (descr, (name, _, nullable, shape)) in w.columns().iter().zip(COLUMNS.iter()) {
+            assert_eq!(descr.name(), *name);
+            assert_eq!(descr.max_def_level() == 1, *nullable, "{name}");
+            let physical = match shape {
+                Shape::Text | Shape::Bytes => Physical::BYTE_ARRAY,
+                Shape::I32 | Shape::U32 => Physical::INT32,
+                Shape::I64 | Shape::U64 => Physical::INT64,
+            };
+            assert_eq!(descr.physical_type(), physical, "{name}");
+        }
+        assert_eq!(w.columns().len(), COLUMNS.len());
+    }
+}
