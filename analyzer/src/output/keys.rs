@@ -321,6 +321,7 @@ fn len_i32(n: usize) -> Result<i32> {
 /// Packs `values` (each below `2^width`) LSB first, as Parquet's
 /// bit-packed runs and delta miniblocks store them. `values.len() *
 /// width` must be a multiple of 8.
+#[inline]
 fn bitpack<T: Copy + Into<u64>>(out: &mut Vec<u8>, values: &[T], width: u32) {
     if width == 0 {
         return;
@@ -379,43 +380,48 @@ fn hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
 }
 
 /// `DELTA_BINARY_PACKED` of `values` (128-value blocks of four
-/// miniblocks). With `int32`, deltas wrap in 32 bits as readers of an
+/// miniblocks). With `INT32`, deltas wrap in 32 bits as readers of an
 /// `INT32` column compute them.
-fn delta_binary_packed(out: &mut Vec<u8>, values: &[i64], int32: bool) {
+fn delta_binary_packed<const INT32: bool>(out: &mut Vec<u8>, values: &[i64]) {
     const BLOCK: usize = 128;
     const MINI: usize = 32;
+    let delta = |v: i64, prev: i64| -> i64 {
+        if INT32 {
+            i64::from((v as i32).wrapping_sub(prev as i32))
+        } else {
+            v.wrapping_sub(prev)
+        }
+    };
+    let first = values.first().copied().unwrap_or(0);
     varint(out, BLOCK as u64);
     varint(out, (BLOCK / MINI) as u64);
     varint(out, values.len() as u64);
-    varint(out, zigzag(values.first().copied().unwrap_or(0)));
+    varint(out, zigzag(first));
     let mut deltas = [0i64; BLOCK];
     let mut packed = [0u64; BLOCK];
-    let mut prev = values.first().copied().unwrap_or(0);
+    let mut prev = first;
     for block in values.get(1..).unwrap_or_default().chunks(BLOCK) {
-        let mut min = i64::MAX;
-        for (d, &v) in deltas.iter_mut().zip(block) {
-            *d = if int32 {
-                i64::from((v as i32).wrapping_sub(prev as i32))
-            } else {
-                v.wrapping_sub(prev)
-            };
-            min = min.min(*d);
-            prev = v;
-        }
-        varint(out, zigzag(min));
         let n = block.len();
+        deltas[0] = delta(block[0], prev);
+        for (d, pair) in deltas[1..].iter_mut().zip(block.windows(2)) {
+            *d = delta(pair[1], pair[0]);
+        }
+        prev = block[n - 1];
+        let min = deltas[..n].iter().copied().fold(i64::MAX, i64::min);
+        varint(out, zigzag(min));
         for (p, &d) in packed.iter_mut().zip(&deltas[..n]) {
-            *p = if int32 {
+            *p = if INT32 {
                 u64::from((d as i32).wrapping_sub(min as i32) as u32)
             } else {
                 d.wrapping_sub(min) as u64
             };
         }
         // Padding of the last miniblock: zeros.
-        packed[n..n.next_multiple_of(MINI)].fill(0);
+        let used = n.next_multiple_of(MINI);
+        packed[n..used].fill(0);
         let widths_at = out.len();
         out.extend_from_slice(&[0; BLOCK / MINI]);
-        for (m, mini) in packed[..n.next_multiple_of(MINI)].chunks(MINI).enumerate() {
+        for (m, mini) in packed[..used].chunks_exact(MINI).enumerate() {
             let width = bit_width(mini.iter().fold(0, |a, &b| a | b));
             out[widths_at + m] = width as u8;
             bitpack(out, mini, width);
@@ -672,10 +678,12 @@ impl Column {
                 ENC_PLAIN
             }
             Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
-                let int32 = matches!(self.shape, Shape::I32 | Shape::U32);
                 let unsigned = matches!(self.shape, Shape::U32 | Shape::U64);
                 self.min_max.add(&self.ints, unsigned);
-                delta_binary_packed(body, &self.ints, int32);
+                match self.shape {
+                    Shape::I32 | Shape::U32 => delta_binary_packed::<true>(body, &self.ints),
+                    _ => delta_binary_packed::<false>(body, &self.ints),
+                }
                 self.ints.clear();
                 ENC_DELTA_BINARY_PACKED
             }
