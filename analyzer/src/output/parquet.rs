@@ -8,6 +8,7 @@
 //! ([`KeysEncoder`]) and one thread ([`KeysFileWriter`]) appends them.
 
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -486,7 +487,7 @@ fn writer_properties() -> WriterProperties {
 /// crate writes the schema and the footer.
 pub struct KeysFileWriter {
     path: PathBuf,
-    writer: SerializedFileWriter<File>,
+    writer: SerializedFileWriter<BufWriter<File>>,
     columns: Vec<ColumnDescPtr>,
     rows: u64,
 }
@@ -495,6 +496,10 @@ impl KeysFileWriter {
     /// Creates (truncates) `path`.
     pub fn create(path: &Path) -> Result<KeysFileWriter> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        // Row groups arrive as whole column chunks: write them in large
+        // pieces rather than the writer's 8 KiB ones (a tenth of the system
+        // time of a run went to those writes).
+        let file = BufWriter::with_capacity(1 << 20, file);
         let (writer, _) = ArrowWriter::try_new(file, keys_schema(), None)
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| Error::parquet(path, e))?;
