@@ -429,35 +429,105 @@ fn delta_binary_packed<const INT32: bool>(out: &mut Vec<u8>, values: &[i64]) {
     }
 }
 
-/// A fast hash for short byte strings (dictionary lookups of patterns):
+/// A fast hash of a short byte string (dictionary lookups of patterns):
 /// eight bytes per multiply.
-#[derive(Default)]
-struct ShortHasher(u64);
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
 
-impl Hasher for ShortHasher {
+/// Hashes a `u64` that already is a hash to itself.
+#[derive(Default)]
+struct NoHash(u64);
+
+impl Hasher for NoHash {
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().expect("eight bytes"));
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        self.0 = h;
     }
 
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 
     fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
+        self.0
+    }
+}
+
+/// A row group's dictionary of one text column. Entries are stored once,
+/// plain-encoded as the dictionary page wants them, and found by a 64-bit
+/// hash of their bytes, then compared with the stored copy.
+#[derive(Default)]
+struct Dictionary {
+    plain: Vec<u8>,
+    /// Where each entry's bytes are in `plain`.
+    spans: Vec<(u32, u32)>,
+    /// Entry ids by hash: entries stored as given (valid UTF-8), the first
+    /// one of each hash.
+    by_hash: HashMap<u64, u32, BuildHasherDefault<NoHash>>,
+    /// The other entries (UTF-8 repaired, or their hash taken), by their
+    /// bytes as given.
+    others: HashMap<Box<[u8]>, u32>,
+}
+
+impl Dictionary {
+    fn len(&self) -> u32 {
+        self.spans.len() as u32
+    }
+
+    /// The id of `v`, added if new.
+    #[inline]
+    fn id(&mut self, v: &[u8]) -> u32 {
+        let h = hash_bytes(v);
+        if let Some(&id) = self.by_hash.get(&h) {
+            let (start, len) = self.spans[id as usize];
+            if self.plain.get(start as usize..(start + len) as usize) == Some(v) {
+                return id;
+            }
+        }
+        self.id_slow(v, h)
+    }
+
+    #[cold]
+    fn id_slow(&mut self, v: &[u8], h: u64) -> u32 {
+        if let Some(&id) = self.others.get(v) {
+            return id;
+        }
+        let id = self.len();
+        let text = String::from_utf8_lossy(v);
+        self.plain
+            .extend_from_slice(&(text.len() as u32).to_le_bytes());
+        let start = self.plain.len() as u32;
+        self.plain.extend_from_slice(text.as_bytes());
+        self.spans.push((start, text.len() as u32));
+        let as_given = matches!(text, std::borrow::Cow::Borrowed(_));
+        if as_given && !self.by_hash.contains_key(&h) {
+            self.by_hash.insert(h, id);
+        } else {
+            self.others.insert(v.into(), id);
+        }
+        id
+    }
+
+    fn clear(&mut self) {
+        self.plain.clear();
+        self.spans.clear();
+        self.by_hash.clear();
+        self.others.clear();
     }
 }
 
@@ -515,12 +585,8 @@ struct Column {
     plain: Vec<u8>,
     /// Definition levels of the open page (nullable columns).
     defined: Vec<u32>,
-    /// The row group's dictionary, plain-encoded, and its size.
-    dict_plain: Vec<u8>,
-    dict_len: u32,
-    /// Dictionary ids by the value's bytes as given (before any lossy
-    /// UTF-8 repair).
-    dict: HashMap<Box<[u8]>, u32, BuildHasherDefault<ShortHasher>>,
+    /// The row group's dictionary (text columns).
+    dict: Dictionary,
     /// Dictionary ids by a caller's small index (type and encoding enums).
     by_index: Vec<u32>,
     /// Encoded data pages of the row group.
@@ -540,9 +606,7 @@ impl Column {
             ids: Vec::new(),
             plain: Vec::new(),
             defined: Vec::new(),
-            dict_plain: Vec::new(),
-            dict_len: 0,
-            dict: HashMap::default(),
+            dict: Dictionary::default(),
             by_index: Vec::new(),
             pages: Vec::new(),
             uncompressed: 0,
@@ -577,25 +641,9 @@ impl Column {
         self.plain.extend_from_slice(v);
     }
 
-    /// Adds a dictionary entry (invalid UTF-8 repaired); returns its id.
-    #[cold]
-    fn new_entry(&mut self, v: &[u8]) -> u32 {
-        let id = self.dict_len;
-        self.dict_len += 1;
-        let text = String::from_utf8_lossy(v);
-        self.dict_plain
-            .extend_from_slice(&(text.len() as u32).to_le_bytes());
-        self.dict_plain.extend_from_slice(text.as_bytes());
-        self.dict.insert(v.into(), id);
-        id
-    }
-
     #[inline]
     fn text(&mut self, v: &[u8]) {
-        let id = match self.dict.get(v) {
-            Some(&id) => id,
-            None => self.new_entry(v),
-        };
+        let id = self.dict.id(v);
         self.push_id(id);
     }
 
@@ -611,10 +659,7 @@ impl Column {
 
     #[cold]
     fn index_entry(&mut self, index: usize, v: &[u8]) -> u32 {
-        let id = match self.dict.get(v) {
-            Some(&id) => id,
-            None => self.new_entry(v),
-        };
+        let id = self.dict.id(v);
         if self.by_index.len() <= index {
             self.by_index.resize(index + 1, u32::MAX);
         }
@@ -652,7 +697,7 @@ impl Column {
         let codec = self.compressed.then_some(codec);
         let encoding = match self.shape {
             Shape::Text => {
-                let width = bit_width(u64::from(self.dict_len.saturating_sub(1))).max(1);
+                let width = bit_width(u64::from(self.dict.len().saturating_sub(1))).max(1);
                 body.push(width as u8);
                 hybrid(body, &self.ids, width);
                 self.ids.clear();
@@ -707,15 +752,13 @@ impl Column {
             uncompressed += write_page(
                 &mut dictionary,
                 true,
-                self.dict_len as usize,
+                self.dict.len() as usize,
                 ENC_PLAIN,
-                &self.dict_plain,
+                &self.dict.plain,
                 self.compressed.then_some(codec),
                 scratch,
             )?;
-            self.dict_plain.clear();
             self.dict.clear();
-            self.dict_len = 0;
             self.by_index.clear();
         }
         let min_max = std::mem::take(&mut self.min_max);
@@ -899,7 +942,13 @@ impl KeysEncoder {
             c.cut_page(rows, &mut self.codec, &mut self.body, &mut self.scratch)?;
         }
         self.group_rows += rows as u64;
-        self.group_bytes = self.columns.iter().map(|c| c.pages.len()).sum();
+        // Dictionaries count too: a file of unique long patterns must not
+        // grow one without bound.
+        self.group_bytes = self
+            .columns
+            .iter()
+            .map(|c| c.pages.len() + c.dict.plain.len())
+            .sum();
         Ok(())
     }
 
@@ -1201,6 +1250,43 @@ mod tests {
         ] {
             round_trip(n, KeysCompression::Snappy, n as u64);
         }
+    }
+
+    #[test]
+    fn unique_long_patterns_close_row_groups_early() {
+        // Dictionaries count toward the row group's size: a million
+        // unique kilobyte patterns must not pile up in one dictionary.
+        let key = b"k".to_vec();
+        let facts = KeyFacts {
+            db: 0,
+            key: &key,
+            kind: Kind::String,
+            value_type: ValueType::String,
+            module: None,
+            encoding: ObjEncoding::Embstr,
+            rdb_bytes: 1,
+            elements: 1,
+            max_element_bytes: 1,
+            memory_bytes: 0,
+            expire_at_ms: None,
+            idle_seconds: None,
+            lfu_freq: None,
+            slot: 0,
+            hash_tag: None,
+        };
+        let mut enc = KeysEncoder::new(KeysCompression::None);
+        let mut pattern = vec![b'x'; 1024];
+        let mut first_group = None;
+        for i in 0..(3 * WORKER_ROW_GROUP_BYTES / 1024) {
+            pattern[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            if let Some(g) = enc.append("s", &facts, 1, &pattern).unwrap() {
+                first_group = Some(g.rows);
+                break;
+            }
+        }
+        let rows = first_group.expect("a row group closed") as usize;
+        assert!(rows * 1024 >= WORKER_ROW_GROUP_BYTES, "{rows}");
+        assert!(rows * 1024 < 2 * WORKER_ROW_GROUP_BYTES, "{rows}");
     }
 
     #[test]
