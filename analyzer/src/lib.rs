@@ -32,8 +32,10 @@
 //!   object layouts (modelled as 7.4); see [`memory`];
 //! - encoding limits other than the compiled-in defaults: nothing reads a
 //!   server's config yet ([`EncodingLimits`] is plumbed through [`Options`]);
-//! - one thread encodes `keys.parquet`: at roughly 2 million rows a second
-//!   it, not parsing, bounds the speed of a run with keys on many cores.
+//! - `keys.parquet` costs about a quarter of a run's instructions: workers
+//!   encode its row groups (their own column encoders, [`output::keys`])
+//!   and one thread appends them, so a run with keys is about 1.5× slower
+//!   than one without.
 
 #![deny(missing_docs)]
 
