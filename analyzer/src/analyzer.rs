@@ -307,11 +307,22 @@ impl Eq for Ranked {}
 #[derive(Debug, Default)]
 struct TopN {
     heap: BinaryHeap<Reverse<Ranked>>,
+    /// The evictee's metric once the list is full (0 before): a key below
+    /// it is turned away without a look at the heap.
+    floor: u64,
 }
 
 impl TopN {
     /// Offers a key; copies its bytes only if it makes the list.
+    #[inline(always)]
     fn offer(&mut self, n: usize, metric: u64, f: &KeyFacts<'_>, memory: u64) {
+        if metric < self.floor {
+            return;
+        }
+        self.offer_checked(n, metric, f, memory);
+    }
+
+    fn offer_checked(&mut self, n: usize, metric: u64, f: &KeyFacts<'_>, memory: u64) {
         if n == 0 {
             return;
         }
@@ -334,6 +345,13 @@ impl TopN {
             metric,
             key: BigKey::of(f, memory),
         }));
+        self.set_floor(n);
+    }
+
+    fn set_floor(&mut self, n: usize) {
+        if self.heap.len() >= n {
+            self.floor = self.heap.peek().map_or(0, |w| w.0.metric);
+        }
     }
 
     fn offer_ranked(&mut self, n: usize, r: Ranked) {
@@ -347,6 +365,7 @@ impl TopN {
             self.heap.pop();
         }
         self.heap.push(Reverse(r));
+        self.set_floor(n);
     }
 
     fn merge(&mut self, n: usize, o: TopN) {

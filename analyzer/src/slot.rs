@@ -59,15 +59,46 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// the first `}` after it, when that is not empty; otherwise the whole key
 /// (`keyHashSlot` in cluster.c).
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = memchr::memchr(b'{', key) {
+    if let Some(open) = find_byte(key, b'{') {
         let rest = &key[open + 1..];
-        if let Some(close) = memchr::memchr(b'}', rest) {
+        if let Some(close) = find_byte(rest, b'}') {
             if close > 0 {
                 return &rest[..close];
             }
         }
     }
     key
+}
+
+/// Where the first `b` (not 0) is in `hay`. Keys are short: eight bytes
+/// per step in plain integer arithmetic beats setting up a `memchr` call
+/// (which still takes the long ones).
+#[inline(always)]
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    debug_assert_ne!(b, 0);
+    if hay.len() > 64 {
+        return memchr::memchr(b, hay);
+    }
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(b);
+    // The lowest flagged byte of a word is its first `b`: a borrow only
+    // flags bytes above a real match.
+    let first = |word: u64| {
+        let x = word ^ pattern;
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+    };
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        if let Some(p) = first(u64::from_le_bytes(w.try_into().expect("eight bytes"))) {
+            return Some(at + p);
+        }
+        at += 8;
+    }
+    // The zero padding of the tail never equals `b`.
+    first(crate::prefix::tail_word(words.remainder())).map(|p| at + p)
 }
 
 /// The cluster slot of `key` (0..16384).
@@ -103,6 +134,38 @@ mod tests {
             assert_eq!(crc16(&data), one_by_one(&data), "length {len}");
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             data.push((x >> 16) as u8);
+        }
+    }
+
+    #[test]
+    fn find_byte_equals_a_plain_search() {
+        let mut x = 0x9e37_79b9u32;
+        let mut hay = Vec::new();
+        for len in 0..100 {
+            for round in 0..40 {
+                hay.clear();
+                for _ in 0..len {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    // Bytes near the searched ones, their high-bit twins, zeros.
+                    hay.push(
+                        [b'{', b'}', b'z', b'|', 0xfb, 0xfd, 0, 0x7a, 0x80, 0xff]
+                            [(x % 10) as usize],
+                    );
+                }
+                if round % 4 == 0 {
+                    // Some haystacks without the byte at all.
+                    hay.retain(|&c| c != b'{');
+                }
+                for b in [b'{', b'}'] {
+                    assert_eq!(
+                        find_byte(&hay, b),
+                        hay.iter().position(|&c| c == b),
+                        "{b} in {hay:?}"
+                    );
+                }
+            }
         }
     }
 
