@@ -41,17 +41,21 @@ impl Allocator {
                     return 8;
                 }
                 // The quantum-spaced range, then four classes per doubling.
+                // Every step is a power of two: rounding up is a mask (a
+                // division by a step known only at run time costs tens of
+                // cycles, and this runs per element).
                 let (quantum, top) = if self == Allocator::Jemalloc {
                     (8, 64)
                 } else {
                     (16, 128)
                 };
-                if n <= top {
-                    return n.div_ceil(quantum) * quantum;
-                }
-                let g = 63 - u64::from((n - 1).leading_zeros()); // 2^g < n <= 2^(g+1)
-                let d = 1u64 << (g - 2);
-                n.div_ceil(d) * d
+                let step = if n <= top {
+                    quantum
+                } else {
+                    let g = 63 - (n - 1).leading_zeros(); // 2^g < n <= 2^(g+1)
+                    1u64 << (g - 2)
+                };
+                n.saturating_add(step - 1) & !(step - 1)
             }
         }
     }
@@ -1332,6 +1336,26 @@ mod tests {
         );
         let l = |n| Allocator::Libc.usable(n);
         assert_eq!([l(5), l(18), l(25), l(40), l(41)], [24, 24, 40, 40, 56]);
+        // The masks equal rounding up by division, class by class.
+        let by_division = |a: Allocator, n: u64| {
+            let (quantum, top) = if a == Allocator::Jemalloc {
+                (8, 64)
+            } else {
+                (16, 128)
+            };
+            let step = match n {
+                0..=8 => return 8,
+                _ if n <= top => quantum,
+                _ => 1 << (63 - (n - 1).leading_zeros() - 2),
+            };
+            n.div_ceil(step) * step
+        };
+        let big = (0..40).map(|s| (1u64 << s) * 3 + s);
+        for n in (0..70_000).chain(big) {
+            for a in [Allocator::Jemalloc, Allocator::Jemalloc16] {
+                assert_eq!(a.usable(n), by_division(a, n), "{a:?} {n}");
+            }
+        }
     }
 
     #[test]
