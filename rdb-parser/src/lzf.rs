@@ -6,6 +6,11 @@
 
 use crate::error::{Error, Result};
 
+/// Bytes the output buffer holds past the declared length, so that literal
+/// runs and back references can be copied in fixed-size blocks (which
+/// compile to a few vector moves instead of a `memcpy` call per run).
+const SLACK: usize = 32;
+
 /// Decompresses `input` into `out` (cleared first), expecting exactly
 /// `expected_len` bytes. Errors carry offsets relative to `input`.
 pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<()> {
@@ -19,7 +24,11 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
             Some(expected_len as u64),
         ));
     }
-    out.reserve(expected_len);
+    // Bytes past `o` may hold scraps of block copies: every later run or
+    // reference overwrites them before anything reads them, and the slack
+    // is cut off at the end.
+    out.resize(expected_len + SLACK, 0);
+    let mut o = 0usize;
     let mut i = 0usize;
     while i < input.len() {
         let ctrl = input[i] as usize;
@@ -35,14 +44,19 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
                     Some(run as u64),
                 ));
             }
-            if out.len() + run > expected_len {
+            if o + run > expected_len {
                 return Err(Error::malformed(
                     "LZF output no longer than the declared length",
                     at,
                     Some(expected_len as u64),
                 ));
             }
-            out.extend_from_slice(&input[i..i + run]);
+            // o + 32 <= expected_len - 1 + 32 < out.len().
+            match input.get(i..i + 32) {
+                Some(block) => out[o..o + 32].copy_from_slice(block),
+                None => out[o..o + run].copy_from_slice(&input[i..i + run]),
+            }
+            o += run;
             i += run;
         } else {
             let mut len = ctrl >> 5;
@@ -69,37 +83,48 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
             };
             i += 1;
             let back = ((ctrl & 0x1f) << 8) + low as usize + 1;
-            if back > out.len() {
+            if back > o {
                 return Err(Error::malformed(
                     "an LZF back reference inside the output so far",
                     at,
                     Some(back as u64),
                 ));
             }
-            if out.len() + len > expected_len {
+            if o + len > expected_len {
                 return Err(Error::malformed(
                     "LZF output no longer than the declared length",
                     at,
                     Some(expected_len as u64),
                 ));
             }
-            let start = out.len() - back;
-            if back >= len {
-                out.extend_from_within(start..start + len);
+            let from = o - back;
+            if back >= 16 {
+                // Sixteen bytes at a time: each block reads only bytes
+                // before its own destination, all of them final. The last
+                // block may run up to 15 bytes past o + len (slack).
+                let mut k = 0;
+                while k < len {
+                    out.copy_within(from + k..from + k + 16, o + k);
+                    k += 16;
+                }
+            } else if back == 1 {
+                let b = out[from];
+                out[o..o + len].fill(b);
             } else {
-                // Overlapping copy: byte by byte (run-length style).
+                // A short period: byte by byte (run-length style).
                 for k in 0..len {
-                    let b = out[start + k];
-                    out.push(b);
+                    out[o + k] = out[from + k];
                 }
             }
+            o += len;
         }
     }
-    if out.len() != expected_len {
+    out.truncate(o);
+    if o != expected_len {
         return Err(Error::malformed(
             "LZF output of the declared length",
             input.len() as u64,
-            Some(out.len() as u64),
+            Some(o as u64),
         ));
     }
     Ok(())
@@ -180,7 +205,7 @@ mod tests {
                     }
                     produced += run;
                 } else {
-                    let len = 3 + next(60) as usize; // code 0 would be a literal
+                    let len = 3 + next(262) as usize; // 3..=264 (code 0 would be a literal)
                     let back = 1 + next(produced.min(8192) as u32) as usize;
                     let code = (len - 2).min(7);
                     input.push(((code << 5) | ((back - 1) >> 8)) as u8);
