@@ -202,18 +202,23 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The most common string in a file: a 6-bit length and its bytes,
-    /// when both are there (else nothing is consumed and the caller takes
-    /// the general path, which reports any error).
+    /// The most common strings in a file: a 6-bit or 14-bit length and
+    /// its bytes, when all are there (else nothing is consumed and the
+    /// caller takes the general path, which reports any error).
     #[inline(always)]
     pub fn short_string(&mut self) -> Option<&'a [u8]> {
         let first = *self.buf.get(self.pos)?;
-        if first >= 0x40 {
-            return None;
-        }
-        let end = self.pos + 1 + usize::from(first);
-        let s = self.buf.get(self.pos + 1..end)?;
-        self.pos = end;
+        let (head, len) = match first {
+            0x00..=0x3f => (1, usize::from(first)),
+            0x40..=0x7f => {
+                let second = *self.buf.get(self.pos + 1)?;
+                (2, usize::from(first & 0x3f) << 8 | usize::from(second))
+            }
+            _ => return None,
+        };
+        let start = self.pos + head;
+        let s = self.buf.get(start..start + len)?;
+        self.pos = start + len;
         Some(s)
     }
 
@@ -257,6 +262,46 @@ mod tests {
         assert_eq!(c.length("x").unwrap(), Length::Len(1 << 32));
         assert_eq!(c.length("x").unwrap(), Length::Encoded(3));
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn short_strings_agree_with_the_general_reader() {
+        // Every length width, whole and cut short: the fast path takes a
+        // string exactly when it is whole with a 6- or 14-bit length, and
+        // then reads what `length` and `bytes` read.
+        let body: Vec<u8> = (0..20_000u32).map(|i| (i * 7) as u8).collect();
+        for len in [0usize, 1, 63, 64, 65, 255, 256, 16383, 16384, 19_000] {
+            let mut data = match len {
+                0..=63 => vec![len as u8],
+                64..=16383 => vec![0x40 | (len >> 8) as u8, len as u8],
+                _ => {
+                    let mut v = vec![0x80];
+                    v.extend_from_slice(&(len as u32).to_be_bytes());
+                    v
+                }
+            };
+            let head = data.len();
+            data.extend_from_slice(&body[..len]);
+            for cut in [data.len(), data.len() - 1, head, head - 1, 0] {
+                let d = &data[..cut.min(data.len())];
+                let mut fast = Cursor::new(d, 0);
+                let got = fast.short_string();
+                let mut general = Cursor::new(d, 0);
+                let want = match general.length("x") {
+                    Ok(Length::Len(n)) => general.bytes(n, "x").ok(),
+                    _ => None,
+                };
+                if len <= 16383 {
+                    assert_eq!(got, want, "length {len} cut at {cut}");
+                    assert_eq!(
+                        fast.offset(),
+                        if got.is_some() { general.offset() } else { 0 }
+                    );
+                } else {
+                    assert_eq!((got, fast.offset()), (None, 0), "length {len}");
+                }
+            }
+        }
     }
 
     #[test]
