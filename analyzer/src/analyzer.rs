@@ -504,9 +504,16 @@ pub struct HashTagAcc {
 }
 
 impl HashTagAcc {
-    /// Counts a key whose hash tag is `tag` (none: nothing to count).
+    /// Counts a key whose hash tag is `tag` (none: nothing to count; most
+    /// keys have none, so that test is inlined).
+    #[inline(always)]
     fn add(&mut self, tag: Option<&[u8]>, memory: u64) {
-        let Some(tag) = tag else { return };
+        if let Some(tag) = tag {
+            self.add_tag(tag, memory);
+        }
+    }
+
+    fn add_tag(&mut self, tag: &[u8], memory: u64) {
         if self.overflowed {
             return;
         }
