@@ -330,9 +330,24 @@ fn bitpack<T: Copy + Into<u64>>(out: &mut Vec<u8>, values: &[T], width: u32) {
     }
     let total = (values.len() * width as usize).div_ceil(8);
     let start = out.len();
-    // Eight bytes of slack: whole words are stored, then cut back.
-    out.resize(start + total + 8, 0);
+    // Sixteen bytes of slack: whole words are stored, then cut back.
+    out.resize(start + total + 16, 0);
     let buf = &mut out[start..];
+    if width <= 16 && values.len().is_multiple_of(8) {
+        // Eight values fill exactly `width` bytes: pack them in one word
+        // (dictionary ids, definition levels and most miniblocks are this
+        // narrow).
+        let width = width as usize;
+        for (group, at) in values.chunks_exact(8).zip((0..).step_by(width)) {
+            let mut word = 0u128;
+            for (k, &v) in group.iter().enumerate() {
+                word |= u128::from(v.into()) << (k * width);
+            }
+            buf[at..at + 16].copy_from_slice(&word.to_le_bytes());
+        }
+        out.truncate(start + total);
+        return;
+    }
     let mut acc = 0u64;
     let mut bits = 0u32;
     let mut pos = 0;
@@ -1012,7 +1027,11 @@ mod tests {
     fn bitpack_matches_a_bit_by_bit_reader() {
         let mut rng = Lcg(7);
         for width in 0..=64u32 {
-            for n in [8usize, 32, 64, 200] {
+            // 12 values: not whole groups of eight (the general loop).
+            for n in [8usize, 32, 64, 200, 12] {
+                if !(n * width as usize).is_multiple_of(8) {
+                    continue;
+                }
                 let values: Vec<u64> = (0..n)
                     .map(|_| match width {
                         64 => rng.next(),
