@@ -339,11 +339,19 @@ fn bitpack<T: Copy + Into<u64>>(out: &mut Vec<u8>, values: &[T], width: u32) {
         // narrow).
         let width = width as usize;
         for (group, at) in values.chunks_exact(8).zip((0..).step_by(width)) {
-            let mut word = 0u128;
-            for (k, &v) in group.iter().enumerate() {
-                word |= u128::from(v.into()) << (k * width);
+            if width <= 8 {
+                let mut word = 0u64;
+                for (k, &v) in group.iter().enumerate() {
+                    word |= v.into() << (k * width);
+                }
+                buf[at..at + 8].copy_from_slice(&word.to_le_bytes());
+            } else {
+                let mut word = 0u128;
+                for (k, &v) in group.iter().enumerate() {
+                    word |= u128::from(v.into()) << (k * width);
+                }
+                buf[at..at + 16].copy_from_slice(&word.to_le_bytes());
             }
-            buf[at..at + 16].copy_from_slice(&word.to_le_bytes());
         }
         out.truncate(start + total);
         return;
