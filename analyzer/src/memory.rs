@@ -91,10 +91,10 @@ pub enum Era {
 /// Everything the model needs to know about the server.
 #[derive(Clone, Copy, Debug)]
 pub struct Profile {
-    /// Arithmetic family.
-    pub era: Era,
-    /// Allocator rounding.
-    pub allocator: Allocator,
+    /// Arithmetic family (private: `sds_small` is made from it).
+    era: Era,
+    /// Allocator rounding (private, likewise).
+    allocator: Allocator,
     /// Cluster mode (adds per-key metadata in Redis 7.0 and 7.2).
     pub cluster: bool,
     /// Encoding thresholds.
@@ -108,6 +108,9 @@ pub struct Profile {
     skiplist_node: f64,
     /// Usable size of the 32-level skip-list header node.
     skiplist_header: u64,
+    /// [`Profile::sds`] of lengths below 256 (every short element and
+    /// key): one load instead of the header and size-class arithmetic.
+    sds_small: [u16; 256],
 }
 
 impl Profile {
@@ -121,7 +124,7 @@ impl Profile {
             expected += prob * allocator.usable(24 + 16 * level) as f64;
             p *= 0.25;
         }
-        Profile {
+        let mut p = Profile {
             era,
             allocator,
             cluster,
@@ -129,7 +132,24 @@ impl Profile {
             fresh_load: false,
             skiplist_node: expected,
             skiplist_header: allocator.usable(24 + 16 * 32),
+            sds_small: [0; 256],
+        };
+        let mut table = [0u16; 256];
+        for (len, v) in (0u64..).zip(table.iter_mut()) {
+            *v = u16::try_from(p.sds_computed(len)).expect("a short sds is under 64 KB");
         }
+        p.sds_small = table;
+        p
+    }
+
+    /// The arithmetic family.
+    pub fn era(&self) -> Era {
+        self.era
+    }
+
+    /// The allocator.
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
     }
 
     /// The profile of the server that loads the file: a Redis version, or
@@ -185,6 +205,13 @@ impl Profile {
     /// Usable size of a standalone sds of `len` bytes (never type 5 when empty).
     #[inline]
     fn sds(&self, len: u64) -> u64 {
+        match self.sds_small.get(len as usize) {
+            Some(&v) => u64::from(v),
+            None => self.sds_computed(len),
+        }
+    }
+
+    fn sds_computed(&self, len: u64) -> u64 {
         let hdr = if len == 0 { 3 } else { self.sds_hdr(len) };
         self.j(hdr + len + 1)
     }
@@ -1354,6 +1381,28 @@ mod tests {
         for n in (0..70_000).chain(big) {
             for a in [Allocator::Jemalloc, Allocator::Jemalloc16] {
                 assert_eq!(a.usable(n), by_division(a, n), "{a:?} {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_sds_table_equals_the_arithmetic() {
+        let eras = [
+            Era::Redis6,
+            Era::Redis70,
+            Era::Redis72,
+            Era::Redis74,
+            Era::Valkey80,
+            Era::Valkey9,
+        ];
+        for era in eras {
+            for a in [Allocator::Jemalloc, Allocator::Jemalloc16, Allocator::Libc] {
+                let p = Profile::new(era, a, false, EncodingLimits::default());
+                for len in 0..400 {
+                    assert_eq!(p.sds(len), p.sds_computed(len), "{era:?} {a:?} {len}");
+                }
+                // The table is not a copy of one size class: it grows.
+                assert!(p.sds(255) > p.sds(31) && p.sds(31) > p.sds(0));
             }
         }
     }
