@@ -62,15 +62,28 @@ impl PageRelease for Mmap {
 pub(crate) struct ReleaseBehind<'a> {
     release: Option<&'a dyn PageRelease>,
     last: u64,
+    /// How far behind the reader pages are kept.
+    lag: u64,
 }
 
 impl<'a> ReleaseBehind<'a> {
     const STEP: u64 = 32 << 20;
 
     pub(crate) fn new(release: Option<&'a dyn PageRelease>, from: u64) -> ReleaseBehind<'a> {
+        ReleaseBehind::lagging(release, from, 0)
+    }
+
+    /// Keeps the last `lag` bytes before the reader (which others still
+    /// read) and releases what lies further behind.
+    pub(crate) fn lagging(
+        release: Option<&'a dyn PageRelease>,
+        from: u64,
+        lag: u64,
+    ) -> ReleaseBehind<'a> {
         ReleaseBehind {
             release,
             last: from,
+            lag,
         }
     }
 
@@ -78,10 +91,49 @@ impl<'a> ReleaseBehind<'a> {
     #[inline]
     pub(crate) fn at(&mut self, offset: u64) {
         if let Some(r) = self.release {
-            if offset >= self.last + Self::STEP {
-                r.release(self.last, offset);
-                self.last = offset;
+            if offset >= self.last + self.lag + Self::STEP {
+                let upto = offset - self.lag;
+                r.release(self.last, upto);
+                self.last = upto;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records the ranges given back.
+    struct Log(Mutex<Vec<(u64, u64)>>);
+
+    impl PageRelease for Log {
+        fn release(&self, start: u64, end: u64) {
+            self.0.lock().expect("not poisoned").push((start, end));
+        }
+    }
+
+    #[test]
+    fn a_lagging_release_keeps_the_window_and_gives_back_the_rest() {
+        for lag in [0, 64 << 20] {
+            let log = Log(Mutex::new(Vec::new()));
+            let mut behind = ReleaseBehind::lagging(Some(&log), 1000, lag);
+            let mut at = 1000;
+            while at < 1 << 30 {
+                at += 3 << 20;
+                behind.at(at);
+                let given = log.0.lock().expect("not poisoned");
+                if let Some(&(_, end)) = given.last() {
+                    assert!(end + lag <= at, "released {end} with the reader at {at}");
+                }
+            }
+            let given = log.0.into_inner().expect("not poisoned");
+            // In order, without gaps, from the start to within a step of
+            // the window.
+            assert_eq!(given[0].0, 1000);
+            assert!(given.windows(2).all(|w| w[0].1 == w[1].0));
+            assert!(given.last().expect("some").1 + lag + ReleaseBehind::STEP > at);
         }
     }
 }

@@ -26,6 +26,16 @@ pub struct Chunk {
     pub last: bool,
 }
 
+/// Chunks the boundary scan may hand out ahead of the workers, per
+/// thread: enough to keep them busy while the scan works on one itself.
+const IN_FLIGHT_PER_THREAD: usize = 2;
+
+/// How far behind it the parallel fold's scan leaves pages mapped: the
+/// chunks in flight lie there, and each worker gives its chunk's pages back
+/// when done with them (the scan releasing them sooner would make the
+/// workers fault them in again).
+const SCAN_RELEASE_LAG: u64 = 64 << 20;
+
 /// Default chunk size: large enough to amortize scheduling, small enough to
 /// balance two to sixteen threads on a file of a few hundred megabytes.
 pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
@@ -52,16 +62,20 @@ impl<'a> Rdb<'a> {
     /// as soon as its end is known (so work on it can start while the scan
     /// goes on). On an error, the chunks before it have been handed out.
     pub fn scan_chunks(&self, target_bytes: u64, mut found: impl FnMut(Chunk)) -> Result<()> {
-        self.scan_chunks_with_ends(target_bytes, false, |c, _| found(c))
+        self.scan_chunks_with_ends(target_bytes, false, 0, |c, _| found(c))
     }
 
     /// [`Rdb::scan_chunks`] that also hands over where each key's record
     /// in the chunk ends (when `ends` is set), so that a worker reading
     /// the chunk need not skip the values again.
+    /// The scan gives back the pages it has read once they lie
+    /// `release_lag` bytes behind it (sooner, and workers still reading
+    /// them would fault them in again).
     fn scan_chunks_with_ends(
         &self,
         target_bytes: u64,
         ends: bool,
+        release_lag: u64,
         mut found: impl FnMut(Chunk, Vec<u64>),
     ) -> Result<()> {
         let target = target_bytes.max(1);
@@ -70,7 +84,8 @@ impl<'a> Rdb<'a> {
         let mut records = self.records();
         let mut start = records.offset();
         let mut db = records.db();
-        let mut behind = crate::mmap::ReleaseBehind::new(self.page_release(), start);
+        let mut behind =
+            crate::mmap::ReleaseBehind::lagging(self.page_release(), start, release_lag);
         loop {
             let here = records.offset();
             behind.at(here);
@@ -146,11 +161,11 @@ impl<'a> Rdb<'a> {
         // instead of running ahead: what waits (each chunk's record ends)
         // stays bounded whatever the file size.
         let in_flight = AtomicUsize::new(0);
-        let max_in_flight = 8 * threads + 8;
+        let max_in_flight = IN_FLIGHT_PER_THREAD * threads + IN_FLIGHT_PER_THREAD;
         let scan = rayon::scope(|s| {
             let (slots, failed, stop, init, fold) = (&slots, &failed, &stop, &init, &fold);
             let in_flight = &in_flight;
-            self.scan_chunks_with_ends(target_bytes, true, |c, ends| {
+            self.scan_chunks_with_ends(target_bytes, true, SCAN_RELEASE_LAG, |c, ends| {
                 while in_flight.load(Ordering::Acquire) >= max_in_flight {
                     if rayon::yield_now() != Some(rayon::Yield::Executed) {
                         std::thread::yield_now();
