@@ -222,6 +222,8 @@ run_modes() { # FILE PREFIX
     timed "analyze 1 nk" "$BIN" analyze "$f" --out "$OUT" --threads 1 --no-keys;  SEC[${p}n1]="$T_SEC"; RSS[${p}n1]="$T_RSS_MB"; ANON[${p}n1]="$T_ANON_MB"; row "$f" "$keys" "analyze --threads 1 --no-keys"
     timed "analyze N" "$BIN" analyze "$f" --out "$OUT" --threads "$THREADS";      SEC[${p}aN]="$T_SEC"; RSS[${p}aN]="$T_RSS_MB"; ANON[${p}aN]="$T_ANON_MB"; row "$f" "$keys" "analyze --threads $THREADS"
     timed "analyze N nk" "$BIN" analyze "$f" --out "$OUT" --threads "$THREADS" --no-keys; SEC[${p}nN]="$T_SEC"; RSS[${p}nN]="$T_RSS_MB"; ANON[${p}nN]="$T_ANON_MB"; row "$f" "$keys" "analyze --threads $THREADS --no-keys"
+    # keys.parquet without compression: Snappy on the key column is the default.
+    timed "analyze N raw" "$BIN" analyze "$f" --out "$OUT" --threads "$THREADS" --keys-compression none; row "$f" "$keys" "analyze --threads $THREADS --keys-compression none"
     timed "info" "$BIN" info "$f" --threads "$THREADS";                           SEC[${p}info]="$T_SEC"; row "$f" "$keys" "info (checksum verified)"
     timed "dump" "$BIN" dump "$f" --threads "$THREADS";                           SEC[${p}dump]="$T_SEC"; row "$f" "$keys" "dump (JSON lines) > /dev/null"
     echo "speedup     $THREADS threads vs 1: $(div "${SEC[${p}a1]}" "${SEC[${p}aN]}" 2)x (with keys.parquet), $(div "${SEC[${p}n1]}" "${SEC[${p}nN]}" 2)x (--no-keys)"
