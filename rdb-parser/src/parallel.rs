@@ -40,6 +40,12 @@ const SCAN_RELEASE_LAG: u64 = 64 << 20;
 /// balance two to sixteen threads on a file of a few hundred megabytes.
 pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
 
+/// A value alone on its cache lines (128 bytes: two lines, since x86
+/// prefetches lines in pairs), so that one thread's per-key writes to its
+/// accumulator do not evict the next slot's from another core.
+#[repr(align(128))]
+struct CacheAligned<T>(T);
+
 /// Counts a handed-out chunk as finished when dropped (also on a panic).
 struct InFlight<'c>(&'c AtomicUsize);
 
@@ -152,7 +158,11 @@ impl<'a> Rdb<'a> {
     {
         let threads = rayon::current_num_threads();
         // One slot per pool thread, plus one for a caller outside the pool.
-        let slots: Vec<Mutex<Option<T>>> = (0..=threads).map(|_| Mutex::new(None)).collect();
+        // Each on cache lines of its own: adjacent slots shared lines, and the
+        // workers' per-key writes cost 10 % more CPU time with two threads.
+        let slots: Vec<CacheAligned<Mutex<Option<T>>>> = (0..=threads)
+            .map(|_| CacheAligned(Mutex::new(None)))
+            .collect();
         // The failing chunk's index and its error; later chunks are skipped.
         let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
         let stop = AtomicBool::new(false);
@@ -181,7 +191,7 @@ impl<'a> Rdb<'a> {
                         .unwrap_or(threads)
                         .min(threads);
                     // Only this thread uses its slot: the lock is never contended.
-                    let mut acc = slots[slot].lock().unwrap_or_else(|p| p.into_inner());
+                    let mut acc = slots[slot].0.lock().unwrap_or_else(|p| p.into_inner());
                     let acc = acc.get_or_insert_with(init);
                     let mut result = Ok(());
                     for r in self.chunk_records(&c).with_known_ends(ends) {
@@ -214,7 +224,7 @@ impl<'a> Rdb<'a> {
         scan?;
         Ok(slots
             .into_iter()
-            .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .filter_map(|m| m.0.into_inner().unwrap_or_else(|p| p.into_inner()))
             .reduce(merge)
             .unwrap_or_else(init))
     }
