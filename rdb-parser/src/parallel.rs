@@ -36,6 +36,36 @@ const IN_FLIGHT_PER_THREAD: usize = 2;
 /// workers fault them in again).
 const SCAN_RELEASE_LAG: u64 = 64 << 20;
 
+/// How far ahead of the boundary scan the file's lines are prefetched. The
+/// scan hops from record to record and, without it, spent two thirds of
+/// its time waiting for each record's first byte to come from memory.
+const SCAN_PREFETCH_AHEAD: usize = 2048;
+
+/// Asks the CPU to fetch the lines ahead of a sequential reader, each once.
+struct Prefetch<'a> {
+    data: &'a [u8],
+    next: usize,
+}
+
+impl<'a> Prefetch<'a> {
+    fn new(data: &'a [u8], from: usize) -> Prefetch<'a> {
+        Prefetch { data, next: from }
+    }
+
+    /// Prefetches the lines up to [`SCAN_PREFETCH_AHEAD`] past `here`.
+    #[inline]
+    fn ahead_of(&mut self, here: usize) {
+        let until = here
+            .saturating_add(SCAN_PREFETCH_AHEAD)
+            .min(self.data.len());
+        self.next = self.next.max(here);
+        while self.next < until {
+            crate::mmap::prefetch_line(&self.data[self.next]);
+            self.next += 64;
+        }
+    }
+}
+
 /// Default chunk size: large enough to amortize scheduling, small enough to
 /// balance two to sixteen threads on a file of a few hundred megabytes.
 pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
@@ -92,9 +122,11 @@ impl<'a> Rdb<'a> {
         let mut db = records.db();
         let mut behind =
             crate::mmap::ReleaseBehind::lagging(self.page_release(), start, release_lag);
+        let mut prefetch = Prefetch::new(self.data(), start as usize);
         loop {
             let here = records.offset();
             behind.at(here);
+            prefetch.ahead_of(here as usize);
             if here - start >= target {
                 found(
                     Chunk {
@@ -306,5 +338,29 @@ impl<'a> Rdb<'a> {
                 Ok(acc)
             })
             .try_reduce(&init, |a, b| Ok(merge(a, b)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_stays_inside_the_data_and_only_moves_forward() {
+        for len in [0usize, 1, 63, 64, 65, 4096, 10_000] {
+            let data = vec![7u8; len];
+            let mut p = Prefetch::new(&data, 0);
+            let mut last = 0;
+            for here in (0..=len).step_by(37).chain([len]) {
+                p.ahead_of(here);
+                assert!(p.next >= last, "went back at {here} of {len}");
+                assert!(
+                    p.next >= (here + SCAN_PREFETCH_AHEAD).min(len),
+                    "left a gap ahead of {here} of {len}"
+                );
+                assert!(p.next < len + 64, "ran past the end of {len}");
+                last = p.next;
+            }
+        }
     }
 }
