@@ -2,6 +2,11 @@
 //! cuts the file into chunks of whole records; workers then decode chunks
 //! independently. Results come back in file order, so a parallel run
 //! equals a sequential one.
+//!
+//! [`Rdb::par_fold_scanning`] scans only what the other threads need: the
+//! thread that reads the file from the start hands out scanned chunks
+//! while they are short of work and otherwise reads on by itself, so most
+//! bytes are read once.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -26,9 +31,11 @@ pub struct Chunk {
     pub last: bool,
 }
 
-/// Chunks the boundary scan may hand out ahead of the workers, per
-/// thread: enough to keep them busy while the scan works on one itself.
-const IN_FLIGHT_PER_THREAD: usize = 2;
+/// Scanned chunks handed out and not finished, per other thread, below
+/// which the scanning thread hands out more: enough to keep the others
+/// busy while it reads a stretch itself (four: with two, the other thread
+/// sometimes ran dry). Each waits with its record ends (8 bytes a key).
+const IN_FLIGHT_PER_THREAD: usize = 4;
 
 /// How far behind it the parallel fold's scan leaves pages mapped: the
 /// chunks in flight lie there, and each worker gives its chunk's pages back
@@ -85,6 +92,119 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The boundary scan's position: it steps over records by their lengths
+/// alone and cuts the file into chunks between them.
+struct Scan<'r, 'a> {
+    rdb: &'r Rdb<'a>,
+    records: Records<'a>,
+    target: u64,
+    behind: crate::mmap::ReleaseBehind<'a>,
+    prefetch: Prefetch<'a>,
+}
+
+impl<'r, 'a> Scan<'r, 'a> {
+    fn new(rdb: &'r Rdb<'a>, target_bytes: u64, release_lag: u64) -> Scan<'r, 'a> {
+        let records = rdb.records();
+        let start = records.offset();
+        Scan {
+            rdb,
+            records,
+            target: target_bytes.max(1),
+            behind: crate::mmap::ReleaseBehind::lagging(rdb.page_release(), start, release_lag),
+            prefetch: Prefetch::new(rdb.data(), start as usize),
+        }
+    }
+
+    /// Steps over the next chunk's records, pushing where each key's
+    /// record ends onto `ends` when given.
+    fn next_chunk(&mut self, index: usize, mut ends: Option<&mut Vec<u64>>) -> Result<Chunk> {
+        let start = self.records.offset();
+        let db = self.records.db();
+        loop {
+            let here = self.records.offset();
+            self.behind.at(here);
+            self.prefetch.ahead_of(here as usize);
+            if here - start >= self.target {
+                return Ok(Chunk {
+                    index,
+                    start,
+                    end: here,
+                    db,
+                    last: false,
+                });
+            }
+            if let Some(end) = self.records.skip_key_record() {
+                if let Some(ends) = ends.as_deref_mut() {
+                    ends.push(end);
+                }
+                continue;
+            }
+            match self.records.next() {
+                Some(Ok(Record::Eof { .. })) | None => {
+                    return Ok(Chunk {
+                        index,
+                        start,
+                        end: self.rdb.data().len() as u64,
+                        db,
+                        last: true,
+                    })
+                }
+                Some(Ok(Record::Entry(e))) => {
+                    if let Some(ends) = ends.as_deref_mut() {
+                        ends.push(e.record_end);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the next stretch of records in full instead (a quarter of a
+    /// chunk, so that the thread soon looks again whether the others need
+    /// work), handing each to `each`: read once, with no scan first, and
+    /// prefetched like the scan. Fails with the reader's error or with
+    /// `each`'s.
+    fn read_chunk(
+        &mut self,
+        index: usize,
+        mut each: impl FnMut(Record<'a>) -> Result<()>,
+    ) -> Result<Chunk> {
+        let start = self.records.offset();
+        let db = self.records.db();
+        let mut last = false;
+        while self.records.offset() - start < (self.target / 4).max(1) {
+            self.prefetch.ahead_of(self.records.offset() as usize);
+            match self.records.next() {
+                None => {
+                    last = true;
+                    break;
+                }
+                Some(Ok(r)) => {
+                    last = matches!(r, Record::Eof { .. });
+                    each(r)?;
+                    if last {
+                        break;
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+            }
+        }
+        let end = if last {
+            self.rdb.data().len() as u64
+        } else {
+            self.records.offset()
+        };
+        Ok(Chunk {
+            index,
+            start,
+            end,
+            db,
+            last,
+        })
+    }
+}
+
 impl<'a> Rdb<'a> {
     /// Scans the file and cuts it into chunks of about `target_bytes` each,
     /// always between records. The scan skips values without decoding them.
@@ -101,12 +221,8 @@ impl<'a> Rdb<'a> {
         self.scan_chunks_with_ends(target_bytes, false, 0, |c, _| found(c))
     }
 
-    /// [`Rdb::scan_chunks`] that also hands over where each key's record
-    /// in the chunk ends (when `ends` is set), so that a worker reading
-    /// the chunk need not skip the values again.
-    /// The scan gives back the pages it has read once they lie
-    /// `release_lag` bytes behind it (sooner, and workers still reading
-    /// them would fault them in again).
+    /// [`Rdb::scan_chunks`] itself: the scan gives back the pages it has
+    /// read once they lie `release_lag` bytes behind it.
     fn scan_chunks_with_ends(
         &self,
         target_bytes: u64,
@@ -114,66 +230,29 @@ impl<'a> Rdb<'a> {
         release_lag: u64,
         mut found: impl FnMut(Chunk, Vec<u64>),
     ) -> Result<()> {
-        let target = target_bytes.max(1);
-        let mut chunk_ends = Vec::new();
+        let mut scan = Scan::new(self, target_bytes, release_lag);
         let mut index = 0;
-        let mut records = self.records();
-        let mut start = records.offset();
-        let mut db = records.db();
-        let mut behind =
-            crate::mmap::ReleaseBehind::lagging(self.page_release(), start, release_lag);
-        let mut prefetch = Prefetch::new(self.data(), start as usize);
         loop {
-            let here = records.offset();
-            behind.at(here);
-            prefetch.ahead_of(here as usize);
-            if here - start >= target {
-                found(
-                    Chunk {
-                        index,
-                        start,
-                        end: here,
-                        db,
-                        last: false,
-                    },
-                    std::mem::take(&mut chunk_ends),
-                );
-                index += 1;
-                start = here;
-                db = records.db();
+            let mut chunk_ends = Vec::new();
+            let chunk = scan.next_chunk(index, ends.then_some(&mut chunk_ends))?;
+            found(chunk, chunk_ends);
+            if chunk.last {
+                return Ok(());
             }
-            if let Some(end) = records.skip_key_record() {
-                if ends {
-                    chunk_ends.push(end);
-                }
-                continue;
-            }
-            match records.next() {
-                Some(Ok(Record::Eof { .. })) | None => break,
-                Some(Ok(Record::Entry(e))) if ends => chunk_ends.push(e.record_end),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
-            }
+            index += 1;
         }
-        found(
-            Chunk {
-                index,
-                start,
-                end: self.data().len() as u64,
-                db,
-                last: true,
-            },
-            chunk_ends,
-        );
-        Ok(())
     }
 
     /// [`Rdb::par_fold_with_progress`] without a separate boundary scan
-    /// first: the scan runs on one pool thread and each chunk is handed to
-    /// the pool as soon as it is found, so the other threads fold while the
-    /// scan goes on. Each pool thread keeps one accumulator (made by `init`
-    /// on its first chunk), merged at the end. On errors, the one in the
-    /// earliest chunk wins.
+    /// first. One pool thread reads the file from the start. While the
+    /// other threads have fewer than four chunks each waiting or in work,
+    /// it scans the next chunk (lengths only) and hands it to the pool;
+    /// otherwise it folds the next chunk itself, reading it once, with no
+    /// scan (a scanned chunk is read twice, and the scan's hops from
+    /// record to record cost about a fifth of the work). With one thread
+    /// that is a plain sequential read. Each pool thread keeps one
+    /// accumulator (made by `init` on its first chunk), merged at the end.
+    /// On errors, the one in the earliest chunk wins.
     pub fn par_fold_scanning<T, I, F, M>(
         &self,
         target_bytes: u64,
@@ -195,58 +274,95 @@ impl<'a> Rdb<'a> {
         let slots: Vec<CacheAligned<Mutex<Option<T>>>> = (0..=threads)
             .map(|_| CacheAligned(Mutex::new(None)))
             .collect();
+        let slot_of_this_thread = || {
+            rayon::current_thread_index()
+                .unwrap_or(threads)
+                .min(threads)
+        };
         // The failing chunk's index and its error; later chunks are skipped.
         let failed: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+        let fail = |index: usize, e: Error| {
+            let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
+            if f.as_ref().is_none_or(|(i, _)| index < *i) {
+                *f = Some((index, e));
+            }
+        };
         let stop = AtomicBool::new(false);
-        // Chunks handed out and not finished. The scan is much faster than
-        // the work, so past a few per thread it works on chunks itself
-        // instead of running ahead: what waits (each chunk's record ends)
-        // stays bounded whatever the file size.
+        // Chunks handed out and not finished: enough to keep the other
+        // threads busy, and bounded (each waits with its record ends).
         let in_flight = AtomicUsize::new(0);
-        let max_in_flight = IN_FLIGHT_PER_THREAD * threads + IN_FLIGHT_PER_THREAD;
-        let scan = rayon::scope(|s| {
-            let (slots, failed, stop, init, fold) = (&slots, &failed, &stop, &init, &fold);
-            let in_flight = &in_flight;
-            self.scan_chunks_with_ends(target_bytes, true, SCAN_RELEASE_LAG, |c, ends| {
-                while in_flight.load(Ordering::Acquire) >= max_in_flight {
-                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                        std::thread::yield_now();
-                    }
+        let hand_out_below = IN_FLIGHT_PER_THREAD * threads.saturating_sub(1);
+        let scan = rayon::scope(|s| -> Result<()> {
+            let (slots, stop, init, fold, fail) = (&slots, &stop, &init, &fold, &fail);
+            let (in_flight, slot_of_this_thread) = (&in_flight, &slot_of_this_thread);
+            let mut scan = Scan::new(self, target_bytes, SCAN_RELEASE_LAG);
+            let mut index = 0;
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
                 }
-                in_flight.fetch_add(1, Ordering::AcqRel);
-                s.spawn(move |_| {
-                    let _done = InFlight(in_flight);
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let slot = rayon::current_thread_index()
-                        .unwrap_or(threads)
-                        .min(threads);
-                    // Only this thread uses its slot: the lock is never contended.
-                    let mut acc = slots[slot].0.lock().unwrap_or_else(|p| p.into_inner());
+                let c = if in_flight.load(Ordering::Acquire) >= hand_out_below {
+                    let mut acc = slots[slot_of_this_thread()]
+                        .0
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
                     let acc = acc.get_or_insert_with(init);
-                    let mut result = Ok(());
-                    for r in self.chunk_records(&c).with_known_ends(ends) {
-                        result = r.and_then(|r| fold(acc, r));
-                        if result.is_err() {
-                            break;
-                        }
-                    }
-                    self.release_chunk(&c);
-                    match result {
-                        Ok(()) => {
+                    let start = scan.records.offset();
+                    match scan.read_chunk(index, |r| fold(acc, r)) {
+                        Ok(c) => {
+                            self.release_chunk(&c);
                             progress.fetch_add(c.end - c.start, Ordering::Relaxed);
+                            c
                         }
                         Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            let mut f = failed.lock().unwrap_or_else(|p| p.into_inner());
-                            if f.as_ref().is_none_or(|(i, _)| c.index < *i) {
-                                *f = Some((c.index, e));
+                            if let Some(r) = self.page_release() {
+                                r.release(start, scan.records.offset());
                             }
+                            stop.store(true, Ordering::Relaxed);
+                            fail(index, e);
+                            return Ok(());
                         }
                     }
-                });
-            })
+                } else {
+                    let mut ends = Vec::new();
+                    let c = scan.next_chunk(index, Some(&mut ends))?;
+                    in_flight.fetch_add(1, Ordering::AcqRel);
+                    s.spawn(move |_| {
+                        let _done = InFlight(in_flight);
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        // Only this thread uses its slot: the lock is never contended.
+                        let mut acc = slots[slot_of_this_thread()]
+                            .0
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        let acc = acc.get_or_insert_with(init);
+                        let mut result = Ok(());
+                        for r in self.chunk_records(&c).with_known_ends(ends) {
+                            result = r.and_then(|r| fold(acc, r));
+                            if result.is_err() {
+                                break;
+                            }
+                        }
+                        self.release_chunk(&c);
+                        match result {
+                            Ok(()) => {
+                                progress.fetch_add(c.end - c.start, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                stop.store(true, Ordering::Relaxed);
+                                fail(c.index, e);
+                            }
+                        }
+                    });
+                    c
+                };
+                if c.last {
+                    return Ok(());
+                }
+                index += 1;
+            }
         });
         // A chunk's error comes before the scan's (the scan only failed
         // after every handed-out chunk).
@@ -344,6 +460,120 @@ impl<'a> Rdb<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An RDB 11 of `n` string keys spread over three databases (keys of
+    /// varied sizes, some with an expire time), then EOF and a zero
+    /// (disabled) checksum.
+    fn sample_rdb(n: usize) -> Vec<u8> {
+        let mut f = b"REDIS0011".to_vec();
+        for i in 0..n {
+            if i % (n / 3).max(1) == 0 {
+                f.extend_from_slice(&[0xfe, (i / (n / 3).max(1)) as u8]);
+            }
+            if i % 7 == 0 {
+                f.push(0xfc);
+                f.extend_from_slice(&(1_700_000_000_000i64 + i as i64).to_le_bytes());
+            }
+            f.push(0);
+            let key = format!("key:{i}");
+            f.push(key.len() as u8);
+            f.extend_from_slice(key.as_bytes());
+            let value_len = i % 200;
+            f.extend_from_slice(&[0x40 | (value_len >> 8) as u8, value_len as u8]);
+            f.extend(std::iter::repeat_n(b'v', value_len));
+        }
+        f.push(0xff);
+        f.extend_from_slice(&[0; 8]);
+        f
+    }
+
+    /// (db, key, record start) of every key, as `par_fold_scanning` folds
+    /// them with `threads` threads and chunks of `chunk` bytes.
+    fn fold_keys(data: &[u8], threads: usize, chunk: u64) -> Result<Vec<(u64, Vec<u8>, u64)>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        let rdb = Rdb::new(data)?;
+        let done = AtomicU64::new(0);
+        let mut keys = pool.install(|| {
+            rdb.par_fold_scanning(
+                chunk,
+                &done,
+                Vec::new,
+                |acc: &mut Vec<(u64, Vec<u8>, u64)>, r| {
+                    if let Record::Entry(e) = r {
+                        let mut buf = Vec::new();
+                        acc.push((e.db, e.key.bytes(&mut buf)?.to_vec(), e.record_start));
+                    }
+                    Ok(())
+                },
+                |mut a, b| {
+                    a.extend(b);
+                    a
+                },
+            )
+        })?;
+        assert_eq!(done.load(Ordering::Relaxed), data.len() as u64 - 9);
+        keys.sort_by_key(|k| k.2);
+        Ok(keys)
+    }
+
+    #[test]
+    fn folding_while_scanning_sees_every_key_once_whatever_the_split() {
+        let data = sample_rdb(3000);
+        let rdb = Rdb::new(&data).expect("valid");
+        let mut buf = Vec::new();
+        let expected: Vec<(u64, Vec<u8>, u64)> = rdb
+            .entries()
+            .map(|e| {
+                let e = e.expect("valid");
+                (
+                    e.db,
+                    e.key.bytes(&mut buf).expect("raw").to_vec(),
+                    e.record_start,
+                )
+            })
+            .collect();
+        assert_eq!(expected.len(), 3000);
+        assert_eq!(expected.last().map(|k| k.0), Some(2));
+        for threads in [1, 2, 3] {
+            for chunk in [1, 100, 4096, 64 << 10, 1 << 30] {
+                let got = fold_keys(&data, threads, chunk).expect("valid");
+                assert!(got == expected, "{threads} threads, chunks of {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn folding_while_scanning_fails_where_a_sequential_read_fails() {
+        let data = sample_rdb(3000);
+        // Cut inside a value two thirds of the way, and break a type byte.
+        let cut = data[..data.len() * 2 / 3].to_vec();
+        let mut bad_type = data.clone();
+        let at = data.len() / 2;
+        let rdb = Rdb::new(&data).expect("valid");
+        let record = rdb
+            .entries()
+            .map(|e| e.expect("valid").record_start as usize)
+            .find(|&s| s >= at && data[s] == 0)
+            .expect("a string record");
+        bad_type[record] = 0x63;
+        for (what, file) in [("truncated", cut), ("bad type", bad_type)] {
+            let rdb = Rdb::new(&file).expect("header");
+            let sequential = rdb.records().find_map(|r| r.err()).expect("an error");
+            for threads in [1, 2, 3] {
+                for chunk in [1, 100, 4096, 1 << 30] {
+                    let e = fold_keys(&file, threads, chunk).expect_err(what);
+                    assert_eq!(
+                        e.to_string(),
+                        sequential.to_string(),
+                        "{what}: {threads} threads, chunks of {chunk}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn prefetch_stays_inside_the_data_and_only_moves_forward() {
