@@ -165,6 +165,7 @@ timed() {
     T_STATUS=ok
     for i in $(seq "$runs"); do
         rc=0
+        if [ -n "$WARM_FILE" ]; then cat "$WARM_FILE" >/dev/null; fi
         /usr/bin/time -v -o "$WORK/time" timeout "$to" "$@" >/dev/null 2>"$WORK/err" &
         local tp=$! anon=0 a p
         if [ "$i" = "$sampled" ]; then
@@ -194,7 +195,12 @@ timed() {
     T_SEC="$best"; T_CPU="$cpu"; T_RSS_MB="$rss"; T_ANON_MB="$(calc "$amax / 1024" | xargs printf '%.1f')"
 }
 
-warm() { cat "$1" >/dev/null; }
+# warm FILE: reads FILE into the page cache, and makes `timed` read it again before each
+# run. A cached file does not stay cached here once it goes unread for a minute (the
+# kernel's proactive reclaim, DAMON, pages it out while most memory is free), as during
+# a long peer run or a build; a run would then read part of the file from disk.
+WARM_FILE=""
+warm() { WARM_FILE="$1"; cat "$1" >/dev/null; }
 div() { "$PY" -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.${3:-1}f' % (a / b) if b > 0 else '-')" "$1" "$2"; }
 
 # row FILE KEYS LABEL: prints one table line from T_*.
