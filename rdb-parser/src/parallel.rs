@@ -165,7 +165,7 @@ impl<'r, 'a> Scan<'r, 'a> {
     /// work), handing each to `each`: read once, with no scan first, and
     /// prefetched like the scan. Fails with the reader's error or with
     /// `each`'s.
-    fn read_chunk(
+    fn read_stretch(
         &mut self,
         index: usize,
         mut each: impl FnMut(Record<'a>) -> Result<()>,
@@ -218,38 +218,25 @@ impl<'a> Rdb<'a> {
     /// as soon as its end is known (so work on it can start while the scan
     /// goes on). On an error, the chunks before it have been handed out.
     pub fn scan_chunks(&self, target_bytes: u64, mut found: impl FnMut(Chunk)) -> Result<()> {
-        self.scan_chunks_with_ends(target_bytes, false, 0, |c, _| found(c))
-    }
-
-    /// [`Rdb::scan_chunks`] itself: the scan gives back the pages it has
-    /// read once they lie `release_lag` bytes behind it.
-    fn scan_chunks_with_ends(
-        &self,
-        target_bytes: u64,
-        ends: bool,
-        release_lag: u64,
-        mut found: impl FnMut(Chunk, Vec<u64>),
-    ) -> Result<()> {
-        let mut scan = Scan::new(self, target_bytes, release_lag);
-        let mut index = 0;
-        loop {
-            let mut chunk_ends = Vec::new();
-            let chunk = scan.next_chunk(index, ends.then_some(&mut chunk_ends))?;
-            found(chunk, chunk_ends);
+        let mut scan = Scan::new(self, target_bytes, 0);
+        for index in 0.. {
+            let chunk = scan.next_chunk(index, None)?;
+            found(chunk);
             if chunk.last {
-                return Ok(());
+                break;
             }
-            index += 1;
         }
+        Ok(())
     }
 
     /// [`Rdb::par_fold_with_progress`] without a separate boundary scan
     /// first. One pool thread reads the file from the start. While the
     /// other threads have fewer than four chunks each waiting or in work,
     /// it scans the next chunk (lengths only) and hands it to the pool;
-    /// otherwise it folds the next chunk itself, reading it once, with no
-    /// scan (a scanned chunk is read twice, and the scan's hops from
-    /// record to record cost about a fifth of the work). With one thread
+    /// otherwise it folds the next stretch (a quarter chunk) itself,
+    /// reading it once, with no scan (a scanned chunk is read twice, and
+    /// the scan's hops from record to record cost about a fifth of the
+    /// work). With one thread
     /// that is a plain sequential read. Each pool thread keeps one
     /// accumulator (made by `init` on its first chunk), merged at the end.
     /// On errors, the one in the earliest chunk wins.
@@ -308,7 +295,7 @@ impl<'a> Rdb<'a> {
                         .unwrap_or_else(|p| p.into_inner());
                     let acc = acc.get_or_insert_with(init);
                     let start = scan.records.offset();
-                    match scan.read_chunk(index, |r| fold(acc, r)) {
+                    match scan.read_stretch(index, |r| fold(acc, r)) {
                         Ok(c) => {
                             self.release_chunk(&c);
                             progress.fetch_add(c.end - c.start, Ordering::Relaxed);
