@@ -724,6 +724,34 @@ impl Accumulator {
         }
     }
 
+    /// Labels every key counted with database `db`: for keys read before
+    /// the database was known, all counted under one placeholder (so the
+    /// order within the top lists, which ties on the database, holds).
+    fn set_db(&mut self, db: u64) {
+        self.settle();
+        let mut all = DbStat::default();
+        for d in std::mem::take(&mut self.dbs).into_values() {
+            all.merge(&d);
+        }
+        if all.keys > 0 {
+            self.dbs.insert(db, all);
+        }
+        let relabel = |t: &mut TopN| {
+            let mut v = std::mem::take(&mut t.heap).into_vec();
+            for r in &mut v {
+                r.0.key.db = db;
+            }
+            t.heap = v.into();
+        };
+        self.top_memory.values_mut().for_each(relabel);
+        self.top_elements.values_mut().for_each(relabel);
+        relabel(&mut self.hot_lfu);
+        relabel(&mut self.hot_lru);
+        for b in &mut self.over_threshold {
+            b.db = db;
+        }
+    }
+
     /// Folds `o` into `self`.
     pub fn merge(mut self, mut o: Accumulator) -> Accumulator {
         self.settle();
@@ -925,6 +953,11 @@ pub fn with_keys_writer<R>(
     })
 }
 
+/// Segments of a run without keys.parquet, in chunks
+/// ([`Options::chunk_bytes`]): each costs an accumulator, merged when
+/// checked, so they are larger than chunks.
+const SEGMENT_CHUNKS: u64 = 4;
+
 /// One worker's state in the fold.
 struct Worker<'s> {
     acc: Accumulator,
@@ -1124,18 +1157,27 @@ pub fn analyze_rdb(
         }
         Ok(())
     };
-    let mut w = rdb
-        .par_fold_scanning(
-            opts.chunk_bytes,
-            progress.unwrap_or(&no_progress),
+    let progress = progress.unwrap_or(&no_progress);
+    // keys.parquet rows leave the worker as they are encoded, so they must
+    // come from records known to be the file's, with their database: those
+    // runs scan for record boundaries first. Without them, threads guess
+    // where records start and the guesses are checked afterwards.
+    let folded = if keys.is_some() {
+        rdb.par_fold_scanning(opts.chunk_bytes, progress, init, fold, merge_workers)
+    } else {
+        rdb.par_fold_speculative(
+            opts.chunk_bytes.saturating_mul(SEGMENT_CHUNKS),
+            progress,
             init,
             fold,
             merge_workers,
+            |w, db| w.acc.set_db(db),
         )
-        .map_err(|e| match e.kind() {
-            ErrorKind::Io(_) if keys.is_some() => Error::WriterGone,
-            _ => Error::parse(source, e),
-        })?;
+    };
+    let mut w = folded.map_err(|e| match e.kind() {
+        ErrorKind::Io(_) if keys.is_some() => Error::WriterGone,
+        _ => Error::parse(source, e),
+    })?;
     if !w.flush()? || w.send_failed {
         return Err(Error::WriterGone);
     }
@@ -1399,5 +1441,111 @@ mod sample_tests {
                 .sum::<u64>(),
             11
         );
+    }
+}
+
+#[cfg(test)]
+mod speculative_tests {
+    use super::*;
+    use crate::testutil::{RdbBuilder, TempDir};
+
+    /// Four databases (one past the dense range) holding the same keys
+    /// with values of the same sizes, so that the top lists tie on memory
+    /// and rank by database; some values read like string records.
+    fn tied_dbs() -> Vec<u8> {
+        let mut b = RdbBuilder::new().aux("redis-ver", "7.0.15");
+        for db in [0, 1, 5, 70] {
+            b = b.db(db);
+            for i in 0..400 {
+                let key = format!("user:{i}:name");
+                let value = if i % 3 == 0 {
+                    // A run of string records (type byte, key, value).
+                    let mut v = Vec::new();
+                    for j in 0..(i % 20) {
+                        v.extend_from_slice(&[0, 5]);
+                        v.extend_from_slice(format!("fk:{:02}", j).as_bytes());
+                        v.extend_from_slice(&[3, b'a', b'b', b'c']);
+                    }
+                    v
+                } else {
+                    vec![b'v'; i % 50]
+                };
+                b = b.string(key.as_bytes(), &value);
+                if i % 10 == 0 {
+                    b = b.hash(format!("h:{i}").as_bytes(), &[(b"f", b"v"), (b"g", b"w")]);
+                }
+            }
+        }
+        b.finish()
+    }
+
+    fn run(data: &[u8], threads: usize, chunk_bytes: u64, keys: bool) -> FileReport {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        let opts = Options {
+            chunk_bytes,
+            top_n: 3,
+            ..Options::default()
+        };
+        pool.install(|| {
+            if keys {
+                let dir = TempDir::new("speculative");
+                let path = dir.0.join("keys.parquet");
+                with_keys_writer(&path, KeysCompression::Snappy, |sink| {
+                    analyze_file(data, "tied", &opts, Some(sink))
+                })
+                .expect("analysis")
+                .0
+            } else {
+                analyze_file(data, "tied", &opts, None).expect("analysis")
+            }
+        })
+    }
+
+    #[test]
+    fn runs_without_keys_parquet_equal_a_sequential_read_whatever_the_split() {
+        let data = tied_dbs();
+        let one = run(&data, 1, DEFAULT_CHUNK_BYTES, false);
+        let a = &one.acc;
+        assert_eq!(a.keys, 4 * 440);
+        assert_eq!(
+            a.dbs
+                .iter()
+                .map(|(db, d)| (*db, d.keys))
+                .collect::<Vec<_>>(),
+            [(0, 440), (1, 440), (5, 440), (70, 440)]
+        );
+        // Ties on memory rank by database: the top strings are db 0's.
+        let top = a.top_by_memory();
+        let strings = &top.iter().find(|(t, _)| t.kind == Kind::String).unwrap().1;
+        assert!(strings.iter().all(|k| k.db == 0), "{strings:?}");
+        for (threads, chunk, keys) in [
+            (2, 1, false),
+            (2, 64, false),
+            (3, 256, false),
+            (2, 4096, false),
+            (3, 1 << 30, false),
+            (2, 256, true),
+        ] {
+            let many = run(&data, threads, chunk, keys);
+            let b = &many.acc;
+            let what = format!("{threads} threads, chunks of {chunk}, keys.parquet {keys}");
+            assert_eq!(a.keys, b.keys, "{what}");
+            assert_eq!(a.memory_bytes, b.memory_bytes, "{what}");
+            assert_eq!(a.types, b.types, "{what}");
+            assert_eq!(a.dbs, b.dbs, "{what}");
+            assert_eq!(a.expiry, b.expiry, "{what}");
+            assert_eq!(a.slots, b.slots, "{what}");
+            assert_eq!(a.top_by_memory(), b.top_by_memory(), "{what}");
+            assert_eq!(a.top_by_elements(), b.top_by_elements(), "{what}");
+            assert_eq!(
+                a.over_threshold_sorted(),
+                b.over_threshold_sorted(),
+                "{what}"
+            );
+            assert_eq!(a.prefixes.tree().rows, b.prefixes.tree().rows, "{what}");
+        }
     }
 }

@@ -46,6 +46,7 @@ pub mod mmap;
 mod parallel;
 mod reader;
 pub mod restore;
+mod speculative;
 mod string;
 mod types;
 mod value;

@@ -49,19 +49,19 @@ const SCAN_RELEASE_LAG: u64 = 64 << 20;
 const SCAN_PREFETCH_AHEAD: usize = 2048;
 
 /// Asks the CPU to fetch the lines ahead of a sequential reader, each once.
-struct Prefetch<'a> {
+pub(crate) struct Prefetch<'a> {
     data: &'a [u8],
     next: usize,
 }
 
 impl<'a> Prefetch<'a> {
-    fn new(data: &'a [u8], from: usize) -> Prefetch<'a> {
+    pub(crate) fn new(data: &'a [u8], from: usize) -> Prefetch<'a> {
         Prefetch { data, next: from }
     }
 
     /// Prefetches the lines up to [`SCAN_PREFETCH_AHEAD`] past `here`.
     #[inline]
-    fn ahead_of(&mut self, here: usize) {
+    pub(crate) fn ahead_of(&mut self, here: usize) {
         let until = here
             .saturating_add(SCAN_PREFETCH_AHEAD)
             .min(self.data.len());
