@@ -44,6 +44,13 @@ const SYNC_WINDOW: u64 = 16 << 10;
 /// still counts.
 const HEAD_BYTES: u64 = 64 << 10;
 
+/// The largest record a guessed read takes: a larger one ends the guess,
+/// and the thread that verifies the segment reads it. A start guessed
+/// inside a large value can read on through records made of its bytes,
+/// whose made-up lengths (an LZF string decompresses to up to 89 times
+/// its size) would otherwise cost memory for nothing.
+const MAX_GUESSED_RECORD: u64 = 1 << 20;
+
 /// Segments read ahead of the last verified one, per thread: each waits
 /// with its accumulators, so this bounds memory.
 const AHEAD_PER_THREAD: usize = 4;
@@ -251,7 +258,10 @@ where
                 return false;
             }
             let at = r.offset();
-            if r.skip_key_record().is_some() {
+            if let Some(end) = r.skip_key_record() {
+                if end - at > MAX_GUESSED_RECORD {
+                    return false;
+                }
                 continue;
             }
             // A value type that did not step over is no record (asking
@@ -322,7 +332,11 @@ where
         let head = HEAD_BYTES.min(self.segment / 16);
         let head_end = start.saturating_add(head).min(until);
         while records.offset() < head_end {
-            if records.skip_key_record().is_some() {
+            let at = records.offset();
+            if let Some(end) = records.skip_key_record() {
+                if end - at > MAX_GUESSED_RECORD {
+                    return Outcome::Unsynced;
+                }
                 continue;
             }
             if self.rdb.data().get(records.offset() as usize) == Some(&opcode::EOF) {
@@ -346,6 +360,15 @@ where
         let mut lead = (self.init)();
         let mut rest: Option<T> = None;
         let read = self.read_from(&mut records, until, |r| {
+            if let Record::Entry(e) = &r {
+                if e.record_end - e.record_start > MAX_GUESSED_RECORD {
+                    return Err(Error::malformed(
+                        "a record small enough for a guessed read",
+                        e.record_start,
+                        Some(e.record_end - e.record_start),
+                    ));
+                }
+            }
             if matches!(r, Record::SelectDb(_)) && rest.is_none() {
                 rest = Some((self.init)());
             }
@@ -519,6 +542,11 @@ where
                         }
                     }
                 }
+            } else if f.offset >= self.until(k) {
+                // Inside a record already read (a large value that spans
+                // segments): nothing to guess.
+                drop(f);
+                Outcome::Unsynced
             } else {
                 drop(f);
                 self.read_guessed(k)
