@@ -8,7 +8,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rdb_parser::{ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, DEFAULT_CHUNK_BYTES};
+use rdb_parser::{
+    ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, SpeculativeFold, DEFAULT_CHUNK_BYTES,
+};
 
 use crate::error::{Error, Result};
 use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
@@ -953,9 +955,11 @@ pub fn with_keys_writer<R>(
     })
 }
 
-/// Segments of a run without keys.parquet, in chunks
-/// ([`Options::chunk_bytes`]): each costs an accumulator, merged when
-/// checked, so they are larger than chunks.
+/// Segments of the parallel read ([`Rdb::par_fold_speculative`]), in
+/// chunks ([`Options::chunk_bytes`]): each read from a guess costs an
+/// accumulator (with its keys.parquet rows held back) until checked and
+/// merged, so they are larger than chunks (16 MB by default; 8 MB and
+/// 32 MB were no faster on the 1 GB benchmark file).
 const SEGMENT_CHUNKS: u64 = 4;
 
 /// One worker's state in the fold.
@@ -1158,22 +1162,29 @@ pub fn analyze_rdb(
         Ok(())
     };
     let progress = progress.unwrap_or(&no_progress);
-    // keys.parquet rows leave the worker as they are encoded, so they must
-    // come from records known to be the file's, with their database: those
-    // runs scan for record boundaries first. Without them, threads guess
-    // where records start and the guesses are checked afterwards.
-    let folded = if keys.is_some() {
-        rdb.par_fold_scanning(opts.chunk_bytes, progress, init, fold, merge_workers)
-    } else {
-        rdb.par_fold_speculative(
-            opts.chunk_bytes.saturating_mul(SEGMENT_CHUNKS),
-            progress,
-            init,
-            fold,
-            merge_workers,
-            |w, db| w.acc.set_db(db),
-        )
+    // Threads guess where records start and the guesses are checked
+    // afterwards: what a guessed segment's worker encodes for keys.parquet
+    // stays with it (its `db` column open) until it is merged.
+    let init_guessed = || Worker {
+        keys: keys.map(|k| KeysEncoder::held(k.compression)),
+        ..init()
     };
+    let folded = rdb.par_fold_speculative(
+        opts.chunk_bytes.saturating_mul(SEGMENT_CHUNKS),
+        progress,
+        SpeculativeFold {
+            init,
+            init_guessed,
+            fold,
+            merge: merge_workers,
+            relabel: |w: &mut Worker<'_>, db| {
+                w.acc.set_db(db);
+                if let Some(k) = w.keys.as_mut() {
+                    k.set_db(db);
+                }
+            },
+        },
+    );
     let mut w = folded.map_err(|e| match e.kind() {
         ErrorKind::Io(_) if keys.is_some() => Error::WriterGone,
         _ => Error::parse(source, e),
@@ -1477,6 +1488,66 @@ mod speculative_tests {
             }
         }
         b.finish()
+    }
+
+    /// (key, db, memory) of every row of keys.parquet, sorted.
+    fn keys_rows(data: &[u8], threads: usize, chunk_bytes: u64) -> Vec<(Vec<u8>, i32, u64)> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Int32Type, UInt64Type};
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        let opts = Options {
+            chunk_bytes,
+            ..Options::default()
+        };
+        let dir = TempDir::new("speculative-keys");
+        let path = dir.0.join("keys.parquet");
+        pool.install(|| {
+            with_keys_writer(&path, KeysCompression::Snappy, |sink| {
+                analyze_file(data, "tied", &opts, Some(sink))
+            })
+        })
+        .expect("analysis");
+        let file = std::fs::File::open(&path).expect("keys.parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("a parquet file")
+            .build()
+            .expect("a reader");
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.expect("a batch");
+            let key = batch.column_by_name("key").expect("key").as_binary::<i32>();
+            let db = batch
+                .column_by_name("db")
+                .expect("db")
+                .as_primitive::<Int32Type>();
+            let memory = batch
+                .column_by_name("memory_bytes")
+                .expect("memory_bytes")
+                .as_primitive::<UInt64Type>();
+            for i in 0..batch.num_rows() {
+                rows.push((key.value(i).to_vec(), db.value(i), memory.value(i)));
+            }
+        }
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn keys_parquet_rows_equal_a_sequential_read_whatever_the_split() {
+        let data = tied_dbs();
+        let one = keys_rows(&data, 1, DEFAULT_CHUNK_BYTES);
+        assert_eq!(one.len(), 4 * 440);
+        for db in [0, 1, 5, 70] {
+            assert_eq!(one.iter().filter(|r| r.1 == db).count(), 440, "db {db}");
+        }
+        for (threads, chunk) in [(2, 1), (2, 64), (3, 256), (2, 4096)] {
+            let many = keys_rows(&data, threads, chunk);
+            assert!(one == many, "{threads} threads, chunks of {chunk}");
+        }
     }
 
     fn run(data: &[u8], threads: usize, chunk_bytes: u64, keys: bool) -> FileReport {

@@ -249,9 +249,6 @@ pub struct Records<'a> {
     /// False for a chunk: it ends at a record boundary, not at EOF.
     expect_eof: bool,
     done: bool,
-    /// Where each key's record ends, in order, when a boundary scan has
-    /// already read them: values are then not skipped a second time.
-    known_ends: std::vec::IntoIter<u64>,
 }
 
 impl<'a> Records<'a> {
@@ -270,18 +267,10 @@ impl<'a> Records<'a> {
             db,
             expect_eof,
             done: false,
-            known_ends: Vec::new().into_iter(),
         }
     }
 
-    /// These records, whose key records end at `ends` (in order), as a
-    /// scan of the same bytes found them.
-    pub(crate) fn with_known_ends(mut self, ends: Vec<u64>) -> Records<'a> {
-        self.known_ends = ends.into_iter();
-        self
-    }
-
-    /// For the boundary scan: steps over the next record if it is a plain
+    /// For the boundary scan and speculative reads: steps over the next record if it is a plain
     /// key record (a type byte, the key and the value, after any expire,
     /// idle or frequency opcodes) and returns where it ends, by skipping
     /// alone. `None`, with nothing consumed, for any other record and for
@@ -478,16 +467,8 @@ impl<'a> Records<'a> {
         let key = RdbString::read(&mut self.cur, "a key")?;
         let value_start = self.cur.pos();
         let value_offset = self.cur.offset();
-        let skipped = match self.known_ends.next() {
-            Some(end) => self
-                .cur
-                .skip(end.saturating_sub(value_offset), "a value of a known size"),
-            None => {
-                let mut behind = crate::mmap::ReleaseBehind::new(self.rdb.release, value_offset);
-                skip_value(&mut self.cur, vt, &mut behind)
-            }
-        };
-        if let Err(e) = skipped {
+        let mut behind = crate::mmap::ReleaseBehind::new(self.rdb.release, value_offset);
+        if let Err(e) = skip_value(&mut self.cur, vt, &mut behind) {
             return Err(with_key(e, key));
         }
         let data = self.cur.since(value_start);

@@ -128,11 +128,12 @@ impl<T> Drop for StopOnUnwind<'_, T> {
 }
 
 /// The shared state of one speculative fold.
-struct Speculation<'r, 'a, T, I, F, M, L> {
+struct Speculation<'r, 'a, T, I, G, F, M, L> {
     rdb: &'r Rdb<'a>,
     base: u64,
     segment: u64,
     init: &'r I,
+    init_guessed: &'r G,
     fold: &'r F,
     merge: &'r M,
     relabel: &'r L,
@@ -150,10 +151,11 @@ fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl<'a, T, I, F, M, L> Speculation<'_, 'a, T, I, F, M, L>
+impl<'a, T, I, G, F, M, L> Speculation<'_, 'a, T, I, G, F, M, L>
 where
     T: Send,
     I: Fn() -> T + Sync + Send,
+    G: Fn() -> T + Sync + Send,
     F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
     M: Fn(T, T) -> T + Sync + Send,
     L: Fn(&mut T, u64) + Sync + Send,
@@ -180,11 +182,12 @@ where
         }
     }
 
+    /// Merges a guessed segment's accumulator into the thread's (never
+    /// adopting it as the thread's: `merge` is where it gives up what it
+    /// held back).
     fn merge_into(&self, acc: &mut Option<T>, part: T) {
-        *acc = Some(match acc.take() {
-            Some(a) => (self.merge)(a, part),
-            None => part,
-        });
+        let a = acc.take().unwrap_or_else(self.init);
+        *acc = Some((self.merge)(a, part));
     }
 
     /// Folds the records from `from` (a record start) until the first
@@ -357,7 +360,7 @@ where
             UNKNOWN_DB,
             true,
         );
-        let mut lead = (self.init)();
+        let mut lead = (self.init_guessed)();
         let mut rest: Option<T> = None;
         let read = self.read_from(&mut records, until, |r| {
             if let Record::Entry(e) = &r {
@@ -370,7 +373,7 @@ where
                 }
             }
             if matches!(r, Record::SelectDb(_)) && rest.is_none() {
-                rest = Some((self.init)());
+                rest = Some((self.init_guessed)());
             }
             (self.fold)(rest.as_mut().unwrap_or(&mut lead), r)
         });
@@ -577,54 +580,74 @@ impl Step {
     }
 }
 
+/// What [`Rdb::par_fold_speculative`] does with the records.
+pub struct SpeculativeFold<I, G, F, M, L> {
+    /// Makes a thread's accumulator (for records read from a known start).
+    pub init: I,
+    /// Makes the accumulator of a segment read from a guessed start: it
+    /// may be dropped, so until `merge` takes it in, nothing it holds may
+    /// have left it.
+    pub init_guessed: G,
+    /// Adds one record to an accumulator.
+    pub fold: F,
+    /// Merges two accumulators (in any order: the result must not depend on it).
+    pub merge: M,
+    /// Sets the database of every record in a guessed accumulator that
+    /// was read before its database was known.
+    pub relabel: L,
+}
+
 impl<'a> Rdb<'a> {
     /// Folds every record into per-thread accumulators, with no boundary
     /// scan: the file is cut into segments of `segment_bytes` and each
-    /// thread finds its segment's first record by trial (see the module
+    /// thread finds a record start in its segment by trial (see the module
     /// notes). `fold` may be given records that are not the file's (a
-    /// wrong guess) in accumulators that are then dropped, so it must have
-    /// no effect outside its accumulator. Records read from a guess before
-    /// any SELECTDB go into an accumulator of their own, whose database
-    /// `relabel` sets once known (they all share it). With one thread
-    /// this is a sequential read. On an error, the earliest in the file
-    /// wins, exactly as a sequential read reports it.
-    pub fn par_fold_speculative<T, I, F, M, L>(
+    /// wrong guess), always in an accumulator from `init_guessed` that is
+    /// then dropped. Records read from a guess before any SELECTDB go into
+    /// an accumulator of their own, whose database `relabel` sets once
+    /// known (they all share it). With one thread this is a sequential
+    /// read. On an error, the earliest in the file wins, exactly as a
+    /// sequential read reports it.
+    pub fn par_fold_speculative<T, I, G, F, M, L>(
         &self,
         segment_bytes: u64,
         progress: &AtomicU64,
-        init: I,
-        fold: F,
-        merge: M,
-        relabel: L,
+        fns: SpeculativeFold<I, G, F, M, L>,
     ) -> Result<T>
     where
         T: Send,
         I: Fn() -> T + Sync + Send,
+        G: Fn() -> T + Sync + Send,
         F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
         M: Fn(T, T) -> T + Sync + Send,
         L: Fn(&mut T, u64) + Sync + Send,
     {
-        self.par_fold_speculative_counted(segment_bytes, progress, init, fold, merge, relabel)
+        self.par_fold_speculative_counted(segment_bytes, progress, fns)
             .map(|(t, _)| t)
     }
 
     /// [`Rdb::par_fold_speculative`], also counting how segments were verified.
-    pub(crate) fn par_fold_speculative_counted<T, I, F, M, L>(
+    pub(crate) fn par_fold_speculative_counted<T, I, G, F, M, L>(
         &self,
         segment_bytes: u64,
         progress: &AtomicU64,
-        init: I,
-        fold: F,
-        merge: M,
-        relabel: L,
+        fns: SpeculativeFold<I, G, F, M, L>,
     ) -> Result<(T, SpeculationStats)>
     where
         T: Send,
         I: Fn() -> T + Sync + Send,
+        G: Fn() -> T + Sync + Send,
         F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
         M: Fn(T, T) -> T + Sync + Send,
         L: Fn(&mut T, u64) + Sync + Send,
     {
+        let SpeculativeFold {
+            init,
+            init_guessed,
+            fold,
+            merge,
+            relabel,
+        } = fns;
         let threads = rayon::current_num_threads().max(1);
         let first = self.records();
         let s = Speculation {
@@ -632,6 +655,7 @@ impl<'a> Rdb<'a> {
             base: first.offset(),
             segment: segment_bytes.max(1),
             init: &init,
+            init_guessed: &init_guessed,
             fold: &fold,
             merge: &merge,
             relabel: &relabel,
@@ -746,23 +770,26 @@ mod tests {
             rdb.par_fold_speculative_counted(
                 segment,
                 &done,
-                Vec::new,
-                |acc: &mut Vec<Key>, r| {
-                    if let Record::Entry(e) = r {
-                        let mut buf = Vec::new();
-                        acc.push((e.db, e.key.bytes(&mut buf)?.to_vec(), e.record_start));
-                    }
-                    Ok(())
-                },
-                |mut a, b| {
-                    a.extend(b);
-                    a
-                },
-                |acc, db| {
-                    for k in acc.iter_mut() {
-                        assert_eq!(k.0, UNKNOWN_DB, "relabelled a known database");
-                        k.0 = db;
-                    }
+                SpeculativeFold {
+                    init: Vec::new,
+                    init_guessed: Vec::new,
+                    fold: |acc: &mut Vec<Key>, r| {
+                        if let Record::Entry(e) = r {
+                            let mut buf = Vec::new();
+                            acc.push((e.db, e.key.bytes(&mut buf)?.to_vec(), e.record_start));
+                        }
+                        Ok(())
+                    },
+                    merge: |mut a: Vec<Key>, b| {
+                        a.extend(b);
+                        a
+                    },
+                    relabel: |acc: &mut Vec<Key>, db| {
+                        for k in acc.iter_mut() {
+                            assert_eq!(k.0, UNKNOWN_DB, "relabelled a known database");
+                            k.0 = db;
+                        }
+                    },
                 },
             )
         })?;
@@ -847,16 +874,19 @@ mod tests {
                 rdb.par_fold_speculative(
                     100,
                     &AtomicU64::new(0),
-                    || 0u64,
-                    |n, r| {
-                        if let Record::Entry(e) = r {
-                            assert!(e.record_start < data.len() as u64 / 2, "planted");
-                            *n += 1;
-                        }
-                        Ok(())
+                    SpeculativeFold {
+                        init: || 0u64,
+                        init_guessed: || 0u64,
+                        fold: |n: &mut u64, r| {
+                            if let Record::Entry(e) = r {
+                                assert!(e.record_start < data.len() as u64 / 2, "planted");
+                                *n += 1;
+                            }
+                            Ok(())
+                        },
+                        merge: |a, b| a + b,
+                        relabel: |_: &mut u64, _| {},
                     },
-                    |a, b| a + b,
-                    |_, _| {},
                 )
             })
         }));

@@ -872,6 +872,10 @@ pub struct KeysEncoder {
     group_bytes: usize,
     body: Vec<u8>,
     scratch: Vec<u8>,
+    /// Rows are kept until [`KeysEncoder::release`], and the `db`
+    /// column's values stay open so that [`KeysEncoder::set_db`] can
+    /// change them (rows read before their database was known).
+    held: bool,
 }
 
 impl std::fmt::Debug for KeysEncoder {
@@ -902,7 +906,49 @@ impl KeysEncoder {
             group_bytes: 0,
             body: Vec::new(),
             scratch: Vec::new(),
+            held: false,
         }
+    }
+
+    /// An encoder whose rows stay with it until [`KeysEncoder::release`]:
+    /// [`KeysEncoder::append`] returns no row group, and the `db` column
+    /// is not encoded, so that [`KeysEncoder::set_db`] can still set it.
+    pub fn held(compression: KeysCompression) -> KeysEncoder {
+        KeysEncoder {
+            held: true,
+            ..KeysEncoder::new(compression)
+        }
+    }
+
+    /// Sets the database of every row appended so far (a held encoder's
+    /// rows all read before their database was known).
+    pub fn set_db(&mut self, db: u64) {
+        debug_assert!(self.held, "set_db on an encoder that is not held");
+        let db = i64::from(i32::try_from(db).unwrap_or(i32::MAX));
+        self.columns[DB].ints.iter_mut().for_each(|v| *v = db);
+    }
+
+    /// Ends holding: the rows may leave by [`KeysEncoder::finish`].
+    pub fn release(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.held) {
+            return Ok(());
+        }
+        // The db values of the rows whose other columns are already in
+        // pages: encoded now, in pages of at most PAGE_ROWS.
+        let c = &mut self.columns[DB];
+        let done = c.ints.len() - self.page_rows;
+        let all = std::mem::take(&mut c.ints);
+        for page in all[..done].chunks(PAGE_ROWS) {
+            c.ints.extend_from_slice(page);
+            c.cut_page(
+                page.len(),
+                &mut self.codec,
+                &mut self.body,
+                &mut self.scratch,
+            )?;
+        }
+        c.ints.extend_from_slice(&all[done..]);
+        Ok(())
     }
 
     /// Appends the row of one key, whose pattern is `prefix`
@@ -940,7 +986,11 @@ impl KeysEncoder {
             return Ok(None);
         }
         self.cut_page()?;
-        if self.group_rows >= ROW_GROUP_ROWS as u64 || self.group_bytes >= WORKER_ROW_GROUP_BYTES {
+        if self.held {
+            Ok(None)
+        } else if self.group_rows >= ROW_GROUP_ROWS as u64
+            || self.group_bytes >= WORKER_ROW_GROUP_BYTES
+        {
             self.close_group().map(Some)
         } else {
             Ok(None)
@@ -949,6 +999,7 @@ impl KeysEncoder {
 
     /// Encodes the pending rows and closes the row group, if any rows.
     pub fn finish(&mut self) -> Result<Option<EncodedRowGroup>> {
+        self.release()?;
         self.cut_page()?;
         if self.group_rows == 0 {
             return Ok(None);
@@ -961,7 +1012,11 @@ impl KeysEncoder {
         if rows == 0 {
             return Ok(());
         }
-        for c in self.columns.iter_mut() {
+        let held = self.held;
+        for (i, c) in self.columns.iter_mut().enumerate() {
+            if held && i == DB {
+                continue;
+            }
             c.cut_page(rows, &mut self.codec, &mut self.body, &mut self.scratch)?;
         }
         self.group_rows += rows as u64;
@@ -1108,13 +1163,22 @@ mod tests {
     /// extreme integers, wrapping deltas, runs of nulls, thousands of
     /// patterns, invalid UTF-8, module types, a huge key), reads them back
     /// with the `parquet` crate's Arrow reader and compares every value.
+    /// Writes `n` rows of extreme values and reads them back. With
+    /// `held_db`, the encoder holds its rows, then all are given that db.
     fn round_trip(n: usize, compression: KeysCompression, seed: u64) {
+        round_trip_with(n, compression, seed, None)
+    }
+
+    fn round_trip_with(n: usize, compression: KeysCompression, seed: u64, held_db: Option<u64>) {
         let dir = TempDir::new("keys-encoder");
         let path = dir.0.join("keys.parquet");
         let mut rng = Lcg(seed);
         let mut written = Vec::new();
         let mut writer = KeysFileWriter::create(&path).unwrap();
-        let mut enc = KeysEncoder::new(compression);
+        let mut enc = match held_db {
+            Some(_) => KeysEncoder::held(compression),
+            None => KeysEncoder::new(compression),
+        };
         let huge_key = vec![b'h'; PAGE_KEY_BYTES + 10];
         for i in 0..n {
             let r = rng.next();
@@ -1181,7 +1245,14 @@ mod tests {
                 prefix: String::from_utf8_lossy(&prefix).into_owned(),
             });
             if let Some(g) = enc.append("src.rdb", &facts, memory, &prefix).unwrap() {
+                assert!(held_db.is_none(), "a held encoder let a row group go");
                 writer.append(g).unwrap();
+            }
+        }
+        if let Some(db) = held_db {
+            enc.set_db(db);
+            for w in &mut written {
+                w.db = i32::try_from(db).unwrap_or(i32::MAX);
             }
         }
         if let Some(g) = enc.finish().unwrap() {
@@ -1257,6 +1328,18 @@ mod tests {
         .enumerate()
         {
             round_trip(40_000, c, i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn held_rows_take_the_database_set_later() {
+        // Several pages of rows, and a row group's worth, held back.
+        for (n, db) in [
+            (1, 3),
+            (PAGE_ROWS * 3 + 5, 7),
+            (ROW_GROUP_ROWS + 10, u64::MAX),
+        ] {
+            round_trip_with(n, KeysCompression::Snappy, n as u64, Some(db));
         }
     }
 
