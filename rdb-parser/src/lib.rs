@@ -6,7 +6,10 @@
 //! the caller reuses. Reading a record never decodes its value: a fast skip
 //! finds where it ends, and [`Value`] decodes lazily when asked. That same
 //! skip lets [`Rdb::chunks`] cut a file into runs of whole records that
-//! threads decode in parallel.
+//! threads decode in parallel, and lets [`Rdb::par_fold_speculative`]
+//! read a file on all cores with no scan first (each thread guesses where
+//! records start in its part of the file; guesses are checked, so the
+//! result equals a sequential read).
 //!
 //! Bad input never panics: every error is an [`Error`] with the byte offset,
 //! the key when known, and what was expected.

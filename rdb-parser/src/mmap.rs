@@ -40,7 +40,9 @@ impl PageRelease for Mmap {
     fn release(&self, start: u64, end: u64) {
         let end = (end as usize).min(self.len());
         let start = (start as usize).min(end);
-        if end - start < (1 << 20) {
+        // Not for a few pages: a system call for nothing much. (A
+        // speculative read's verifier gives back segment heads of 64 KB.)
+        if end - start < (64 << 10) {
             return;
         }
         #[cfg(unix)]
