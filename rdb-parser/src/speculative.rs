@@ -859,6 +859,63 @@ mod tests {
         }
     }
 
+    /// Records the ranges given back.
+    struct Log(Mutex<Vec<(u64, u64)>>);
+
+    impl crate::mmap::PageRelease for Log {
+        fn release(&self, start: u64, end: u64) {
+            lock(&self.0).push((start, end));
+        }
+    }
+
+    #[test]
+    fn every_part_of_the_file_is_given_back() {
+        let data = sample_rdb(3000, true);
+        for threads in [1, 2, 3] {
+            for segment in [100, 4096, 64 << 10] {
+                let log = Log(Mutex::new(Vec::new()));
+                let rdb = Rdb::new(&data).expect("valid").with_page_release(&log);
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a pool");
+                pool.install(|| {
+                    rdb.par_fold_speculative(
+                        segment,
+                        &AtomicU64::new(0),
+                        SpeculativeFold {
+                            init: || 0u64,
+                            init_guessed: || 0u64,
+                            fold: |n: &mut u64, _| {
+                                *n += 1;
+                                Ok(())
+                            },
+                            merge: |a, b| a + b,
+                            relabel: |_: &mut u64, _| {},
+                        },
+                    )
+                })
+                .expect("valid");
+                let mut ranges = std::mem::take(&mut *lock(&log.0));
+                ranges.sort();
+                // From the first record to the end, without a gap.
+                let mut covered = rdb.body_start();
+                let len = data.len() as u64;
+                for (start, end) in ranges {
+                    assert!(
+                        start <= covered,
+                        "{threads} threads, segments of {segment}: gap at {covered}..{start}"
+                    );
+                    covered = covered.max(end);
+                }
+                assert!(
+                    covered >= data.len() as u64 - 9,
+                    "{threads} threads, segments of {segment}: {covered}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_panic_in_the_fold_reaches_the_caller() {
         let data = sample_rdb(3000, false);
