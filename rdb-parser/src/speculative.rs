@@ -909,7 +909,7 @@ mod tests {
                     covered = covered.max(end);
                 }
                 assert!(
-                    covered >= data.len() as u64 - 9,
+                    covered >= len - 9,
                     "{threads} threads, segments of {segment}: {covered}"
                 );
             }
