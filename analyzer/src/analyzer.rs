@@ -1490,15 +1490,19 @@ mod speculative_tests {
         b.finish()
     }
 
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool")
+    }
+
     /// (key, db, memory) of every row of keys.parquet, sorted.
     fn keys_rows(data: &[u8], threads: usize, chunk_bytes: u64) -> Vec<(Vec<u8>, i32, u64)> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::{Int32Type, UInt64Type};
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a pool");
+        let pool = pool(threads);
         let opts = Options {
             chunk_bytes,
             ..Options::default()
@@ -1551,10 +1555,7 @@ mod speculative_tests {
     }
 
     fn run(data: &[u8], threads: usize, chunk_bytes: u64, keys: bool) -> FileReport {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a pool");
+        let pool = pool(threads);
         let opts = Options {
             chunk_bytes,
             top_n: 3,

@@ -128,15 +128,11 @@ impl<T> Drop for StopOnUnwind<'_, T> {
 }
 
 /// The shared state of one speculative fold.
-struct Speculation<'r, 'a, T, I, G, F, M, L> {
+struct Speculation<'r, 'a, T, C> {
     rdb: &'r Rdb<'a>,
     base: u64,
     segment: u64,
-    init: &'r I,
-    init_guessed: &'r G,
-    fold: &'r F,
-    merge: &'r M,
-    relabel: &'r L,
+    fns: &'r C,
     progress: &'r AtomicU64,
     frontier: Mutex<Frontier<T>>,
     moved: Condvar,
@@ -151,15 +147,7 @@ fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl<'a, T, I, G, F, M, L> Speculation<'_, 'a, T, I, G, F, M, L>
-where
-    T: Send,
-    I: Fn() -> T + Sync + Send,
-    G: Fn() -> T + Sync + Send,
-    F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
-    M: Fn(T, T) -> T + Sync + Send,
-    L: Fn(&mut T, u64) + Sync + Send,
-{
+impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
     fn len(&self) -> u64 {
         self.rdb.data().len() as u64
     }
@@ -186,8 +174,8 @@ where
     /// adopting it as the thread's: `merge` is where it gives up what it
     /// held back).
     fn merge_into(&self, acc: &mut Option<T>, part: T) {
-        let a = acc.take().unwrap_or_else(self.init);
-        *acc = Some((self.merge)(a, part));
+        let a = acc.take().unwrap_or_else(|| self.fns.init());
+        *acc = Some(self.fns.merge(a, part));
     }
 
     /// Folds the records from `from` (a record start) until the first
@@ -229,8 +217,8 @@ where
         until: u64,
     ) -> Result<(u64, u64, bool)> {
         let mut records = Records::new(*self.rdb, from as usize, self.len() as usize, db, true);
-        let a = acc.get_or_insert_with(self.init);
-        let r = self.read_from(&mut records, until, |r| (self.fold)(a, r));
+        let a = acc.get_or_insert_with(|| self.fns.init());
+        let r = self.read_from(&mut records, until, |r| self.fns.fold(a, r));
         self.release(from, records.offset());
         let (end, last) = r?;
         Ok((end, records.db(), last))
@@ -359,7 +347,7 @@ where
             return Outcome::Unsynced;
         }
         let mut records = self.guessed_records(body, until.saturating_add(MAX_GUESSED_RECORD));
-        let mut lead = (self.init_guessed)();
+        let mut lead = self.fns.init_guessed();
         let mut rest: Option<T> = None;
         let read = self.read_from(&mut records, until, |r| {
             if let Record::Entry(e) = &r {
@@ -372,9 +360,9 @@ where
                 }
             }
             if matches!(r, Record::SelectDb(_)) && rest.is_none() {
-                rest = Some((self.init_guessed)());
+                rest = Some(self.fns.init_guessed());
             }
-            (self.fold)(rest.as_mut().unwrap_or(&mut lead), r)
+            self.fns.fold(rest.as_mut().unwrap_or(&mut lead), r)
         });
         match read {
             Ok((end, last)) => Outcome::Guessed {
@@ -404,8 +392,8 @@ where
     ) -> (Result<(u64, u64, bool)>, Step) {
         let (end, last, mut lead, rest) = guess;
         let mut records = Records::new(*self.rdb, from as usize, self.len() as usize, db, true);
-        let a = acc.get_or_insert_with(self.init);
-        let head = self.read_from(&mut records, body, |r| (self.fold)(a, r));
+        let a = acc.get_or_insert_with(|| self.fns.init());
+        let head = self.read_from(&mut records, body, |r| self.fns.fold(a, r));
         let reached = match head {
             Ok((at, false)) => at,
             Ok((at, true)) => {
@@ -417,7 +405,7 @@ where
         if reached == body {
             self.release(from, body);
             let db = records.db();
-            (self.relabel)(&mut lead, db);
+            self.fns.relabel(&mut lead, db);
             self.merge_into(acc, lead);
             let end_db = match rest {
                 Some((rest, end_db)) => {
@@ -429,8 +417,8 @@ where
             return (Ok((end, end_db, last)), Step::GuessedRight);
         }
         drop(lead);
-        let a = acc.get_or_insert_with(self.init);
-        let r = self.read_from(&mut records, until, |r| (self.fold)(a, r));
+        let a = acc.get_or_insert_with(|| self.fns.init());
+        let r = self.read_from(&mut records, until, |r| self.fns.fold(a, r));
         self.release(from, records.offset());
         (r.map(|(end, last)| (end, records.db(), last)), Step::Redone)
     }
@@ -595,6 +583,46 @@ pub struct SpeculativeFold<I, G, F, M, L> {
     pub relabel: L,
 }
 
+/// The callbacks of a speculative fold over accumulators `T`: what
+/// [`SpeculativeFold`] holds, as one bound.
+pub trait FoldCallbacks<'a, T>: Sync {
+    /// A thread's accumulator.
+    fn init(&self) -> T;
+    /// A guessed segment's accumulator.
+    fn init_guessed(&self) -> T;
+    /// Adds a record.
+    fn fold(&self, acc: &mut T, record: Record<'a>) -> Result<()>;
+    /// Merges two accumulators.
+    fn merge(&self, a: T, b: T) -> T;
+    /// Sets the database of a guessed accumulator's records.
+    fn relabel(&self, acc: &mut T, db: u64);
+}
+
+impl<'a, T, I, G, F, M, L> FoldCallbacks<'a, T> for SpeculativeFold<I, G, F, M, L>
+where
+    I: Fn() -> T + Sync,
+    G: Fn() -> T + Sync,
+    F: Fn(&mut T, Record<'a>) -> Result<()> + Sync,
+    M: Fn(T, T) -> T + Sync,
+    L: Fn(&mut T, u64) + Sync,
+{
+    fn init(&self) -> T {
+        (self.init)()
+    }
+    fn init_guessed(&self) -> T {
+        (self.init_guessed)()
+    }
+    fn fold(&self, acc: &mut T, record: Record<'a>) -> Result<()> {
+        (self.fold)(acc, record)
+    }
+    fn merge(&self, a: T, b: T) -> T {
+        (self.merge)(a, b)
+    }
+    fn relabel(&self, acc: &mut T, db: u64) {
+        (self.relabel)(acc, db)
+    }
+}
+
 impl<'a> Rdb<'a> {
     /// Folds every record into per-thread accumulators, with no boundary
     /// scan: the file is cut into segments of `segment_bytes` and each
@@ -606,57 +634,30 @@ impl<'a> Rdb<'a> {
     /// known (they all share it). With one thread this is a sequential
     /// read. On an error, the earliest in the file wins, exactly as a
     /// sequential read reports it.
-    pub fn par_fold_speculative<T, I, G, F, M, L>(
+    pub fn par_fold_speculative<T: Send>(
         &self,
         segment_bytes: u64,
         progress: &AtomicU64,
-        fns: SpeculativeFold<I, G, F, M, L>,
-    ) -> Result<T>
-    where
-        T: Send,
-        I: Fn() -> T + Sync + Send,
-        G: Fn() -> T + Sync + Send,
-        F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
-        M: Fn(T, T) -> T + Sync + Send,
-        L: Fn(&mut T, u64) + Sync + Send,
-    {
+        fns: impl FoldCallbacks<'a, T>,
+    ) -> Result<T> {
         self.par_fold_speculative_counted(segment_bytes, progress, fns)
             .map(|(t, _)| t)
     }
 
     /// [`Rdb::par_fold_speculative`], also counting how segments were verified.
-    pub(crate) fn par_fold_speculative_counted<T, I, G, F, M, L>(
+    pub(crate) fn par_fold_speculative_counted<T: Send>(
         &self,
         segment_bytes: u64,
         progress: &AtomicU64,
-        fns: SpeculativeFold<I, G, F, M, L>,
-    ) -> Result<(T, SpeculationStats)>
-    where
-        T: Send,
-        I: Fn() -> T + Sync + Send,
-        G: Fn() -> T + Sync + Send,
-        F: Fn(&mut T, Record<'a>) -> Result<()> + Sync + Send,
-        M: Fn(T, T) -> T + Sync + Send,
-        L: Fn(&mut T, u64) + Sync + Send,
-    {
-        let SpeculativeFold {
-            init,
-            init_guessed,
-            fold,
-            merge,
-            relabel,
-        } = fns;
+        fns: impl FoldCallbacks<'a, T>,
+    ) -> Result<(T, SpeculationStats)> {
         let threads = rayon::current_num_threads().max(1);
         let first = self.records();
         let s = Speculation {
             rdb: self,
             base: first.offset(),
             segment: segment_bytes.max(1),
-            init: &init,
-            init_guessed: &init_guessed,
-            fold: &fold,
-            merge: &merge,
-            relabel: &relabel,
+            fns: &fns,
             progress,
             frontier: Mutex::new(Frontier {
                 next: 0,
@@ -691,8 +692,8 @@ impl<'a> Rdb<'a> {
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
             .into_iter()
-            .reduce(&merge)
-            .unwrap_or_else(&init);
+            .reduce(|a, b| fns.merge(a, b))
+            .unwrap_or_else(|| fns.init());
         Ok((t, stats))
     }
 }
