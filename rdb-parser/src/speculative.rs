@@ -860,6 +860,69 @@ mod tests {
         }
     }
 
+    #[test]
+    fn corrupt_files_read_as_a_sequential_read_reads_them() {
+        let clean = sample_rdb(600, true);
+        let starts: Vec<usize> = sequential_keys(&clean)
+            .iter()
+            .map(|k| k.2 as usize)
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let (mut failed, mut read) = (0, 0);
+        for round in 0..150 {
+            let mut data = clean.clone();
+            for _ in 0..=(next() % 3) {
+                // Anywhere, or in a record's first bytes (its type, the
+                // key's length), where a change breaks the file more often.
+                let at = match next() % 2 {
+                    0 => 9 + (next() as usize) % (data.len() - 9),
+                    _ => starts[next() as usize % starts.len()] + next() as usize % 4,
+                };
+                data[at] = next() as u8;
+            }
+            let rdb = Rdb::new(&data).expect("header untouched");
+            let mut buf = Vec::new();
+            let sequential: Result<Vec<Key>> = rdb
+                .records()
+                .filter_map(|r| match r {
+                    Ok(Record::Entry(e)) => Some(
+                        e.key
+                            .bytes(&mut buf)
+                            .map(|k| (e.db, k.to_vec(), e.record_start)),
+                    ),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect();
+            for (threads, segment) in [(2, 64), (3, 500), (2, 4096)] {
+                let what = format!("round {round}: {threads} threads, segments of {segment}");
+                match (&sequential, fold_keys(&data, threads, segment)) {
+                    (Ok(want), Ok((got, _))) => assert!(*want == got, "{what}"),
+                    (Err(want), Err(got)) => {
+                        assert_eq!(want.to_string(), got.to_string(), "{what}")
+                    }
+                    (want, got) => panic!(
+                        "{what}: {:?} against {:?}",
+                        want.as_ref().map(Vec::len),
+                        got.map(|g| g.0.len())
+                    ),
+                }
+            }
+            match sequential {
+                Ok(_) => read += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        // Both kinds of outcome were compared.
+        assert!(failed > 10 && read > 10, "{failed} failed, {read} read");
+    }
+
     /// Records the ranges given back.
     struct Log(Mutex<Vec<(u64, u64)>>);
 
