@@ -914,6 +914,11 @@ impl KeysSink {
     fn encoder(&self) -> KeysEncoder {
         KeysEncoder::new(self.compression)
     }
+
+    /// An encoder for rows read from a guess ([`KeysEncoder::held`]).
+    fn held_encoder(&self) -> KeysEncoder {
+        KeysEncoder::held(self.compression)
+    }
 }
 
 /// Creates `path` (`keys.parquet`), runs `f` with a sink whose row groups a
@@ -1124,15 +1129,16 @@ pub fn analyze_rdb(
         now_ms: meta.now_ms,
         prefix: PrefixConfig::new(&opts.separators, opts.prefix_cap, opts.prefix_depth),
     };
-    let init = || Worker {
+    let worker = |keys_encoder: Option<KeysEncoder>| Worker {
         acc: Accumulator::new(limits),
         scratch: Scratch::new(),
         key_buf: Vec::new(),
         pattern_buf: Vec::new(),
-        keys: keys.map(KeysSink::encoder),
+        keys: keys_encoder,
         sink: keys,
         send_failed: false,
     };
+    let init = || worker(keys.map(KeysSink::encoder));
     let fold = |w: &mut Worker<'_>, r: Record<'_>| -> rdb_parser::Result<()> {
         let Record::Entry(e) = r else {
             return Ok(());
@@ -1165,10 +1171,7 @@ pub fn analyze_rdb(
     // Threads guess where records start and the guesses are checked
     // afterwards: what a guessed segment's worker encodes for keys.parquet
     // stays with it (its `db` column open) until it is merged.
-    let init_guessed = || Worker {
-        keys: keys.map(|k| KeysEncoder::held(k.compression)),
-        ..init()
-    };
+    let init_guessed = || worker(keys.map(KeysSink::held_encoder));
     let folded = rdb.par_fold_speculative(
         opts.chunk_bytes.saturating_mul(SEGMENT_CHUNKS),
         progress,

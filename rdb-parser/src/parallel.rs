@@ -26,10 +26,11 @@ pub struct Chunk {
     pub last: bool,
 }
 
-/// How far ahead of the boundary scan the file's lines are prefetched. The
-/// scan hops from record to record and, without it, spent two thirds of
-/// its time waiting for each record's first byte to come from memory.
-const SCAN_PREFETCH_AHEAD: usize = 2048;
+/// How far ahead of a sequential reader (the boundary scan, a speculative
+/// read) the file's lines are prefetched. The scan hops from record to
+/// record and, without it, spent two thirds of its time waiting for each
+/// record's first byte to come from memory.
+const PREFETCH_AHEAD: usize = 2048;
 
 /// Asks the CPU to fetch the lines ahead of a sequential reader, each once.
 pub(crate) struct Prefetch<'a> {
@@ -42,12 +43,10 @@ impl<'a> Prefetch<'a> {
         Prefetch { data, next: from }
     }
 
-    /// Prefetches the lines up to [`SCAN_PREFETCH_AHEAD`] past `here`.
+    /// Prefetches the lines up to [`PREFETCH_AHEAD`] past `here`.
     #[inline]
     pub(crate) fn ahead_of(&mut self, here: usize) {
-        let until = here
-            .saturating_add(SCAN_PREFETCH_AHEAD)
-            .min(self.data.len());
+        let until = here.saturating_add(PREFETCH_AHEAD).min(self.data.len());
         self.next = self.next.max(here);
         while self.next < until {
             crate::mmap::prefetch_line(&self.data[self.next]);
@@ -238,7 +237,7 @@ mod tests {
                 p.ahead_of(here);
                 assert!(p.next >= last, "went back at {here} of {len}");
                 assert!(
-                    p.next >= (here + SCAN_PREFETCH_AHEAD).min(len),
+                    p.next >= (here + PREFETCH_AHEAD).min(len),
                     "left a gap ahead of {here} of {len}"
                 );
                 assert!(p.next < len + 64, "ran past the end of {len}");

@@ -38,10 +38,10 @@ const SYNC_RECORDS: usize = 16;
 const SYNC_WINDOW: u64 = 16 << 10;
 
 /// How much of a segment, after its guessed start, a thread steps over
-/// unread (at most a sixteenth of a segment); the thread that verifies the segment reads it. A start guessed
-/// inside a value (bytes that happen to read as records) mostly falls in
-/// step with the file's records within a few records, and its body then
-/// still counts.
+/// unread (at most a sixteenth of a segment); the thread that verifies
+/// the segment reads it. A start guessed inside a value (bytes that
+/// happen to read as records) mostly falls in step with the file's
+/// records within a few records, and its body then still counts.
 const HEAD_BYTES: u64 = 64 << 10;
 
 /// The largest record a guessed read takes: a larger one ends the guess,

@@ -1163,12 +1163,12 @@ mod tests {
     /// extreme integers, wrapping deltas, runs of nulls, thousands of
     /// patterns, invalid UTF-8, module types, a huge key), reads them back
     /// with the `parquet` crate's Arrow reader and compares every value.
-    /// Writes `n` rows of extreme values and reads them back. With
-    /// `held_db`, the encoder holds its rows, then all are given that db.
     fn round_trip(n: usize, compression: KeysCompression, seed: u64) {
         round_trip_with(n, compression, seed, None)
     }
 
+    /// [`round_trip`]; with `held_db`, the encoder holds its rows, then
+    /// all are given that database.
     fn round_trip_with(n: usize, compression: KeysCompression, seed: u64, held_db: Option<u64>) {
         let dir = TempDir::new("keys-encoder");
         let path = dir.0.join("keys.parquet");
