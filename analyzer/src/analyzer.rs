@@ -1139,7 +1139,7 @@ pub fn analyze_rdb(
         send_failed: false,
     };
     let init = || worker(keys.map(KeysSink::encoder));
-    let fold = |w: &mut Worker<'_>, r: Record<'_>| -> rdb_parser::Result<()> {
+    let fold = |w: &mut Worker<'_>, r: &Record<'_>| -> rdb_parser::Result<()> {
         let Record::Entry(e) = r else {
             return Ok(());
         };
@@ -1147,7 +1147,7 @@ pub fn analyze_rdb(
             Some(k) => k,
             None => e.key.bytes(&mut w.key_buf)?,
         };
-        let f = KeyFacts::from_entry(&e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
+        let f = KeyFacts::from_entry(e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
         let memory = f.memory_bytes;
         let pattern = limits.prefix.template(key, &mut w.pattern_buf);
         w.acc.tally::<true>(&f, memory, pattern);

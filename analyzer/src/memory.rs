@@ -11,7 +11,7 @@
 
 use rdb_parser::{
     parse_canonical_i64, Element, Entry, Kind, QuicklistNode, RdbString, Scalar, Scratch, StreamId,
-    StreamVisitor, ValueType,
+    StreamVisitor, Value, ValueType,
 };
 
 use crate::facts::{EncodingLimits, ObjEncoding, RedisVersion};
@@ -467,6 +467,13 @@ impl Walk {
                 self.compact_entry(p, Scalar::Bytes(text));
                 return;
             }
+            if p.era <= Era::Redis70 {
+                // Redis <= 7.0 writes scores with "%.17g".
+                let mut buf = [0u8; 32];
+                let len = format_g17(score, &mut buf);
+                self.compact_entry(p, Scalar::Bytes(&buf[..len]));
+                return;
+            }
             // The shortest round-trip text, formatted on the stack (no
             // allocation per score); the longest f64 in this form (no
             // exponent) is under 400 bytes.
@@ -515,6 +522,78 @@ impl Walk {
         };
         self.mstr += p.j(if ttl { 18 } else { 0 } + hdr + len + 1);
     }
+}
+
+/// Formats a finite `x` as C's `printf("%.17g", x)` does (how Redis <= 7.0
+/// turns a non-integral score into listpack text) into `out`; returns the
+/// length. 17 significant digits, trailing zeros dropped; exponent form
+/// (at least two exponent digits) below 1e-4 and from 1e17.
+fn format_g17(x: f64, out: &mut [u8; 32]) -> usize {
+    // "d.dddddddddddddddde[-]x": the 17 correctly rounded digits.
+    let mut sci = [0u8; 32];
+    let mut w = &mut sci[..];
+    if std::io::Write::write_fmt(&mut w, format_args!("{:.16e}", x.abs())).is_err() {
+        return 0;
+    }
+    let sci_len = 32 - w.len();
+    let text = &sci[..sci_len];
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(sci_len);
+    let exp: i32 = std::str::from_utf8(&text[e_at + 1..])
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let mut digits = [0u8; 17];
+    let mut n = 0;
+    for &b in &text[..e_at] {
+        if b.is_ascii_digit() && n < 17 {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    let digits = &digits[..n];
+    let mut len = 0;
+    let mut push = |b: u8| {
+        out[len] = b;
+        len += 1;
+    };
+    if x < 0.0 {
+        push(b'-');
+    }
+    if !(-4..17).contains(&exp) {
+        push(digits[0]);
+        if n > 1 {
+            push(b'.');
+            digits[1..].iter().for_each(|&d| push(d));
+        }
+        push(b'e');
+        push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e >= 100 {
+            push(b'0' + (e / 100) as u8);
+        }
+        push(b'0' + (e / 10 % 10) as u8);
+        push(b'0' + (e % 10) as u8);
+    } else if exp >= 0 {
+        let whole = exp as usize + 1;
+        for i in 0..whole {
+            push(digits.get(i).copied().unwrap_or(b'0'));
+        }
+        if n > whole {
+            push(b'.');
+            digits[whole..].iter().for_each(|&d| push(d));
+        }
+    } else {
+        push(b'0');
+        push(b'.');
+        for _ in 0..(-exp - 1) {
+            push(b'0');
+        }
+        digits.iter().for_each(|&d| push(d));
+    }
+    len
 }
 
 /// Fixed part of a Valkey 9.1 skip-list node before its levels: score,
@@ -727,16 +806,9 @@ fn measure_value(
         }
         Kind::List => measure_list(p, e, scratch),
         Kind::Set => {
-            let mut w = Walk {
-                track_ints: true,
-                ..Walk::limited(l.set_max_listpack_entries)
-            };
-            v.for_each_element(scratch, |el| {
-                if let Element::Member(s) = el {
-                    w.count += 1;
-                    w.scalar(p, s, false);
-                }
-            })?;
+            let lazy = compact_sizes_later(vt);
+            let limit = l.set_max_listpack_entries;
+            let w = walk_set(p, v, scratch, if lazy { 0 } else { limit })?;
             let blob = blob_len(e)?;
             let n = w.count;
             let ht = |w: &Walk| {
@@ -780,7 +852,12 @@ fn measure_value(
                         && n <= l.set_max_listpack_entries
                         && w.max_len <= l.set_max_listpack_value =>
                 {
-                    (ObjEncoding::Listpack, robj + p.j(w.lp_bytes))
+                    let lp_bytes = if lazy {
+                        walk_set(p, v, scratch, limit)?.lp_bytes
+                    } else {
+                        w.lp_bytes
+                    };
+                    (ObjEncoding::Listpack, robj + p.j(lp_bytes))
                 }
                 _ => (ObjEncoding::Hashtable, ht(&w)),
             };
@@ -792,17 +869,9 @@ fn measure_value(
             })
         }
         Kind::Zset => {
-            let mut w = Walk {
-                want_nodes: true,
-                ..Walk::limited(l.zset_max_listpack_entries)
-            };
-            v.for_each_element(scratch, |el| {
-                if let Element::Scored { member, score } = el {
-                    w.count += 1;
-                    w.scalar(p, member, false);
-                    w.score(p, score);
-                }
-            })?;
+            let lazy = compact_sizes_later(vt);
+            let limit = l.zset_max_listpack_entries;
+            let w = walk_zset(p, v, scratch, if lazy { 0 } else { limit })?;
             let n = w.count;
             let compact_ok =
                 n <= l.zset_max_listpack_entries && w.max_len <= l.zset_max_listpack_value;
@@ -812,8 +881,18 @@ fn measure_value(
                     (ObjEncoding::Ziplist, robj + blob)
                 }
                 ValueType::ZsetListpack if compact_ok => (ObjEncoding::Listpack, robj + p.j(blob)),
-                _ if compact_ok && era == Era::Redis6 => (ObjEncoding::Ziplist, robj + w.zl_bytes),
-                _ if compact_ok => (ObjEncoding::Listpack, robj + p.j(w.lp_bytes)),
+                _ if compact_ok => {
+                    let c = if lazy {
+                        &walk_zset(p, v, scratch, limit)?
+                    } else {
+                        &w
+                    };
+                    if era == Era::Redis6 {
+                        (ObjEncoding::Ziplist, robj + c.zl_bytes)
+                    } else {
+                        (ObjEncoding::Listpack, robj + p.j(c.lp_bytes))
+                    }
+                }
                 _ if era >= Era::Valkey9 => {
                     // 9.1: members live inside the skip-list nodes; the
                     // zset's hash table points at the nodes.
@@ -847,42 +926,9 @@ fn measure_value(
             })
         }
         Kind::Hash => {
-            let mut w = Walk::limited(l.hash_max_listpack_entries);
-            let mut lpex = 7u64;
-            v.for_each_element(scratch, |el| {
-                if let Element::Field {
-                    field,
-                    value,
-                    expire_at_ms,
-                } = el
-                {
-                    if w.first_long.is_none()
-                        && (field.len() > l.hash_max_listpack_value
-                            || value.len() > l.hash_max_listpack_value)
-                    {
-                        w.first_long = Some(w.count);
-                    }
-                    w.count += 1;
-                    w.scalar(p, field, false);
-                    w.scalar(p, value, true);
-                    w.mstr_field(p, field.len(), expire_at_ms.is_some());
-                    if era >= Era::Valkey80 {
-                        let (f, v) = (field.len(), value.len());
-                        let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
-                        let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
-                        w.vk_entries += if fsz + v + 4 + ttl <= 128 {
-                            p.j(ttl + fsz + v + 4)
-                        } else {
-                            p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
-                        };
-                    }
-                    if w.count <= w.compact_limit && vt.has_field_expiry() {
-                        lpex += lp_entry(field)
-                            + lp_entry(value)
-                            + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
-                    }
-                }
-            })?;
+            let lazy = compact_sizes_later(vt);
+            let limit = l.hash_max_listpack_entries;
+            let (w, lpex) = walk_hash(p, v, vt, scratch, if lazy { 0 } else { limit })?;
             let n = w.count;
             let compact_ok =
                 n <= l.hash_max_listpack_entries && w.max_len <= l.hash_max_listpack_value;
@@ -930,8 +976,18 @@ fn measure_value(
                         (ObjEncoding::Ziplist, robj + blob_len(e)?)
                     }
                     ValueType::HashListpack => (ObjEncoding::Listpack, robj + p.j(blob_len(e)?)),
-                    _ if era == Era::Redis6 => (ObjEncoding::Ziplist, robj + w.zl_bytes),
-                    _ => (ObjEncoding::Listpack, robj + p.j(w.lp_bytes)),
+                    _ => {
+                        let c = if lazy {
+                            &walk_hash(p, v, vt, scratch, limit)?.0
+                        } else {
+                            &w
+                        };
+                        if era == Era::Redis6 {
+                            (ObjEncoding::Ziplist, robj + c.zl_bytes)
+                        } else {
+                            (ObjEncoding::Listpack, robj + p.j(c.lp_bytes))
+                        }
+                    }
                 }
             } else if era >= Era::Valkey9 {
                 let table = match converted_at {
@@ -964,6 +1020,109 @@ fn measure_value(
             })
         }
     }
+}
+
+/// Whether a value of type `vt` has its listpack (or ziplist) size added up
+/// only once it is known to stay compact: types the file stores as hash
+/// tables or skip lists, which are almost never small enough for that, so
+/// the first walk leaves out the per-element compact arithmetic (and a
+/// second walk does it in the rare case it is needed).
+fn compact_sizes_later(vt: ValueType) -> bool {
+    matches!(
+        vt,
+        ValueType::Set | ValueType::Zset | ValueType::Zset2 | ValueType::Hash
+    )
+}
+
+/// A set's members; compact sizes for the first `compact_limit` only.
+fn walk_set(
+    p: &Profile,
+    v: &Value<'_>,
+    scratch: &mut Scratch,
+    compact_limit: u64,
+) -> rdb_parser::Result<Walk> {
+    let mut w = Walk {
+        track_ints: true,
+        ..Walk::limited(compact_limit)
+    };
+    v.for_each_element(scratch, |el| {
+        if let Element::Member(s) = el {
+            w.count += 1;
+            w.scalar(p, s, false);
+        }
+    })?;
+    Ok(w)
+}
+
+/// A sorted set's members and scores; compact sizes for the first
+/// `compact_limit` only.
+fn walk_zset(
+    p: &Profile,
+    v: &Value<'_>,
+    scratch: &mut Scratch,
+    compact_limit: u64,
+) -> rdb_parser::Result<Walk> {
+    let mut w = Walk {
+        want_nodes: true,
+        ..Walk::limited(compact_limit)
+    };
+    v.for_each_element(scratch, |el| {
+        if let Element::Scored { member, score } = el {
+            w.count += 1;
+            w.scalar(p, member, false);
+            w.score(p, score);
+        }
+    })?;
+    Ok(w)
+}
+
+/// A hash's fields and values, and the listpack size with field expire
+/// times (`listpackex`); compact sizes for the first `compact_limit` only.
+fn walk_hash(
+    p: &Profile,
+    v: &Value<'_>,
+    vt: ValueType,
+    scratch: &mut Scratch,
+    compact_limit: u64,
+) -> rdb_parser::Result<(Walk, u64)> {
+    let mut w = Walk::limited(compact_limit);
+    let mut lpex = 7u64;
+    v.for_each_element(scratch, |el| {
+        if let Element::Field {
+            field,
+            value,
+            expire_at_ms,
+        } = el
+        {
+            if w.first_long.is_none()
+                && (field.len() > p.limits.hash_max_listpack_value
+                    || value.len() > p.limits.hash_max_listpack_value)
+            {
+                w.first_long = Some(w.count);
+            }
+            w.count += 1;
+            w.scalar(p, field, false);
+            w.scalar(p, value, true);
+            w.mstr_field(p, field.len(), expire_at_ms.is_some());
+            if p.era >= Era::Valkey80 {
+                let (f, v) = (field.len(), value.len());
+                let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
+                let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
+                w.vk_entries += if fsz + v + 4 + ttl <= 128 {
+                    p.j(ttl + fsz + v + 4)
+                } else {
+                    p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
+                };
+            }
+            if w.count <= w.compact_limit && vt.has_field_expiry() {
+                lpex += lp_entry(field)
+                    + lp_entry(value)
+                    + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
+            }
+        }
+    })?;
+
+    Ok((w, lpex))
 }
 
 /// A set, sorted set or hash that the server keeps as the file's blob on
@@ -1342,6 +1501,28 @@ fn measure_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_format_as_printf_g17() {
+        // What Redis 7.0 replies (it formats scores with "%.17g").
+        for (x, want) in [
+            (0.1, "0.10000000000000001"),
+            (2.5, "2.5"),
+            (-2.5, "-2.5"),
+            (1e-5, "1.0000000000000001e-05"),
+            (1.5e300, "1.5000000000000001e+300"),
+            (123456.789, "123456.789"),
+            (0.0001, "0.0001"),
+            (1.5e17, "1.5e+17"),
+            (1.25e16, "12500000000000000"),
+            (-3.0e-10, "-3e-10"),
+            (7.0e-300, "7.0000000000000003e-300"),
+        ] {
+            let mut buf = [0u8; 32];
+            let n = format_g17(x, &mut buf);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), want, "{x}");
+        }
+    }
 
     #[test]
     fn size_classes() {

@@ -11,10 +11,9 @@ use crate::error::{Error, Result};
 /// compile to a few vector moves instead of a `memcpy` call per run).
 const SLACK: usize = 32;
 
-/// Decompresses `input` into `out` (cleared first), expecting exactly
+/// Decompresses `input` into `out` (its contents replaced), expecting exactly
 /// `expected_len` bytes. Errors carry offsets relative to `input`.
 pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Result<()> {
-    out.clear();
     // No LZF stream expands more than 88 times (a 3-byte back reference
     // copies at most 264 bytes): refuse before reserving anything absurd.
     if expected_len as u64 > (input.len() as u64).saturating_mul(89).saturating_add(64) {
@@ -24,10 +23,14 @@ pub(crate) fn decompress_into(input: &[u8], expected_len: usize, out: &mut Vec<u
             Some(expected_len as u64),
         ));
     }
-    // Bytes past `o` may hold scraps of block copies: every later run or
-    // reference overwrites them before anything reads them, and the slack
-    // is cut off at the end.
-    out.resize(expected_len + SLACK, 0);
+    // Bytes past `o` may hold scraps of block copies or of the previous
+    // output: every later run or reference overwrites them before anything
+    // reads them, and what lies past the output is cut off at the end. So
+    // only bytes the buffer never held are zeroed (not the whole output
+    // once per string).
+    if out.len() < expected_len + SLACK {
+        out.resize(expected_len + SLACK, 0);
+    }
     let mut o = 0usize;
     let mut i = 0usize;
     while i < input.len() {

@@ -351,9 +351,7 @@ impl<'a> Records<'a> {
                     || key_meta =>
                 {
                     // Per-key metadata must be followed by a key.
-                    return self
-                        .entry(b, at, record_start, expire_at_ms, idle_seconds, lfu_freq)
-                        .map(Some);
+                    return self.entry(b, at, record_start, expire_at_ms, idle_seconds, lfu_freq);
                 }
                 opcode::AUX => {
                     let name = RdbString::read(&mut self.cur, "an aux field name")?;
@@ -442,7 +440,7 @@ impl<'a> Records<'a> {
                         trailing_bytes,
                     }));
                 }
-                _ => return self.entry(b, at, record_start, None, None, None).map(Some),
+                _ => return self.entry(b, at, record_start, None, None, None),
             }
         }
     }
@@ -455,7 +453,7 @@ impl<'a> Records<'a> {
         expire_at_ms: Option<i64>,
         idle_seconds: Option<u64>,
         lfu_freq: Option<u8>,
-    ) -> Result<Record<'a>> {
+    ) -> Result<Option<Record<'a>>> {
         let Some(vt) = ValueType::from_byte(type_byte, self.rdb.magic) else {
             let kind = if type_byte >= 0xf0 {
                 ErrorKind::UnknownOpcode(type_byte)
@@ -472,7 +470,8 @@ impl<'a> Records<'a> {
             return Err(with_key(e, key));
         }
         let data = self.cur.since(value_start);
-        Ok(Record::Entry(Entry {
+        // Built in the caller's slot: no copy of the record on the way out.
+        Ok(Some(Record::Entry(Entry {
             db: self.db,
             key,
             expire_at_ms,
@@ -481,7 +480,7 @@ impl<'a> Records<'a> {
             record_start,
             record_end: self.cur.offset(),
             value: Value::new(vt, data, value_offset, self.rdb.release),
-        }))
+        })))
     }
 }
 
@@ -494,23 +493,36 @@ pub(crate) fn with_key(e: Error, key: RdbString<'_>) -> Error {
     }
 }
 
+impl<'a> Records<'a> {
+    /// [`Iterator::next`] without rewrapping the record (a loop that looks
+    /// at every record in place saves a copy of it per record); errors do
+    /// not carry the file's version yet (see [`Records::version`]).
+    #[inline]
+    pub(crate) fn next_record(&mut self) -> Result<Option<Record<'a>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let r = self.read();
+        // (`read` itself ends the records at EOF.)
+        if !matches!(r, Ok(Some(_))) {
+            self.done = true;
+        }
+        r
+    }
+
+    /// The file's RDB version, for errors.
+    pub(crate) fn version(&self) -> u32 {
+        self.rdb.version
+    }
+}
+
 impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.read() {
-            Ok(Some(r)) => Some(Ok(r)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e.with_version(self.rdb.version)))
-            }
-        }
+        let version = self.version();
+        self.next_record()
+            .map_err(|e| e.with_version(version))
+            .transpose()
     }
 }

@@ -185,7 +185,7 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         &self,
         records: &mut Records<'a>,
         until: u64,
-        mut each: impl FnMut(Record<'a>) -> Result<()>,
+        mut each: impl FnMut(&Record<'a>) -> Result<()>,
     ) -> Result<(u64, bool)> {
         let mut prefetch = Prefetch::new(self.rdb.data(), records.offset() as usize);
         loop {
@@ -194,16 +194,16 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
                 return Ok((here, false));
             }
             prefetch.ahead_of(here as usize);
-            match records.next() {
-                None => return Ok((self.len(), true)),
-                Some(Ok(r)) => {
-                    let eof = matches!(r, Record::Eof { .. });
+            // Looked at in place (`ref`): a record is not copied out.
+            match records.next_record() {
+                Ok(None) => return Ok((self.len(), true)),
+                Ok(Some(ref r)) => {
                     each(r)?;
-                    if eof {
+                    if matches!(r, Record::Eof { .. }) {
                         return Ok((self.len(), true));
                     }
                 }
-                Some(Err(e)) => return Err(e),
+                Err(e) => return Err(e.with_version(records.version())),
             }
         }
     }
@@ -350,7 +350,7 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         let mut lead = self.fns.init_guessed();
         let mut rest: Option<T> = None;
         let read = self.read_from(&mut records, until, |r| {
-            if let Record::Entry(e) = &r {
+            if let Record::Entry(e) = r {
                 if e.record_end - e.record_start > MAX_GUESSED_RECORD {
                     return Err(Error::malformed(
                         "a record small enough for a guessed read",
@@ -591,7 +591,7 @@ pub trait FoldCallbacks<'a, T>: Sync {
     /// A guessed segment's accumulator.
     fn init_guessed(&self) -> T;
     /// Adds a record.
-    fn fold(&self, acc: &mut T, record: Record<'a>) -> Result<()>;
+    fn fold(&self, acc: &mut T, record: &Record<'a>) -> Result<()>;
     /// Merges two accumulators.
     fn merge(&self, a: T, b: T) -> T;
     /// Sets the database of a guessed accumulator's records.
@@ -602,7 +602,7 @@ impl<'a, T, I, G, F, M, L> FoldCallbacks<'a, T> for SpeculativeFold<I, G, F, M, 
 where
     I: Fn() -> T + Sync,
     G: Fn() -> T + Sync,
-    F: Fn(&mut T, Record<'a>) -> Result<()> + Sync,
+    F: Fn(&mut T, &Record<'a>) -> Result<()> + Sync,
     M: Fn(T, T) -> T + Sync,
     L: Fn(&mut T, u64) + Sync,
 {
@@ -612,7 +612,7 @@ where
     fn init_guessed(&self) -> T {
         (self.init_guessed)()
     }
-    fn fold(&self, acc: &mut T, record: Record<'a>) -> Result<()> {
+    fn fold(&self, acc: &mut T, record: &Record<'a>) -> Result<()> {
         (self.fold)(acc, record)
     }
     fn merge(&self, a: T, b: T) -> T {
@@ -772,7 +772,7 @@ mod tests {
                 SpeculativeFold {
                     init: Vec::new,
                     init_guessed: Vec::new,
-                    fold: |acc: &mut Vec<Key>, r| {
+                    fold: |acc: &mut Vec<Key>, r: &Record<'_>| {
                         if let Record::Entry(e) = r {
                             let mut buf = Vec::new();
                             acc.push((e.db, e.key.bytes(&mut buf)?.to_vec(), e.record_start));
@@ -950,7 +950,7 @@ mod tests {
                         SpeculativeFold {
                             init: || 0u64,
                             init_guessed: || 0u64,
-                            fold: |n: &mut u64, _| {
+                            fold: |n: &mut u64, _: &Record<'_>| {
                                 *n += 1;
                                 Ok(())
                             },
@@ -996,7 +996,7 @@ mod tests {
                     SpeculativeFold {
                         init: || 0u64,
                         init_guessed: || 0u64,
-                        fold: |n: &mut u64, r| {
+                        fold: |n: &mut u64, r: &Record<'_>| {
                             if let Record::Entry(e) = r {
                                 assert!(e.record_start < data.len() as u64 / 2, "planted");
                                 *n += 1;
