@@ -75,7 +75,7 @@ enum Outcome<T> {
         /// Records from the first SELECTDB on, and the database at the end.
         rest: Option<(T, u64)>,
     },
-    /// No start found in the window, or the read from the guess failed.
+    /// No start found in the window, or the head did not read.
     Unsynced,
 }
 
@@ -106,6 +106,9 @@ pub(crate) struct SpeculationStats {
     pub redone: usize,
     /// Lying wholly inside a record that began before them.
     pub covered: usize,
+    /// Of `guessed_right`: guesses cut short at a big record, whose
+    /// segment the verifier read on from there.
+    pub cut: usize,
 }
 
 /// Sets `stop` and wakes the waiting threads if a worker unwinds, so that
@@ -185,11 +188,24 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         &self,
         records: &mut Records<'a>,
         until: u64,
+        each: impl FnMut(&Record<'a>) -> Result<()>,
+    ) -> Result<(u64, bool)> {
+        self.read_from_tracking(records, until, &mut 0, each)
+    }
+
+    /// [`Self::read_from`], keeping in `at` the start of the record being
+    /// read (on an error: the record that failed).
+    fn read_from_tracking(
+        &self,
+        records: &mut Records<'a>,
+        until: u64,
+        at: &mut u64,
         mut each: impl FnMut(&Record<'a>) -> Result<()>,
     ) -> Result<(u64, bool)> {
         let mut prefetch = Prefetch::new(self.rdb.data(), records.offset() as usize);
         loop {
             let here = records.offset();
+            *at = here;
             if here >= until {
                 return Ok((here, false));
             }
@@ -331,7 +347,9 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
             let at = records.offset();
             if let Some(end) = records.skip_key_record() {
                 if end - at > MAX_GUESSED_RECORD {
-                    return Outcome::Unsynced;
+                    // A big record: the verified read takes it, and the
+                    // rest of the segment (an empty guessed body).
+                    return self.cut_guess(at, until, self.fns.init_guessed(), None);
                 }
                 continue;
             }
@@ -349,7 +367,8 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         let mut records = self.guessed_records(body, until.saturating_add(MAX_GUESSED_RECORD));
         let mut lead = self.fns.init_guessed();
         let mut rest: Option<T> = None;
-        let read = self.read_from(&mut records, until, |r| {
+        let mut failed_at = body;
+        let read = self.read_from_tracking(&mut records, until, &mut failed_at, |r| {
             if let Record::Entry(e) = r {
                 if e.record_end - e.record_start > MAX_GUESSED_RECORD {
                     return Err(Error::malformed(
@@ -364,15 +383,33 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
             }
             self.fns.fold(rest.as_mut().unwrap_or(&mut lead), r)
         });
+        let rest = rest.map(|t| (t, records.db()));
         match read {
             Ok((end, last)) => Outcome::Guessed {
                 body,
                 end,
                 last,
                 lead,
-                rest: rest.map(|t| (t, records.db())),
+                rest,
             },
-            Err(_) => Outcome::Unsynced,
+            // A record too big for a guessed read (or one that does not
+            // read: then the guess is likely wrong, which the check finds):
+            // the guessed body ends before it, and the verified read takes
+            // it and the rest of the segment. (A segment holding a big key
+            // is not read again whole for it.)
+            Err(_) => self.cut_guess(body, failed_at, lead, rest),
+        }
+    }
+
+    /// A guess whose body (`body..cut`) ends before its segment does: the
+    /// verifier reads on from `cut`, from the true records.
+    fn cut_guess(&self, body: u64, cut: u64, lead: T, rest: Option<(T, u64)>) -> Outcome<T> {
+        Outcome::Guessed {
+            body,
+            end: cut,
+            last: false,
+            lead,
+            rest,
         }
     }
 
@@ -414,6 +451,14 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
                 }
                 None => db,
             };
+            if end < until && !last {
+                // The guess was cut short (at a big record): the rest of
+                // the segment is read here, from the true records.
+                return (
+                    self.read_verified(acc, end, end_db, until),
+                    Step::GuessedCut,
+                );
+            }
             return (Ok((end, end_db, last)), Step::GuessedRight);
         }
         drop(lead);
@@ -551,6 +596,7 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
 enum Step {
     Verified,
     GuessedRight,
+    GuessedCut,
     Redone,
     Covered,
 }
@@ -560,6 +606,10 @@ impl Step {
         match self {
             Step::Verified => s.verified += 1,
             Step::GuessedRight => s.guessed_right += 1,
+            Step::GuessedCut => {
+                s.guessed_right += 1;
+                s.cut += 1;
+            }
             Step::Redone => s.redone += 1,
             Step::Covered => s.covered += 1,
         }
@@ -826,6 +876,70 @@ mod tests {
         assert!(total.guessed_right > 0, "{total:?}");
         assert!(total.redone > 0, "{total:?}");
         assert!(total.covered > 0, "{total:?}");
+    }
+
+    #[test]
+    fn a_big_record_cuts_a_guess_short_and_its_segment_is_not_read_again() {
+        // 30,000 small strings with a 1.5 MB string (more than a guessed
+        // read takes) after every 6,000th.
+        let mut f = b"REDIS0011".to_vec();
+        f.extend_from_slice(&[0xfe, 0]);
+        let big = vec![b'v'; (MAX_GUESSED_RECORD + (MAX_GUESSED_RECORD >> 1)) as usize];
+        for i in 0..30_000u32 {
+            let key = format!("key:{i}");
+            let value = format!("value-{i}");
+            f.push(0);
+            f.push(key.len() as u8);
+            f.extend_from_slice(key.as_bytes());
+            f.push(value.len() as u8);
+            f.extend_from_slice(value.as_bytes());
+            if i % 6000 == 5999 {
+                let key = format!("big:{i}");
+                f.push(0);
+                f.push(key.len() as u8);
+                f.extend_from_slice(key.as_bytes());
+                f.push(0x80);
+                f.extend_from_slice(&(big.len() as u32).to_be_bytes());
+                f.extend_from_slice(&big);
+            }
+        }
+        f.push(0xff);
+        f.extend_from_slice(&[0; 8]);
+        let expected = sequential_keys(&f);
+        assert_eq!(expected.len(), 30_005);
+        let rdb = Rdb::new(&f).expect("valid");
+        let bigs: Vec<(u64, u64)> = rdb
+            .entries()
+            .map(|e| e.expect("valid"))
+            .filter(|e| e.record_len() > MAX_GUESSED_RECORD)
+            .map(|e| (e.record_start, e.record_end))
+            .collect();
+        let base = rdb.records().offset();
+        let mut cut = 0;
+        // Whether a thread guesses at all depends on timing (a loaded
+        // machine may give one thread every segment): run until a guess
+        // was cut, within reason.
+        for (threads, segment) in [(2, 200 << 10), (3, 1 << 20)].into_iter().cycle().take(400) {
+            if cut > 0 && threads == 2 {
+                break;
+            }
+            let (got, stats) = fold_keys(&f, threads, segment).expect("valid");
+            assert!(got == expected, "{threads} threads, segments of {segment}");
+            // Only segments starting inside a big string (with no record
+            // start to guess) are read from the frontier again: one whose
+            // guessed body meets a big string keeps the body.
+            let inside = (1..)
+                .map(|k| base + k * segment)
+                .take_while(|&b| b < f.len() as u64)
+                .filter(|&b| bigs.iter().any(|&(s, e)| s < b && b < e))
+                .count();
+            assert!(
+                stats.redone <= inside,
+                "{threads} threads, segments of {segment}: {stats:?}, {inside} inside"
+            );
+            cut += stats.cut;
+        }
+        assert!(cut > 0, "no guess was cut short");
     }
 
     #[test]
