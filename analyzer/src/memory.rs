@@ -458,34 +458,26 @@ impl Walk {
         if self.count > self.compact_limit {
             return; // a skip list: the listpack size no longer matters
         }
-        // Integral scores that fit are stored as integers; others as text.
-        if score.fract() == 0.0 && score.abs() < 9.007_199_254_740_992e15 {
-            self.compact_entry(p, Scalar::Int(score as i64));
+        // Integral scores that fit are stored as integers (7.2+ takes any
+        // that fits a long long); others as text.
+        let int_below = if p.era <= Era::Redis70 {
+            9.007_199_254_740_992e15
         } else {
-            if score.is_infinite() {
-                let text: &[u8] = if score > 0.0 { b"inf" } else { b"-inf" };
-                self.compact_entry(p, Scalar::Bytes(text));
-                return;
-            }
-            if p.era <= Era::Redis70 {
+            9.223_372_036_854_775e18
+        };
+        if score.fract() == 0.0 && score.abs() < int_below {
+            self.compact_entry(p, Scalar::Int(score as i64));
+        } else if score.is_infinite() {
+            let text: &[u8] = if score > 0.0 { b"inf" } else { b"-inf" };
+            self.compact_entry(p, Scalar::Bytes(text));
+        } else {
+            let mut buf = [0u8; 32];
+            let len = if p.era <= Era::Redis70 {
                 // Redis <= 7.0 writes scores with "%.17g".
-                let mut buf = [0u8; 32];
-                let len = format_g17(score, &mut buf);
-                self.compact_entry(p, Scalar::Bytes(&buf[..len]));
-                return;
-            }
-            // The shortest round-trip text, formatted on the stack (no
-            // allocation per score); the longest f64 in this form (no
-            // exponent) is under 400 bytes.
-            let mut buf = [0u8; 400];
-            let mut w = &mut buf[..];
-            let len = match std::io::Write::write_fmt(&mut w, format_args!("{score}")) {
-                Ok(()) => 400 - w.len(),
-                Err(_) => {
-                    let text = format!("{score}");
-                    self.compact_entry(p, Scalar::Bytes(text.as_bytes()));
-                    return;
-                }
+                format_g17(score, &mut buf)
+            } else {
+                // 7.2+ (and Valkey) write the shortest text (fpconv).
+                format_shortest(score, &mut buf)
             };
             self.compact_entry(p, Scalar::Bytes(&buf[..len]));
         }
@@ -592,6 +584,79 @@ fn format_g17(x: f64, out: &mut [u8; 32]) -> usize {
             push(b'0');
         }
         digits.iter().for_each(|&d| push(d));
+    }
+    len
+}
+
+/// Formats a finite `x` as Redis 7.2+ turns a non-integral score into
+/// listpack text (`fpconv_dtoa`): the shortest digits that read back as
+/// `x`, plain while the exponent is small, else `d.ddde+X`; into `out`,
+/// returning the length.
+fn format_shortest(x: f64, out: &mut [u8; 32]) -> usize {
+    // "d.ddde[-]x" with the shortest round-trip digits.
+    let mut sci = [0u8; 40];
+    let mut w = &mut sci[..];
+    if std::io::Write::write_fmt(&mut w, format_args!("{:e}", x.abs())).is_err() {
+        return 0;
+    }
+    let sci_len = 40 - w.len();
+    let text = &sci[..sci_len];
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(sci_len);
+    let exp10: i32 = std::str::from_utf8(&text[e_at + 1..])
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &b in &text[..e_at] {
+        if b.is_ascii_digit() && n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    // value = digits * 10^k
+    let k = exp10 - (n as i32 - 1);
+    let exp = exp10.abs();
+    let mut len = 0;
+    let mut push = |b: u8| {
+        out[len] = b;
+        len += 1;
+    };
+    if x < 0.0 {
+        push(b'-');
+    }
+    let digits = &digits[..n];
+    if k >= 0 && exp < n as i32 + 7 {
+        digits.iter().for_each(|&d| push(d));
+        (0..k).for_each(|_| push(b'0'));
+    } else if k < 0 && (k > -7 || exp < 4) {
+        let offset = n as i32 + k;
+        if offset <= 0 {
+            push(b'0');
+            push(b'.');
+            (0..-offset).for_each(|_| push(b'0'));
+            digits.iter().for_each(|&d| push(d));
+        } else {
+            let offset = offset as usize;
+            digits[..offset].iter().for_each(|&d| push(d));
+            push(b'.');
+            digits[offset..].iter().for_each(|&d| push(d));
+        }
+    } else {
+        push(digits[0]);
+        if n > 1 {
+            push(b'.');
+            digits[1..].iter().for_each(|&d| push(d));
+        }
+        push(b'e');
+        push(if exp10 < 0 { b'-' } else { b'+' });
+        if exp > 99 {
+            push(b'0' + (exp / 100) as u8);
+            push(b'0' + (exp / 10 % 10) as u8);
+        } else if exp > 9 {
+            push(b'0' + (exp / 10) as u8);
+        }
+        push(b'0' + (exp % 10) as u8);
     }
     len
 }
@@ -1520,6 +1585,27 @@ mod tests {
         ] {
             let mut buf = [0u8; 32];
             let n = format_g17(x, &mut buf);
+            assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn scores_format_as_redis_7_2_does() {
+        // What Redis 7.4 replies (it formats scores with fpconv_dtoa).
+        for (x, want) in [
+            (1e-7, "1e-7"),
+            (1e-5, "0.00001"),
+            (0.000123, "0.000123"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (123456.789, "123456.789"),
+            (1.5e20, "1.5e+20"),
+            (1e21, "1e+21"),
+            (1.5e300, "1.5e+300"),
+            (-3.25e-100, "-3.25e-100"),
+        ] {
+            let mut buf = [0u8; 32];
+            let n = format_shortest(x, &mut buf);
             assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), want, "{x}");
         }
     }

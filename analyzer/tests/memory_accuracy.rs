@@ -514,6 +514,16 @@ fn small_tables_load_compact(kind: ServerKind) {
             "d",
             "0.1",
             "e",
+            "1e-7",
+            "f",
+            "0.000123",
+            "g",
+            "1.5e20",
+            "h",
+            "-3.25e-100",
+            "i",
+            "4611686018427387904",
+            "j",
         ]);
     };
     configure(&mut c, true);
