@@ -771,3 +771,61 @@ fn analyze_prefixes_and_expiry_cliffs() {
         key_prefix.len()
     );
 }
+
+/// keys.parquet is written under a temporary name and renamed once
+/// complete: a run into the same directory replaces it whole, and a run
+/// that fails (a truncated file) leaves the previous one as it was and
+/// nothing partial.
+#[test]
+fn analyze_replaces_keys_parquet_only_when_complete() {
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let tmp = testkit::temp_dir("analyze-replace");
+    let srv = bin.start(&[]).expect("start server");
+    let mut c = srv.client();
+    let cmds: Vec<Cmd> = (0..3000)
+        .map(|i| cmd_args!["SET", format!("key:{i}"), format!("value-{i}")])
+        .collect();
+    c.pipeline_must(&cmds);
+    let rdb = srv.save();
+    let out = tmp.join("out");
+    analyze(&rdb, &out, &[]);
+    let keys = out.join("keys.parquet");
+    assert_eq!(read_keys(&keys).len(), 3000);
+    // Fewer keys: the second run's file replaces the first's.
+    c.must(&["FLUSHALL"]);
+    let cmds: Vec<Cmd> = (0..1000)
+        .map(|i| cmd_args!["SET", format!("other:{i}"), "v"])
+        .collect();
+    c.pipeline_must(&cmds);
+    let rdb = srv.save();
+    analyze(&rdb, &out, &[]);
+    let before = std::fs::read(&keys).expect("keys.parquet");
+    assert_eq!(read_keys(&keys).len(), 1000);
+    let data = std::fs::read(&rdb).expect("dump");
+    let cut = tmp.join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() * 3 / 4]).expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+        .arg("analyze")
+        .arg(&cut)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run rdbscope");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(std::fs::read(&keys).expect("keys.parquet"), before);
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("partial")),
+        "left behind: {names:?}"
+    );
+}
