@@ -516,76 +516,113 @@ impl Walk {
     }
 }
 
+/// The decimal digits of a number formatted in exponent form by `args`
+/// (`{:e}` or `{:.16e}` of a non-negative finite value), and the power of
+/// ten of the first digit.
+struct SciDigits {
+    digits: [u8; 24],
+    n: usize,
+    exp: i32,
+}
+
+impl SciDigits {
+    fn of(args: std::fmt::Arguments<'_>) -> SciDigits {
+        let mut text = [0u8; 40];
+        let mut w = &mut text[..];
+        let len = match std::io::Write::write_fmt(&mut w, args) {
+            Ok(()) => 40 - w.len(),
+            Err(_) => 0,
+        };
+        let text = &text[..len];
+        let e_at = text.iter().position(|&b| b == b'e').unwrap_or(len);
+        let exp = std::str::from_utf8(text.get(e_at + 1..).unwrap_or_default())
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let mut d = SciDigits {
+            digits: [b'0'; 24],
+            n: 0,
+            exp,
+        };
+        for &b in text[..e_at].iter().filter(|b| b.is_ascii_digit()) {
+            if d.n < d.digits.len() {
+                d.digits[d.n] = b;
+                d.n += 1;
+            }
+        }
+        d.n = d.n.max(1);
+        d
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.digits[..self.n]
+    }
+}
+
+/// Score text being written into a fixed buffer.
+struct ScoreText<'b> {
+    out: &'b mut [u8; 32],
+    len: usize,
+}
+
+impl ScoreText<'_> {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.out.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.push(b));
+    }
+
+    /// `d[.ddd]e<sign><exponent>`, with at least `min_exp_digits` digits.
+    fn exponent_form(&mut self, digits: &[u8], exp: i32, min_exp_digits: u32) {
+        self.push(digits[0]);
+        if digits.len() > 1 {
+            self.push(b'.');
+            self.extend(&digits[1..]);
+        }
+        self.push(b'e');
+        self.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        let width = e.checked_ilog10().unwrap_or(0) + 1;
+        for i in (0..width.max(min_exp_digits)).rev() {
+            self.push(b'0' + (e / 10u32.pow(i) % 10) as u8);
+        }
+    }
+}
+
 /// Formats a finite `x` as C's `printf("%.17g", x)` does (how Redis <= 7.0
 /// turns a non-integral score into listpack text) into `out`; returns the
 /// length. 17 significant digits, trailing zeros dropped; exponent form
 /// (at least two exponent digits) below 1e-4 and from 1e17.
 fn format_g17(x: f64, out: &mut [u8; 32]) -> usize {
-    // "d.dddddddddddddddde[-]x": the 17 correctly rounded digits.
-    let mut sci = [0u8; 32];
-    let mut w = &mut sci[..];
-    if std::io::Write::write_fmt(&mut w, format_args!("{:.16e}", x.abs())).is_err() {
-        return 0;
+    let mut sci = SciDigits::of(format_args!("{:.16e}", x.abs()));
+    while sci.n > 1 && sci.digits[sci.n - 1] == b'0' {
+        sci.n -= 1;
     }
-    let sci_len = 32 - w.len();
-    let text = &sci[..sci_len];
-    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(sci_len);
-    let exp: i32 = std::str::from_utf8(&text[e_at + 1..])
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 17];
-    let mut n = 0;
-    for &b in &text[..e_at] {
-        if b.is_ascii_digit() && n < 17 {
-            digits[n] = b;
-            n += 1;
-        }
-    }
-    while n > 1 && digits[n - 1] == b'0' {
-        n -= 1;
-    }
-    let digits = &digits[..n];
-    let mut len = 0;
-    let mut push = |b: u8| {
-        out[len] = b;
-        len += 1;
-    };
+    let (digits, exp) = (sci.digits(), sci.exp);
+    let mut t = ScoreText { out, len: 0 };
     if x < 0.0 {
-        push(b'-');
+        t.push(b'-');
     }
     if !(-4..17).contains(&exp) {
-        push(digits[0]);
-        if n > 1 {
-            push(b'.');
-            digits[1..].iter().for_each(|&d| push(d));
-        }
-        push(b'e');
-        push(if exp < 0 { b'-' } else { b'+' });
-        let e = exp.unsigned_abs();
-        if e >= 100 {
-            push(b'0' + (e / 100) as u8);
-        }
-        push(b'0' + (e / 10 % 10) as u8);
-        push(b'0' + (e % 10) as u8);
+        t.exponent_form(digits, exp, 2);
     } else if exp >= 0 {
         let whole = exp as usize + 1;
-        for i in 0..whole {
-            push(digits.get(i).copied().unwrap_or(b'0'));
-        }
-        if n > whole {
-            push(b'.');
-            digits[whole..].iter().for_each(|&d| push(d));
+        (0..whole).for_each(|i| t.push(digits.get(i).copied().unwrap_or(b'0')));
+        if digits.len() > whole {
+            t.push(b'.');
+            t.extend(&digits[whole..]);
         }
     } else {
-        push(b'0');
-        push(b'.');
-        for _ in 0..(-exp - 1) {
-            push(b'0');
-        }
-        digits.iter().for_each(|&d| push(d));
+        t.extend(b"0.");
+        (0..(-exp - 1)).for_each(|_| t.push(b'0'));
+        t.extend(digits);
     }
-    len
+    t.len
 }
 
 /// Formats a finite `x` as Redis 7.2+ turns a non-integral score into
@@ -593,72 +630,35 @@ fn format_g17(x: f64, out: &mut [u8; 32]) -> usize {
 /// `x`, plain while the exponent is small, else `d.ddde+X`; into `out`,
 /// returning the length.
 fn format_shortest(x: f64, out: &mut [u8; 32]) -> usize {
-    // "d.ddde[-]x" with the shortest round-trip digits.
-    let mut sci = [0u8; 40];
-    let mut w = &mut sci[..];
-    if std::io::Write::write_fmt(&mut w, format_args!("{:e}", x.abs())).is_err() {
-        return 0;
-    }
-    let sci_len = 40 - w.len();
-    let text = &sci[..sci_len];
-    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(sci_len);
-    let exp10: i32 = std::str::from_utf8(&text[e_at + 1..])
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in &text[..e_at] {
-        if b.is_ascii_digit() && n < digits.len() {
-            digits[n] = b;
-            n += 1;
-        }
-    }
-    // value = digits * 10^k
-    let k = exp10 - (n as i32 - 1);
+    let sci = SciDigits::of(format_args!("{:e}", x.abs()));
+    let (digits, exp10) = (sci.digits(), sci.exp);
+    let n = digits.len() as i32;
+    // x = digits * 10^k
+    let k = exp10 - (n - 1);
     let exp = exp10.abs();
-    let mut len = 0;
-    let mut push = |b: u8| {
-        out[len] = b;
-        len += 1;
-    };
+    let mut t = ScoreText { out, len: 0 };
     if x < 0.0 {
-        push(b'-');
+        t.push(b'-');
     }
-    let digits = &digits[..n];
-    if k >= 0 && exp < n as i32 + 7 {
-        digits.iter().for_each(|&d| push(d));
-        (0..k).for_each(|_| push(b'0'));
+    if k >= 0 && exp < n + 7 {
+        t.extend(digits);
+        (0..k).for_each(|_| t.push(b'0'));
     } else if k < 0 && (k > -7 || exp < 4) {
-        let offset = n as i32 + k;
+        let offset = n + k;
         if offset <= 0 {
-            push(b'0');
-            push(b'.');
-            (0..-offset).for_each(|_| push(b'0'));
-            digits.iter().for_each(|&d| push(d));
+            t.extend(b"0.");
+            (0..-offset).for_each(|_| t.push(b'0'));
+            t.extend(digits);
         } else {
             let offset = offset as usize;
-            digits[..offset].iter().for_each(|&d| push(d));
-            push(b'.');
-            digits[offset..].iter().for_each(|&d| push(d));
+            t.extend(&digits[..offset]);
+            t.push(b'.');
+            t.extend(&digits[offset..]);
         }
     } else {
-        push(digits[0]);
-        if n > 1 {
-            push(b'.');
-            digits[1..].iter().for_each(|&d| push(d));
-        }
-        push(b'e');
-        push(if exp10 < 0 { b'-' } else { b'+' });
-        if exp > 99 {
-            push(b'0' + (exp / 100) as u8);
-            push(b'0' + (exp / 10 % 10) as u8);
-        } else if exp > 9 {
-            push(b'0' + (exp / 10) as u8);
-        }
-        push(b'0' + (exp % 10) as u8);
+        t.exponent_form(digits, exp10, 1);
     }
-    len
+    t.len
 }
 
 /// Fixed part of a Valkey 9.1 skip-list node before its levels: score,
@@ -873,7 +873,7 @@ fn measure_value(
         Kind::Set => {
             let lazy = compact_sizes_later(vt);
             let limit = l.set_max_listpack_entries;
-            let w = walk_set(p, v, scratch, if lazy { 0 } else { limit })?;
+            let w = walk_members(p, v, scratch, if lazy { 0 } else { limit })?;
             let blob = blob_len(e)?;
             let n = w.count;
             let ht = |w: &Walk| {
@@ -918,7 +918,7 @@ fn measure_value(
                         && w.max_len <= l.set_max_listpack_value =>
                 {
                     let lp_bytes = if lazy {
-                        walk_set(p, v, scratch, limit)?.lp_bytes
+                        walk_members(p, v, scratch, limit)?.lp_bytes
                     } else {
                         w.lp_bytes
                     };
@@ -936,7 +936,7 @@ fn measure_value(
         Kind::Zset => {
             let lazy = compact_sizes_later(vt);
             let limit = l.zset_max_listpack_entries;
-            let w = walk_zset(p, v, scratch, if lazy { 0 } else { limit })?;
+            let w = walk_members(p, v, scratch, if lazy { 0 } else { limit })?;
             let n = w.count;
             let compact_ok =
                 n <= l.zset_max_listpack_entries && w.max_len <= l.zset_max_listpack_value;
@@ -948,7 +948,7 @@ fn measure_value(
                 ValueType::ZsetListpack if compact_ok => (ObjEncoding::Listpack, robj + p.j(blob)),
                 _ if compact_ok => {
                     let c = if lazy {
-                        &walk_zset(p, v, scratch, limit)?
+                        &walk_members(p, v, scratch, limit)?
                     } else {
                         &w
                     };
@@ -1099,44 +1099,31 @@ fn compact_sizes_later(vt: ValueType) -> bool {
     )
 }
 
-/// A set's members; compact sizes for the first `compact_limit` only.
-fn walk_set(
+/// A set's members, or a sorted set's members and scores; compact sizes
+/// for the first `compact_limit` only.
+fn walk_members(
     p: &Profile,
     v: &Value<'_>,
     scratch: &mut Scratch,
     compact_limit: u64,
 ) -> rdb_parser::Result<Walk> {
+    let sorted = v.kind() == Kind::Zset;
     let mut w = Walk {
-        track_ints: true,
+        track_ints: !sorted,
+        want_nodes: sorted,
         ..Walk::limited(compact_limit)
     };
-    v.for_each_element(scratch, |el| {
-        if let Element::Member(s) = el {
+    v.for_each_element(scratch, |el| match el {
+        Element::Member(s) => {
             w.count += 1;
             w.scalar(p, s, false);
         }
-    })?;
-    Ok(w)
-}
-
-/// A sorted set's members and scores; compact sizes for the first
-/// `compact_limit` only.
-fn walk_zset(
-    p: &Profile,
-    v: &Value<'_>,
-    scratch: &mut Scratch,
-    compact_limit: u64,
-) -> rdb_parser::Result<Walk> {
-    let mut w = Walk {
-        want_nodes: true,
-        ..Walk::limited(compact_limit)
-    };
-    v.for_each_element(scratch, |el| {
-        if let Element::Scored { member, score } = el {
+        Element::Scored { member, score } => {
             w.count += 1;
             w.scalar(p, member, false);
             w.score(p, score);
         }
+        _ => {}
     })?;
     Ok(w)
 }
@@ -1582,6 +1569,9 @@ mod tests {
             (1.25e16, "12500000000000000"),
             (-3.0e-10, "-3e-10"),
             (7.0e-300, "7.0000000000000003e-300"),
+            (1.5e-105, "1.5e-105"),
+            (1e100, "1e+100"),
+            (-9.87654321e-5, "-9.8765432099999994e-05"),
         ] {
             let mut buf = [0u8; 32];
             let n = format_g17(x, &mut buf);
@@ -1603,6 +1593,8 @@ mod tests {
             (1e21, "1e+21"),
             (1.5e300, "1.5e+300"),
             (-3.25e-100, "-3.25e-100"),
+            (1e100, "1e+100"),
+            (1.05e105, "1.05e+105"),
         ] {
             let mut buf = [0u8; 32];
             let n = format_shortest(x, &mut buf);
