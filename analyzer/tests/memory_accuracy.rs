@@ -457,7 +457,8 @@ fn memory_model_matches_valkey9() {
 /// encodings saved as hash tables or skip lists, but that a default server
 /// loads as listpacks (ziplists on 6.2) or intsets: each is estimated at
 /// exactly what its twin, saved compact by a default server, is estimated
-/// at, and the reloaded server agrees the two cost the same. (The model
+/// at, and the reloaded server (one with jemalloc, whose sizes do not
+/// depend on what is free) agrees the two cost the same. (The model
 /// adds up a table's listpack size only once it knows the table loads
 /// compact: this checks that late sum.)
 fn small_tables_load_compact(kind: ServerKind) {
@@ -563,8 +564,13 @@ fn small_tables_load_compact(kind: ServerKind) {
             kind.name()
         );
         if kind_prefix == "s" && kind != ServerKind::Redis74Stack {
-            // Before 7.2 a set of strings loads as a table either way
-            // (and 6.2's tables differed by 16 bytes between the twins).
+            // Before 7.2 a set of strings loads as a table either way.
+            continue;
+        }
+        if allocator_of(kind) == Allocator::Libc {
+            // glibc's malloc may hand out a chunk up to 16 bytes bigger
+            // than asked for, depending on what is free at the moment:
+            // twins do not always report the same usage on such a server.
             continue;
         }
         assert_eq!(
