@@ -368,6 +368,7 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         let mut lead = self.fns.init_guessed();
         let mut rest: Option<T> = None;
         let mut failed_at = body;
+        let mut fold_failed = false;
         let read = self.read_from_tracking(&mut records, until, &mut failed_at, |r| {
             if let Record::Entry(e) = r {
                 if e.record_end - e.record_start > MAX_GUESSED_RECORD {
@@ -381,7 +382,9 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
             if matches!(r, Record::SelectDb(_)) && rest.is_none() {
                 rest = Some(self.fns.init_guessed());
             }
-            self.fns.fold(rest.as_mut().unwrap_or(&mut lead), r)
+            let folded = self.fns.fold(rest.as_mut().unwrap_or(&mut lead), r);
+            fold_failed = folded.is_err();
+            folded
         });
         let rest = rest.map(|t| (t, records.db()));
         match read {
@@ -392,6 +395,9 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
                 lead,
                 rest,
             },
+            // The fold may have taken part of the record it failed on:
+            // this accumulator cannot be kept.
+            Err(_) if fold_failed => Outcome::Unsynced,
             // A record too big for a guessed read (or one that does not
             // read: then the guess is likely wrong, which the check finds):
             // the guessed body ends before it, and the verified read takes
