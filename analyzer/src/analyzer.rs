@@ -921,7 +921,7 @@ impl KeysSink {
     }
 }
 
-/// Creates `path` (`keys.parquet`), runs `f` with a sink whose row groups a
+/// Writes `path` (`keys.parquet`): runs `f` with a sink whose row groups a
 /// writer thread appends to it, then closes the file. Returns `f`'s result
 /// and the rows written. If the writer fails, its error wins over the
 /// "writer stopped" error the workers then see.

@@ -482,18 +482,7 @@ impl<'a> Records<'a> {
             value: Value::new(vt, data, value_offset, self.rdb.release),
         })))
     }
-}
 
-/// Attaches a key to an error (decoding it if it is compressed).
-pub(crate) fn with_key(e: Error, key: RdbString<'_>) -> Error {
-    let mut buf = Vec::new();
-    match key.bytes(&mut buf) {
-        Ok(k) => e.with_key(k),
-        Err(_) => e,
-    }
-}
-
-impl<'a> Records<'a> {
     /// [`Iterator::next`] without rewrapping the record (a loop that looks
     /// at every record in place saves a copy of it per record); errors do
     /// not carry the file's version yet (see [`Records::version`]).
@@ -513,6 +502,15 @@ impl<'a> Records<'a> {
     /// The file's RDB version, for errors.
     pub(crate) fn version(&self) -> u32 {
         self.rdb.version
+    }
+}
+
+/// Attaches a key to an error (decoding it if it is compressed).
+pub(crate) fn with_key(e: Error, key: RdbString<'_>) -> Error {
+    let mut buf = Vec::new();
+    match key.bytes(&mut buf) {
+        Ok(k) => e.with_key(k),
+        Err(_) => e,
     }
 }
 
