@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rdb_parser::{
@@ -15,7 +16,9 @@ use rdb_parser::{
 use crate::error::{Error, Result};
 use crate::facts::{self, EncodingLimits, FactsContext, KeyFacts, ObjEncoding, RedisVersion};
 use crate::memory::{Allocator, Profile};
-use crate::output::parquet::{EncodedRowGroup, KeysCompression, KeysEncoder, KeysFileWriter};
+use crate::output::parquet::{
+    EncodedRowGroup, KeysCompression, KeysEncoder, KeysFileWriter, PageBuffers,
+};
 use crate::prefix::{CliffAcc, KeyStat, PrefixAcc, PrefixConfig, Separators};
 use crate::slot::SLOTS;
 
@@ -904,20 +907,60 @@ pub struct FileReport {
 pub struct KeysSink {
     tx: SyncSender<EncodedRowGroup>,
     compression: KeysCompression,
+    /// Page buffers the writer has written out.
+    page_buffers: Arc<PageBuffers>,
+    /// Encoders of merged workers, to be used again: a parallel read
+    /// makes a worker per segment read from a guess (dozens per
+    /// gigabyte), and fresh buffers cost page faults.
+    spare_encoders: Arc<Mutex<Vec<KeysEncoder>>>,
 }
+
+/// Most idle encoders kept ([`KeysSink`]): a few per thread are in use
+/// at once.
+const SPARE_ENCODERS: usize = 4;
 
 impl KeysSink {
     fn send(&self, group: EncodedRowGroup) -> bool {
         self.tx.send(group).is_ok()
     }
 
+    fn spare_encoder(&self, held: bool) -> KeysEncoder {
+        let spare = self
+            .spare_encoders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        match spare {
+            Some(mut k) => {
+                k.reuse(held);
+                k
+            }
+            None if held => KeysEncoder::held(self.compression)
+                .with_page_buffers(Arc::clone(&self.page_buffers)),
+            None => {
+                KeysEncoder::new(self.compression).with_page_buffers(Arc::clone(&self.page_buffers))
+            }
+        }
+    }
+
     fn encoder(&self) -> KeysEncoder {
-        KeysEncoder::new(self.compression)
+        self.spare_encoder(false)
     }
 
     /// An encoder for rows read from a guess ([`KeysEncoder::held`]).
     fn held_encoder(&self) -> KeysEncoder {
-        KeysEncoder::held(self.compression)
+        self.spare_encoder(true)
+    }
+
+    /// Keeps a finished encoder (all its rows sent) for later workers.
+    fn recycle(&self, k: KeysEncoder) {
+        let mut spare = self
+            .spare_encoders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_ENCODERS {
+            spare.push(k);
+        }
     }
 }
 
@@ -944,14 +987,21 @@ pub fn with_keys_writer<R>(
     // group per worker state not yet merged (a few per thread), each at
     // most WORKER_ROW_GROUP_BYTES: memory stays bounded whatever the file size.
     let (tx, rx) = sync_channel::<EncodedRowGroup>(2);
+    let page_buffers = Arc::new(PageBuffers::default());
     std::thread::scope(|s| {
+        let written_out = Arc::clone(&page_buffers);
         let handle = s.spawn(move || -> Result<u64> {
             for group in rx {
-                writer.append(group)?;
+                written_out.give_back(writer.append(group)?);
             }
             writer.close()
         });
-        let sink = KeysSink { tx, compression };
+        let sink = KeysSink {
+            tx,
+            compression,
+            page_buffers,
+            spare_encoders: Arc::default(),
+        };
         let result = f(&sink);
         drop(sink);
         let written = handle
@@ -1006,10 +1056,16 @@ impl Worker<'_> {
     }
 }
 
-/// Merges two workers: `b`'s pending rows are sent, its totals folded in.
+/// Merges two workers: `b`'s pending rows are sent, its totals folded in
+/// (and its encoder kept for another worker).
 fn merge_workers<'s>(mut a: Worker<'s>, mut b: Worker<'s>) -> Worker<'s> {
-    if !matches!(b.flush(), Ok(true)) {
-        a.send_failed = true;
+    match b.flush() {
+        Ok(true) => {
+            if let (Some(k), Some(sink)) = (b.keys.take(), b.sink) {
+                sink.recycle(k);
+            }
+        }
+        _ => a.send_failed = true,
     }
     a.send_failed |= b.send_failed;
     a.acc = a.acc.merge(b.acc);

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -853,6 +853,50 @@ pub struct EncodedRowGroup {
     pub rows: u64,
 }
 
+/// Spent column-chunk buffers, handed back by the file writer for the
+/// encoders to fill again. Without them every encoded byte of
+/// `keys.parquet` lands in memory fresh from the kernel, one page fault
+/// per 4 KiB, row group after row group.
+#[derive(Debug, Default)]
+pub struct PageBuffers {
+    /// Per column: buffers ready to be filled again (at most
+    /// [`PageBuffers::PER_COLUMN`] each).
+    free: Mutex<Vec<Vec<Vec<u8>>>>,
+}
+
+impl PageBuffers {
+    /// Most buffers kept per column: as many as can be in flight at
+    /// once (the writer's queue plus the row groups being filled), so that
+    /// keeping them does not raise peak memory.
+    pub const PER_COLUMN: usize = 4;
+
+    /// Takes back a row group's spent buffers, in column order.
+    pub fn give_back(&self, spent: Vec<Vec<u8>>) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < spent.len() {
+            free.resize_with(spent.len(), Vec::new);
+        }
+        for (mut b, kept) in spent.into_iter().zip(free.iter_mut()) {
+            if kept.len() < Self::PER_COLUMN && b.capacity() > 0 {
+                b.clear();
+                kept.push(b);
+            }
+        }
+    }
+
+    /// Gives each column whose page buffer was taken one kept buffer, if any.
+    fn refill(&self, columns: &mut [Column]) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        for (c, kept) in columns.iter_mut().zip(free.iter_mut()) {
+            if c.pages.capacity() == 0 {
+                if let Some(b) = kept.pop() {
+                    c.pages = b;
+                }
+            }
+        }
+    }
+}
+
 /// A worker's share of `keys.parquet`: rows go straight into the columns'
 /// page buffers; a full page is encoded (and compressed) into the
 /// worker's open row group, and a full row group comes out of
@@ -876,6 +920,8 @@ pub struct KeysEncoder {
     /// column's values stay open so that [`KeysEncoder::set_db`] can
     /// change them (rows read before their database was known).
     held: bool,
+    /// Where page buffers come back from the file writer, if anywhere.
+    page_buffers: Option<Arc<PageBuffers>>,
 }
 
 impl std::fmt::Debug for KeysEncoder {
@@ -907,7 +953,26 @@ impl KeysEncoder {
             body: Vec::new(),
             scratch: Vec::new(),
             held: false,
+            page_buffers: None,
         }
+    }
+
+    /// This encoder takes its page buffers from `buffers` (where the file
+    /// writer gives them back) when it can.
+    pub fn with_page_buffers(mut self, buffers: Arc<PageBuffers>) -> KeysEncoder {
+        self.page_buffers = Some(buffers);
+        self
+    }
+
+    /// Makes a finished encoder (every row gone by
+    /// [`KeysEncoder::finish`]) ready for new rows, held or not: its
+    /// buffers are used again.
+    pub fn reuse(&mut self, held: bool) {
+        debug_assert!(
+            self.page_rows == 0 && self.group_rows == 0,
+            "reuse of an encoder with rows"
+        );
+        self.held = held;
     }
 
     /// An encoder whose rows stay with it until [`KeysEncoder::release`]:
@@ -1038,6 +1103,9 @@ impl KeysEncoder {
             .iter_mut()
             .map(|c| c.close(rows, &mut self.codec, &mut self.scratch, self.compression))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(b) = &self.page_buffers {
+            b.refill(&mut self.columns[..]);
+        }
         Ok(EncodedRowGroup { columns, rows })
     }
 }
@@ -1170,14 +1238,33 @@ mod tests {
     /// [`round_trip`]; with `held_db`, the encoder holds its rows, then
     /// all are given that database.
     fn round_trip_with(n: usize, compression: KeysCompression, seed: u64, held_db: Option<u64>) {
+        let enc = match held_db {
+            Some(_) => KeysEncoder::held(compression),
+            None => KeysEncoder::new(compression),
+        };
+        round_trip_using(enc, None, n, compression, seed, held_db);
+    }
+
+    /// [`round_trip_with`] by `enc`; the writer gives its spent buffers
+    /// back to `buffers`. Returns `enc`, finished.
+    fn round_trip_using(
+        mut enc: KeysEncoder,
+        buffers: Option<&PageBuffers>,
+        n: usize,
+        compression: KeysCompression,
+        seed: u64,
+        held_db: Option<u64>,
+    ) -> KeysEncoder {
         let dir = TempDir::new("keys-encoder");
         let path = dir.0.join("keys.parquet");
         let mut rng = Lcg(seed);
         let mut written = Vec::new();
         let mut writer = KeysFileWriter::create(&path).unwrap();
-        let mut enc = match held_db {
-            Some(_) => KeysEncoder::held(compression),
-            None => KeysEncoder::new(compression),
+        let mut append = |writer: &mut KeysFileWriter, g| {
+            let spent = writer.append(g).unwrap();
+            if let Some(b) = buffers {
+                b.give_back(spent);
+            }
         };
         let huge_key = vec![b'h'; PAGE_KEY_BYTES + 10];
         for i in 0..n {
@@ -1246,7 +1333,7 @@ mod tests {
             });
             if let Some(g) = enc.append("src.rdb", &facts, memory, &prefix).unwrap() {
                 assert!(held_db.is_none(), "a held encoder let a row group go");
-                writer.append(g).unwrap();
+                append(&mut writer, g);
             }
         }
         if let Some(db) = held_db {
@@ -1256,7 +1343,7 @@ mod tests {
             }
         }
         if let Some(g) = enc.finish().unwrap() {
-            writer.append(g).unwrap();
+            append(&mut writer, g);
         }
         assert_eq!(writer.close().unwrap(), n as u64);
 
@@ -1314,6 +1401,41 @@ mod tests {
             assert_eq!(rg.column(KEY).compression(), compression.parquet());
         }
         assert_eq!(rows, n);
+        enc
+    }
+
+    #[test]
+    fn an_encoder_used_again_on_written_buffers_writes_every_value() {
+        // Row groups of a held encoder, then of a free one, then held
+        // again: each file reads back whole, though the encoder's state
+        // and page buffers (given back by the writer, some a row group
+        // in size) were used before.
+        let buffers = Arc::new(PageBuffers::default());
+        let mut enc =
+            KeysEncoder::held(KeysCompression::Snappy).with_page_buffers(Arc::clone(&buffers));
+        let mut reused = 0;
+        for (i, (n, held_db)) in [
+            (PAGE_ROWS * 2 + 3, Some(4)),
+            (ROW_GROUP_ROWS + PAGE_ROWS + 1, None),
+            (PAGE_ROWS + 9, Some(1)),
+            (70_000, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            enc.reuse(held_db.is_some());
+            let before: usize = enc.columns.iter().map(|c| c.pages.capacity()).sum();
+            reused += usize::from(before > 0);
+            enc = round_trip_using(
+                enc,
+                Some(&buffers),
+                n,
+                KeysCompression::Snappy,
+                i as u64 + 40,
+                held_db,
+            );
+        }
+        assert!(reused >= 2, "page buffers were used again {reused} times");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnDescPtr;
 
 pub use super::keys::{
-    keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, ROW_GROUP_ROWS,
+    keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, PageBuffers, ROW_GROUP_ROWS,
     WORKER_ROW_GROUP_BYTES,
 };
 
@@ -517,10 +517,12 @@ impl KeysFileWriter {
         &self.columns
     }
 
-    /// Appends an encoded row group.
-    pub fn append(&mut self, group: EncodedRowGroup) -> Result<()> {
+    /// Appends an encoded row group; returns its column chunks' buffers,
+    /// written and free to be filled again ([`PageBuffers`]).
+    pub fn append(&mut self, group: EncodedRowGroup) -> Result<Vec<Vec<u8>>> {
         let err = |e| Error::parquet(&self.path, e);
         let mut rg = self.writer.next_row_group().map_err(err)?;
+        let mut spent = Vec::with_capacity(group.columns.len());
         for (col, descr) in group.columns.into_iter().zip(&self.columns) {
             let (data, dictionary, first_data) = match col.dictionary.len() {
                 0 => (Bytes::from(col.pages), None, 0),
@@ -551,10 +553,12 @@ impl KeysFileWriter {
                 offset_index: None,
             };
             rg.append_column(&data, close).map_err(err)?;
+            // The only reference now: no copy.
+            spent.push(Vec::from(data));
         }
         rg.close().map_err(err)?;
         self.rows += group.rows;
-        Ok(())
+        Ok(spent)
     }
 
     /// Writes the footer; returns the rows written.
