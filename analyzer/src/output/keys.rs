@@ -1260,7 +1260,7 @@ mod tests {
         let mut rng = Lcg(seed);
         let mut written = Vec::new();
         let mut writer = KeysFileWriter::create(&path).unwrap();
-        let mut append = |writer: &mut KeysFileWriter, g| {
+        let append = |writer: &mut KeysFileWriter, g| {
             let spent = writer.append(g).unwrap();
             if let Some(b) = buffers {
                 b.give_back(spent);
