@@ -153,7 +153,7 @@ fn bench_parquet_rows(c: &mut Criterion) {
                 let mut groups = 0;
                 for (f, (_, memory, pattern)) in facts.iter().zip(&rows) {
                     let g = encoder
-                        .append(black_box("bench.rdb"), f, *memory, pattern)
+                        .append(black_box("bench.rdb"), f, *memory, pattern, None)
                         .unwrap();
                     groups += usize::from(g.is_some());
                 }

@@ -19,7 +19,7 @@ use crate::memory::{Allocator, Profile};
 use crate::output::parquet::{
     EncodedRowGroup, KeysCompression, KeysEncoder, KeysFileWriter, PageBuffers,
 };
-use crate::prefix::{CliffAcc, KeyStat, PrefixAcc, PrefixConfig, Separators};
+use crate::prefix::{CliffAcc, KeyStat, PatternSlot, PrefixAcc, PrefixConfig, Separators};
 use crate::slot::SLOTS;
 
 /// Settings of an analysis.
@@ -621,9 +621,15 @@ impl Accumulator {
 
     /// [`Accumulator::observe_with_pattern`]; with `DENSE`, the common
     /// types' and databases' totals are left in [`Dense`] until
-    /// [`Accumulator::settle`].
+    /// [`Accumulator::settle`]. Returns the pattern's number
+    /// ([`PrefixAcc::add`]).
     #[inline(always)]
-    fn tally<const DENSE: bool>(&mut self, f: &KeyFacts<'_>, memory: u64, pattern: &[u8]) {
+    fn tally<const DENSE: bool>(
+        &mut self,
+        f: &KeyFacts<'_>,
+        memory: u64,
+        pattern: &[u8],
+    ) -> Option<PatternSlot> {
         self.keys += 1;
         self.elements += f.elements;
         self.rdb_bytes += f.rdb_bytes;
@@ -654,7 +660,7 @@ impl Accumulator {
         }
         let b = ExpiryBucket::of(f.expire_at_ms, self.limits.now_ms);
         self.expiry[b as usize].add(memory);
-        self.prefixes.add(
+        let slot = self.prefixes.add(
             pattern,
             &KeyStat {
                 kind: f.kind,
@@ -700,6 +706,7 @@ impl Accumulator {
         if big {
             self.over_threshold.push(BigKey::of(f, memory));
         }
+        slot
     }
 
     /// Folds the tallies held in [`Dense`] into the maps.
@@ -985,7 +992,10 @@ pub fn with_keys_writer<R>(
     let mut writer = KeysFileWriter::create(&partial)?;
     // At most two encoded row groups wait for the writer, plus one open row
     // group per worker state not yet merged (a few per thread), each at
-    // most WORKER_ROW_GROUP_BYTES: memory stays bounded whatever the file size.
+    // most WORKER_ROW_GROUP_BYTES: memory stays bounded whatever the file
+    // size. Kept to be filled again on top of that, also bounded: written
+    // buffers (PageBuffers::PER_COLUMN per column) and idle encoders
+    // (SPARE_ENCODERS).
     let (tx, rx) = sync_channel::<EncodedRowGroup>(2);
     let page_buffers = Arc::new(PageBuffers::default());
     std::thread::scope(|s| {
@@ -1221,11 +1231,11 @@ pub fn analyze_rdb(
         let f = KeyFacts::from_entry(e, key, &ctx, &mut w.scratch).map_err(|x| x.with_key(key))?;
         let memory = f.memory_bytes;
         let pattern = limits.prefix.template(key, &mut w.pattern_buf);
-        w.acc.tally::<true>(&f, memory, pattern);
+        let slot = w.acc.tally::<true>(&f, memory, pattern);
         if let Some(k) = w.keys.as_mut() {
             // An encoding error here would be a schema bug; report it as a
             // stopped writer rather than panic.
-            match k.append(source, &f, memory, pattern) {
+            match k.append(source, &f, memory, pattern, slot) {
                 Ok(None) => {}
                 Ok(Some(group)) => {
                     let sink = w.sink.expect("encoder implies sink");

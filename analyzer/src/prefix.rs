@@ -47,6 +47,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use rdb_parser::Kind;
@@ -678,12 +679,51 @@ fn coarsen(cfg: &PrefixConfig, pattern: &[u8], level: i32, out: &mut Vec<u8>) {
 }
 
 /// One worker's pattern counts: at most `cap` patterns.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PrefixAcc {
     cfg: PrefixConfig,
     level: i32,
-    map: FastMap<Box<[u8]>, PrefixStat>,
+    map: FastMap<Box<[u8]>, Counted>,
     buf: Vec<u8>,
+    /// Names this accumulator's numbering of patterns ([`PatternSlot`]);
+    /// a new one whenever that numbering may change.
+    epoch: u64,
+}
+
+impl Clone for PrefixAcc {
+    fn clone(&self) -> PrefixAcc {
+        PrefixAcc {
+            cfg: self.cfg.clone(),
+            level: self.level,
+            map: self.map.clone(),
+            buf: Vec::new(),
+            // The copy numbers its new patterns on its own.
+            epoch: new_epoch(),
+        }
+    }
+}
+
+/// A pattern's totals and its number in its accumulator.
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    stat: PrefixStat,
+    slot: u32,
+}
+
+/// A full pattern's number in one [`PrefixAcc`], while that accumulator's
+/// `epoch` lasts: it lets `keys.parquet`'s prefix column find the
+/// pattern's dictionary entry without hashing it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatternSlot {
+    /// Which numbering (unique in the process).
+    pub epoch: u64,
+    /// The pattern's number in it (dense from 0).
+    pub index: u32,
+}
+
+fn new_epoch() -> u64 {
+    static EPOCHS: AtomicU64 = AtomicU64::new(0);
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
 }
 
 impl PrefixAcc {
@@ -694,6 +734,7 @@ impl PrefixAcc {
             level: FINEST,
             map: FastMap::default(),
             buf: Vec::new(),
+            epoch: new_epoch(),
         }
     }
 
@@ -718,25 +759,60 @@ impl PrefixAcc {
         self.map.is_empty()
     }
 
-    /// Counts one key whose full pattern ([`PrefixConfig::template`]) is `pattern`.
-    pub fn add(&mut self, pattern: &[u8], k: &KeyStat) {
-        let p: &[u8] = if self.level == FINEST {
+    /// Counts one key whose full pattern ([`PrefixConfig::template`]) is
+    /// `pattern`; returns the pattern's number while patterns are held
+    /// uncut (none once coarsened).
+    #[inline]
+    pub fn add(&mut self, pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
+        let finest = self.level == FINEST;
+        let p: &[u8] = if finest {
             pattern
         } else {
             coarsen(&self.cfg, pattern, self.level, &mut self.buf);
             &self.buf
         };
         if let Some(s) = self.map.get_mut(p) {
-            s.add(k);
-            return;
+            s.stat.add(k);
+            return finest.then_some(PatternSlot {
+                epoch: self.epoch,
+                index: s.slot,
+            });
         }
+        self.add_new(pattern, k)
+    }
+
+    #[cold]
+    fn add_new(&mut self, pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
         if self.map.len() >= self.cfg.cap {
             self.coarsen_until_fits(Some(pattern));
             return self.add(pattern, k);
         }
-        let mut s = PrefixStat::default();
-        s.add(k);
-        self.map.insert(p.into(), s);
+        let finest = self.level == FINEST;
+        let p: &[u8] = if finest {
+            pattern
+        } else {
+            coarsen(&self.cfg, pattern, self.level, &mut self.buf);
+            &self.buf
+        };
+        let slot = self.map.len() as u32;
+        let mut stat = PrefixStat::default();
+        stat.add(k);
+        self.map.insert(p.into(), Counted { stat, slot });
+        finest.then_some(PatternSlot {
+            epoch: self.epoch,
+            index: slot,
+        })
+    }
+
+    /// Puts `stat` (of pattern `p`) in, merged with what `p` already has.
+    fn put(&mut self, p: &[u8], stat: &PrefixStat) {
+        match self.map.get_mut(p) {
+            Some(t) => t.stat.merge(stat),
+            None => {
+                let slot = self.map.len() as u32;
+                self.map.insert(p.into(), Counted { stat: *stat, slot });
+            }
+        }
     }
 
     /// Coarsens while the patterns held (plus `pending`, a pattern about
@@ -752,15 +828,11 @@ impl PrefixAcc {
                 return;
             }
             self.level -= 1;
+            self.epoch = new_epoch();
             let old = std::mem::take(&mut self.map);
             for (p, s) in old {
                 coarsen(&self.cfg, &p, self.level, &mut buf);
-                match self.map.get_mut(&buf[..]) {
-                    Some(t) => t.merge(&s),
-                    None => {
-                        self.map.insert(buf.as_slice().into(), s);
-                    }
-                }
+                self.put(&buf, &s.stat);
             }
         }
     }
@@ -777,14 +849,10 @@ impl PrefixAcc {
         // as long as patterns were cut from the full pattern: cutting an
         // already-cut pattern gives the same result by construction.
         self.level = level;
+        self.epoch = new_epoch();
         for (p, s) in old {
             coarsen(&self.cfg, &p, level, &mut buf);
-            match self.map.get_mut(&buf[..]) {
-                Some(t) => t.merge(&s),
-                None => {
-                    self.map.insert(buf.as_slice().into(), s);
-                }
-            }
+            self.put(&buf, &s.stat);
         }
     }
 
@@ -793,23 +861,21 @@ impl PrefixAcc {
         let level = self.level.min(o.level);
         self.coarsen_to(level);
         o.coarsen_to(level);
+        // The numbering changes (the maps may swap).
+        self.epoch = new_epoch();
         if self.map.len() < o.map.len() {
             std::mem::swap(&mut self.map, &mut o.map);
         }
         for (p, s) in o.map {
-            match self.map.get_mut(&p) {
-                Some(t) => t.merge(&s),
-                None => {
-                    self.map.insert(p, s);
-                }
-            }
+            self.put(&p, &s.stat);
         }
         self.coarsen_until_fits(None);
     }
 
     /// The patterns held and their totals, sorted by pattern.
     pub fn patterns(&self) -> Vec<(&[u8], &PrefixStat)> {
-        let mut v: Vec<(&[u8], &PrefixStat)> = self.map.iter().map(|(p, s)| (&**p, s)).collect();
+        let mut v: Vec<(&[u8], &PrefixStat)> =
+            self.map.iter().map(|(p, s)| (&**p, &s.stat)).collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
     }
@@ -818,6 +884,7 @@ impl PrefixAcc {
     pub fn tree(&self) -> PrefixTree {
         let mut nodes: BTreeMap<Vec<u8>, (usize, PrefixStat)> = BTreeMap::new();
         for (p, s) in &self.map {
+            let s = &s.stat;
             let mut depth = 0;
             let mut add = |end: usize, depth: usize| match nodes.get_mut(&p[..end]) {
                 Some(n) => n.1.merge(s),

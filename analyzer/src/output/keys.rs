@@ -33,6 +33,7 @@ use parquet::file::statistics::Statistics;
 
 use crate::error::{Error, Result};
 use crate::facts::KeyFacts;
+use crate::prefix::PatternSlot;
 
 /// The codec of `keys.parquet`, the one big output: speed against size.
 /// (The small tables are always zstd.)
@@ -922,6 +923,9 @@ pub struct KeysEncoder {
     held: bool,
     /// Where page buffers come back from the file writer, if anywhere.
     page_buffers: Option<Arc<PageBuffers>>,
+    /// The numbering of the pattern slots in the prefix column's
+    /// `by_index` ([`PatternSlot::epoch`]).
+    prefix_epoch: u64,
 }
 
 impl std::fmt::Debug for KeysEncoder {
@@ -954,6 +958,7 @@ impl KeysEncoder {
             scratch: Vec::new(),
             held: false,
             page_buffers: None,
+            prefix_epoch: u64::MAX,
         }
     }
 
@@ -1018,13 +1023,16 @@ impl KeysEncoder {
 
     /// Appends the row of one key, whose pattern is `prefix`
     /// ([`crate::prefix::PrefixConfig::template`]; invalid UTF-8 is
-    /// repaired); returns a row group when one is full.
+    /// repaired) and numbered `slot` if known
+    /// ([`crate::prefix::PrefixAcc::add`]: then it is not hashed again);
+    /// returns a row group when one is full.
     pub fn append(
         &mut self,
         source: &str,
         f: &KeyFacts<'_>,
         memory_bytes: u64,
         prefix: &[u8],
+        slot: Option<PatternSlot>,
     ) -> Result<Option<EncodedRowGroup>> {
         let c = &mut *self.columns;
         c[SOURCE].indexed_text(0, || source.as_bytes().to_vec());
@@ -1045,7 +1053,16 @@ impl KeysEncoder {
         c[IDLE_SECONDS].opt_int(f.idle_seconds.map(|v| v as i64));
         c[LFU_FREQ].opt_int(f.lfu_freq.map(i64::from));
         c[SLOT].int(i64::from(f.slot));
-        c[PREFIX].text(prefix);
+        match slot {
+            Some(s) => {
+                if s.epoch != self.prefix_epoch {
+                    c[PREFIX].by_index.clear();
+                    self.prefix_epoch = s.epoch;
+                }
+                c[PREFIX].indexed_text(s.index as usize, || prefix.to_vec());
+            }
+            None => c[PREFIX].text(prefix),
+        }
         self.page_rows += 1;
         if self.page_rows < PAGE_ROWS && c[KEY].plain.len() < PAGE_KEY_BYTES {
             return Ok(None);
@@ -1123,6 +1140,7 @@ mod tests {
     use super::*;
     use crate::facts::ObjEncoding;
     use crate::output::parquet::KeysFileWriter;
+    use crate::prefix::{KeyStat, PrefixAcc, PrefixConfig, Separators};
     use crate::testutil::TempDir;
 
     /// Reads a bit-packed stream back, LSB first, one bit at a time.
@@ -1245,15 +1263,97 @@ mod tests {
         round_trip_using(enc, None, n, compression, seed, held_db);
     }
 
+    /// Numbers the patterns of [`round_trip_using`]'s rows as a worker's
+    /// accumulator does: from a [`PrefixAcc`] that is merged with others
+    /// now and then (its numbering changes), and at row `coarsen_at` with
+    /// one of many patterns: it coarsens, and patterns go unnumbered.
+    struct Numbering {
+        acc: PrefixAcc,
+        rows: usize,
+        coarsen_at: usize,
+        numbered: usize,
+        rounds: usize,
+    }
+
+    impl Numbering {
+        fn new(coarsen_at: usize) -> Numbering {
+            Numbering {
+                acc: Numbering::acc(),
+                rows: 0,
+                coarsen_at,
+                numbered: 0,
+                rounds: 0,
+            }
+        }
+
+        fn acc() -> PrefixAcc {
+            PrefixAcc::new(PrefixConfig::new(&Separators::default(), 5000, 8))
+        }
+
+        fn slot(&mut self, pattern: &[u8]) -> Option<PatternSlot> {
+            self.rows += 1;
+            if self.rows == self.coarsen_at {
+                let mut many = Numbering::acc();
+                for i in 0..3000 {
+                    many.add(format!("zz{i}").as_bytes(), &Numbering::stat());
+                }
+                self.acc.merge(many);
+            }
+            if self.rows % 7000 == 0 {
+                // One with every pattern there can be, numbered in
+                // another order, and more: the maps swap and the patterns
+                // held are numbered anew.
+                self.rounds += 1;
+                let mut other = Numbering::acc();
+                for i in (0..3000).rev() {
+                    other.add(format!("user:*:{i}").as_bytes(), &Numbering::stat());
+                }
+                for b in (0..=255u8).rev() {
+                    other.add(&[b'p', 0xff, b], &Numbering::stat());
+                }
+                for i in 0..self.rounds {
+                    other.add(format!("extra{i}").as_bytes(), &Numbering::stat());
+                }
+                self.acc.merge(other);
+            }
+            let slot = self.acc.add(pattern, &Numbering::stat());
+            self.numbered += usize::from(slot.is_some());
+            slot
+        }
+
+        fn stat() -> KeyStat {
+            KeyStat {
+                kind: Kind::String,
+                memory_bytes: 1,
+                rdb_bytes: 1,
+                has_ttl: false,
+                bucket: crate::analyzer::ExpiryBucket::NoTtl,
+            }
+        }
+    }
+
     /// [`round_trip_with`] by `enc`; the writer gives its spent buffers
     /// back to `buffers`. Returns `enc`, finished.
     fn round_trip_using(
+        enc: KeysEncoder,
+        buffers: Option<&PageBuffers>,
+        n: usize,
+        compression: KeysCompression,
+        seed: u64,
+        held_db: Option<u64>,
+    ) -> KeysEncoder {
+        round_trip_numbered(enc, buffers, n, compression, seed, held_db, None)
+    }
+
+    /// [`round_trip_using`]; patterns numbered by `numbering`, if given.
+    fn round_trip_numbered(
         mut enc: KeysEncoder,
         buffers: Option<&PageBuffers>,
         n: usize,
         compression: KeysCompression,
         seed: u64,
         held_db: Option<u64>,
+        mut numbering: Option<&mut Numbering>,
     ) -> KeysEncoder {
         let dir = TempDir::new("keys-encoder");
         let path = dir.0.join("keys.parquet");
@@ -1331,7 +1431,11 @@ mod tests {
                 slot: facts.slot,
                 prefix: String::from_utf8_lossy(&prefix).into_owned(),
             });
-            if let Some(g) = enc.append("src.rdb", &facts, memory, &prefix).unwrap() {
+            let slot = numbering.as_mut().and_then(|n| n.slot(&prefix));
+            if let Some(g) = enc
+                .append("src.rdb", &facts, memory, &prefix, slot)
+                .unwrap()
+            {
                 assert!(held_db.is_none(), "a held encoder let a row group go");
                 append(&mut writer, g);
             }
@@ -1402,6 +1506,24 @@ mod tests {
         }
         assert_eq!(rows, n);
         enc
+    }
+
+    #[test]
+    fn numbered_patterns_read_back_though_their_numbering_changes() {
+        let n = ROW_GROUP_ROWS + 30_000;
+        let mut numbering = Numbering::new(n - 20_000);
+        round_trip_numbered(
+            KeysEncoder::new(KeysCompression::Snappy),
+            None,
+            n,
+            KeysCompression::Snappy,
+            77,
+            None,
+            Some(&mut numbering),
+        );
+        // Numbered until the accumulator coarsened, not after.
+        assert!(numbering.acc.level() < 8, "never coarsened");
+        assert_eq!(numbering.numbered, n - 20_001);
     }
 
     #[test]
@@ -1511,7 +1633,7 @@ mod tests {
         let mut first_group = None;
         for i in 0..(3 * WORKER_ROW_GROUP_BYTES / 1024) {
             pattern[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            if let Some(g) = enc.append("s", &facts, 1, &pattern).unwrap() {
+            if let Some(g) = enc.append("s", &facts, 1, &pattern, None).unwrap() {
                 first_group = Some(g.rows);
                 break;
             }
