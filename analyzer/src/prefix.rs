@@ -693,7 +693,7 @@ pub struct PrefixAcc {
 impl Clone for PrefixAcc {
     fn clone(&self) -> PrefixAcc {
         PrefixAcc {
-            cfg: self.cfg.clone(),
+            cfg: self.cfg,
             level: self.level,
             map: self.map.clone(),
             buf: Vec::new(),

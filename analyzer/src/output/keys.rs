@@ -1299,7 +1299,7 @@ mod tests {
                 }
                 self.acc.merge(many);
             }
-            if self.rows % 7000 == 0 {
+            if self.rows.is_multiple_of(7000) {
                 // One with every pattern there can be, numbered in
                 // another order, and more: the maps swap and the patterns
                 // held are numbered anew.
