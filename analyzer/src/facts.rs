@@ -12,7 +12,7 @@ use std::fmt;
 use rdb_parser::{Entry, Kind, Magic, ModuleId, Scratch, ValueType};
 
 use crate::memory;
-use crate::slot::{hash_tag, tag_slot};
+use crate::slot::slot_and_tag;
 
 /// A Redis version, major and minor (`7.2`), the granularity at which
 /// encodings and memory layouts change.
@@ -223,7 +223,7 @@ impl<'k> KeyFacts<'k> {
         scratch: &mut Scratch,
     ) -> rdb_parser::Result<KeyFacts<'k>> {
         let m = memory::measure(&ctx.profile, entry, key.len() as u64, scratch)?;
-        let tag = hash_tag(key);
+        let (slot, tag) = slot_and_tag(key);
         let module = match entry.kind() {
             Kind::Module => Some(entry.value.module_id()?),
             _ => None,
@@ -242,7 +242,7 @@ impl<'k> KeyFacts<'k> {
             expire_at_ms: entry.expire_at_ms,
             idle_seconds: entry.idle_seconds,
             lfu_freq: entry.lfu_freq,
-            slot: tag_slot(tag),
+            slot,
             hash_tag: (tag.len() != key.len()).then_some(tag),
         })
     }

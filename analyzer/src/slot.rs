@@ -49,21 +49,66 @@ const fn make_shifted_tables() -> [[u16; 256]; 8] {
 
 static SHIFTED: [[u16; 256]; 8] = make_shifted_tables();
 
+/// One step of [`crc16`]: the CRC so far, then the eight bytes of `word`
+/// (big-endian: its first byte on top).
+#[inline(always)]
+fn crc16_word(crc: u16, word: u64) -> u16 {
+    let x = word ^ (u64::from(crc) << 48);
+    SHIFTED[7][(x >> 56) as usize]
+        ^ SHIFTED[6][(x >> 48) as usize & 0xff]
+        ^ SHIFTED[5][(x >> 40) as usize & 0xff]
+        ^ SHIFTED[4][(x >> 32) as usize & 0xff]
+        ^ SHIFTED[3][(x >> 24) as usize & 0xff]
+        ^ SHIFTED[2][(x >> 16) as usize & 0xff]
+        ^ SHIFTED[1][(x >> 8) as usize & 0xff]
+        ^ SHIFTED[0][x as usize & 0xff]
+}
+
+/// The cluster slot of `key` and its hashed part ([`hash_tag`]), in one
+/// pass over a key without `{` (most keys): the CRC and the search for
+/// `{` read the same words. The pass starts with the key's first
+/// `len % 8` bytes as a word led by zero bytes, which leave a CRC that
+/// starts at 0 unchanged, then takes whole words.
+pub fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const BRACES: u64 = ONES * b'{' as u64;
+    // Flags the bytes of a little-endian word that are `{` (and maybe
+    // bytes after one; any flag is enough here).
+    let braces = |word: u64| {
+        let x = word ^ BRACES;
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    if key.len() <= 64 {
+        let (head, words) = key.split_at(key.len() % 8);
+        let mut crc = 0u16;
+        let mut seen = 0u64;
+        if !head.is_empty() {
+            // Zero padding is never `{`.
+            let le = crate::prefix::tail_word(head);
+            seen |= braces(le);
+            crc = crc16_word(crc, le.swap_bytes() >> (64 - 8 * head.len()));
+        }
+        for w in words.chunks_exact(8) {
+            let w: [u8; 8] = w.try_into().expect("eight bytes");
+            seen |= braces(u64::from_le_bytes(w));
+            crc = crc16_word(crc, u64::from_be_bytes(w));
+        }
+        if seen == 0 {
+            return (crc & (SLOTS as u16 - 1), key);
+        }
+    }
+    let tag = hash_tag(key);
+    (tag_slot(tag), tag)
+}
+
 /// CRC16-XMODEM, the checksum Redis Cluster hashes keys with; eight bytes
 /// per step.
 pub fn crc16(data: &[u8]) -> u16 {
     let mut crc = 0u16;
     let mut words = data.chunks_exact(8);
     for w in &mut words {
-        let x = u64::from_be_bytes(w.try_into().expect("eight bytes")) ^ (u64::from(crc) << 48);
-        crc = SHIFTED[7][(x >> 56) as usize]
-            ^ SHIFTED[6][(x >> 48) as usize & 0xff]
-            ^ SHIFTED[5][(x >> 40) as usize & 0xff]
-            ^ SHIFTED[4][(x >> 32) as usize & 0xff]
-            ^ SHIFTED[3][(x >> 24) as usize & 0xff]
-            ^ SHIFTED[2][(x >> 16) as usize & 0xff]
-            ^ SHIFTED[1][(x >> 8) as usize & 0xff]
-            ^ SHIFTED[0][x as usize & 0xff];
+        crc = crc16_word(crc, u64::from_be_bytes(w.try_into().expect("eight bytes")));
     }
     // The rest two bytes per step, then maybe one.
     let mut pairs = words.remainder().chunks_exact(2);
@@ -135,6 +180,38 @@ pub fn tag_slot(tag: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_and_tag_equal_the_two_steps() {
+        let mut x = 0x9e37_79b9u32;
+        let mut next = || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        };
+        let mut checked = [0usize; 2];
+        for len in 0..100 {
+            for round in 0..40 {
+                let mut key: Vec<u8> = (0..len).map(|_| next()).collect();
+                // Braces at random places in some keys; bytes next to
+                // `{` (0x7a, 0x7c) in others.
+                for _ in 0..round % 4 {
+                    if len > 0 {
+                        let at = usize::from(next()) % len;
+                        key[at] = [b'{', b'}', 0x7a, 0x7c][usize::from(next()) % 4];
+                    }
+                }
+                let tag = hash_tag(&key);
+                assert_eq!(slot_and_tag(&key), (tag_slot(tag), tag), "{key:?}");
+                checked[usize::from(key.contains(&b'{'))] += 1;
+            }
+        }
+        assert_eq!(slot_and_tag(b"123456789").0, 0x31C3 & 0x3fff);
+        assert_eq!(
+            slot_and_tag(b"{user1000}.following"),
+            (3443, &b"user1000"[..])
+        );
+        assert!(checked[0] > 1000 && checked[1] > 1000, "{checked:?}");
+    }
 
     #[test]
     fn crc16_check_value() {
