@@ -678,6 +678,23 @@ fn coarsen(cfg: &PrefixConfig, pattern: &[u8], level: i32, out: &mut Vec<u8>) {
     out.extend_from_slice(pattern);
 }
 
+/// `pattern` as an accumulator at `level` holds it: itself at the finest
+/// level, else cut (into `buf`).
+#[inline]
+fn held_as<'a>(
+    cfg: &PrefixConfig,
+    level: i32,
+    pattern: &'a [u8],
+    buf: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    if level == FINEST {
+        pattern
+    } else {
+        coarsen(cfg, pattern, level, buf);
+        buf
+    }
+}
+
 /// One worker's pattern counts: at most `cap` patterns.
 #[derive(Debug)]
 pub struct PrefixAcc {
@@ -765,12 +782,7 @@ impl PrefixAcc {
     #[inline]
     pub fn add(&mut self, pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
         let finest = self.level == FINEST;
-        let p: &[u8] = if finest {
-            pattern
-        } else {
-            coarsen(&self.cfg, pattern, self.level, &mut self.buf);
-            &self.buf
-        };
+        let p = held_as(&self.cfg, self.level, pattern, &mut self.buf);
         if let Some(s) = self.map.get_mut(p) {
             s.stat.add(k);
             return finest.then_some(PatternSlot {
@@ -788,12 +800,7 @@ impl PrefixAcc {
             return self.add(pattern, k);
         }
         let finest = self.level == FINEST;
-        let p: &[u8] = if finest {
-            pattern
-        } else {
-            coarsen(&self.cfg, pattern, self.level, &mut self.buf);
-            &self.buf
-        };
+        let p = held_as(&self.cfg, self.level, pattern, &mut self.buf);
         let slot = self.map.len() as u32;
         let mut stat = PrefixStat::default();
         stat.add(k);
