@@ -222,8 +222,20 @@ impl<'k> KeyFacts<'k> {
         ctx: &FactsContext,
         scratch: &mut Scratch,
     ) -> rdb_parser::Result<KeyFacts<'k>> {
+        KeyFacts::with_slot(entry, key, slot_and_tag(key), ctx, scratch)
+    }
+
+    /// [`KeyFacts::from_entry`] with the key's cluster slot and hash tag
+    /// already found ([`slot_and_tag`]): a caller that wants the slot
+    /// early (to prefetch its counter) finds it once.
+    pub fn with_slot(
+        entry: &Entry<'_>,
+        key: &'k [u8],
+        (slot, tag): (u16, &'k [u8]),
+        ctx: &FactsContext,
+        scratch: &mut Scratch,
+    ) -> rdb_parser::Result<KeyFacts<'k>> {
         let m = memory::measure(&ctx.profile, entry, key.len() as u64, scratch)?;
-        let (slot, tag) = slot_and_tag(key);
         let module = match entry.kind() {
             Kind::Module => Some(entry.value.module_id()?),
             _ => None,

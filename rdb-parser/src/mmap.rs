@@ -116,6 +116,27 @@ pub(crate) fn prefetch_line(b: &u8) {
     unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast()) }
 }
 
+/// Asks the CPU to bring in the cache line that holds the start of `r`:
+/// a caller that knows which of many counters it will update once it has
+/// done other work (a cluster slot's, picked by the key's hash) has the
+/// load under way meanwhile instead of waiting for it then. A hint only: it
+/// changes no value.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn prefetch<T>(r: &T) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: as in `prefetch_line`: the instruction is in the x86_64
+    // baseline, reads nothing and cannot fault; `r` is valid anyway.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(r).cast()) }
+}
+
+/// Asks the CPU to bring in the cache line that holds the start of `r`
+/// (no prefetch instruction on this target).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub fn prefetch<T>(_: &T) {}
+
 /// Asks the CPU to bring `b`'s cache line in (no prefetch instruction
 /// on this target).
 #[cfg(not(target_arch = "x86_64"))]
