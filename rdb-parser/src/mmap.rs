@@ -1,4 +1,4 @@
-//! Memory-mapping a file, giving pages back, and prefetching mapped lines:
+//! Memory-mapping a file, giving pages back, and prefetching cache lines:
 //! the one place in the crate that uses `unsafe`.
 
 use std::fs::File;
@@ -103,31 +103,19 @@ impl<'a> ReleaseBehind<'a> {
     }
 }
 
-/// Asks the CPU to bring `b`'s cache line in, so that a reader that will
-/// get there does not wait for memory.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-#[allow(unsafe_code)]
-pub(crate) fn prefetch_line(b: &u8) {
-    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    // SAFETY: SSE is part of the x86_64 baseline, so the instruction exists;
-    // a prefetch is a hint that reads nothing and cannot fault, and `b` is a
-    // valid reference anyway.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast()) }
-}
-
-/// Asks the CPU to bring in the cache line that holds the start of `r`:
-/// a caller that knows which of many counters it will update once it has
-/// done other work (a cluster slot's, picked by the key's hash) has the
-/// load under way meanwhile instead of waiting for it then. A hint only: it
+/// Asks the CPU to bring in the cache line that holds the start of `r`, so
+/// that whoever gets there later does not wait for memory: a sequential
+/// reader's lines ahead, or a counter picked by the key's hash (a cluster
+/// slot's) that is updated once other work is done. A hint only: it
 /// changes no value.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn prefetch<T>(r: &T) {
     use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    // SAFETY: as in `prefetch_line`: the instruction is in the x86_64
-    // baseline, reads nothing and cannot fault; `r` is valid anyway.
+    // SAFETY: SSE is part of the x86_64 baseline, so the instruction exists;
+    // a prefetch is a hint that reads nothing and cannot fault, and `r` is a
+    // valid reference anyway.
     unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(r).cast()) }
 }
 
@@ -136,12 +124,6 @@ pub fn prefetch<T>(r: &T) {
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 pub fn prefetch<T>(_: &T) {}
-
-/// Asks the CPU to bring `b`'s cache line in (no prefetch instruction
-/// on this target).
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-pub(crate) fn prefetch_line(_: &u8) {}
 
 #[cfg(test)]
 mod tests {

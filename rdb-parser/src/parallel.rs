@@ -49,7 +49,7 @@ impl<'a> Prefetch<'a> {
         let until = here.saturating_add(PREFETCH_AHEAD).min(self.data.len());
         self.next = self.next.max(here);
         while self.next < until {
-            crate::mmap::prefetch_line(&self.data[self.next]);
+            crate::mmap::prefetch(&self.data[self.next]);
             self.next += 64;
         }
     }
