@@ -8,14 +8,15 @@
 //! type), plus those of $RDBSCOPE_BENCH_RDB when set (e.g. a file that
 //! benches/whole-file.sh cached in testdata/cache/bench/). Throughput is in
 //! bytes of the file's records (memory model, Parquet rows) or of the keys
-//! (prefix templating); the Parquet rows bench counts the file bytes whose
-//! rows it appends.
+//! (prefix templating, key pages); the Parquet rows bench counts the file
+//! bytes whose rows it appends.
 
 use std::hint::black_box;
 
 use analyzer::facts::FactsContext;
 use analyzer::memory::{Allocator, Profile};
 use analyzer::output::keys::{KeysCompression, KeysEncoder};
+use analyzer::output::snappy::KeyPageSnappy;
 use analyzer::prefix::{PrefixConfig, Separators, DEFAULT_CAP};
 use analyzer::{EncodingLimits, KeyFacts, RedisVersion};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -115,6 +116,73 @@ fn bench_prefix(c: &mut Criterion) {
     g.finish();
 }
 
+/// Compressing `keys.parquet` key pages (`PLAIN`: a length, then the
+/// key): the project's key-by-key Snappy against a general Snappy
+/// encoder on the same pages. Prints each one's ratio once.
+fn bench_key_pages(c: &mut Criterion) {
+    let mut g = c.benchmark_group("key_pages");
+    let mut keys = Vec::new();
+    for (_, data) in files() {
+        keys.extend(keys_of(&data).into_iter().take(1_000_000));
+    }
+    for i in 0..20_000u64 {
+        keys.push(format!("user:{}:profile", i.wrapping_mul(7919) % 500_000).into_bytes());
+        keys.push(
+            format!(
+                "session:{:015x}",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 4
+            )
+            .into_bytes(),
+        );
+        keys.push(format!("queue:{}", i.wrapping_mul(104_729) % 1_000_000).into_bytes());
+    }
+    // Pages as the encoder cuts them: at most 16 Ki keys each.
+    let pages: Vec<Vec<u8>> = keys
+        .chunks(16 * 1024)
+        .map(|chunk| {
+            let mut page = Vec::new();
+            for k in chunk {
+                page.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                page.extend_from_slice(k);
+            }
+            page
+        })
+        .collect();
+    let bytes: usize = pages.iter().map(Vec::len).sum();
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let mut ours = KeyPageSnappy::new();
+    let mut out = Vec::new();
+    let mut general = snap::raw::Encoder::new();
+    let mut general_out = vec![0; snap::raw::max_compress_len(bytes)];
+    let ours_total: usize = pages.iter().map(|p| ours.compress(p, &mut out)).sum();
+    let general_total: usize = pages
+        .iter()
+        .map(|p| general.compress(p, &mut general_out).unwrap())
+        .sum();
+    eprintln!(
+        "key pages: {bytes} bytes; key-by-key Snappy {:.2}x, general Snappy {:.2}x",
+        bytes as f64 / ours_total as f64,
+        bytes as f64 / general_total as f64
+    );
+    g.bench_function("key_by_key_snappy", |b| {
+        b.iter(|| {
+            pages
+                .iter()
+                .map(|p| ours.compress(black_box(p), &mut out))
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("general_snappy", |b| {
+        b.iter(|| {
+            pages
+                .iter()
+                .map(|p| general.compress(black_box(p), &mut general_out).unwrap())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
 /// Appending `keys.parquet` rows to a worker's column encoders, pages
 /// encoded and compressed (Snappy) and row groups closed as the workers do.
 fn bench_parquet_rows(c: &mut Criterion) {
@@ -168,6 +236,7 @@ criterion_group!(
     benches,
     bench_memory_model,
     bench_prefix,
+    bench_key_pages,
     bench_parquet_rows
 );
 criterion_main!(benches);

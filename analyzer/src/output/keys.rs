@@ -11,7 +11,8 @@
 //!   page will hold it;
 //! - integers are delta bit-packed in 128-value blocks;
 //! - the key bytes are copied once, into the page;
-//! - with Snappy or LZ4, only the key column is compressed.
+//! - with Snappy or LZ4, only the key column is compressed, and Snappy
+//!   matches key by key ([`super::snappy`]).
 //!
 //! The workers encode whole column chunks ([`KeysEncoder`]). The `parquet`
 //! crate still writes the file, the schema and the footer
@@ -31,6 +32,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::statistics::Statistics;
 
+use super::snappy::KeyPageSnappy;
 use crate::error::{Error, Result};
 use crate::facts::KeyFacts;
 use crate::prefix::PatternSlot;
@@ -154,7 +156,7 @@ const ENC_RLE_DICTIONARY: i32 = 8;
 /// A page codec, reused for every page of a worker.
 enum Compressor {
     None,
-    Snappy(Box<snap::raw::Encoder>),
+    Snappy(Box<KeyPageSnappy>),
     /// Made at the first page (making it can fail).
     Zstd(Option<Box<zstd::bulk::Compressor<'static>>>),
     Lz4,
@@ -164,7 +166,7 @@ impl Compressor {
     fn new(c: KeysCompression) -> Compressor {
         match c {
             KeysCompression::None => Compressor::None,
-            KeysCompression::Snappy => Compressor::Snappy(Box::new(snap::raw::Encoder::new())),
+            KeysCompression::Snappy => Compressor::Snappy(Box::default()),
             KeysCompression::Zstd => Compressor::Zstd(None),
             KeysCompression::Lz4 => Compressor::Lz4,
         }
@@ -176,12 +178,8 @@ impl Compressor {
         let n = match self {
             Compressor::None => return Ok(None),
             Compressor::Snappy(enc) => {
-                let max = snap::raw::max_compress_len(body.len());
-                if out.len() < max {
-                    out.resize(max, 0);
-                }
+                // Only the key column is compressed with Snappy.
                 enc.compress(body, out)
-                    .map_err(|e| compress_error(e.into()))?
             }
             Compressor::Zstd(enc) => {
                 let enc = match enc {

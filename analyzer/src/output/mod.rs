@@ -3,5 +3,6 @@
 
 pub mod keys;
 pub mod parquet;
+pub mod snappy;
 pub mod summary;
 pub mod terminal;
