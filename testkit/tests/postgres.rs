@@ -63,19 +63,22 @@ fn postgres_starts_answers_and_is_gone_after_drop() {
             .unwrap(),
         format!("127.0.0.1/32 {}", a.port())
     );
-    let backend_parent = a
-        .psql("select pg_backend_pid()")
-        .unwrap()
-        .parse::<u32>()
-        .unwrap();
-    let stat = std::fs::read_to_string(format!("/proc/{backend_parent}/stat")).unwrap_or_default();
-    let ppid: Option<u32> = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+    // The server answering there serves our data directory, and that
+    // directory's lock file names the postmaster we hold. (Not the parent
+    // of `pg_backend_pid()`: that backend exits with psql, so its /proc
+    // entry may be gone before it is read.)
+    let served = a.psql("show data_directory").unwrap();
     assert_eq!(
-        ppid,
+        Path::new(&served).canonicalize().unwrap(),
+        a.data_dir().canonicalize().unwrap()
+    );
+    let lock = std::fs::read_to_string(a.data_dir().join("postmaster.pid")).unwrap();
+    assert_eq!(
+        lock.lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok()),
         Some(a.pid()),
-        "the backend's parent is not our postmaster"
+        "the data directory's postmaster is not the one we hold"
     );
 
     // Two servers, two clusters: a table in one is not in the other.
