@@ -85,14 +85,20 @@ fn keys_of(data: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Prefix templating: a key's pattern (identifier segments as `*`) into a
-/// reused buffer, from the borrowed key.
-fn bench_prefix(c: &mut Criterion) {
-    let mut g = c.benchmark_group("prefix");
+/// The keys of every input file (at most a million of each).
+fn files_keys() -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
     for (_, data) in files() {
         keys.extend(keys_of(&data).into_iter().take(1_000_000));
     }
+    keys
+}
+
+/// Prefix templating: a key's pattern (identifier segments as `*`) into a
+/// reused buffer, from the borrowed key.
+fn bench_prefix(c: &mut Criterion) {
+    let mut g = c.benchmark_group("prefix");
+    let mut keys = files_keys();
     // Typical shapes too: words, numbers, hex ids, uuids, emails, dates.
     for i in 0..20_000u64 {
         keys.push(format!("user:{}:profile", i * 7919).into_bytes());
@@ -121,10 +127,7 @@ fn bench_prefix(c: &mut Criterion) {
 /// encoder on the same pages. Prints each one's ratio once.
 fn bench_key_pages(c: &mut Criterion) {
     let mut g = c.benchmark_group("key_pages");
-    let mut keys = Vec::new();
-    for (_, data) in files() {
-        keys.extend(keys_of(&data).into_iter().take(1_000_000));
-    }
+    let mut keys = files_keys();
     for i in 0..20_000u64 {
         keys.push(format!("user:{}:profile", i.wrapping_mul(7919) % 500_000).into_bytes());
         keys.push(

@@ -1488,30 +1488,7 @@ mod reference_tests {
 
     // ---- A deterministic generator of keys.
 
-    /// SplitMix64.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn pick(&mut self, from: &[u8]) -> u8 {
-            from[self.below(from.len())]
-        }
-
-        fn chars(&mut self, from: &[u8], len: usize) -> Vec<u8> {
-            (0..len).map(|_| self.pick(from)).collect()
-        }
-    }
+    use crate::testutil::Rng;
 
     const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
     const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";

@@ -136,3 +136,31 @@ pub(crate) fn sample() -> Vec<u8> {
         .string(b"other-db", b"y")
         .finish()
 }
+
+/// A deterministic generator (SplitMix64): the same data on every run.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (not 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// One byte of `from`.
+    pub(crate) fn pick(&mut self, from: &[u8]) -> u8 {
+        from[self.below(from.len())]
+    }
+
+    /// `len` bytes of `from`.
+    pub(crate) fn chars(&mut self, from: &[u8], len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.pick(from)).collect()
+    }
+}

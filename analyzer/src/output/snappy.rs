@@ -331,19 +331,7 @@ mod tests {
         n
     }
 
-    /// A small deterministic generator (xorshift).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testutil::Rng;
 
     fn templated(n: usize, seed: u64) -> Vec<Vec<u8>> {
         let mut r = Rng(seed);
@@ -437,15 +425,15 @@ mod tests {
     fn random_pages_come_back() {
         let mut r = Rng(99);
         for seed in 1..200 {
-            let n = r.below(300) as usize;
+            let n = r.below(300);
             let mut keys = templated(n, seed);
             // Mix in exact repeats and near-repeats of earlier keys.
             for i in 0..keys.len() {
                 if r.below(4) == 0 && i > 0 {
-                    let j = r.below(i as u64) as usize;
+                    let j = r.below(i);
                     let mut k = keys[j].clone();
                     if !k.is_empty() && r.below(2) == 0 {
-                        let p = r.below(k.len() as u64) as usize;
+                        let p = r.below(k.len());
                         k[p] ^= 1;
                     }
                     keys[i] = k;
