@@ -136,7 +136,7 @@ pub fn keys_schema() -> SchemaRef {
 }
 
 /// Most rows in one page.
-pub const PAGE_ROWS: usize = 16 * 1024;
+pub const PAGE_ROWS: usize = 4 * 1024;
 /// Key bytes after which a page is cut early (bounds a page of huge keys).
 pub const PAGE_KEY_BYTES: usize = 1 << 20;
 /// A worker closes its row group once the encoded pages pass this many
@@ -381,13 +381,13 @@ fn bit_width(max: u64) -> u32 {
 /// The RLE/bit-packing hybrid (definition levels, dictionary indices):
 /// one RLE run when every value is the same, else bit-packed runs of at
 /// most 63 groups of eight.
-fn hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
+fn hybrid<T: Copy + Default + PartialEq + Into<u64>>(out: &mut Vec<u8>, values: &[T], width: u32) {
     let Some(&first) = values.first() else {
         return;
     };
     if values.iter().all(|&v| v == first) {
         varint(out, (values.len() as u64) << 1);
-        out.extend_from_slice(&first.to_le_bytes()[..width.div_ceil(8) as usize]);
+        out.extend_from_slice(&first.into().to_le_bytes()[..width.div_ceil(8) as usize]);
         return;
     }
     for run in values.chunks(63 * 8) {
@@ -396,7 +396,7 @@ fn hybrid(out: &mut Vec<u8>, values: &[u32], width: u32) {
         let full = run.len() / 8 * 8;
         bitpack(out, &run[..full], width);
         if full < run.len() {
-            let mut last = [0u32; 8];
+            let mut last = [T::default(); 8];
             last[..run.len() - full].copy_from_slice(&run[full..]);
             bitpack(out, &last, width);
         }
@@ -574,22 +574,38 @@ impl MinMax {
                 any: true,
             };
         }
-        if unsigned {
-            let (lo, hi) = values
-                .iter()
-                .fold((self.min as u64, self.max as u64), |(lo, hi), &v| {
-                    (lo.min(v as u64), hi.max(v as u64))
-                });
-            self.min = lo as i64;
-            self.max = hi as i64;
-        } else {
-            let (lo, hi) = values
-                .iter()
-                .fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-            self.min = lo;
-            self.max = hi;
+        // Unsigned values compare as signed ones with the top bit flipped.
+        let flip = if unsigned { i64::MIN } else { 0 };
+        let (lo, hi) = min_max(values, flip);
+        let (min, max) = (self.min ^ flip, self.max ^ flip);
+        self.min = min.min(lo) ^ flip;
+        self.max = max.max(hi) ^ flip;
+    }
+}
+
+/// The least and greatest of `values` (not empty), each XORed with
+/// `flip`. Four lanes: one running minimum would be a chain of dependent
+/// compares, one per value.
+fn min_max(values: &[i64], flip: i64) -> (i64, i64) {
+    let first = values[0] ^ flip;
+    let mut lo = [first; 4];
+    let mut hi = [first; 4];
+    let mut quads = values.chunks_exact(4);
+    for q in &mut quads {
+        for k in 0..4 {
+            let v = q[k] ^ flip;
+            lo[k] = lo[k].min(v);
+            hi[k] = hi[k].max(v);
         }
     }
+    for &v in quads.remainder() {
+        lo[0] = lo[0].min(v ^ flip);
+        hi[0] = hi[0].max(v ^ flip);
+    }
+    (
+        lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+    )
 }
 
 /// One column's encoder: the open page's values and the row group's
@@ -606,7 +622,7 @@ struct Column {
     /// Plain-encoded bytes of the open page (the key).
     plain: Vec<u8>,
     /// Definition levels of the open page (nullable columns).
-    defined: Vec<u32>,
+    defined: Vec<u8>,
     /// The row group's dictionary (text columns).
     dict: Dictionary,
     /// Dictionary ids by a caller's small index (type and encoding enums).
@@ -1191,6 +1207,43 @@ mod tests {
                 assert_eq!(out.len(), 1 + n * width as usize / 8, "width {width}");
                 assert_eq!(out[0], 0xAA);
                 assert_eq!(unpack(&out[1..], width, n), values, "width {width}");
+            }
+        }
+    }
+
+    #[test]
+    fn min_max_equals_a_plain_scan_signed_and_unsigned() {
+        let mut rng = Lcg(11);
+        for n in [1usize, 3, 4, 5, 8, 127, 4096] {
+            for spread in [0u32, 8, 40, 64] {
+                let draw = |rng: &mut Lcg| match spread {
+                    0 => 42,
+                    64 => rng.next() as i64,
+                    s => (rng.next() >> (64 - s)) as i64 - (1 << (s - 1)),
+                };
+                // Two pages into one chunk, as the column adds them.
+                let a: Vec<i64> = (0..n).map(|_| draw(&mut rng)).collect();
+                let b: Vec<i64> = (0..n / 2 + 1).map(|_| draw(&mut rng)).collect();
+                let all: Vec<i64> = a.iter().chain(&b).copied().collect();
+                let mut signed = MinMax::default();
+                signed.add(&a, false);
+                signed.add(&b, false);
+                assert_eq!(
+                    signed.min,
+                    *all.iter().min().unwrap(),
+                    "n {n} spread {spread}"
+                );
+                assert_eq!(
+                    signed.max,
+                    *all.iter().max().unwrap(),
+                    "n {n} spread {spread}"
+                );
+                let mut unsigned = MinMax::default();
+                unsigned.add(&a, true);
+                unsigned.add(&b, true);
+                let u = |v: &i64| *v as u64;
+                assert_eq!(unsigned.min as u64, all.iter().map(u).min().unwrap());
+                assert_eq!(unsigned.max as u64, all.iter().map(u).max().unwrap());
             }
         }
     }
