@@ -250,6 +250,21 @@ pub struct Measure {
     pub max_element_bytes: u64,
 }
 
+/// Adds to `total` the expected allocation of a Valkey 9 skip-list node
+/// for a member of `len` bytes, over the node's random level (1 to 32,
+/// each a quarter as likely as the one before). Out of line: the
+/// per-element walk stays small where it is inlined.
+#[inline(never)]
+fn add_valkey_skiplist_node(p: &Profile, len: u64, total: &mut f64) {
+    let tail = p.sds_hdr(len) + len + 1;
+    let mut prob = 0.75;
+    for level in 1..=32u64 {
+        let pl = if level == 32 { prob / 0.75 } else { prob };
+        *total += pl * p.j(VK_NODE_BASE + 16 * level + tail) as f64;
+        prob *= 0.25;
+    }
+}
+
 /// Listpack entry size (encoding, data and back length) for one element.
 #[inline]
 fn lp_entry(s: Scalar<'_>) -> u64 {
@@ -403,6 +418,7 @@ impl Walk {
     }
 
     /// Adds one member, field or value (the caller has counted it).
+    #[inline(always)]
     fn scalar(&mut self, p: &Profile, s: Scalar<'_>, value_side: bool) {
         let len = s.len();
         self.max_len = self.max_len.max(len);
@@ -411,6 +427,7 @@ impl Walk {
 
     /// The per-element arithmetic that does not depend on the longest
     /// element: compact sizes, integer shape and allocation sums.
+    #[inline(always)]
     fn shape(&mut self, p: &Profile, s: Scalar<'_>, len: u64, value_side: bool) {
         let compact = self.count <= self.compact_limit;
         let track_int = self.track_ints && !value_side && self.all_int;
@@ -440,13 +457,7 @@ impl Walk {
         } else {
             self.sds_a += p.sds(len);
             if self.want_nodes && p.era >= Era::Valkey9 {
-                let tail = p.sds_hdr(len) + len + 1;
-                let mut prob = 0.75;
-                for level in 1..=32u64 {
-                    let pl = if level == 32 { prob / 0.75 } else { prob };
-                    self.vk_nodes += pl * p.j(VK_NODE_BASE + 16 * level + tail) as f64;
-                    prob *= 0.25;
-                }
+                add_valkey_skiplist_node(p, len, &mut self.vk_nodes);
             }
         }
     }

@@ -137,6 +137,19 @@ impl<'a> RdbString<'a> {
     {
         match *self {
             RdbString::Raw(b) => Ok(b),
+            _ => self.decode_into(scratch),
+        }
+    }
+
+    /// [`RdbString::bytes`] of an integer or LZF string: out of line, so
+    /// that the raw case (most elements) inlines into element walks.
+    #[inline(never)]
+    fn decode_into<'s>(&self, scratch: &'s mut Vec<u8>) -> Result<&'s [u8]>
+    where
+        'a: 's,
+    {
+        match *self {
+            RdbString::Raw(b) => Ok(b),
             RdbString::Int(i) => {
                 scratch.clear();
                 push_decimal(scratch, i);
