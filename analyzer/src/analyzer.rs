@@ -1243,8 +1243,12 @@ pub fn analyze_rdb(
         // load starts now and is done by the time the value is measured.
         let slot_and_tag = crate::slot::slot_and_tag(key);
         w.acc.prefetch_slot(slot_and_tag.0);
-        let f = KeyFacts::with_slot(e, key, slot_and_tag, &ctx, &mut w.scratch)
-            .map_err(|x| x.with_key(key))?;
+        // A `match`, not `map_err`: `map_err` moved the facts from one
+        // `Result` into another.
+        let f = match KeyFacts::with_slot(e, key, slot_and_tag, &ctx, &mut w.scratch) {
+            Ok(f) => f,
+            Err(x) => return Err(x.with_key(key)),
+        };
         let memory = f.memory_bytes;
         let pattern = limits.prefix.template(key, &mut w.pattern_buf);
         let slot = w.acc.tally::<true>(&f, memory, pattern);

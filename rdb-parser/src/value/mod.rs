@@ -357,6 +357,7 @@ impl<'a> Value<'a> {
     }
 
     /// For strings: the string as stored.
+    #[inline]
     pub fn as_string(&self) -> Result<RdbString<'a>> {
         if self.value_type != ValueType::String {
             return Err(Error::malformed(
