@@ -233,6 +233,39 @@ mod tests {
     }
 
     #[test]
+    fn errors_inside_long_inputs_name_the_token() {
+        // 40 literal bytes, then a token that fails with more input after
+        // it: the error names the failing token, not where input ends.
+        let mut input = vec![31];
+        input.extend_from_slice(&[b'x'; 32]);
+        input.push(7);
+        input.extend_from_slice(&[b'y'; 8]);
+        let at = input.len();
+        let tail = [b'z'; 40];
+        let mut out = Vec::new();
+        // A reference to before the output's start.
+        let mut bad = input.clone();
+        bad.extend_from_slice(&[0x3f, 0xff]);
+        bad.push(31);
+        bad.extend_from_slice(&tail[..32]);
+        let e = decompress_into(&bad, 40 + 3 + 32, &mut out).unwrap_err();
+        assert_eq!(e.offset(), at as u64, "{e}");
+        // A literal run past the declared length.
+        let mut long = input.clone();
+        long.push(31);
+        long.extend_from_slice(&tail[..32]);
+        long.extend_from_slice(&tail);
+        let e = decompress_into(&long, 40 + 10, &mut out).unwrap_err();
+        assert_eq!(e.offset(), at as u64, "{e}");
+        // A back reference past the declared length.
+        let mut over = input;
+        over.extend_from_slice(&[0xe0, 200, 0]);
+        over.extend_from_slice(&tail);
+        let e = decompress_into(&over, 40 + 100, &mut out).unwrap_err();
+        assert_eq!(e.offset(), at as u64, "{e}");
+    }
+
+    #[test]
     fn corrupt_inputs_fail_cleanly() {
         let mut out = Vec::new();
         assert!(decompress_into(&[5, b'a'], 6, &mut out).is_err());
