@@ -135,7 +135,9 @@ pub fn keys_schema() -> SchemaRef {
     ))
 }
 
-/// Most rows in one page.
+/// Most rows in one page: at 4096 a page's raw values (about half a
+/// megabyte per worker) stay in a core's L2 cache between being appended
+/// and being encoded; 16384 spilled them to L3 and cost 5 %.
 pub const PAGE_ROWS: usize = 4 * 1024;
 /// Key bytes after which a page is cut early (bounds a page of huge keys).
 pub const PAGE_KEY_BYTES: usize = 1 << 20;
