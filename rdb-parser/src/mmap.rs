@@ -7,7 +7,17 @@ use std::io;
 pub use memmap2::Mmap;
 
 /// Maps `file` read-only and advises the kernel that it will be read
-/// front to back.
+/// front to back, in huge pages where it can.
+///
+/// Huge pages: where the page cache holds a 2 MB folio of the file (Linux
+/// reads a file into such folios when it reads it from disk with enough
+/// readahead), the mapping takes it with one page-table entry instead of
+/// 512, which saves both the page faults and, when pages are given back
+/// ([`PageRelease`]), the unmapping. `MADV_HUGEPAGE` also makes the
+/// kernel read a file that is not cached yet into 2 MB folios when the
+/// mapping faults, whatever the device's readahead setting. A file whose
+/// cached pages are small (one just written, by a server's save or a
+/// copy) is mapped page by page as before.
 ///
 /// # Safety
 /// The caller guarantees that nobody modifies or truncates the file while
@@ -22,6 +32,11 @@ pub unsafe fn map(file: &File) -> io::Result<Mmap> {
     #[cfg(unix)]
     {
         let _ = map.advise(memmap2::Advice::Sequential);
+    }
+    // Refused where the kernel has no transparent huge pages: a hint only.
+    #[cfg(target_os = "linux")]
+    {
+        let _ = map.advise(memmap2::Advice::HugePage);
     }
     Ok(map)
 }
