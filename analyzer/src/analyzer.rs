@@ -419,8 +419,21 @@ const ENCODINGS: [ObjEncoding; 13] = [
     ObjEncoding::Module,
 ];
 
-/// Databases below this number are counted in an array.
+/// Databases below this number are counted in an array, and so is the
+/// placeholder `u64::MAX` (in the last slot): a parallel read labels the
+/// keys of a segment read from a guessed start with it until it knows
+/// their database, which is most keys of most segments.
 const DENSE_DBS: usize = 64;
+
+/// The slot of database `db` in [`Dense::dbs`], if it has one.
+#[inline(always)]
+fn dense_db(db: u64) -> Option<usize> {
+    match usize::try_from(db) {
+        Ok(i) if i < DENSE_DBS => Some(i),
+        _ if db == u64::MAX => Some(DENSE_DBS),
+        _ => None,
+    }
+}
 
 /// The index in [`DENSE_KINDS`] of a type counted in arrays (`None`:
 /// module types, counted in the maps).
@@ -435,7 +448,7 @@ fn dense_kind(tk: TypeKey) -> Option<usize> {
 #[derive(Debug)]
 struct Dense {
     types: [[TypeStat; ENCODINGS.len()]; DENSE_KINDS.len()],
-    dbs: [DbStat; DENSE_DBS],
+    dbs: [DbStat; DENSE_DBS + 1],
     top_memory: [Option<TopN>; DENSE_KINDS.len()],
     top_elements: [Option<TopN>; DENSE_KINDS.len()],
 }
@@ -444,7 +457,7 @@ impl Default for Dense {
     fn default() -> Dense {
         Dense {
             types: [[TypeStat::default(); ENCODINGS.len()]; DENSE_KINDS.len()],
-            dbs: [DbStat::default(); DENSE_DBS],
+            dbs: [DbStat::default(); DENSE_DBS + 1],
             top_memory: Default::default(),
             top_elements: Default::default(),
         }
@@ -647,8 +660,8 @@ impl Accumulator {
         t.memory_bytes += memory;
         t.rdb_bytes += f.rdb_bytes;
         t.elements += f.elements;
-        let d = match usize::try_from(f.db) {
-            Ok(db) if DENSE && db < DENSE_DBS => &mut self.dense.dbs[db],
+        let d = match dense_db(f.db) {
+            Some(i) if DENSE => &mut self.dense.dbs[i],
             _ => self.dbs.entry(f.db).or_default(),
         };
         d.keys += 1;
@@ -739,10 +752,11 @@ impl Accumulator {
                 self.top_elements.entry(tk).or_default().merge(n, t);
             }
         }
-        for (db, d) in dense.dbs.iter_mut().enumerate() {
+        for (i, d) in dense.dbs.iter_mut().enumerate() {
             let d = std::mem::take(d);
             if d.keys > 0 {
-                self.dbs.entry(db as u64).or_default().merge(&d);
+                let db = if i == DENSE_DBS { u64::MAX } else { i as u64 };
+                self.dbs.entry(db).or_default().merge(&d);
             }
         }
     }
