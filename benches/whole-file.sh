@@ -92,6 +92,12 @@ echo "machine     $NPROC CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "memory      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) total, $(awk '/MemAvailable/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) available"
 echo "load avg    $(cut -d' ' -f1-3 /proc/loadavg) (at start; the machine may be shared)"
 echo "kernel      $(uname -sr)"
+# The readahead of the cache's device: how large the page cache's folios of a file read
+# from disk get (see `warm`).
+ra_dev="$(basename "$(df --output=source "$CACHE" | tail -n1)")"
+ra_kb="$(cat "/sys/class/block/$ra_dev/queue/read_ahead_kb" 2>/dev/null \
+    || cat "/sys/class/block/$ra_dev/../queue/read_ahead_kb" 2>/dev/null || echo '?')"
+echo "readahead   $ra_kb KB on $ra_dev; transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo '?')"
 echo "rdbscope    $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (+ local changes)')"
 echo "settings    GB=$GB KEYS=$KEYS SEED=$SEED REPEAT=$REPEAT THREADS=$THREADS PEERS=$PEERS PEER_TIMEOUT=${PEER_TIMEOUT}s SCALE2=$SCALE2 ONELIST_GB=$ONELIST_GB"
 echo
@@ -202,11 +208,13 @@ timed() {
 # a long peer run or a build; a run would then read part of the file from disk.
 #
 # The state of the page cache matters: a file read from disk is cached in large folios
-# (readahead makes them up to 2 MB), which rdbscope's mapping takes with one page-table
-# entry per 2 MB; a file just written (by the server's save, or a copy) is cached in small
-# ones, mapped 4 KB at a time, which costs page faults and unmapping (~10 % of the CPU
-# time on the 1 GB file). `warm` puts a file in the first state, the same for every run
-# and every program; the second is measured apart (`pagecache written`).
+# (as large as the readahead, up to 2 MB; the header prints the device's readahead),
+# which rdbscope's mapping takes with one page-table entry per 2 MB; a file just written
+# (by the server's save, or a copy) is cached in small ones, mapped 4 KB at a time, which
+# costs page faults and unmapping (~10 % of the CPU time on the 1 GB file). rdbscope's own
+# read of a file that is not cached makes 2 MB folios whatever the readahead
+# (MADV_HUGEPAGE). `warm` puts a file in the first state, the same for every run and
+# every program; the second is measured apart (`pagecache written`).
 WARM_FILE=""
 cat >"$WORK/pagecache.py" <<'EOF'
 # pagecache.py read|written FILE: drops FILE from the page cache and reads it back, with
