@@ -11,13 +11,14 @@ pub use memmap2::Mmap;
 ///
 /// Huge pages: where the page cache holds a 2 MB folio of the file (Linux
 /// reads a file into such folios when it reads it from disk with enough
-/// readahead), the mapping takes it with one page-table entry instead of
-/// 512, which saves both the page faults and, when pages are given back
-/// ([`PageRelease`]), the unmapping. `MADV_HUGEPAGE` also makes the
-/// kernel read a file that is not cached yet into 2 MB folios when the
-/// mapping faults, whatever the device's readahead setting. A file whose
-/// cached pages are small (one just written, by a server's save or a
-/// copy) is mapped page by page as before.
+/// readahead), a mapping at a 2 MB-aligned address (where Linux 6.18
+/// placed a large file's mapping on ext4) takes it with one page-table
+/// entry instead of 512, which saves both the page faults and, when pages
+/// are given back ([`PageRelease`]), the unmapping. `MADV_HUGEPAGE` also
+/// makes the kernel read a file that is not cached yet into 2 MB folios
+/// when the mapping faults, whatever the device's readahead setting. A
+/// file whose cached pages are small (one just written, by a server's
+/// save or a copy) is mapped page by page as before.
 ///
 /// # Safety
 /// The caller guarantees that nobody modifies or truncates the file while
