@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rdb_parser::{
     ErrorKind, Kind, Magic, ModuleId, Rdb, Record, Scratch, SpeculativeFold, DEFAULT_CHUNK_BYTES,
+    UNKNOWN_DB,
 };
 
 use crate::error::{Error, Result};
@@ -420,7 +421,7 @@ const ENCODINGS: [ObjEncoding; 13] = [
 ];
 
 /// Databases below this number are counted in an array, and so is the
-/// placeholder `u64::MAX` (in the last slot): a parallel read labels the
+/// placeholder [`UNKNOWN_DB`] (in the last slot): a parallel read labels the
 /// keys of a segment read from a guessed start with it until it knows
 /// their database, which is most keys of most segments.
 const DENSE_DBS: usize = 64;
@@ -430,7 +431,7 @@ const DENSE_DBS: usize = 64;
 fn dense_db(db: u64) -> Option<usize> {
     match usize::try_from(db) {
         Ok(i) if i < DENSE_DBS => Some(i),
-        _ if db == u64::MAX => Some(DENSE_DBS),
+        _ if db == UNKNOWN_DB => Some(DENSE_DBS),
         _ => None,
     }
 }
@@ -755,7 +756,7 @@ impl Accumulator {
         for (i, d) in dense.dbs.iter_mut().enumerate() {
             let d = std::mem::take(d);
             if d.keys > 0 {
-                let db = if i == DENSE_DBS { u64::MAX } else { i as u64 };
+                let db = if i == DENSE_DBS { UNKNOWN_DB } else { i as u64 };
                 self.dbs.entry(db).or_default().merge(&d);
             }
         }

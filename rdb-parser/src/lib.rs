@@ -58,7 +58,7 @@ pub use cursor::{Cursor, Length};
 pub use error::{Error, ErrorKind, Result};
 pub use parallel::{Chunk, DEFAULT_CHUNK_BYTES};
 pub use reader::{Entry, Rdb, Record, Records};
-pub use speculative::{FoldCallbacks, SpeculativeFold};
+pub use speculative::{FoldCallbacks, SpeculativeFold, UNKNOWN_DB};
 pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scalar};
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{

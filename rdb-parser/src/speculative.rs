@@ -56,8 +56,9 @@ const MAX_GUESSED_RECORD: u64 = 1 << 20;
 const AHEAD_PER_THREAD: usize = 4;
 
 /// The database a guessed start labels its records with until it meets a
-/// SELECTDB (relabelled once the true one is known).
-const UNKNOWN_DB: u64 = u64::MAX;
+/// SELECTDB (relabelled once the true one is known, through
+/// [`SpeculativeFold::relabel`]).
+pub const UNKNOWN_DB: u64 = u64::MAX;
 
 /// What a thread made of one segment.
 enum Outcome<T> {
