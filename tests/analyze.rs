@@ -803,6 +803,18 @@ fn analyze_replaces_keys_parquet_only_when_complete() {
     analyze(&rdb, &out, &[]);
     let before = std::fs::read(&keys).expect("keys.parquet");
     assert_eq!(read_keys(&keys).len(), 1000);
+    // The first file was moved aside, then removed.
+    let listing = || -> Vec<String> {
+        std::fs::read_dir(&out)
+            .expect("out")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let names = listing();
+    assert!(
+        names.iter().all(|n| !n.contains("superseded")),
+        "left behind: {names:?}"
+    );
     let data = std::fs::read(&rdb).expect("dump");
     let cut = tmp.join("cut.rdb");
     std::fs::write(&cut, &data[..data.len() * 3 / 4]).expect("write");
@@ -820,12 +832,11 @@ fn analyze_replaces_keys_parquet_only_when_complete() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(std::fs::read(&keys).expect("keys.parquet"), before);
-    let names: Vec<String> = std::fs::read_dir(&out)
-        .expect("out")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = listing();
     assert!(
-        names.iter().all(|n| !n.contains("partial")),
+        names
+            .iter()
+            .all(|n| !n.contains("partial") && !n.contains("superseded")),
         "left behind: {names:?}"
     );
 }

@@ -61,7 +61,7 @@ pub mod reexports {
 
 pub use analyzer::{
     analyze_file, analyze_rdb, with_keys_writer, Accumulator, BigKey, Bucket, DbStat, ExpiryBucket,
-    FileMeta, FileReport, KeysSink, Options, TypeKey, TypeStat,
+    FileMeta, FileReport, KeysSink, Options, Superseded, TypeKey, TypeStat,
 };
 pub use error::{Error, Result};
 pub use facts::{EncodingLimits, KeyFacts, ObjEncoding, RedisVersion};

@@ -26,6 +26,7 @@ use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnDescPtr;
+use rayon::prelude::*;
 
 pub use super::keys::{
     keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, PageBuffers, ROW_GROUP_ROWS,
@@ -607,8 +608,7 @@ pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBu
         slots.append_report(r);
         bigkeys.append_report(r);
     }
-    let mut written = Vec::new();
-    for (name, batch) in [
+    let tables = [
         ("types.parquet", types.finish()?),
         ("dbs.parquet", dbs.finish()?),
         ("expiry.parquet", expiry.finish()?),
@@ -617,12 +617,16 @@ pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBu
         ("hotkeys.parquet", hotkeys.finish()?),
         ("prefixes.parquet", prefixes.finish()?),
         ("expiry_cliffs.parquet", cliffs.finish()?),
-    ] {
-        let path = dir.join(name);
-        write_table(&path, &batch)?;
-        written.push(path);
-    }
-    Ok(written)
+    ];
+    // On the pool's threads: the analysis is over, and each file costs a
+    // millisecond or two (a zstd context, page faults, a file created).
+    tables
+        .into_par_iter()
+        .map(|(name, batch)| {
+            let path = dir.join(name);
+            write_table(&path, &batch).map(|()| path)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -664,7 +668,7 @@ mod tests {
                 ..Options::default()
             };
             let path = dir.0.join(format!("keys-{name}.parquet"));
-            let (_, rows) = with_keys_writer(&path, opts.keys_compression, |sink| {
+            let (_, rows, _) = with_keys_writer(&path, opts.keys_compression, |sink| {
                 analyze_file(&data, "sample.rdb", &opts, Some(sink))
             })
             .unwrap();
@@ -692,7 +696,7 @@ mod tests {
             ..Options::default()
         };
         let keys_path = dir.0.join("keys.parquet");
-        let (report, rows) = with_keys_writer(&keys_path, opts.keys_compression, |sink| {
+        let (report, rows, _) = with_keys_writer(&keys_path, opts.keys_compression, |sink| {
             analyze_file(&data, "sample.rdb", &opts, Some(sink))
         })
         .unwrap();
