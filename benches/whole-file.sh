@@ -164,6 +164,10 @@ BIN="$ROOT/target/$PROFILE/rdbscope"
 # The timed runs are left alone; the sampler (a pgrep and an awk every 0.1 s,
 # which on two cores took 10-15 % from a two-thread run) watches one more run
 # (for a single run, as of a slow peer, that run itself).
+# Each run starts with $OUT removed (untimed), as a first analysis into a new directory:
+# otherwise every run but the first would also pay for the file system freeing the
+# previous run's keys.parquet (10-30 ms here, for a file a second old; rdbscope does it
+# while writing its other outputs).
 timed() {
     local label="$1"; shift
     local n="${TIMED_REPEAT:-$REPEAT}" to="${TIMED_TIMEOUT:-0}" best="" cpu="" rss="" amax=0 i rc s m c
@@ -172,6 +176,7 @@ timed() {
     T_STATUS=ok
     for i in $(seq "$runs"); do
         rc=0
+        rm -rf "$OUT"
         if [ -n "$WARM_FILE" ]; then cat "$WARM_FILE" >/dev/null; fi
         /usr/bin/time -v -o "$WORK/time" timeout "$to" "$@" >/dev/null 2>"$WORK/err" &
         local tp=$! anon=0 a p
@@ -233,10 +238,11 @@ pagecache() { "$PY" "$WORK/pagecache.py" "$1" "$2"; }
 warm() { WARM_FILE="$1"; pagecache read "$1"; }
 div() { "$PY" -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.${3:-1}f' % (a / b) if b > 0 else '-')" "$1" "$2"; }
 
-# row FILE KEYS LABEL: prints one table line from T_*.
+# row FILE KEYS LABEL [COPIES]: prints one table line from T_* (for COPIES runs of FILE at
+# once: their bytes and keys together).
 row() {
-    local file="$1" keys="$2" label="$3" size mbs kps mbc
-    size="$(stat -c %s "$file")"
+    local file="$1" keys="$2" label="$3" copies="${4:-1}" size mbs kps mbc
+    size="$(($(stat -c %s "$file") * copies))"; keys="$((keys * copies))"
     if [ "$T_STATUS" != ok ]; then
         printf '%-44s %9s %9s %11s %10s %10s %8s %11s\n' "$label" "$T_STATUS" - - - - - -; return
     fi
@@ -269,10 +275,34 @@ run_modes() { # FILE PREFIX
     echo "speedup     $THREADS threads vs 1: $(div "${SEC[${p}a1]}" "${SEC[${p}aN]}" 2)x (with keys.parquet), $(div "${SEC[${p}n1]}" "${SEC[${p}nN]}" 2)x (--no-keys)"
 }
 
+# ceiling FILE PREFIX: the speedup the machine itself allows. THREADS one-thread runs at
+# once, each into its own directory, share nothing but the machine (cores, caches,
+# memory, the hypervisor's scheduling): THREADS times the one-thread time over their
+# time is what THREADS threads could reach with no cost of their own for working
+# together.
+ceiling() {
+    local f="$1" p="$2" keys i cmd=""
+    keys="$(meta "$f" keys)"
+    warm "$f"
+    for mode in a n; do
+        local flag=""; [ "$mode" = n ] && flag="--no-keys"
+        cmd=""
+        for i in $(seq "$THREADS"); do
+            cmd+="\"\$0\" analyze \"\$1\" --out \"\$2/run$i\" --threads 1 $flag >/dev/null & "
+        done
+        timed "ceiling $mode" bash -c "$cmd for j in \$(jobs -p); do wait \$j || exit 1; done" "$BIN" "$f" "$OUT"
+        SEC[${p}c$mode]="$T_SEC"
+        T_ANON_MB="-" # the sampler watches one process
+        row "$f" "$keys" "$THREADS x analyze --threads 1 ${flag:-(keys.parquet)} at once" "$THREADS"
+    done
+    echo "ceiling     $THREADS one-thread runs at once: $(div "$(calc "$THREADS * ${SEC[${p}a1]}")" "${SEC[${p}ca]}" 2)x one run's rate (with keys.parquet), $(div "$(calc "$THREADS * ${SEC[${p}n1]}")" "${SEC[${p}cn]}" 2)x (--no-keys): the most $THREADS threads could reach here"
+}
+
 echo "== rdbscope (best of $REPEAT, warm page cache: the file as read from disk)"
 describe "$MAIN"
 header
 run_modes "$MAIN" main
+[ "$THREADS" -gt 1 ] && ceiling "$MAIN" main
 echo
 echo "== the same file as a write leaves it in the page cache (small pages, mapped 4 KB at a time)"
 header
