@@ -275,11 +275,12 @@ run_modes() { # FILE PREFIX
     echo "speedup     $THREADS threads vs 1: $(div "${SEC[${p}a1]}" "${SEC[${p}aN]}" 2)x (with keys.parquet), $(div "${SEC[${p}n1]}" "${SEC[${p}nN]}" 2)x (--no-keys)"
 }
 
-# ceiling FILE PREFIX: the speedup the machine itself allows. THREADS one-thread runs at
-# once, each into its own directory, share nothing but the machine (cores, caches,
-# memory, the hypervisor's scheduling): THREADS times the one-thread time over their
-# time is what THREADS threads could reach with no cost of their own for working
-# together.
+# ceiling FILE PREFIX: what the machine gives independent processes. THREADS one-thread
+# runs at once, each into its own directory, share nothing but the machine (cores,
+# caches, memory, the kernel, the hypervisor's scheduling): THREADS times one run's time
+# over theirs is the speedup THREADS threads would reach if working together cost them
+# nothing. (With keys.parquet each run also has its writer thread, so more threads than
+# cores share the machine.) Measured like every row, best of REPEAT: it varies as much.
 ceiling() {
     local f="$1" p="$2" keys i cmd=""
     keys="$(meta "$f" keys)"
@@ -295,7 +296,7 @@ ceiling() {
         T_ANON_MB="-" # the sampler watches one process
         row "$f" "$keys" "$THREADS x analyze --threads 1 ${flag:-(keys.parquet)} at once" "$THREADS"
     done
-    echo "ceiling     $THREADS one-thread runs at once: $(div "$(calc "$THREADS * ${SEC[${p}a1]}")" "${SEC[${p}ca]}" 2)x one run's rate (with keys.parquet), $(div "$(calc "$THREADS * ${SEC[${p}n1]}")" "${SEC[${p}cn]}" 2)x (--no-keys): the most $THREADS threads could reach here"
+    echo "ceiling     $THREADS one-thread runs at once: $(div "$(calc "$THREADS * ${SEC[${p}a1]}")" "${SEC[${p}ca]}" 2)x one run's rate (with keys.parquet), $(div "$(calc "$THREADS * ${SEC[${p}n1]}")" "${SEC[${p}cn]}" 2)x (--no-keys): what the machine gives $THREADS independent processes"
 }
 
 echo "== rdbscope (best of $REPEAT, warm page cache: the file as read from disk)"
