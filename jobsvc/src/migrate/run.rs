@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::files::map_file;
 use crate::job::{check_allowed_file, JobCtx};
 use crate::redis::keys::{hex, unhex_lossy as unhex};
+use crate::redis::nodes::is_cluster;
 use crate::redis::Pacer;
 use crate::store::AppRow;
 
@@ -236,13 +237,13 @@ pub(super) fn check_target_dbs(
     target: &AppRow,
     source: Option<&AppRow>,
 ) -> Result<()> {
-    let source_cluster = source.is_some_and(|s| s.kind == "cluster");
+    let source_cluster = source.is_some_and(is_cluster);
     if source_cluster && p.dbs.as_ref().is_some_and(|d| d != &[0]) {
         return Err(Error::bad_request(
             "migration params: a cluster source has only db 0",
         ));
     }
-    if target.kind == "cluster" {
+    if is_cluster(target) {
         let dbs: Vec<u32> = match (&p.dbs, source_cluster) {
             (Some(d), _) => d.clone(),
             (None, true) => vec![0],

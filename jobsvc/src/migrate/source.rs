@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::files::map_file;
 use crate::job::JobCtx;
 use crate::redis::keys::show;
+use crate::redis::nodes::is_cluster;
 use crate::redis::reply::{int, server_error};
 use crate::registry::{self, Credentials, Node};
 use crate::state::credentials;
@@ -62,7 +63,7 @@ impl LiveSource {
             dbs: Vec::new(),
             conn: None,
         };
-        s.dbs = match (&p.dbs, app.kind == "cluster") {
+        s.dbs = match (&p.dbs, is_cluster(app)) {
             (_, true) => vec![0],
             (Some(d), false) => {
                 let mut d = d.clone();

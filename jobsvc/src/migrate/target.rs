@@ -11,6 +11,7 @@ use ::redis::Value as RV;
 use super::rewrite::Cmd;
 use crate::error::{Error, Result};
 use crate::job::JobCtx;
+use crate::redis::nodes::is_cluster;
 use crate::redis::reply::server_error;
 use crate::registry::{self, AppKind, Credentials, Node};
 use crate::state::credentials;
@@ -88,7 +89,7 @@ impl Target {
     pub(super) fn open(ctx: &JobCtx, app: AppRow) -> Result<Target> {
         let nodes = ctx.fresh_nodes(&app)?;
         let mut t = Target {
-            cluster: app.kind == "cluster",
+            cluster: is_cluster(&app),
             creds: credentials(&app),
             app,
             slots: Vec::new(),
