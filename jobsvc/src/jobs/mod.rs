@@ -227,4 +227,14 @@ mod tests {
         );
         assert!(Params::parse("hotkeys", &json!({"app": "a", "method": "guess"}), &CTX).is_err());
     }
+
+    #[test]
+    fn kinds_are_listed_once() {
+        assert_eq!(TYPES, ["analysis", "hotkeys", "cleanup", "migration"]);
+        assert_eq!(Params::node_use("analysis"), NodeUse::Sources);
+        assert_eq!(Params::node_use("migration"), NodeUse::Masters);
+        assert_eq!(Params::node_use("nope"), NodeUse::Masters);
+        let p = Params::parse("hotkeys", &json!({"app": "a"}), &CTX).unwrap();
+        assert_eq!((p.kind(), p.apps()), ("hotkeys", vec!["a"]));
+    }
 }
