@@ -2,9 +2,8 @@
 //! check the caller, parse and validate the request, then call the store;
 //! every ticket state change goes through [`crate::ticket::transition`].
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -17,11 +16,14 @@ use serde_json::{json, Value};
 
 use crate::auth;
 use crate::error::{Error, ErrorKind, Result};
+use crate::files::report_dir;
 use crate::params::Params;
 use crate::registry::{self, AppKind, Credentials, Window};
 use crate::service::Shared;
 use crate::store::{parse_role, AppRow, NewTicket, TicketRow, TransitionExtras, User};
 use crate::ticket::{transition, Actor, Event, Role, TicketState, TicketView, TransitionError};
+use crate::time::rfc3339;
+use crate::topology::discover;
 
 /// An error as the API answers it: a status and `{"error": message}`.
 /// Internal errors are logged and answered with a generic message.
@@ -88,30 +90,6 @@ pub fn router(state: Shared) -> Router {
 }
 
 // ---- helpers ---------------------------------------------------------------
-
-/// RFC 3339 UTC from milliseconds since the epoch.
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
 
 async fn caller(state: &Shared, headers: &HeaderMap) -> Result<User> {
     let unauthorized = |m: &str| Error::new(ErrorKind::Unauthorized, m);
@@ -344,18 +322,6 @@ struct NewApp {
     password: Option<String>,
     #[serde(default)]
     maintenance_window: Option<String>,
-}
-
-/// Discovers an app's nodes off the async runtime.
-pub(crate) async fn discover(kind: AppKind, addr: &str, creds: Credentials) -> Result<String> {
-    let addr = addr.to_string();
-    let nodes = tokio::task::spawn_blocking(move || {
-        registry::discover(kind, &addr, &creds, Duration::from_secs(3))
-            .map_err(|e| e.context(format!("cannot discover the nodes of {addr}")))
-    })
-    .await
-    .map_err(|e| Error::internal(format!("discovery task: {e}")))??;
-    Ok(serde_json::to_string(&nodes).unwrap_or_else(|_| "[]".into()))
 }
 
 async fn create_app(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -701,11 +667,6 @@ async fn audit(
     Ok(Json(rows).into_response())
 }
 
-/// Where a ticket's report files live.
-pub fn report_dir(config: &crate::Config, id: i64) -> PathBuf {
-    config.ticket_dir(id).join("report")
-}
-
 fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -763,16 +724,4 @@ async fn report_file(
         _ => "application/octet-stream",
     };
     Ok(([(header::CONTENT_TYPE, ctype)], bytes).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_339_200_123), "2026-11-22T09:20:00Z");
-    }
 }

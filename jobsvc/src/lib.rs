@@ -1,17 +1,25 @@
 //! The ticket service's engine: analysis, hot-key, cleanup and migration
 //! tickets that are approved before they run against live Redis nodes.
 //!
+//! A request flows one way: the [`api`] checks it and its [`params`] and
+//! records a ticket in the [`store`]; every state change goes through the
+//! [`ticket`] state machine; the scheduler in [`service`] claims approved
+//! tickets and runs them; [`jobs`] lists the job kinds (analysis, hot keys,
+//! [`cleanup`], [`migrate`]), each behind the one [`job::Job`] trait; the
+//! kinds talk to nodes through [`redis`], [`replica`] and [`hotkeys`].
+//!
 //! - [`ticket`]: the lifecycle; its single [`ticket::transition`] function
 //!   decides every state change and produces the audit record stored with it;
 //! - [`store`]: users, apps, tickets, audit, leases and checkpoints on SQLite
 //!   (default) or PostgreSQL (several instances, `SKIP LOCKED` claims);
 //! - [`api`]: the HTTP JSON API (`API.md`, `/openapi.json`);
 //! - [`service`]: the scheduler (worker pool, per-node leases, maintenance
-//!   windows, retries with backoff, rescue of dead instances' jobs), `serve`
-//!   and `init_admin`;
-//! - [`jobs`]: what each ticket type does; [`replica`] fetches an RDB from a
-//!   live node as a replica; [`hotkeys`] samples hot keys; [`registry`]
-//!   discovers an app's nodes.
+//!   windows, retries with backoff, rescue of dead instances' jobs);
+//!   [`server`]: `serve` and `init_admin`; [`state`]: what they share;
+//! - [`jobs`]: the job kinds and what each ticket type does; [`job`]: the
+//!   trait a kind implements and the context a running job is given;
+//!   [`replica`] fetches an RDB from a live node as a replica; [`hotkeys`]
+//!   samples hot keys; [`registry`] discovers an app's nodes.
 //!
 //! ```
 //! use jobsvc::ticket::{transition, Actor, Event, Policy, Role, TicketState, TicketView};
@@ -23,6 +31,25 @@
 //! assert!(transition(&pending, &Event::Approve, &Actor::user("alice", Role::Submitter), &Policy::default()).is_err());
 //! # Ok::<(), jobsvc::ticket::TransitionError>(())
 //! ```
+//!
+//! A ticket's parameters are checked, filled with their defaults and frozen
+//! with a hash at submission; what runs is exactly what was approved:
+//!
+//! ```
+//! use jobsvc::params::{ParseCtx, Params};
+//!
+//! let ctx = ParseCtx { allowed_dirs: &[], max_monitor_secs: 300, is_admin: false };
+//! let params = serde_json::json!({"app": "shop", "patterns": [{"prefix": "login:"}]});
+//! let cleanup = Params::parse("cleanup", &params, &ctx)?;
+//! assert_eq!(cleanup.apps(), ["shop"]);
+//! let (canonical, hash) = cleanup.canonical();
+//! assert!(canonical.contains(r#""rate":1000"#), "{canonical}");
+//! assert!(hash.starts_with("sha256:"));
+//! // Unknown fields are refused.
+//! let typo = serde_json::json!({"app": "shop", "patterns": [{"prefix": "x"}], "colour": 1});
+//! assert!(Params::parse("cleanup", &typo, &ctx).is_err());
+//! # Ok::<(), jobsvc::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod api;
@@ -30,16 +57,23 @@ pub mod auth;
 pub mod cleanup;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hotkeys;
+pub mod job;
 pub mod jobs;
 pub mod migrate;
 pub mod params;
+pub mod redis;
 pub mod registry;
 pub mod replica;
+pub mod server;
 pub mod service;
+pub mod state;
 pub mod store;
 pub mod ticket;
+pub mod time;
+pub mod topology;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use service::{init_admin, serve};
+pub use server::{init_admin, serve};

@@ -1,227 +1,23 @@
-//! The running service: shared state, the scheduler that claims approved
-//! tickets and runs them under leases, the rescuer of jobs whose instance
-//! died, and `serve` / `init_admin`.
+//! The scheduler: claims approved tickets (per-node leases, maintenance
+//! windows, a global cap), runs each on a worker thread under a renewed
+//! lease, records the outcome with retries and backoff, and rescues the
+//! jobs of instances that died. It knows job kinds only through
+//! [`crate::jobs`].
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
-use crate::api;
-use crate::auth;
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::{self, JobCtx};
-use crate::params::Params;
-use crate::registry::{self, AppKind, Credentials, Window};
-use crate::store::{now_ms, AppRow, ClaimPolicy, Store, TicketRow, TransitionExtras};
-use crate::ticket::{transition, Actor, Event, Policy, Role, TicketView};
+use crate::job::JobCtx;
+use crate::jobs;
+use crate::registry::Window;
+use crate::store::{now_ms, AppRow, ClaimPolicy, TicketRow, TransitionExtras};
+use crate::ticket::{transition, Actor, Event, TicketView};
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Jobs running in this instance now.
-    pub jobs_running: AtomicU64,
-    /// RDB bytes analyzed.
-    pub bytes_analyzed: AtomicU64,
-    /// RDB bytes fetched from nodes.
-    pub bytes_fetched: AtomicU64,
-    /// Keys analyzed, sampled, deleted or written.
-    pub keys_touched: AtomicU64,
-}
-
-/// Everything handlers and workers share.
-#[derive(Debug)]
-pub struct ServiceState {
-    /// The store.
-    pub store: Store,
-    /// The configuration.
-    pub config: Config,
-    /// Transition rules from the configuration.
-    pub policy: Policy,
-    /// Counters.
-    pub metrics: Metrics,
-    /// Wakes the scheduler (a ticket was approved or a job ended).
-    pub wake: Notify,
-    /// This instance's id, kept in the data dir so that a restarted
-    /// instance recognizes (and at once resumes) the jobs it was running.
-    pub instance: String,
-    /// Set on shutdown.
-    pub stopping: AtomicBool,
-}
-
-/// Shared state handle.
-pub type Shared = Arc<ServiceState>;
-
-/// One line to the service log (stderr), with a UTC timestamp.
-pub fn log(msg: &str) {
-    eprintln!("{} rdbscope-serve: {msg}", api::rfc3339(now_ms()));
-}
-
-fn instance_id(data_dir: &Path) -> Result<String> {
-    let path = data_dir.join("instance-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
-        let id = id.trim();
-        if !id.is_empty() {
-            return Ok(id.to_string());
-        }
-    }
-    let id = format!("i-{}", auth::hex(&auth::random_bytes(8)?));
-    std::fs::write(&path, &id)
-        .map_err(|e| Error::internal(format!("cannot write {}: {e}", path.display())))?;
-    Ok(id)
-}
-
-/// Opens the store and builds the shared state.
-pub async fn open(config: Config) -> Result<Shared> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        Error::internal(format!(
-            "cannot create data dir {}: {e}",
-            config.data_dir.display()
-        ))
-    })?;
-    let store = Store::open(&config.store_url()).await?;
-    let instance = instance_id(&config.data_dir)?;
-    Ok(Arc::new(ServiceState {
-        policy: Policy {
-            allow_self_approval: config.allow_self_approval,
-            max_attempts: config.max_attempts.max(1),
-        },
-        store,
-        config,
-        metrics: Metrics::default(),
-        wake: Notify::new(),
-        instance,
-        stopping: AtomicBool::new(false),
-    }))
-}
-
-/// Creates the first admin (or another one) and returns its token, shown
-/// this once.
-pub async fn init_admin(config: &Config, name: &str) -> Result<String> {
-    auth::check_name("user name", name)?;
-    let state = open(config.clone()).await?;
-    let token = auth::new_token()?;
-    state
-        .store
-        .create_user(name, Role::Admin, &auth::token_hash(&token))
-        .await?;
-    Ok(token)
-}
-
-/// Runs the API and the scheduler until SIGINT or SIGTERM.
-pub async fn serve(config: Config) -> Result<()> {
-    let listen = config.listen;
-    let state = open(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::internal(format!("cannot listen on {listen}: {e}")))?;
-    log(&format!(
-        "listening on http://{} (store: {}, instance {})",
-        listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        state.store.backend().as_str(),
-        state.instance
-    ));
-    if state.store.count_users().await? == 0 {
-        log("no users yet: create the first admin with `rdbscope serve --init-admin NAME`");
-    }
-    let scheduler = tokio::spawn(scheduler(state.clone()));
-    let app = api::router(state.clone());
-    let shutdown = {
-        let state = state.clone();
-        async move {
-            shutdown_signal().await;
-            log("stopping: running jobs stop at their next batch and resume on restart");
-            state.stopping.store(true, Ordering::SeqCst);
-            state.wake.notify_waiters();
-        }
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::internal(format!("server: {e}")))?;
-    state.stopping.store(true, Ordering::SeqCst);
-    state.wake.notify_waiters();
-    let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
-/// Discovers an app's nodes again and stores them.
-pub async fn refresh_topology(state: &Shared, app: &AppRow) -> Result<String> {
-    let kind = AppKind::parse(&app.kind)?;
-    let topology = api::discover(kind, &app.addr, credentials(app)).await?;
-    state.store.set_topology(&app.name, &topology).await?;
-    Ok(topology)
-}
-
-/// An app's login.
-pub fn credentials(app: &AppRow) -> Credentials {
-    Credentials {
-        user: app.username.clone(),
-        password: app.password.clone(),
-    }
-}
-
-/// Which nodes a job of this ticket would occupy: the members it reads
-/// from or acts on. None for jobs that touch no node (file analysis).
-pub fn ticket_nodes(t: &TicketRow, apps: &[AppRow]) -> Option<(Option<AppRow>, Vec<String>)> {
-    let params: serde_json::Value = serde_json::from_str(&t.params).ok()?;
-    // Every app a ticket names: `app`, or a migration's `source`/`target`.
-    let names: Vec<&str> = ["app", "source", "target"]
-        .iter()
-        .filter_map(|k| {
-            let v = params.get(*k)?;
-            v.as_str().or_else(|| v.get("app")?.as_str())
-        })
-        .collect();
-    let mut first = None;
-    let mut busy = Vec::new();
-    for name in names {
-        let app = apps.iter().find(|a| a.name == name)?.clone();
-        let nodes: Vec<registry::Node> = serde_json::from_str(&app.topology).unwrap_or_default();
-        match t.kind.as_str() {
-            "analysis" => busy.extend(
-                registry::sources(&nodes)
-                    .into_iter()
-                    .map(|(_, from)| from.addr),
-            ),
-            _ => busy.extend(
-                nodes
-                    .iter()
-                    .filter(|n| n.role == "master")
-                    .map(|n| n.addr.clone()),
-            ),
-        }
-        first.get_or_insert(app);
-    }
-    Some((first, busy))
-}
+pub use crate::jobs::{stored_params, ticket_nodes};
+pub use crate::state::{credentials, log, open, Metrics, ServiceState, Shared};
+pub use crate::topology::refresh_topology;
 
 struct Admission {
     apps: Vec<AppRow>,
@@ -309,7 +105,8 @@ async fn rescue(state: &Shared, own: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-async fn scheduler(state: Shared) {
+/// Claims and runs approved tickets until the service stops.
+pub(crate) async fn scheduler(state: Shared) {
     if let Err(e) = rescue(&state, Some(&state.instance.clone())).await {
         log(&format!("rescue at start: {e}"));
     }
@@ -471,23 +268,6 @@ async fn run_job(state: Shared, t: TicketRow) {
         Err(e) => log(&format!("ticket {id}: {e}")),
     }
     state.wake.notify_one();
-}
-
-/// Parses a stored ticket's parameters again (with today's configuration).
-pub fn stored_params(state: &ServiceState, t: &TicketRow) -> Result<Params> {
-    let v: serde_json::Value = serde_json::from_str(&t.params)
-        .map_err(|e| Error::internal(format!("stored params: {e}")))?;
-    // Parameters were checked (and `force` allowed) at submission; what is
-    // re-checked here is what the configuration may have changed since.
-    Params::parse(
-        &t.kind,
-        &v,
-        &crate::params::ParseCtx {
-            allowed_dirs: &state.config.allowed_dirs,
-            max_monitor_secs: state.config.max_monitor_secs,
-            is_admin: true,
-        },
-    )
 }
 
 #[cfg(test)]

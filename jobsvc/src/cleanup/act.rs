@@ -1,0 +1,171 @@
+//! Acting on selected keys, chunk by chunk at the rate: `UNLINK` (big
+//! collections emptied first) or `EXPIRE` with a spread-out TTL, counted
+//! from the replies.
+
+use std::sync::atomic::Ordering;
+
+use super::params::Mode;
+use super::runner::Run;
+use crate::error::{Error, Result};
+use crate::redis::reply::{int as v_int, text as v_text};
+
+impl Run<'_> {
+    /// Deletes (or expires) `keys`, chunk by chunk at the rate. With
+    /// `recovering`, the keys are the pending ones of a killed attempt.
+    pub(super) fn act(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        keys: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
+        let chunk = self.p.chunk();
+        for part in keys.chunks(chunk) {
+            self.ctx.check_cancel()?;
+            self.wait_pressure(conn, addr)?;
+            if self.p.dry_run {
+                self.bucket.take(part.len(), self.ctx)?;
+                for k in part {
+                    self.note_sample(addr, db, k);
+                }
+                continue;
+            }
+            match self.p.mode {
+                Mode::Delete => self.delete(conn, addr, db, part, recovering)?,
+                Mode::Expire => self.expire(conn, addr, db, part, recovering)?,
+            }
+            let pct = self.percent();
+            let counters = self.counters(addr);
+            self.ctx.progress("cleaning", pct, counters, false);
+        }
+        Ok(())
+    }
+
+    pub(super) fn delete(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        part: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
+        // Sizes of collections, for the big ones.
+        let mut pipe = redis::pipe();
+        for k in part {
+            pipe.cmd("TYPE").arg(&k[..]);
+        }
+        let types: Vec<redis::Value> = pipe.ignore_errors().query(conn).map_err(Error::from)?;
+        let types: Vec<String> = types.iter().map(v_text).collect();
+        let mut pipe = redis::pipe();
+        let mut sized = Vec::new();
+        for (i, t) in types.iter().enumerate() {
+            let cmd = match t.as_str() {
+                "hash" => "HLEN",
+                "set" => "SCARD",
+                "zset" => "ZCARD",
+                "list" => "LLEN",
+                _ => continue,
+            };
+            pipe.cmd(cmd).arg(&part[i][..]);
+            sized.push(i);
+        }
+        if !sized.is_empty() {
+            let sizes: Vec<redis::Value> = pipe.ignore_errors().query(conn).map_err(Error::from)?;
+            for (i, v) in sized.iter().zip(&sizes) {
+                let size = v_int(v).unwrap_or(0).max(0) as u64;
+                if size > self.p.big_elements {
+                    self.empty_big(conn, addr, &part[*i], &types[*i], size)?;
+                }
+            }
+        }
+        self.bucket.take(part.len(), self.ctx)?;
+        let mut pipe = redis::pipe();
+        for k in part {
+            pipe.cmd("UNLINK").arg(&k[..]);
+        }
+        let replies: Vec<redis::Value> = pipe
+            .query(conn)
+            .map_err(|e| Error::from(e).context(format!("UNLINK on {addr}")))?;
+        let mut deleted = 0u64;
+        let mut recovered = 0u64;
+        for (k, r) in part.iter().zip(&replies) {
+            if v_int(r) == Some(1) {
+                deleted += 1;
+                self.note_sample(addr, db, k);
+            } else if recovering {
+                recovered += 1;
+                self.note_sample(addr, db, k);
+            }
+        }
+        self.ctx
+            .state()
+            .metrics
+            .keys_touched
+            .fetch_add(deleted, Ordering::Relaxed);
+        let c = self.node(addr);
+        c.deleted += deleted + recovered;
+        c.recovered += recovered;
+        Ok(())
+    }
+
+    pub(super) fn expire(
+        &mut self,
+        conn: &mut redis::Connection,
+        addr: &str,
+        db: u32,
+        part: &[Vec<u8>],
+        recovering: bool,
+    ) -> Result<()> {
+        let [lo, hi] = self.p.expire_secs.unwrap_or([1, 1]);
+        let mut todo: Vec<&Vec<u8>> = part.iter().collect();
+        let mut recovered = 0u64;
+        if recovering {
+            // Keys the killed attempt already gave a TTL in range are
+            // counted, not touched again.
+            let mut pipe = redis::pipe();
+            for k in part {
+                pipe.cmd("PTTL").arg(&k[..]);
+            }
+            let ttls: Vec<redis::Value> = pipe.query(conn).map_err(Error::from)?;
+            todo.clear();
+            for (k, t) in part.iter().zip(&ttls) {
+                match v_int(t).unwrap_or(-2) {
+                    -2 => {}
+                    t if t >= 0 && t <= hi as i64 * 1000 => {
+                        recovered += 1;
+                        self.note_sample(addr, db, k);
+                    }
+                    _ => todo.push(k),
+                }
+            }
+        }
+        self.bucket.take(part.len(), self.ctx)?;
+        let mut pipe = redis::pipe();
+        for k in &todo {
+            let secs = self.rng.range(lo, hi);
+            pipe.cmd("EXPIRE").arg(&k[..]).arg(secs);
+        }
+        let mut expired = 0u64;
+        if !todo.is_empty() {
+            let replies: Vec<redis::Value> = pipe
+                .query(conn)
+                .map_err(|e| Error::from(e).context(format!("EXPIRE on {addr}")))?;
+            for (k, r) in todo.iter().zip(&replies) {
+                if v_int(r) == Some(1) {
+                    expired += 1;
+                    self.note_sample(addr, db, k);
+                }
+            }
+        }
+        self.ctx
+            .state()
+            .metrics
+            .keys_touched
+            .fetch_add(expired, Ordering::Relaxed);
+        let c = self.node(addr);
+        c.expired += expired + recovered;
+        c.recovered += recovered;
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! Cleanup tickets: delete (or set a spread-out TTL on) the keys that match
+//! prefixes or globs, on every master of an app, under a rate limit, with a
+//! pause while a node is under pressure, and a checkpoint after every batch
+//! so that a killed or restarted service resumes where it stopped without
+//! losing or double-counting a key.
+//!
+//! How a run goes, for each master (in address order), each db and each
+//! pattern (a *pass*):
+//!
+//! 1. `SCAN cursor MATCH glob COUNT batch`;
+//! 2. the returned keys are inspected with pipelined `OBJECT IDLETIME` (only
+//!    with an idle filter), `TYPE` and `PTTL`, and filtered;
+//! 3. the checkpoint is written: the next cursor, the keys about to be acted
+//!    on (*pending*) and the counters so far;
+//! 4. the pending keys are deleted in chunks, each chunk waiting for its
+//!    tokens: collections with more than `big_elements` members are first
+//!    emptied in chunks of `batch` (`HSCAN`+`HDEL`, `SSCAN`+`SREM`,
+//!    `ZSCAN`+`ZREM`, `LTRIM`), then every key gets a pipelined `UNLINK`,
+//!    and deletions are counted from its replies.
+//!
+//! A resumed run first settles the pending keys of the checkpoint: those
+//! still there are deleted (and counted from the replies), those already
+//! gone were deleted by the killed attempt after its checkpoint, and are
+//! counted once, as `recovered`. Then the same SCAN cursor continues: SCAN
+//! returns every key present for the whole scan, deleting a key twice is
+//! harmless, and counting from the replies never counts one twice.
+
+mod act;
+mod big_keys;
+mod checkpoint;
+mod estimate;
+mod inspect;
+pub mod params;
+mod plan;
+mod run;
+mod runner;
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::job::{Job, JobCtx, ParseCtx};
+use crate::state::ServiceState;
+use crate::store::AppRow;
+
+pub use crate::redis::{glob_match, pressure, Pattern, KEY_TYPES};
+pub use params::{CleanupParams, Mode, TtlFilter};
+pub use plan::plan;
+pub use run::run;
+
+impl Job for CleanupParams {
+    const NAME: &'static str = "cleanup";
+
+    fn validate(&self, ctx: &ParseCtx<'_>) -> Result<()> {
+        CleanupParams::validate(self, ctx)
+    }
+
+    fn apps(&self) -> Vec<&str> {
+        CleanupParams::apps(self)
+    }
+
+    fn plan(
+        &self,
+        state: &ServiceState,
+        apps: &[AppRow],
+    ) -> impl Future<Output = Result<Value>> + Send {
+        plan(state, self, apps)
+    }
+
+    fn run(&self, ctx: &JobCtx) -> Result<Value> {
+        run(ctx, self)
+    }
+}

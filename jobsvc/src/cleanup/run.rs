@@ -1,0 +1,228 @@
+//! The cleanup run: pass after pass (master, db, pattern) of `SCAN`,
+//! filter, checkpoint, act; settling a killed attempt's pending keys first,
+//! and writing `cleanup.json`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::checkpoint::Checkpoint;
+use super::inspect::inspect;
+use super::params::CleanupParams;
+use super::runner::{Rng, Run};
+use crate::error::{Error, Result};
+use crate::job::JobCtx;
+use crate::redis::keys::{hex, unhex};
+use crate::redis::nodes::{is_cluster, select};
+use crate::redis::Bucket;
+use crate::registry::{self, Credentials};
+use crate::state::credentials;
+
+impl Run<'_> {
+    /// One pass: a SCAN of one pattern in one db of one master.
+    pub(super) fn pass(
+        &mut self,
+        creds: &Credentials,
+        addr: &str,
+        db: u32,
+        glob: &str,
+        key: &str,
+    ) -> Result<()> {
+        let mut conn = registry::connect(addr, creds, Duration::from_secs(5))?;
+        select(&mut conn, self.cluster, db)?;
+        let mut cursor = "0".to_string();
+        if self.cp.current.as_deref() == Some(key) {
+            cursor = self.cp.cursor.clone();
+            let mut seen = std::collections::HashSet::new();
+            let pending: Vec<Vec<u8>> = self
+                .cp
+                .pending
+                .iter()
+                .filter_map(|h| unhex(h))
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
+            if !pending.is_empty() {
+                self.act(&mut conn, addr, db, &pending, true)?;
+            }
+        }
+        self.cp.current = Some(key.to_string());
+        self.cp.pending.clear();
+        let idle = self.p.idle_secs_min.is_some();
+        loop {
+            self.ctx.check_cancel()?;
+            self.wait_pressure(&mut conn, addr)?;
+            let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(&cursor)
+                .arg("MATCH")
+                .arg(glob)
+                .arg("COUNT")
+                .arg(self.p.batch)
+                .query(&mut conn)
+                .map_err(|e| Error::from(e).context(format!("SCAN on {addr}")))?;
+            let info = inspect(&mut conn, &keys, idle)?;
+            let chosen: Vec<Vec<u8>> = keys
+                .iter()
+                .zip(&info)
+                .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let c = self.node(addr);
+            c.scanned += keys.len() as u64;
+            c.selected += chosen.len() as u64;
+            self.cp.cursor = next.clone();
+            if !self.p.dry_run {
+                self.cp.pending = chosen.iter().map(|k| hex(k)).collect();
+            }
+            // Before acting on keys the checkpoint must name them; an empty
+            // batch is saved at most once a second.
+            if !self.cp.pending.is_empty() || self.last_save.elapsed() >= Duration::from_secs(1) {
+                self.save(addr)?;
+            }
+            self.act(&mut conn, addr, db, &chosen, false)?;
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        self.cp.done.push(key.to_string());
+        self.cp.current = None;
+        self.cp.cursor = "0".into();
+        self.cp.pending.clear();
+        self.save(addr)
+    }
+}
+
+/// Runs the ticket.
+pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
+    let app = ctx.app(&p.app)?;
+    let cluster = is_cluster(&app);
+    if cluster && p.dbs != [0] {
+        return Err(Error::internal("a cluster has only db 0"));
+    }
+    let nodes = ctx.fresh_nodes(&app)?;
+    let masters = registry::masters(&nodes);
+    if masters.is_empty() {
+        return Err(Error::transient(format!(
+            "app {} has no master now",
+            app.name
+        )));
+    }
+    let creds = credentials(&app);
+    let mut cp: Checkpoint = ctx
+        .resume_checkpoint()?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let resumed = cp.current.is_some() || !cp.done.is_empty();
+    if resumed {
+        cp.resumes += 1;
+    }
+    let estimate = ctx
+        .block_on(ctx.state().store.get_ticket(ctx.ticket_id()))?
+        .and_then(|t| t.plan)
+        .and_then(|plan| serde_json::from_str::<Value>(&plan).ok())
+        .and_then(|plan| plan["keys"].as_u64())
+        .unwrap_or(0);
+    let globs = p.globs();
+    let mut passes = Vec::new();
+    for m in &masters {
+        for db in &p.dbs {
+            for (i, g) in globs.iter().enumerate() {
+                passes.push((m.clone(), *db, g.clone(), format!("{m}/{db}/{i}")));
+            }
+        }
+    }
+    // Pending keys of a master that is no longer one (a failover) are
+    // found again by the scan of the new master.
+    if let Some(cur) = &cp.current {
+        if !passes.iter().any(|(_, _, _, k)| k == cur) {
+            cp.current = None;
+            cp.pending.clear();
+        }
+    }
+    let prior_secs = cp.seconds;
+    let mut run = Run {
+        ctx,
+        p,
+        // Half a second of tokens: slow moments (a checkpoint, a SCAN) are
+        // made up for, in a burst of at most that much.
+        bucket: Bucket::new(p.rate, p.chunk().max((p.rate / 2) as usize)),
+        rng: Rng::new(),
+        started: Instant::now(),
+        prior_secs,
+        last_pressure: None,
+        last_save: Instant::now(),
+        passes: passes.len(),
+        estimate,
+        cluster,
+        cp,
+    };
+    ctx.progress("cleaning", run.percent(), run.counters(""), true);
+    for (addr, db, glob, key) in &passes {
+        if run.cp.done.contains(key) {
+            continue;
+        }
+        run.pass(&creds, addr, *db, glob, key)?;
+    }
+    let totals = run.totals();
+    let seconds = run.seconds();
+    let active = (seconds - run.cp.paused_secs).max(1e-9);
+    let acted = if p.dry_run {
+        totals.selected
+    } else {
+        totals.deleted + totals.expired
+    };
+    let per_node: Vec<Value> = masters
+        .iter()
+        .chain(run.cp.nodes.keys().filter(|k| !masters.contains(k)))
+        .map(|m| {
+            let c = run.cp.nodes.get(m).cloned().unwrap_or_default();
+            let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
+            v["node"] = json!(m);
+            v
+        })
+        .collect();
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    let report = json!({
+        "app": app.name,
+        "mode": p.mode,
+        "dry_run": p.dry_run,
+        "dbs": p.dbs,
+        "match": globs,
+        "filters": {"type": p.key_type, "ttl": p.ttl, "idle_secs_min": p.idle_secs_min},
+        "rate": p.rate,
+        "nodes": per_node,
+        "totals": totals,
+        "seconds": round(seconds),
+        "paused_secs": round(run.cp.paused_secs),
+        "keys_per_sec": round(acted as f64 / active),
+        "resumes": run.cp.resumes,
+        "sample": run.cp.sample,
+    });
+    let dir = ctx.report_dir();
+    std::fs::create_dir_all(&dir)?;
+    let mut text = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    text.push(b'\n');
+    std::fs::write(dir.join("cleanup.json"), text)?;
+    ctx.progress("done", 100.0, run.counters(""), true);
+    let mut result = json!({
+        "mode": p.mode,
+        "dry_run": p.dry_run,
+        "scanned": totals.scanned,
+        "selected": totals.selected,
+        "deleted": totals.deleted,
+        "expired": totals.expired,
+        "recovered": totals.recovered,
+        "big_keys": totals.big_keys,
+        "elements_removed": totals.elements_removed,
+        "masters": masters.len(),
+        "seconds": round(seconds),
+        "paused_secs": round(run.cp.paused_secs),
+        "keys_per_sec": round(acted as f64 / active),
+        "resumes": run.cp.resumes,
+        "files": ["cleanup.json"],
+    });
+    if p.dry_run {
+        result["would_act_on"] = json!(totals.selected);
+    }
+    Ok(result)
+}

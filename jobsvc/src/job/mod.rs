@@ -1,0 +1,10 @@
+//! The contract between the scheduler and the job kinds: the [`Job`] trait
+//! each kind implements, and the [`JobCtx`] a running job is given.
+
+pub mod ctx;
+pub mod kind;
+pub mod parse;
+
+pub use ctx::JobCtx;
+pub use kind::{Job, NodeUse};
+pub use parse::{check_allowed_file, ParseCtx};

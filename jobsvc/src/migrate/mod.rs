@@ -1,0 +1,87 @@
+//! Migration tickets: copy the keys of a source (a live app, or an RDB file
+//! on the service host or fetched from the app as a replica) to a target app
+//! (a standalone node, a master with replicas, or a cluster), under a rate
+//! limit, with a checkpoint after every batch and a verification at the end.
+//!
+//! How a batch goes:
+//!
+//! 1. the source gives the next batch of selected keys with their values as
+//!    `DUMP` payloads and absolute expire times: from a live app, `SCAN`
+//!    then pipelined `PTTL` + `DUMP` on each master; from a file, the
+//!    parser's raw value bytes wrapped as a payload (type byte, value, RDB
+//!    version, CRC64) without decoding them;
+//! 2. pipelined `EXISTS` on the target tells which keys were already there;
+//! 3. the checkpoint is written: where the source continues, the batch
+//!    (live: its keys; file: its start offset), the keys of the batch that
+//!    already existed, and the counters so far;
+//! 4. the keys are written, paced by the rate: `RESTORE key abs-expire
+//!    payload ABSTTL` when the target's `DUMP` format is at least the
+//!    source's, otherwise as commands (`RPUSH`, `HSET`, `XADD`…, in chunks
+//!    of at most `max_command_bytes`) into a temporary key of the same
+//!    slot that is then `RENAME`d into place.
+//!
+//! A resumed run redoes the batch of its checkpoint: keys that existed
+//! before the batch are treated by the conflict policy as the first time,
+//! the others may be the killed attempt's own writes and are replaced.
+//! `RESTORE` and `RENAME` are atomic per key, so a key is never seen half
+//! written and a list is never doubled.
+//!
+//! Cluster targets: keys are routed by slot (`CLUSTER SLOTS`), `MOVED`
+//! refreshes the map and retries, `ASK` retries with `ASKING`, and a
+//! connection error (a master failing over) refreshes the map and retries
+//! with backoff for up to about half a minute.
+//!
+//! Verification: keys matching the filters are counted per db on both
+//! sides, and a sample (`verify_percent` of the written keys, plus every key
+//! whose payload is over `big_key_bytes`) is compared by value and TTL.
+//! `migration.json` in the report lists the counts, conflicts, failures and
+//! mismatches; the ticket fails when a key failed or a mismatch remains.
+
+mod canon;
+mod checkpoint;
+pub mod params;
+mod plan;
+mod rewrite;
+mod run;
+mod source;
+mod target;
+mod verify;
+mod write;
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::job::{Job, JobCtx, ParseCtx};
+use crate::state::ServiceState;
+use crate::store::AppRow;
+
+pub use params::{Conflict, MigrationParams, Source, SourceMethod, WriteMode};
+pub use plan::plan;
+pub use run::run;
+pub use target::dump_version;
+
+impl Job for MigrationParams {
+    const NAME: &'static str = "migration";
+
+    fn validate(&self, ctx: &ParseCtx<'_>) -> Result<()> {
+        MigrationParams::validate(self, ctx)
+    }
+
+    fn apps(&self) -> Vec<&str> {
+        MigrationParams::apps(self)
+    }
+
+    fn plan(
+        &self,
+        state: &ServiceState,
+        apps: &[AppRow],
+    ) -> impl Future<Output = Result<Value>> + Send {
+        plan(state, self, apps)
+    }
+
+    fn run(&self, ctx: &JobCtx) -> Result<Value> {
+        run(ctx, self)
+    }
+}

@@ -1,0 +1,266 @@
+//! The migration run: open the target and the source, copy batch after
+//! batch under checkpoints, verify, and write `migration.json`.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::checkpoint::{Pending, State};
+use super::params::{MigrationParams, SourceMethod};
+use super::source::{fetch_files, live_estimate, FileSource, LiveSource, Src};
+use super::target::Target;
+use super::verify::verify;
+use super::write::Ctx;
+use crate::error::{Error, Result};
+use crate::files::map_file;
+use crate::job::{check_allowed_file, JobCtx};
+use crate::redis::keys::{hex, unhex_lossy as unhex};
+use crate::redis::nodes::is_cluster;
+use crate::redis::Pacer;
+use crate::store::AppRow;
+
+/// Runs the ticket.
+pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
+    let target_app = ctx.app(&p.target)?;
+    let source_app = p.source.app.as_deref().map(|a| ctx.app(a)).transpose()?;
+    let mut st: State = ctx
+        .resume_checkpoint()?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let resumed_run = st.total > 0 || st.copied || st.pending.is_some() || !st.per_db.is_empty();
+    check_target_dbs(p, &target_app, source_app.as_ref())?;
+    let target = Target::open(ctx, target_app.clone())?;
+    let work = ctx.work_dir();
+    std::fs::create_dir_all(&work)?;
+    let sample_path = work.join("migration-sample.jsonl");
+    if !resumed_run {
+        let _ = std::fs::remove_file(&sample_path);
+    }
+    let sample = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&sample_path)?;
+    let mut src = match (&p.source.file, &source_app) {
+        (Some(f), _) => {
+            let real = check_allowed_file(f, &ctx.state().config.allowed_dirs)
+                .map_err(|e| Error::internal(e.message))?;
+            Src::Files(FileSource {
+                files: vec![(real.clone(), map_file(&real)?)],
+            })
+        }
+        (None, Some(app)) if p.method() == SourceMethod::Rdb => Src::Files(fetch_files(ctx, app)?),
+        (None, Some(app)) => Src::Live(Box::new(LiveSource::open(ctx, p, app)?)),
+        (None, None) => return Err(Error::internal("no source")),
+    };
+    let source_version = match &src {
+        Src::Files(f) => f.rdb(0)?.version(),
+        Src::Live(_) => 0,
+    };
+    if st.total == 0 {
+        st.total = match &mut src {
+            Src::Files(f) => f.files.iter().map(|(_, m)| m.len() as u64).sum(),
+            Src::Live(l) => live_estimate(l)?,
+        };
+    }
+    let mut m = Ctx {
+        ctx,
+        p,
+        target,
+        st,
+        pacer: Pacer::new(p.rate as f64),
+        sample,
+        source_version,
+    };
+    let copy_start = Instant::now();
+    let copy_before = m.st.copy_secs;
+    while !m.st.copied {
+        ctx.check_cancel()?;
+        // The batch to write: the checkpoint's, or the next one.
+        let (batch, existed, resumed) = match m.st.pending.take() {
+            Some(pend) => {
+                let batch = match &mut src {
+                    Src::Live(l) => {
+                        let keys = pend.keys.iter().map(|k| unhex(k)).collect();
+                        l.read(m.st.a, pend.db, keys)?
+                    }
+                    Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
+                };
+                (batch, pend.existed, true)
+            }
+            None => {
+                let next = match &mut src {
+                    Src::Live(l) => {
+                        match l.next_keys(p, &mut m.st)? {
+                            None => None,
+                            Some((db, keys)) => {
+                                // Read from the master that was scanned.
+                                let b = l.read(m.st.a, db, keys)?;
+                                Some((b, 0, 0, 0))
+                            }
+                        }
+                    }
+                    Src::Files(f) => loop {
+                        if m.st.a >= f.files.len() {
+                            break None;
+                        }
+                        let (file, start, db) = (m.st.a, m.st.b, m.st.c);
+                        let (b, next, done_to) = f.read_at(p, m.st.a, start, db)?;
+                        m.st.done_bytes = f.files[..m.st.a]
+                            .iter()
+                            .map(|(_, x)| x.len() as u64)
+                            .sum::<u64>()
+                            + done_to;
+                        match next {
+                            Some((o, d)) => (m.st.b, m.st.c) = (o, d),
+                            None => (m.st.a, m.st.b, m.st.c) = (m.st.a + 1, 0, 0),
+                        }
+                        if !b.items.is_empty() {
+                            break Some((b, file, start, db));
+                        }
+                    },
+                };
+                let Some((batch, file, start, start_db)) = next else {
+                    m.st.copied = true;
+                    m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
+                    m.checkpoint("verifying")?;
+                    break;
+                };
+                let existed = m.existing(&batch)?;
+                m.st.pending = Some(Pending {
+                    db: batch.db,
+                    keys: match &src {
+                        Src::Live(_) => batch.items.iter().map(|i| hex(&i.key)).collect(),
+                        Src::Files(_) => Vec::new(),
+                    },
+                    file,
+                    start,
+                    start_db,
+                    existed: existed.clone(),
+                });
+                // A batch whose keys all vanished still moves the position.
+                m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
+                m.checkpoint("copying")?;
+                m.st.pending = None;
+                (batch, existed, false)
+            }
+        };
+        m.write(&batch, &existed, resumed)?;
+        let t = m.st.totals();
+        let pct = match m.st.total {
+            0 => 0.0,
+            n => (m.st.done_bytes.max(t.selected) as f64 / n as f64 * 90.0).min(90.0),
+        };
+        ctx.progress(
+            "copying",
+            pct,
+            serde_json::to_value(&t).unwrap_or(Value::Null),
+            false,
+        );
+        if resumed {
+            // Settle the redone batch before the next is read.
+            m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
+            m.checkpoint("copying")?;
+        }
+    }
+    let totals = m.st.totals();
+    ctx.state()
+        .metrics
+        .keys_touched
+        .fetch_add(totals.written, Ordering::Relaxed);
+    ctx.progress(
+        "verifying",
+        92.0,
+        serde_json::to_value(&totals).unwrap_or(Value::Null),
+        true,
+    );
+    let verification = verify(&mut m, &mut src, &sample_path)?;
+    let mismatches = verification["mismatch_count"].as_u64().unwrap_or(0);
+    let secs = m.st.copy_secs;
+    let report = json!({
+        "source": match (&p.source.file, &source_app) {
+            (Some(f), _) => json!({"file": f}),
+            (None, Some(a)) => json!({"app": a.name, "method": p.method()}),
+            _ => Value::Null,
+        },
+        "target": {"app": target_app.name, "kind": target_app.kind, "version": m.target.version, "dump_rdb_version": m.target.dump_version},
+        "write": if totals.rewritten > 0 { "commands" } else { "restore" },
+        "conflict": p.conflict,
+        "counts": totals,
+        "per_db": m.st.per_db,
+        "conflicts": m.st.conflict_keys,
+        "failed": m.st.failed_keys,
+        "copy_seconds": (secs * 1000.0).round() / 1000.0,
+        "keys_per_sec": if secs > 0.0 { ((m.st.paced as f64 / secs) * 10.0).round() / 10.0 } else { 0.0 },
+        "redirects": m.target.redirects,
+        "topology_refreshes": m.target.refreshes,
+        "verification": verification,
+    });
+    let out = ctx.report_dir();
+    std::fs::create_dir_all(&out)?;
+    let mut text = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    text.push(b'\n');
+    std::fs::write(out.join("migration.json"), text)?;
+    if matches!(src, Src::Files(_)) && source_app.is_some() {
+        drop(src);
+        let _ = std::fs::remove_dir_all(work.join("fetch"));
+    }
+    ctx.progress(
+        "done",
+        100.0,
+        serde_json::to_value(&totals).unwrap_or(Value::Null),
+        true,
+    );
+    if mismatches > 0 || totals.failed > 0 {
+        return Err(Error::internal(format!(
+            "migration finished with {} failed key(s) and {mismatches} verification mismatch(es): see migration.json in the report",
+            totals.failed
+        )));
+    }
+    let mut result = report;
+    if let Some(o) = result.as_object_mut() {
+        o.insert("files".into(), json!(["migration.json"]));
+        for k in ["conflicts", "failed"] {
+            if let Some(Value::Array(a)) = o.get_mut(k) {
+                a.truncate(10);
+            }
+        }
+        if let Some(v) = o.get_mut("verification").and_then(|v| v.as_object_mut()) {
+            v.remove("mismatches");
+        }
+    }
+    Ok(result)
+}
+
+pub(super) fn check_target_dbs(
+    p: &MigrationParams,
+    target: &AppRow,
+    source: Option<&AppRow>,
+) -> Result<()> {
+    let source_cluster = source.is_some_and(is_cluster);
+    if source_cluster && p.dbs.as_ref().is_some_and(|d| d != &[0]) {
+        return Err(Error::bad_request(
+            "migration params: a cluster source has only db 0",
+        ));
+    }
+    if is_cluster(target) {
+        let dbs: Vec<u32> = match (&p.dbs, source_cluster) {
+            (Some(d), _) => d.clone(),
+            (None, true) => vec![0],
+            (None, false) => (0..16).collect(),
+        };
+        let bad: Vec<u32> = dbs
+            .iter()
+            .map(|d| p.target_db(*d))
+            .filter(|d| *d != 0)
+            .collect();
+        let explicit = p.dbs.is_some() || !p.db_map.is_empty();
+        if !bad.is_empty() && explicit {
+            return Err(Error::bad_request(format!(
+                "migration params: the target is a cluster, which has only db 0: map every source db to 0 (db_map) — {} would not be",
+                bad.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Writing to the target app: one master, or a cluster routed by slot,
+//! following `MOVED`/`ASK` and retrying through failovers; and what the
+//! target's server version reads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ::redis::Value as RV;
+
+use super::rewrite::Cmd;
+use crate::error::{Error, Result};
+use crate::job::JobCtx;
+use crate::redis::nodes::is_cluster;
+use crate::redis::reply::server_error;
+use crate::registry::{self, AppKind, Credentials, Node};
+use crate::state::credentials;
+use crate::store::AppRow;
+
+/// How long writes to a target keep being retried (failover, resharding).
+pub(super) const RETRY_FOR: Duration = Duration::from_secs(40);
+
+/// The RDB version a server's `DUMP` writes, from `INFO server`.
+pub fn dump_version(info: &[(String, String)]) -> u32 {
+    let get = |k: &str| {
+        info.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let parse = |v: &str| -> (u32, u32) {
+        let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    };
+    if let Some(v) = get("valkey_version") {
+        return match parse(v) {
+            (m, _) if m >= 9 => 80,
+            _ => 11,
+        };
+    }
+    match parse(get("redis_version").unwrap_or("0")) {
+        (m, _) if m < 5 => 8,
+        (5, _) => 9,
+        (6, _) => 9,
+        (7, 0) => 10,
+        (7, 2) | (7, 3) => 11,
+        (7, _) => 12,
+        (8, 0) => 12,
+        _ => 13,
+    }
+}
+
+/// Picks a hash tag for every slot, so a temporary key can live in the slot
+/// of any key (whatever braces the key itself has).
+pub(super) fn slot_tags() -> &'static Vec<u32> {
+    static TAGS: OnceLock<Vec<u32>> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        let mut tags = vec![u32::MAX; 16384];
+        let mut left = 16384;
+        let mut i = 0u32;
+        while left > 0 {
+            let s = analyzer::slot::crc16(format!("rdbscope-{i}").as_bytes()) as usize % 16384;
+            if tags[s] == u32::MAX {
+                tags[s] = i;
+                left -= 1;
+            }
+            i += 1;
+        }
+        tags
+    })
+}
+
+/// Writes to the target app: one master, or a cluster routed by slot.
+pub(super) struct Target {
+    pub(super) app: AppRow,
+    pub(super) creds: Credentials,
+    pub(super) cluster: bool,
+    /// For each slot, the index of its master in `addrs` (cluster only).
+    pub(super) slots: Vec<usize>,
+    pub(super) addrs: Vec<String>,
+    pub(super) conns: HashMap<String, (redis::Connection, u32)>,
+    pub(super) db: u32,
+    pub(super) dump_version: u32,
+    pub(super) version: String,
+    pub(super) redirects: u64,
+    pub(super) refreshes: u64,
+}
+
+impl Target {
+    pub(super) fn open(ctx: &JobCtx, app: AppRow) -> Result<Target> {
+        let nodes = ctx.fresh_nodes(&app)?;
+        let mut t = Target {
+            cluster: is_cluster(&app),
+            creds: credentials(&app),
+            app,
+            slots: Vec::new(),
+            addrs: Vec::new(),
+            conns: HashMap::new(),
+            db: 0,
+            dump_version: 0,
+            version: String::new(),
+            redirects: 0,
+            refreshes: 0,
+        };
+        t.set_nodes(&nodes);
+        let first = t
+            .addrs
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::internal("the target has no master"))?;
+        let info = {
+            let c = t.conn(&first)?;
+            registry::info(c, "server")?
+        };
+        t.dump_version = dump_version(&info);
+        t.version = info
+            .iter()
+            .find(|(k, _)| k == "valkey_version" || k == "redis_version")
+            .map(|(k, v)| {
+                format!(
+                    "{} {v}",
+                    if k == "valkey_version" {
+                        "valkey"
+                    } else {
+                        "redis"
+                    }
+                )
+            })
+            .unwrap_or_default();
+        Ok(t)
+    }
+
+    pub(super) fn set_nodes(&mut self, nodes: &[Node]) {
+        let mut masters: Vec<&Node> = nodes.iter().filter(|n| n.role == "master").collect();
+        masters.sort_by(|a, b| a.addr.cmp(&b.addr));
+        self.addrs = masters.iter().map(|n| n.addr.clone()).collect();
+        if self.cluster {
+            self.slots = vec![usize::MAX; 16384];
+            for (i, m) in masters.iter().enumerate() {
+                for [a, b] in m.slots.clone().unwrap_or_default() {
+                    for s in a..=b.min(16383) {
+                        self.slots[s as usize] = i;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Discovers the target again, from any member that answers.
+    pub(super) fn refresh(&mut self) {
+        self.refreshes += 1;
+        let kind = AppKind::parse(&self.app.kind).unwrap_or(AppKind::Standalone);
+        let mut seeds = vec![self.app.addr.clone()];
+        seeds.extend(self.addrs.iter().cloned());
+        for s in seeds {
+            if let Ok(nodes) = registry::discover(kind, &s, &self.creds, Duration::from_secs(2)) {
+                self.set_nodes(&nodes);
+                return;
+            }
+        }
+    }
+
+    pub(super) fn node_for(&self, key: &[u8]) -> Option<String> {
+        if self.cluster {
+            let i = *self.slots.get(analyzer::slot::key_slot(key) as usize)?;
+            self.addrs.get(i).cloned()
+        } else {
+            self.addrs.first().cloned()
+        }
+    }
+
+    pub(super) fn conn(&mut self, addr: &str) -> Result<&mut redis::Connection> {
+        if !self.conns.contains_key(addr) {
+            let c = registry::connect(addr, &self.creds, Duration::from_secs(3))?;
+            self.conns.insert(addr.to_string(), (c, 0));
+        }
+        let db = self.db;
+        let cluster = self.cluster;
+        let (c, selected) = self.conns.get_mut(addr).expect("just inserted");
+        if !cluster && *selected != db {
+            redis::cmd("SELECT")
+                .arg(db)
+                .query::<()>(c)
+                .map_err(Error::from)?;
+            *selected = db;
+        }
+        Ok(c)
+    }
+
+    /// A temporary key in the slot of `key`.
+    pub(super) fn tmp_key(&self, key: &[u8], ticket: i64) -> Vec<u8> {
+        if self.cluster {
+            let tag = slot_tags()[analyzer::slot::key_slot(key) as usize];
+            format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}").into_bytes()
+        } else {
+            format!("rdbscope:migrate-tmp:{ticket}").into_bytes()
+        }
+    }
+
+    /// Runs, for each key, its command sequence on the node that owns it,
+    /// following redirections and retrying through failovers. `build(i,
+    /// retry)` gives key i's commands (`retry`: an earlier try may have
+    /// written it). Returns each key's replies.
+    pub(super) fn exec(
+        &mut self,
+        ctx: &JobCtx,
+        keys: &[&[u8]],
+        build: &mut dyn FnMut(usize, bool) -> Vec<Cmd>,
+    ) -> Result<Vec<Vec<RV>>> {
+        let mut out: Vec<Vec<RV>> = vec![Vec::new(); keys.len()];
+        let mut todo: Vec<(usize, Option<String>, bool)> =
+            (0..keys.len()).map(|i| (i, None, false)).collect();
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut last_error = String::new();
+        while !todo.is_empty() {
+            if attempt > 0 {
+                ctx.check_cancel()?;
+                if started.elapsed() > RETRY_FOR {
+                    return Err(Error::transient(format!(
+                        "the target {} kept failing for {}s: {last_error}",
+                        self.app.name,
+                        RETRY_FOR.as_secs()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis((50 * u64::from(attempt)).min(1000)));
+            }
+            attempt += 1;
+            let mut by_node: BTreeMap<String, Vec<(usize, bool, bool)>> = BTreeMap::new();
+            let mut next = Vec::new();
+            let mut refresh = false;
+            for (i, ask, retry) in todo.drain(..) {
+                match ask.clone().or_else(|| self.node_for(keys[i])) {
+                    Some(n) => by_node
+                        .entry(n)
+                        .or_default()
+                        .push((i, ask.is_some(), retry)),
+                    None => {
+                        refresh = true;
+                        last_error = "a slot has no master".into();
+                        next.push((i, None, retry));
+                    }
+                }
+            }
+            for (node, list) in by_node {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                let mut spans = Vec::with_capacity(list.len());
+                for &(i, asking, retry) in &list {
+                    let cmds = build(i, retry);
+                    for c in &cmds {
+                        if asking {
+                            pipe.cmd("ASKING");
+                        }
+                        let mut rc = redis::cmd(std::str::from_utf8(&c[0]).unwrap_or("PING"));
+                        for a in &c[1..] {
+                            rc.arg(&a[..]);
+                        }
+                        pipe.add_command(rc);
+                    }
+                    spans.push((i, asking, cmds.len()));
+                }
+                let replies: std::result::Result<Vec<RV>, Error> = self
+                    .conn(&node)
+                    .and_then(|c| pipe.query::<Vec<RV>>(c).map_err(Error::from));
+                let replies = match replies {
+                    Ok(r) => r,
+                    Err(e) if e.is_transient() || e.message.contains("connect") => {
+                        // The node is gone or failing over: find the new owner.
+                        self.conns.remove(&node);
+                        refresh = true;
+                        last_error = format!("{node}: {}", e.message);
+                        next.extend(list.iter().map(|&(i, _, _)| (i, None, true)));
+                        continue;
+                    }
+                    Err(e) => return Err(e.context(format!("writing to {node}"))),
+                };
+                let mut at = 0;
+                for (i, asking, n) in spans {
+                    let per = if asking { 2 } else { 1 };
+                    let mine: Vec<RV> = replies
+                        .get(at..at + n * per)
+                        .unwrap_or_default()
+                        .iter()
+                        .skip(per - 1)
+                        .step_by(per)
+                        .cloned()
+                        .collect();
+                    at += n * per;
+                    let redirect = mine.iter().find_map(|r| match server_error(r) {
+                        Some((code, details)) if code == "MOVED" => Some((true, None, details)),
+                        Some((code, details)) if code == "ASK" => Some((
+                            false,
+                            details.split_whitespace().nth(1).map(str::to_string),
+                            details,
+                        )),
+                        Some((code, details))
+                            if matches!(
+                                code.as_str(),
+                                "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" | "MASTERDOWN"
+                            ) =>
+                        {
+                            Some((code == "CLUSTERDOWN", None, format!("{code} {details}")))
+                        }
+                        _ => None,
+                    });
+                    match redirect {
+                        Some((moved, ask, why)) => {
+                            self.redirects += 1;
+                            refresh |= moved;
+                            last_error = why;
+                            next.push((i, ask, true));
+                        }
+                        None => out[i] = mine,
+                    }
+                }
+            }
+            if refresh {
+                self.refresh();
+            }
+            todo = next;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_tags() {
+        let info = |v: &str| vec![("redis_version".to_string(), v.to_string())];
+        assert_eq!(dump_version(&info("6.2.14")), 9);
+        assert_eq!(dump_version(&info("7.0.15")), 10);
+        assert_eq!(dump_version(&info("7.2.4")), 11);
+        assert_eq!(dump_version(&info("7.4.1")), 12);
+        let tags = slot_tags();
+        for s in [0usize, 1, 5000, 16383] {
+            let key = format!("{{rdbscope-{}}}:x", tags[s]);
+            assert_eq!(analyzer::slot::key_slot(key.as_bytes()) as usize, s);
+        }
+    }
+}
