@@ -164,3 +164,17 @@ impl Rng {
         (0..len).map(|_| self.pick(from)).collect()
     }
 }
+
+/// A deterministic pseudo-random sequence (a 64-bit LCG, its high bits
+/// folded down): the encoders' tests draw their values from it.
+pub(crate) struct Lcg(pub(crate) u64);
+
+impl Lcg {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 ^ (self.0 >> 29)
+    }
+}
