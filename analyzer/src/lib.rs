@@ -65,11 +65,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Layers, from the bottom: [`server`](RedisVersion) vocabulary and
-//! [`slot`]s; the [`memory`] model; [`facts`] per key; the report's shared
-//! figures ([`BigKey`], [`ExpiryBucket`], ...); the [`prefix`] and
-//! per-worker [`Accumulator`]s; the [`output`] writers; the driver
-//! ([`analyze_file`]); [`report`], which writes a whole analysis.
+//! Layers, each using only those below it: the loading server's
+//! vocabulary ([`RedisVersion`], [`EncodingLimits`], [`ObjEncoding`]) and
+//! cluster [`slot`]s; the [`memory`] model; [`facts`] per key; the report's
+//! shared figures ([`BigKey`], [`ExpiryBucket`], ...); the [`prefix`]
+//! patterns and the per-worker [`Accumulator`]; the [`output`] writers;
+//! the driver ([`analyze_file`], [`Options`]); and [`report`], which
+//! writes a whole analysis to a directory.
 
 #![deny(missing_docs)]
 

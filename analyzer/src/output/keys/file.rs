@@ -53,7 +53,7 @@ impl KeysFileWriter {
     }
 
     /// Appends an encoded row group; returns its column chunks' buffers,
-    /// written and free to be filled again ([`PageBuffers`]).
+    /// written and free to be filled again ([`PageBuffers`](super::buffers::PageBuffers)).
     pub fn append(&mut self, group: EncodedRowGroup) -> Result<Vec<Vec<u8>>> {
         let err = |e| Error::parquet(&self.path, e);
         let mut rg = self.writer.next_row_group().map_err(err)?;
