@@ -1,4 +1,5 @@
-//! `keys.parquet`: its schema, and the column encoders that fill it.
+//! `keys.parquet`: its schema, the column encoders that fill it, and the
+//! writer thread that appends their row groups to the file.
 //!
 //! There is one row per key, millions per file, so this table is most of
 //! the output work. The generic Arrow writer spent about 2 400
@@ -14,10 +15,10 @@
 //! - with Snappy or LZ4, only the key column is compressed, and Snappy
 //!   matches key by key ([`super::snappy`]).
 //!
-//! The workers encode whole column chunks ([`KeysEncoder`]). The `parquet`
-//! crate still writes the file, the schema and the footer
-//! ([`super::parquet::KeysFileWriter`]), so any reader sees an ordinary
-//! Parquet file.
+//! The workers encode whole column chunks ([`KeysEncoder`]) and send them
+//! through a [`KeysSink`] to one thread ([`with_keys_writer`]). The
+//! `parquet` crate still writes the file, the schema and the footer
+//! ([`KeysFileWriter`]), so any reader sees an ordinary Parquet file.
 //!
 //! Pages are data pages v1, the most widely read layout. The string
 //! columns are dictionary-encoded (`RLE_DICTIONARY`, the dictionary page
