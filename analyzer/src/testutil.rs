@@ -1,4 +1,5 @@
-//! Hand-built RDB files for unit tests (version 9, checksum disabled).
+//! Test helpers: hand-built RDB files (version 9, checksum disabled), temp
+//! directories and deterministic generators.
 
 /// Builds an RDB file record by record.
 pub(crate) struct RdbBuilder {
