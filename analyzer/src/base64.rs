@@ -1,34 +1,23 @@
 //! Standard padded base64 (RFC 4648), for keys and values that are not
-//! text: the CLI's JSON output and the job service's reports.
+//! text: the CLI's JSON output and the job service's reports. The
+//! encoding is the `base64` crate's; these are the two shapes callers want.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+use ::base64::engine::general_purpose::STANDARD;
+use ::base64::Engine;
 
 /// Appends standard padded base64 of `data`.
 pub fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
-    out.reserve(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i) & 63) as usize]
-            } else {
-                b'='
-            });
-        }
-    }
+    let start = out.len();
+    out.resize(start + data.len().div_ceil(3) * 4, 0);
+    let written = STANDARD
+        .encode_slice(data, &mut out[start..])
+        .expect("room for the padded encoding");
+    out.truncate(start + written);
 }
 
 /// Standard padded base64 of `data`, as a string.
 pub fn base64(data: &[u8]) -> String {
-    let mut out = Vec::new();
-    push_base64(&mut out, data);
-    // Only ASCII is pushed.
-    String::from_utf8(out).expect("base64 is ASCII")
+    STANDARD.encode(data)
 }
 
 #[cfg(test)]
@@ -43,6 +32,9 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ] {
             assert_eq!(super::base64(i.as_bytes()), o);
+            let mut out = b"x".to_vec();
+            super::push_base64(&mut out, i.as_bytes());
+            assert_eq!(out, format!("x{o}").as_bytes());
         }
     }
 }

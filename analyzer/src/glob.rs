@@ -1,6 +1,11 @@
 //! Redis glob patterns (`KEYS`/`SCAN MATCH` syntax) over byte strings:
 //! `rdbscope dump --match` and the job service's cleanup and migration
 //! filters match keys the way the server does.
+//!
+//! Hand-written because no well-kept crate implements Redis's byte-glob
+//! semantics (`stringmatchlen` in Redis's `util.c`: bytes, not characters;
+//! `\` escapes inside and outside classes; `[^...]` negation; reversed
+//! ranges; an unterminated class closed by the pattern's end).
 
 /// A compiled pattern.
 #[derive(Clone, Debug)]

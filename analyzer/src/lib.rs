@@ -36,21 +36,61 @@
 //!   encode its row groups (their own column encoders, [`output::keys`])
 //!   and one thread appends them, so a run with keys is about 1.5× slower
 //!   than one without.
+//!
+//! # Example
+//!
+//! Analyze a file and write every output into a directory, as
+//! `rdbscope analyze` does:
+//!
+//! ```
+//! use std::sync::atomic::AtomicU64;
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/sample.rdb");
+//! let data = std::fs::read(path)?;
+//! let rdb = rdb_parser::Rdb::new(&data)?;
+//! let out = std::env::temp_dir().join(format!("analyzer-doc-{}", std::process::id()));
+//! let done = AtomicU64::new(0);
+//! let report = analyzer::report::write_report(
+//!     &[(rdb, "sample.rdb".to_owned())],
+//!     &analyzer::Options::default(),
+//!     &out,
+//!     true, // keys.parquet too
+//!     &done,
+//! )?;
+//! let file = &report.files[0];
+//! println!("{} keys, about {} bytes once loaded", file.acc.keys, file.acc.memory_bytes);
+//! assert!(file.acc.keys > 0);
+//! assert!(out.join("keys.parquet").exists() && out.join("summary.json").exists());
+//! std::fs::remove_dir_all(&out)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Layers, each using only those below it: the loading server's
+//! vocabulary ([`RedisVersion`], [`EncodingLimits`], [`ObjEncoding`]) and
+//! cluster [`slot`]s; the [`memory`] model; [`facts`] per key; the report's
+//! shared figures ([`BigKey`], [`ExpiryBucket`], ...); the [`prefix`]
+//! patterns and the per-worker [`Accumulator`]; the [`output`] writers;
+//! the driver ([`analyze_file`], [`Options`]); and [`report`], which
+//! writes a whole analysis to a directory.
 
 #![deny(missing_docs)]
 
-mod analyzer;
+mod accumulator;
+mod analyze;
 pub mod base64;
 mod error;
 pub mod facts;
 pub mod glob;
 pub mod memory;
+mod model;
 pub mod output;
 pub mod prefix;
 pub mod report;
+mod server;
 pub mod slot;
 #[cfg(test)]
 mod testutil;
+mod words;
 
 /// The Arrow and Parquet crates the outputs are written with, so callers
 /// (and tests) read them back with the same versions.
@@ -59,9 +99,10 @@ pub mod reexports {
     pub use parquet;
 }
 
-pub use analyzer::{
-    analyze_file, analyze_rdb, with_keys_writer, Accumulator, BigKey, Bucket, DbStat, ExpiryBucket,
-    FileMeta, FileReport, KeysSink, Options, Superseded, TypeKey, TypeStat,
-};
+pub use accumulator::{Accumulator, FileReport};
+pub use analyze::{analyze_file, analyze_rdb, Options};
 pub use error::{Error, Result};
-pub use facts::{EncodingLimits, KeyFacts, ObjEncoding, RedisVersion};
+pub use facts::KeyFacts;
+pub use model::{BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey, TypeStat};
+pub use output::keys::{with_keys_writer, KeysSink, Superseded};
+pub use server::{EncodingLimits, ObjEncoding, RedisVersion};

@@ -85,7 +85,7 @@ pub fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
         let mut seen = 0u64;
         if !head.is_empty() {
             // Zero padding is never `{`.
-            let le = crate::prefix::tail_word(head);
+            let le = crate::words::tail_word(head);
             seen |= braces(le);
             crc = crc16_word(crc, le.swap_bytes() >> (64 - 8 * head.len()));
         }
@@ -164,7 +164,7 @@ fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
         at += 8;
     }
     // The zero padding of the tail never equals `b`.
-    first(crate::prefix::tail_word(words.remainder())).map(|p| at + p)
+    first(crate::words::tail_word(words.remainder())).map(|p| at + p)
 }
 
 /// The cluster slot of `key` (0..16384).

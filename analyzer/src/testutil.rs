@@ -1,4 +1,5 @@
-//! Hand-built RDB files for unit tests (version 9, checksum disabled).
+//! Test helpers: hand-built RDB files (version 9, checksum disabled), temp
+//! directories and deterministic generators.
 
 /// Builds an RDB file record by record.
 pub(crate) struct RdbBuilder {
@@ -162,5 +163,19 @@ impl Rng {
     /// `len` bytes of `from`.
     pub(crate) fn chars(&mut self, from: &[u8], len: usize) -> Vec<u8> {
         (0..len).map(|_| self.pick(from)).collect()
+    }
+}
+
+/// A deterministic pseudo-random sequence (a 64-bit LCG, its high bits
+/// folded down): the encoders' tests draw their values from it.
+pub(crate) struct Lcg(pub(crate) u64);
+
+impl Lcg {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 ^ (self.0 >> 29)
     }
 }

@@ -1,5 +1,6 @@
-//! Outputs: Parquet tables (schemas next to their builders), `summary.json`
-//! and the terminal report.
+//! Outputs: `keys.parquet` ([`keys`]), the aggregate Parquet tables
+//! ([`parquet`]; schemas next to their builders), `summary.json`
+//! ([`summary`]) and the terminal report ([`terminal`]).
 
 pub mod keys;
 pub mod parquet;

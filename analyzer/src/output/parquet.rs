@@ -1,14 +1,15 @@
-//! Parquet outputs. Every aggregate table's schema is written once, in a
-//! `table!` invocation that also declares its builder (one column builder
-//! per field, in schema order); each builder's `append` fills one row.
-//! These tables are small and written at the end.
+//! The aggregate Parquet tables (`types`, `dbs`, `expiry`, `slots`,
+//! `bigkeys`, `hotkeys`, `prefixes`, `expiry_cliffs`). Every table's schema
+//! is written once, in a `table!` invocation that also declares its
+//! builder (one column builder per field, in schema order); each
+//! builder's `append` fills one row. These tables are small and written
+//! at the end.
 //!
 //! `keys.parquet` (one row per key) has its own column encoders, next to
 //! its schema in [`super::keys`]: the workers encode row groups
 //! ([`KeysEncoder`]) and one thread ([`KeysFileWriter`]) appends them.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,23 +19,20 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::column::writer::ColumnCloseResult;
-use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnDescPtr;
 use rayon::prelude::*;
 
+// The `keys.parquet` items, also at their old paths here.
 pub use super::keys::{
-    keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, PageBuffers, ROW_GROUP_ROWS,
-    WORKER_ROW_GROUP_BYTES,
+    keys_schema, EncodedRowGroup, KeysCompression, KeysEncoder, KeysFileWriter, PageBuffers,
+    ROW_GROUP_ROWS, WORKER_ROW_GROUP_BYTES,
 };
 
-use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
+use crate::accumulator::FileReport;
 use crate::error::{Error, Result};
+use crate::model::{BigKey, ExpiryBucket};
 use crate::prefix::PrefixTree;
 
 /// Prefixes given per-prefix rows in `expiry.parquet` (the top ones by
@@ -483,94 +481,6 @@ fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// The `keys.parquet` file: row groups encoded by the workers
-/// ([`KeysEncoder`]) are appended in the order they arrive; the `parquet`
-/// crate writes the schema and the footer.
-pub struct KeysFileWriter {
-    path: PathBuf,
-    writer: SerializedFileWriter<BufWriter<File>>,
-    columns: Vec<ColumnDescPtr>,
-    rows: u64,
-}
-
-impl KeysFileWriter {
-    /// Creates (truncates) `path`.
-    pub fn create(path: &Path) -> Result<KeysFileWriter> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        // Row groups arrive as whole column chunks: write them in large
-        // pieces rather than the writer's 8 KiB ones (a tenth of the system
-        // time of a run went to those writes).
-        let file = BufWriter::with_capacity(1 << 20, file);
-        let (writer, _) = ArrowWriter::try_new(file, keys_schema(), None)
-            .and_then(|w| w.into_serialized_writer())
-            .map_err(|e| Error::parquet(path, e))?;
-        let columns = writer.schema_descr().columns().to_vec();
-        Ok(KeysFileWriter {
-            path: path.to_path_buf(),
-            writer,
-            columns,
-            rows: 0,
-        })
-    }
-
-    /// The leaf columns of the file's schema.
-    pub fn columns(&self) -> &[ColumnDescPtr] {
-        &self.columns
-    }
-
-    /// Appends an encoded row group; returns its column chunks' buffers,
-    /// written and free to be filled again ([`PageBuffers`]).
-    pub fn append(&mut self, group: EncodedRowGroup) -> Result<Vec<Vec<u8>>> {
-        let err = |e| Error::parquet(&self.path, e);
-        let mut rg = self.writer.next_row_group().map_err(err)?;
-        let mut spent = Vec::with_capacity(group.columns.len());
-        for (col, descr) in group.columns.into_iter().zip(&self.columns) {
-            let (data, dictionary, first_data) = match col.dictionary.len() {
-                0 => (Bytes::from(col.pages), None, 0),
-                n => {
-                    let mut data = col.dictionary;
-                    data.extend_from_slice(&col.pages);
-                    (Bytes::from(data), Some(0), n as i64)
-                }
-            };
-            let size = data.len() as i64;
-            let mut meta = ColumnChunkMetaData::builder(Arc::clone(descr))
-                .set_compression(col.compression)
-                .set_encodings(col.encodings)
-                .set_num_values(col.values as i64)
-                .set_total_compressed_size(size)
-                .set_total_uncompressed_size(col.uncompressed as i64)
-                .set_data_page_offset(first_data)
-                .set_dictionary_page_offset(dictionary);
-            if let Some(s) = col.statistics {
-                meta = meta.set_statistics(s);
-            }
-            let close = ColumnCloseResult {
-                bytes_written: size as u64,
-                rows_written: group.rows,
-                metadata: meta.build().map_err(err)?,
-                bloom_filter: None,
-                column_index: None,
-                offset_index: None,
-            };
-            rg.append_column(&data, close).map_err(err)?;
-            // The only reference now: no copy.
-            spent.push(Vec::from(data));
-        }
-        rg.close().map_err(err)?;
-        self.rows += group.rows;
-        Ok(spent)
-    }
-
-    /// Writes the footer; returns the rows written.
-    pub fn close(self) -> Result<u64> {
-        self.writer
-            .close()
-            .map_err(|e| Error::parquet(&self.path, e))?;
-        Ok(self.rows)
-    }
-}
-
 fn db_i32(db: u64) -> i32 {
     i32::try_from(db).unwrap_or(i32::MAX)
 }
@@ -627,157 +537,4 @@ pub fn write_aggregates(dir: &Path, reports: &[FileReport]) -> Result<Vec<PathBu
             write_table(&path, &batch).map(|()| path)
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Int32Type, Int64Type, UInt64Type};
-    use arrow_array::Array;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-    use super::*;
-    use crate::analyzer::{analyze_file, with_keys_writer, Options};
-    use crate::testutil::{sample, TempDir};
-
-    fn read_all(path: &Path) -> Vec<RecordBatch> {
-        let f = File::open(path).unwrap();
-        ParquetRecordBatchReaderBuilder::try_new(f)
-            .unwrap()
-            .build()
-            .unwrap()
-            .map(|b| b.unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn every_keys_codec_reads_back() {
-        let dir = TempDir::new("codecs");
-        let data = sample();
-        for (name, codec) in [
-            ("snappy", parquet::basic::Compression::SNAPPY),
-            (
-                "zstd",
-                parquet::basic::Compression::ZSTD(ZstdLevel::default()),
-            ),
-            ("lz4", parquet::basic::Compression::LZ4_RAW),
-            ("none", parquet::basic::Compression::UNCOMPRESSED),
-        ] {
-            let opts = Options {
-                keys_compression: KeysCompression::from_name(name).unwrap(),
-                ..Options::default()
-            };
-            let path = dir.0.join(format!("keys-{name}.parquet"));
-            let (_, rows, _) = with_keys_writer(&path, opts.keys_compression, |sink| {
-                analyze_file(&data, "sample.rdb", &opts, Some(sink))
-            })
-            .unwrap();
-            let reader =
-                ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
-            let meta = reader.metadata().clone();
-            let column = meta.row_group(0).column(2);
-            assert_eq!(column.compression(), codec, "{name}");
-            assert!(
-                column.statistics().is_none(),
-                "the key column has no statistics"
-            );
-            let read: usize = read_all(&path).iter().map(|b| b.num_rows()).sum();
-            assert_eq!(read as u64, rows, "{name}");
-        }
-        assert_eq!(KeysCompression::from_name("gzip"), None);
-    }
-
-    #[test]
-    fn keys_and_aggregates_round_trip() {
-        let dir = TempDir::new("parquet");
-        let data = sample();
-        let opts = Options {
-            chunk_bytes: 64, // several chunks, several worker batches
-            ..Options::default()
-        };
-        let keys_path = dir.0.join("keys.parquet");
-        let (report, rows, _) = with_keys_writer(&keys_path, opts.keys_compression, |sink| {
-            analyze_file(&data, "sample.rdb", &opts, Some(sink))
-        })
-        .unwrap();
-        assert_eq!(rows, 11);
-        let batches = read_all(&keys_path);
-        assert_eq!(*batches[0].schema(), *keys_schema());
-        let mut found = Vec::new();
-        for b in &batches {
-            let src = b.column(0).as_string::<i32>();
-            let db = b.column(1).as_primitive::<Int32Type>();
-            let key = b.column(2).as_binary::<i32>();
-            let ty = b.column(3).as_string::<i32>();
-            let enc = b.column(4).as_string::<i32>();
-            let elements = b.column(7).as_primitive::<UInt64Type>();
-            let exp = b.column(9).as_primitive::<Int64Type>();
-            for i in 0..b.num_rows() {
-                assert_eq!(src.value(i), "sample.rdb");
-                found.push((
-                    db.value(i),
-                    key.value(i).to_vec(),
-                    ty.value(i).to_owned(),
-                    enc.value(i).to_owned(),
-                    elements.value(i),
-                    exp.is_valid(i).then(|| exp.value(i)),
-                ));
-            }
-        }
-        found.sort();
-        assert_eq!(found.len(), 11);
-        let get = |k: &[u8]| found.iter().find(|r| r.1 == k).unwrap().clone();
-        assert_eq!(
-            get(b"big"),
-            (
-                0,
-                b"big".to_vec(),
-                "string".into(),
-                "raw".into(),
-                200 * 1024,
-                None
-            )
-        );
-        assert_eq!(get(b"set").3, "intset");
-        assert_eq!(get(b"set").4, 4);
-        assert_eq!(get(b"hash").4, 2);
-        assert_eq!(get(b"other-db").0, 3);
-        assert_eq!(get(b"ttl:soon").5, Some(1_700_000_000_000 + 60_000));
-
-        let written = write_aggregates(&dir.0, std::slice::from_ref(&report)).unwrap();
-        assert_eq!(written.len(), 8);
-        let rows_of = |name: &str| -> usize {
-            read_all(&dir.0.join(name))
-                .iter()
-                .map(|b| b.num_rows())
-                .sum()
-        };
-        assert_eq!(rows_of("dbs.parquet"), 2);
-        assert_eq!(rows_of("hotkeys.parquet"), 0);
-        let tree = report.acc.prefixes.tree();
-        let prefix_rows = tree.top_by_memory(3, EXPIRY_PREFIXES).len();
-        assert!(prefix_rows > 0);
-        assert_eq!(rows_of("expiry.parquet"), 7 * (1 + prefix_rows));
-        assert_eq!(rows_of("prefixes.parquet"), tree.rows.len());
-        // ttl:soon expires a minute after the snapshot; the other TTL key
-        // of the sample is far away or expired.
-        assert_eq!(rows_of("expiry_cliffs.parquet"), 1);
-        assert_eq!(rows_of("types.parquet"), report.acc.types.len());
-        assert_eq!(
-            rows_of("slots.parquet"),
-            report.acc.slots.iter().filter(|s| s.keys > 0).count()
-        );
-        let big = read_all(&dir.0.join("bigkeys.parquet"));
-        let reasons: Vec<String> = big
-            .iter()
-            .flat_map(|b| {
-                let r = b.column(1).as_string::<i32>();
-                (0..b.num_rows())
-                    .map(|i| r.value(i).to_owned())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        assert_eq!(reasons.iter().filter(|r| *r == "over_threshold").count(), 1);
-        assert!(reasons.iter().any(|r| r == "top_memory"));
-    }
 }

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::analyzer::{BigKey, ExpiryBucket, FileReport};
+use crate::accumulator::FileReport;
+use crate::model::{BigKey, ExpiryBucket};
 use crate::output::parquet::expiring_keys;
 use crate::prefix::utc_minute;
 

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::analyzer::{ExpiryBucket, FileReport};
+use crate::accumulator::{FileReport, HASH_TAG_CAP};
+use crate::model::ExpiryBucket;
 use crate::output::parquet::expiring_keys;
 use crate::output::summary::{overall_top_by_memory, TOP_CLIFFS};
 use crate::prefix::{utc_minute, PrefixRow, PrefixTree, MAX_DEPTH};
@@ -312,7 +313,7 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
         let _ = writeln!(
             o,
             "\nHash tags: more than {} distinct tags; see slots.parquet",
-            crate::analyzer::HASH_TAG_CAP
+            HASH_TAG_CAP
         );
     } else if !a.hash_tags.is_empty() {
         let _ = writeln!(o, "\nHeaviest hash tags ({} distinct)", a.hash_tags.len());

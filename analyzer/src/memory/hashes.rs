@@ -1,0 +1,160 @@
+//! Hashes: `listpack`, `listpackex` (field expiry, 7.4+) or `hashtable`,
+//! and Valkey's table of embedded entries and per-key index of fields
+//! with a TTL.
+
+use rdb_parser::{Element, Entry, Scalar, Scratch, Value, ValueType};
+
+use super::compact::{blob_len, lp_entry};
+use super::layouts::{Era, Profile};
+use super::measure::Measure;
+use super::tables::{
+    dict_buckets, dict_buckets_after_conversion, valkey_hashtable,
+    valkey_hashtable_after_conversion,
+};
+use super::walk::{compact_sizes_later, Walk};
+use crate::server::ObjEncoding;
+
+/// Valkey 9's per-key index of hash fields that have a TTL, fitted to
+/// Valkey 9.1 measurements (base and bytes per indexed field).
+const VK_VSET_BASE: u64 = 0;
+const VK_VSET_PER_FIELD: u64 = 27;
+
+/// A hash's value (an arm of `measure_value`).
+#[inline]
+pub(super) fn measure_hash(
+    p: &Profile,
+    e: &Entry<'_>,
+    scratch: &mut Scratch,
+) -> rdb_parser::Result<Measure> {
+    let vt = e.value_type();
+    let v = &e.value;
+    let l = &p.limits;
+    let era = p.era;
+    let robj = 16;
+    let lazy = compact_sizes_later(vt);
+    let limit = l.hash_max_listpack_entries;
+    let (w, lpex) = walk_hash(p, v, vt, scratch, if lazy { 0 } else { limit })?;
+    let n = w.count;
+    let compact_ok = n <= l.hash_max_listpack_entries && w.max_len <= l.hash_max_listpack_value;
+    // A hash the file stored as a table but small enough to start as
+    // a listpack is converted at its first long entry, presized for
+    // the entries read so far; it may still be rehashing at the end.
+    let converted_at = match (vt, w.first_long) {
+        (ValueType::Hash, Some(i)) if n <= l.hash_max_listpack_entries => Some(i),
+        _ => None,
+    };
+    let buckets = 8 * match converted_at {
+        Some(i) => dict_buckets_after_conversion(i, n),
+        // Built by HSET on Redis <= 7.0, a big hash becomes a table
+        // at its 513th field and grows from there.
+        None if !p.fresh_load && era <= Era::Redis70 && n > l.hash_max_listpack_entries => {
+            dict_buckets_after_conversion(l.hash_max_listpack_entries, n)
+        }
+        None => dict_buckets(n),
+    };
+    let (encoding, bytes) = if vt.has_field_expiry() && era >= Era::Redis74 && era < Era::Valkey80 {
+        if compact_ok {
+            let lp = match vt {
+                ValueType::HashListpackEx | ValueType::HashListpackExPreGa => blob_len(e)?,
+                _ => lpex,
+            };
+            (ObjEncoding::ListpackEx, robj + p.j(32) + p.j(lp))
+        } else {
+            (
+                ObjEncoding::Hashtable,
+                robj + p.dict_struct() + buckets + w.mstr + w.sds_b + 24 * n,
+            )
+        }
+    } else if era >= Era::Valkey9 && w.any_ttl {
+        // Valkey keeps any hash with a field TTL as a table, and
+        // indexes those fields in a per-key volatile set.
+        let table = valkey_hashtable(n);
+        let vset = VK_VSET_BASE + VK_VSET_PER_FIELD * w.ttl_fields;
+        (ObjEncoding::Hashtable, robj + table + w.vk_entries + vset)
+    } else if compact_ok {
+        match vt {
+            ValueType::HashZiplist if era == Era::Redis6 => {
+                (ObjEncoding::Ziplist, robj + blob_len(e)?)
+            }
+            ValueType::HashListpack => (ObjEncoding::Listpack, robj + p.j(blob_len(e)?)),
+            _ => {
+                let c = if lazy {
+                    &walk_hash(p, v, vt, scratch, limit)?.0
+                } else {
+                    &w
+                };
+                if era == Era::Redis6 {
+                    (ObjEncoding::Ziplist, robj + c.zl_bytes)
+                } else {
+                    (ObjEncoding::Listpack, robj + p.j(c.lp_bytes))
+                }
+            }
+        }
+    } else if era >= Era::Valkey9 {
+        let table = match converted_at {
+            Some(i) => valkey_hashtable_after_conversion(i, n),
+            None => valkey_hashtable(n),
+        };
+        (ObjEncoding::Hashtable, robj + table + w.vk_entries)
+    } else {
+        (
+            ObjEncoding::Hashtable,
+            robj + p.dict_struct() + buckets + w.sds_a + w.sds_b + 24 * n,
+        )
+    };
+    Ok(Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: n,
+        max_element_bytes: w.max_len,
+    })
+}
+
+/// A hash's fields and values, and the listpack size with field expire
+/// times (`listpackex`); compact sizes for the first `compact_limit` only.
+fn walk_hash(
+    p: &Profile,
+    v: &Value<'_>,
+    vt: ValueType,
+    scratch: &mut Scratch,
+    compact_limit: u64,
+) -> rdb_parser::Result<(Walk, u64)> {
+    let mut w = Walk::limited(compact_limit);
+    let mut lpex = 7u64;
+    v.for_each_element(scratch, |el| {
+        if let Element::Field {
+            field,
+            value,
+            expire_at_ms,
+        } = el
+        {
+            if w.first_long.is_none()
+                && (field.len() > p.limits.hash_max_listpack_value
+                    || value.len() > p.limits.hash_max_listpack_value)
+            {
+                w.first_long = Some(w.count);
+            }
+            w.count += 1;
+            w.scalar(p, field, false);
+            w.scalar(p, value, true);
+            w.mstr_field(p, field.len(), expire_at_ms.is_some());
+            if p.era >= Era::Valkey80 {
+                let (f, v) = (field.len(), value.len());
+                let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
+                let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
+                w.vk_entries += if fsz + v + 4 + ttl <= 128 {
+                    p.j(ttl + fsz + v + 4)
+                } else {
+                    p.j(ttl + 8 + p.sds_hdr(f).max(3) + f + 1) + p.sds(v)
+                };
+            }
+            if w.count <= w.compact_limit && vt.has_field_expiry() {
+                lpex += lp_entry(field)
+                    + lp_entry(value)
+                    + lp_entry(Scalar::Int(expire_at_ms.unwrap_or(0)));
+            }
+        }
+    })?;
+
+    Ok((w, lpex))
+}

@@ -1,0 +1,85 @@
+//! Sets: `intset`, `listpack` (7.2+) or `hashtable`.
+
+use rdb_parser::{Entry, Scratch, ValueType};
+
+use super::compact::blob_len;
+use super::layouts::{Era, Profile};
+use super::measure::Measure;
+use super::tables::{dict_buckets, dict_buckets_after_conversion, valkey_hashtable};
+use super::walk::{compact_sizes_later, walk_members, Walk};
+use crate::server::ObjEncoding;
+
+/// A set's value (an arm of `measure_value`).
+#[inline]
+pub(super) fn measure_set(
+    p: &Profile,
+    e: &Entry<'_>,
+    scratch: &mut Scratch,
+) -> rdb_parser::Result<Measure> {
+    let vt = e.value_type();
+    let v = &e.value;
+    let l = &p.limits;
+    let era = p.era;
+    let robj = 16;
+    let lazy = compact_sizes_later(vt);
+    let limit = l.set_max_listpack_entries;
+    let w = walk_members(p, v, scratch, if lazy { 0 } else { limit })?;
+    let blob = blob_len(e)?;
+    let n = w.count;
+    let ht = |w: &Walk| {
+        if era >= Era::Valkey9 {
+            return robj + valkey_hashtable(n) + w.sds_a;
+        }
+        // Built by SADD on Redis <= 7.0, a table grows one member at
+        // a time (from the intset when every member is an integer)
+        // and may still be rehashing; 7.2+ presizes it for a bulk add.
+        let buckets = if !p.fresh_load && era <= Era::Redis70 {
+            let start = if w.all_int {
+                l.set_max_intset_entries.min(n)
+            } else {
+                0
+            };
+            dict_buckets_after_conversion(start, n)
+        } else {
+            dict_buckets(n)
+        };
+        robj + p.dict_struct() + 8 * buckets + 24 * n + w.sds_a
+    };
+    let (encoding, bytes) = match vt {
+        ValueType::SetIntset if n <= l.set_max_intset_entries => (
+            ObjEncoding::Intset,
+            robj + if era == Era::Redis6 { blob } else { p.j(blob) },
+        ),
+        ValueType::SetListpack
+            if n <= l.set_max_listpack_entries && w.max_len <= l.set_max_listpack_value =>
+        {
+            (ObjEncoding::Listpack, robj + p.j(blob))
+        }
+        ValueType::Set if n <= l.set_max_intset_entries && w.all_int => {
+            let raw = 8 + w.int_width * n;
+            (
+                ObjEncoding::Intset,
+                robj + if era == Era::Redis6 { raw } else { p.j(raw) },
+            )
+        }
+        ValueType::Set
+            if era >= Era::Redis72
+                && n <= l.set_max_listpack_entries
+                && w.max_len <= l.set_max_listpack_value =>
+        {
+            let lp_bytes = if lazy {
+                walk_members(p, v, scratch, limit)?.lp_bytes
+            } else {
+                w.lp_bytes
+            };
+            (ObjEncoding::Listpack, robj + p.j(lp_bytes))
+        }
+        _ => (ObjEncoding::Hashtable, ht(&w)),
+    };
+    Ok(Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: n,
+        max_element_bytes: w.max_len,
+    })
+}

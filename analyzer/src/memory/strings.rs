@@ -1,0 +1,83 @@
+//! Strings: `int`, `embstr` or `raw`, and Valkey 8.1+'s object that
+//! holds the key and a short value in one allocation.
+
+use rdb_parser::{parse_canonical_i64, Entry, RdbString};
+
+use super::layouts::{valkey_key_part, Era, Profile};
+use super::measure::Measure;
+use crate::server::ObjEncoding;
+
+/// Valkey 8.1+ keeps a string inside the object (with the key) while the
+/// whole object stays small; measured on Valkey 9.1 (objects up to 128 bytes).
+fn valkey_embeds(p: &Profile, key_len: u64, len: u64, ttl: bool) -> bool {
+    let size = 8 + u64::from(ttl) * 8 + 1 + p.sds_hdr(key_len) + key_len + 1 + 3 + len + 1;
+    size <= 128 + 5
+}
+
+/// Valkey 8.1+ strings: one allocation holds the object, the key and (for
+/// embstr) the value.
+fn valkey9_string(p: &Profile, s: RdbString<'_>, is_int: bool, key_len: u64, ttl: bool) -> Measure {
+    let len = s.len();
+    let key_part = valkey_key_part(p, key_len, ttl);
+    let (encoding, bytes) = match s {
+        _ if is_int => (ObjEncoding::Int, p.j(16 + key_part)),
+        _ if valkey_embeds(p, key_len, len, ttl) => {
+            (ObjEncoding::Embstr, p.j(8 + key_part + 3 + len + 1))
+        }
+        _ => (ObjEncoding::Raw, p.j(16 + key_part) + p.sds(len)),
+    };
+    Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: len,
+        max_element_bytes: len,
+    }
+}
+
+/// A string key's value (an arm of `measure_value`).
+#[inline]
+pub(super) fn measure_string(
+    p: &Profile,
+    e: &Entry<'_>,
+    key_len: u64,
+) -> rdb_parser::Result<Measure> {
+    let v = &e.value;
+    let era = p.era;
+    let robj = 16;
+    let s = v.as_string()?;
+    let len = s.len();
+    let is_int = match s {
+        RdbString::Int(_) => true,
+        RdbString::Raw(b) => b.len() <= 20 && parse_canonical_i64(b).is_some(),
+        RdbString::Lzf { .. } => false,
+    };
+    if era == Era::Valkey9 {
+        return Ok(valkey9_string(
+            p,
+            s,
+            is_int,
+            key_len,
+            e.expire_at_ms.is_some(),
+        ));
+    }
+    let (encoding, bytes) = if is_int {
+        (ObjEncoding::Int, robj)
+    } else if len <= 44 {
+        (
+            ObjEncoding::Embstr,
+            if era == Era::Redis6 {
+                len + 18
+            } else {
+                p.j(len + 20)
+            },
+        )
+    } else {
+        (ObjEncoding::Raw, robj + p.sds(len))
+    };
+    Ok(Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: len,
+        max_element_bytes: len,
+    })
+}

@@ -1,0 +1,289 @@
+//! One column's encoder ([`Column`]: the open page's values, the row
+//! group's encoded pages) and the encoded column chunks and row groups it
+//! produces.
+
+use parquet::basic::{Compression, Encoding};
+use parquet::file::statistics::Statistics;
+
+use super::compression::{Compressor, KeysCompression};
+use super::dictionary::Dictionary;
+use super::pack::{bit_width, delta_binary_packed, hybrid, MinMax};
+use super::page::{write_page, ENC_DELTA_BINARY_PACKED, ENC_PLAIN, ENC_RLE_DICTIONARY};
+use crate::error::Result;
+
+/// How a column is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// Dictionary-encoded text.
+    Text,
+    /// Plain bytes (the key).
+    Bytes,
+    /// A signed 32-bit integer.
+    I32,
+    /// An unsigned integer stored in 32 bits (min/max compare unsigned).
+    U32,
+    /// A signed 64-bit integer.
+    I64,
+    /// An unsigned 64-bit integer (min/max compare unsigned).
+    U64,
+}
+
+/// One column's encoder: the open page's values and the row group's
+/// encoded pages.
+pub(super) struct Column {
+    shape: Shape,
+    nullable: bool,
+    /// Pages of this column are compressed (else stored as they are).
+    compressed: bool,
+    /// Integer values of the open page (non-null ones).
+    pub(super) ints: Vec<i64>,
+    /// Dictionary indices of the open page.
+    ids: Vec<u32>,
+    /// Plain-encoded bytes of the open page (the key).
+    pub(super) plain: Vec<u8>,
+    /// Definition levels of the open page (nullable columns).
+    defined: Vec<u8>,
+    /// The row group's dictionary (text columns).
+    pub(super) dict: Dictionary,
+    /// Dictionary ids by a caller's small index (type and encoding enums).
+    pub(super) by_index: Vec<u32>,
+    /// Encoded data pages of the row group.
+    pub(super) pages: Vec<u8>,
+    uncompressed: u64,
+    min_max: MinMax,
+    nulls: u64,
+}
+
+impl Column {
+    pub(super) fn new(shape: Shape, nullable: bool, compressed: bool) -> Column {
+        Column {
+            shape,
+            nullable,
+            compressed,
+            ints: Vec::new(),
+            ids: Vec::new(),
+            plain: Vec::new(),
+            defined: Vec::new(),
+            dict: Dictionary::default(),
+            by_index: Vec::new(),
+            pages: Vec::new(),
+            uncompressed: 0,
+            min_max: MinMax::default(),
+            nulls: 0,
+        }
+    }
+
+    #[inline]
+    pub(super) fn int(&mut self, v: i64) {
+        self.ints.push(v);
+        if self.nullable {
+            self.defined.push(1);
+        }
+    }
+
+    #[inline]
+    pub(super) fn opt_int(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => self.int(v),
+            None => {
+                self.defined.push(0);
+                self.nulls += 1;
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn bytes(&mut self, v: &[u8]) {
+        self.plain
+            .extend_from_slice(&(v.len() as u32).to_le_bytes());
+        self.plain.extend_from_slice(v);
+    }
+
+    #[inline]
+    pub(super) fn text(&mut self, v: &[u8]) {
+        let id = self.dict.id(v);
+        self.push_id(id);
+    }
+
+    /// A text whose value is fixed by `index` (an enum's position).
+    #[inline]
+    pub(super) fn indexed_text(&mut self, index: usize, v: impl FnOnce() -> Vec<u8>) {
+        let id = match self.by_index.get(index) {
+            Some(&id) if id != u32::MAX => id,
+            _ => self.index_entry(index, &v()),
+        };
+        self.push_id(id);
+    }
+
+    #[cold]
+    fn index_entry(&mut self, index: usize, v: &[u8]) -> u32 {
+        let id = self.dict.id(v);
+        if self.by_index.len() <= index {
+            self.by_index.resize(index + 1, u32::MAX);
+        }
+        self.by_index[index] = id;
+        id
+    }
+
+    #[inline]
+    fn push_id(&mut self, id: u32) {
+        self.ids.push(id);
+        if self.nullable {
+            self.defined.push(1);
+        }
+    }
+
+    /// Encodes the open page (`rows` rows) into `pages`.
+    pub(super) fn cut_page(
+        &mut self,
+        rows: usize,
+        codec: &mut Compressor,
+        body: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<()> {
+        if rows == 0 {
+            return Ok(());
+        }
+        body.clear();
+        if self.nullable {
+            body.extend_from_slice(&[0; 4]);
+            hybrid(body, &self.defined, 1);
+            let n = (body.len() - 4) as u32;
+            body[..4].copy_from_slice(&n.to_le_bytes());
+            self.defined.clear();
+        }
+        let codec = self.compressed.then_some(codec);
+        let encoding = match self.shape {
+            Shape::Text => {
+                let width = bit_width(u64::from(self.dict.len().saturating_sub(1))).max(1);
+                body.push(width as u8);
+                hybrid(body, &self.ids, width);
+                self.ids.clear();
+                ENC_RLE_DICTIONARY
+            }
+            Shape::Bytes if body.is_empty() => {
+                // The key bytes go to the page (or codec) as they are.
+                self.uncompressed += write_page(
+                    &mut self.pages,
+                    false,
+                    rows,
+                    ENC_PLAIN,
+                    &self.plain,
+                    codec,
+                    scratch,
+                )?;
+                self.plain.clear();
+                return Ok(());
+            }
+            Shape::Bytes => {
+                body.extend_from_slice(&self.plain);
+                self.plain.clear();
+                ENC_PLAIN
+            }
+            Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
+                let unsigned = matches!(self.shape, Shape::U32 | Shape::U64);
+                self.min_max.add(&self.ints, unsigned);
+                match self.shape {
+                    Shape::I32 | Shape::U32 => delta_binary_packed::<true>(body, &self.ints),
+                    _ => delta_binary_packed::<false>(body, &self.ints),
+                }
+                self.ints.clear();
+                ENC_DELTA_BINARY_PACKED
+            }
+        };
+        self.uncompressed +=
+            write_page(&mut self.pages, false, rows, encoding, body, codec, scratch)?;
+        Ok(())
+    }
+
+    /// The finished column chunk; the column starts over empty.
+    pub(super) fn close(
+        &mut self,
+        rows: u64,
+        codec: &mut Compressor,
+        scratch: &mut Vec<u8>,
+        compression: KeysCompression,
+    ) -> Result<EncodedColumn> {
+        let mut dictionary = Vec::new();
+        let mut uncompressed = std::mem::take(&mut self.uncompressed);
+        if self.shape == Shape::Text {
+            uncompressed += write_page(
+                &mut dictionary,
+                true,
+                self.dict.len() as usize,
+                ENC_PLAIN,
+                &self.dict.plain,
+                self.compressed.then_some(codec),
+                scratch,
+            )?;
+            self.dict.clear();
+            self.by_index.clear();
+        }
+        let min_max = std::mem::take(&mut self.min_max);
+        let nulls = std::mem::take(&mut self.nulls);
+        let statistics = match self.shape {
+            Shape::Text | Shape::Bytes => None,
+            Shape::I32 | Shape::U32 => Some(Statistics::int32(
+                min_max.any.then_some(min_max.min as i32),
+                min_max.any.then_some(min_max.max as i32),
+                None,
+                Some(nulls),
+                false,
+            )),
+            Shape::I64 | Shape::U64 => Some(Statistics::int64(
+                min_max.any.then_some(min_max.min),
+                min_max.any.then_some(min_max.max),
+                None,
+                Some(nulls),
+                false,
+            )),
+        };
+        let encodings = match self.shape {
+            Shape::Text => vec![Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
+            Shape::Bytes => vec![Encoding::PLAIN, Encoding::RLE],
+            _ => vec![Encoding::RLE, Encoding::DELTA_BINARY_PACKED],
+        };
+        Ok(EncodedColumn {
+            dictionary,
+            pages: std::mem::take(&mut self.pages),
+            uncompressed,
+            values: rows,
+            encodings,
+            statistics,
+            compression: if self.compressed {
+                compression.parquet()
+            } else {
+                Compression::UNCOMPRESSED
+            },
+        })
+    }
+}
+
+/// One encoded column chunk: its pages and what the footer says of it.
+#[derive(Debug)]
+pub struct EncodedColumn {
+    /// The dictionary page (header and body), empty if none; it goes
+    /// first in the file.
+    pub dictionary: Vec<u8>,
+    /// The data pages (headers and bodies).
+    pub pages: Vec<u8>,
+    /// Uncompressed size, headers included.
+    pub uncompressed: u64,
+    /// Values (rows, nulls included).
+    pub values: u64,
+    /// Encodings used.
+    pub encodings: Vec<Encoding>,
+    /// Min, max and null count (integer columns).
+    pub statistics: Option<Statistics>,
+    /// The codec of its pages.
+    pub compression: Compression,
+}
+
+/// One encoded `keys.parquet` row group: its column chunks, in schema order.
+#[derive(Debug)]
+pub struct EncodedRowGroup {
+    /// The column chunks.
+    pub columns: Vec<EncodedColumn>,
+    /// Rows.
+    pub rows: u64,
+}
