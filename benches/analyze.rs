@@ -102,7 +102,7 @@ fn bench_prefix(c: &mut Criterion) {
     // Typical shapes too: words, numbers, hex ids, uuids, emails, dates.
     for i in 0..20_000u64 {
         keys.push(format!("user:{}:profile", i * 7919).into_bytes());
-        keys.push(format!("session:{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).into_bytes());
+        keys.push(format!("login:{:032x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).into_bytes());
         keys.push(format!("cache|item/{i}/2026-11-{:02}T10:00:00Z", i % 28 + 1).into_bytes());
         keys.push(format!("mail:u{i}@example.com:inbox").into_bytes());
     }
@@ -131,11 +131,7 @@ fn bench_key_pages(c: &mut Criterion) {
     for i in 0..20_000u64 {
         keys.push(format!("user:{}:profile", i.wrapping_mul(7919) % 500_000).into_bytes());
         keys.push(
-            format!(
-                "session:{:015x}",
-                i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 4
-            )
-            .into_bytes(),
+            format!("login:{:015x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 4).into_bytes(),
         );
         keys.push(format!("queue:{}", i.wrapping_mul(104_729) % 1_000_000).into_bytes());
     }

@@ -7,7 +7,7 @@ Piped through `redis-cli --pipe` into a fresh redis-server by benches/whole-file
     gen_dataset.py onelist --bytes B [--seed S]           # a single huge list
 
 The mixed dataset: four databases (70/15/10/5 % of the keys); mostly small
-strings (session:<hex>, cache:item:<id> integers, page:<id> compressible JSON)
+strings (login:<hex>, cache:item:<id> integers, page:<id> compressible JSON)
 and small hashes (user:<id>:profile), small lists, sets (intset and strings),
 zsets; a few mid-size collections past the listpack limits (hashtable /
 skiplist encodings); a few huge collections scaled with --keys (at 5 M keys: a
@@ -77,7 +77,7 @@ class Pool:
 WORDS = [w.encode() for w in (
     "alpha beta gamma delta status active pending shipped user order item price "
     "currency EUR USD name email city country created updated tags true false null "
-    "count total score level premium basic region eu-west us-east session token").split()]
+    "count total score level premium basic region eu-west us-east login token").split()]
 
 
 def json_like(rng, length):
@@ -184,7 +184,7 @@ def mixed(keys, target_bytes, seed):
             b = i % 100
             ttl = rnd() < 0.3
             if b < 38:
-                key = b"session:%s%x" % (take(10), i)
+                key = b"login:%s%x" % (take(10), i)
                 val = take(max(1, int(L * (0.5 + rnd()))))
                 if ttl:
                     px = b"%d" % (TTL_BASE + i)

@@ -263,7 +263,7 @@ Examples:
   rdbscope ticket submit analysis --file /data/backups/dump.rdb --separators ':|' --prefix-depth 3
   rdbscope ticket submit hotkeys --app shop --duration 30 --top 100 --method lfu
   # Parameters without a flag (cleanup, migration: see the README), merged with the flags:
-  rdbscope ticket submit cleanup --app shop --params '{\"patterns\":[{\"prefix\":\"session:\"}]}'
+  rdbscope ticket submit cleanup --app shop --params '{\"patterns\":[{\"prefix\":\"login:\"}]}'
   # Safe to retry: the same key with the same parameters returns the same ticket.
   rdbscope ticket submit analysis --app shop --idempotency-key nightly-2026-11-22";
 

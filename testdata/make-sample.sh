@@ -18,8 +18,8 @@ r() { "$cli" -p "$port" "$@" >/dev/null; }
 r eval "
 local now = 1700000000000
 for i = 1, 1500 do
-  redis.call('SET', 'session:' .. i, 'token-' .. (i * 7919 % 100003))
-  if i % 3 == 0 then redis.call('PEXPIREAT', 'session:' .. i, now * 2 + i * 1000) end
+  redis.call('SET', 'login:' .. i, 'token-' .. (i * 7919 % 100003))
+  if i % 3 == 0 then redis.call('PEXPIREAT', 'login:' .. i, now * 2 + i * 1000) end
 end
 for i = 1, 600 do
   redis.call('HSET', 'user:' .. i .. ':profile', 'name', 'user' .. i, 'age', tostring(20 + i % 50), 'city', 'city' .. (i % 17))

@@ -567,7 +567,7 @@ fn analyze_prefixes_and_expiry_cliffs() {
     };
     let srv = bin.without_modules().start(&[]).expect("start server");
     let mut c = srv.client();
-    // A minute two hours ahead: every session key expires in it.
+    // A minute two hours ahead: every login key expires in it.
     let cliff = (now_ms() + 2 * 3_600_000) / 60_000 * 60_000;
     let mut cmds: Vec<Cmd> = Vec::new();
     for i in 1..=500u64 {
@@ -587,7 +587,7 @@ fn analyze_prefixes_and_expiry_cliffs() {
         );
         cmds.push(cmd_args![
             "SET",
-            format!("session:{id}"),
+            format!("login:{id}"),
             "token",
             "PXAT",
             (cliff + i * 100).to_string()
@@ -646,8 +646,8 @@ fn analyze_prefixes_and_expiry_cliffs() {
         ("config:feature_flags", 2, 1),
         ("config:max_users", 2, 1),
         ("config:version", 2, 1),
-        ("session", 1, 300),
-        ("session:*", 2, 300),
+        ("login", 1, 300),
+        ("login:*", 2, 300),
         ("user", 1, 500),
         ("user:*", 2, 500),
         ("user:*:profile", 3, 500),
@@ -675,8 +675,8 @@ fn analyze_prefixes_and_expiry_cliffs() {
         let p = p.as_deref().expect("prefix is set");
         let full = if k.starts_with("user:") {
             "user:*:profile"
-        } else if k.starts_with("session:") {
-            "session:*"
+        } else if k.starts_with("login:") {
+            "login:*"
         } else if k.starts_with("cache:item:") {
             "cache:item:*"
         } else {
@@ -707,7 +707,7 @@ fn analyze_prefixes_and_expiry_cliffs() {
         .unwrap();
     assert!((sm.value(row) - memory[row] as f64 / total as f64).abs() < 1e-9);
 
-    // Per-prefix TTL rows: the 300 sessions are in the 1h-1d bucket.
+    // Per-prefix TTL rows: the 300 login tokens are in the 1h-1d bucket.
     let exp = read_batches(&out1.join("expiry.parquet"));
     let (ep, eb, ek) = (
         column_strings(&exp, "prefix"),
@@ -720,12 +720,12 @@ fn analyze_prefixes_and_expiry_cliffs() {
             .map(|i| ek[i])
     };
     assert_eq!(find(None, "1h-1d"), Some(301));
-    assert_eq!(find(Some("session"), "1h-1d"), Some(300));
-    assert_eq!(find(Some("session:*"), "1h-1d"), Some(300));
+    assert_eq!(find(Some("login"), "1h-1d"), Some(300));
+    assert_eq!(find(Some("login:*"), "1h-1d"), Some(300));
     assert_eq!(find(Some("user"), "no_ttl"), Some(500));
     assert_eq!(find(Some("config"), "1h-1d"), Some(1));
 
-    // The cliff: all 300 sessions expire in one minute.
+    // The cliff: all 300 login tokens expire in one minute.
     let cliffs = read_batches(&out1.join("expiry_cliffs.parquet"));
     let cb = &cliffs[0];
     let minute = cb
@@ -765,7 +765,7 @@ fn analyze_prefixes_and_expiry_cliffs() {
         .flatten()
         .collect();
     small_patterns.sort();
-    assert_eq!(small_patterns, ["cache", "config", "session", "user"]);
+    assert_eq!(small_patterns, ["cache", "config", "login", "user"]);
     assert_eq!(
         column_strings(&read_batches(&out3.join("keys.parquet")), "prefix").len(),
         key_prefix.len()

@@ -103,7 +103,7 @@ fn cleanup_of_a_prefix_on_a_cluster() {
     // 3000 others, with look-alike names.
     for i in 0..2996 {
         cmds.push(match i % 4 {
-            0 => testkit::cmd_args!["SET", format!("session:{i}"), "v"],
+            0 => testkit::cmd_args!["SET", format!("sessile:{i}"), "v"],
             1 => testkit::cmd_args!["SET", format!("sess{i}"), "v", "EX", "3600"],
             2 => testkit::cmd_args!["HSET", format!("user:{i}"), "sess:", "1"],
             _ => testkit::cmd_args!["SET", format!("xsess:{i}"), "v"],

@@ -293,7 +293,7 @@ pub(crate) fn master_with_replica() -> Option<(RedisServer, RedisServer)> {
             0 => testkit::cmd_args!["SET", format!("user:{i}:name"), format!("name-{i}")],
             1 => testkit::cmd_args!["HSET", format!("user:{i}:profile"), "a", "1", "b", "2"],
             2 => testkit::cmd_args!["RPUSH", format!("queue:{i}"), "x", "y", "z"],
-            _ => testkit::cmd_args!["SET", format!("session:{i}"), "s", "EX", "3600"],
+            _ => testkit::cmd_args!["SET", format!("login:{i}"), "s", "EX", "3600"],
         })
         .collect();
     c.pipeline_must(&cmds);

@@ -45,7 +45,7 @@ pub unsafe fn map(file: &File) -> io::Result<Mmap> {
 /// Gives back resident pages of a mapped file once they have been read, so
 /// that reading a file (or one huge value) does not raise the process's
 /// resident memory by the file's size. Implemented for [`Mmap`]; pass it to
-/// [`crate::Rdb::with_page_release`].
+/// `Rdb::with_page_release`.
 pub trait PageRelease: Sync {
     /// The bytes `start..end` of the input will not be needed soon.
     fn release(&self, start: u64, end: u64);

@@ -13,7 +13,7 @@
 use crate::crc64;
 use crate::error::Result;
 use crate::string::Scalar;
-use crate::types::Kind;
+use crate::types::{Kind, NEWEST_REDIS_VERSION};
 use crate::value::{Element, Scratch, StreamId, StreamVisitor, Value};
 
 /// A `DUMP`/`RESTORE` payload: type byte, value, RDB version (u16 LE),
@@ -44,7 +44,7 @@ pub fn payload_version(payload: &[u8]) -> Option<u32> {
 }
 
 /// A one-key RDB file (db 0, key `k`) holding a payload's value, so that
-/// [`crate::Rdb`] can read what `DUMP` returned. None if the payload's
+/// `Rdb` can read what `DUMP` returned. None if the payload's
 /// trailer is bad.
 pub fn payload_as_rdb(payload: &[u8]) -> Option<Vec<u8>> {
     let version = payload_version(payload)?;
@@ -84,7 +84,7 @@ impl Default for CommandOptions {
             max_args: 1024,
             max_bytes: 1 << 20,
             streams_v2: true,
-            rdb_version: crate::NEWEST_REDIS_VERSION,
+            rdb_version: NEWEST_REDIS_VERSION,
         }
     }
 }
@@ -402,7 +402,7 @@ mod tests {
         bad[1] ^= 1;
         assert_eq!(payload_version(&bad), None);
         let file = payload_as_rdb(&p).unwrap();
-        let rdb = crate::Rdb::new(&file).unwrap();
+        let rdb = crate::reader::Rdb::new(&file).unwrap();
         let e = rdb.entries().next().unwrap().unwrap();
         assert_eq!(e.value.as_string().unwrap().as_raw().unwrap(), b"v");
         let mut out = Vec::new();

@@ -205,7 +205,7 @@ impl Client {
     }
 
     /// Sends one command and reads its reply: `c.cmd(&["SET", "k", "v"])`.
-    /// For mixed argument types use [`cmd_args!`](crate::cmd_args).
+    /// For mixed argument types use [`cmd_args!`].
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Reply> {
         write_cmd(&mut self.writer, args)?;
         self.writer.flush()?;

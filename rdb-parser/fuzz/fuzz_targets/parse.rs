@@ -1,4 +1,4 @@
-//! Fuzz target: the full walk of tests/corpus.rs on arbitrary bytes.
+//! Fuzz target: the full walk of tests/corpus/walk.rs on arbitrary bytes.
 //!
 //! Input that starts with `REDIS` or `VALKEY` (a corpus file) is used as is;
 //! otherwise its first byte picks a header to put in front of the rest, so

@@ -4,6 +4,7 @@
 //! entries, and a 0xFF terminator. Each entry is an encoding byte, its data,
 //! and a back length of 1 to 5 bytes.
 
+use super::blob::iter_item;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::string::{decimal_len as digits, Scalar};
@@ -251,7 +252,7 @@ impl<'b> Iterator for Listpack<'b> {
     type Item = Result<Scalar<'b>>;
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.next_entry();
-        super::iter_item(r, &mut self.done)
+        iter_item(r, &mut self.done)
     }
 }
 

@@ -5,13 +5,13 @@
 //! then entries (flags, ms delta, seq delta, [field count, field/value
 //! pairs | values for the master fields], entry item count).
 
+use super::element::Scratch;
+use super::listpack::Listpack;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::mmap::ReleaseBehind;
 use crate::string::{RdbString, Scalar};
 use crate::types::ValueType;
-use crate::value::listpack::Listpack;
-use crate::value::Scratch;
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;

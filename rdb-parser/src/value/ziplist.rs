@@ -4,6 +4,7 @@
 //! 65535 = unknown), entries, 0xFF. Each entry: previous entry length
 //! (1 byte, or 0xFE + u32 LE), an encoding, data.
 
+use super::blob::iter_item;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::string::Scalar;
@@ -166,7 +167,7 @@ impl<'b> Iterator for Ziplist<'b> {
     type Item = Result<Scalar<'b>>;
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.next_entry();
-        super::iter_item(r, &mut self.done)
+        iter_item(r, &mut self.done)
     }
 }
 

@@ -2,6 +2,7 @@
 //! key length, key, value length, a "free" byte, value, free padding, and
 //! 0xFF at the end. Lengths are one byte below 254, or 254 + u32 LE.
 
+use super::blob::iter_item;
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
 
@@ -85,7 +86,7 @@ impl<'b> Iterator for Zipmap<'b> {
     type Item = Result<(&'b [u8], &'b [u8])>;
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.next_pair();
-        super::iter_item(r, &mut self.done)
+        iter_item(r, &mut self.done)
     }
 }
 
