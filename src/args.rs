@@ -1,4 +1,7 @@
 //! Command-line arguments, as close to the flags as possible (no logic).
+// These doc comments are the commands' --help text, written for a terminal
+// (`[abc]`, `<ID>`), not rustdoc markup.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 
@@ -262,7 +265,7 @@ Examples:
   rdbscope ticket submit analysis --app shop
   rdbscope ticket submit analysis --file /data/backups/dump.rdb --separators ':|' --prefix-depth 3
   rdbscope ticket submit hotkeys --app shop --duration 30 --top 100 --method lfu
-  # Parameters without a flag (cleanup, migration: see the README), merged with the flags:
+  # Parameters without a flag (cleanup, migration: see docs/job-service.md), merged with the flags:
   rdbscope ticket submit cleanup --app shop --params '{\"patterns\":[{\"prefix\":\"login:\"}]}'
   # Safe to retry: the same key with the same parameters returns the same ticket.
   rdbscope ticket submit analysis --app shop --idempotency-key nightly-2026-11-22";

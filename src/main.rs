@@ -6,6 +6,8 @@ use analyzer::glob;
 mod input;
 mod json;
 mod progress;
+mod threads;
+mod usage;
 
 use std::process::ExitCode;
 

@@ -50,7 +50,7 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
 
 pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     let opts = options(&a)?;
-    super::init_threads(a.threads);
+    crate::threads::init_threads(a.threads);
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let inputs = a

@@ -44,7 +44,7 @@ struct ChunkOutput {
 }
 
 pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
-    super::init_threads(a.threads);
+    crate::threads::init_threads(a.threads);
     let kind = match a.kind.as_deref() {
         None => None,
         Some(t) => Some(Kind::from_name(t).ok_or_else(|| {

@@ -74,7 +74,7 @@ fn library_name(code: &[u8]) -> Vec<u8> {
 }
 
 pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
-    super::init_threads(a.threads);
+    crate::threads::init_threads(a.threads);
     let started = Instant::now();
     let input = Input::open(&a.file)?;
     let rdb = input.rdb()?;

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 
 use super::client::{self, as_list, block_value, cell, field, print_block, print_table, Client};
-use super::usage_error;
+use crate::usage::usage_error;
 use crate::args::{ReportArgs, SubmitArgs, TicketArgs, TicketCommand, WaitArgs};
 
 /// States a ticket never leaves.
