@@ -210,6 +210,49 @@ pub(super) fn parse_manifest(text: &str) -> HashMap<String, Facts> {
     out
 }
 
+/// Folders the MANIFEST describes as a group instead of row by row: a
+/// `## <folder> …` section whose text has a paragraph starting with
+/// "<N> `.rdb` files". Returns each folder with its stated file count.
+pub(super) fn parse_groups(text: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut folder: Option<&str> = None;
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            folder = heading.split_whitespace().next().filter(|w| {
+                w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+            continue;
+        }
+        let Some(f) = folder else { continue };
+        let Some((n, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if rest.starts_with("`.rdb` files") && n.bytes().all(|b| b.is_ascii_digit()) {
+            let n: u64 = n.parse().unwrap();
+            let old = out.insert(f.to_string(), n);
+            assert!(old.is_none(), "MANIFEST states the count of {f} twice");
+        }
+    }
+    out
+}
+
+/// The folder part of a corpus path (`a/b.rdb` → `a`).
+fn folder_of(rel: &str) -> &str {
+    rel.split_once('/').map_or("", |(f, _)| f)
+}
+
+#[test]
+fn group_sections_are_read_with_their_counts() {
+    let text = "## Files\n\n| path | … |\n\n## Gaps\n\n- 3 `.rdb` files in a list are not a group.\n\n\
+                ## some-repo (added later)\n\n7 `.rdb` files from some repo.\nMore: 8 `.rdb` files.\n\n\
+                ## other-repo\n\nNo count here.\n";
+    let groups = parse_groups(text);
+    assert_eq!(groups, BTreeMap::from([("some-repo".to_string(), 7)]));
+    assert_eq!(folder_of("some-repo/x.rdb"), "some-repo");
+    assert_eq!(folder_of("x.rdb"), "");
+}
+
 pub(super) fn type_name(vt: ValueType) -> &'static str {
     match vt {
         ValueType::String => "STRING",
@@ -335,12 +378,19 @@ fn corpus_agrees_with_the_manifest() {
         return;
     };
     let manifest = parse_manifest(&text);
+    let groups = parse_groups(&text);
+    let mut in_groups: BTreeMap<&str, u64> = groups.keys().map(|g| (g.as_str(), 0)).collect();
     let by_name: HashMap<&str, &CorpusFile> = files.iter().map(|f| (f.rel.as_str(), f)).collect();
     let mut failures = Vec::new();
     let mut compared = 0;
     for f in &files {
         let Some(facts) = manifest.get(&f.rel) else {
-            failures.push(format!("{}: not in the MANIFEST", f.rel));
+            // Described with its folder: counted here, walked by
+            // every_corpus_file_parses_to_the_end.
+            match in_groups.get_mut(folder_of(&f.rel)) {
+                Some(n) => *n += 1,
+                None => failures.push(format!("{}: not in the MANIFEST", f.rel)),
+            }
             continue;
         };
         // Duplicates: same bytes as the file named, whose facts apply.
@@ -398,7 +448,19 @@ fn corpus_agrees_with_the_manifest() {
             failures.push(format!("MANIFEST lists {name}, which is not in the corpus"));
         }
     }
-    eprintln!("compared {compared} files with their MANIFEST facts");
+    // Every folder described as a group holds as many files as stated.
+    for (folder, n) in &in_groups {
+        let stated = groups[*folder];
+        if *n != stated {
+            failures.push(format!(
+                "{folder}/: {n} .rdb files without a row, MANIFEST says {stated}"
+            ));
+        }
+    }
+    eprintln!(
+        "compared {compared} files with their MANIFEST facts; counted {:?} in folders described as a group",
+        in_groups
+    );
     assert!(
         failures.is_empty(),
         "{} disagreements:\n{}",
