@@ -1,5 +1,6 @@
-//! What the parser finds agrees with the MANIFEST's structural facts and a
-//! few facts stated in prose.
+//! What the parser finds agrees with the MANIFEST's structural facts (per
+//! file, or per folder described as a group) and a few facts stated in prose
+//! or in the source projects' own tests.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -92,6 +93,36 @@ fn key_counts_stated_in_the_manifest() {
     assert_eq!((s.keys, s.with_lfu, s.with_expire), (2, 2, 1));
     let s = summary_of("redis-replicator/dump-lru.rdb").unwrap();
     assert_eq!((s.keys, s.with_idle, s.with_expire), (2, 2, 1));
+}
+
+/// redis-librdb files against the expected JSON of librdb's own tests
+/// (`test/dumps/*_data.json`, compared by `test/test_rdb_to_json.c`).
+#[test]
+fn librdb_dumps_hold_what_librdb_expects() {
+    // multiple_dbs_data.json: x = "0", y = "1", z = "2", one per database.
+    let Some(s) = summary_of("redis-librdb/multiple_dbs.rdb") else {
+        return;
+    };
+    assert_eq!(s.keys_per_db, BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    assert_eq!(s.types, BTreeMap::from([(ValueType::String, 3)]));
+    assert_eq!((s.key_bytes, s.string_value_bytes), (3, 3));
+
+    // multiple_lists_strings_data.json: 5 aux fields; strings "Hi there!",
+    // "blaa" and 118 LZF-compressed 'c's; lists of 1, 3 and 2 elements.
+    let s = summary_of("redis-librdb/multiple_lists_strings.rdb").unwrap();
+    assert_eq!(s.aux_fields, 5);
+    assert_eq!(s.keys_per_db, BTreeMap::from([(0, 6)]));
+    assert_eq!(s.types.get(&ValueType::String), Some(&3), "{:?}", s.types);
+    assert_eq!(
+        s.types.get(&ValueType::ListQuicklist2),
+        Some(&3),
+        "{:?}",
+        s.types
+    );
+    assert_eq!(s.keys, 6);
+    assert_eq!(s.elements, 1 + 3 + 2);
+    assert_eq!(s.string_value_bytes, 9 + 4 + 118);
+    assert!(s.lzf_seen);
 }
 
 /// Structural facts of one MANIFEST row.
