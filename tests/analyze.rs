@@ -484,17 +484,45 @@ fn analyze_lfu_and_lru_metadata() {
     }
 }
 
-/// Every corpus file `rdbscope info` reads, `analyze` reads too, with the
-/// same number of keys; the files `info` rejects, `analyze` rejects (exit
-/// 1, no panic, no keys.parquet left behind).
+/// Corpus files whose CRC64 is wrong: `info` refuses them (it verifies the
+/// checksum), `analyze` does not verify it.
+const BAD_CHECKSUM: [&str; 2] = [
+    "redis-librdb/future_v19.rdb",
+    "redis-librdb/invalid_chksum_v8.rdb",
+];
+
+/// Every corpus file `rdbscope info --no-checksum` reads, `analyze` (which
+/// does not verify the checksum) reads too, with the same number of keys;
+/// the files `info` rejects, `analyze` rejects (exit 1, no panic, no
+/// keys.parquet left behind). `info` without `--no-checksum` still refuses
+/// the files with a wrong checksum.
 #[test]
 fn analyze_reads_the_corpus_like_info() {
     let files = testkit::corpus_files();
     let tmp = testkit::temp_dir("analyze-corpus");
     let mut problems = Vec::new();
+    if !files.is_empty() {
+        let dir = testkit::corpus_dir().expect("the corpus the files came from");
+        for rel in BAD_CHECKSUM {
+            let f = dir.join(rel);
+            assert!(files.contains(&f), "corpus lacks {rel}");
+            let info = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+                .args(["info", "--json"])
+                .arg(&f)
+                .output()
+                .expect("run info");
+            let err = String::from_utf8_lossy(&info.stderr);
+            if info.status.code() != Some(1) || !err.contains("CRC64 mismatch") {
+                problems.push(format!(
+                    "{rel}: info (checksum verified) exit {:?}, want 1 and a CRC64 mismatch: {err}",
+                    info.status.code()
+                ));
+            }
+        }
+    }
     for (i, f) in files.iter().enumerate() {
         let info = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
-            .args(["info", "--json"])
+            .args(["info", "--json", "--no-checksum"])
             .arg(f)
             .output()
             .expect("run info");

@@ -1,9 +1,9 @@
 //! The files that are bad on purpose fail the specific way they are bad.
 
-use rdb_parser::{ChecksumStatus, ErrorKind, Rdb};
+use rdb_parser::{crc64, ChecksumStatus, Error, ErrorKind, Magic, Rdb, Record};
 
 use super::files::{corpus_file, summary_of};
-use super::walk::walk_all;
+use super::walk::{walk_all, walk_unverified};
 
 #[test]
 fn corrupt_ziplist_is_refused() {
@@ -99,4 +99,131 @@ fn corrupt_empty_keys_parses_with_nine_empty_collections() {
             s.checksum
         );
     }
+}
+
+/// Asserts that `e` is a CRC64 mismatch reported where the checksum is (the
+/// last 8 bytes), with the stored and computed values of `data`.
+fn assert_checksum_mismatch_at_the_end(rel: &str, data: &[u8], e: &Error) {
+    let checksum_at = data.len() - 8;
+    let ErrorKind::ChecksumMismatch { stored, computed } = *e.kind() else {
+        panic!("{rel}: expected ChecksumMismatch, got {:?}: {e}", e.kind());
+    };
+    assert_eq!(e.offset(), checksum_at as u64, "{rel}: {e}");
+    let in_file = u64::from_le_bytes(data[checksum_at..].try_into().unwrap());
+    assert_eq!(stored, in_file, "{rel}: {e}");
+    assert_eq!(
+        computed,
+        crc64::checksum(&data[..checksum_at]),
+        "{rel}: {e}"
+    );
+    assert_ne!(stored, computed, "{rel}: {e}");
+    assert!(e.to_string().contains("CRC64 mismatch"), "{rel}: {e}");
+}
+
+/// `invalid_chksum_v8.rdb` has a deliberately wrong CRC64 (librdb's
+/// `test_checksum` expects a checksum failure, and a clean parse when told to
+/// ignore the checksum): the walk reads every record and fails at the checksum.
+#[test]
+fn wrong_checksum_is_refused_at_the_checksum() {
+    let rel = "redis-librdb/invalid_chksum_v8.rdb";
+    let Some(data) = corpus_file(rel) else { return };
+    assert_eq!(Rdb::new(&data).unwrap().version(), 8, "{rel}");
+    let e = walk_all(&data).expect_err(rel);
+    assert_checksum_mismatch_at_the_end(rel, &data, &e);
+    // Every record before the checksum reads and decodes completely.
+    let s = walk_unverified(&data).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert_eq!(s.checksum, ChecksumStatus::Skipped, "{rel}");
+    assert_eq!(s.eof_offset + 1 + 8, data.len() as u64, "{rel}");
+    assert_eq!(s.keys, 3, "{rel}: {s:?}");
+    assert!(
+        s.aux_fields > 0 && s.inconsistencies.is_empty(),
+        "{rel}: {s:?}"
+    );
+}
+
+/// `future_v19.rdb` says `REDIS0099` in its header (despite its name): a
+/// version newer than any server writes. Its CRC64 does not match (the
+/// MANIFEST says to read it with checksum verification off). The parser reads
+/// newer versions as far as it understands them: here, to the end.
+#[test]
+fn future_version_reads_to_the_end_without_checksum_verification() {
+    let rel = "redis-librdb/future_v19.rdb";
+    let Some(data) = corpus_file(rel) else { return };
+    let rdb = Rdb::new(&data).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert_eq!(&data[..9], b"REDIS0099", "{rel}");
+    assert_eq!((rdb.magic(), rdb.version()), (Magic::Redis, 99), "{rel}");
+    assert!(rdb.is_newer_than_known(), "{rel}");
+    assert!(rdb.has_checksum(), "{rel}");
+
+    let s = walk_unverified(&data).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert_eq!(s.version, 99, "{rel}");
+    assert_eq!(s.checksum, ChecksumStatus::Skipped, "{rel}");
+    assert_eq!(s.eof_offset + 1 + 8, data.len() as u64, "{rel}");
+    assert_eq!(s.trailing_bytes, 0, "{rel}");
+    assert_eq!(
+        (s.keys, s.keys_per_db.get(&0)),
+        (1, Some(&1)),
+        "{rel}: {s:?}"
+    );
+    assert!(
+        s.aux_fields > 0 && s.inconsistencies.is_empty(),
+        "{rel}: {s:?}"
+    );
+
+    // Verified, the checksum is the one thing wrong.
+    let e = walk_all(&data).expect_err(rel);
+    assert_checksum_mismatch_at_the_end(rel, &data, &e);
+}
+
+/// `redis_ent_opcode_ram_lru.rdb` carries the Redis Enterprise opcode 107
+/// (`RAM_LRU`) before its keys. The parser does not read it (yet): the error
+/// names the byte, where it is and the RDB version, and everything before it
+/// reads fine.
+#[test]
+fn redis_enterprise_opcode_is_refused_naming_byte_offset_and_version() {
+    let rel = "redis-librdb/redis_ent_opcode_ram_lru.rdb";
+    let Some(data) = corpus_file(rel) else { return };
+    let e = walk_all(&data).expect_err(rel);
+    assert_eq!(e.kind(), &ErrorKind::UnknownValueType(107), "{rel}: {e}");
+    assert_eq!(e.version(), Some(12), "{rel}: {e}");
+    let at = e.offset();
+    assert!(
+        at < data.len() as u64,
+        "{rel}: offset {at} outside the file: {e}"
+    );
+    assert_eq!(data[at as usize], 107, "{rel}: the byte at {at}: {e}");
+    let msg = e.to_string();
+    for part in [
+        format!("byte offset {at}"),
+        "107 (0x6b)".to_string(),
+        "RDB version 12".to_string(),
+    ] {
+        assert!(msg.contains(&part), "{rel}: {msg:?} lacks {part:?}");
+    }
+
+    // Every record before it reads; the first error is this one.
+    let rdb = Rdb::new(&data).unwrap();
+    assert_eq!(rdb.version(), 12, "{rel}");
+    let mut before = 0;
+    let mut aux = 0;
+    let mut first_err = None;
+    for r in rdb.records() {
+        match r {
+            Ok(rec) => {
+                before += 1;
+                aux += u32::from(matches!(rec, Record::Aux { .. }));
+            }
+            Err(err) => {
+                first_err = Some(err);
+                break;
+            }
+        }
+    }
+    let first_err = first_err.unwrap_or_else(|| panic!("{rel}: records() read past byte 107"));
+    assert_eq!(first_err.offset(), at, "{rel}: {first_err}");
+    assert_eq!(first_err.kind(), e.kind(), "{rel}: {first_err}");
+    assert!(
+        aux > 0 && before > aux,
+        "{rel}: {before} records, {aux} aux, before {at}"
+    );
 }

@@ -1,5 +1,6 @@
-//! What the parser finds agrees with the MANIFEST's structural facts and a
-//! few facts stated in prose.
+//! What the parser finds agrees with the MANIFEST's structural facts (per
+//! file, or per folder described as a group) and a few facts stated in prose
+//! or in the source projects' own tests.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -92,6 +93,36 @@ fn key_counts_stated_in_the_manifest() {
     assert_eq!((s.keys, s.with_lfu, s.with_expire), (2, 2, 1));
     let s = summary_of("redis-replicator/dump-lru.rdb").unwrap();
     assert_eq!((s.keys, s.with_idle, s.with_expire), (2, 2, 1));
+}
+
+/// redis-librdb files against the expected JSON of librdb's own tests
+/// (`test/dumps/*_data.json`, compared by `test/test_rdb_to_json.c`).
+#[test]
+fn librdb_dumps_hold_what_librdb_expects() {
+    // multiple_dbs_data.json: x = "0", y = "1", z = "2", one per database.
+    let Some(s) = summary_of("redis-librdb/multiple_dbs.rdb") else {
+        return;
+    };
+    assert_eq!(s.keys_per_db, BTreeMap::from([(0, 1), (1, 1), (2, 1)]));
+    assert_eq!(s.types, BTreeMap::from([(ValueType::String, 3)]));
+    assert_eq!((s.key_bytes, s.string_value_bytes), (3, 3));
+
+    // multiple_lists_strings_data.json: 5 aux fields; strings "Hi there!",
+    // "blaa" and 118 LZF-compressed 'c's; lists of 1, 3 and 2 elements.
+    let s = summary_of("redis-librdb/multiple_lists_strings.rdb").unwrap();
+    assert_eq!(s.aux_fields, 5);
+    assert_eq!(s.keys_per_db, BTreeMap::from([(0, 6)]));
+    assert_eq!(s.types.get(&ValueType::String), Some(&3), "{:?}", s.types);
+    assert_eq!(
+        s.types.get(&ValueType::ListQuicklist2),
+        Some(&3),
+        "{:?}",
+        s.types
+    );
+    assert_eq!(s.keys, 6);
+    assert_eq!(s.elements, 1 + 3 + 2);
+    assert_eq!(s.string_value_bytes, 9 + 4 + 118);
+    assert!(s.lzf_seen);
 }
 
 /// Structural facts of one MANIFEST row.
@@ -208,6 +239,49 @@ pub(super) fn parse_manifest(text: &str) -> HashMap<String, Facts> {
         );
     }
     out
+}
+
+/// Folders the MANIFEST describes as a group instead of row by row: a
+/// `## <folder> …` section whose text has a paragraph starting with
+/// "<N> `.rdb` files". Returns each folder with its stated file count.
+pub(super) fn parse_groups(text: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut folder: Option<&str> = None;
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            folder = heading.split_whitespace().next().filter(|w| {
+                w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+            continue;
+        }
+        let Some(f) = folder else { continue };
+        let Some((n, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if rest.starts_with("`.rdb` files") && n.bytes().all(|b| b.is_ascii_digit()) {
+            let n: u64 = n.parse().unwrap();
+            let old = out.insert(f.to_string(), n);
+            assert!(old.is_none(), "MANIFEST states the count of {f} twice");
+        }
+    }
+    out
+}
+
+/// The folder part of a corpus path (`a/b.rdb` → `a`).
+fn folder_of(rel: &str) -> &str {
+    rel.split_once('/').map_or("", |(f, _)| f)
+}
+
+#[test]
+fn group_sections_are_read_with_their_counts() {
+    let text = "## Files\n\n| path | … |\n\n## Gaps\n\n- 3 `.rdb` files in a list are not a group.\n\n\
+                ## some-repo (added later)\n\n7 `.rdb` files from some repo.\nMore: 8 `.rdb` files.\n\n\
+                ## other-repo\n\nNo count here.\n";
+    let groups = parse_groups(text);
+    assert_eq!(groups, BTreeMap::from([("some-repo".to_string(), 7)]));
+    assert_eq!(folder_of("some-repo/x.rdb"), "some-repo");
+    assert_eq!(folder_of("x.rdb"), "");
 }
 
 pub(super) fn type_name(vt: ValueType) -> &'static str {
@@ -335,12 +409,19 @@ fn corpus_agrees_with_the_manifest() {
         return;
     };
     let manifest = parse_manifest(&text);
+    let groups = parse_groups(&text);
+    let mut in_groups: BTreeMap<&str, u64> = groups.keys().map(|g| (g.as_str(), 0)).collect();
     let by_name: HashMap<&str, &CorpusFile> = files.iter().map(|f| (f.rel.as_str(), f)).collect();
     let mut failures = Vec::new();
     let mut compared = 0;
     for f in &files {
         let Some(facts) = manifest.get(&f.rel) else {
-            failures.push(format!("{}: not in the MANIFEST", f.rel));
+            // Described with its folder: counted here, walked by
+            // every_corpus_file_parses_to_the_end.
+            match in_groups.get_mut(folder_of(&f.rel)) {
+                Some(n) => *n += 1,
+                None => failures.push(format!("{}: not in the MANIFEST", f.rel)),
+            }
             continue;
         };
         // Duplicates: same bytes as the file named, whose facts apply.
@@ -398,7 +479,19 @@ fn corpus_agrees_with_the_manifest() {
             failures.push(format!("MANIFEST lists {name}, which is not in the corpus"));
         }
     }
-    eprintln!("compared {compared} files with their MANIFEST facts");
+    // Every folder described as a group holds as many files as stated.
+    for (folder, n) in &in_groups {
+        let stated = groups[*folder];
+        if *n != stated {
+            failures.push(format!(
+                "{folder}/: {n} .rdb files without a row, MANIFEST says {stated}"
+            ));
+        }
+    }
+    eprintln!(
+        "compared {compared} files with their MANIFEST facts; counted {:?} in folders described as a group",
+        in_groups
+    );
     assert!(
         failures.is_empty(),
         "{} disagreements:\n{}",

@@ -295,6 +295,16 @@ pub(super) fn decode_entry(
 /// Reads every record, decodes every value completely and checks the
 /// checksum. A checksum mismatch and a missing EOF are errors.
 pub(super) fn walk_all(data: &[u8]) -> Result<Summary> {
+    walk(data, true)
+}
+
+/// [`walk_all`] without verifying the checksum (the summary says
+/// [`ChecksumStatus::Skipped`]); a missing EOF is still an error.
+pub(super) fn walk_unverified(data: &[u8]) -> Result<Summary> {
+    walk(data, false)
+}
+
+fn walk(data: &[u8], verify_checksum: bool) -> Result<Summary> {
     let rdb = Rdb::new(data)?;
     let mut sum = Summary::new(&rdb);
     let mut scratch = Scratch::new();
@@ -362,12 +372,14 @@ pub(super) fn walk_all(data: &[u8]) -> Result<Summary> {
                 eof = true;
                 sum.eof_offset = offset;
                 sum.trailing_bytes = trailing_bytes;
-                sum.checksum = rdb.checksum_status(offset, stored_checksum);
-                if let ChecksumStatus::Mismatch { stored, computed } = sum.checksum {
-                    return Err(Error::new(
-                        ErrorKind::ChecksumMismatch { stored, computed },
-                        offset + 1,
-                    ));
+                if verify_checksum {
+                    sum.checksum = rdb.checksum_status(offset, stored_checksum);
+                    if let ChecksumStatus::Mismatch { stored, computed } = sum.checksum {
+                        return Err(Error::new(
+                            ErrorKind::ChecksumMismatch { stored, computed },
+                            offset + 1,
+                        ));
+                    }
                 }
             }
         }
