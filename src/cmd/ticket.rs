@@ -9,8 +9,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 
 use super::client::{self, as_list, block_value, cell, field, print_block, print_table, Client};
-use crate::usage::usage_error;
 use crate::args::{ReportArgs, SubmitArgs, TicketArgs, TicketCommand, WaitArgs};
+use crate::usage::usage_error;
 
 /// States a ticket never leaves.
 const FINAL_STATES: [&str; 4] = ["succeeded", "failed", "cancelled", "rejected"];
