@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const TYPES: [&str; 4] = ["analysis", "hotkeys", "cleanup", "migration"];
 
 /// Parameters of an `analysis` ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisParams {
     /// A live app: a fresh RDB is fetched from it as a replica.
@@ -22,18 +22,23 @@ pub struct AnalysisParams {
     pub app: Option<String>,
     /// An RDB file on the service host, inside an allowed directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub file: Option<PathBuf>,
     /// Key separators for prefixes, or `auto`.
     #[serde(default = "default_separators")]
+    #[schema(default = default_separators)]
     pub separators: String,
     /// Prefix tree depth.
     #[serde(default = "default_prefix_depth")]
+    #[schema(default = default_prefix_depth)]
     pub prefix_depth: usize,
     /// Rows in each top list.
     #[serde(default = "default_top")]
+    #[schema(default = default_top)]
     pub top: usize,
     /// Write `keys.parquet` (one row per key).
     #[serde(default = "yes")]
+    #[schema(default = yes)]
     pub keys_table: bool,
     /// Model a server restarted from the file instead of a running one.
     #[serde(default)]
@@ -54,7 +59,7 @@ fn yes() -> bool {
 }
 
 /// How a hot-key ticket finds hot keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HotKeyMethodParam {
     /// LFU counters when the node's eviction policy keeps them, else MONITOR.
@@ -66,19 +71,22 @@ pub enum HotKeyMethodParam {
 }
 
 /// Parameters of a `hotkeys` ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HotkeysParams {
     /// The app whose masters are sampled.
     pub app: String,
     /// How long to sample (MONITOR) or at most scan (LFU), in seconds.
     #[serde(default = "default_duration")]
+    #[schema(default = default_duration)]
     pub duration_secs: u64,
     /// Keys to report.
     #[serde(default = "default_hot_top")]
+    #[schema(default = default_hot_top)]
     pub top: usize,
     /// Method.
     #[serde(default = "default_method")]
+    #[schema(default = default_method)]
     pub method: HotKeyMethodParam,
 }
 
