@@ -19,7 +19,7 @@
 //! # Ok::<(), jobsvc::Error>(())
 //! ```
 //!
-//! The module also holds the tiny blocking RESP connection ([`RespConn`],
+//! The module also holds the tiny blocking RESP connection (`RespConn`,
 //! crate-internal) that the hot-key sampler shares: both need raw control of
 //! the socket (keep-alive newlines, bulk payloads that are not RESP replies,
 //! the endless `MONITOR` stream) that a regular client library hides.
