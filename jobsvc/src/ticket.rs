@@ -18,7 +18,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a ticket is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum TicketState {
     /// Submitted, waiting for an admin (待审).
     Pending,
@@ -90,7 +91,8 @@ impl FromStr for TicketState {
 }
 
 /// What a user may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Role {
     /// Files tickets, sees and cancels their own.
     Submitter,

@@ -8,7 +8,7 @@ use crate::job::ParseCtx;
 use crate::redis::{Pattern, KEY_TYPES};
 
 /// Which keys by TTL.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TtlFilter {
     /// All.
@@ -21,7 +21,7 @@ pub enum TtlFilter {
 }
 
 /// What is done to the keys.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// `UNLINK` them.
@@ -33,13 +33,14 @@ pub enum Mode {
 }
 
 /// Parameters of a `cleanup` ticket.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CleanupParams {
     /// The app acted on.
     pub app: String,
     /// Databases (a cluster has only 0).
     #[serde(default = "default_dbs")]
+    #[schema(default = default_dbs)]
     pub dbs: Vec<u32>,
     /// Keys matching any of these.
     pub patterns: Vec<Pattern>,
@@ -60,13 +61,16 @@ pub struct CleanupParams {
     pub expire_secs: Option<[u64; 2]>,
     /// Keys per second, over the whole job (all masters).
     #[serde(default = "default_rate")]
+    #[schema(default = default_rate)]
     pub rate: u64,
     /// `SCAN COUNT`, and elements removed per command from a big collection.
     #[serde(default = "default_batch")]
+    #[schema(default = default_batch)]
     pub batch: u64,
     /// Collections with more members than this are emptied in chunks
     /// before they are unlinked.
     #[serde(default = "default_big_elements")]
+    #[schema(default = default_big_elements)]
     pub big_elements: u64,
     /// Count what would be done; change nothing.
     #[serde(default)]
@@ -76,6 +80,7 @@ pub struct CleanupParams {
     pub force: bool,
     /// Pause while a replica lags its master by more than this.
     #[serde(default = "default_max_lag")]
+    #[schema(default = default_max_lag)]
     pub max_lag_bytes: u64,
 }
 

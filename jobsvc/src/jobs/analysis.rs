@@ -17,7 +17,7 @@ use crate::state::ServiceState;
 use crate::store::AppRow;
 
 /// Parameters of an `analysis` ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisParams {
     /// A live app: a fresh RDB is fetched from it as a replica.
@@ -25,18 +25,23 @@ pub struct AnalysisParams {
     pub app: Option<String>,
     /// An RDB file on the service host, inside an allowed directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub file: Option<PathBuf>,
     /// Key separators for prefixes, or `auto`.
     #[serde(default = "default_separators")]
+    #[schema(default = default_separators)]
     pub separators: String,
     /// Prefix tree depth.
     #[serde(default = "default_prefix_depth")]
+    #[schema(default = default_prefix_depth)]
     pub prefix_depth: usize,
     /// Rows in each top list.
     #[serde(default = "default_top")]
+    #[schema(default = default_top)]
     pub top: usize,
     /// Write `keys.parquet` (one row per key).
     #[serde(default = "yes")]
+    #[schema(default = yes)]
     pub keys_table: bool,
     /// Model a server restarted from the file instead of a running one.
     #[serde(default)]

@@ -16,7 +16,7 @@ use crate::state::{credentials, ServiceState};
 use crate::store::AppRow;
 
 /// How a hot-key ticket finds hot keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HotKeyMethodParam {
     /// LFU counters when the node's eviction policy keeps them, else MONITOR.
@@ -28,19 +28,22 @@ pub enum HotKeyMethodParam {
 }
 
 /// Parameters of a `hotkeys` ticket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HotkeysParams {
     /// The app whose masters are sampled.
     pub app: String,
     /// How long to sample (MONITOR) or at most scan (LFU), in seconds.
     #[serde(default = "default_duration")]
+    #[schema(default = default_duration)]
     pub duration_secs: u64,
     /// Keys to report.
     #[serde(default = "default_hot_top")]
+    #[schema(default = default_hot_top)]
     pub top: usize,
     /// Method.
     #[serde(default = "default_method")]
+    #[schema(default = default_method)]
     pub method: HotKeyMethodParam,
 }
 

@@ -14,7 +14,7 @@ use crate::job::{check_allowed_file, ParseCtx};
 use crate::redis::{glob_match, Pattern, KEY_TYPES};
 
 /// How a live source is read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceMethod {
     /// `SCAN` + `DUMP` + `PTTL` on each master.
@@ -26,7 +26,7 @@ pub enum SourceMethod {
 
 /// Where the keys come from: `{"app": "a"}` (or just `"a"`), optionally
 /// with `"method": "rdb"`, or `{"file": "/abs/path.rdb"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// A registered app.
@@ -34,6 +34,7 @@ pub struct Source {
     pub app: Option<String>,
     /// An RDB file on the service host, inside an allowed directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub file: Option<PathBuf>,
     /// How a live app is read (default `scan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +54,7 @@ fn source_de<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Source, D::
 }
 
 /// What happens to a key that already exists on the target.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Conflict {
     /// Leave it, record it, go on.
     #[default]
@@ -68,7 +69,7 @@ pub enum Conflict {
 }
 
 /// How values are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WriteMode {
     /// `RESTORE` when the target reads the source's format, else commands.
@@ -81,7 +82,7 @@ pub enum WriteMode {
 }
 
 /// Parameters of a `migration` ticket.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationParams {
     /// Where the keys come from.
@@ -106,21 +107,26 @@ pub struct MigrationParams {
     pub db_map: BTreeMap<u32, u32>,
     /// Keys per second.
     #[serde(default = "default_rate")]
+    #[schema(default = default_rate)]
     pub rate: u64,
     /// Keys per batch (and checkpoint), at most.
     #[serde(default = "default_batch")]
+    #[schema(default = default_batch)]
     pub batch: u64,
     /// `RESTORE` or commands.
     #[serde(default)]
     pub write: WriteMode,
     /// Largest command sent when values are written as commands.
     #[serde(default = "default_max_command_bytes")]
+    #[schema(default = default_max_command_bytes)]
     pub max_command_bytes: u64,
     /// Keys whose serialized value is larger are all verified.
     #[serde(default = "default_big_key_bytes")]
+    #[schema(default = default_big_key_bytes)]
     pub big_key_bytes: u64,
     /// Share of the written keys compared at the end, in percent.
     #[serde(default = "default_verify_percent")]
+    #[schema(default = default_verify_percent)]
     pub verify_percent: f64,
 }
 

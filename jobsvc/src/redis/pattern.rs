@@ -7,7 +7,7 @@ pub const KEY_TYPES: [&str; 6] = ["string", "list", "set", "zset", "hash", "stre
 
 /// What selects keys: a literal prefix (its glob metacharacters are
 /// escaped) or a Redis glob as `SCAN MATCH` takes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Pattern {
     /// Keys starting with these bytes.

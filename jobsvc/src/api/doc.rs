@@ -1,0 +1,121 @@
+//! The OpenAPI document: generated from the handlers' `#[utoipa::path]`
+//! annotations and the request and answer types, served at `/openapi.json`.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{apps, error, reports, status, tickets, users, views};
+
+/// The OpenAPI 3.1 document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rdbscope job service",
+        description = "Analysis, hot-key, cleanup and migration tickets against live Redis, approved before they run.\n\n\
+JSON over HTTP; the human-readable form is `jobsvc/API.md`. Every endpoint except `/healthz`, `/metrics` and \
+`/openapi.json` needs `Authorization: Bearer <token>`. Errors are JSON with a 4xx or 5xx status: \
+`{\"error\": \"what went wrong\"}`: 400 bad request (unknown field, bad value), 401 no or bad token, \
+403 not allowed for this user, 404 no such thing, 409 not possible in this state (or an idempotency key \
+reused with other parameters), 503 a node or the store cannot be reached now. A refused request changes \
+nothing. Times are RFC 3339 strings in UTC."
+    ),
+    servers((url = "http://127.0.0.1:7780", description = "`rdbscope serve` with the default `listen`")),
+    security(("bearer" = [])),
+    tags(
+        (name = "service", description = "Health, metrics, this document, the caller."),
+        (name = "users", description = "Users and their tokens (admin)."),
+        (name = "apps", description = "The apps tickets act on: a standalone node, a replicated master with replicas, or a cluster."),
+        (name = "tickets", description = "Submit, approve or reject, follow, cancel, audit, download reports."),
+    ),
+    paths(
+        status::healthz,
+        status::metrics,
+        openapi,
+        status::me,
+        users::create_user,
+        users::list_users,
+        apps::create_app,
+        apps::list_apps,
+        apps::get_app,
+        apps::refresh_app,
+        apps::delete_app,
+        tickets::submit,
+        tickets::list_tickets,
+        tickets::get_ticket,
+        tickets::approve,
+        tickets::reject,
+        tickets::cancel,
+        tickets::audit,
+        reports::report_list,
+        reports::report_file,
+    ),
+    components(
+        schemas(
+            error::ErrorBody,
+            views::TicketType,
+            views::TicketParams,
+            views::Progress,
+            crate::params::AnalysisParams,
+            crate::params::HotkeysParams,
+            crate::cleanup::CleanupParams,
+            crate::migrate::MigrationParams,
+        ),
+        responses(
+            error::BadRequest,
+            error::Unauthorized,
+            error::Forbidden,
+            error::NotFound,
+            error::Conflict,
+            error::Unavailable,
+            error::Internal,
+        ),
+    ),
+    modifiers(&BearerToken),
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme the document's `security` names.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user's token (`rdbs_…`), from `POST /users` or `rdbscope serve --init-admin NAME`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served: generated once, pretty-printed.
+pub(super) fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes")
+    })
+}
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "The document.", body = Object)),
+)]
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document()).into_response()
+}

@@ -1,0 +1,165 @@
+//! The table of endpoints, the one list the router is built from (and that a
+//! test checks against the OpenAPI document).
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+
+use super::error::ApiError;
+use super::{apps, doc, reports, status, tickets, users};
+use crate::error::Error;
+use crate::service::Shared;
+
+/// One endpoint: a method, a path as axum spells it, and its handler.
+pub(super) struct Endpoint {
+    /// The HTTP method (read by the test that holds the table against the
+    /// document).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) method: Method,
+    /// The path (`{name}` segments; `{*name}` for the rest of the path).
+    pub(super) path: &'static str,
+    handler: MethodRouter<Shared>,
+}
+
+fn endpoint<H, T>(method: Method, path: &'static str, handler: H) -> Endpoint
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Endpoint {
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every endpoint of the API.
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        endpoint(M::GET, "/healthz", status::healthz),
+        endpoint(M::GET, "/metrics", status::metrics),
+        endpoint(M::GET, "/openapi.json", doc::openapi),
+        endpoint(M::GET, "/me", status::me),
+        endpoint(M::GET, "/users", users::list_users),
+        endpoint(M::POST, "/users", users::create_user),
+        endpoint(M::GET, "/apps", apps::list_apps),
+        endpoint(M::POST, "/apps", apps::create_app),
+        endpoint(M::GET, "/apps/{name}", apps::get_app),
+        endpoint(M::DELETE, "/apps/{name}", apps::delete_app),
+        endpoint(M::POST, "/apps/{name}/refresh", apps::refresh_app),
+        endpoint(M::GET, "/tickets", tickets::list_tickets),
+        endpoint(M::POST, "/tickets", tickets::submit),
+        endpoint(M::GET, "/tickets/{id}", tickets::get_ticket),
+        endpoint(M::POST, "/tickets/{id}/approve", tickets::approve),
+        endpoint(M::POST, "/tickets/{id}/reject", tickets::reject),
+        endpoint(M::POST, "/tickets/{id}/cancel", tickets::cancel),
+        endpoint(M::GET, "/tickets/{id}/audit", tickets::audit),
+        endpoint(M::GET, "/tickets/{id}/report", reports::report_list),
+        endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
+    ]
+}
+
+/// The routes of [`endpoints`] (a path's methods merged), without state.
+fn routes() -> Router<Shared> {
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |r, e| r.route(e.path, e.handler))
+        .fallback(|| async { ApiError(Error::not_found("no such endpoint (see /openapi.json)")) })
+}
+
+/// The router with every endpoint (tests and `serve` call this).
+pub fn router(state: Shared) -> Router {
+    routes().with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    /// `(method, path)` of every operation in the generated document.
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc = serde_json::to_value(doc::ApiDoc::openapi()).unwrap();
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                if [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ]
+                .contains(&method.as_str())
+                {
+                    out.insert((method.clone(), path.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_route_exists() {
+        let routed: BTreeSet<(String, String)> = endpoints()
+            .iter()
+            .map(|e| {
+                (
+                    e.method.as_str().to_ascii_lowercase(),
+                    // axum's `{*name}` (the rest of the path) is OpenAPI's `{name}`.
+                    e.path.replace("{*", "{"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            routed.len(),
+            endpoints().len(),
+            "an endpoint is listed twice"
+        );
+        let documented = documented();
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        assert!(extra.is_empty(), "documented but not routed: {extra:?}");
+        // The router accepts the table (no overlapping routes).
+        let _ = routes();
+    }
+
+    #[test]
+    fn the_document_carries_the_auth_scheme_and_the_error_format() {
+        let doc: serde_json::Value = serde_json::from_str(doc::document()).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(doc["security"][0]["bearer"], serde_json::json!([]));
+        let error = &doc["components"]["schemas"]["Error"];
+        assert_eq!(error["required"], serde_json::json!(["error"]));
+        for name in [
+            "AnalysisParams",
+            "HotkeysParams",
+            "CleanupParams",
+            "MigrationParams",
+        ] {
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{name} is not in the document"
+            );
+        }
+        // Every operation says what it does and who may call it.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                assert!(op["summary"].is_string(), "{method} {path} has no summary");
+                assert!(op["tags"].is_array(), "{method} {path} has no tag");
+                let status = &op["responses"];
+                assert!(status.as_object().is_some_and(|r| !r.is_empty()));
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The service's own endpoints: health, Prometheus metrics, the caller.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+use axum::Json;
+
+use super::error::ApiResult;
+use super::request::caller;
+use super::views::{to_json, Health, Me};
+use crate::service::Shared;
+use crate::ticket::TicketState;
+
+/// Liveness and the store in use.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    security(()),
+    responses(
+        (status = 200, description = "The service and its store answer.", body = Health),
+        (status = 500, response = super::error::Internal),
+        (status = 503, response = super::error::Unavailable),
+    )
+)]
+pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
+    state.store.count_users().await?;
+    let health = Health {
+        status: "ok",
+        store: state.store.backend().as_str(),
+    };
+    Ok(Json(to_json(&health)).into_response())
+}
+
+/// Prometheus metrics.
+///
+/// `rdbscope_tickets{state="…"}` (gauge, one line per state),
+/// `rdbscope_jobs_running` (gauge), `rdbscope_bytes_analyzed_total`,
+/// `rdbscope_keys_touched_total`, `rdbscope_bytes_fetched_total` (counters).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text exposition format.", body = String,
+         content_type = "text/plain",
+         example = "rdbscope_tickets{state=\"pending\"} 1\nrdbscope_jobs_running 0\nrdbscope_bytes_analyzed_total 5963\nrdbscope_keys_touched_total 300\n"),
+        (status = 500, response = super::error::Internal),
+    )
+)]
+pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
+    let mut out = String::new();
+    out.push_str("# HELP rdbscope_tickets Tickets by state.\n# TYPE rdbscope_tickets gauge\n");
+    let counts = state.store.count_by_state().await?;
+    for s in TicketState::ALL {
+        let n = counts
+            .iter()
+            .find(|(name, _)| name == s.as_str())
+            .map(|c| c.1)
+            .unwrap_or(0);
+        out.push_str(&format!("rdbscope_tickets{{state=\"{s}\"}} {n}\n"));
+    }
+    let m = &state.metrics;
+    for (name, help, kind, v) in [
+        (
+            "rdbscope_jobs_running",
+            "Jobs running in this instance.",
+            "gauge",
+            m.jobs_running.load(Ordering::Relaxed),
+        ),
+        (
+            "rdbscope_bytes_analyzed_total",
+            "RDB bytes analyzed by this instance.",
+            "counter",
+            m.bytes_analyzed.load(Ordering::Relaxed),
+        ),
+        (
+            "rdbscope_keys_touched_total",
+            "Keys analyzed, sampled, deleted or written by this instance.",
+            "counter",
+            m.keys_touched.load(Ordering::Relaxed),
+        ),
+        (
+            "rdbscope_bytes_fetched_total",
+            "RDB bytes fetched from live nodes by this instance.",
+            "counter",
+            m.bytes_fetched.load(Ordering::Relaxed),
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// The user the token belongs to.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "service",
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, response = super::error::Unauthorized),
+    )
+)]
+pub(super) async fn me(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    Ok(Json(to_json(&Me::of(&u))).into_response())
+}

@@ -1,0 +1,410 @@
+//! Tickets: submit, list and read them, approve, reject or cancel them, and
+//! read their audit trail.
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ApiResult;
+use super::request::{actor, caller, parse_body, view, visible_ticket};
+use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
+use crate::error::{Error, Result};
+use crate::params::Params;
+use crate::service::Shared;
+use crate::store::{NewTicket, TransitionExtras};
+use crate::ticket::{transition, Actor, Event, Role, TicketState};
+
+/// A ticket to submit.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewTicket, example = json!({"type": "analysis", "params": {"app": "shop"}, "idempotency_key": "abc"}))]
+pub(super) struct NewTicketRequest {
+    /// Its type.
+    #[serde(rename = "type")]
+    #[schema(value_type = TicketType)]
+    kind: String,
+    /// The type's parameters (unknown fields are refused).
+    #[serde(default)]
+    #[schema(value_type = TicketParams)]
+    params: Value,
+    /// A client-chosen key (1-200 characters): submitting again with the
+    /// same key returns the ticket it made.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    idempotency_key: Option<String>,
+}
+
+/// Submit a ticket.
+///
+/// The parameters are checked now (unknown fields are refused) and, once
+/// approved, frozen with their hash. With an idempotency key (in the body or
+/// the `Idempotency-Key` header), a key already used with the same type and
+/// parameters answers 200 with the existing ticket, and with others 409.
+/// Ticket types listed in the service's `auto_approve` are approved on
+/// submission (`handler` is then `"auto"`).
+#[utoipa::path(
+    post,
+    path = "/tickets",
+    tag = "tickets",
+    operation_id = "submitTicket",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Same as `idempotency_key` in the body (if both are given they must be equal)."),
+    ),
+    request_body = NewTicketRequest,
+    responses(
+        (status = 201, description = "Submitted.", body = TicketBody),
+        (status = 200, description = "The ticket this idempotency key already made, with the same type and parameters.", body = TicketBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 409, response = super::error::Conflict),
+    )
+)]
+pub(super) async fn submit(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    let req: NewTicketRequest = parse_body(&body)?;
+    let key = match (
+        req.idempotency_key.clone(),
+        headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    ) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::bad_request(
+                "the Idempotency-Key header and idempotency_key field differ",
+            )
+            .into())
+        }
+        (a, b) => a.or(b),
+    };
+    if let Some(k) = &key {
+        if k.is_empty() || k.len() > 200 {
+            return Err(Error::bad_request("idempotency_key must be 1-200 characters").into());
+        }
+    }
+    let params = Params::parse(
+        &req.kind,
+        &req.params,
+        &crate::params::ParseCtx {
+            allowed_dirs: &state.config.allowed_dirs,
+            max_monitor_secs: state.config.max_monitor_secs,
+            is_admin: u.role == Role::Admin,
+        },
+    )?;
+    let mut apps = Vec::new();
+    for name in params.apps() {
+        apps.push(
+            state.store.get_app(name).await?.ok_or_else(|| {
+                Error::bad_request(format!("unknown app {name:?} (see GET /apps)"))
+            })?,
+        );
+    }
+    let plan = crate::jobs::plan(&state, &params, &apps).await?;
+    let (canonical, hash) = params.canonical();
+    let (ticket, created) = state
+        .store
+        .insert_ticket(&NewTicket {
+            kind: req.kind.clone(),
+            submitter: u.name.clone(),
+            params: canonical,
+            params_hash: hash.clone(),
+            idempotency_key: key,
+            plan: Some(plan.to_string()),
+        })
+        .await?;
+    if !created {
+        if ticket.kind != req.kind || ticket.params_hash != hash {
+            return Err(Error::conflict(format!(
+                "idempotency key already used for ticket {} with other parameters",
+                ticket.id
+            ))
+            .into());
+        }
+        return Ok((StatusCode::OK, Json(ticket_json(&ticket))).into_response());
+    }
+    let mut ticket = ticket;
+    if state.config.auto_approve.iter().any(|t| t == &req.kind) {
+        let t = transition(
+            &view(&ticket),
+            &Event::Approve,
+            &Actor::System("auto"),
+            &state.policy,
+        )?;
+        ticket = state
+            .store
+            .apply(
+                ticket.id,
+                &t,
+                &TransitionExtras {
+                    handler: Some("auto".into()),
+                    ..TransitionExtras::default()
+                },
+            )
+            .await?;
+        state.wake.notify_one();
+    }
+    Ok((StatusCode::CREATED, Json(ticket_json(&ticket))).into_response())
+}
+
+/// Which tickets to list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct TicketFilter {
+    /// Only tickets in this state.
+    #[param(value_type = Option<TicketState>)]
+    state: Option<String>,
+    /// Only tickets of this type.
+    #[serde(rename = "type")]
+    #[param(value_type = Option<TicketType>)]
+    kind: Option<String>,
+    /// At most this many tickets (default 500).
+    #[param(minimum = 1, default = json!(500))]
+    limit: Option<i64>,
+}
+
+/// List tickets, newest first (submitters see their own).
+#[utoipa::path(
+    get,
+    path = "/tickets",
+    tag = "tickets",
+    operation_id = "listTickets",
+    params(TicketFilter),
+    responses(
+        (status = 200, description = "The tickets.", body = Vec<TicketBody>),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+    )
+)]
+pub(super) async fn list_tickets(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(f): Query<TicketFilter>,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    let st = f
+        .state
+        .as_deref()
+        .map(|s| s.parse::<TicketState>().map_err(Error::bad_request))
+        .transpose()?;
+    let mine = (u.role != Role::Admin).then_some(u.name.as_str());
+    let tickets = state
+        .store
+        .list_tickets(mine, st, f.kind.as_deref(), f.limit.unwrap_or(500))
+        .await?;
+    Ok(Json(tickets.iter().map(ticket_json).collect::<Vec<_>>()).into_response())
+}
+
+/// One ticket (its submitter or an admin; others get 404).
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}",
+    tag = "tickets",
+    operation_id = "getTicket",
+    params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
+    responses(
+        (status = 200, description = "The ticket.", body = TicketBody),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, response = super::error::NotFound),
+    )
+)]
+pub(super) async fn get_ticket(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    Ok(Json(ticket_json(&visible_ticket(&state, &u, id).await?)).into_response())
+}
+
+/// The body of an approval or a rejection (optional for an approval and a
+/// cancellation).
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "too big, run at night"}))]
+pub(super) struct Note {
+    /// Kept in the audit trail (an approval's note; a rejection's reason
+    /// when `reason` is absent).
+    #[serde(default)]
+    note: Option<String>,
+    /// Why a ticket is rejected: required for a rejection.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn change(
+    state: &Shared,
+    headers: &HeaderMap,
+    id: i64,
+    body: &Bytes,
+    make: impl FnOnce(&Note) -> Result<Event>,
+) -> ApiResult {
+    let u = caller(state, headers).await?;
+    let note: Note = parse_body(body)?;
+    let event = make(&note)?;
+    let t = visible_ticket(state, &u, id).await?;
+    let mut tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
+    if let (Event::Approve, Some(n)) = (&event, &note.note) {
+        tr.note = Some(n.clone());
+    }
+    let handler = matches!(event, Event::Approve | Event::Reject { .. }).then(|| u.name.clone());
+    // A rejection's reason is what the submitter needs to see first.
+    let error = match &event {
+        Event::Reject { reason } => Some(format!("rejected: {reason}")),
+        _ => None,
+    };
+    let t = state
+        .store
+        .apply(
+            id,
+            &tr,
+            &TransitionExtras {
+                handler,
+                error,
+                ..TransitionExtras::default()
+            },
+        )
+        .await?;
+    crate::service::log(&format!(
+        "ticket {id}: {} -> {} by {}",
+        tr.from, tr.to, u.name
+    ));
+    state.wake.notify_one();
+    Ok(Json(ticket_json(&t)).into_response())
+}
+
+/// Approve a pending ticket (admin).
+///
+/// An admin may not approve their own ticket unless the service allows
+/// self-approval.
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/approve",
+    tag = "tickets",
+    operation_id = "approveTicket",
+    params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
+    request_body(content = Option<Note>, description = "Optional: `{\"note\": \"ok\"}`."),
+    responses(
+        (status = 200, description = "The approved ticket.", body = TicketBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+    )
+)]
+pub(super) async fn approve(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+    body: Bytes,
+) -> ApiResult {
+    change(&state, &headers, id, &body, |_| Ok(Event::Approve)).await
+}
+
+/// Reject a pending ticket, with a reason (admin).
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/reject",
+    tag = "tickets",
+    operation_id = "rejectTicket",
+    params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
+    request_body = Note,
+    responses(
+        (status = 200, description = "The rejected ticket.", body = TicketBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+    )
+)]
+pub(super) async fn reject(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+    body: Bytes,
+) -> ApiResult {
+    change(&state, &headers, id, &body, |n| {
+        let reason = n
+            .reason
+            .clone()
+            .or_else(|| n.note.clone())
+            .unwrap_or_default();
+        if reason.trim().is_empty() {
+            return Err(Error::bad_request(
+                "a rejection needs a reason: {\"reason\": \"…\"}",
+            ));
+        }
+        Ok(Event::Reject { reason })
+    })
+    .await
+}
+
+/// Cancel a ticket that has not finished (its submitter or an admin).
+///
+/// A running job stops at its next batch.
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/cancel",
+    tag = "tickets",
+    operation_id = "cancelTicket",
+    params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
+    responses(
+        (status = 200, description = "The cancelled ticket.", body = TicketBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+        (status = 409, response = super::error::Conflict),
+    )
+)]
+pub(super) async fn cancel(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+    body: Bytes,
+) -> ApiResult {
+    change(&state, &headers, id, &body, |_| Ok(Event::Cancel)).await
+}
+
+/// The ticket's audit trail, oldest first (its submitter or an admin).
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/audit",
+    tag = "tickets",
+    operation_id = "ticketAudit",
+    params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
+    responses(
+        (status = 200, description = "Every state change.", body = Vec<AuditEntry>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 404, response = super::error::NotFound),
+    )
+)]
+pub(super) async fn audit(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<i64>,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    visible_ticket(&state, &u, id).await?;
+    let rows: Vec<Value> = state
+        .store
+        .audit(id)
+        .await?
+        .iter()
+        .map(|a| to_json(&AuditEntry::of(a)))
+        .collect();
+    Ok(Json(rows).into_response())
+}

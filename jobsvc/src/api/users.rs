@@ -1,0 +1,101 @@
+//! Users and their tokens (admins only).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::error::ApiResult;
+use super::request::{caller, parse_body, require_admin, role_name};
+use super::views::{to_json, CreatedUser, UserBody};
+use crate::auth;
+use crate::service::Shared;
+use crate::store::parse_role;
+use crate::ticket::Role;
+
+/// A user to create.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "alice", "role": "submitter"}))]
+pub(super) struct NewUser {
+    /// 1-64 letters, digits, `.`, `_`, `-` or `@`.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
+    name: String,
+    /// What they may do.
+    #[schema(value_type = Role)]
+    role: String,
+}
+
+/// Create a user (admin).
+///
+/// The token is in this answer only: it is stored hashed.
+/// `rdbscope serve --init-admin NAME` creates the first admin.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    operation_id = "createUser",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created; the token is shown this once.", body = CreatedUser),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 409, response = super::error::Conflict),
+    )
+)]
+pub(super) async fn create_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    require_admin(&u)?;
+    let req: NewUser = parse_body(&body)?;
+    auth::check_name("user name", &req.name)?;
+    let role = parse_role(&req.role)?;
+    let token = auth::new_token()?;
+    let user = state
+        .store
+        .create_user(&req.name, role, &auth::token_hash(&token))
+        .await?;
+    crate::service::log(&format!(
+        "{} created user {} ({})",
+        u.name, user.name, req.role
+    ));
+    let created = CreatedUser {
+        name: user.name,
+        role: role_name(user.role),
+        token,
+    };
+    Ok((StatusCode::CREATED, Json(to_json(&created))).into_response())
+}
+
+/// List users (admin).
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    operation_id = "listUsers",
+    responses(
+        (status = 200, description = "Every user.", body = Vec<UserBody>),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+    )
+)]
+pub(super) async fn list_users(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    require_admin(&u)?;
+    let users: Vec<Value> = state
+        .store
+        .list_users()
+        .await?
+        .iter()
+        .map(|u| to_json(&UserBody::of(u)))
+        .collect();
+    Ok(Json(users).into_response())
+}

@@ -1,0 +1,76 @@
+//! Which database holds the store, and what differs between them when
+//! connecting: the URL forms and SQLite's single connection and pragmas.
+
+use sqlx::any::AnyPoolOptions;
+
+use crate::error::{Error, Result};
+
+/// Which database holds the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one service instance.
+    Sqlite,
+    /// Shared by several instances; jobs claimed with `SKIP LOCKED`.
+    Postgres,
+}
+
+impl Backend {
+    /// Name for `/healthz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Recognises a store URL (`sqlite://FILE`, `sqlite:…`, `postgres://…`
+    /// or `postgresql://…`) and returns its backend and the URL to connect
+    /// to (for a `sqlite://` file: its directory created, `mode=rwc`).
+    pub(super) fn of_url(url: &str) -> Result<(Backend, String)> {
+        Ok(if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::internal(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        } else if url.starts_with("sqlite:") {
+            (Backend::Sqlite, url.to_string())
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(Error::bad_request(format!(
+                "unknown store {url:?} (expected sqlite://FILE or postgres://…)"
+            )));
+        })
+    }
+
+    /// Pool options for this backend.
+    pub(super) fn pool_options(self) -> AnyPoolOptions {
+        let mut options = AnyPoolOptions::new().max_connections(8);
+        if self == Backend::Sqlite {
+            // One writer at a time is SQLite's model; one connection makes
+            // that explicit and avoids lock-upgrade failures.
+            options = options.max_connections(1);
+            // SQLite: WAL and a busy timeout so readers never block the writer.
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA journal_mode=WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout=10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous=NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        options
+    }
+}

@@ -1,0 +1,71 @@
+//! The store handle: opening a store (connect, migrate), the store's clock,
+//! and store URLs with their password hidden for messages.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::AnyPool;
+
+use super::backend::Backend;
+use super::migrations::migrate;
+use crate::error::{Error, Result};
+
+/// Milliseconds since the Unix epoch: the store's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Error {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Error::transient(format!("store: {e}"))
+            }
+            _ => Error::internal(format!("store: {e}")),
+        }
+    }
+}
+
+/// The store handle (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
+}
+
+impl Store {
+    /// Opens (and creates and migrates) the store at `url`:
+    /// `sqlite://FILE` or `postgres://…`.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = Backend::of_url(url)?;
+        let options = backend.pool_options();
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| Error::from(e).context(format!("cannot open store {}", redact(&url))))?;
+        migrate(&pool, backend).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+/// A store URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,36 @@
+//! The store: users, apps, tickets, their audit trail, leases and
+//! checkpoints, in one SQL schema that runs on SQLite (the embedded default)
+//! and PostgreSQL (several service instances sharing one queue).
+//!
+//! Every state change goes through [`Store::apply`], which stores the
+//! result of [`crate::ticket::transition`] with a compare-and-set on the old
+//! state and writes the audit row in the same transaction, so two instances
+//! can never both apply a change and no change goes unrecorded.
+//!
+//! The SQL is shared by both databases (sqlx's `any` driver, `$n`
+//! placeholders); what differs lives in [`Backend`] (the URL, SQLite's one
+//! connection and pragmas), the schema files under `migrations/`, and the
+//! claim's `SKIP LOCKED` and advisory lock in `queue.rs`.
+//!
+//! - `backend.rs`: which database, and its connection settings;
+//! - `handle.rs`: the [`Store`] handle: opening, the clock, URL redaction;
+//! - `migrations/`: the schema per database and its version check;
+//! - `rows.rs`: the row types and their decoding;
+//! - `users.rs`, `apps.rs`: users and tokens, registered apps;
+//! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
+//!   and [`Store::apply`];
+//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets.
+
+mod apps;
+mod backend;
+mod handle;
+mod migrations;
+mod queue;
+mod rows;
+mod tickets;
+mod users;
+
+pub use backend::Backend;
+pub use handle::{now_ms, redact, Store};
+pub use queue::ClaimPolicy;
+pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};

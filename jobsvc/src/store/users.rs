@@ -1,0 +1,75 @@
+//! Users: creating them, finding one by its token's hash, listing them.
+
+use sqlx::Row;
+
+use super::handle::{now_ms, Store};
+use super::rows::{parse_role, role_str, User};
+use crate::error::{Error, Result};
+use crate::ticket::Role;
+
+impl Store {
+    /// Adds a user; a taken name is a conflict.
+    pub async fn create_user(&self, name: &str, role: Role, token_hash: &str) -> Result<User> {
+        let at = now_ms();
+        let res = sqlx::query(
+            "INSERT INTO users (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(role_str(role))
+        .bind(token_hash)
+        .bind(at)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Ok(_) => Ok(User {
+                name: name.to_string(),
+                role,
+                created_at: at,
+            }),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(Error::conflict(format!("user {name:?} already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user holding a token (by its hash).
+    pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT name, role, created_at FROM users WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(User {
+                name: r.try_get("name")?,
+                role: parse_role(&r.try_get::<String, _>("role")?)?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// All users.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT name, role, created_at FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(User {
+                    name: r.try_get("name")?,
+                    role: parse_role(&r.try_get::<String, _>("role")?)?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many users there are.
+    pub async fn count_users(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+}
