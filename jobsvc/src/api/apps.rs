@@ -1,7 +1,6 @@
 //! The apps tickets act on: registering one (its nodes discovered now),
 //! reading, refreshing and deleting them.
 
-
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -10,8 +10,8 @@ use axum::Json;
 use super::error::ApiResult;
 use super::request::{caller, visible_ticket};
 use super::views::{to_json, ReportFile};
-use crate::files::report_dir;
 use crate::error::Error;
+use crate::files::report_dir;
 use crate::service::Shared;
 
 fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {

@@ -9,13 +9,13 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::request::role_name;
-use crate::time::rfc3339;
 use crate::cleanup::CleanupParams;
 use crate::migrate::MigrationParams;
 use crate::params::{AnalysisParams, HotkeysParams};
 use crate::registry::{AppKind, Node};
 use crate::store::{AppRow, AuditRow, TicketRow, User};
 use crate::ticket::{Role, TicketState};
+use crate::time::rfc3339;
 
 /// A body as a JSON value: the answers are written from values, so their
 /// fields come out in the same (sorted) order as before the typed bodies.
