@@ -326,6 +326,11 @@ fn bench_scalars(c: &mut Criterion) {
             out.len()
         })
     });
+    // The `lzf` crate on the same input, for the line in docs/performance.md
+    // that says why the parser decodes LZF itself.
+    g.bench_function(BenchmarkId::new("lzf_crate_largest", big.1), |b| {
+        b.iter(|| lzf::decompress(black_box(big.0), big.1).unwrap().len())
+    });
     let small: Vec<_> = lzf.iter().copied().filter(|(_, n)| *n < 4096).collect();
     g.throughput(Throughput::Bytes(
         small.iter().map(|(_, n)| *n as u64).sum(),
@@ -340,6 +345,28 @@ fn bench_scalars(c: &mut Criterion) {
             }
             sum
         })
+    });
+    g.bench_function(BenchmarkId::new("lzf_crate_small", small.len()), |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for &(c, n) in &small {
+                sum += lzf::decompress(black_box(c), n).unwrap().len();
+            }
+            sum
+        })
+    });
+    g.finish();
+
+    // CRC-64 (Redis's Jones variant) over 64 MiB, as `info` and `dump`
+    // verify a file (the `crc` crate's slice-by-16, which measured 10 %
+    // faster than the parser's former own slice-by-8: docs/performance.md).
+    let mut r = Rng(7);
+    let buf: Vec<u8> = (0..64 << 20).map(|_| r.next() as u8).collect();
+    let mut g = c.benchmark_group("crc64");
+    g.throughput(Throughput::Bytes(buf.len() as u64));
+    g.sample_size(20);
+    g.bench_function("checksum", |b| {
+        b.iter(|| rdb_parser::crc64::checksum(black_box(&buf)))
     });
     g.finish();
 }

