@@ -54,14 +54,11 @@
 
 pub mod api;
 pub mod auth;
-pub mod cleanup;
 pub mod config;
 pub mod error;
 pub mod files;
-pub mod hotkeys;
 pub mod job;
 pub mod jobs;
-pub mod migrate;
 pub mod params;
 pub mod redis;
 pub mod registry;

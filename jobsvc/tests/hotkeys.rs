@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jobsvc::hotkeys::{
+use jobsvc::jobs::hotkeys::sample::{
     hot_keys, merge_top, parse_monitor_line, HotKey, HotKeyMethod, HotKeyOptions, NodeAddr,
 };
 use jobsvc::ErrorKind;

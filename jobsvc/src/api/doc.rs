@@ -61,8 +61,8 @@ nothing. Times are RFC 3339 strings in UTC."
             views::Progress,
             crate::params::AnalysisParams,
             crate::params::HotkeysParams,
-            crate::cleanup::CleanupParams,
-            crate::migrate::MigrationParams,
+            crate::jobs::cleanup::CleanupParams,
+            crate::jobs::migrate::MigrationParams,
         ),
         responses(
             error::BadRequest,

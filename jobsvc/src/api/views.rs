@@ -9,8 +9,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::request::role_name;
-use crate::cleanup::CleanupParams;
-use crate::migrate::MigrationParams;
+use crate::jobs::cleanup::CleanupParams;
+use crate::jobs::migrate::MigrationParams;
 use crate::params::{AnalysisParams, HotkeysParams};
 use crate::registry::{AppKind, Node};
 use crate::store::{AppRow, AuditRow, TicketRow, User};

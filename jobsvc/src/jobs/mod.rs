@@ -5,7 +5,9 @@
 //! and one line in that list: the scheduler and the API do not change.
 
 pub mod analysis;
+pub mod cleanup;
 pub mod hotkeys;
+pub mod migrate;
 
 use serde_json::Value;
 
@@ -15,11 +17,11 @@ use crate::registry;
 use crate::state::ServiceState;
 use crate::store::{AppRow, TicketRow};
 
-pub use crate::cleanup::CleanupParams;
 pub use crate::job::JobCtx;
-pub use crate::migrate::MigrationParams;
 pub use analysis::AnalysisParams;
+pub use cleanup::CleanupParams;
 pub use hotkeys::{HotKeyMethodParam, HotkeysParams};
+pub use migrate::MigrationParams;
 
 /// Standard base64 with padding, for keys that are not text.
 pub use analyzer::base64::base64;

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use super::errors::{
-    check_cancel, is_auth_error, is_transient_error, protocol, server_error, show,
-};
 use super::options::{FetchOptions, FetchedRdb, Framing, SyncCommand};
-use super::resp::{Reply, RespConn};
 use super::temp_file::TempFile;
 use super::waiter::Waiter;
 use crate::error::{Error, Result};
+use crate::redis::conn::{Reply, RespConn};
+use crate::redis::errors::{
+    check_cancel, is_auth_error, is_transient_error, protocol, server_error, show,
+};
 
 /// Fetches a fresh RDB from the node at `opts.addr` into `dest`, acting as a
 /// replica.

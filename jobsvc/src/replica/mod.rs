@@ -34,14 +34,10 @@
 //! - `errors.rs`: error replies, timeouts and cancellation as [`Error`](crate::Error)s of the
 //!   right kind.
 
-mod errors;
 mod fetch;
 mod options;
-mod resp;
 mod temp_file;
 mod waiter;
 
-pub(crate) use errors::{check_cancel, is_auth_error, is_transient_error, server_error};
 pub use fetch::fetch_rdb;
 pub use options::{FetchOptions, FetchedRdb, Framing, SyncCommand};
-pub(crate) use resp::{Reply, RespConn};

@@ -5,8 +5,8 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::errors::{protocol, show};
 use crate::error::{Error, Result};
+use crate::redis::errors::{protocol, show};
 
 /// The temporary file a snapshot is written to; removed on drop unless
 /// committed (so an error or a cancel leaves nothing behind).

@@ -4,9 +4,9 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use super::errors::{check_cancel, is_timeout};
-use super::resp::RespConn;
 use crate::error::{Error, Result};
+use crate::redis::conn::RespConn;
+use crate::redis::errors::{check_cancel, is_timeout};
 
 const ACK_EVERY: Duration = Duration::from_secs(1);
 

@@ -17,12 +17,12 @@ pub(crate) fn check_cancel(cancel: &AtomicBool) -> Result<()> {
 }
 
 /// A protocol violation (an internal error).
-pub(super) fn protocol(msg: String) -> Error {
+pub(crate) fn protocol(msg: String) -> Error {
     Error::internal(format!("protocol violation: {msg}"))
 }
 
 /// A short printable form of a reply line for messages.
-pub(super) fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     let mut s: String = bytes
         .iter()
         .take(80)
@@ -36,7 +36,7 @@ pub(super) fn show(bytes: &[u8]) -> String {
 }
 
 /// Whether an I/O error is a socket timeout.
-pub(super) fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut

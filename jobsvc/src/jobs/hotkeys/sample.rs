@@ -24,7 +24,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::replica::{
+use crate::redis::{
     check_cancel, is_auth_error, is_transient_error, server_error, Reply, RespConn,
 };
 

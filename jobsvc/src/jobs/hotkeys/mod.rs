@@ -1,6 +1,8 @@
 //! `hotkeys` tickets: sample every master of an app over the same window
 //! and report the hottest keys.
 
+pub mod sample;
+
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -9,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::hotkeys::{hot_keys, merge_top, HotKey, HotKeyMethod, HotKeyOptions, NodeAddr};
 use crate::job::{Job, JobCtx, ParseCtx};
 use crate::registry::Node;
 use crate::state::{credentials, ServiceState};
 use crate::store::AppRow;
+use sample::{hot_keys, merge_top, HotKey, HotKeyMethod, HotKeyOptions, NodeAddr};
 
 /// How a hot-key ticket finds hot keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
