@@ -52,6 +52,12 @@
     nodes.forEach(function (n, i) { if (n[5] >= 0 && n[5] < nodes.length) { kids[n[5]].push(i); } else { roots.push(i); } });
     function children(i) { return i < 0 ? roots : kids[i]; }
     var path = [];
+    // `#drill-<file>=<pattern>` opens the drill-down on that prefix.
+    var m = /(?:^#|&)drill-(\d+)=([^&]*)/.exec(location.hash);
+    if (m && m[1] === el.getAttribute("data-file")) {
+      var want = decodeURIComponent(m[2]);
+      for (var k = nodes.findIndex(function (n) { return n[0] === want; }); k >= 0; k = nodes[k][5]) { path.unshift(k); }
+    }
     function box(label, title, x, w, depth, cls, onclick) {
       var d = document.createElement("div");
       d.className = "node " + cls;

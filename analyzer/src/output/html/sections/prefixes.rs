@@ -78,7 +78,8 @@ pub fn render(f: &FileView, id: usize) -> String {
         .collect();
     let body = format!(
         "<p class=\"note\">Width is memory. Click a prefix to drill down into it, \
-         click the top bar to go back up.</p>\
+         click the top bar to go back up (a link ending in <code>#drill-{id}=PREFIX</code> \
+         opens on PREFIX).</p>\
          <div class=\"icicle\" id=\"icicle-{id}\" data-file=\"{id}\">\
          <noscript>The drill-down needs JavaScript; the top prefixes are listed below.</noscript></div>\
          <h3>Top prefixes by memory</h3>{}",
