@@ -8,13 +8,13 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, UInt16Type, UInt64Type};
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
 
 use super::tables::keep_top_prefixes;
-use super::view::{FileView, PrefixNode, ReportView};
+use super::view::{display_key, sort_big_keys, FileView, KeyRow, PrefixNode, ReportView};
 
 /// Reads a whole table; `None` when the file is absent.
 fn read_table(path: &Path) -> Result<Option<Vec<RecordBatch>>> {
@@ -131,7 +131,47 @@ pub fn load_dir(dir: &Path) -> Result<ReportView> {
         let col = |n: &str| u64_col(b, n).map_or(0, |c| c.value(i));
         cliffs[file].push((m.unwrap_or(0), col("keys"), col("memory_bytes")));
     })?;
+    let mut big: Vec<Vec<KeyRow>> = vec![Vec::new(); files.len()];
+    let mut had_big = false;
+    each_row(dir, "bigkeys.parquet", &index, |file, b, i| {
+        had_big = true;
+        let text = |n: &str| {
+            b.column_by_name(n)
+                .map(|c| c.as_string::<i32>().value(i).to_owned())
+                .unwrap_or_default()
+        };
+        if !matches!(text("reason").as_str(), "top_memory" | "over_threshold") {
+            return;
+        }
+        let col = |n: &str| u64_col(b, n).map_or(0, |c| c.value(i));
+        let key = b
+            .column_by_name("key")
+            .map(|c| c.as_binary::<i32>().value(i));
+        let db = b
+            .column_by_name("db")
+            .map(|c| c.as_primitive::<Int32Type>().value(i));
+        let expire = b.column_by_name("expire_at_ms").and_then(|c| {
+            let c = c.as_primitive::<Int64Type>();
+            c.is_valid(i).then(|| c.value(i))
+        });
+        big[file].push(KeyRow {
+            db: i64::from(db.unwrap_or(0)),
+            key: display_key(key.unwrap_or_default()),
+            kind: text("type"),
+            encoding: text("encoding"),
+            memory_bytes: col("memory_bytes"),
+            elements: col("elements"),
+            max_element_bytes: col("max_element_bytes"),
+            expire_at_ms: expire,
+            lfu_freq: None,
+            idle_seconds: None,
+        });
+    })?;
     for (i, f) in files.iter_mut().enumerate() {
+        if had_big {
+            f.big_keys = std::mem::take(&mut big[i]);
+            sort_big_keys(&mut f.big_keys);
+        }
         f.prefixes = std::mem::take(&mut prefixes[i]);
         keep_top_prefixes(&mut f.prefixes);
         if had_slots {

@@ -99,14 +99,15 @@ pub fn columns(bars: &[Bar]) -> String {
     out
 }
 
-/// The shade (index into [`SHADES`]) of `value` on a scale to `max`: 0
-/// only for nothing.
+/// The shade (index into [`SHADES`]) of `value` on a logarithmic scale to
+/// `max` (one huge key does not wash out the rest): 0 only for nothing.
 pub fn shade(value: u64, max: u64) -> usize {
     if value == 0 || max == 0 {
         return 0;
     }
     let levels = SHADES.len() - 1;
-    1 + ((value as f64 / max as f64) * (levels as f64 - 1.0)).round() as usize
+    let scale = (value as f64).ln_1p() / (max as f64).ln_1p();
+    1 + (scale * (levels as f64 - 1.0)).round() as usize
 }
 
 /// A `side`×`side` heat map of `values` (row by row), `cell` pixels a
@@ -183,7 +184,9 @@ mod tests {
         assert_eq!(shade(0, 10), 0);
         assert_eq!(shade(1, 0), 0);
         assert_eq!(shade(10, 10), SHADES.len() - 1);
-        assert_eq!(shade(1, 1000), 1);
+        assert_eq!(shade(1, 1_000_000), 1);
+        // Logarithmic: a thousandth of the maximum is a middle shade.
+        assert_eq!(shade(1000, 1_000_000), 5);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use crate::accumulator::FileReport;
 use crate::output::parquet::CLIFF_MINUTES;
 
-use super::view::{FileView, PrefixNode};
+use super::view::{display_key, sort_big_keys, FileView, KeyRow, PrefixNode};
+use crate::model::BigKey;
 
 /// Prefix nodes the drill-down carries at most (the most memory first; a
 /// node never holds less memory than its children, so parents stay).
@@ -22,7 +23,24 @@ pub fn keep_top_prefixes(nodes: &mut Vec<PrefixNode>) {
     nodes.truncate(PREFIX_NODES);
 }
 
-/// Fills `v`'s prefix nodes, slots and cliffs from `r`.
+/// A big key's row (the columns of `bigkeys.parquet`).
+fn key_row(k: &BigKey) -> KeyRow {
+    KeyRow {
+        db: i64::from(i32::try_from(k.db).unwrap_or(i32::MAX)),
+        key: display_key(&k.key),
+        kind: k.type_key.name(),
+        encoding: k.encoding.as_str().to_owned(),
+        memory_bytes: k.memory_bytes,
+        elements: k.elements,
+        max_element_bytes: k.max_element_bytes,
+        expire_at_ms: k.expire_at_ms,
+        lfu_freq: None,
+        idle_seconds: None,
+    }
+}
+
+/// Fills `v`'s prefix nodes, slots, cliffs and big keys (the top of every
+/// type, as in `bigkeys.parquet`) from `r`.
 pub fn add_tables(v: &mut FileView, r: &FileReport) {
     let tree = r.acc.prefixes.tree();
     v.prefixes = tree
@@ -45,6 +63,16 @@ pub fn add_tables(v: &mut FileView, r: &FileReport) {
         .filter(|(_, b)| b.keys > 0)
         .map(|(i, b)| (i as u16, b.keys, b.memory_bytes))
         .collect();
+    let mut big: Vec<KeyRow> = r
+        .acc
+        .top_by_memory()
+        .into_iter()
+        .flat_map(|(_, keys)| keys)
+        .chain(r.acc.over_threshold_sorted())
+        .map(key_row)
+        .collect();
+    sort_big_keys(&mut big);
+    v.big_keys = big;
     v.cliffs = r
         .acc
         .cliffs

@@ -125,7 +125,8 @@ pub struct FileView {
     pub cliffs: Vec<(i64, u64, u64)>,
     /// Prefix tree nodes, most memory first.
     pub prefixes: Vec<PrefixNode>,
-    /// Biggest keys (top by memory, then those over a threshold).
+    /// Big keys: the top by memory of each type and every key over a
+    /// threshold, most memory first ([`sort_big_keys`]).
     pub big_keys: Vec<KeyRow>,
     /// Hot keys by LFU counter.
     pub hot_lfu: Vec<KeyRow>,
@@ -204,6 +205,18 @@ fn key_row(v: &Value) -> KeyRow {
     }
 }
 
+/// Orders big keys by memory (most first), then database and key, and
+/// drops repeats of a (database, key).
+pub fn sort_big_keys(keys: &mut Vec<KeyRow>) {
+    keys.sort_by(|a, b| {
+        b.memory_bytes
+            .cmp(&a.memory_bytes)
+            .then(a.db.cmp(&b.db))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    keys.dedup_by(|a, b| a.db == b.db && a.key == b.key);
+}
+
 impl FileView {
     /// The figures `summary.json` holds for one file (its `files[i]`); the
     /// prefix, slot and cliff tables are added by the caller.
@@ -215,11 +228,11 @@ impl FileView {
             (None, None) => magic,
         };
         let mut big_keys = rows(f, "top_keys_by_memory", key_row);
-        for k in rows(f, "over_threshold", key_row) {
-            if !big_keys.iter().any(|b| b.db == k.db && b.key == k.key) {
-                big_keys.push(k);
-            }
-        }
+        big_keys.extend(rows(f, "over_threshold", key_row));
+        big_keys
+            .iter_mut()
+            .for_each(|k| (k.lfu_freq, k.idle_seconds) = (None, None));
+        sort_big_keys(&mut big_keys);
         FileView {
             source: s(f, "source"),
             server,
@@ -281,6 +294,31 @@ impl FileView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_keys_by_memory_without_repeats() {
+        let row = |db, key: &str, memory_bytes| KeyRow {
+            db,
+            key: key.into(),
+            kind: "string".into(),
+            encoding: "raw".into(),
+            memory_bytes,
+            elements: 1,
+            max_element_bytes: 1,
+            expire_at_ms: None,
+            lfu_freq: None,
+            idle_seconds: None,
+        };
+        let mut v = vec![
+            row(0, "b", 5),
+            row(0, "a", 9),
+            row(1, "b", 5),
+            row(0, "b", 5),
+        ];
+        sort_big_keys(&mut v);
+        let order: Vec<(i64, &str)> = v.iter().map(|k| (k.db, k.key.as_str())).collect();
+        assert_eq!(order, vec![(0, "a"), (0, "b"), (1, "b")]);
+    }
 
     #[test]
     fn keys_display_as_text_or_escaped_bytes() {

@@ -17,7 +17,7 @@ pub fn key_cell(k: &KeyRow) -> String {
 /// The big-key table.
 pub fn render(f: &FileView, id: usize) -> String {
     let mut out = format!(
-        "<p class=\"note\">The biggest keys by memory, then every key over a big-key threshold ({} keys).</p>\
+        "<p class=\"note\">The biggest keys of every type by memory and every key over a big-key threshold, most memory first ({} keys).</p>\
          <input class=\"filter\" type=\"search\" placeholder=\"filter: key, type, encoding, db\" data-table=\"bigkeys-table-{id}\">\
          <table class=\"data sortable\" id=\"bigkeys-table-{id}\"><thead><tr>\
          <th data-type=\"n\">db</th><th>key</th><th>type</th><th>encoding</th>\
