@@ -71,8 +71,11 @@ fn analyze_writes_a_self_contained_report_that_report_re_renders() {
     // ctime 1796589919 is 2026-12-06 20:45:19 UTC.
     assert_eq!(f["ctime"], 1_796_589_919);
     assert!(html.contains("<dd>2026-12-06 20:45 UTC</dd>"));
+    // The sample's 10,000-element list is a recommendation's item.
+    assert!(html.contains("<li><code>db 0: biglist (list of 10,000 elements)</code>"));
     // Every section, and nothing fetched from elsewhere.
     for id in [
+        "advice-0",
         "types-0",
         "dbs-0",
         "ttl-0",

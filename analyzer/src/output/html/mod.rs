@@ -3,6 +3,7 @@
 //! `analyze` fills from its results and `rdbscope report` from an output
 //! directory ([`load_dir`]).
 
+pub mod advice;
 pub mod load;
 pub mod page;
 pub mod sections;
@@ -48,6 +49,7 @@ pub fn render(view: &ReportView) -> String {
     for (i, f) in view.files.iter().enumerate() {
         body.push_str(&format!("<article id=\"file-{i}\">\n"));
         body.push_str(&sections::headline::render(f));
+        body.push_str(&sections::advice::render(f, i));
         body.push_str(&sections::types::render(f, i));
         body.push_str(&sections::dbs::render(f, i));
         body.push_str(&sections::ttl::render(f, i));

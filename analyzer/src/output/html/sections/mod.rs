@@ -1,6 +1,7 @@
 //! The report's sections, one module each, every one drawn from a file's
 //! view (`id` tells a file's elements apart when there are several).
 
+pub mod advice;
 pub mod bigkeys;
 pub mod dbs;
 pub mod headline;
