@@ -180,6 +180,28 @@ fn key_names_render_as_text() {
         "{patterns:?}"
     );
     assert!(patterns.contains(&"user:*:profile"), "{patterns:?}");
+
+    // Two files: the per-source split first, then one article each; and
+    // `report DIR` draws the same page.
+    let both = tmp.join("both");
+    let o = rdbscope(&[
+        "analyze".as_ref(),
+        sample().as_os_str(),
+        rdb.as_os_str(),
+        "--out".as_ref(),
+        both.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(both.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"sources\">"));
+    assert!(html.contains("<article id=\"file-0\">") && html.contains("<article id=\"file-1\">"));
+    assert!(html.contains("id=\"icicle-1\""));
+    let o = rdbscope(&["report".as_ref(), both.as_os_str()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(both.join("report.html")).unwrap(),
+        html
+    );
 }
 
 /// Chromium, or `None` (with a loud SKIP) outside CI.

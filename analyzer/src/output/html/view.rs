@@ -205,8 +205,12 @@ fn key_row(v: &Value) -> KeyRow {
     }
 }
 
-/// Orders big keys by memory (most first), then database and key, and
-/// drops repeats of a (database, key).
+/// Rows of the big-key table at most (the page stays small on a file with
+/// many keys over the thresholds; `bigkeys.parquet` has them all).
+pub const BIG_KEY_ROWS: usize = 1000;
+
+/// Orders big keys by memory (most first), then database and key, drops
+/// repeats of a (database, key), and keeps the first [`BIG_KEY_ROWS`].
 pub fn sort_big_keys(keys: &mut Vec<KeyRow>) {
     keys.sort_by(|a, b| {
         b.memory_bytes
@@ -215,6 +219,7 @@ pub fn sort_big_keys(keys: &mut Vec<KeyRow>) {
             .then_with(|| a.key.cmp(&b.key))
     });
     keys.dedup_by(|a, b| a.db == b.db && a.key == b.key);
+    keys.truncate(BIG_KEY_ROWS);
 }
 
 impl FileView {
@@ -318,6 +323,12 @@ mod tests {
         sort_big_keys(&mut v);
         let order: Vec<(i64, &str)> = v.iter().map(|k| (k.db, k.key.as_str())).collect();
         assert_eq!(order, vec![(0, "a"), (0, "b"), (1, "b")]);
+        let mut many: Vec<KeyRow> = (0..BIG_KEY_ROWS as u64 + 5)
+            .map(|i| row(0, &i.to_string(), i))
+            .collect();
+        sort_big_keys(&mut many);
+        assert_eq!(many.len(), BIG_KEY_ROWS);
+        assert_eq!(many[0].memory_bytes, BIG_KEY_ROWS as u64 + 4);
     }
 
     #[test]
