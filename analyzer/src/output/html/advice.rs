@@ -124,7 +124,7 @@ pub fn recommendations(f: &FileView) -> Vec<Advice> {
                 "DEL frees a collection on the main thread, element by element: collections of \
                  {} elements or more stall every client while they go. Use UNLINK \
                  (freed in the background), or empty them in chunks (HSCAN + HDEL, LTRIM, ZREMRANGEBYRANK); \
-                 a cleanup ticket (`rdbscope ticket submit cleanup`) does both.",
+                 a cleanup ticket (rdbscope ticket submit cleanup) does both.",
                 count(BLOCKING_ELEMENTS)
             ),
             blocking,
@@ -161,7 +161,7 @@ pub fn recommendations(f: &FileView) -> Vec<Advice> {
             format!(
                 "These slots hold more than {HOT_SLOT_FACTOR} times the memory of the average slot \
                  with keys: in a cluster, their node carries that load alone. Look at the hash tags \
-                 (`{{…}}`) that pin keys to them, and at the big keys they hold."
+                 ({{…}}) that pin keys to them, and at the big keys they hold."
             ),
             hot_slots,
         ),
