@@ -1,7 +1,8 @@
 //! `report.html`: written by every `rdbscope analyze`, re-rendered by
 //! `rdbscope report DIR`; self-contained, with the headline numbers of
 //! summary.json, key names escaped (a real server's dump with hostile and
-//! binary keys), and drawn by a real headless Chromium.
+//! binary keys), and drawn by a real headless Chromium without a console
+//! message.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -255,12 +256,22 @@ fn chromium_draws_the_report() {
     let (summary, _) = analyze(&sample(), &out);
     let url = format!("file://{}", out.join("report.html").display());
     let dom = |hash: &str, profile: &str| -> String {
+        // Console messages (the page logs none; an error in the script
+        // would show here) go to stderr with the logging flags.
         let o = headless(
             &bin,
             &tmp.join(profile),
-            &["--dump-dom".into(), format!("{url}{hash}")],
+            &[
+                "--enable-logging=stderr".into(),
+                "--v=0".into(),
+                "--dump-dom".into(),
+                format!("{url}{hash}"),
+            ],
         );
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
+        assert!(console.is_empty(), "console messages: {console:?}");
         String::from_utf8(o.stdout).expect("utf-8 DOM")
     };
     let page = dom("", "profile-1");
