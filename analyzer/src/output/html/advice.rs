@@ -17,6 +17,9 @@ pub const NO_TTL_SHARE: f64 = 0.01;
 pub const HOT_SLOT_FACTOR: u64 = 20;
 /// See [`HOT_SLOT_FACTOR`].
 pub const HOT_SLOT_SHARE: f64 = 0.01;
+/// A hot slot holds at least this much memory (below, a node does not
+/// feel it).
+pub const HOT_SLOT_BYTES: u64 = 1 << 20;
 /// Items listed per recommendation.
 const ITEMS: usize = 10;
 
@@ -114,6 +117,7 @@ pub fn recommendations(f: &FileView) -> Vec<Advice> {
             with_keys > 1
                 && s.2 > mean.saturating_mul(HOT_SLOT_FACTOR)
                 && s.2 as f64 >= HOT_SLOT_SHARE * slot_total as f64
+                && s.2 >= HOT_SLOT_BYTES
         })
         .map(|s| (format!("slot {}", s.0), s.2))
         .collect();
@@ -224,9 +228,11 @@ mod tests {
             keys: 3,
             memory_bytes: 30,
         }];
+        // 1 MiB and 512 KiB among 100 slots of a byte: both are far over
+        // the mean, only the first is big enough to matter.
         f.slots = (0..100u16)
             .map(|s| (s, 1, 1))
-            .chain([(500, 1, 1000)])
+            .chain([(500, 1, HOT_SLOT_BYTES), (600, 1, HOT_SLOT_BYTES / 2)])
             .collect();
         let r = recommendations(&f);
         let titles: Vec<&str> = r.iter().map(|a| a.title.as_str()).collect();
@@ -244,6 +250,6 @@ mod tests {
             vec![("cache (looks temporary)".to_owned(), 400)]
         );
         assert_eq!(r[3].memory_bytes, 30);
-        assert_eq!(r[4].items, vec![("slot 500".to_owned(), 1000)]);
+        assert_eq!(r[4].items, vec![("slot 500".to_owned(), HOT_SLOT_BYTES)]);
     }
 }
