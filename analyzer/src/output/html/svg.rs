@@ -99,30 +99,37 @@ pub fn columns(bars: &[Bar]) -> String {
     out
 }
 
-/// The shade (index into [`SHADES`]) of `value` on a logarithmic scale to
-/// `max` (one huge key does not wash out the rest): 0 only for nothing.
-pub fn shade(value: u64, max: u64) -> usize {
-    if value == 0 || max == 0 {
+/// The shade (index into [`SHADES`]) of `value` against `mean`, the
+/// average of the cells holding something: the average is shade 4, each
+/// shade darker doubles (16 times the average and more: the darkest), each
+/// lighter halves; 0 only for nothing. A uniform spread is even, a skew
+/// stands out.
+pub fn shade(value: u64, mean: f64) -> usize {
+    if value == 0 || mean <= 0.0 {
         return 0;
     }
-    let levels = SHADES.len() - 1;
-    let scale = (value as f64).ln_1p() / (max as f64).ln_1p();
-    1 + (scale * (levels as f64 - 1.0)).round() as usize
+    let step = (4.5 + (value as f64 / mean).log2()).floor();
+    step.clamp(1.0, (SHADES.len() - 1) as f64) as usize
 }
 
 /// A `side`×`side` heat map of `values` (row by row), `cell` pixels a
 /// cell: one path per shade, neighbouring cells of a row in the same shade
 /// drawn as one rectangle (a file a few kilobytes, not one element a slot).
 pub fn heatmap(values: &[u64], side: usize, cell: u32) -> String {
-    let max = values.iter().copied().max().unwrap_or(0);
+    let filled = values.iter().filter(|&&v| v > 0).count();
+    let mean = if filled == 0 {
+        0.0
+    } else {
+        values.iter().sum::<u64>() as f64 / filled as f64
+    };
     let px = side as u32 * cell;
     let mut paths = vec![String::new(); SHADES.len()];
     for (r, row) in values.chunks(side).enumerate() {
         let mut c = 0;
         while c < row.len() {
-            let s = shade(row[c], max);
+            let s = shade(row[c], mean);
             let start = c;
-            while c < row.len() && shade(row[c], max) == s {
+            while c < row.len() && shade(row[c], mean) == s {
                 c += 1;
             }
             if s > 0 {
@@ -181,17 +188,19 @@ mod tests {
 
     #[test]
     fn shades() {
-        assert_eq!(shade(0, 10), 0);
-        assert_eq!(shade(1, 0), 0);
-        assert_eq!(shade(10, 10), SHADES.len() - 1);
-        assert_eq!(shade(1, 1_000_000), 1);
-        // Logarithmic: a thousandth of the maximum is a middle shade.
-        assert_eq!(shade(1000, 1_000_000), 5);
+        assert_eq!(shade(0, 10.0), 0);
+        assert_eq!(shade(1, 0.0), 0);
+        assert_eq!(shade(10, 10.0), 4);
+        assert_eq!(shade(20, 10.0), 5);
+        assert_eq!(shade(160, 10.0), SHADES.len() - 1);
+        assert_eq!(shade(1_000_000, 10.0), SHADES.len() - 1);
+        assert_eq!(shade(5, 10.0), 3);
+        assert_eq!(shade(1, 1_000.0), 1);
     }
 
     #[test]
     fn heat_map_merges_runs() {
-        // 4×4: one full row, one cell, the rest empty.
+        // 4×4: one full row, one cell, the rest empty (mean 4.2).
         let mut v = vec![0u64; 16];
         v[0..4].copy_from_slice(&[5, 5, 5, 5]);
         v[9] = 1;
@@ -199,11 +208,8 @@ mod tests {
         // The background, then one path per shade used.
         assert_eq!(svg.matches("<rect").count(), 1);
         assert_eq!(svg.matches("<path").count(), 2);
-        assert!(svg.contains(&format!("fill=\"{}\" d=\"M0 0h12v3h-12z\"", SHADES[8])));
-        assert!(svg.contains(&format!(
-            "fill=\"{}\" d=\"M3 6h3v3h-3z\"",
-            SHADES[shade(1, 5)]
-        )));
+        assert!(svg.contains(&format!("fill=\"{}\" d=\"M0 0h12v3h-12z\"", SHADES[4])));
+        assert!(svg.contains(&format!("fill=\"{}\" d=\"M3 6h3v3h-3z\"", SHADES[2])));
         assert!(svg.contains("width=\"12\" height=\"12\" viewBox"));
     }
 }

@@ -52,8 +52,9 @@ pub fn render(f: &FileView, id: usize) -> String {
         .collect();
     let mut body = format!(
         "<p class=\"note\">Where the keys live (or would live) in a cluster: slot 0 at the top left, \
-         128 slots a row, darker is more memory ({} slots hold keys).</p>\
-         <div class=\"heatwrap\">{}<div><div class=\"legend\">less {legend} more</div>\
+         128 slots a row, shaded by memory against the average slot holding keys (the middle \
+         shade; each shade darker is twice as much) ({} slots hold keys).</p>\
+         <div class=\"heatwrap\">{}<div><div class=\"legend\">less {legend} more than average</div>\
          <h3>Slots with the most memory</h3>{}</div></div>",
         count(f.slots.len() as u64),
         heatmap(&memory, SIDE, 4),
