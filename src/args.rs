@@ -22,8 +22,11 @@ pub(crate) enum Command {
     /// Summarize an RDB file: version, aux fields, databases, types, modules, checksum.
     Info(InfoArgs),
     /// Analyze RDB files: memory estimate, big keys, TTLs, types, databases, slots
-    /// (Parquet tables and summary.json in --out, a report on stdout).
+    /// (Parquet tables, summary.json and report.html in --out, a report on stdout).
     Analyze(AnalyzeArgs),
+    /// Re-render DIR/report.html from an analysis output directory
+    /// (its summary.json and aggregate tables).
+    Report(ReportDirArgs),
     /// Run the job service: the HTTP API and the scheduler (or, with
     /// --init-admin, create an admin and print its token).
     #[command(after_long_help = SERVE_EXAMPLES)]
@@ -88,11 +91,18 @@ pub(crate) struct InfoArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub(crate) struct ReportDirArgs {
+    /// The output directory of `rdbscope analyze --out DIR`.
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub(crate) struct AnalyzeArgs {
     /// RDB files (several files make one report with a `source` column).
     #[arg(required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// Directory for keys.parquet, the aggregate tables and summary.json (created if missing).
+    /// Directory for keys.parquet, the aggregate tables, summary.json and report.html (created if missing).
     #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
     /// Worker threads (default: all cores).

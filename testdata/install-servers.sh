@@ -9,6 +9,7 @@
 #                 taken from the psycopg2-binary==2.9.5 wheel into testdata/cache/openssl11/
 #   postgres      Debian postgresql (apt): initdb, postgres, psql under /usr/lib/postgresql/*/bin,
 #                 for the job service's PostgreSQL store (tests run it as the `postgres` user when root)
+#   chromium      Debian chromium (apt): headless, for the report.html test (tests/report.rs)
 #
 # Prints `name=path` lines at the end (and the version of each binary).
 # The Debian system services are never started or enabled: tests start their own servers.
@@ -67,6 +68,17 @@ elif [ -z "$(pg_bin_dir)" ]; then
         log "PostgreSQL is missing and neither root nor sudo is available:"
         log "  run \`apt-get install postgresql\` as root, or set RDBSCOPE_PG_BIN to a directory"
         log "  holding initdb, postgres and psql (PostgreSQL tests SKIP without it, and fail in CI)"
+    fi
+fi
+
+# --- Chromium from Debian (headless, for the report.html test) -----------------
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+        log "installing chromium via apt"
+        apt_install_quietly chromium
+    else
+        log "chromium is missing and neither root nor sudo is available:"
+        log "  run \`apt-get install chromium\` as root (the report test SKIPs without it, and fails in CI)"
     fi
 fi
 

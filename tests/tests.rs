@@ -5,6 +5,7 @@ mod conformance;
 mod house;
 mod interop;
 mod migrate;
+mod report;
 mod roundtrip;
 mod service;
 mod service_cli;

@@ -20,7 +20,8 @@
 //!
 //! Outputs ([`output`]): `keys.parquet` (one row per key), `types`, `dbs`,
 //! `expiry`, `slots`, `bigkeys`, `hotkeys`, `prefixes` and `expiry_cliffs`
-//! tables, `summary.json`, and a text report.
+//! tables, `summary.json`, a text report, and `report.html` (charts drawn
+//! as SVG, the prefix drill-down, recommendations: [`output::html`]).
 //!
 //! Key prefixes ([`prefix`]): every key's templated pattern
 //! (`user:*:profile`) goes to `keys.parquet`'s `prefix` column; patterns are
@@ -61,6 +62,7 @@
 //! println!("{} keys, about {} bytes once loaded", file.acc.keys, file.acc.memory_bytes);
 //! assert!(file.acc.keys > 0);
 //! assert!(out.join("keys.parquet").exists() && out.join("summary.json").exists());
+//! assert!(out.join("report.html").exists());
 //! std::fs::remove_dir_all(&out)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -11,7 +11,7 @@ use crate::accumulator::FileReport;
 use crate::analyze::{analyze_rdb, Options};
 use crate::error::{Error, Result};
 use crate::output::keys::{with_keys_writer, KeysSink};
-use crate::output::{parquet, summary, terminal};
+use crate::output::{html, parquet, summary, terminal};
 
 /// What [`write_report`] wrote.
 #[derive(Debug)]
@@ -28,7 +28,8 @@ pub struct Report {
 
 /// Analyzes `inputs` (each an opened file and the name its rows carry) in
 /// one parallel pass each, and writes into `out`: `keys.parquet` (when
-/// `keys_table`), the aggregate tables, `summary.json` and `summary.txt`.
+/// `keys_table`), the aggregate tables, `summary.json`, `summary.txt` and
+/// `report.html`.
 /// `progress` counts the bytes done.
 pub fn write_report(
     inputs: &[(Rdb<'_>, String)],
@@ -74,7 +75,8 @@ pub fn write_report(
     })
 }
 
-/// Writes the aggregate tables, `summary.json` and `summary.txt`, adding
+/// Writes the aggregate tables, `summary.json`, `summary.txt` and
+/// `report.html`, adding
 /// their paths to `outputs`; returns the summary and the text report.
 fn write_rest(
     out: &Path,
@@ -88,6 +90,7 @@ fn write_rest(
     let text_path = out.join("summary.txt");
     outputs.push(summary_path.clone());
     outputs.push(text_path.clone());
+    outputs.push(out.join(html::REPORT_HTML));
     let names: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
     let summary = summary::summary_json(files, opts.top_n, started.elapsed().as_secs_f64(), &names);
     let mut json =
@@ -100,6 +103,7 @@ fn write_rest(
             err,
         })?;
     }
+    html::write_html(out, &html::view_of(&summary, files))?;
     Ok((summary, text))
 }
 

@@ -5,6 +5,7 @@ mod client;
 mod dump;
 mod info;
 mod node;
+mod report;
 mod serve;
 mod ticket;
 mod user;
@@ -16,6 +17,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dump(a) => dump::run(a),
         Command::Info(a) => info::run(a),
         Command::Analyze(a) => analyze::run(a),
+        Command::Report(a) => report::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Ticket(a) => ticket::run(a),
         Command::Node(a) => node::run(a),

@@ -1,0 +1,52 @@
+//! The headline: server, version, keys, memory estimate against the
+//! server's `used-mem`, snapshot time (plain HTML, no script needed).
+
+use crate::prefix::utc_minute;
+
+use super::super::page::{bytes, count, esc, percent};
+use super::super::view::FileView;
+
+/// The headline figures of one file.
+pub fn render(f: &FileView) -> String {
+    let used = match f.used_mem {
+        Some(u) => format!(
+            "{} (estimate is {} of it)",
+            bytes(u),
+            percent(f.memory_bytes, u)
+        ),
+        None => "not in the file".to_owned(),
+    };
+    let taken = match f.ctime {
+        Some(t) => utc_minute(t.saturating_mul(1000)),
+        None => "not in the file".to_owned(),
+    };
+    let cells = [
+        ("Server", f.server.clone()),
+        ("Snapshot taken", taken),
+        ("Keys", count(f.keys)),
+        ("Memory estimate", bytes(f.memory_bytes)),
+        ("used-mem at save", used),
+        (
+            "Keys with a TTL",
+            format!("{} ({})", count(f.expires), percent(f.expires, f.keys)),
+        ),
+        (
+            "RDB file",
+            format!("{} (RDB version {})", bytes(f.size_bytes), f.rdb_version),
+        ),
+        ("Memory modelled for", f.modelled.clone()),
+    ];
+    let mut out = format!(
+        "<div class=\"source\">{}</div><dl class=\"headline\">",
+        esc(&f.source)
+    );
+    for (k, v) in cells {
+        out.push_str(&format!(
+            "<div><dt>{}</dt><dd>{}</dd></div>",
+            esc(k),
+            esc(&v)
+        ));
+    }
+    out.push_str("</dl>\n");
+    out
+}
