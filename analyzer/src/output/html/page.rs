@@ -38,18 +38,8 @@ pub fn script_json(value: &serde_json::Value) -> String {
 
 /// `1.5 GiB`.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    // The same units and rounding as the terminal report.
+    crate::output::terminal::human_bytes(n)
 }
 
 /// `1,234,567`.
