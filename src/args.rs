@@ -158,6 +158,16 @@ pub(crate) struct AnalyzeArgs {
     /// What to print: the text report, or summary.json.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     pub(crate) format: String,
+    /// Where in DIR the outputs go: flat (DIR itself), or hive:
+    /// DIR/snapshot_date=YYYY-MM-DD/source=NAME/, one partition per file
+    /// (date from the RDB's ctime, else the file's mtime, in UTC), so many
+    /// runs in one DIR read as one dataset.
+    #[arg(long, value_parser = ["flat", "hive"], default_value = "flat")]
+    pub(crate) layout: String,
+    /// With --layout hive: the source partition's name (default: the file
+    /// name without `.rdb`). Only with one input file.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) source_name: Option<String>,
 }
 
 const SERVE_EXAMPLES: &str = "\

@@ -2,6 +2,7 @@
 //! PyPI, installed by `.ci/run`), with SQL answers checked against what
 //! rdbscope itself reports (summary.json, `info --json`).
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
@@ -146,4 +147,209 @@ print(json.dumps(res, default=str))
         assert_eq!(pair[0], pair[1], "{name}: pyarrow and DuckDB disagree");
     }
     assert_eq!(rows["keys.parquet"][0], totals["keys"]);
+}
+
+/// Runs `rdbscope analyze` with `args`, returning its output.
+fn rdbscope(args: &[&OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+        .arg("analyze")
+        .args(args)
+        .output()
+        .expect("run rdbscope analyze")
+}
+
+/// Whether `s` looks like a `YYYY-MM-DD` partition value (DuckDB checks
+/// the date itself against the ctime in the fleet test).
+fn is_date(s: &str) -> bool {
+    s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-'
+}
+
+/// The fleet layout: two snapshots (the sample and one saved by a real
+/// server) analyzed into one DIR with `--layout hive` read back by DuckDB as
+/// one dataset, partitioned by snapshot_date and source.
+#[test]
+fn hive_layout_is_one_dataset_for_duckdb() {
+    use testkit::{cmd_args, require_server, ServerKind};
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let srv = bin.without_modules().start(&[]).expect("start server");
+    let mut c = srv.client();
+    let cmds: Vec<_> = (0..1234u64)
+        .map(|i| {
+            cmd_args![
+                "SET",
+                format!("fleetcheck:{i}"),
+                "x".repeat(10 + i as usize % 40)
+            ]
+        })
+        .collect();
+    c.pipeline_must(&cmds);
+    let saved = srv.save();
+    let dir = testkit::temp_dir("hive");
+    let out = dir.join("fleet");
+    let sample = testkit::workspace_root().join("testdata/sample.rdb");
+    // The source name holds characters Hive escapes (`/`, `:`).
+    let runs = [
+        (sample.as_path(), None),
+        (saved.as_path(), Some("shop/node:1")),
+    ];
+    let mut expected = Vec::new();
+    for (rdb, name) in runs {
+        let mut args = vec![
+            rdb.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--layout"),
+            OsStr::new("hive"),
+            OsStr::new("--format"),
+            OsStr::new("json"),
+        ];
+        if let Some(n) = name {
+            args.extend([OsStr::new("--source-name"), OsStr::new(n)]);
+        }
+        let st = rdbscope(&args);
+        assert!(
+            st.status.success(),
+            "analyze --layout hive failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&st.stdout).expect("summary JSON");
+        let file = &summary["files"][0];
+        expected.push((
+            name.unwrap_or("sample").to_string(),
+            file["ctime"].as_i64().expect("both files have a ctime"),
+            summary["totals"]["keys"].clone(),
+            summary["totals"]["memory_bytes_estimate"].clone(),
+        ));
+    }
+    // Each partition holds that run's summary.json and report.html too.
+    let partitions: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(partitions.len(), 2, "{partitions:?}");
+    for p in &partitions {
+        let leaf = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            leaf == "source=sample" || leaf == "source=shop%2Fnode%3A1",
+            "{leaf}"
+        );
+        let date = p.parent().unwrap().file_name().unwrap().to_string_lossy();
+        assert!(
+            is_date(date.strip_prefix("snapshot_date=").unwrap()),
+            "{date}"
+        );
+        for f in [
+            "keys.parquet",
+            "prefixes.parquet",
+            "summary.json",
+            "report.html",
+        ] {
+            assert!(p.join(f).is_file(), "{} missing", p.join(f).display());
+        }
+    }
+    let d = out.display().to_string();
+    let script = format!(
+        r#"
+import duckdb, json
+con = duckdb.connect()
+q = lambda s: con.sql(s.replace('DIR', {d:?})).fetchall()
+res = {{}}
+res['rows'] = [[s, str(dt), n, int(m)] for s, dt, n, m in q("select source, snapshot_date, count(*), sum(memory_bytes) from read_parquet('DIR/**/keys.parquet', hive_partitioning=true) group by all order by source")]
+res['dates'] = dict(q("select source, strftime(to_timestamp(ctime)::timestamp, '%Y-%m-%d') from (values ('sample', {c0}), ('shop/node:1', {c1})) t(source, ctime)"))
+res['prefixes'] = q("select count(distinct source) from read_parquet('DIR/**/prefixes.parquet', hive_partitioning=true) where pattern = 'fleetcheck:*'")[0][0]
+print(json.dumps(res))
+"#,
+        c0 = expected[0].1,
+        c1 = expected[1].1,
+    );
+    let Some(r) = python(&script) else { return };
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "one group per source: {rows:?}");
+    for (name, _, keys, memory) in &expected {
+        let row = rows
+            .iter()
+            .find(|row| row[0] == name.as_str())
+            .unwrap_or_else(|| panic!("source {name} missing from {rows:?}"));
+        assert_eq!(&row[2], keys, "{name}: keys as summary.json says");
+        assert_eq!(&row[3], memory, "{name}: memory as summary.json says");
+        assert_eq!(
+            row[1], r["dates"][name],
+            "{name}: snapshot_date is the ctime's date"
+        );
+    }
+    assert_eq!(
+        r["prefixes"], 1,
+        "fleetcheck:* is only in the server's snapshot"
+    );
+}
+
+#[test]
+fn source_name_with_several_files_is_a_usage_error() {
+    let sample = testkit::workspace_root().join("testdata/sample.rdb");
+    let dir = testkit::temp_dir("hive-usage");
+    let st = rdbscope(&[
+        sample.as_os_str(),
+        sample.as_os_str(),
+        OsStr::new("--out"),
+        dir.path().as_os_str(),
+        OsStr::new("--layout"),
+        OsStr::new("hive"),
+        OsStr::new("--source-name"),
+        OsStr::new("x"),
+    ]);
+    assert_eq!(st.status.code(), Some(2), "usage error exits 2");
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("--source-name") && err.contains("2 files"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn flat_layout_keeps_the_file_names() {
+    let sample = testkit::workspace_root().join("testdata/sample.rdb");
+    let dir = testkit::temp_dir("flat");
+    let names = |layout: Option<&str>| {
+        let out = dir.join(layout.unwrap_or("default"));
+        let mut args = vec![
+            sample.as_os_str(),
+            OsStr::new("--out"),
+            out.as_os_str(),
+            OsStr::new("--format"),
+            OsStr::new("json"),
+        ];
+        if let Some(l) = layout {
+            args.extend([OsStr::new("--layout"), OsStr::new(l)]);
+        }
+        assert!(rdbscope(&args).status.success());
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let expected = [
+        "bigkeys.parquet",
+        "dbs.parquet",
+        "expiry.parquet",
+        "expiry_cliffs.parquet",
+        "hotkeys.parquet",
+        "keys.parquet",
+        "prefixes.parquet",
+        "report.html",
+        "slots.parquet",
+        "summary.json",
+        "summary.txt",
+        "types.parquet",
+    ];
+    assert_eq!(names(None), expected);
+    assert_eq!(names(Some("flat")), expected);
 }

@@ -8,9 +8,10 @@ use analyzer::{Options, RedisVersion};
 use anyhow::{bail, Context};
 use rdb_parser::Rdb;
 
+use super::layout;
 use crate::args::AnalyzeArgs;
-
 use crate::input::Input;
+use crate::usage::usage_error;
 
 /// Checks the arguments and turns them into analyzer options.
 fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
@@ -48,7 +49,82 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
     })
 }
 
+/// Checks the layout flags: `--source-name` names one file's partition.
+fn check_layout(a: &AnalyzeArgs) -> anyhow::Result<()> {
+    use clap::error::ErrorKind;
+    if a.source_name.is_some() && a.layout != "hive" {
+        return Err(usage_error(
+            &["analyze"],
+            ErrorKind::ArgumentConflict,
+            "--source-name names a partition of --layout hive; add --layout hive",
+        ));
+    }
+    if a.source_name.is_some() && a.files.len() > 1 {
+        return Err(usage_error(
+            &["analyze"],
+            ErrorKind::ArgumentConflict,
+            format!(
+                "--source-name names one file's partition, but {} files were given; \
+                 drop it (each file's partition is named after the file) or analyze one file per run",
+                a.files.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where each group of inputs is written, and the name its rows carry:
+/// flat, all files together in `--out`; hive, one partition per file.
+fn targets(a: &AnalyzeArgs, inputs: &[(&Input, Rdb<'_>)]) -> anyhow::Result<Vec<Target>> {
+    if a.layout != "hive" {
+        return Ok(vec![Target {
+            dir: a.out.clone(),
+            members: (0..inputs.len()).collect(),
+            names: inputs
+                .iter()
+                .map(|(i, _)| i.path.display().to_string())
+                .collect(),
+        }]);
+    }
+    let targets = inputs
+        .iter()
+        .enumerate()
+        .map(|(n, (i, rdb))| {
+            let source = a
+                .source_name
+                .clone()
+                .unwrap_or_else(|| layout::source_of(&i.path));
+            let date = layout::snapshot_date(rdb, &i.path)?;
+            Ok(Target {
+                dir: layout::partition_dir(&a.out, &date, &source),
+                members: vec![n],
+                names: vec![source],
+            })
+        })
+        .collect::<anyhow::Result<Vec<Target>>>()?;
+    for (n, t) in targets.iter().enumerate() {
+        if let Some(first) = targets[..n].iter().find(|f| f.dir == t.dir) {
+            bail!(
+                "{} and {} fall into the same partition {}: give the files distinct names",
+                inputs[first.members[0]].0.path.display(),
+                inputs[t.members[0]].0.path.display(),
+                t.dir.display()
+            );
+        }
+    }
+    Ok(targets)
+}
+
+/// One report to write: into `dir`, from the inputs at `members`, their rows
+/// named `names`.
+struct Target {
+    dir: std::path::PathBuf,
+    members: Vec<usize>,
+    names: Vec<String>,
+}
+
 pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
+    check_layout(&a)?;
     let opts = options(&a)?;
     crate::threads::init_threads(a.threads);
     std::fs::create_dir_all(&a.out)
@@ -64,25 +140,49 @@ pub(crate) fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .map(|i| Ok((i, i.rdb()?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
-    let named: Vec<(Rdb<'_>, String)> = rdbs
-        .into_iter()
-        .map(|(i, rdb)| (rdb, i.path.display().to_string()))
-        .collect();
+    let targets = targets(&a, &rdbs)?;
     let progress = crate::progress::Progress::start("analyze", total);
-    let report = write_report(&named, &opts, &a.out, !a.no_keys, progress.counter())?;
+    let mut reports = Vec::new();
+    for t in &targets {
+        let named: Vec<(Rdb<'_>, String)> = t
+            .members
+            .iter()
+            .zip(&t.names)
+            .map(|(&n, name)| (rdbs[n].1, name.clone()))
+            .collect();
+        reports.push(write_report(
+            &named,
+            &opts,
+            &t.dir,
+            !a.no_keys,
+            progress.counter(),
+        )?);
+    }
     drop(progress);
-    let outputs: Vec<String> = report
-        .outputs
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
     let mut stdout = std::io::stdout().lock();
     if a.format == "json" {
-        serde_json::to_writer_pretty(&mut stdout, &report.summary)?;
+        // One summary as before; several hive partitions print a JSON array.
+        match &reports[..] {
+            [one] => serde_json::to_writer_pretty(&mut stdout, &one.summary)?,
+            many => {
+                let all: Vec<&serde_json::Value> = many.iter().map(|r| &r.summary).collect();
+                serde_json::to_writer_pretty(&mut stdout, &all)?
+            }
+        }
         writeln!(stdout)?;
     } else {
-        stdout.write_all(report.text.as_bytes())?;
-        writeln!(stdout, "\nwrote {}", outputs.join(", "))?;
+        for (n, report) in reports.iter().enumerate() {
+            if n > 0 {
+                writeln!(stdout)?;
+            }
+            let outputs: Vec<String> = report
+                .outputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            stdout.write_all(report.text.as_bytes())?;
+            writeln!(stdout, "\nwrote {}", outputs.join(", "))?;
+        }
     }
     stdout.flush()?;
     Ok(())

@@ -4,6 +4,7 @@ mod analyze;
 mod client;
 mod dump;
 mod info;
+mod layout;
 mod node;
 mod report;
 mod serve;
