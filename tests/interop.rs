@@ -260,8 +260,19 @@ res = {{}}
 res['rows'] = [[s, str(dt), n, int(m)] for s, dt, n, m in q("select source, snapshot_date, count(*), sum(memory_bytes) from read_parquet('DIR/**/keys.parquet', hive_partitioning=true) group by all order by source")]
 res['dates'] = dict(q("select source, strftime(to_timestamp(ctime)::timestamp, '%Y-%m-%d') from (values ('sample', {c0}), ('shop/node:1', {c1})) t(source, ctime)"))
 res['prefixes'] = q("select count(distinct source) from read_parquet('DIR/**/prefixes.parquet', hive_partitioning=true) where pattern = 'fleetcheck:*'")[0][0]
+# The fleet queries of docs/analyze.md, as printed there.
+docs = open({docs:?}).read()
+blocks = [b.split('```')[0] for b in docs.split('```sql')[1:]]
+runs = [con.sql(b.replace("'fleet/", "'" + {d:?} + "/")).fetchall() for b in blocks]
+res['docs_queries'] = len(blocks)
+res['over_time_memory'] = int(sum(r[2] for r in runs[0]))
+res['growth_rows'] = len(runs[1])
 print(json.dumps(res))
 "#,
+        docs = testkit::workspace_root()
+            .join("docs/analyze.md")
+            .display()
+            .to_string(),
         c0 = expected[0].1,
         c1 = expected[1].1,
     );
@@ -283,6 +294,15 @@ print(json.dumps(res))
     assert_eq!(
         r["prefixes"], 1,
         "fleetcheck:* is only in the server's snapshot"
+    );
+    // The documented queries run: memory by prefix over time adds up to
+    // both runs' memory; the growth query runs.
+    assert_eq!(r["docs_queries"], 2, "docs/analyze.md's fleet SQL blocks");
+    let memory: u64 = expected.iter().map(|e| e.3.as_u64().unwrap()).sum();
+    assert_eq!(r["over_time_memory"], memory, "memory by prefix over time");
+    assert!(
+        r["growth_rows"].as_u64().unwrap() > 0,
+        "the growth query lists patterns"
     );
 }
 
