@@ -99,7 +99,8 @@ pub(crate) struct ReportDirArgs {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AnalyzeArgs {
-    /// RDB files (several files make one report with a `source` column).
+    /// RDB files (several files make one report with a `source` column;
+    /// with --layout hive, one partition each).
     #[arg(required = true)]
     pub(crate) files: Vec<PathBuf>,
     /// Directory for keys.parquet, the aggregate tables, summary.json and report.html (created if missing).
