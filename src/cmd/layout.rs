@@ -125,6 +125,41 @@ mod tests {
         );
     }
 
+    /// A minimal RDB: the given aux fields, then EOF and a zero checksum.
+    fn rdb_with_aux(aux: &[(&str, &str)]) -> Vec<u8> {
+        let mut data = b"REDIS0011".to_vec();
+        for (name, value) in aux {
+            data.push(0xFA);
+            for s in [name, value] {
+                data.push(s.len() as u8);
+                data.extend_from_slice(s.as_bytes());
+            }
+        }
+        data.push(0xFF);
+        data.extend_from_slice(&[0; 8]);
+        data
+    }
+
+    #[test]
+    fn the_date_is_ctime_else_the_file_mtime() {
+        let with = rdb_with_aux(&[("redis-ver", "7.2.4"), ("ctime", "1700000000")]);
+        let rdb = Rdb::new(&with).unwrap();
+        assert_eq!(ctime(&rdb), Some(1_700_000_000));
+        assert_eq!(
+            snapshot_date(&rdb, Path::new("missing.rdb")).unwrap(),
+            "2023-11-14"
+        );
+        let without = rdb_with_aux(&[("redis-ver", "7.2.4")]);
+        let rdb = Rdb::new(&without).unwrap();
+        assert_eq!(ctime(&rdb), None);
+        // No ctime: the file's modification time (this source file's).
+        let here = Path::new(file!());
+        let modified = std::fs::metadata(here).unwrap().modified().unwrap();
+        let secs = modified.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert_eq!(snapshot_date(&rdb, here).unwrap(), utc_date(secs));
+        assert!(snapshot_date(&rdb, Path::new("missing.rdb")).is_err());
+    }
+
     #[test]
     fn source_is_the_file_stem() {
         assert_eq!(source_of(Path::new("/d/node-1.rdb")), "node-1");
