@@ -59,18 +59,11 @@ fn ctime(rdb: &Rdb<'_>) -> Option<i64> {
     None
 }
 
-/// `YYYY-MM-DD` of a Unix time in UTC (days to civil date, H. Hinnant).
+/// `YYYY-MM-DD` of a Unix time in UTC: the date part of the analyzer's
+/// one civil-date conversion (`2024-01-31 10:05 UTC`).
 fn utc_date(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    let minute = analyzer::prefix::utc_minute(secs.saturating_mul(1000));
+    minute[..minute.len() - " 00:00 UTC".len()].to_string()
 }
 
 /// A partition value as a safe path segment: the characters Hive escapes
