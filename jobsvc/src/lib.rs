@@ -4,9 +4,10 @@
 //! A request flows one way: the [`api`] checks it and its [`params`] and
 //! records a ticket in the [`store`]; every state change goes through the
 //! [`ticket`] state machine; the scheduler in [`service`] claims approved
-//! tickets and runs them; [`jobs`] lists the job kinds (analysis, hot keys,
-//! [`cleanup`], [`migrate`]), each behind the one [`job::Job`] trait; the
-//! kinds talk to nodes through [`redis`], [`replica`] and [`hotkeys`].
+//! tickets and runs them; [`jobs`] lists the job kinds ([`jobs::analysis`],
+//! [`jobs::hotkeys`], [`jobs::cleanup`], [`jobs::migrate`]), each behind the
+//! one [`job::Job`] trait; the kinds talk to nodes through [`redis`] and
+//! [`replica`].
 //!
 //! - [`ticket`]: the lifecycle; its single [`ticket::transition`] function
 //!   decides every state change and produces the audit record stored with it;
@@ -18,8 +19,9 @@
 //!   [`server`]: `serve` and `init_admin`; [`state`]: what they share;
 //! - [`jobs`]: the job kinds and what each ticket type does; [`job`]: the
 //!   trait a kind implements and the context a running job is given;
-//!   [`replica`] fetches an RDB from a live node as a replica; [`hotkeys`]
-//!   samples hot keys; [`registry`] discovers an app's nodes.
+//!   [`replica`] fetches an RDB from a live node as a replica;
+//!   [`jobs::hotkeys::sample`] samples hot keys; [`registry`] discovers an
+//!   app's nodes.
 //!
 //! ```
 //! use jobsvc::ticket::{transition, Actor, Event, Policy, Role, TicketState, TicketView};
