@@ -205,6 +205,89 @@ fn key_names_render_as_text() {
     );
 }
 
+/// The page's recommendations, and summary.json's savings, from a real
+/// server's dump: a hash just over the server's own listpack limit, strings
+/// that LZF halves, and (two files) one source far over the mean.
+#[test]
+fn recommendations_come_from_the_data() {
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let tmp = testkit::temp_dir("report-advice");
+    let srv = bin.start(&[]).expect("start server");
+    let mut c = srv.client();
+    let limit: u64 = match c.must(&["CONFIG", "GET", "hash-max-listpack-entries"]) {
+        testkit::Reply::Array(v) => v[1].as_str().expect("limit").parse().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let fields = limit + limit / 2;
+    let mut hset = cmd_args!["HSET", "just:over"];
+    for i in 0..fields {
+        hset.push(format!("f{i}").into_bytes());
+        hset.push(format!("v{i}").into_bytes());
+    }
+    let mut far = cmd_args!["HSET", "far:over"];
+    for i in 0..limit * 4 {
+        far.push(format!("f{i}").into_bytes());
+        far.push(b"v".to_vec());
+    }
+    let text = "the same sentence again and again, ".repeat(300);
+    let mut cmds = vec![hset, far];
+    for i in 0..5 {
+        cmds.push(cmd_args!["SET", format!("doc:{i}"), text.clone()]);
+    }
+    c.pipeline_must(&cmds);
+    assert_eq!(
+        c.must(&["OBJECT", "ENCODING", "just:over"]).as_str(),
+        Some("hashtable")
+    );
+    let rdb = tmp.join("advice.rdb");
+    std::fs::copy(srv.save(), &rdb).unwrap();
+    drop(srv);
+    let (summary, html) = analyze(&rdb, &tmp.join("out"));
+    let sv = &summary["files"][0]["savings"];
+    let hash = &sv["near_listpack_limit"][0];
+    assert_eq!(hash["type"], "hash");
+    assert_eq!(hash["max_listpack_entries"], limit);
+    assert_eq!(hash["keys"], 1, "just:over only, not far:over: {hash}");
+    assert!(hash["saved_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(sv["top_near_listpack_limit"][0]["key"], "just:over");
+    assert_eq!(sv["compressible_strings"]["keys"], 5);
+    let saved = sv["compressible_strings"]["saved_bytes"].as_u64().unwrap();
+    assert!(saved > 5 * text.len() as u64 / 2, "{saved}");
+    let setting = format!("Raise hash-max-listpack-entries to {}", 2 * limit);
+    assert!(html.contains(&setting), "{setting}");
+    assert!(html.contains(&format!(
+        "<li><code>db 0: just:over (hash of {} elements)</code>",
+        grouped(fields)
+    )));
+    assert!(
+        !html.contains("far:over (hash"),
+        "far over the limit is not advice"
+    );
+    assert!(html.contains("Compress big strings in the application"));
+    assert!(html.contains("<li><code>db 0: doc:0 (string of "));
+
+    // The sample is far bigger than this dump: analyzed together, the
+    // sample is the source to rebalance.
+    let both = tmp.join("both");
+    let o = rdbscope(&[
+        "analyze".as_ref(),
+        sample().as_os_str(),
+        rdb.as_os_str(),
+        "--out".as_ref(),
+        both.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(both.join("report.html")).unwrap();
+    let sources = &html[html.find("<section id=\"sources\">").unwrap()..];
+    let sources = &sources[..sources.find("</section>").unwrap()];
+    assert!(sources.contains("Rebalance the sources that hold the most"));
+    let items: Vec<&str> = sources.split("<li><code>").skip(1).collect();
+    assert_eq!(items.len(), 1, "{sources}");
+    assert!(items[0].starts_with(&format!("{}</code>", sample().display())));
+}
+
 /// The workspace's target directory (where the test binary lives).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");

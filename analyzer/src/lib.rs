@@ -101,7 +101,10 @@ pub mod reexports {
     pub use parquet;
 }
 
-pub use accumulator::{Accumulator, FileReport};
+pub use accumulator::{
+    Accumulator, FileReport, Saving, SavingsAcc, COMPRESSIBLE_MIN_BYTES, COMPRESSIBLE_RATIO,
+    LIMITED_KINDS, NEAR_LIMIT_FACTOR,
+};
 pub use analyze::{analyze_file, analyze_rdb, Options};
 pub use error::{Error, Result};
 pub use facts::KeyFacts;

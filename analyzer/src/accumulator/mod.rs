@@ -9,16 +9,21 @@ use rdb_parser::{Kind, UNKNOWN_DB};
 use crate::facts::KeyFacts;
 use crate::model::{BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey, TypeStat};
 use crate::prefix::{CliffAcc, KeyStat, PatternSlot, PrefixAcc, PrefixConfig};
-use crate::server::ObjEncoding;
+use crate::server::{EncodingLimits, ObjEncoding};
 use crate::slot::SLOTS;
 
 mod dense;
 mod hash_tags;
+mod savings;
 mod top;
 
 use dense::{dense_db, dense_kind, Dense, DENSE_DBS, DENSE_KINDS, ENCODINGS};
 use hash_tags::HashTagAcc;
 pub(crate) use hash_tags::HASH_TAG_CAP;
+pub use savings::{
+    Saving, SavingsAcc, COMPRESSIBLE_MIN_BYTES, COMPRESSIBLE_RATIO, LIMITED_KINDS,
+    NEAR_LIMIT_FACTOR,
+};
 use top::{Ranked, TopN};
 
 /// Limits an accumulator applies (copied from the analysis's `Options`).
@@ -29,6 +34,8 @@ pub(crate) struct Limits {
     pub(crate) bigkey_elements: u64,
     pub(crate) now_ms: i64,
     pub(crate) prefix: PrefixConfig,
+    /// The loading server's listpack limits (for [`SavingsAcc`]).
+    pub(crate) encoding: EncodingLimits,
 }
 
 /// Everything one worker gathers; workers' accumulators are merged at the
@@ -72,6 +79,8 @@ pub struct Accumulator {
     pub cliffs: CliffAcc,
     /// Keys and memory per cluster hash tag (`{...}` in the key).
     pub hash_tags: HashTagAcc,
+    /// Memory a raised limit or compression would save.
+    pub savings: SavingsAcc,
     pattern_buf: Vec<u8>,
 }
 
@@ -97,6 +106,7 @@ impl Accumulator {
             prefixes: PrefixAcc::new(limits.prefix),
             cliffs: CliffAcc::default(),
             hash_tags: HashTagAcc::default(),
+            savings: SavingsAcc::default(),
             pattern_buf: Vec::new(),
         }
     }
@@ -175,6 +185,7 @@ impl Accumulator {
         self.slots[usize::from(f.slot)].add(memory);
         self.hash_tags.add(f.hash_tag, memory);
         let n = self.limits.top_n;
+        self.savings.add(f, memory, &self.limits.encoding, n);
         match dense_kind {
             Some(k) => self.dense.top_memory[k].get_or_insert_default(),
             None => self.top_memory.entry(tk).or_default(),
@@ -310,7 +321,13 @@ impl Accumulator {
         self.prefixes.merge(o.prefixes);
         self.cliffs.merge(o.cliffs);
         self.hash_tags.merge(o.hash_tags);
+        self.savings.merge(o.savings, n);
         self
+    }
+
+    /// The listpack limits of the server modelled (those [`SavingsAcc`] judged by).
+    pub fn encoding_limits(&self) -> &EncodingLimits {
+        &self.limits.encoding
     }
 
     /// The `n` slots holding the most memory, most first (ties by slot).
@@ -404,6 +421,7 @@ mod tests {
             bigkey_elements: 100,
             now_ms: 1_000_000,
             prefix: PrefixConfig::default(),
+            encoding: EncodingLimits::default(),
         };
         let shapes = [
             (Kind::String, None, ObjEncoding::Embstr),

@@ -116,6 +116,7 @@ pub fn analyze_rdb(
         bigkey_elements: opts.bigkey_elements,
         now_ms: meta.now_ms,
         prefix: PrefixConfig::new(&opts.separators, opts.prefix_cap, opts.prefix_depth),
+        encoding: ctx.profile.limits,
     };
     let worker = |keys_encoder: Option<KeysEncoder>| Worker {
         acc: Accumulator::new(limits),

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::accumulator::FileReport;
-use crate::model::{BigKey, ExpiryBucket};
+use crate::accumulator::{FileReport, Saving, LIMITED_KINDS, NEAR_LIMIT_FACTOR};
+use crate::model::{BigKey, ExpiryBucket, TypeKey};
 use crate::output::parquet::expiring_keys;
 use crate::prefix::utc_minute;
 
@@ -109,6 +109,46 @@ pub fn overall_top_by_memory(r: &FileReport, n: usize) -> Vec<&BigKey> {
     all
 }
 
+/// What a raised listpack limit or compressed strings would save
+/// (`savings` in a file's section), with the keys that would save most.
+fn savings_json(r: &FileReport) -> Value {
+    let s = &r.acc.savings;
+    let l = r.acc.encoding_limits();
+    let limits = [
+        (l.hash_max_listpack_entries, l.hash_max_listpack_value),
+        (l.set_max_listpack_entries, l.set_max_listpack_value),
+        (l.zset_max_listpack_entries, l.zset_max_listpack_value),
+    ];
+    let saving = |v: &Saving| {
+        json!({"keys": v.keys, "memory_bytes": v.memory_bytes,
+            "after_bytes": v.after_bytes, "saved_bytes": v.saved_bytes()})
+    };
+    let top = |v: Vec<(&BigKey, u64)>| {
+        v.into_iter()
+            .map(|(k, saved)| {
+                let mut j = big_key_json(k);
+                j["saved_bytes"] = json!(saved);
+                j
+            })
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "near_listpack_limit": LIMITED_KINDS.iter().zip(limits).zip(&s.near_limit)
+            .map(|((kind, (entries, value)), v)| {
+                let mut j = saving(v);
+                j["type"] = json!(TypeKey { kind: *kind, module: None }.name());
+                j["max_listpack_entries"] = json!(entries);
+                j["max_listpack_value"] = json!(value);
+                j["up_to_entries"] = json!(entries.saturating_mul(NEAR_LIMIT_FACTOR));
+                j
+            })
+            .collect::<Vec<_>>(),
+        "top_near_listpack_limit": top(s.top_near_limit()),
+        "compressible_strings": saving(&s.compressible),
+        "top_compressible_strings": top(s.top_compressible()),
+    })
+}
+
 fn per_second(n: f64, secs: f64) -> f64 {
     if secs > 0.0 {
         n / secs
@@ -205,6 +245,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         })).collect::<Vec<_>>(),
         "hash_tags": a.hash_tags.len(),
         "hash_tags_overflowed": a.hash_tags.overflowed(),
+        "savings": savings_json(r),
         "over_threshold_keys": a.over_threshold.len(),
         "over_threshold": over,
     })

@@ -2,7 +2,7 @@
 //! view (big keys, prefixes, TTL buckets, slots, hash tags) with the keys or
 //! prefixes it applies to and the memory at stake; none is hard-coded.
 
-use super::page::count;
+use super::page::{bytes, count};
 use super::view::FileView;
 
 /// Collections with at least this many elements block the server on
@@ -20,6 +20,8 @@ pub const HOT_SLOT_SHARE: f64 = 0.01;
 /// A hot slot holds at least this much memory (below, a node does not
 /// feel it).
 pub const HOT_SLOT_BYTES: u64 = 1 << 20;
+/// Sources are skewed when the biggest holds this many times the mean.
+pub const SKEW_FACTOR: f64 = 1.25;
 /// Items listed per recommendation.
 const ITEMS: usize = 10;
 
@@ -56,6 +58,122 @@ fn advice(title: &str, detail: String, mut all: Vec<(String, u64)>) -> Option<Ad
         count,
         memory_bytes,
     })
+}
+
+/// A recommendation whose totals (`count` items, `memory_bytes` at stake)
+/// come from the analysis's aggregates, its items being only the top ones.
+fn advice_of_totals(
+    title: String,
+    detail: String,
+    items: Vec<(String, u64)>,
+    count: u64,
+    memory_bytes: u64,
+) -> Option<Advice> {
+    (count > 0 && memory_bytes > 0).then(|| Advice {
+        title,
+        detail,
+        items: items.into_iter().take(ITEMS).collect(),
+        count: count as usize,
+        memory_bytes,
+    })
+}
+
+/// Raising a listpack limit to keep just-over collections compact, one
+/// recommendation per type; and compressing big strings.
+fn savings(f: &FileView) -> Vec<Advice> {
+    let label = |k: &super::view::KeyRow| {
+        format!(
+            "db {}: {} ({} of {} elements)",
+            k.db,
+            k.key,
+            k.kind,
+            count(k.elements)
+        )
+    };
+    let mut out: Vec<Advice> = f
+        .near_limit
+        .iter()
+        .filter_map(|r| {
+            let setting = format!("{}-max-listpack-entries", r.kind);
+            let items = f
+                .near_limit_keys
+                .iter()
+                .filter(|(k, _)| k.kind == r.kind)
+                .map(|(k, saved)| (label(k), *saved))
+                .collect();
+            advice_of_totals(
+                format!("Raise {setting} to {}", r.up_to),
+                format!(
+                    "These {kind}s have more than {} elements (the limit), at most {}, and no element \
+                     longer than {} bytes ({kind}-max-listpack-value): with {setting} {} they would \
+                     stay compact listpacks and take about {} instead of {}. A listpack is scanned \
+                     element by element, so raise the limit in modest steps on latency-sensitive \
+                     servers; the keys convert when next written (or rewrite them).",
+                    count(r.entries),
+                    count(r.up_to),
+                    r.value,
+                    r.up_to,
+                    bytes(r.memory_bytes.saturating_sub(r.saved_bytes)),
+                    bytes(r.memory_bytes),
+                    kind = r.kind,
+                ),
+                items,
+                r.keys,
+                r.saved_bytes,
+            )
+        })
+        .collect();
+    let (keys, memory, saved) = f.compressible;
+    out.extend(advice_of_totals(
+        "Compress big strings in the application".to_owned(),
+        format!(
+            "These strings of 1 KiB or more shrank to half their size or less under the LZF \
+             compression the server applies when it saves: in memory they are kept whole ({}). \
+             Storing them compressed (zstd, LZ4, gzip in the client) would free about the \
+             difference, at the cost of compressing in the application.",
+            bytes(memory)
+        ),
+        f.compressible_keys
+            .iter()
+            .map(|(k, saved)| (label(k), *saved))
+            .collect(),
+        keys,
+        saved,
+    ));
+    out
+}
+
+/// Across several files (the nodes of a cluster): sources holding far
+/// more memory than the mean.
+pub fn source_skew(files: &[FileView]) -> Option<Advice> {
+    if files.len() < 2 {
+        return None;
+    }
+    let total: u64 = files.iter().map(|f| f.memory_bytes).sum();
+    let mean = total as f64 / files.len() as f64;
+    let over: Vec<(String, u64)> = files
+        .iter()
+        .filter(|f| f.memory_bytes as f64 > SKEW_FACTOR * mean && f.memory_bytes > 0)
+        .map(|f| (f.source.clone(), f.memory_bytes))
+        .collect();
+    let excess: u64 = over
+        .iter()
+        .map(|(_, m)| (*m as f64 - mean).max(0.0) as u64)
+        .sum();
+    let n = over.len() as u64;
+    advice_of_totals(
+        "Rebalance the sources that hold the most".to_owned(),
+        format!(
+            "These files hold more than {:.0} % of the mean memory per file ({}): if they are the \
+             nodes of one cluster, move slots away from them (the hot slots and hash tags of each \
+             file show which), or split their biggest keys. At stake: their memory above the mean.",
+            SKEW_FACTOR * 100.0,
+            bytes(mean as u64)
+        ),
+        over,
+        n,
+        excess,
+    )
 }
 
 /// Every recommendation that applies to `f`, in a fixed order.
@@ -172,6 +290,7 @@ pub fn recommendations(f: &FileView) -> Vec<Advice> {
     ]
     .into_iter()
     .flatten()
+    .chain(savings(f))
     .collect()
 }
 
@@ -251,5 +370,65 @@ mod tests {
         );
         assert_eq!(r[3].memory_bytes, 30);
         assert_eq!(r[4].items, vec![("slot 500".to_owned(), HOT_SLOT_BYTES)]);
+    }
+
+    #[test]
+    fn savings_and_skew_carry_the_analysis_totals() {
+        use super::super::view::LimitRow;
+        let mut f = FileView {
+            memory_bytes: 1000,
+            ..FileView::default()
+        };
+        f.near_limit = vec![
+            LimitRow {
+                kind: "hash".into(),
+                entries: 128,
+                value: 64,
+                up_to: 256,
+                keys: 40,
+                memory_bytes: 900,
+                saved_bytes: 500,
+            },
+            LimitRow {
+                kind: "set".into(),
+                entries: 128,
+                value: 64,
+                up_to: 256,
+                keys: 0,
+                memory_bytes: 0,
+                saved_bytes: 0,
+            },
+        ];
+        f.near_limit_keys = vec![(key("hash", "h1", 200, 30), 20)];
+        f.compressible = (3, 300, 200);
+        f.compressible_keys = vec![(key("string", "s", 5000, 100), 90)];
+        let r = recommendations(&f);
+        let titles: Vec<&str> = r.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Raise hash-max-listpack-entries to 256",
+                "Compress big strings in the application"
+            ]
+        );
+        assert_eq!((r[0].count, r[0].memory_bytes), (40, 500));
+        assert_eq!(
+            r[0].items,
+            vec![("db 0: h1 (hash of 200 elements)".to_owned(), 20)]
+        );
+        assert_eq!((r[1].count, r[1].memory_bytes), (3, 200));
+
+        let node = |source: &str, memory_bytes| FileView {
+            source: source.into(),
+            memory_bytes,
+            ..FileView::default()
+        };
+        let even = [node("a", 100), node("b", 110), node("c", 90)];
+        assert!(source_skew(&even).is_none());
+        assert!(source_skew(&even[..1]).is_none());
+        let skewed = [node("a", 100), node("b", 400), node("c", 100)];
+        let a = source_skew(&skewed).expect("skew");
+        assert_eq!(a.items, vec![("b".to_owned(), 400)]);
+        assert_eq!(a.memory_bytes, 200, "above the mean of 200");
     }
 }

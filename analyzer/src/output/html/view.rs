@@ -138,6 +138,33 @@ pub struct FileView {
     pub slots: Vec<(u16, u64, u64)>,
     /// Hash tags holding the most memory.
     pub hash_tags: Vec<CountRow>,
+    /// Collections just over their listpack limit, per type.
+    pub near_limit: Vec<LimitRow>,
+    /// Those that would save the most, with what each saves.
+    pub near_limit_keys: Vec<(KeyRow, u64)>,
+    /// Strings the file's LZF compression halved: (keys, memory, saved).
+    pub compressible: (u64, u64, u64),
+    /// Those that would save the most, with what each saves.
+    pub compressible_keys: Vec<(KeyRow, u64)>,
+}
+
+/// Collections of one type just over its `*-max-listpack-entries` limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitRow {
+    /// Type name.
+    pub kind: String,
+    /// The limit the server was modelled with.
+    pub entries: u64,
+    /// Its `*-max-listpack-value`.
+    pub value: u64,
+    /// The element count a raised limit would have to reach.
+    pub up_to: u64,
+    /// Keys.
+    pub keys: u64,
+    /// Their memory now.
+    pub memory_bytes: u64,
+    /// Memory a raised limit would free.
+    pub saved_bytes: u64,
 }
 
 fn u(v: &Value, name: &str) -> u64 {
@@ -203,6 +230,10 @@ fn key_row(v: &Value) -> KeyRow {
         lfu_freq: v["lfu_freq"].as_u64(),
         idle_seconds: v["idle_seconds"].as_u64(),
     }
+}
+
+fn saved_row(v: &Value) -> (KeyRow, u64) {
+    (key_row(v), u(v, "saved_bytes"))
 }
 
 /// Rows of the big-key table at most (the page stays small on a file with
@@ -287,6 +318,21 @@ impl FileView {
                 keys: u(t, "keys"),
                 memory_bytes: u(t, "memory_bytes"),
             }),
+            near_limit: rows(&f["savings"], "near_listpack_limit", |r| LimitRow {
+                kind: s(r, "type"),
+                entries: u(r, "max_listpack_entries"),
+                value: u(r, "max_listpack_value"),
+                up_to: u(r, "up_to_entries"),
+                keys: u(r, "keys"),
+                memory_bytes: u(r, "memory_bytes"),
+                saved_bytes: u(r, "saved_bytes"),
+            }),
+            near_limit_keys: rows(&f["savings"], "top_near_listpack_limit", saved_row),
+            compressible: {
+                let c = &f["savings"]["compressible_strings"];
+                (u(c, "keys"), u(c, "memory_bytes"), u(c, "saved_bytes"))
+            },
+            compressible_keys: rows(&f["savings"], "top_compressible_strings", saved_row),
         }
     }
 

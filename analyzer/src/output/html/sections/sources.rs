@@ -1,8 +1,11 @@
-//! The split per source, when several files were analyzed together.
+//! The split per source, when several files were analyzed together, and
+//! the recommendation to rebalance when one holds far more than the mean.
 
+use super::super::advice::source_skew;
 use super::super::page::{bytes, count, esc, percent};
 use super::super::svg::{hbars, Bar};
 use super::super::view::FileView;
+use super::advice;
 use super::{section, table};
 
 /// A table and bars of keys and memory per file; nothing for one file.
@@ -36,13 +39,16 @@ pub fn render(files: &[FileView]) -> String {
         "sources",
         "Per source",
         &format!(
-            "{}{}",
+            "{}{}{}",
             table(
                 "data",
                 &["source", "server", "keys", "memory", "share"],
                 &rows
             ),
-            hbars(&bars)
+            hbars(&bars),
+            source_skew(files)
+                .map(|a| advice::one(&a))
+                .unwrap_or_default()
         ),
     )
 }
