@@ -128,6 +128,20 @@ fn analyze_writes_a_self_contained_report_that_report_re_renders() {
         "{err}"
     );
     assert!(!empty.join("report.html").exists());
+
+    // The same file twice: a usage error (exit 2), nothing written.
+    let twice = tmp.join("twice");
+    let o = rdbscope(&[
+        "analyze".as_ref(),
+        sample().as_os_str(),
+        sample().as_os_str(),
+        "--out".as_ref(),
+        twice.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is given twice (files 1 and 2)"), "{err}");
+    assert!(!twice.exists());
 }
 
 /// A dump with a key made of markup and a binary key, from a real server.

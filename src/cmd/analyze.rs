@@ -49,7 +49,8 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
     })
 }
 
-/// Checks the layout flags: `--source-name` names one file's partition.
+/// Checks the layout flags (`--source-name` names one file's partition)
+/// and that no file is given twice.
 fn check_layout(a: &AnalyzeArgs) -> anyhow::Result<()> {
     use clap::error::ErrorKind;
     if a.source_name.is_some() && a.layout != "hive" {
@@ -69,6 +70,25 @@ fn check_layout(a: &AnalyzeArgs) -> anyhow::Result<()> {
                 a.files.len()
             ),
         ));
+    }
+    // The same file twice would give two sources of one name, whose rows
+    // the tables could not tell apart.
+    let mut seen = std::collections::HashMap::new();
+    for (i, f) in a.files.iter().enumerate() {
+        let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        if let Some(first) = seen.insert(real, i) {
+            return Err(usage_error(
+                &["analyze"],
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "{} is given twice (files {} and {}): each file is one source of the tables; \
+                     give it once",
+                    f.display(),
+                    first + 1,
+                    i + 1
+                ),
+            ));
+        }
     }
     Ok(())
 }
