@@ -668,6 +668,7 @@ fn bad_requests(backend: &str) {
     let mut r = agent
         .post(&format!("http://127.0.0.1:{}/tickets", svc.port))
         .header("Authorization", &format!("Bearer {alice}"))
+        .header("Content-Type", "application/json")
         .send("{not json")
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);

@@ -1,5 +1,6 @@
 //! Integration tests.
 mod analyze;
+mod api_input;
 mod cleanup;
 mod conformance;
 mod house;

@@ -13,6 +13,7 @@
 mod apps;
 mod doc;
 mod error;
+mod guard;
 mod reports;
 mod request;
 mod routes;

@@ -7,7 +7,7 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, reports, status, tickets, users};
+use super::{apps, doc, guard, reports, status, tickets, users};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -70,9 +70,13 @@ fn routes() -> Router<Shared> {
         .fallback(|| async { ApiError(Error::not_found("no such endpoint (see /openapi.json)")) })
 }
 
-/// The router with every endpoint (tests and `serve` call this).
+/// The router with every endpoint (tests and `serve` call this): bodies
+/// must be JSON, and every error answer is JSON ([`guard`]).
 pub fn router(state: Shared) -> Router {
-    routes().with_state(state)
+    routes()
+        .layer(axum::middleware::from_fn(guard::json_bodies))
+        .layer(axum::middleware::from_fn(guard::json_errors))
+        .with_state(state)
 }
 
 #[cfg(test)]

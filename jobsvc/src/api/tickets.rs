@@ -157,6 +157,9 @@ pub(super) async fn submit(
     Ok((StatusCode::CREATED, Json(ticket_json(&ticket))).into_response())
 }
 
+/// The most tickets one list answer holds.
+const MAX_LIST: i64 = 10_000;
+
 /// Which tickets to list.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -170,7 +173,7 @@ pub(super) struct TicketFilter {
     #[param(value_type = Option<TicketType>)]
     kind: Option<String>,
     /// At most this many tickets (default 500).
-    #[param(minimum = 1, default = json!(500))]
+    #[param(minimum = 1, maximum = 10000, default = json!(500))]
     limit: Option<i64>,
 }
 
@@ -198,10 +201,14 @@ pub(super) async fn list_tickets(
         .as_deref()
         .map(|s| s.parse::<TicketState>().map_err(Error::bad_request))
         .transpose()?;
+    let limit = f.limit.unwrap_or(500);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(Error::bad_request(format!("limit {limit}: give 1 to {MAX_LIST}")).into());
+    }
     let mine = (u.role != Role::Admin).then_some(u.name.as_str());
     let tickets = state
         .store
-        .list_tickets(mine, st, f.kind.as_deref(), f.limit.unwrap_or(500))
+        .list_tickets(mine, st, f.kind.as_deref(), limit)
         .await?;
     Ok(Json(tickets.iter().map(ticket_json).collect::<Vec<_>>()).into_response())
 }

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 /// Key types a cleanup can be limited to.
 pub const KEY_TYPES: [&str; 6] = ["string", "list", "set", "zset", "hash", "stream"];
 
+/// The longest glob a pattern may make: Redis matches a glob against every
+/// key scanned, so a longer one only costs the server.
+pub const MAX_PATTERN_BYTES: usize = 1024;
+
 /// What selects keys: a literal prefix (its glob metacharacters are
 /// escaped) or a Redis glob as `SCAN MATCH` takes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -33,6 +37,17 @@ impl Pattern {
             }
             Pattern::Glob(g) => g.clone(),
         }
+    }
+
+    /// Refuses a pattern whose glob is longer than [`MAX_PATTERN_BYTES`].
+    pub fn check_len(&self) -> Result<(), String> {
+        let n = self.glob().len();
+        if n > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "a pattern of {n} bytes: at most {MAX_PATTERN_BYTES} (as a glob)"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether it matches every key (an empty prefix, a glob of only `*`).

@@ -116,6 +116,8 @@ impl CleanupParams {
             return bad("give 1 to 100 patterns".into());
         }
         for pat in &self.patterns {
+            pat.check_len()
+                .map_err(|m| Error::bad_request(format!("cleanup params: {m}")))?;
             if let Pattern::Glob(g) = pat {
                 if g.is_empty() {
                     return bad(

@@ -182,6 +182,11 @@ impl MigrationParams {
         if self.patterns.len() > 100 {
             return bad("give at most 100 patterns".into());
         }
+        for p in &self.patterns {
+            if let Err(m) = p.check_len() {
+                return bad(m);
+            }
+        }
         if self
             .patterns
             .iter()
