@@ -35,6 +35,19 @@ fn analyze(rdb: &Path, out: &Path) -> (Value, String) {
     (serde_json::from_slice(&summary).expect("json"), html)
 }
 
+/// Analyzes the sample and `rdb` together into `out`; returns report.html.
+fn analyze_with_sample(rdb: &Path, out: &Path) -> String {
+    let o = rdbscope(&[
+        "analyze".as_ref(),
+        sample().as_os_str(),
+        rdb.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out.join("report.html")).expect("report.html")
+}
+
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.rdb")
 }
@@ -199,15 +212,7 @@ fn key_names_render_as_text() {
     // Two files: the per-source split first, then one article each; and
     // `report DIR` draws the same page.
     let both = tmp.join("both");
-    let o = rdbscope(&[
-        "analyze".as_ref(),
-        sample().as_os_str(),
-        rdb.as_os_str(),
-        "--out".as_ref(),
-        both.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let html = std::fs::read_to_string(both.join("report.html")).unwrap();
+    let html = analyze_with_sample(&rdb, &both);
     assert!(html.contains("<section id=\"sources\">"));
     assert!(html.contains("<article id=\"file-0\">") && html.contains("<article id=\"file-1\">"));
     assert!(html.contains("id=\"icicle-1\""));
@@ -285,15 +290,7 @@ fn recommendations_come_from_the_data() {
     // The sample is far bigger than this dump: analyzed together, the
     // sample is the source to rebalance.
     let both = tmp.join("both");
-    let o = rdbscope(&[
-        "analyze".as_ref(),
-        sample().as_os_str(),
-        rdb.as_os_str(),
-        "--out".as_ref(),
-        both.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let html = std::fs::read_to_string(both.join("report.html")).unwrap();
+    let html = analyze_with_sample(&rdb, &both);
     let sources = &html[html.find("<section id=\"sources\">").unwrap()..];
     let sources = &sources[..sources.find("</section>").unwrap()];
     assert!(sources.contains("Rebalance the sources that hold the most"));

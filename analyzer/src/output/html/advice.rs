@@ -78,18 +78,20 @@ fn advice_of_totals(
     })
 }
 
+/// A key as a recommendation lists it: `db 0: name (hash of 1,000 elements)`.
+fn key_label(k: &super::view::KeyRow) -> String {
+    format!(
+        "db {}: {} ({} of {} elements)",
+        k.db,
+        k.key,
+        k.kind,
+        count(k.elements)
+    )
+}
+
 /// Raising a listpack limit to keep just-over collections compact, one
 /// recommendation per type; and compressing big strings.
 fn savings(f: &FileView) -> Vec<Advice> {
-    let label = |k: &super::view::KeyRow| {
-        format!(
-            "db {}: {} ({} of {} elements)",
-            k.db,
-            k.key,
-            k.kind,
-            count(k.elements)
-        )
-    };
     let mut out: Vec<Advice> = f
         .near_limit
         .iter()
@@ -99,7 +101,7 @@ fn savings(f: &FileView) -> Vec<Advice> {
                 .near_limit_keys
                 .iter()
                 .filter(|(k, _)| k.kind == r.kind)
-                .map(|(k, saved)| (label(k), *saved))
+                .map(|(k, saved)| (key_label(k), *saved))
                 .collect();
             advice_of_totals(
                 format!("Raise {setting} to {}", r.up_to),
@@ -135,7 +137,7 @@ fn savings(f: &FileView) -> Vec<Advice> {
         ),
         f.compressible_keys
             .iter()
-            .map(|(k, saved)| (label(k), *saved))
+            .map(|(k, saved)| (key_label(k), *saved))
             .collect(),
         keys,
         saved,
@@ -178,26 +180,17 @@ pub fn source_skew(files: &[FileView]) -> Option<Advice> {
 
 /// Every recommendation that applies to `f`, in a fixed order.
 pub fn recommendations(f: &FileView) -> Vec<Advice> {
-    let key = |k: &super::view::KeyRow| {
-        format!(
-            "db {}: {} ({} of {} elements)",
-            k.db,
-            k.key,
-            k.kind,
-            count(k.elements)
-        )
-    };
     let blocking = f
         .big_keys
         .iter()
         .filter(|k| k.kind != "string" && k.elements >= BLOCKING_ELEMENTS)
-        .map(|k| (key(k), k.memory_bytes))
+        .map(|k| (key_label(k), k.memory_bytes))
         .collect();
     let long = f
         .big_keys
         .iter()
         .filter(|k| (k.kind == "list" || k.kind == "stream") && k.elements >= LONG_ELEMENTS)
-        .map(|k| (key(k), k.memory_bytes))
+        .map(|k| (key_label(k), k.memory_bytes))
         .collect();
     let no_ttl = f
         .prefixes
