@@ -6,7 +6,7 @@
 use crate::output::terminal::human_bytes;
 
 use super::matching::deepest_same;
-use super::model::{Diff, Status};
+use super::model::{delta_pct, Diff, Status};
 
 /// Indexes into [`Diff::prefixes`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,11 +80,13 @@ pub fn signed_count(d: i64) -> String {
     }
 }
 
-/// `+38.0 %`, or `new` when there was nothing before.
-pub fn signed_pct(p: Option<f64>) -> String {
-    match p {
-        Some(p) => format!("{p:+.1} %"),
-        None => "new".to_owned(),
+/// The change from `before` to `after` in percent (`+38.0 %`), `new`
+/// from 0, `-` when both are 0.
+pub fn signed_pct(before: u64, after: u64) -> String {
+    match (delta_pct(before, after), after) {
+        (Some(p), _) => format!("{p:+.1} %"),
+        (None, 0) => "-".to_owned(),
+        (None, _) => "new".to_owned(),
     }
 }
 
@@ -101,9 +103,10 @@ mod tests {
         assert_eq!(signed_count(10_000), "+10,000");
         assert_eq!(signed_count(-3), "-3");
         assert_eq!(signed_count(0), "0");
-        assert_eq!(signed_pct(Some(38.04)), "+38.0 %");
-        assert_eq!(signed_pct(Some(-100.0)), "-100.0 %");
-        assert_eq!(signed_pct(None), "new");
+        assert_eq!(signed_pct(100, 138), "+38.0 %");
+        assert_eq!(signed_pct(100, 0), "-100.0 %");
+        assert_eq!(signed_pct(0, 5), "new");
+        assert_eq!(signed_pct(0, 0), "-");
     }
 
     #[test]

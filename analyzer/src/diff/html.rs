@@ -100,7 +100,7 @@ fn headline(d: &Diff) -> String {
                 bytes(t.before.memory_bytes),
                 bytes(t.after.memory_bytes),
                 signed_bytes(t.memory_delta()),
-                signed_pct(t.memory_delta_pct())
+                signed_pct(t.before.memory_bytes, t.after.memory_bytes)
             ),
         ),
         (
@@ -162,9 +162,8 @@ fn changes(d: &Diff, h: &Highlights) -> String {
                     label: r.key.pattern.clone(),
                     value: r.memory_delta().unsigned_abs(),
                     note: format!(
-                        "{} ({}), keys {}",
+                        "{}, {} keys",
                         signed_bytes(r.memory_delta()),
-                        signed_pct(r.memory_delta_pct()),
                         signed_count(r.keys_delta())
                     ),
                 }
@@ -186,7 +185,7 @@ fn figure_cells<K>(r: &Row<K>) -> Vec<Cell> {
         num(
             r.memory_delta_pct()
                 .map_or(i128::MAX, |p| (p * 10.0) as i128),
-            signed_pct(r.memory_delta_pct()),
+            signed_pct(r.before.memory_bytes, r.after.memory_bytes),
         ),
     ]
 }
@@ -394,4 +393,51 @@ pub fn render(d: &Diff) -> String {
         d.new.inputs.join(", ")
     );
     document(&title, &body, &json!({ "files": [] }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::{Fig, KeyChange, KeyChangeKind, KeyFig, Pattern};
+    use super::*;
+
+    #[test]
+    fn key_names_and_patterns_render_as_text() {
+        let fig = |keys| Fig {
+            keys,
+            memory_bytes: keys * 100,
+            ..Fig::default()
+        };
+        let d = Diff {
+            prefixes: vec![Row {
+                key: Pattern {
+                    pattern: "</script><b>p</b>".into(),
+                    depth: 1,
+                },
+                before: fig(0),
+                after: fig(3),
+            }],
+            keys: vec![KeyChange {
+                change: KeyChangeKind::New,
+                db: 0,
+                key: b"</script><b>x</b>\xff".to_vec(),
+                before: KeySide::Absent,
+                after: KeySide::Present(KeyFig {
+                    kind: "string".into(),
+                    encoding: "raw".into(),
+                    memory_bytes: 300,
+                    elements: 3,
+                    rdb_bytes: 3,
+                }),
+            }],
+            ..Diff::default()
+        };
+        let html = render(&d);
+        assert!(!html.contains("<b>x</b>") && !html.contains("<b>p</b>"));
+        assert!(html.contains("<code>&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;\\xff</code>"));
+        assert!(html.contains("<code>&lt;/script&gt;&lt;b&gt;p&lt;/b&gt;</code>"));
+        // The only `</script>`s close the page's two script elements.
+        assert_eq!(html.matches("</script>").count(), 2);
+        assert!(html.contains("<table class=\"data sortable\" id=\"key-table\">"));
+        assert!(html.contains("<td class=\"n\" data-v=\"300\">+300 B</td>"));
+    }
 }

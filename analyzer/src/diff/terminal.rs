@@ -47,7 +47,7 @@ fn pattern_line(r: &Row<Pattern>) -> String {
         "`{}` {} ({}), keys {} → {} ({})",
         r.key.pattern,
         signed_bytes(r.memory_delta()),
-        signed_pct(r.memory_delta_pct()),
+        signed_pct(r.before.memory_bytes, r.after.memory_bytes),
         grouped(r.before.keys),
         grouped(r.after.keys),
         signed_count(r.keys_delta()),
@@ -88,7 +88,7 @@ pub fn render(d: &Diff) -> String {
             format!(
                 "{}, {}",
                 signed_bytes(t.memory_delta()),
-                signed_pct(t.memory_delta_pct())
+                signed_pct(t.before.memory_bytes, t.after.memory_bytes)
             )
         ),
         change(
