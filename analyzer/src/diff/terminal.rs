@@ -118,7 +118,7 @@ pub fn render(d: &Diff) -> String {
             let _ = writeln!(out, "{lead} {}", pattern_line(&d.prefixes[i]));
         }
     }
-    let _ = writeln!(out, "big keys changed: {}", d.keys.len());
+    let _ = writeln!(out, "big keys changed: {}", grouped(d.keys.len() as u64));
     for c in d.keys.iter().take(LINES) {
         let _ = writeln!(
             out,
@@ -183,7 +183,7 @@ pub fn render(d: &Diff) -> String {
         }
     );
     let slots = d.slots.iter().filter(|r| r.before != r.after).count();
-    let _ = writeln!(out, "slots changed: {slots}");
+    let _ = writeln!(out, "slots changed: {}", grouped(slots as u64));
     for n in &d.notes {
         let _ = writeln!(out, "note: {n}");
     }
