@@ -526,3 +526,75 @@ fn missing_or_mismatched_inputs_exit_1_naming_the_file() {
     let o = rdbscope(&["diff".as_ref(), sample.as_os_str()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The same data in a Redis 6.2 and a Valkey 9 (RDB 9 against
+/// `VALKEY080`), plus 50 `extra:*` keys in the Valkey: patterns match
+/// across the versions, only `extra` is new, and a note says the memory
+/// models differ.
+#[test]
+fn diff_across_server_versions() {
+    let tmp = testkit::temp_dir("diff-versions");
+    let mut dumps = Vec::new();
+    for (kind, extra) in [(ServerKind::Redis62, 0), (ServerKind::Valkey9, 50)] {
+        let Some(bin) = require_server(kind) else {
+            return;
+        };
+        let srv = bin.start(&[]).expect("start server");
+        let mut cmds = Vec::new();
+        for i in 0..100 {
+            cmds.push(cmd_args!["HSET", format!("user:{i}:profile"), "name", "n"]);
+            cmds.push(cmd_args!["SET", format!("order:{i}"), "x".repeat(30)]);
+            cmds.push(cmd_args![
+                "RPUSH",
+                format!("queue:{}", i % 5),
+                format!("job{i}")
+            ]);
+        }
+        for i in 0..extra {
+            cmds.push(cmd_args!["SET", format!("extra:{i}"), "e"]);
+        }
+        srv.client().pipeline_must(&cmds);
+        let path = tmp.join(format!("{}.rdb", kind.name()));
+        std::fs::copy(srv.save(), &path).unwrap();
+        dumps.push(path);
+    }
+    let out = tmp.join("out");
+    let d = json_of(&ok(&rdbscope(&[
+        "diff".as_ref(),
+        dumps[0].as_os_str(),
+        dumps[1].as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ])));
+    assert!(d["old"]["files"][0]["server"]
+        .as_str()
+        .unwrap()
+        .starts_with("Redis 6.2"));
+    assert!(d["new"]["files"][0]["server"]
+        .as_str()
+        .unwrap()
+        .starts_with("Valkey 9"));
+    assert!(
+        d["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("memory is modelled for")),
+        "{}",
+        d["notes"]
+    );
+    for r in d["prefixes"].as_array().unwrap() {
+        let p = r["pattern"].as_str().unwrap();
+        if p.starts_with("extra") {
+            assert_eq!(r["status"], "new");
+            assert_eq!(r["keys_after"], 50);
+        } else {
+            assert_eq!(r["keys_delta"], 0, "{r}");
+            assert!(r["keys_before"].as_u64().unwrap() > 0, "{r}");
+        }
+    }
+    assert_eq!(row(&d, "queue:*", 2)["keys_after"], 5);
+    assert_eq!(d["totals"]["keys_delta"], 50);
+    assert_eq!(d["new_prefixes"][0]["pattern"], "extra:*");
+}
