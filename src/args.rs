@@ -198,7 +198,7 @@ Exit codes: 0 done, 1 a missing or unreadable input (the message names it),
 pub(crate) struct DiffArgs {
     /// OLD then NEW: each an analysis output directory or an RDB file
     /// (a side given with --old / --new takes no path here).
-    #[arg(value_name = "OLD NEW", num_args = 0..=2)]
+    #[arg(value_names = ["OLD", "NEW"], num_args = 0..=2)]
     pub(crate) paths: Vec<PathBuf>,
     /// An RDB file of the OLD side; repeat for several (one per cluster node).
     #[arg(long = "old", value_name = "FILE")]
