@@ -27,6 +27,11 @@ pub(crate) enum Command {
     /// Re-render DIR/report.html from an analysis output directory
     /// (its summary.json and aggregate tables).
     Report(ReportDirArgs),
+    /// Compare two snapshots: OLD and NEW are analysis output directories
+    /// or RDB files (analyzed on the fly); diff.parquet, diff.json,
+    /// diff.html and a summary on stdout.
+    #[command(after_long_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
     /// Run the job service: the HTTP API and the scheduler (or, with
     /// --init-admin, create an admin and print its token).
     #[command(after_long_help = SERVE_EXAMPLES)]
@@ -169,6 +174,55 @@ pub(crate) struct AnalyzeArgs {
     /// name without `.rdb`). Only with one input file.
     #[arg(long, value_name = "NAME")]
     pub(crate) source_name: Option<String>,
+}
+
+const DIFF_EXAMPLES: &str = "\
+A side is one analysis output directory (what `rdbscope analyze ... --out DIR`
+wrote), one RDB file, or several RDB files (a cluster's nodes) given with a
+repeated --old / --new. RDB files are analyzed first, as `analyze` does.
+Patterns match by their text (`user:*` is the same pattern in both snapshots);
+a side analyzed with --no-keys is compared through its aggregate tables only.
+
+Examples:
+  rdbscope diff monday/ tuesday/                      # two analysis directories
+  rdbscope diff dump-old.rdb dump-new.rdb --out diff/ # two RDB files
+  rdbscope diff --old a1.rdb --old a2.rdb --old a3.rdb --new b1.rdb --new b2.rdb --new b3.rdb
+  rdbscope diff monday/ --new tuesday-1.rdb --new tuesday-2.rdb --json
+
+Writes into --out: diff.parquet (per pattern), diff_bigkeys, diff_types,
+diff_expiry, diff_dbs and diff_slots .parquet, diff.json, diff.txt, diff.html.
+Exit codes: 0 done, 1 a missing or unreadable input (the message names it),
+2 bad usage.";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DiffArgs {
+    /// OLD then NEW: each an analysis output directory or an RDB file
+    /// (a side given with --old / --new takes no path here).
+    #[arg(value_names = ["OLD", "NEW"], num_args = 0..=2)]
+    pub(crate) paths: Vec<PathBuf>,
+    /// An RDB file of the OLD side; repeat for several (one per cluster node).
+    #[arg(long = "old", value_name = "FILE")]
+    pub(crate) old_files: Vec<PathBuf>,
+    /// An RDB file of the NEW side; repeat for several.
+    #[arg(long = "new", value_name = "FILE")]
+    pub(crate) new_files: Vec<PathBuf>,
+    /// Directory for the diff's files (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "diff")]
+    pub(crate) out: PathBuf,
+    /// Print diff.json instead of the text summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Analyze RDB inputs without keys.parquet (faster; then per-key
+    /// diffs are not available: big keys are compared by the top lists).
+    #[arg(long)]
+    pub(crate) no_keys: bool,
+    /// Keep the analyses of RDB inputs in DIR/old and DIR/new (each with
+    /// its report.html) instead of removing them.
+    #[arg(long)]
+    pub(crate) keep_analyses: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
 }
 
 const SERVE_EXAMPLES: &str = "\

@@ -3,6 +3,7 @@ mod analyze;
 mod api_input;
 mod cleanup;
 mod conformance;
+mod diff;
 mod house;
 mod interop;
 mod migrate;

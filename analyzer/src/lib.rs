@@ -23,6 +23,11 @@
 //! tables, `summary.json`, a text report, and `report.html` (charts drawn
 //! as SVG, the prefix drill-down, recommendations: [`output::html`]).
 //!
+//! Snapshot diffs ([`diff`]): two analysis output directories compared
+//! pattern by pattern, with big-key, type, TTL, database and slot
+//! changes, into `diff.parquet`, `diff.json`, a text summary and
+//! `diff.html`.
+//!
 //! Key prefixes ([`prefix`]): every key's templated pattern
 //! (`user:*:profile`) goes to `keys.parquet`'s `prefix` column; patterns are
 //! aggregated into a tree (`prefixes` table), with per-prefix expiry rows
@@ -80,6 +85,7 @@
 mod accumulator;
 mod analyze;
 pub mod base64;
+pub mod diff;
 mod error;
 pub mod facts;
 pub mod glob;

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod client;
+mod diff;
 mod dump;
 mod info;
 mod layout;
@@ -19,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(a) => info::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Report(a) => report::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Ticket(a) => ticket::run(a),
         Command::Node(a) => node::run(a),

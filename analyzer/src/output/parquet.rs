@@ -42,7 +42,7 @@ pub const EXPIRY_PREFIXES: usize = 20;
 pub const CLIFF_MINUTES: usize = 20;
 
 /// An Arrow builder made with room for some rows.
-trait Presized: Sized {
+pub(crate) trait Presized: Sized {
     fn presized(rows: usize) -> Self;
     /// The empty builder that replaces `self` once its batch is finished:
     /// sized like this batch, so that the next one does not regrow.
@@ -144,6 +144,10 @@ macro_rules! table {
         }
     };
 }
+
+/// The same schema-and-builder declaration for the diff's tables
+/// ([`crate::diff`]).
+pub(crate) use table;
 
 table! {
     /// Rows of `types.parquet`: one per (source, type, encoding).
