@@ -2,6 +2,7 @@
 mod analyze;
 mod cleanup;
 mod conformance;
+mod formats;
 mod house;
 mod interop;
 mod migrate;
