@@ -193,3 +193,55 @@ fn enterprise_opcodes_through_every_command() {
     let at = c.must(&["PEXPIRETIME", "ent:c"]).as_int();
     assert_eq!(at, Some(4_102_444_800_000));
 }
+
+/// An RDB 14 file (Redis 8.8) with a type this rdbscope does not read yet
+/// (28, `RDB_TYPE_ARRAY`), and an LZ4-framed file: every command exits 1
+/// naming the file, the byte, its offset and the version.
+#[test]
+fn formats_not_read_yet_exit_1_naming_byte_offset_and_version() {
+    let tmp = testkit::temp_dir("formats-unknown");
+    let rdb14 = tmp.join("array.rdb");
+    let body = [
+        b"REDIS0014".to_vec(),
+        vec![0xfe, 0x00],
+        string_record(b"first", b"1"),
+        vec![28],
+        s(b"arr"),
+        vec![0xff],
+        vec![0; 8],
+    ]
+    .concat();
+    let at = body.len() - 8 - 1 - 4 - 1;
+    assert_eq!(body[at], 28);
+    std::fs::write(&rdb14, &body).unwrap();
+    let lz4 = tmp.join("dump.rdb.lz4");
+    std::fs::write(&lz4, [&[0x04, 0x22, 0x4d, 0x18][..], &body].concat()).unwrap();
+    let out = tmp.join("analysis");
+    let out = out.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["info"],
+        &["dump", "--format", "jsonl"],
+        &["dump", "--format", "resp"],
+        &["analyze", "--format", "json", "--out", out],
+    ];
+    for args in commands {
+        let o = rdbscope(args, &rdb14);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        for part in [
+            "array.rdb".to_string(),
+            format!("byte offset {at}"),
+            "28 (0x1c)".to_string(),
+            "RDB version 14".to_string(),
+        ] {
+            assert!(err.contains(&part), "{args:?}: {err:?} lacks {part:?}");
+        }
+        let o = rdbscope(args, &lz4);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?} lz4: {err}");
+        assert!(
+            err.contains("byte offset 0") && err.contains("LZ4"),
+            "{args:?} lz4: {err}"
+        );
+    }
+}
