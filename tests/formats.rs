@@ -194,9 +194,72 @@ fn enterprise_opcodes_through_every_command() {
     assert_eq!(at, Some(4_102_444_800_000));
 }
 
+/// `data` as one LZ4 frame of stored (uncompressed) blocks, byte by byte
+/// from the LZ4 frame format (lz4/lz4 `doc/lz4_Frame_format.md`): magic
+/// 0x184D2204, FLG 0x60 (version 01, independent blocks, no checksums), BD
+/// 0x40 (64 KB blocks), header checksum 0x82 (second byte of the XXH32 of
+/// FLG and BD), blocks whose size has the high bit set (stored), and an end
+/// mark of four zeros.
+fn lz4_stored(data: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82];
+    for block in data.chunks(64 << 10) {
+        f.extend_from_slice(&(block.len() as u32 | 0x8000_0000).to_le_bytes());
+        f.extend_from_slice(block);
+    }
+    f.extend_from_slice(&[0; 4]);
+    f
+}
+
+/// An LZ4-framed file reads through every command exactly as the file
+/// inside it does.
+#[test]
+fn lz4_framed_file_reads_like_the_file_inside() {
+    let tmp = testkit::temp_dir("formats-lz4");
+    let plain = tmp.join("plain.rdb");
+    let framed = tmp.join("framed.rdb.lz4");
+    // More than one 64 KB block.
+    let mut body = b"REDIS0011\xfe\x00".to_vec();
+    for i in 0..3_000 {
+        body.extend(string_record(format!("key:{i}").as_bytes(), &[b'x'; 40]));
+    }
+    body.extend_from_slice(&[0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+    std::fs::write(&plain, &body).unwrap();
+    std::fs::write(&framed, lz4_stored(&body)).unwrap();
+    assert!(std::fs::metadata(&framed).unwrap().len() > 2 * (64 << 10));
+    for args in [
+        &["dump", "--format", "jsonl"][..],
+        &["dump", "--format", "resp"],
+    ] {
+        let a = ok_stdout(args, &plain);
+        assert!(!a.is_empty());
+        assert_eq!(a, ok_stdout(args, &framed), "{args:?}");
+    }
+    let info: Value = serde_json::from_slice(&ok_stdout(&["info", "--json"], &framed)).unwrap();
+    assert_eq!(info["keys"], 3_000, "{info}");
+    assert_eq!(info["size"], body.len(), "{info}");
+    let out = tmp.join("analysis");
+    let an = rdbscope(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &framed,
+    );
+    assert!(
+        an.status.success(),
+        "{}",
+        String::from_utf8_lossy(&an.stderr)
+    );
+    let a: Value = serde_json::from_slice(&an.stdout).unwrap();
+    assert_eq!(a["totals"]["keys"], 3_000, "{a}");
+}
+
 /// An RDB 14 file (Redis 8.8) with a type this rdbscope does not read yet
-/// (28, `RDB_TYPE_ARRAY`), and an LZ4-framed file: every command exits 1
-/// naming the file, the byte, its offset and the version.
+/// (28, `RDB_TYPE_ARRAY`), plain and LZ4-framed, and a bad LZ4 frame: every
+/// command exits 1 naming the file, the byte, its offset and the version.
 #[test]
 fn formats_not_read_yet_exit_1_naming_byte_offset_and_version() {
     let tmp = testkit::temp_dir("formats-unknown");
@@ -215,7 +278,9 @@ fn formats_not_read_yet_exit_1_naming_byte_offset_and_version() {
     assert_eq!(body[at], 28);
     std::fs::write(&rdb14, &body).unwrap();
     let lz4 = tmp.join("dump.rdb.lz4");
-    std::fs::write(&lz4, [&[0x04, 0x22, 0x4d, 0x18][..], &body].concat()).unwrap();
+    std::fs::write(&lz4, lz4_stored(&body)).unwrap();
+    let junk = tmp.join("junk.lz4");
+    std::fs::write(&junk, [&[0x04, 0x22, 0x4d, 0x18][..], &body].concat()).unwrap();
     let out = tmp.join("analysis");
     let out = out.to_str().unwrap();
     let commands: [&[&str]; 4] = [
@@ -236,12 +301,22 @@ fn formats_not_read_yet_exit_1_naming_byte_offset_and_version() {
         ] {
             assert!(err.contains(&part), "{args:?}: {err:?} lacks {part:?}");
         }
+        // The same file LZ4-framed: the same error, at the offset in the
+        // decompressed file.
         let o = rdbscope(args, &lz4);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?} lz4: {err}");
         assert!(
-            err.contains("byte offset 0") && err.contains("LZ4"),
+            err.contains(&format!("byte offset {at}")) && err.contains("28 (0x1c)"),
             "{args:?} lz4: {err}"
+        );
+        // A bad frame: named as LZ4, with the compressed offset reached.
+        let o = rdbscope(args, &junk);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?} junk: {err}");
+        assert!(
+            err.contains("junk.lz4") && err.contains("LZ4 frame") && err.contains("byte offset"),
+            "{args:?} junk: {err}"
         );
     }
 }

@@ -69,6 +69,7 @@ mod checksum;
 pub mod crc64;
 mod cursor;
 mod error;
+pub mod lz4frame;
 mod lzf;
 pub mod mmap;
 mod parallel;

@@ -7,12 +7,6 @@ use crate::string::RdbString;
 use crate::types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 use crate::value::{module, skip_value, ModuleId, Value};
 
-/// The magic number opening an LZ4 frame, little-endian 0x184D2204 (the LZ4
-/// frame format specification, lz4/lz4 `doc/lz4_Frame_format.md`). Valkey's
-/// whole-file LZ4 envelope is not in any Valkey source this project could
-/// read, so only the standard frame is recognised, to name it clearly.
-const LZ4_FRAME_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
-
 /// An RDB file held in memory (usually memory-mapped). Cheap to copy; every
 /// record borrows from the same bytes.
 #[derive(Clone, Copy)]
@@ -166,7 +160,7 @@ impl<'a> Rdb<'a> {
             (Magic::Redis, 4)
         } else if data.starts_with(b"VALKEY") {
             (Magic::Valkey, 3)
-        } else if data.starts_with(&LZ4_FRAME_MAGIC) {
+        } else if crate::lz4frame::is_lz4_frame(data) {
             return Err(Error::new(ErrorKind::Lz4Frame, 0));
         } else {
             return Err(Error::new(ErrorKind::BadMagic, 0));

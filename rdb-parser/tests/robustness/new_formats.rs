@@ -228,3 +228,63 @@ fn lz4_frame_is_named_before_the_magic() {
     let e = Rdb::new(&framed[..3]).expect_err("3 bytes");
     assert_eq!(e.kind(), &ErrorKind::BadMagic, "{e}");
 }
+
+/// `data` as one LZ4 frame of stored (uncompressed) blocks, byte by byte
+/// from the LZ4 frame format (lz4/lz4 `doc/lz4_Frame_format.md`): magic
+/// 0x184D2204; FLG 0x60 (version 01, independent blocks, no checksums); BD
+/// 0x40 (64 KB blocks); header checksum 0x82 (second byte of the XXH32 of
+/// FLG and BD); blocks with the high bit of their size set (stored); an
+/// end mark of four zeros.
+pub(super) fn lz4_stored(data: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82];
+    for block in data.chunks(64 << 10) {
+        f.extend_from_slice(&(block.len() as u32 | 0x8000_0000).to_le_bytes());
+        f.extend_from_slice(block);
+    }
+    f.extend_from_slice(&[0; 4]);
+    f
+}
+
+/// Decompresses and walks: what a command does with an LZ4-framed file.
+fn walk_lz4(input: &[u8]) -> Result<super::walk::Walked, rdb_parser::Error> {
+    let mut out = Vec::new();
+    rdb_parser::lz4frame::decompress_to(input, &mut out)?;
+    walk_all(&out)
+}
+
+#[test]
+fn lz4_framed_file_decompresses_to_the_same_records() {
+    let plain = enterprise_file();
+    let framed = lz4_stored(&plain);
+    let w = walk_lz4(&framed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Some(w.keys), walk_all(&plain).ok().map(|p| p.keys));
+    let mut bad = Vec::new();
+    for cut in 0..framed.len() {
+        let input = &framed[..cut];
+        let (r, peak) =
+            super::alloc::peak_memory(|| std::panic::catch_unwind(|| walk_lz4(input).is_ok()));
+        match r {
+            Err(_) => bad.push(format!("cut {cut}: panic")),
+            // Cut inside the end mark: the RDB inside is whole.
+            Ok(true) if cut < framed.len() - 4 => bad.push(format!("cut {cut}: accepted")),
+            _ => {}
+        }
+        if peak > memory_budget(cut) + (4 << 20) {
+            bad.push(format!("cut {cut}: {peak} bytes"));
+        }
+    }
+    let hot = hot_offsets(&framed);
+    for i in 0..1_000 {
+        let m = super::mutations::make_mutation(&framed, &hot, seed_for("lz4", i));
+        let input = super::mutations::apply(&framed, &m);
+        let (r, peak) =
+            super::alloc::peak_memory(|| std::panic::catch_unwind(|| walk_lz4(&input).is_ok()));
+        if r.is_err() {
+            bad.push(format!("mutation {m:?}: panic"));
+        }
+        if peak > memory_budget(input.len()) + (4 << 20) {
+            bad.push(format!("mutation {m:?}: {peak} bytes"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
