@@ -169,6 +169,7 @@ fn enterprise_opcodes_through_every_command() {
     );
     let a: Value = serde_json::from_slice(&an.stdout).unwrap();
     assert_eq!(a["totals"]["keys"], 4, "{a}");
+    assert_eq!(a["files"][0]["enterprise_opcode_keys"], 3, "{a}");
 
     let resp = ok_stdout(&["dump", "--format", "resp"], &file);
     let cmds = resp_commands(&resp);
