@@ -288,3 +288,57 @@ fn lz4_framed_file_decompresses_to_the_same_records() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// A file of 20,000 keys behind Enterprise opcodes: read in chunks and
+/// speculatively in small segments, it gives what one sequential pass
+/// gives (the records' starts are found with the opcodes in front).
+#[test]
+fn enterprise_file_reads_the_same_in_parallel() {
+    let mut records = Vec::new();
+    for i in 0..20_000u64 {
+        match i % 3 {
+            0 => records.extend(cat(&[&[107], &len(i)])),
+            1 => records.extend(cat(&[&[121], &len(i % 16384), &[107], &len(i)])),
+            _ => {}
+        }
+        records.extend(cat(&[
+            &[0],
+            &s(format!("key:{i}").as_bytes()),
+            &s(b"value"),
+        ]));
+    }
+    let data = file(b"REDIS0012", &records);
+    let rdb = Rdb::new(&data).unwrap();
+    // (keys, sum of RAM_LRU values, keys with SLOT_NUM)
+    fn add(acc: &mut (u64, u64, u64), r: &Record<'_>) -> rdb_parser::Result<()> {
+        if let Record::Entry(e) = r {
+            acc.0 += 1;
+            acc.1 += e.enterprise.ram_lru.unwrap_or(0);
+            acc.2 += u64::from(e.enterprise.slot_num.is_some());
+        }
+        Ok(())
+    }
+    let mut seq = (0, 0, 0);
+    for r in rdb.records() {
+        add(&mut seq, &r.unwrap()).unwrap();
+    }
+    let want_lru: u64 = (0..20_000u64).filter(|i| i % 3 != 2).sum();
+    assert_eq!(seq, (20_000, want_lru, 6_667));
+    let chunks = rdb.chunks(4096).unwrap();
+    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+    let merge = |a: (u64, u64, u64), b: (u64, u64, u64)| (a.0 + b.0, a.1 + b.1, a.2 + b.2);
+    let par = rdb
+        .par_fold(&chunks, || (0, 0, 0), |a, r| add(a, &r), merge)
+        .unwrap();
+    assert_eq!(par, seq, "chunks");
+    let fns = rdb_parser::SpeculativeFold {
+        init: || (0, 0, 0),
+        init_guessed: || (0, 0, 0),
+        fold: add,
+        merge,
+        relabel: |_: &mut (u64, u64, u64), _| {},
+    };
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let spec = rdb.par_fold_speculative(8192, &progress, fns).unwrap();
+    assert_eq!(spec, seq, "speculative");
+}
