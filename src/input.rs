@@ -21,6 +21,11 @@ impl Input {
         // into place, so a finished RDB file is not modified while we read it.
         let map = unsafe { mmap::map(&file) }
             .with_context(|| format!("cannot map {}", path.display()))?;
+        let map = if rdb_parser::lz4frame::is_lz4_frame(&map) {
+            decompressed(path, &map)?
+        } else {
+            map
+        };
         Ok(Input {
             path: path.to_path_buf(),
             map,
@@ -43,6 +48,39 @@ impl Input {
     pub(crate) fn error(&self, e: rdb_parser::Error) -> anyhow::Error {
         anyhow::anyhow!("{}: {}", self.path.display(), e)
     }
+}
+
+/// An LZ4-framed file, decompressed in bounded memory into an unnamed
+/// temporary file (created in the temporary directory, `TMPDIR`, and
+/// unlinked at once: it goes when the map does), then mapped, so it is read
+/// in parallel like any RDB file.
+fn decompressed(path: &Path, compressed: &[u8]) -> anyhow::Result<Mmap> {
+    let name = format!(
+        "rdbscope-lz4-{}-{}.rdb",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let tmp = std::env::temp_dir().join(name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+    rdb_parser::lz4frame::decompress_to(compressed, &mut out)
+        .map_err(|e| anyhow::anyhow!("{} (LZ4 frame): {e}", path.display()))?;
+    std::io::Write::flush(&mut out)
+        .with_context(|| format!("writing the decompressed {}", path.display()))?;
+    drop(out);
+    #[allow(unsafe_code)]
+    // Safety: the file is ours alone, unlinked, and no longer written.
+    let map = unsafe { mmap::map(&file) }
+        .with_context(|| format!("cannot map the decompressed {}", path.display()))?;
+    Ok(map)
 }
 
 /// Attaches the entry's key to an error raised while decoding its value.

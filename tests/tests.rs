@@ -4,6 +4,7 @@ mod api_input;
 mod cleanup;
 mod conformance;
 mod diff;
+mod formats;
 mod house;
 mod interop;
 mod migrate;

@@ -54,6 +54,9 @@ pub struct KeyFacts<'k> {
     pub idle_seconds: Option<u64>,
     /// LFU counter, when the file has it.
     pub lfu_freq: Option<u8>,
+    /// Whether Redis Enterprise's per-key opcodes (107 `RAM_LRU`, 121
+    /// `SLOT_NUM`) preceded the key.
+    pub enterprise_opcodes: bool,
     /// Cluster slot (CRC16 with hash tags).
     pub slot: u16,
     /// The key's hash tag (between `{` and `}`), when it has one.
@@ -102,6 +105,7 @@ impl<'k> KeyFacts<'k> {
             expire_at_ms: entry.expire_at_ms,
             idle_seconds: entry.idle_seconds,
             lfu_freq: entry.lfu_freq,
+            enterprise_opcodes: entry.enterprise.any(),
             slot,
             hash_tag: (tag.len() != key.len()).then_some(tag),
         })

@@ -46,6 +46,10 @@ pub enum ErrorKind {
     },
     /// The file does not start with `REDIS` or `VALKEY` and a version number.
     BadMagic,
+    /// The file starts with the LZ4 frame magic (a whole-file LZ4
+    /// compression, such as `lz4 dump.rdb` writes), which this parser does
+    /// not decompress (yet).
+    Lz4Frame,
     /// A value type byte this parser does not know.
     UnknownValueType(u8),
     /// An opcode this parser does not know.
@@ -183,6 +187,9 @@ impl fmt::Display for Error {
             ErrorKind::BadMagic => {
                 f.write_str("not an RDB file: expected \"REDIS\" + 4 digits or \"VALKEY\" + 3 digits")?
             }
+            ErrorKind::Lz4Frame => f.write_str(
+                "LZ4 frame magic 0x184D2204: the file is LZ4-compressed, which this rdbscope does not read yet; decompress it first (lz4 -d)",
+            )?,
             ErrorKind::UnknownValueType(b) => write!(f, "unknown value type byte {b} (0x{b:02x})")?,
             ErrorKind::UnknownOpcode(b) => write!(f, "unknown opcode {b} (0x{b:02x})")?,
             ErrorKind::ModulePreGa { module } => write!(

@@ -106,12 +106,32 @@ pub struct Entry<'a> {
     pub idle_seconds: Option<u64>,
     /// LFU frequency counter, when the file carries it.
     pub lfu_freq: Option<u8>,
+    /// Redis Enterprise per-key extras (opcodes 107 and 121), when present.
+    pub enterprise: Enterprise,
     /// Offset where the record starts (its first opcode or its type byte).
     pub record_start: u64,
     /// Offset just after the value.
     pub record_end: u64,
     /// The value.
     pub value: Value<'a>,
+}
+
+/// What the Redis Enterprise opcodes said about a key: its `RAM_LRU` (107)
+/// and `SLOT_NUM` (121) lengths. Their meaning is Enterprise's own;
+/// redis/librdb reads and ignores both (`src/lib/parser.c`, v2.2.0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Enterprise {
+    /// The `RAM_LRU` value.
+    pub ram_lru: Option<u64>,
+    /// The `SLOT_NUM` value.
+    pub slot_num: Option<u64>,
+}
+
+impl Enterprise {
+    /// Whether either opcode preceded the key.
+    pub fn any(&self) -> bool {
+        self.ram_lru.is_some() || self.slot_num.is_some()
+    }
 }
 
 impl<'a> Entry<'a> {
@@ -140,6 +160,8 @@ impl<'a> Rdb<'a> {
             (Magic::Redis, 4)
         } else if data.starts_with(b"VALKEY") {
             (Magic::Valkey, 3)
+        } else if crate::lz4frame::is_lz4_frame(data) {
+            return Err(Error::new(ErrorKind::Lz4Frame, 0));
         } else {
             return Err(Error::new(ErrorKind::BadMagic, 0));
         };
@@ -290,6 +312,10 @@ impl<'a> Records<'a> {
                     c.skip(1, "an opcode").ok()?;
                     c.len("an LRU idle time").ok()?;
                 }
+                opcode::RAM_LRU | opcode::SLOT_NUM if self.rdb.magic == Magic::Redis => {
+                    c.skip(1, "an opcode").ok()?;
+                    c.len("a Redis Enterprise opcode's value").ok()?;
+                }
                 b => {
                     let vt = ValueType::from_byte(b, self.rdb.magic)?;
                     c.skip(1, "a value type").ok()?;
@@ -321,6 +347,7 @@ impl<'a> Records<'a> {
         let mut expire_at_ms = None;
         let mut idle_seconds = None;
         let mut lfu_freq = None;
+        let mut enterprise = Enterprise::default();
         let mut key_meta = false;
         loop {
             let at = self.cur.offset();
@@ -335,6 +362,14 @@ impl<'a> Records<'a> {
                 }
                 opcode::IDLE => idle_seconds = Some(self.cur.len("an LRU idle time")?),
                 opcode::FREQ => lfu_freq = Some(self.cur.u8("an LFU frequency")?),
+                // Redis Enterprise: one length each, then the key (librdb
+                // `__elementRamLru` / `__elementSlotNum`, src/lib/parser.c).
+                opcode::RAM_LRU if self.rdb.magic == Magic::Redis => {
+                    enterprise.ram_lru = Some(self.cur.len("a Redis Enterprise RAM_LRU value")?)
+                }
+                opcode::SLOT_NUM if self.rdb.magic == Magic::Redis => {
+                    enterprise.slot_num = Some(self.cur.len("a Redis Enterprise SLOT_NUM value")?)
+                }
                 opcode::KEY_META if self.rdb.magic == Magic::Redis => {
                     // Module metadata classes for the next key: a 4-byte class
                     // spec, then a module operand stream each.
@@ -348,10 +383,17 @@ impl<'a> Records<'a> {
                 _ if expire_at_ms.is_some()
                     || idle_seconds.is_some()
                     || lfu_freq.is_some()
+                    || enterprise.any()
                     || key_meta =>
                 {
                     // Per-key metadata must be followed by a key.
-                    return self.entry(b, at, record_start, expire_at_ms, idle_seconds, lfu_freq);
+                    let meta = KeyMeta {
+                        expire_at_ms,
+                        idle_seconds,
+                        lfu_freq,
+                        enterprise,
+                    };
+                    return self.entry(b, at, record_start, meta);
                 }
                 opcode::AUX => {
                     let name = RdbString::read(&mut self.cur, "an aux field name")?;
@@ -440,7 +482,7 @@ impl<'a> Records<'a> {
                         trailing_bytes,
                     }));
                 }
-                _ => return self.entry(b, at, record_start, None, None, None),
+                _ => return self.entry(b, at, record_start, KeyMeta::default()),
             }
         }
     }
@@ -450,9 +492,7 @@ impl<'a> Records<'a> {
         type_byte: u8,
         at: u64,
         record_start: u64,
-        expire_at_ms: Option<i64>,
-        idle_seconds: Option<u64>,
-        lfu_freq: Option<u8>,
+        meta: KeyMeta,
     ) -> Result<Option<Record<'a>>> {
         let Some(vt) = ValueType::from_byte(type_byte, self.rdb.magic) else {
             let kind = if type_byte >= 0xf0 {
@@ -474,9 +514,10 @@ impl<'a> Records<'a> {
         Ok(Some(Record::Entry(Entry {
             db: self.db,
             key,
-            expire_at_ms,
-            idle_seconds,
-            lfu_freq,
+            expire_at_ms: meta.expire_at_ms,
+            idle_seconds: meta.idle_seconds,
+            lfu_freq: meta.lfu_freq,
+            enterprise: meta.enterprise,
             record_start,
             record_end: self.cur.offset(),
             value: Value::new(vt, data, value_offset, self.rdb.release),
@@ -503,6 +544,15 @@ impl<'a> Records<'a> {
     pub(crate) fn version(&self) -> u32 {
         self.rdb.version
     }
+}
+
+/// The per-key metadata opcodes read before a key's type byte.
+#[derive(Default)]
+struct KeyMeta {
+    expire_at_ms: Option<i64>,
+    idle_seconds: Option<u64>,
+    lfu_freq: Option<u8>,
+    enterprise: Enterprise,
 }
 
 /// Attaches a key to an error (decoding it if it is compressed).

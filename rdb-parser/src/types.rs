@@ -17,6 +17,16 @@ pub const NEWEST_VALKEY_VERSION: u32 = 80;
 
 /// Opcodes that appear where a value type byte could.
 pub mod opcode {
+    /// Redis Enterprise: per-key RAM LRU data, one RDB length, before the
+    /// key's type byte (redis/librdb `src/lib/defines.h`
+    /// `__RDB_OPCODE_RAM_LRU 107`, read and ignored by `__elementRamLru` in
+    /// `src/lib/parser.c`, librdb v2.0.0). Only in `REDIS`-magic files.
+    pub const RAM_LRU: u8 = 107;
+    /// Redis Enterprise: cluster slot number, one RDB length, before the
+    /// key's type byte (redis/librdb `src/lib/defines.h`
+    /// `__RDB_OPCODE_SLOT_NUM 121`, `__elementSlotNum` in
+    /// `src/lib/parser.c`, librdb v2.2.0). Only in `REDIS`-magic files.
+    pub const SLOT_NUM: u8 = 121;
     /// Valkey: a slot migration in progress (slot import).
     pub const SLOT_IMPORT: u8 = 0xf3;
     /// Redis 8.6+: module metadata attached to the next key (same byte as

@@ -233,6 +233,16 @@ impl Formatter<'_> {
         out.extend_from_slice(enc.as_bytes());
         out.extend_from_slice(b"\",\"expire_at_ms\":");
         json::push_opt_i64(out, e.expire_at_ms);
+        // Redis Enterprise's per-key opcodes, only when the file has them.
+        for (name, v) in [
+            (&b",\"ram_lru\":"[..], e.enterprise.ram_lru),
+            (&b",\"slot_num\":"[..], e.enterprise.slot_num),
+        ] {
+            if let Some(v) = v {
+                out.extend_from_slice(name);
+                out.extend_from_slice(v.to_string().as_bytes());
+            }
+        }
         out.extend_from_slice(b",\"value\":");
         match e.kind() {
             Kind::String => {

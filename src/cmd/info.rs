@@ -21,6 +21,9 @@ struct Tally {
     functions: Vec<Vec<u8>>,
     slot_info_records: u64,
     slot_imports: u64,
+    /// Keys preceded by Redis Enterprise's RAM_LRU (107) / SLOT_NUM (121).
+    ent_ram_lru: u64,
+    ent_slot_num: u64,
     keys: u64,
     elements: u64,
     expires: u64,
@@ -55,6 +58,8 @@ impl Tally {
         self.functions.extend(o.functions);
         self.slot_info_records += o.slot_info_records;
         self.slot_imports += o.slot_imports;
+        self.ent_ram_lru += o.ent_ram_lru;
+        self.ent_slot_num += o.ent_slot_num;
         self.keys += o.keys;
         self.elements += o.elements;
         self.expires += o.expires;
@@ -121,6 +126,8 @@ pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
                             t.expires += 1;
                         }
                         t.keys += 1;
+                        t.ent_ram_lru += u64::from(e.enterprise.ram_lru.is_some());
+                        t.ent_slot_num += u64::from(e.enterprise.slot_num.is_some());
                         let enc = e.value_type().file_encoding();
                         let slot = t.types.entry((e.kind(), enc)).or_default();
                         slot.0 += 1;
@@ -292,6 +299,12 @@ fn print_text(rdb: &Rdb<'_>, input: &Input, t: &Tally, c: Option<ChecksumStatus>
     if t.slot_imports > 0 {
         println!("slot import {} records", t.slot_imports);
     }
+    if t.ent_ram_lru + t.ent_slot_num > 0 {
+        println!(
+            "enterprise  {} keys with RAM_LRU (107), {} with SLOT_NUM (121)",
+            t.ent_ram_lru, t.ent_slot_num
+        );
+    }
     println!(
         "time        {:.3} s ({:.1} MB/s)",
         secs,
@@ -373,8 +386,8 @@ fn print_json(rdb: &Rdb<'_>, input: &Input, t: &Tally, c: Option<ChecksumStatus>
     }
     o.extend_from_slice(
         format!(
-            "],\"slot_info_records\":{},\"slot_import_records\":{},\"seconds\":{secs:.6}}}",
-            t.slot_info_records, t.slot_imports
+            "],\"slot_info_records\":{},\"slot_import_records\":{},\"enterprise_ram_lru_keys\":{},\"enterprise_slot_num_keys\":{},\"seconds\":{secs:.6}}}",
+            t.slot_info_records, t.slot_imports, t.ent_ram_lru, t.ent_slot_num
         )
         .as_bytes(),
     );

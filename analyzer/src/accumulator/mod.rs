@@ -48,6 +48,8 @@ pub struct Accumulator {
     pub keys: u64,
     /// Keys with a TTL.
     pub expires: u64,
+    /// Keys preceded by Redis Enterprise's per-key opcodes (107, 121).
+    pub enterprise_opcode_keys: u64,
     /// Elements (string bytes for strings).
     pub elements: u64,
     /// Bytes of key records in the file.
@@ -90,6 +92,7 @@ impl Accumulator {
             limits,
             keys: 0,
             expires: 0,
+            enterprise_opcode_keys: 0,
             elements: 0,
             rdb_bytes: 0,
             memory_bytes: 0,
@@ -137,6 +140,7 @@ impl Accumulator {
         pattern: &[u8],
     ) -> Option<PatternSlot> {
         self.keys += 1;
+        self.enterprise_opcode_keys += u64::from(f.enterprise_opcodes);
         self.elements += f.elements;
         self.rdb_bytes += f.rdb_bytes;
         self.memory_bytes += memory;
@@ -289,6 +293,7 @@ impl Accumulator {
         o.settle();
         self.keys += o.keys;
         self.expires += o.expires;
+        self.enterprise_opcode_keys += o.enterprise_opcode_keys;
         self.elements += o.elements;
         self.rdb_bytes += o.rdb_bytes;
         self.memory_bytes += o.memory_bytes;
@@ -452,6 +457,7 @@ mod tests {
                 expire_at_ms: i.is_multiple_of(3).then_some(1_000_000 + i as i64 * 1000),
                 idle_seconds: None,
                 lfu_freq: Some((i % 256) as u8),
+                enterprise_opcodes: false,
                 slot: (i % 16384) as u16,
                 hash_tag: None,
             }

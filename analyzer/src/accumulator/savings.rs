@@ -191,6 +191,7 @@ mod tests {
             lfu_freq: None,
             slot: 0,
             hash_tag: None,
+            enterprise_opcodes: false,
         }
     }
 

@@ -218,6 +218,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "expiry_now_ms": m.now_ms,
         "keys": a.keys,
         "expires": a.expires,
+        "enterprise_opcode_keys": a.enterprise_opcode_keys,
         "elements": a.elements,
         "rdb_bytes": a.rdb_bytes,
         "memory_bytes_estimate": a.memory_bytes,

@@ -81,6 +81,10 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
         if b >= opcode::KEY_META {
             return true;
         }
+        if matches!(b, opcode::RAM_LRU | opcode::SLOT_NUM) && self.rdb.magic() == Magic::Redis {
+            // Redis Enterprise's per-key opcodes, then a length.
+            return true;
+        }
         let Some(vt) = ValueType::from_byte(b, self.rdb.magic()) else {
             return false;
         };

@@ -1,6 +1,6 @@
 //! The files that are bad on purpose fail the specific way they are bad.
 
-use rdb_parser::{crc64, ChecksumStatus, Error, ErrorKind, Magic, Rdb, Record};
+use rdb_parser::{crc64, ChecksumStatus, Error, ErrorKind, Magic, Rdb};
 
 use super::files::{corpus_file, summary_of};
 use super::walk::{walk_all, walk_unverified};
@@ -173,57 +173,4 @@ fn future_version_reads_to_the_end_without_checksum_verification() {
     // Verified, the checksum is the one thing wrong.
     let e = walk_all(&data).expect_err(rel);
     assert_checksum_mismatch_at_the_end(rel, &data, &e);
-}
-
-/// `redis_ent_opcode_ram_lru.rdb` carries the Redis Enterprise opcode 107
-/// (`RAM_LRU`) before its keys. The parser does not read it (yet): the error
-/// names the byte, where it is and the RDB version, and everything before it
-/// reads fine.
-#[test]
-fn redis_enterprise_opcode_is_refused_naming_byte_offset_and_version() {
-    let rel = "redis-librdb/redis_ent_opcode_ram_lru.rdb";
-    let Some(data) = corpus_file(rel) else { return };
-    let e = walk_all(&data).expect_err(rel);
-    assert_eq!(e.kind(), &ErrorKind::UnknownValueType(107), "{rel}: {e}");
-    assert_eq!(e.version(), Some(12), "{rel}: {e}");
-    let at = e.offset();
-    assert!(
-        at < data.len() as u64,
-        "{rel}: offset {at} outside the file: {e}"
-    );
-    assert_eq!(data[at as usize], 107, "{rel}: the byte at {at}: {e}");
-    let msg = e.to_string();
-    for part in [
-        format!("byte offset {at}"),
-        "107 (0x6b)".to_string(),
-        "RDB version 12".to_string(),
-    ] {
-        assert!(msg.contains(&part), "{rel}: {msg:?} lacks {part:?}");
-    }
-
-    // Every record before it reads; the first error is this one.
-    let rdb = Rdb::new(&data).unwrap();
-    assert_eq!(rdb.version(), 12, "{rel}");
-    let mut before = 0;
-    let mut aux = 0;
-    let mut first_err = None;
-    for r in rdb.records() {
-        match r {
-            Ok(rec) => {
-                before += 1;
-                aux += u32::from(matches!(rec, Record::Aux { .. }));
-            }
-            Err(err) => {
-                first_err = Some(err);
-                break;
-            }
-        }
-    }
-    let first_err = first_err.unwrap_or_else(|| panic!("{rel}: records() read past byte 107"));
-    assert_eq!(first_err.offset(), at, "{rel}: {first_err}");
-    assert_eq!(first_err.kind(), e.kind(), "{rel}: {first_err}");
-    assert!(
-        aux > 0 && before > aux,
-        "{rel}: {before} records, {aux} aux, before {at}"
-    );
 }

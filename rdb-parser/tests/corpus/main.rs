@@ -11,6 +11,7 @@
 //! Without the corpus every test prints a SKIP line (from testkit) and passes.
 
 mod bad_on_purpose;
+mod enterprise;
 mod every_file;
 mod files;
 mod manifest;

@@ -24,5 +24,6 @@ mod harness;
 mod huge_lengths;
 mod known_bad;
 mod mutations;
+mod new_formats;
 mod prefixes;
 mod walk;

@@ -206,6 +206,7 @@ fn round_trip_numbered(
             },
             idle_seconds: r.is_multiple_of(3).then(|| extreme(r)),
             lfu_freq: (!r.is_multiple_of(5)).then_some((r >> 30) as u8),
+            enterprise_opcodes: false,
             slot: (r >> 40) as u16 & 0x3fff,
             hash_tag: None,
         };
@@ -422,6 +423,7 @@ fn unique_long_patterns_close_row_groups_early() {
         expire_at_ms: None,
         idle_seconds: None,
         lfu_freq: None,
+        enterprise_opcodes: false,
         slot: 0,
         hash_tag: None,
     };
