@@ -9,7 +9,7 @@
 //! b.goto("file:///tmp/report.html");
 //! b.click("#drill-0 .node[data-path='user']");
 //! b.wait_for("document.querySelector('.node.top').dataset.path === 'user'", "drill-down");
-//! b.screenshot(std::path::Path::new("target/report.png"));
+//! b.screenshot(std::path::Path::new("target/report.png"), false);
 //! assert!(b.console_errors().is_empty());
 //! ```
 
