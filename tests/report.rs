@@ -1,14 +1,14 @@
 //! `report.html`: written by every `rdbscope analyze`, re-rendered by
 //! `rdbscope report DIR`; self-contained, with the headline numbers of
 //! summary.json, key names escaped (a real server's dump with hostile and
-//! binary keys), and drawn by a real headless Chromium without a console
-//! message.
+//! binary keys), and drawn by a real headless Chromium (driven over the
+//! DevTools protocol: clicks, typing, console and network checked).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-use testkit::{cmd_args, require_server, ServerKind};
+use serde_json::{json, Value};
+use testkit::{cmd_args, require_chromium, require_server, Browser, ServerKind};
 
 fn rdbscope(args: &[&std::ffi::OsStr]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rdbscope"))
@@ -205,40 +205,6 @@ fn key_names_render_as_text() {
     );
 }
 
-/// Chromium, or `None` (with a loud SKIP) outside CI.
-fn chromium() -> Option<PathBuf> {
-    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing (testdata/install-servers.sh installs it)"
-        );
-        eprintln!("SKIP: chromium is not installed (apt-get install chromium)");
-    }
-    found
-}
-
-fn headless(bin: &Path, profile: &Path, args: &[String]) -> std::process::Output {
-    Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("run chromium")
-}
-
 /// The workspace's target directory (where the test binary lives).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary");
@@ -246,70 +212,118 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir").to_path_buf()
 }
 
+/// The number of elements matching `selector`.
+fn count(b: &mut Browser, selector: &str) -> u64 {
+    let js = format!("document.querySelectorAll({selector:?}).length");
+    b.eval(&js).as_u64().expect("a count")
+}
+
 #[test]
 fn chromium_draws_the_report() {
-    let Some(bin) = chromium() else {
+    let Some(bin) = require_chromium() else {
         return;
     };
     let tmp = testkit::temp_dir("report-chromium");
     let out = tmp.join("out");
     let (summary, _) = analyze(&sample(), &out);
     let url = format!("file://{}", out.join("report.html").display());
-    let dom = |hash: &str, profile: &str| -> String {
-        // Console messages (the page logs none; an error in the script
-        // would show here) go to stderr with the logging flags.
-        let o = headless(
-            &bin,
-            &tmp.join(profile),
-            &[
-                "--enable-logging=stderr".into(),
-                "--v=0".into(),
-                "--dump-dom".into(),
-                format!("{url}{hash}"),
-            ],
-        );
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{stderr}");
-        let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
-        assert!(console.is_empty(), "console messages: {console:?}");
-        String::from_utf8(o.stdout).expect("utf-8 DOM")
-    };
-    let page = dom("", "profile-1");
-    // SVG charts (drawn without script) and the parts the script builds.
-    assert!(page.matches("<svg").count() >= 6);
-    assert!(page.contains("class=\"heat\""));
-    let nodes = page.matches("class=\"node ").count();
-    assert!(nodes > 5, "icicle nodes built by the script: {nodes}");
-    assert!(page.contains("class=\"node top\""));
-    assert!(page.contains("data-path=\"\""));
-    let table_start = page.find("id=\"bigkeys-table-0\"").expect("big keys table");
-    let table = &page[table_start..table_start + page[table_start..].find("</table>").unwrap()];
     let f = &summary["files"][0];
-    let top = f["top_keys_by_memory"].as_array().unwrap().len();
+
+    // Without script, the headline numbers are there.
+    let mut b = Browser::launch(&bin);
+    b.call(
+        "Emulation.setScriptExecutionDisabled",
+        json!({"value": true}),
+    );
+    b.goto(&url);
+    let head = b.text("body").expect("body text");
+    let keys = grouped(f["keys"].as_u64().expect("keys"));
+    assert!(head.contains(&keys), "keys {keys} readable without script");
+    assert!(head.contains("2026-12-06 20:45 UTC"));
+    assert_eq!(count(&mut b, ".icicle .node"), 0, "script really was off");
+    drop(b);
+
+    let mut b = Browser::launch_sized(&bin, 1280, 2000);
+    b.goto(&url);
+    // SVG charts (drawn without script) and the parts the script builds.
+    assert!(count(&mut b, "svg") >= 6);
+    assert!(count(&mut b, ".heat") >= 1);
+    let nodes = count(&mut b, "#icicle-0 .node");
+    assert!(nodes > 5, "icicle nodes built by the script: {nodes}");
+    assert_eq!(
+        b.eval("document.getElementById('icicle-0').dataset.path"),
+        ""
+    );
+    let top = f["top_keys_by_memory"].as_array().unwrap().len() as u64;
     assert!(top > 0);
+    let rows = count(&mut b, "#bigkeys-table-0 tbody tr");
+    assert!(rows >= top, "a row per big key: {rows} < {top}");
+    b.screenshot(&target_dir().join("report-screenshot.png"), false);
+
+    // Clicking a prefix drills down: it goes on top, its children below it,
+    // its siblings leave; clicking the top goes back up.
+    b.click("#icicle-0 .node[data-pattern='login']");
+    b.wait_for(
+        "document.getElementById('icicle-0').dataset.path === 'login'",
+        "drill-down into login",
+    );
+    let top_label = b.text("#icicle-0 .node.top").expect("top box");
+    assert!(top_label.starts_with("login "), "{top_label}");
+    assert!(count(&mut b, "#icicle-0 .node[data-pattern='login:*']") == 1);
+    assert_eq!(
+        count(&mut b, "#icicle-0 .node[data-pattern='bigstring']"),
+        0
+    );
+    b.screenshot(&target_dir().join("report-drilled.png"), false);
+    b.click("#icicle-0 .node.top");
+    b.wait_for(
+        "document.getElementById('icicle-0').dataset.path === ''",
+        "back to all keys",
+    );
+    assert_eq!(
+        count(&mut b, "#icicle-0 .node[data-pattern='bigstring']"),
+        1
+    );
+
+    // The big-key table filters as one types and sorts on a click.
+    b.type_into("input.filter[data-table='bigkeys-table-0']", "biglist");
+    let shown = "Array.from(document.querySelectorAll('#bigkeys-table-0 tbody tr'))\
+        .filter(r => r.style.display !== 'none').length";
+    b.wait_for(&format!("{shown} === 1"), "filtered to biglist");
+    b.type_into("input.filter[data-table='bigkeys-table-0']", "");
+    b.wait_for(&format!("{shown} === {rows}"), "filter cleared");
+    let memory_col = b.eval(
+        "Array.from(document.querySelectorAll('#bigkeys-table-0 th'))\
+            .findIndex(h => /memory/i.test(h.textContent))",
+    );
+    let col = memory_col.as_i64().expect("a memory column");
+    assert!(col >= 0);
+    b.click(&format!("#bigkeys-table-0 th:nth-child({})", col + 1));
+    let values = b.eval(&format!(
+        "Array.from(document.querySelectorAll('#bigkeys-table-0 tbody tr'))\
+            .map(r => Number(r.cells[{col}].dataset.v))"
+    ));
+    let values: Vec<f64> = values
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    assert_eq!(values, sorted, "sorted by memory, largest first");
+
+    // Nothing but the file itself was fetched; nothing was logged.
+    let requests = b.requests();
     assert!(
-        table.matches("<tr>").count() > top,
-        "header + a row per key"
+        requests
+            .iter()
+            .all(|r| r.starts_with("file://") || r.starts_with("data:")),
+        "requests leaving the file: {requests:?}"
     );
-    // Opening the drill-down on a prefix shows that prefix on top.
-    let drilled = dom("#drill-0=login", "profile-2");
-    assert!(drilled.contains("data-path=\"login\""));
-    assert!(drilled.contains(">login:*  "), "login's children drawn");
-    assert!(!drilled.contains(">bigstring  "), "siblings gone");
-    assert!(page.contains(">bigstring  "));
-    // A screenshot, kept under target/.
-    let shot = target_dir().join("report-screenshot.png");
-    let _ = std::fs::remove_file(&shot);
-    let o = headless(
-        &bin,
-        &tmp.join("profile-3"),
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1280,2000".into(),
-            url,
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(requests.iter().any(|r| r.ends_with("report.html")));
+    let errors = b.console_errors();
+    assert!(errors.is_empty(), "console: {errors:?}");
+    let png = std::fs::read(target_dir().join("report-screenshot.png")).expect("screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000);
 }

@@ -14,6 +14,10 @@
 //! `/usr/lib/postgresql/*/bin`); [`PostgresBin::start`] runs a throwaway server with a
 //! `rdbscope` database ([`Postgres::url`]).
 //!
+//! [`require_chromium`] finds Debian's Chromium (`RDBSCOPE_CHROMIUM` overrides it) and
+//! [`Browser`] drives it headless over the DevTools protocol: pages, clicks, typing,
+//! screenshots, console errors and network requests.
+//!
 //! ```no_run
 //! use testkit::{require_server, ServerKind};
 //!
@@ -39,11 +43,15 @@
 //! }
 //! ```
 
+mod browser;
 mod fsutil;
 mod postgres;
 mod resp;
 mod server;
 
+pub use browser::{
+    find_chromium, require_chromium, Browser, Event as BrowserEvent, CHROMIUM_ENV, HEADLESS_FLAGS,
+};
 pub use fsutil::{corpus_dir, corpus_files, temp_dir, workspace_root, TempDir};
 pub use postgres::{find_postgres, require_postgres, Postgres, PostgresBin, PG_BIN_ENV};
 pub use resp::{Client, Reply};

@@ -58,9 +58,10 @@
       var want = decodeURIComponent(m[2]);
       for (var k = nodes.findIndex(function (n) { return n[0] === want; }); k >= 0; k = nodes[k][5]) { path.unshift(k); }
     }
-    function box(label, title, x, w, depth, cls, onclick) {
+    function box(label, title, x, w, depth, cls, onclick, pattern) {
       var d = document.createElement("div");
       d.className = "node " + cls;
+      if (pattern !== undefined) { d.setAttribute("data-pattern", pattern); }
       d.style.left = (x * 100) + "%";
       d.style.width = (w * 100) + "%";
       d.style.top = (depth * ROW) + "px";
@@ -81,11 +82,18 @@
         if (kw >= 0.002) {
           var leaf = kids[k].length === 0;
           box(n[0] + "  " + fmtBytes(n[3]) + "  " + pct(n[3], file.memory), describe(n), x, kw, depth,
-            leaf ? "leaf" : "", leaf ? null : function () { path.push(k); draw(); });
+            leaf ? "leaf" : "", leaf ? null : function () { open(k); }, n[0]);
           lay(k, x, kw, n[3], depth + 1);
         }
         x += kw;
       });
+    }
+    // Opening a node deep in the view puts its ancestors on the path too,
+    // so "go up" walks back one level at a time.
+    function open(k) {
+      path = [];
+      for (var a = k; a >= 0 && a < nodes.length; a = nodes[a][5]) { path.unshift(a); }
+      draw();
     }
     function draw() {
       el.innerHTML = "";
