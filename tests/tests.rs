@@ -2,6 +2,7 @@
 mod analyze;
 mod cleanup;
 mod conformance;
+mod console;
 mod house;
 mod interop;
 mod migrate;

@@ -74,7 +74,7 @@ export async function appsPage(main, live) {
       ),
     ),
   );
-  main.replaceChildren(
+  put(main,
     el("h1", {}, t("apps.title")),
     apps.length ? el("div", { class: "scroll" }, table) : el("p", { class: "muted" }, t("apps.none")),
     isAdmin() ? addForm(main, live) : null,
@@ -116,7 +116,7 @@ export async function appPage(main, name, live) {
     ]);
   }
   const nodes = Array.isArray(a.nodes) ? a.nodes : [];
-  main.replaceChildren(
+  put(main,
     el("h1", {}, a.name),
     actions,
     status,

@@ -99,7 +99,9 @@ export function field(schema, path, required, hints) {
   let f;
   if (k === "object") {
     const req = new Set(s.required || []);
-    const subs = Object.entries(s.properties).map(([p, ps]) => field(ps, [...path, p], req.has(p), hints));
+    // Required fields first, then the others, each in the document's order.
+    const names = Object.keys(s.properties).sort((a, b) => Number(req.has(b)) - Number(req.has(a)));
+    const subs = names.map((p) => field(s.properties[p], [...path, p], req.has(p), hints));
     const node = el("fieldset", { "data-field": path.join("."), id }, el("legend", {}, name + (required ? " *" : "")), help ? el("div", { class: "help" }, help) : null, subs.map((x) => x.node));
     return {
       node,
@@ -107,7 +109,7 @@ export function field(schema, path, required, hints) {
       setError() {},
       read() {
         const out = {};
-        for (const [i, p] of Object.keys(s.properties).entries()) {
+        for (const [i, p] of names.entries()) {
           const v = subs[i].read();
           if (v !== undefined) out[p] = v;
         }

@@ -209,7 +209,7 @@ export async function ticketPage(main, id, live) {
     }
   };
   const rejected = tk.state === "rejected" && tk.error ? tk.error.replace(/^rejected: /, "") : null;
-  main.replaceChildren(
+  put(main,
     el("h1", { id: "ticket-title", "data-id": String(tk.id), "data-state": tk.state }, t("t.title", tk.id), " ", stateBadge(tk.state), " ", typeName(tk.type)),
     rejected !== null ? el("div", { class: "notice bad", id: "reject-reason" }, el("strong", {}, t("t.reason") + ": "), rejected) : null,
     tk.error && rejected === null ? el("div", { class: "notice bad", id: "ticket-failure" }, t("t.error") + ": " + tk.error) : null,

@@ -2,7 +2,7 @@
 // state and type, tickets waiting for me), the filters, and the list, paged
 // by the server.
 
-import { el, append } from "./dom.js";
+import { el, append, put } from "./dom.js";
 import { call, get, query } from "./api.js";
 import { isAdmin } from "./auth.js";
 import { t } from "./i18n.js";
@@ -111,7 +111,7 @@ export async function ticketsPage(main, q, live) {
     el("span", { class: "muted", id: "page-of" }, t("page.of", list.length ? offset + 1 : 0, offset + list.length, total)),
     offset + list.length < total ? el("a", { class: "button", id: "page-next", href: at(offset + PAGE) }, t("page.next")) : null,
   );
-  main.replaceChildren(
+  put(main,
     summaryCard(summary),
     el("h1", {}, t("list.title")),
     filterForm(q),

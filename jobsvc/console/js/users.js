@@ -47,7 +47,7 @@ export async function usersPage(main, live, shown) {
         }
       },
     }, t("users.revoke"));
-  const name = el("input", { id: "user-name", name: "name", autocomplete: "off", pattern: "[A-Za-z0-9._@-]{1,64}" });
+  const name = el("input", { id: "user-name", name: "name", autocomplete: "off", pattern: "[A-Za-z0-9._@\\-]{1,64}" });
   const role = el("select", { id: "user-role", name: "role" }, ["submitter", "admin"].map((r) => el("option", { value: r }, t("role." + r))));
   const form = el(
     "form",
@@ -65,7 +65,7 @@ export async function usersPage(main, live, shown) {
       put(status, errorNotice(ex));
     }
   });
-  main.replaceChildren(
+  put(main,
     el("h1", {}, t("users.title")),
     status,
     el(

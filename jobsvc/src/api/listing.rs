@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
@@ -85,9 +86,10 @@ fn time_filter(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i
 pub(super) async fn list_tickets(
     State(state): State<Shared>,
     headers: HeaderMap,
-    Query(f): Query<TicketFilter>,
+    query: Result<Query<TicketFilter>, QueryRejection>,
 ) -> ApiResult {
     let u = caller(&state, &headers).await?;
+    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
     let st = f
         .state
         .as_deref()
