@@ -727,6 +727,14 @@ fn console_whole_flow_in_chromium() {
     c.b.wait_for_selector("#tickets");
     c.shot("phone-list");
 
+    // Both languages have every word.
+    let keys = c.b.eval(
+        "import('/console/js/i18n.js').then(m => { const k = m.keys(); return [k.en.length, k.zh.length, k.en.filter(x => !k.zh.includes(x)).concat(k.zh.filter(x => !k.en.includes(x)))]; })",
+    );
+    assert_eq!(keys[0], keys[1], "{keys}");
+    assert_eq!(keys[2], json!([]), "words in one language only");
+    assert!(keys[0].as_u64().unwrap() > 100);
+
     // Nothing ran from the data, no CSP violation, no script error: the only
     // errors are the API's expected 404 for bob's ticket and 400 for the form.
     assert_eq!(c.b.eval("window.__xss === undefined"), json!(true));

@@ -46,8 +46,9 @@ function nav() {
 
 function doSignOut() {
   signOut();
-  generation++;
-  location.hash = "#/tickets";
+  // Back to the tickets page without a hashchange event: one render, so the
+  // sign-in form is not replaced while someone types into it.
+  history.replaceState(null, "", "#/tickets");
   render();
 }
 

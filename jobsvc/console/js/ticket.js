@@ -58,8 +58,8 @@ export function planView(tk) {
       [t("plan.masters"), Array.isArray(masters) ? list(masters.map((m) => (typeof m === "string" ? m : m.addr || JSON.stringify(m)))) : undefined],
       [t("plan.samples"), Array.isArray(sample) && sample.length ? el("div", { id: "plan-sample" }, list(sample)) : undefined],
       [t("t.hash"), el("code", { id: "params-hash" }, tk.params_hash)],
-      ["action", p.action !== undefined ? String(p.action) : undefined],
-      ["note", p.note !== undefined ? String(p.note) : p.cost !== undefined ? String(p.cost) : undefined],
+      [t("plan.action"), p.action !== undefined ? String(p.action) : undefined],
+      [t("plan.note"), p.note !== undefined ? String(p.note) : p.cost !== undefined ? String(p.cost) : undefined],
     ]),
     el("details", {}, el("summary", {}, t("plan.all")), json(p)),
   );
@@ -90,7 +90,7 @@ function auditView(rows) {
     el(
       "table",
       { id: "audit", class: "list" },
-      el("thead", {}, el("tr", {}, ["at", "actor", "from → to", "note"].map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, ["at", "actor", "change", "note"].map((h) => el("th", {}, t("audit." + h))))),
       el(
         "tbody",
         {},
