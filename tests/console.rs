@@ -640,6 +640,17 @@ fn console_whole_flow_in_chromium() {
         "the sample keys show the hostile key as text: {plan}"
     );
     c.shot("admin-cleanup-plan");
+    // Approving a cleanup asks for confirmation with a warning: it deletes
+    // keys on a live node. Backing out changes nothing.
+    c.b.click("#approve");
+    c.b.wait_for_selector("dialog[open] .notice.bad");
+    assert!(c.text("dialog[open] .notice.bad").contains("delete shop"));
+    c.b.click("#dialog-cancel");
+    c.b.wait_for("!document.querySelector('dialog[open]')", "dialog closed");
+    assert_eq!(
+        svc.ok("GET", &format!("/tickets/{cleanup}"), &admin, None)["state"],
+        "pending"
+    );
     // Rejecting needs a reason.
     c.b.click("#reject");
     c.b.wait_for_selector("dialog[open] #dialog-ok");
@@ -654,6 +665,10 @@ fn console_whole_flow_in_chromium() {
     assert!(c.text("#reject-reason").contains(XSS_REASON));
     assert_eq!(c.text("#handler"), "root");
     c.shot("admin-rejected");
+    c.open("#/tickets");
+    c.b.wait_for_selector("#summary");
+    assert_eq!(c.text("#count-rejected .n"), "1");
+    assert_eq!(c.text("#count-waiting .n"), "2");
 
     // The admin approves the analysis and watches it run to success.
     c.open(&format!("#/ticket/{analysis}"));
@@ -702,6 +717,20 @@ fn console_whole_flow_in_chromium() {
     assert!(token.starts_with("rdbs_"), "{token}");
     assert_eq!(svc.ok("GET", "/me", &token, None)["name"], "carol");
     c.shot("admin-users");
+    // Carol becomes an admin from the page.
+    c.b.eval("const s = document.getElementById('role-carol'); s.value = 'admin'; s.dispatchEvent(new Event('change')); true");
+    c.b.wait_for(
+        "document.getElementById('role-carol')?.value === 'admin'",
+        "role changed",
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while svc.ok("GET", "/me", &token, None)["role"] != "admin" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "carol is still a submitter"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Apps and nodes.
     c.open("#/apps/shop");
     c.b.wait_for_selector("#nodes");
