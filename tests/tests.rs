@@ -3,6 +3,7 @@ mod analyze;
 mod api_input;
 mod cleanup;
 mod conformance;
+mod console;
 mod diff;
 mod formats;
 mod house;

@@ -5,7 +5,9 @@
 //! - `routes.rs`: the table of endpoints and the router built from it;
 //! - `doc.rs`: the OpenAPI document, generated from the handlers and types;
 //! - `status.rs`, `users.rs`, `apps.rs`, `tickets.rs`, `reports.rs`: the
-//!   handlers, by resource;
+//!   handlers, by resource; `listing.rs`: the paged ticket list and the
+//!   summary of counts; `preview.rs`: a ticket's plan before submission;
+//!   `report_view.rs`: one-use links that show a report page in a frame;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
@@ -14,6 +16,9 @@ mod apps;
 mod doc;
 mod error;
 mod guard;
+mod listing;
+mod preview;
+mod report_view;
 mod reports;
 mod request;
 mod routes;

@@ -13,7 +13,8 @@
 //!   decides every state change and produces the audit record stored with it;
 //! - [`store`]: users, apps, tickets, audit, leases and checkpoints on SQLite
 //!   (default) or PostgreSQL (several instances, `SKIP LOCKED` claims);
-//! - [`api`]: the HTTP JSON API (`API.md`, `/openapi.json`);
+//! - [`api`]: the HTTP JSON API (`API.md`, `/openapi.json`); [`console`]:
+//!   the web console served with it at `/`;
 //! - [`service`]: the scheduler (worker pool, per-node leases, maintenance
 //!   windows, retries with backoff, rescue of dead instances' jobs);
 //!   [`server`]: `serve` and `init_admin`; [`state`]: what they share;
@@ -57,6 +58,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod files;
 pub mod job;

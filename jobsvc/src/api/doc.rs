@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apps, error, reports, status, tickets, users, views};
+use super::{apps, error, listing, preview, report_view, reports, status, tickets, users, views};
 
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
@@ -38,13 +38,17 @@ nothing. Times are RFC 3339 strings in UTC."
         status::me,
         users::create_user,
         users::list_users,
+        users::change_role,
+        users::replace_token,
         apps::create_app,
         apps::list_apps,
         apps::get_app,
         apps::refresh_app,
         apps::delete_app,
         tickets::submit,
-        tickets::list_tickets,
+        listing::list_tickets,
+        listing::summary,
+        preview::plan,
         tickets::get_ticket,
         tickets::approve,
         tickets::reject,
@@ -52,6 +56,8 @@ nothing. Times are RFC 3339 strings in UTC."
         tickets::audit,
         reports::report_list,
         reports::report_file,
+        report_view::make_link,
+        report_view::view,
     ),
     components(
         schemas(

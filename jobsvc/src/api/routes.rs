@@ -7,7 +7,9 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, guard, reports, status, tickets, users};
+use super::{
+    apps, doc, guard, listing, preview, report_view, reports, status, tickets, users,
+};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -45,13 +47,17 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/me", status::me),
         endpoint(M::GET, "/users", users::list_users),
         endpoint(M::POST, "/users", users::create_user),
+        endpoint(M::PATCH, "/users/{name}", users::change_role),
+        endpoint(M::POST, "/users/{name}/token", users::replace_token),
         endpoint(M::GET, "/apps", apps::list_apps),
         endpoint(M::POST, "/apps", apps::create_app),
         endpoint(M::GET, "/apps/{name}", apps::get_app),
         endpoint(M::DELETE, "/apps/{name}", apps::delete_app),
         endpoint(M::POST, "/apps/{name}/refresh", apps::refresh_app),
-        endpoint(M::GET, "/tickets", tickets::list_tickets),
+        endpoint(M::GET, "/tickets", listing::list_tickets),
         endpoint(M::POST, "/tickets", tickets::submit),
+        endpoint(M::GET, "/tickets/summary", listing::summary),
+        endpoint(M::POST, "/tickets/plan", preview::plan),
         endpoint(M::GET, "/tickets/{id}", tickets::get_ticket),
         endpoint(M::POST, "/tickets/{id}/approve", tickets::approve),
         endpoint(M::POST, "/tickets/{id}/reject", tickets::reject),
@@ -59,6 +65,8 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/tickets/{id}/audit", tickets::audit),
         endpoint(M::GET, "/tickets/{id}/report", reports::report_list),
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
+        endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),
+        endpoint(M::GET, "/report-view/{key}", report_view::view),
     ]
 }
 
@@ -70,13 +78,18 @@ fn routes() -> Router<Shared> {
         .fallback(|| async { ApiError(Error::not_found("no such endpoint (see /openapi.json)")) })
 }
 
-/// The router with every endpoint (tests and `serve` call this): bodies
-/// must be JSON, and every error answer is JSON ([`guard`]).
+/// The router with every endpoint and the web console: bodies must be
+/// JSON, every error answer is JSON ([`guard`]), and every answer has the
+/// security headers (tests and `serve` call this).
 pub fn router(state: Shared) -> Router {
     routes()
+        .merge(crate::console::routes())
         .layer(axum::middleware::from_fn(guard::json_bodies))
         .layer(axum::middleware::from_fn(guard::json_errors))
         .with_state(state)
+        .layer(axum::middleware::map_response(
+            crate::console::security_headers,
+        ))
 }
 
 #[cfg(test)]

@@ -1,23 +1,24 @@
-//! Tickets: submit, list and read them, approve, reject or cancel them, and
-//! read their audit trail.
+//! Tickets: submit and read them, approve, reject or cancel them, and read
+//! their audit trail (listing is in `listing.rs`, the plan preview in
+//! `preview.rs`).
 
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::error::ApiResult;
+use super::preview::checked;
 use super::request::{actor, caller, parse_body, view, visible_ticket};
 use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
 use crate::error::{Error, Result};
-use crate::params::Params;
 use crate::service::Shared;
 use crate::store::{NewTicket, TransitionExtras};
-use crate::ticket::{transition, Actor, Event, Role, TicketState};
+use crate::ticket::{transition, Actor, Event};
 
 /// A ticket to submit.
 #[derive(Deserialize, ToSchema)]
@@ -93,24 +94,7 @@ pub(super) async fn submit(
             return Err(Error::bad_request("idempotency_key must be 1-200 characters").into());
         }
     }
-    let params = Params::parse(
-        &req.kind,
-        &req.params,
-        &crate::params::ParseCtx {
-            allowed_dirs: &state.config.allowed_dirs,
-            max_monitor_secs: state.config.max_monitor_secs,
-            is_admin: u.role == Role::Admin,
-        },
-    )?;
-    let mut apps = Vec::new();
-    for name in params.apps() {
-        apps.push(
-            state.store.get_app(name).await?.ok_or_else(|| {
-                Error::bad_request(format!("unknown app {name:?} (see GET /apps)"))
-            })?,
-        );
-    }
-    let plan = crate::jobs::plan(&state, &params, &apps).await?;
+    let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let (ticket, created) = state
         .store
@@ -155,62 +139,6 @@ pub(super) async fn submit(
         state.wake.notify_one();
     }
     Ok((StatusCode::CREATED, Json(ticket_json(&ticket))).into_response())
-}
-
-/// The most tickets one list answer holds.
-const MAX_LIST: i64 = 10_000;
-
-/// Which tickets to list.
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct TicketFilter {
-    /// Only tickets in this state.
-    #[param(value_type = Option<TicketState>)]
-    state: Option<String>,
-    /// Only tickets of this type.
-    #[serde(rename = "type")]
-    #[param(value_type = Option<TicketType>)]
-    kind: Option<String>,
-    /// At most this many tickets (default 500).
-    #[param(minimum = 1, maximum = 10000, default = json!(500))]
-    limit: Option<i64>,
-}
-
-/// List tickets, newest first (submitters see their own).
-#[utoipa::path(
-    get,
-    path = "/tickets",
-    tag = "tickets",
-    operation_id = "listTickets",
-    params(TicketFilter),
-    responses(
-        (status = 200, description = "The tickets.", body = Vec<TicketBody>),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-    )
-)]
-pub(super) async fn list_tickets(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(f): Query<TicketFilter>,
-) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let st = f
-        .state
-        .as_deref()
-        .map(|s| s.parse::<TicketState>().map_err(Error::bad_request))
-        .transpose()?;
-    let limit = f.limit.unwrap_or(500);
-    if !(1..=MAX_LIST).contains(&limit) {
-        return Err(Error::bad_request(format!("limit {limit}: give 1 to {MAX_LIST}")).into());
-    }
-    let mine = (u.role != Role::Admin).then_some(u.name.as_str());
-    let tickets = state
-        .store
-        .list_tickets(mine, st, f.kind.as_deref(), limit)
-        .await?;
-    Ok(Json(tickets.iter().map(ticket_json).collect::<Vec<_>>()).into_response())
 }
 
 /// One ticket (its submitter or an admin; others get 404).

@@ -1,7 +1,8 @@
-//! Users and their tokens (admins only).
+//! Users and their tokens (admins only): add, list, change a role, replace
+//! (revoke) a token.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -98,4 +99,87 @@ pub(super) async fn list_users(State(state): State<Shared>, headers: HeaderMap) 
         .map(|u| to_json(&UserBody::of(u)))
         .collect();
     Ok(Json(users).into_response())
+}
+
+/// A new role for a user.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "admin"}))]
+pub(super) struct RoleChange {
+    /// What they may do from now on.
+    #[schema(value_type = Role)]
+    role: String,
+}
+
+/// Change a user's role (admin; not their own).
+#[utoipa::path(
+    patch,
+    path = "/users/{name}",
+    tag = "users",
+    operation_id = "changeUserRole",
+    params(("name" = String, Path, description = "The user's name.")),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The user with their new role.", body = UserBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+    )
+)]
+pub(super) async fn change_role(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    require_admin(&u)?;
+    let req: RoleChange = parse_body(&body)?;
+    let role = parse_role(&req.role)?;
+    if name == u.name {
+        return Err(crate::error::Error::forbidden(
+            "an admin cannot change their own role (ask another admin)",
+        )
+        .into());
+    }
+    let user = state.store.set_role(&name, role).await?;
+    crate::service::log(&format!("{} made {} {}", u.name, user.name, req.role));
+    Ok(Json(to_json(&UserBody::of(&user))).into_response())
+}
+
+/// Replace a user's token (admin): the old token stops working at once; the
+/// new one is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/users/{name}/token",
+    tag = "users",
+    operation_id = "replaceUserToken",
+    params(("name" = String, Path, description = "The user's name.")),
+    responses(
+        (status = 200, description = "The new token, shown this once.", body = CreatedUser),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+        (status = 404, response = super::error::NotFound),
+    )
+)]
+pub(super) async fn replace_token(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    require_admin(&u)?;
+    let token = auth::new_token()?;
+    let user = state
+        .store
+        .set_token(&name, &auth::token_hash(&token))
+        .await?;
+    crate::service::log(&format!("{} replaced the token of {}", u.name, user.name));
+    let created = CreatedUser {
+        name: user.name,
+        role: role_name(user.role),
+        token,
+    };
+    Ok(Json(to_json(&created)).into_response())
 }

@@ -17,6 +17,7 @@
 //! - `migrations/`: the schema per database and its version check;
 //! - `rows.rs`: the row types and their decoding;
 //! - `users.rs`, `apps.rs`: users and tokens, registered apps;
+//! - `listing.rs`: tickets by filter, a page at a time, and their counts;
 //! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
 //! - `queue.rs`: claims, leases, progress and checkpoints of running tickets.
@@ -24,6 +25,7 @@
 mod apps;
 mod backend;
 mod handle;
+mod listing;
 mod migrations;
 mod queue;
 mod rows;
@@ -32,5 +34,6 @@ mod users;
 
 pub use backend::Backend;
 pub use handle::{now_ms, redact, Store};
+pub use listing::{TicketCounts, TicketQuery};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};

@@ -1,4 +1,5 @@
-//! Users: creating them, finding one by its token's hash, listing them.
+//! Users: creating them, finding one by its token's hash, listing them,
+//! changing a role, replacing a token.
 
 use sqlx::Row;
 
@@ -63,6 +64,46 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Changes a user's role; an unknown user is "not found".
+    pub async fn set_role(&self, name: &str, role: Role) -> Result<User> {
+        let res = sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+            .bind(role_str(role))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(Error::not_found(format!("no user {name:?}")));
+        }
+        self.user(name).await
+    }
+
+    /// Replaces a user's token (the old one stops working at once).
+    pub async fn set_token(&self, name: &str, token_hash: &str) -> Result<User> {
+        let res = sqlx::query("UPDATE users SET token_hash = $1 WHERE name = $2")
+            .bind(token_hash)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(Error::not_found(format!("no user {name:?}")));
+        }
+        self.user(name).await
+    }
+
+    /// One user by name.
+    pub async fn user(&self, name: &str) -> Result<User> {
+        let r = sqlx::query("SELECT name, role, created_at FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no user {name:?}")))?;
+        Ok(User {
+            name: r.try_get("name")?,
+            role: parse_role(&r.try_get::<String, _>("role")?)?,
+            created_at: r.try_get("created_at")?,
+        })
     }
 
     /// How many users there are.

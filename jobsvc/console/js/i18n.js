@@ -1,0 +1,161 @@
+// i18n.js: the console's words in English and Simplified Chinese (the ticket
+// vocabulary CacheCloud's users know: 待审, 处理中, 通过, 驳回). The language
+// comes from the browser, or from the switch (remembered in this tab).
+
+const EN = {
+  "app.title": "rdbscope console",
+  "nav.tickets": "Tickets", "nav.submit": "New ticket", "nav.apps": "Apps and nodes", "nav.users": "Users",
+  "signin.title": "Sign in", "signin.token": "Your token (rdbs_…)", "signin.go": "Sign in",
+  "signin.help": "Ask an admin for a token (rdbscope user add NAME). It is kept in this tab only.",
+  "signin.bad": "This token is not valid.", "signout": "Sign out",
+  "state.pending": "pending", "state.approved": "approved", "state.running": "in progress",
+  "state.succeeded": "done", "state.failed": "failed", "state.cancelled": "cancelled", "state.rejected": "rejected",
+  "type.analysis": "analysis", "type.hotkeys": "hot keys", "type.cleanup": "cleanup", "type.migration": "migration",
+  "role.admin": "admin", "role.submitter": "submitter",
+  "summary.title": "Ticket handling", "summary.total": "all tickets", "summary.waiting": "waiting for me",
+  "summary.bytype": "By type",
+  "list.title": "Tickets", "list.none": "No tickets match.", "list.any": "any",
+  "f.state": "State", "f.type": "Type", "f.app": "App", "f.submitter": "Submitter", "f.since": "From", "f.until": "To",
+  "f.apply": "Filter", "f.reset": "Reset",
+  "col.id": "#", "col.type": "Type", "col.state": "State", "col.app": "App", "col.submitter": "Submitter",
+  "col.handler": "Handler", "col.created": "Filed", "col.progress": "Progress",
+  "page.prev": "Newer", "page.next": "Older", "page.of": "{0}–{1} of {2}",
+  "t.title": "Ticket #{0}", "t.params": "Parameters", "t.plan": "Plan", "t.progress": "Progress",
+  "t.result": "Result", "t.audit": "Audit trail", "t.reports": "Report files", "t.report": "Report",
+  "t.submitter": "Submitter", "t.handler": "Handler", "t.state": "State", "t.type": "Type", "t.created": "Filed",
+  "t.updated": "Updated", "t.attempts": "Attempts", "t.hash": "Params hash", "t.error": "Error",
+  "t.reason": "Rejected because", "t.phase": "Phase", "t.paused": "Paused", "t.counters": "Counters",
+  "t.noplan": "No plan.", "t.noreport": "No report files yet.", "t.download": "download",
+  "t.notfound": "Ticket #{0} does not exist or is not yours (the service answered {1}).",
+  "t.live": "updates live",
+  "plan.keys": "Keys", "plan.bytes": "Memory", "plan.eta": "ETA", "plan.masters": "Masters touched",
+  "plan.samples": "Sample keys", "plan.source": "Counted from", "plan.all": "The whole plan",
+  "plan.action": "Action", "plan.note": "Note",
+  "audit.at": "Time", "audit.actor": "Actor", "audit.change": "From → to", "audit.note": "Note",
+  "a.approve": "Approve", "a.reject": "Reject", "a.cancel": "Cancel ticket", "a.note": "Note (optional)",
+  "a.reason": "Reason (required)", "a.confirm": "Confirm", "a.back": "Back",
+  "a.destructive": "This ticket changes data on live nodes ({0}). Are you sure?",
+  "a.sure.approve": "Approve ticket #{0}?", "a.sure.reject": "Reject ticket #{0}?", "a.sure.cancel": "Cancel ticket #{0}?",
+  "a.reason.missing": "A rejection needs a reason.",
+  "a.retry": "Failed tickets are retried by the scheduler while attempts remain; submit a new ticket to run it again.",
+  "s.title": "New ticket", "s.type": "Ticket type", "s.preview": "Preview the plan", "s.submit": "Submit",
+  "s.edit": "Change parameters", "s.planhead": "The plan an admin will judge",
+  "s.done": "Ticket #{0} filed.", "s.json": "JSON", "s.add": "Add", "s.remove": "Remove",
+  "s.unset": "(default)", "s.bad.json": "Not valid JSON: {0}", "s.bad.number": "Not a number",
+  "s.form.error": "The service refused the parameters:",
+  "apps.title": "Apps and nodes", "apps.none": "No apps registered yet.", "apps.kind": "Kind", "apps.addr": "Address",
+  "apps.nodes": "Nodes", "apps.window": "Maintenance window", "apps.refreshed": "Last refresh",
+  "apps.refresh": "Refresh topology", "apps.delete": "Remove app", "apps.add": "Register an app",
+  "apps.name": "Name", "apps.user": "ACL user", "apps.password": "Password", "apps.any": "any time",
+  "apps.sure.delete": "Remove app {0}? Its tickets stay.", "apps.role": "Role", "apps.master": "Master",
+  "apps.slots": "Slots", "apps.password.set": "a password is stored",
+  "users.title": "Users", "users.add": "Add a user", "users.name": "Name", "users.role": "Role",
+  "users.created": "Created", "users.setrole": "Change role", "users.revoke": "Revoke token",
+  "users.token": "The token of {0}, shown this once: hand it over now.",
+  "users.sure.revoke": "Revoke the token of {0}? The old one stops working at once; a new one is shown once.",
+  "users.self": "you",
+  "err.403": "Not allowed: {0}", "err.404": "Not found: {0}", "err.generic": "Error: {0}",
+  "err.load": "Could not load: {0}",
+  "yes": "yes", "no": "no", "none": "—", "lang": "中文",
+};
+
+const ZH = {
+  "app.title": "rdbscope 控制台",
+  "nav.tickets": "工单", "nav.submit": "提交工单", "nav.apps": "应用与节点", "nav.users": "用户",
+  "signin.title": "登录", "signin.token": "你的令牌 (rdbs_…)", "signin.go": "登录",
+  "signin.help": "向管理员索取令牌 (rdbscope user add NAME)。令牌只保存在本标签页中。",
+  "signin.bad": "令牌无效。", "signout": "退出",
+  "state.pending": "待审", "state.approved": "已批准", "state.running": "处理中",
+  "state.succeeded": "通过", "state.failed": "失败", "state.cancelled": "已取消", "state.rejected": "驳回",
+  "type.analysis": "键值分析", "type.hotkeys": "热点键", "type.cleanup": "数据清理", "type.migration": "数据迁移",
+  "role.admin": "管理员", "role.submitter": "提交人",
+  "summary.title": "工单处理统计", "summary.total": "全部工单", "summary.waiting": "待我审批",
+  "summary.bytype": "按类型",
+  "list.title": "工单列表", "list.none": "没有符合条件的工单。", "list.any": "全部",
+  "f.state": "状态", "f.type": "类型", "f.app": "应用", "f.submitter": "提交人", "f.since": "开始日期", "f.until": "结束日期",
+  "f.apply": "筛选", "f.reset": "重置",
+  "col.id": "#", "col.type": "类型", "col.state": "状态", "col.app": "应用", "col.submitter": "提交人",
+  "col.handler": "处理人", "col.created": "提交时间", "col.progress": "进度",
+  "page.prev": "较新", "page.next": "较旧", "page.of": "第 {0}–{1} 条，共 {2} 条",
+  "t.title": "工单 #{0}", "t.params": "参数", "t.plan": "执行计划", "t.progress": "进度",
+  "t.result": "结果", "t.audit": "审计记录", "t.reports": "报告文件", "t.report": "报告",
+  "t.submitter": "提交人", "t.handler": "处理人", "t.state": "状态", "t.type": "类型", "t.created": "提交时间",
+  "t.updated": "更新时间", "t.attempts": "尝试次数", "t.hash": "参数哈希", "t.error": "错误",
+  "t.reason": "驳回原因", "t.phase": "阶段", "t.paused": "已暂停", "t.counters": "计数",
+  "t.noplan": "没有执行计划。", "t.noreport": "还没有报告文件。", "t.download": "下载",
+  "t.notfound": "工单 #{0} 不存在或不属于你（服务返回 {1}）。",
+  "t.live": "实时更新",
+  "plan.keys": "键数", "plan.bytes": "内存", "plan.eta": "预计耗时", "plan.masters": "涉及主节点",
+  "plan.samples": "示例键", "plan.source": "统计来源", "plan.all": "完整计划",
+  "plan.action": "操作", "plan.note": "说明",
+  "audit.at": "时间", "audit.actor": "操作人", "audit.change": "状态变化", "audit.note": "备注",
+  "a.approve": "通过", "a.reject": "驳回", "a.cancel": "取消工单", "a.note": "备注（可选）",
+  "a.reason": "原因（必填）", "a.confirm": "确认", "a.back": "返回",
+  "a.destructive": "此工单会修改线上节点的数据（{0}）。确定吗？",
+  "a.sure.approve": "通过工单 #{0}？", "a.sure.reject": "驳回工单 #{0}？", "a.sure.cancel": "取消工单 #{0}？",
+  "a.reason.missing": "驳回必须填写原因。",
+  "a.retry": "失败的工单在尚有重试次数时由调度器自动重试；如需再次执行请提交新工单。",
+  "s.title": "提交工单", "s.type": "工单类型", "s.preview": "预览执行计划", "s.submit": "提交",
+  "s.edit": "修改参数", "s.planhead": "管理员将审核的执行计划",
+  "s.done": "工单 #{0} 已提交。", "s.json": "JSON", "s.add": "添加", "s.remove": "删除",
+  "s.unset": "（默认）", "s.bad.json": "不是合法的 JSON：{0}", "s.bad.number": "不是数字",
+  "s.form.error": "服务拒绝了这些参数：",
+  "apps.title": "应用与节点", "apps.none": "还没有注册应用。", "apps.kind": "类型", "apps.addr": "地址",
+  "apps.nodes": "节点", "apps.window": "维护窗口", "apps.refreshed": "最近刷新",
+  "apps.refresh": "刷新拓扑", "apps.delete": "删除应用", "apps.add": "注册应用",
+  "apps.name": "名称", "apps.user": "ACL 用户", "apps.password": "密码", "apps.any": "任意时间",
+  "apps.sure.delete": "删除应用 {0}？其工单会保留。", "apps.role": "角色", "apps.master": "主节点",
+  "apps.slots": "槽位", "apps.password.set": "已保存密码",
+  "users.title": "用户", "users.add": "添加用户", "users.name": "名称", "users.role": "角色",
+  "users.created": "创建时间", "users.setrole": "修改角色", "users.revoke": "吊销令牌",
+  "users.token": "{0} 的令牌只显示这一次：请立即交给对方。",
+  "users.sure.revoke": "吊销 {0} 的令牌？旧令牌立即失效；新令牌只显示一次。",
+  "users.self": "你",
+  "err.403": "无权操作：{0}", "err.404": "未找到：{0}", "err.generic": "错误：{0}",
+  "err.load": "加载失败：{0}",
+  "yes": "是", "no": "否", "none": "—", "lang": "English",
+};
+
+const LANGS = { en: EN, zh: ZH };
+const PICK = "rdbscope.lang";
+let lang = "en";
+
+/** Chooses the language: the switch's choice, else the browser's. */
+export function initLang() {
+  let chosen = "";
+  try {
+    chosen = localStorage.getItem(PICK) || "";
+  } catch {
+    /* no storage */
+  }
+  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+  lang = LANGS[chosen] ? chosen : nav.toLowerCase().startsWith("zh") ? "zh" : "en";
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  return lang;
+}
+
+export function currentLang() {
+  return lang;
+}
+
+/** Switches to the other language (remembered). */
+export function toggleLang() {
+  lang = lang === "en" ? "zh" : "en";
+  try {
+    localStorage.setItem(PICK, lang);
+  } catch {
+    /* no storage */
+  }
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+}
+
+/** The words for `key`, with {0}, {1}… replaced by `args`. */
+export function t(key, ...args) {
+  const s = LANGS[lang][key] ?? EN[key] ?? key;
+  return s.replace(/\{(\d+)\}/g, (_, i) => String(args[Number(i)] ?? ""));
+}
+
+/** Every key of both dictionaries (the test checks that they match). */
+export function keys() {
+  return { en: Object.keys(EN), zh: Object.keys(ZH) };
+}
