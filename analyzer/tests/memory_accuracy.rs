@@ -180,7 +180,7 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     match kind {
         ServerKind::Redis70 => Allocator::Jemalloc16,
         ServerKind::Redis62 | ServerKind::Valkey9 => Allocator::Libc,
-        ServerKind::Redis74Stack => Allocator::Jemalloc,
+        ServerKind::Redis74Stack | ServerKind::Redis82 => Allocator::Jemalloc,
     }
 }
 
