@@ -44,6 +44,23 @@ impl Rng {
     }
 }
 
+/// One command per element for a collection too big to be compact (as an
+/// application adds to it over time: its table grows, and may be caught
+/// mid-rehash), else the whole command `c` (key at 1, then groups of
+/// `group` arguments).
+fn push_grown(cmds: &mut Vec<Vec<Vec<u8>>>, c: Vec<String>, group: usize, one_by_one: bool) {
+    let s = |v: &[String]| v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+    if !one_by_one {
+        cmds.push(s(&c));
+        return;
+    }
+    for chunk in c[2..].chunks(group) {
+        let mut one = vec![c[0].clone(), c[1].clone()];
+        one.extend_from_slice(chunk);
+        cmds.push(s(&one));
+    }
+}
+
 fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
     let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
     let s = |v: &[String]| v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
@@ -84,7 +101,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
             c.push(field);
             c.push(value);
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 2, n > 512);
     }
     for i in 0..150 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 513, 1500]);
@@ -98,7 +115,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
                 rng.word(1 + rng.below(l))
             });
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 1, n > 128);
     }
     for i in 0..150 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 1500]);
@@ -113,7 +130,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
             let l = rng.pick(&[10u64, 30, 70]);
             c.push(rng.word(1 + rng.below(l)));
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 2, n > 128);
     }
     for i in 0..100 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 500, 3000, 20000]);
@@ -128,6 +145,27 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
         }
         cmds.push(s(&c));
     }
+    // Big collections built by commands, one element at a time: sizes
+    // that leave each table mid-rehash (a set of 100,000 members and a
+    // hash of 150,000 fields still hold their old bucket arrays).
+    let mut set = vec!["SADD".to_string(), "big:set".to_string()];
+    set.extend((0..100_000).map(|i| format!("member:{i}")));
+    push_grown(&mut cmds, set, 1, true);
+    let mut ints = vec!["SADD".to_string(), "big:ints".to_string()];
+    ints.extend((0..70_000).map(|i| (i * 7).to_string()));
+    push_grown(&mut cmds, ints, 1, true);
+    let mut hash = vec!["HSET".to_string(), "big:hash".to_string()];
+    for i in 0..150_000 {
+        hash.push(format!("field:{i}"));
+        hash.push(rng.word(1 + rng.below(12)));
+    }
+    push_grown(&mut cmds, hash, 2, true);
+    let mut zset = vec!["ZADD".to_string(), "big:zset".to_string()];
+    for i in 0..80_000 {
+        zset.push(rng.below(1_000_000).to_string());
+        zset.push(format!("m{i}"));
+    }
+    push_grown(&mut cmds, zset, 2, true);
     if with_streams {
         for i in 0..20 {
             let n = rng.pick(&[1u64, 5, 50, 150, 1000]);
@@ -184,6 +222,14 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     }
 }
 
+/// How many of the worst estimates to print (env `SHOW_WORST`, default 5).
+fn show_worst() -> usize {
+    std::env::var("SHOW_WORST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
 /// `MEMORY USAGE key SAMPLES 0` of every key, by SCAN.
 fn usage_by_key(c: &mut testkit::Client) -> HashMap<Vec<u8>, u64> {
     let mut out = HashMap::new();
@@ -238,7 +284,10 @@ fn accuracy(kind: ServerKind) {
     let mut c = srv.client();
     let rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     c.pipeline_must(&dataset(&rng, true));
-    if kind == ServerKind::Redis74Stack || kind == ServerKind::Valkey9 {
+    if matches!(
+        kind,
+        ServerKind::Redis74Stack | ServerKind::Redis82 | ServerKind::Valkey9
+    ) {
         // Hash field expiry: small (listpackex) and big (hashtable) hashes,
         // some fields with a TTL.
         let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -359,12 +408,7 @@ fn accuracy(kind: ServerKind) {
     for (enc, (count, diff)) in &by_encoding {
         eprintln!("  {enc:<10} {count:>5} keys, estimate - truth = {diff:+} bytes");
     }
-    for e in errors.iter().take(
-        std::env::var("SHOW_WORST")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5),
-    ) {
+    for e in errors.iter().take(show_worst()) {
         eprintln!(
             "  worst: {} estimate {} true {} ({:.1}%)",
             e.1,
@@ -376,14 +420,17 @@ fn accuracy(kind: ServerKind) {
     // The same estimates against the server as it was before the reload
     // (data built by commands): reported, and held to the same targets.
     let (mut live_within, mut live_total, mut live_est) = (0usize, 0u64, 0u64);
+    let mut live_errors = Vec::new();
     let mut live_by_type: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
     for (k, est) in &running_estimates {
         let truth = live[k];
         live_total += truth;
         live_est += est;
-        if (*est as f64 - truth as f64).abs() / truth as f64 <= 0.05 {
+        let err = (*est as f64 - truth as f64).abs() / truth as f64;
+        if err <= 0.05 {
             live_within += 1;
         }
+        live_errors.push((err, String::from_utf8_lossy(k).into_owned(), *est, truth));
         let prefix = String::from_utf8_lossy(k)
             .split(':')
             .next()
@@ -392,6 +439,16 @@ fn accuracy(kind: ServerKind) {
         let e = live_by_type.entry(prefix).or_default();
         e.0 += 1;
         e.1 += *est as i64 - truth as i64;
+    }
+    live_errors.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for e in live_errors.iter().take(show_worst()) {
+        eprintln!(
+            "  worst live: {} estimate {} true {} ({:.1}%)",
+            e.1,
+            e.2,
+            e.3,
+            100.0 * e.0
+        );
     }
     let live_share = live_within as f64 / n as f64;
     let live_err = (live_est as f64 - live_total as f64) / live_total as f64;
@@ -449,6 +506,11 @@ fn memory_model_matches_redis74() {
 }
 
 #[test]
+fn memory_model_matches_redis82() {
+    accuracy(ServerKind::Redis82);
+}
+
+#[test]
 fn memory_model_matches_valkey9() {
     accuracy(ServerKind::Valkey9);
 }
@@ -472,7 +534,7 @@ fn small_tables_load_compact(kind: ServerKind) {
         ("zset-max-ziplist-entries", "128"),
         ("set-max-intset-entries", "512"),
     ];
-    if kind == ServerKind::Redis74Stack {
+    if matches!(kind, ServerKind::Redis74Stack | ServerKind::Redis82) {
         limits.push(("set-max-listpack-entries", "128"));
     }
     let configure = |c: &mut testkit::Client, zero: bool| {
@@ -563,7 +625,7 @@ fn small_tables_load_compact(kind: ServerKind) {
             "{}: {table} against {twin}",
             kind.name()
         );
-        if kind_prefix == "s" && kind != ServerKind::Redis74Stack {
+        if kind_prefix == "s" && matches!(kind, ServerKind::Redis62 | ServerKind::Redis70) {
             // Before 7.2 a set of strings loads as a table either way.
             continue;
         }
@@ -597,4 +659,9 @@ fn small_tables_load_compact_redis70() {
 #[test]
 fn small_tables_load_compact_redis74() {
     small_tables_load_compact(ServerKind::Redis74Stack);
+}
+
+#[test]
+fn small_tables_load_compact_redis82() {
+    small_tables_load_compact(ServerKind::Redis82);
 }
