@@ -5,8 +5,12 @@
 //! DEBUG RELOAD, when the server holds exactly what the file describes
 //! (the `freshly_loaded` model).
 //!
-//! Target (the analyze issue): within 5 % for 95 % of keys, and within 1 %
-//! in total.
+//! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
+//! server and in both states. Valkey 9.1 as packaged here uses glibc's
+//! malloc, which hands some small objects a chunk 16 bytes bigger than
+//! asked for depending on what is free at the moment: about 2.5 % of its
+//! keys (40–100-byte strings) are off by those 16 bytes whatever the
+//! model does, so it is held to 95 % (see `min_share`).
 
 use std::collections::HashMap;
 
@@ -145,6 +149,37 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
         }
         cmds.push(s(&c));
     }
+    // HyperLogLogs grown by PFADD (sparse ones keep spare room; 3,000+
+    // elements make them dense), in batches of up to 100 elements.
+    for i in 0..24u64 {
+        let n = rng.pick(&[1u64, 5, 20, 60, 150, 300, 600, 1200, 5000]);
+        let mut c = vec!["PFADD".to_string(), format!("hll:{i}")];
+        c.extend((0..n).map(|j| format!("e{j}:{}", rng.below(1_000_000))));
+        push_grown(&mut cmds, c, 100, true);
+    }
+    // Strings grown by APPEND and SETBIT: the spare room they keep on the
+    // live server is not in the file (a known, bounded gap): a few keys.
+    for i in 0..8u64 {
+        let key = format!("app:{i}");
+        for _ in 0..1 + rng.below(6) {
+            cmds.push(s(&[
+                "APPEND".into(),
+                key.clone(),
+                rng.word(5 + rng.below(200)),
+            ]));
+        }
+    }
+    for i in 0..2u64 {
+        let key = format!("bits:{i}");
+        for _ in 0..20 {
+            cmds.push(s(&[
+                "SETBIT".into(),
+                key.clone(),
+                rng.below(8 * (1 + 500 * i)).to_string(),
+                "1".into(),
+            ]));
+        }
+    }
     // Big collections built by commands, one element at a time: sizes
     // that leave each table mid-rehash (a set of 100,000 members and a
     // hash of 150,000 fields still hold their old bucket arrays).
@@ -219,6 +254,14 @@ fn allocator_of(kind: ServerKind) -> Allocator {
         ServerKind::Redis70 => Allocator::Jemalloc16,
         ServerKind::Redis62 | ServerKind::Valkey9 => Allocator::Libc,
         ServerKind::Redis74Stack | ServerKind::Redis82 => Allocator::Jemalloc,
+    }
+}
+
+/// Share of keys that must be within 5 % of the server's figure.
+fn min_share(kind: ServerKind) -> f64 {
+    match kind {
+        ServerKind::Valkey9 => 0.95,
+        _ => 0.98,
     }
 }
 
@@ -458,7 +501,7 @@ fn accuracy(kind: ServerKind) {
         100.0 * live_err
     );
     assert!(
-        live_share >= 0.95,
+        live_share >= min_share(kind),
         "{} live: only {:.1}% of keys within 5%",
         kind.name(),
         100.0 * live_share
@@ -477,7 +520,7 @@ fn accuracy(kind: ServerKind) {
         &wrong_encoding[..wrong_encoding.len().min(5)]
     );
     assert!(
-        share >= 0.95,
+        share >= min_share(kind),
         "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
         kind.name(),
         100.0 * share

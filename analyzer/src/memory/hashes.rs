@@ -52,8 +52,14 @@ pub(super) fn measure_hash(
         }
         // Built by HSET on 7.2+: a listpack until its 513th field, then a
         // table presized for 513, grown one field at a time from there.
+        // (One with a long field or value became a table at its first
+        // such field, empty: grown field by field from there.)
         None if !p.fresh_load && n > l.hash_max_listpack_entries => {
-            let at = l.hash_max_listpack_entries + 1;
+            let at = if w.max_len > l.hash_max_listpack_value {
+                0
+            } else {
+                l.hash_max_listpack_entries + 1
+            };
             dict_grown(at, at, n, 1)
         }
         // A hash with field TTLs is loaded into an unsized table, filled

@@ -61,7 +61,12 @@ pub(super) fn measure_set(
             let at = l.set_max_intset_entries + 1;
             dict_grown(at, at, n, 1)
         } else if !p.fresh_load && !w.all_int && n > l.set_max_listpack_entries {
-            let at = l.set_max_listpack_entries;
+            // (A long member made it a table earlier: grown from small.)
+            let at = if w.max_len > l.set_max_listpack_value {
+                0
+            } else {
+                l.set_max_listpack_entries
+            };
             dict_grown(at + 1, at, n, 1)
         } else {
             dict_buckets(n)

@@ -3,6 +3,7 @@
 
 use rdb_parser::{parse_canonical_i64, Entry, RdbString};
 
+use super::hll::{is_sparse_hll, sparse_hll_alloc};
 use super::layouts::{kvobj_header, valkey_key_part, Era, Profile};
 use super::measure::Measure;
 use crate::server::ObjEncoding;
@@ -59,13 +60,31 @@ fn redis8_string(p: &Profile, len: u64, is_int: bool, key_len: u64, ttl: bool) -
     }
 }
 
-/// A string key's value (an arm of `measure_value`).
+/// A string key's value (an arm of `measure_value`). A sparse
+/// HyperLogLog that PFADD grew holds spare room on the live server: its
+/// value is a raw sds of the ladder's size (see `hll`).
 #[inline]
 pub(super) fn measure_string(
     p: &Profile,
     e: &Entry<'_>,
     key_len: u64,
 ) -> rdb_parser::Result<Measure> {
+    let mut m = measure_plain_string(p, e, key_len)?;
+    let s = e.value.as_string()?;
+    if !p.fresh_load && is_sparse_hll(s) {
+        let ttl = e.expire_at_ms.is_some();
+        let object = match p.era {
+            Era::Valkey9 => p.j(16 + valkey_key_part(p, key_len, ttl)),
+            _ if p.embeds_key() => kvobj_header(p, key_len, ttl),
+            _ => 16,
+        };
+        m.memory_bytes = object + sparse_hll_alloc(p, s.len());
+    }
+    Ok(m)
+}
+
+/// A string as SET (or the file's load) makes it: no spare room.
+fn measure_plain_string(p: &Profile, e: &Entry<'_>, key_len: u64) -> rdb_parser::Result<Measure> {
     let v = &e.value;
     let era = p.era;
     let robj = 16;
