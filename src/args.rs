@@ -141,8 +141,9 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) redis_version: Option<String>,
     /// The server's allocator, for memory estimates: jemalloc (as Redis and
     /// Valkey vendor it), jemalloc16 (a distribution's shared jemalloc, e.g.
-    /// Debian's redis-server) or libc.
-    #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc"])]
+    /// Debian's redis-server), libc, or auto (the one whose modelled total
+    /// best matches the file's used-mem; jemalloc when it has none).
+    #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc", "auto"])]
     pub(crate) allocator: String,
     /// Model a server freshly restarted from this file (stream nodes at
     /// their exact size, tables presized) instead of one that built its data

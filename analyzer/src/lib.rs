@@ -102,9 +102,12 @@ pub mod reexports {
 }
 
 pub use accumulator::{Accumulator, FileReport};
-pub use analyze::{analyze_file, analyze_rdb, Options};
+pub use analyze::{analyze_file, analyze_rdb, choose_allocator, Options};
 pub use error::{Error, Result};
 pub use facts::KeyFacts;
-pub use model::{BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey, TypeStat};
+pub use model::{
+    AllocatorCandidate, AllocatorChoice, BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey,
+    TypeStat,
+};
 pub use output::keys::{with_keys_writer, KeysSink, Superseded};
 pub use server::{EncodingLimits, ObjEncoding, RedisVersion};

@@ -37,6 +37,7 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
         redis_version,
         allocator: analyzer::memory::Allocator::from_name(&a.allocator)
             .unwrap_or(analyzer::memory::Allocator::Jemalloc),
+        allocator_auto: a.allocator == "auto",
         separators,
         prefix_cap: a.prefix_cap,
         prefix_depth: a.prefix_depth,
