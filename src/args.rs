@@ -150,6 +150,14 @@ pub(crate) struct AnalyzeArgs {
     /// with commands, the default.
     #[arg(long)]
     pub(crate) loaded: bool,
+    /// The server's redis.conf: its `*-max-*` encoding limits and
+    /// list-compress-depth replace the compiled-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) config_file: Option<std::path::PathBuf>,
+    /// One encoding limit, e.g. hash-max-listpack-entries=128 (repeatable;
+    /// applied after --config-file).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub(crate) set: Vec<String>,
     /// Do not write keys.parquet (one row per key).
     #[arg(long)]
     pub(crate) no_keys: bool,

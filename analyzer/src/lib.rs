@@ -83,6 +83,7 @@ pub mod base64;
 mod error;
 pub mod facts;
 pub mod glob;
+pub mod limits_config;
 pub mod memory;
 mod model;
 pub mod output;
