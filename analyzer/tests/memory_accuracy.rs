@@ -8,9 +8,9 @@
 //! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
 //! server and in both states. Valkey 9.1 as packaged here uses glibc's
 //! malloc, which hands some small objects a chunk 16 bytes bigger than
-//! asked for depending on what is free at the moment: about 2.5 % of its
-//! keys (40–100-byte strings) are off by those 16 bytes whatever the
-//! model does, so it is held to 95 % (see `min_share`).
+//! asked for depending on what is free at the moment: on the live server
+//! about 3 % of its keys (40–100-byte strings) are off by those 16 bytes
+//! whatever the model does, so it is held to 95 % (see `min_share`).
 
 use std::collections::HashMap;
 
@@ -368,7 +368,20 @@ fn accuracy(kind: ServerKind) {
     c.must(&["PING"]);
     let rdb_path = srv.save();
     let live = usage_by_key(&mut c);
-    c.must(&["DEBUG", "RELOAD"]);
+    // The loaded state: DEBUG RELOAD; but glibc's malloc (Redis 6.2,
+    // Valkey 9.1 here) hands small objects bigger chunks from the freed
+    // dataset's bins after a reload, differently each run, so those
+    // servers load the file in a fresh process instead.
+    let _fresh;
+    if allocator_of(kind) == Allocator::Libc {
+        let s = bin
+            .start_with_rdb(&rdb_path, &[])
+            .expect("start from the dump");
+        c = s.client();
+        _fresh = s;
+    } else {
+        c.must(&["DEBUG", "RELOAD"]);
+    }
     let info = c.must(&["INFO", "memory"]);
     let allocator_line = String::from_utf8_lossy(info.as_bytes().unwrap_or_default()).into_owned();
     let data = std::fs::read(&rdb_path).expect("read dump");
@@ -562,22 +575,11 @@ fn accuracy(kind: ServerKind) {
         100.0 * share
     );
     assert!(
-        total_err.abs() <= max_reloaded_total_err(kind),
+        total_err.abs() <= 0.01,
         "{}: total off by {:.2}%",
         kind.name(),
         100.0 * total_err
     );
-}
-
-/// How far the reloaded server's total may be from the estimate. Valkey
-/// 9.1 (glibc malloc, its own hash table) reports run-to-run totals 0.75 %
-/// apart for the same file (its 150,000-field hash alone moves by 2.7 %),
-/// so it gets 1.5 %; every other server 1 %.
-fn max_reloaded_total_err(kind: ServerKind) -> f64 {
-    match kind {
-        ServerKind::Valkey9 => 0.015,
-        _ => 0.01,
-    }
 }
 
 #[test]
