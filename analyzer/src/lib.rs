@@ -29,10 +29,11 @@
 //! and per-minute expiry "cliffs" (`expiry_cliffs` table).
 //!
 //! Not done yet (the next steps):
-//! - memory of module values (their RDB size stands in) and the Redis 8.2+
-//!   object layouts (modelled as 7.4); see [`memory`];
-//! - encoding limits other than the compiled-in defaults: nothing reads a
-//!   server's config yet ([`EncodingLimits`] is plumbed through [`Options`]);
+//! - memory of module values (their RDB size stands in), Redis 8.6's
+//!   skip-list nodes and hash entries, 8.4+'s tracked stream sizes; see
+//!   [`memory`];
+//! - compressed quicklist nodes (`list-compress-depth` is read by
+//!   [`limits_config`], the nodes are modelled uncompressed);
 //! - `keys.parquet` costs about a quarter of a run's instructions: workers
 //!   encode its row groups (their own column encoders, [`output::keys`])
 //!   and one thread appends them, so a run with keys is about 1.5× slower
