@@ -146,14 +146,23 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) redis_version: Option<String>,
     /// The server's allocator, for memory estimates: jemalloc (as Redis and
     /// Valkey vendor it), jemalloc16 (a distribution's shared jemalloc, e.g.
-    /// Debian's redis-server) or libc.
-    #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc"])]
+    /// Debian's redis-server), libc, or auto (the one whose modelled total
+    /// best matches the file's used-mem; jemalloc when it has none).
+    #[arg(long, default_value = "jemalloc", value_parser = ["jemalloc", "jemalloc16", "libc", "auto"])]
     pub(crate) allocator: String,
     /// Model a server freshly restarted from this file (stream nodes at
     /// their exact size, tables presized) instead of one that built its data
     /// with commands, the default.
     #[arg(long)]
     pub(crate) loaded: bool,
+    /// The server's redis.conf: its `*-max-*` encoding limits and
+    /// list-compress-depth replace the compiled-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) config_file: Option<std::path::PathBuf>,
+    /// One encoding limit, e.g. hash-max-listpack-entries=128 (repeatable;
+    /// applied after --config-file).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub(crate) set: Vec<String>,
     /// Do not write keys.parquet (one row per key).
     #[arg(long)]
     pub(crate) no_keys: bool,

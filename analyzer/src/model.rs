@@ -225,6 +225,35 @@ pub struct FileMeta {
     pub target_valkey: Option<RedisVersion>,
     /// "Now" used for expiry buckets, ms since the epoch.
     pub now_ms: i64,
+    /// With `--allocator auto`: which allocator was picked, and how close
+    /// each candidate came to `used-mem`.
+    pub allocator_choice: Option<AllocatorChoice>,
+}
+
+/// The outcome of `--allocator auto`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocatorChoice {
+    /// The allocator the estimates use.
+    pub chosen: crate::memory::Allocator,
+    /// Why: `used-mem` (the closest candidate) or `no used-mem` (the
+    /// jemalloc fallback).
+    pub reason: &'static str,
+    /// Every candidate, in [`crate::memory::Allocator::ALL`] order.
+    pub candidates: Vec<AllocatorCandidate>,
+}
+
+/// One allocator tried by `--allocator auto`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocatorCandidate {
+    /// The allocator.
+    pub allocator: crate::memory::Allocator,
+    /// Modelled total of every key, bytes.
+    pub modelled_bytes: u64,
+    /// The server's fixed overhead added to it (empty server, keyspace
+    /// tables), bytes.
+    pub overhead_bytes: u64,
+    /// (modelled + overhead − used-mem) / used-mem; `None` without used-mem.
+    pub distance: Option<f64>,
 }
 
 #[cfg(test)]

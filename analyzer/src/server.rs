@@ -82,6 +82,9 @@ pub struct EncodingLimits {
     pub set_max_listpack_value: u64,
     /// Bytes of one quicklist node, from `list-max-listpack-size` (-2 = 8 KB).
     pub list_max_listpack_bytes: u64,
+    /// `list-compress-depth` (0 = no compressed nodes). Read and reported;
+    /// compressed nodes are still modelled at their listpack size.
+    pub list_compress_depth: u64,
 }
 
 impl Default for EncodingLimits {
@@ -95,6 +98,7 @@ impl Default for EncodingLimits {
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
             list_max_listpack_bytes: 8192,
+            list_compress_depth: 0,
         }
     }
 }

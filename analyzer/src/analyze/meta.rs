@@ -66,6 +66,7 @@ pub(super) fn read_meta(rdb: &Rdb<'_>, opts: &Options, source: &str) -> Result<F
         .or(ctime.map(|c: i64| c.saturating_mul(1000)))
         .unwrap_or_else(now_ms);
     Ok(FileMeta {
+        allocator_choice: None,
         magic: match rdb.magic() {
             Magic::Redis => "REDIS",
             Magic::Valkey => "VALKEY",

@@ -23,6 +23,10 @@ pub struct Options {
     pub limits: EncodingLimits,
     /// The server's allocator (jemalloc as Redis vendors it, unless told).
     pub allocator: Allocator,
+    /// `--allocator auto`: pick the allocator from the file's `used-mem`
+    /// (see [`crate::analyze::choose_allocator`]); `allocator` is then the
+    /// fallback when the file has no `used-mem`.
+    pub allocator_auto: bool,
     /// Model a server freshly restarted from the file instead of one that
     /// built its data with commands.
     pub fresh_load: bool,
@@ -51,6 +55,7 @@ impl Default for Options {
             redis_version: None,
             limits: EncodingLimits::default(),
             allocator: Allocator::Jemalloc,
+            allocator_auto: false,
             fresh_load: false,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             now_ms: None,

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use rdb_parser::{ErrorKind, Rdb, Record, Scratch, SpeculativeFold};
 
+use super::allocator::choose_allocator;
 use super::meta::read_meta;
 use super::options::Options;
 use crate::accumulator::{Accumulator, FileReport, Limits};
@@ -94,13 +95,21 @@ pub fn analyze_rdb(
 ) -> Result<FileReport> {
     let started = Instant::now();
     let no_progress = AtomicU64::new(0);
-    let meta = read_meta(&rdb, opts, source)?;
+    let mut meta = read_meta(&rdb, opts, source)?;
+    let allocator = if opts.allocator_auto {
+        let choice = choose_allocator(&rdb, &meta, opts).map_err(|e| Error::parse(source, e))?;
+        let chosen = choice.chosen;
+        meta.allocator_choice = Some(choice);
+        chosen
+    } else {
+        opts.allocator
+    };
     let ctx = FactsContext {
         profile: {
             let p = Profile::for_target(
                 meta.target_version,
                 meta.target_valkey,
-                opts.allocator,
+                allocator,
                 opts.limits,
             );
             if opts.fresh_load {

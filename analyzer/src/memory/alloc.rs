@@ -45,6 +45,18 @@ impl Allocator {
         }
     }
 
+    /// Every allocator, the default first.
+    pub const ALL: [Allocator; 3] = [Allocator::Jemalloc, Allocator::Jemalloc16, Allocator::Libc];
+
+    /// `jemalloc`, `jemalloc16` or `libc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Allocator::Jemalloc => "jemalloc",
+            Allocator::Jemalloc16 => "jemalloc16",
+            Allocator::Libc => "libc",
+        }
+    }
+
     /// Parses `jemalloc`, `jemalloc16` or `libc`.
     pub fn from_name(s: &str) -> Option<Allocator> {
         match s {

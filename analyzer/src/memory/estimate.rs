@@ -4,7 +4,7 @@
 use rdb_parser::{Entry, Kind, Scratch, ValueType};
 
 use super::hashes::measure_hash;
-use super::layouts::{valkey_key_part, Era, Profile};
+use super::layouts::{kvobj_header, valkey_key_part, Era, Profile};
 use super::lists::measure_list;
 use super::measure::Measure;
 use super::sets::measure_set;
@@ -22,8 +22,15 @@ pub fn measure(
 ) -> rdb_parser::Result<Measure> {
     let mut m = measure_value(p, e, key_len, scratch)?;
     m.memory_bytes += p.key_cost(key_len);
-    if p.era == Era::Valkey9 && e.kind() != Kind::String {
-        m.memory_bytes = valkey9_adjust(p, &m, e, key_len);
+    if e.kind() != Kind::String {
+        if p.era == Era::Valkey9 {
+            m.memory_bytes = valkey9_adjust(p, &m, e, key_len);
+        } else if p.embeds_key() {
+            // Redis 8.2+: the kvobj (robj, expire slot, key) replaces the
+            // 16-byte robj counted by the value's cost.
+            let header = kvobj_header(p, key_len, e.expire_at_ms.is_some());
+            m.memory_bytes = header + m.memory_bytes.saturating_sub(16);
+        }
     }
     Ok(m)
 }
@@ -116,7 +123,7 @@ fn kept_blob(p: &Profile, e: &Entry<'_>, scratch: &mut Scratch) -> Option<Measur
     let (encoding, blob) = match vt {
         ValueType::ZsetZiplist | ValueType::HashZiplist => (ObjEncoding::Ziplist, shape.blob_len),
         ValueType::SetIntset if redis6 => (encoding, shape.blob_len),
-        _ => (encoding, p.j(shape.blob_len)),
+        _ => (encoding, p.compact(shape.blob_len)),
     };
     Some(Measure {
         encoding,

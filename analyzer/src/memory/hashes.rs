@@ -8,7 +8,7 @@ use super::compact::{blob_len, lp_entry};
 use super::layouts::{Era, Profile};
 use super::measure::Measure;
 use super::tables::{
-    dict_buckets, dict_buckets_after_conversion, valkey_hashtable,
+    dict_buckets, dict_buckets_after_conversion, dict_grown, valkey_hashtable,
     valkey_hashtable_after_conversion,
 };
 use super::walk::{compact_sizes_later, Walk};
@@ -50,6 +50,23 @@ pub(super) fn measure_hash(
         None if !p.fresh_load && era <= Era::Redis70 && n > l.hash_max_listpack_entries => {
             dict_buckets_after_conversion(l.hash_max_listpack_entries, n)
         }
+        // Built by HSET on 7.2+: a listpack until its 513th field, then a
+        // table presized for 513, grown one field at a time from there.
+        // (One with a long field or value became a table at its first
+        // such field, empty: grown field by field from there.)
+        None if !p.fresh_load && n > l.hash_max_listpack_entries => {
+            let at = if w.max_len > l.hash_max_listpack_value {
+                0
+            } else {
+                l.hash_max_listpack_entries + 1
+            };
+            dict_grown(at, at, n, 1)
+        }
+        // A hash with field TTLs is loaded into an unsized table, filled
+        // field by field: 7.4 moves two buckets an add, 8.2+ one.
+        None if vt.has_field_expiry() && era >= Era::Redis74 => {
+            dict_grown(0, 0, n, if era == Era::Redis74 { 2 } else { 1 })
+        }
         None => dict_buckets(n),
     };
     let (encoding, bytes) = if vt.has_field_expiry() && era >= Era::Redis74 && era < Era::Valkey80 {
@@ -58,7 +75,13 @@ pub(super) fn measure_hash(
                 ValueType::HashListpackEx | ValueType::HashListpackExPreGa => blob_len(e)?,
                 _ => lpex,
             };
-            (ObjEncoding::ListpackEx, robj + p.j(32) + p.j(lp))
+            // The listpackEx struct: 32 bytes in 7.4, 24 in 8.2+ (no key
+            // pointer), counted unrounded by 8.4+.
+            let lpex_struct = match era {
+                Era::Redis74 => p.j(32),
+                _ => p.compact(24),
+            };
+            (ObjEncoding::ListpackEx, robj + lpex_struct + p.compact(lp))
         } else {
             (
                 ObjEncoding::Hashtable,
@@ -76,7 +99,7 @@ pub(super) fn measure_hash(
             ValueType::HashZiplist if era == Era::Redis6 => {
                 (ObjEncoding::Ziplist, robj + blob_len(e)?)
             }
-            ValueType::HashListpack => (ObjEncoding::Listpack, robj + p.j(blob_len(e)?)),
+            ValueType::HashListpack => (ObjEncoding::Listpack, robj + p.compact(blob_len(e)?)),
             _ => {
                 let c = if lazy {
                     &walk_hash(p, v, vt, scratch, limit)?.0
@@ -86,13 +109,17 @@ pub(super) fn measure_hash(
                 if era == Era::Redis6 {
                     (ObjEncoding::Ziplist, robj + c.zl_bytes)
                 } else {
-                    (ObjEncoding::Listpack, robj + p.j(c.lp_bytes))
+                    (ObjEncoding::Listpack, robj + p.compact(c.lp_bytes))
                 }
             }
         }
     } else if era >= Era::Valkey9 {
         let table = match converted_at {
             Some(i) => valkey_hashtable_after_conversion(i, n),
+            // Built by HSET: grown from its 513th field.
+            None if !p.fresh_load && n > l.hash_max_listpack_entries => {
+                valkey_hashtable_after_conversion(l.hash_max_listpack_entries, n)
+            }
             None => valkey_hashtable(n),
         };
         (ObjEncoding::Hashtable, robj + table + w.vk_entries)

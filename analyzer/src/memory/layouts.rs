@@ -1,8 +1,8 @@
 //! Per server version: which families of servers share `MEMORY USAGE`
 //! arithmetic ([`Era`]), and the [`Profile`] of the server a file is
-//! loaded into (sds headers, dict structs, the per-key cost, the Valkey
-//! 8.1+ object that embeds its key, Valkey 9.1 skip-list nodes). A new
-//! server's layouts start here.
+//! loaded into (sds headers, dict structs, the per-key cost, the Redis
+//! 8.2+ and Valkey 8.1+ objects that embed their key, skip-list nodes).
+//! A new server's layouts start here.
 
 use super::alloc::Allocator;
 use crate::server::{EncodingLimits, RedisVersion};
@@ -18,6 +18,14 @@ pub enum Era {
     Redis72,
     /// Redis 7.4 to 8.0: hash field expiry.
     Redis74,
+    /// Redis 8.2 (as 8.2.2+ reports it): the key embedded in the value
+    /// object (`kvobj`), counted by its allocation; new sds header limits.
+    Redis82,
+    /// Redis 8.4: tracked sizes (object header and listpacks unrounded).
+    Redis84,
+    /// Redis 8.6 and newer: key metadata before the object, members
+    /// embedded in skip-list nodes, hash fields and values in one entry.
+    Redis86,
     /// Valkey 8.0 (key embedded in the dict entry).
     Valkey80,
     /// Valkey 8.1 and 9.x (key embedded in the object, own hash table).
@@ -103,7 +111,10 @@ impl Profile {
             None if redis < RedisVersion::new(7, 0) => Era::Redis6,
             None if redis < RedisVersion::new(7, 2) => Era::Redis70,
             None if redis < RedisVersion::new(7, 4) => Era::Redis72,
-            None => Era::Redis74,
+            None if redis < RedisVersion::new(8, 2) => Era::Redis74,
+            None if redis < RedisVersion::new(8, 4) => Era::Redis82,
+            None if redis < RedisVersion::new(8, 6) => Era::Redis84,
+            None => Era::Redis86,
         };
         Profile::new(era, allocator, false, limits)
     }
@@ -124,7 +135,8 @@ impl Profile {
     /// sds header size for a string of `len` bytes.
     #[inline]
     pub(super) fn sds_hdr(&self, len: u64) -> u64 {
-        let regime_b = self.era >= Era::Valkey80;
+        // Redis 8.2+ and Valkey 8+ moved the type-8 and type-16 limits.
+        let regime_b = self.era >= Era::Redis82;
         if len < 32 {
             1
         } else if len < 256 && !(regime_b && len > 252) {
@@ -152,6 +164,23 @@ impl Profile {
         self.j(hdr + len + 1)
     }
 
+    /// What `MEMORY USAGE` charges for a listpack or intset of `n` bytes:
+    /// its allocation, except on Redis 8.4+ (tracked sizes: the bytes).
+    #[inline]
+    pub(super) fn compact(&self, n: u64) -> u64 {
+        if self.tracked_sizes() {
+            n
+        } else {
+            self.j(n)
+        }
+    }
+
+    /// Redis 8.4+: `MEMORY USAGE` adds up sizes the server tracks (listpacks
+    /// by their bytes, the object header as requested).
+    pub(super) fn tracked_sizes(&self) -> bool {
+        matches!(self.era, Era::Redis84 | Era::Redis86)
+    }
+
     pub(super) fn dict_struct(&self) -> u64 {
         if self.era == Era::Redis6 {
             96
@@ -160,11 +189,23 @@ impl Profile {
         }
     }
 
+    /// Whether the key lives inside the value object (Redis 8.2+,
+    /// Valkey 8.1+): then [`Profile::key_cost`] is 0 and the object
+    /// header replaces the value's 16-byte robj.
+    pub(super) fn embeds_key(&self) -> bool {
+        matches!(
+            self.era,
+            Era::Redis82 | Era::Redis84 | Era::Redis86 | Era::Valkey9
+        )
+    }
+
     /// Bytes charged for the key itself (its sds and the dict entry).
-    /// (Valkey 8.1+ embeds the key in the object: see `valkey9_adjust`.)
+    /// (Redis 8.2+ and Valkey 8.1+ embed the key in the object: see
+    /// `kvobj_header`.)
     pub(super) fn key_cost(&self, klen: u64) -> u64 {
         match self.era {
             Era::Redis6 | Era::Redis74 => self.sds(klen) + 24,
+            Era::Redis82 | Era::Redis84 | Era::Redis86 => 0,
             Era::Redis70 => self.sds(klen) + 24 + if self.cluster { 16 } else { 0 },
             Era::Redis72 => self.sds(klen) + 24 + if self.cluster { 8 } else { 0 },
             Era::Valkey80 => self.j(17 + self.sds_hdr(klen) + klen + 1),
@@ -193,6 +234,30 @@ pub(super) fn add_valkey_skiplist_node(p: &Profile, len: u64, total: &mut f64) {
     }
 }
 
+/// Redis 8.2+ `kvobj`: what `MEMORY USAGE` charges for the object that
+/// holds the key (robj, the expire slot, the key's header-size byte and
+/// sds), before any value it embeds. An expire slot is there for a key
+/// with a TTL and for every key of 128 bytes or more; 8.4 counts the
+/// requested size (with the slot it marks free when the size class has
+/// room for it), 8.2 and 8.6 the allocation.
+pub(super) fn kvobj_header(p: &Profile, key_len: u64, ttl: bool) -> u64 {
+    let expire = ttl || key_len >= 128;
+    let key = 1 + p.sds_hdr(key_len) + key_len + 1;
+    let min = 16 + if expire { 8 } else { 0 } + key;
+    match p.era {
+        Era::Redis84 => {
+            // The free-slot trick: an object without an expire whose
+            // size class has 8 spare bytes is marked expirable.
+            if !expire && p.j(min) >= min + 8 {
+                min + 8
+            } else {
+                min
+            }
+        }
+        _ => p.j(min),
+    }
+}
+
 /// Bytes of the key (and expire time) embedded in a Valkey 8.1+ object.
 pub(super) fn valkey_key_part(p: &Profile, key_len: u64, ttl: bool) -> u64 {
     1 + p.sds_hdr(key_len) + key_len + 1 + if ttl { 8 } else { 0 }
@@ -209,6 +274,9 @@ mod tests {
             Era::Redis70,
             Era::Redis72,
             Era::Redis74,
+            Era::Redis82,
+            Era::Redis84,
+            Era::Redis86,
             Era::Valkey80,
             Era::Valkey9,
         ];

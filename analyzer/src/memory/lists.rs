@@ -16,8 +16,11 @@ pub(super) fn measure_list(
     let era = p.era;
     let node_struct = if era == Era::Redis6 { 32 } else { 40 };
     let robj = 16;
-    let quicklist = 40;
     let j = |n| p.allocator.usable(n);
+    // Redis 8.4+ tracks the quicklist's size: its 48-byte struct and its
+    // nodes by their allocation, the listpacks by their bytes.
+    let tracked = p.tracked_sizes();
+    let quicklist = if tracked { j(48) } else { 40 };
     // Nodes after load: how many, their summed cost, and the only node's
     // size and kind while there is just one (7.2+ makes that a listpack).
     let mut nodes = 0u64;
@@ -25,7 +28,12 @@ pub(super) fn measure_list(
     let mut single: Option<(u64, bool)> = None;
     let mut add_node = |bytes: u64, plain: bool| {
         nodes += 1;
-        nodes_cost += node_struct + if era == Era::Redis6 { bytes } else { j(bytes) };
+        nodes_cost += node_struct
+            + if era == Era::Redis6 || tracked {
+                bytes
+            } else {
+                j(bytes)
+            };
         single = (nodes == 1).then_some((bytes, plain));
     };
     let mut count = 0u64;
@@ -102,7 +110,7 @@ pub(super) fn measure_list(
         Some((b, false))
             if era >= Era::Redis72 && nodes == 1 && b <= p.limits.list_max_listpack_bytes =>
         {
-            (ObjEncoding::Listpack, robj + j(b))
+            (ObjEncoding::Listpack, robj + p.compact(b))
         }
         _ => (ObjEncoding::Quicklist, robj + quicklist + nodes_cost),
     };

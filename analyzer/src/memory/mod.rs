@@ -18,6 +18,7 @@ mod alloc;
 mod compact;
 mod estimate;
 mod hashes;
+mod hll;
 mod layouts;
 mod lists;
 mod measure;

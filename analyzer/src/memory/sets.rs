@@ -5,7 +5,10 @@ use rdb_parser::{Entry, Scratch, ValueType};
 use super::compact::blob_len;
 use super::layouts::{Era, Profile};
 use super::measure::Measure;
-use super::tables::{dict_buckets, dict_buckets_after_conversion, valkey_hashtable};
+use super::tables::{
+    dict_buckets, dict_buckets_after_conversion, dict_grown, valkey_hashtable,
+    valkey_hashtable_after_conversion,
+};
 use super::walk::{compact_sizes_later, walk_members, Walk};
 use crate::server::ObjEncoding;
 
@@ -28,11 +31,25 @@ pub(super) fn measure_set(
     let n = w.count;
     let ht = |w: &Walk| {
         if era >= Era::Valkey9 {
-            return robj + valkey_hashtable(n) + w.sds_a;
+            // Built by SADD: grown from the intset's or listpack's limit.
+            let table = match (p.fresh_load, w.all_int) {
+                (false, true) if n > l.set_max_intset_entries => {
+                    valkey_hashtable_after_conversion(l.set_max_intset_entries, n)
+                }
+                (false, false) if n > l.set_max_listpack_entries => {
+                    valkey_hashtable_after_conversion(l.set_max_listpack_entries, n)
+                }
+                _ => valkey_hashtable(n),
+            };
+            return robj + table + w.sds_a;
         }
         // Built by SADD on Redis <= 7.0, a table grows one member at
         // a time (from the intset when every member is an integer)
-        // and may still be rehashing; 7.2+ presizes it for a bulk add.
+        // and may still be rehashing. On 7.2+ a set too big to be compact
+        // leaves its intset at the 513th integer (a table presized for
+        // 513) or its listpack at the 129th member (presized for 129),
+        // then grows member by member; a smaller table (a long member)
+        // is taken as sized for its members.
         let buckets = if !p.fresh_load && era <= Era::Redis70 {
             let start = if w.all_int {
                 l.set_max_intset_entries.min(n)
@@ -40,6 +57,17 @@ pub(super) fn measure_set(
                 0
             };
             dict_buckets_after_conversion(start, n)
+        } else if !p.fresh_load && w.all_int && n > l.set_max_intset_entries {
+            let at = l.set_max_intset_entries + 1;
+            dict_grown(at, at, n, 1)
+        } else if !p.fresh_load && !w.all_int && n > l.set_max_listpack_entries {
+            // (A long member made it a table earlier: grown from small.)
+            let at = if w.max_len > l.set_max_listpack_value {
+                0
+            } else {
+                l.set_max_listpack_entries
+            };
+            dict_grown(at + 1, at, n, 1)
         } else {
             dict_buckets(n)
         };
@@ -48,18 +76,26 @@ pub(super) fn measure_set(
     let (encoding, bytes) = match vt {
         ValueType::SetIntset if n <= l.set_max_intset_entries => (
             ObjEncoding::Intset,
-            robj + if era == Era::Redis6 { blob } else { p.j(blob) },
+            robj + if era == Era::Redis6 {
+                blob
+            } else {
+                p.compact(blob)
+            },
         ),
         ValueType::SetListpack
             if n <= l.set_max_listpack_entries && w.max_len <= l.set_max_listpack_value =>
         {
-            (ObjEncoding::Listpack, robj + p.j(blob))
+            (ObjEncoding::Listpack, robj + p.compact(blob))
         }
         ValueType::Set if n <= l.set_max_intset_entries && w.all_int => {
             let raw = 8 + w.int_width * n;
             (
                 ObjEncoding::Intset,
-                robj + if era == Era::Redis6 { raw } else { p.j(raw) },
+                robj + if era == Era::Redis6 {
+                    raw
+                } else {
+                    p.compact(raw)
+                },
             )
         }
         ValueType::Set
@@ -72,7 +108,7 @@ pub(super) fn measure_set(
             } else {
                 w.lp_bytes
             };
-            (ObjEncoding::Listpack, robj + p.j(lp_bytes))
+            (ObjEncoding::Listpack, robj + p.compact(lp_bytes))
         }
         _ => (ObjEncoding::Hashtable, ht(&w)),
     };

@@ -181,6 +181,11 @@ pub(super) fn measure_stream(
     let (stream_struct, cg_struct, consumer_struct) = match p.era {
         Era::Redis6 => (40, 32, 24),
         Era::Redis70 => (80, 40, 24),
+        // 8.2 added the consumer groups' reference rax, their minimum last
+        // id and a flag; 8.4 the tracked size; 8.6 the IDMP fields.
+        Era::Redis82 => (112, 40, 32),
+        Era::Redis84 => (120, 40, 32),
+        Era::Redis86 => (160, 40, 32),
         _ => (80, 40, 32),
     };
     let mut bytes = 16 + stream_struct + rax(&mut c.node_keys) + c.lp_rounded;

@@ -1,9 +1,10 @@
-//! Strings: `int`, `embstr` or `raw`, and Valkey 8.1+'s object that
-//! holds the key and a short value in one allocation.
+//! Strings: `int`, `embstr` or `raw`, and the Redis 8.2+ and Valkey 8.1+
+//! objects that hold the key and a short value in one allocation.
 
 use rdb_parser::{parse_canonical_i64, Entry, RdbString};
 
-use super::layouts::{valkey_key_part, Era, Profile};
+use super::hll::{is_sparse_hll, sparse_hll_alloc};
+use super::layouts::{kvobj_header, valkey_key_part, Era, Profile};
 use super::measure::Measure;
 use crate::server::ObjEncoding;
 
@@ -34,13 +35,56 @@ fn valkey9_string(p: &Profile, s: RdbString<'_>, is_int: bool, key_len: u64, ttl
     }
 }
 
-/// A string key's value (an arm of `measure_value`).
+/// Redis 8.2+ strings: the `kvobj` holds the key, and holds a short value
+/// too while the whole object fits a 64-byte cache line (8.2 and 8.4
+/// count the expire slot in that test, 8.6 does not); longer values are
+/// `raw` in their own sds.
+fn redis8_string(p: &Profile, len: u64, is_int: bool, key_len: u64, ttl: bool) -> Measure {
+    let header = kvobj_header(p, key_len, ttl);
+    let ttl_term = if ttl && p.era != Era::Redis86 { 8 } else { 0 };
+    let embeds = len <= 44 && 16 + (key_len + 3) + ttl_term + 4 + len <= 64;
+    let (encoding, bytes) = if is_int {
+        (ObjEncoding::Int, header)
+    } else if embeds {
+        let expire = if ttl { 8 } else { 0 };
+        let key = 1 + p.sds_hdr(key_len) + key_len + 1;
+        (ObjEncoding::Embstr, p.j(16 + expire + key + 3 + len + 1))
+    } else {
+        (ObjEncoding::Raw, header + p.sds(len))
+    };
+    Measure {
+        encoding,
+        memory_bytes: bytes,
+        elements: len,
+        max_element_bytes: len,
+    }
+}
+
+/// A string key's value (an arm of `measure_value`). A sparse
+/// HyperLogLog that PFADD grew holds spare room on the live server: its
+/// value is a raw sds of the ladder's size (see `hll`).
 #[inline]
 pub(super) fn measure_string(
     p: &Profile,
     e: &Entry<'_>,
     key_len: u64,
 ) -> rdb_parser::Result<Measure> {
+    let mut m = measure_plain_string(p, e, key_len)?;
+    let s = e.value.as_string()?;
+    if !p.fresh_load && is_sparse_hll(s) {
+        let ttl = e.expire_at_ms.is_some();
+        let object = match p.era {
+            Era::Valkey9 => p.j(16 + valkey_key_part(p, key_len, ttl)),
+            _ if p.embeds_key() => kvobj_header(p, key_len, ttl),
+            _ => 16,
+        };
+        m.memory_bytes = object + sparse_hll_alloc(p, s.len());
+    }
+    Ok(m)
+}
+
+/// A string as SET (or the file's load) makes it: no spare room.
+fn measure_plain_string(p: &Profile, e: &Entry<'_>, key_len: u64) -> rdb_parser::Result<Measure> {
     let v = &e.value;
     let era = p.era;
     let robj = 16;
@@ -55,6 +99,15 @@ pub(super) fn measure_string(
         return Ok(valkey9_string(
             p,
             s,
+            is_int,
+            key_len,
+            e.expire_at_ms.is_some(),
+        ));
+    }
+    if p.embeds_key() {
+        return Ok(redis8_string(
+            p,
+            len,
             is_int,
             key_len,
             e.expire_at_ms.is_some(),

@@ -81,10 +81,61 @@ pub(super) fn valkey_hashtable_after_conversion(start: u64, n: u64) -> u64 {
     valkey_hashtable(n) + 64 * (size.saturating_sub(presized(n)) + old)
 }
 
+/// Buckets (both tables while rehashing) of a Redis dict created for
+/// `presize` entries holding `start`, then grown to `n` entries one add at
+/// a time, each add moving `steps_per_add` buckets of the old table (SADD
+/// and HSET 1; ZADD 2 on Redis 7.x to 8.4, which looks a member up before
+/// adding it). A table that doubles at load factor 1 has about 63 % of its
+/// old buckets to move, so it stays mid-rehash for the next
+/// 0.632·old/`steps_per_add` adds: a set of N members grown past a power
+/// of two s is still rehashing (charged 3s buckets, not 2s) while
+/// N ≤ about 1.63·s. Collection dicts are rehashed only by their own
+/// commands, never by the server's cron, so that state is what the server
+/// holds until the key is touched again.
+pub(super) fn dict_grown(presize: u64, start: u64, n: u64, steps_per_add: u64) -> u64 {
+    let mut size = dict_buckets(presize.max(start));
+    let (mut old, mut moves_left) = (0u64, 0u64);
+    for used in start..n {
+        if moves_left > 0 {
+            moves_left -= 1;
+            if moves_left == 0 {
+                old = 0;
+            }
+        } else if used >= size {
+            old = size;
+            size = dict_buckets(used + 1);
+            moves_left = (old * 632).div_ceil(1000 * steps_per_add.max(1));
+        }
+    }
+    size + old
+}
+
 fn next_pow2(n: u64) -> u64 {
     n.max(1).next_power_of_two()
 }
 
 pub(super) fn dict_buckets(n: u64) -> u64 {
     next_pow2(n).max(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grown_dicts_rehash_for_a_while() {
+        // A set converted at its 129th member (presized 256) and grown:
+        // past 256 it doubles to 512 and keeps the old 256 for ~162 adds.
+        assert_eq!(dict_grown(129, 128, 200, 1), 256);
+        assert_eq!(dict_grown(129, 128, 257, 1), 256 + 512);
+        assert_eq!(dict_grown(129, 128, 400, 1), 256 + 512);
+        assert_eq!(dict_grown(129, 128, 450, 1), 512);
+        // Two steps an add (ZADD) finish twice as fast.
+        assert_eq!(dict_grown(129, 128, 350, 2), 512);
+        // 100,000 members: s = 65,536, 100,000 < 1.632·s: still rehashing.
+        assert_eq!(dict_grown(129, 128, 100_000, 1), 65_536 + 131_072);
+        assert_eq!(dict_grown(129, 128, 120_000, 1), 131_072);
+        // Presized for everything: no growth.
+        assert_eq!(dict_grown(1500, 0, 1500, 1), 2048);
+    }
 }

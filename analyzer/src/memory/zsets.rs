@@ -6,7 +6,7 @@ use rdb_parser::{Entry, Scratch, ValueType};
 use super::compact::blob_len;
 use super::layouts::{Era, Profile};
 use super::measure::Measure;
-use super::tables::{dict_buckets, valkey_hashtable};
+use super::tables::{dict_buckets, dict_grown, valkey_hashtable};
 use super::walk::{compact_sizes_later, walk_members};
 use crate::server::ObjEncoding;
 
@@ -32,7 +32,7 @@ pub(super) fn measure_zset(
         ValueType::ZsetZiplist if era == Era::Redis6 && compact_ok => {
             (ObjEncoding::Ziplist, robj + blob)
         }
-        ValueType::ZsetListpack if compact_ok => (ObjEncoding::Listpack, robj + p.j(blob)),
+        ValueType::ZsetListpack if compact_ok => (ObjEncoding::Listpack, robj + p.compact(blob)),
         _ if compact_ok => {
             let c = if lazy {
                 &walk_members(p, v, scratch, limit)?
@@ -42,7 +42,7 @@ pub(super) fn measure_zset(
             if era == Era::Redis6 {
                 (ObjEncoding::Ziplist, robj + c.zl_bytes)
             } else {
-                (ObjEncoding::Listpack, robj + p.j(c.lp_bytes))
+                (ObjEncoding::Listpack, robj + p.compact(c.lp_bytes))
             }
         }
         _ if era >= Era::Valkey9 => {
@@ -56,13 +56,25 @@ pub(super) fn measure_zset(
         }
         _ => {
             let nodes = (n as f64 * p.skiplist_node).round() as u64;
-            let per_member = if era >= Era::Valkey9 { 0 } else { 24 };
+            // Built by ZADD: a listpack until its 129th member, then a
+            // table presized for 129 that grows member by member, each
+            // add moving two buckets (a lookup, then the add; one on 8.6).
+            let buckets = if p.fresh_load || n <= l.zset_max_listpack_entries {
+                dict_buckets(n)
+            } else {
+                let at = l.zset_max_listpack_entries;
+                dict_grown(at + 1, at, n, if era >= Era::Redis86 { 1 } else { 2 })
+            };
+            // 8.2 charges 16 bytes a member for the dict entry (which is
+            // 24), 8.4+ 24 again; 8.4's skip list struct grew to 40 bytes.
+            let per_member = if era == Era::Redis82 { 16 } else { 24 };
+            let zskiplist = if era >= Era::Redis84 { 40 } else { 32 };
             (
                 ObjEncoding::Skiplist,
                 robj + 16
-                    + 32
+                    + zskiplist
                     + p.dict_struct()
-                    + 8 * dict_buckets(n)
+                    + 8 * buckets
                     + p.skiplist_header
                     + w.sds_a
                     + per_member * n

@@ -157,6 +157,19 @@ fn per_second(n: f64, secs: f64) -> f64 {
     }
 }
 
+/// `--allocator auto`'s choice and every candidate's distance to used-mem.
+fn allocator_choice_json(c: &crate::model::AllocatorChoice) -> Value {
+    let candidates: Vec<Value> = c
+        .candidates
+        .iter()
+        .map(|k| {
+            json!({"allocator": k.allocator.name(), "modelled_bytes": k.modelled_bytes,
+                   "overhead_bytes": k.overhead_bytes, "distance": k.distance})
+        })
+        .collect();
+    json!({"chosen": c.chosen.name(), "reason": c.reason, "candidates": candidates})
+}
+
 /// The summary of one file.
 pub fn file_json(r: &FileReport, top_n: usize) -> Value {
     let m = &r.meta;
@@ -215,6 +228,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "valkey_ver": m.valkey_ver,
         "modelled_redis_version": m.target_version.to_string(),
         "modelled_valkey_version": m.target_valkey.map(|v| v.to_string()),
+        "allocator_choice": m.allocator_choice.as_ref().map(allocator_choice_json),
         "expiry_now_ms": m.now_ms,
         "keys": a.keys,
         "expires": a.expires,

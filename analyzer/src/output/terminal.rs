@@ -137,6 +137,27 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
         "format      {} RDB {}{writer}, modelled as {target}",
         m.magic, m.rdb_version
     );
+    if let Some(c) = &m.allocator_choice {
+        let tried: Vec<String> = c
+            .candidates
+            .iter()
+            .filter_map(|k| {
+                Some(format!(
+                    "{} {:+.1} %",
+                    k.allocator.name(),
+                    100.0 * k.distance?
+                ))
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "allocator   {} (auto, by {}{}{})",
+            c.chosen.name(),
+            c.reason,
+            if tried.is_empty() { "" } else { ": " },
+            tried.join(", ")
+        );
+    }
     let _ = writeln!(
         o,
         "keys        {} ({} with a TTL), {} elements, {} in the file",
