@@ -133,7 +133,7 @@ fn bench_prefix(c: &mut Criterion) {
         b.iter(|| {
             let mut acc = PrefixAcc::new(cfg);
             for k in &keys {
-                acc.add(cfg.template(black_box(k), &mut out), &stat);
+                acc.add(k, cfg.template(black_box(k), &mut out), &stat);
             }
             acc.len()
         })

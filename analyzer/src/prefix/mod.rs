@@ -56,8 +56,10 @@
 mod acc;
 mod cliffs;
 mod config;
+mod examples;
 mod hasher;
 mod identifiers;
+mod learn;
 mod stat;
 mod template;
 mod tree;
@@ -66,5 +68,6 @@ pub use acc::{PatternSlot, PrefixAcc};
 pub use cliffs::{utc_minute, CliffAcc, CLIFF_HORIZON_MS};
 pub use config::{PrefixConfig, Separators, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES};
 pub use hasher::{FastHasher, FastState};
+pub use learn::WIDE_CHILDREN;
 pub use stat::{kind_index, KeyStat, PrefixStat};
 pub use tree::{PrefixRow, PrefixTree};
