@@ -555,7 +555,9 @@ mod tests {
             .collect()
     }
 
-    fn flat_full(a: &PrefixAcc) -> Vec<(Vec<u8>, usize, u64, u64, bool, Vec<Vec<u8>>)> {
+    type FullRow = (Vec<u8>, usize, u64, u64, bool, Vec<Vec<u8>>);
+
+    fn flat_full(a: &PrefixAcc) -> Vec<FullRow> {
         a.tree()
             .rows
             .into_iter()
