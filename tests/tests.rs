@@ -5,6 +5,7 @@ mod conformance;
 mod house;
 mod interop;
 mod migrate;
+mod patterns;
 mod report;
 mod roundtrip;
 mod service;
