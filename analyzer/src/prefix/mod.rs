@@ -38,6 +38,12 @@
 //! Keys with more than [`MAX_DEPTH`] segments: the last kept segment is `*`
 //! and stands for the rest.
 //!
+//! Learned wildcards: under one parent pattern, a position
+//! with more than [`WIDE_CHILDREN`] distinct literal values becomes `*`
+//! (`user:alice`, `user:bob`, … → `user:*`) as the accumulator counts keys;
+//! the tree says which patterns hold such a `*` and keeps the two smallest
+//! keys of each node ([`PrefixRow`]).
+//!
 //! Tree: a pattern of `d` segments is counted at every depth `1..=d`, under
 //! its first `k` segments (`user`, `user:*`, `user:*:profile`); the row of
 //! a node counts the keys whose pattern is that node or lies under it.
@@ -48,9 +54,13 @@
 //! the first segment cut to 2 bytes + `*` (kept when 2 bytes or less), then `*` alone) and the map is
 //! rebuilt. A worker only coarsens when the keys *it* saw exceed the cap at
 //! that level, so the whole file does too; merging takes the coarser level
-//! of the two and coarsens further while over the cap. The result is
-//! always the finest level at which the whole file fits the cap, whatever
-//! the split into chunks and threads. `keys.parquet`'s `prefix` column is
+//! of the two and coarsens further while over the cap. Without learned
+//! wildcards the result is always the finest level at which the whole file
+//! fits the cap, whatever the split into chunks and threads; with them, a
+//! worker that has not yet seen a position's values pass the threshold
+//! holds them unfolded, so near the cap it may cut one level more than the
+//! whole file needed (the learned wildcards themselves never depend on the
+//! split). `keys.parquet`'s `prefix` column is
 //! never coarsened (it is computed per key).
 
 mod acc;
