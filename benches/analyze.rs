@@ -17,10 +17,10 @@ use analyzer::facts::FactsContext;
 use analyzer::memory::{Allocator, Profile};
 use analyzer::output::keys::{KeysCompression, KeysEncoder};
 use analyzer::output::snappy::KeyPageSnappy;
-use analyzer::prefix::{PrefixConfig, Separators, DEFAULT_CAP};
-use analyzer::{EncodingLimits, KeyFacts, RedisVersion};
+use analyzer::prefix::{KeyStat, PrefixAcc, PrefixConfig, Separators, DEFAULT_CAP};
+use analyzer::{EncodingLimits, ExpiryBucket, KeyFacts, RedisVersion};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rdb_parser::{Rdb, Scratch};
+use rdb_parser::{Kind, Rdb, Scratch};
 
 fn files() -> Vec<(String, Vec<u8>)> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/sample.rdb");
@@ -117,6 +117,25 @@ fn bench_prefix(c: &mut Criterion) {
                 n += cfg.template(black_box(k), &mut out).len();
             }
             n
+        })
+    });
+    // The accumulator behind it: the pattern counted (a lookup per key;
+    // new patterns, folds and coarsening on the cold path).
+    g.bench_function("template_and_count", |b| {
+        let mut out = Vec::new();
+        let stat = KeyStat {
+            kind: Kind::String,
+            memory_bytes: 64,
+            rdb_bytes: 16,
+            has_ttl: false,
+            bucket: ExpiryBucket::NoTtl,
+        };
+        b.iter(|| {
+            let mut acc = PrefixAcc::new(cfg);
+            for k in &keys {
+                acc.add(k, cfg.template(black_box(k), &mut out), &stat);
+            }
+            acc.len()
         })
     });
     g.finish();

@@ -9,6 +9,7 @@ mod formats;
 mod house;
 mod interop;
 mod migrate;
+mod patterns;
 mod report;
 mod roundtrip;
 mod service;

@@ -171,6 +171,7 @@ impl Accumulator {
         let b = ExpiryBucket::of(f.expire_at_ms, self.limits.now_ms);
         self.expiry[b as usize].add(memory);
         let slot = self.prefixes.add(
+            f.key,
             pattern,
             &KeyStat {
                 kind: f.kind,

@@ -21,7 +21,10 @@ fn share(part: u64, total: u64) -> f64 {
     }
 }
 
-/// The top prefixes (depth 1 to the prefix depth) by memory.
+/// The top prefixes (depth 1 to the prefix depth) by memory, each with how
+/// its `*`s were formed (`rule`: the identifier rules only; `learned`: one
+/// stands for a position with many distinct values) and its two smallest
+/// keys.
 fn top_prefixes_json(r: &FileReport) -> Value {
     let a = &r.acc;
     let tree = a.prefixes.tree();
@@ -38,6 +41,8 @@ fn top_prefixes_json(r: &FileReport) -> Value {
                 "keys_with_ttl": p.stat.keys_with_ttl,
                 "share_of_memory": share(p.stat.memory_bytes, a.memory_bytes),
                 "share_of_keys": share(p.stat.keys, a.keys),
+                "formed": if p.learned { "learned" } else { "rule" },
+                "examples": p.examples.iter().map(|k| key_json(k)).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -1,11 +1,14 @@
 //! The pattern accumulator: keys counted per pattern, at most `cap`
-//! patterns per worker (coarsened when over), merged into one tree.
+//! patterns per worker (coarsened when over; positions with many literal
+//! values folded into `*`, see [`super::learn`]), merged into one tree.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::config::{PrefixConfig, MAX_DEPTH};
+use super::examples::Examples;
 use super::hasher::FastMap;
+use super::learn::Learned;
 use super::stat::{KeyStat, PrefixStat};
 use super::tree::{PrefixRow, PrefixTree};
 
@@ -70,7 +73,10 @@ pub struct PrefixAcc {
     cfg: PrefixConfig,
     level: i32,
     map: FastMap<Box<[u8]>, Counted>,
+    /// Wide nodes and the node counts of the patterns in `map`.
+    learned: Learned,
     buf: Vec<u8>,
+    fold_buf: Vec<u8>,
     /// Names this accumulator's numbering of patterns ([`PatternSlot`]);
     /// a new one whenever that numbering may change.
     epoch: u64,
@@ -82,17 +88,21 @@ impl Clone for PrefixAcc {
             cfg: self.cfg,
             level: self.level,
             map: self.map.clone(),
+            learned: self.learned.clone(),
             buf: Vec::new(),
+            fold_buf: Vec::new(),
             // The copy numbers its new patterns on its own.
             epoch: new_epoch(),
         }
     }
 }
 
-/// A pattern's totals and its number in its accumulator.
-#[derive(Clone, Copy, Debug)]
+/// A pattern's totals, its two smallest keys and its number in its
+/// accumulator.
+#[derive(Clone, Debug)]
 struct Counted {
     stat: PrefixStat,
+    examples: Examples,
     slot: u32,
 }
 
@@ -119,7 +129,9 @@ impl PrefixAcc {
             cfg,
             level: FINEST,
             map: FastMap::default(),
+            learned: Learned::default(),
             buf: Vec::new(),
+            fold_buf: Vec::new(),
             epoch: new_epoch(),
         }
     }
@@ -145,48 +157,120 @@ impl PrefixAcc {
         self.map.is_empty()
     }
 
+    /// Tree nodes counted for the learned wildcards (at most
+    /// [`MAX_DEPTH`] per pattern held).
+    pub fn nodes(&self) -> usize {
+        self.learned.nodes()
+    }
+
     /// Counts one key whose full pattern ([`PrefixConfig::template`]) is
     /// `pattern`; returns the pattern's number while patterns are held
-    /// uncut (none once coarsened).
+    /// uncut and the pattern is held as it is (none once coarsened, or
+    /// when a learned `*` replaced a segment of it).
     #[inline]
-    pub fn add(&mut self, pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
+    pub fn add(&mut self, key: &[u8], pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
         let finest = self.level == FINEST;
         let p = held_as(&self.cfg, self.level, pattern, &mut self.buf);
         if let Some(s) = self.map.get_mut(p) {
             s.stat.add(k);
+            s.examples.offer(key);
             return finest.then_some(PatternSlot {
                 epoch: self.epoch,
                 index: s.slot,
             });
         }
-        self.add_new(pattern, k)
+        self.add_new(key, pattern, k)
     }
 
+    /// A pattern not held as it is: folded through the wide nodes, then
+    /// added (a new pattern when it is still not held).
     #[cold]
-    fn add_new(&mut self, pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
-        if self.map.len() >= self.cfg.cap {
-            self.coarsen_until_fits(Some(pattern));
-            return self.add(pattern, k);
-        }
+    fn add_new(&mut self, key: &[u8], pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
+        let mut fold_buf = std::mem::take(&mut self.fold_buf);
+        let folded = self.learned.fold(&self.cfg, pattern, &mut fold_buf);
+        let full: &[u8] = if folded { &fold_buf } else { pattern };
+        let slot = self.add_folded(key, full, k);
+        self.fold_buf = fold_buf;
+        slot.filter(|_| !folded)
+    }
+
+    fn add_folded(&mut self, key: &[u8], full: &[u8], k: &KeyStat) -> Option<PatternSlot> {
         let finest = self.level == FINEST;
-        let p = held_as(&self.cfg, self.level, pattern, &mut self.buf);
+        let p = held_as(&self.cfg, self.level, full, &mut self.buf);
+        if let Some(s) = self.map.get_mut(p) {
+            s.stat.add(k);
+            s.examples.offer(key);
+            return finest.then_some(PatternSlot {
+                epoch: self.epoch,
+                index: s.slot,
+            });
+        }
+        if self.map.len() >= self.cfg.cap {
+            self.coarsen_until_fits(Some(full));
+            return self.add_folded(key, full, k);
+        }
+        let p = held_as(&self.cfg, self.level, full, &mut self.buf);
         let slot = self.map.len() as u32;
         let mut stat = PrefixStat::default();
         stat.add(k);
-        self.map.insert(p.into(), Counted { stat, slot });
+        let mut examples = Examples::default();
+        examples.offer(key);
+        self.map.insert(
+            p.into(),
+            Counted {
+                stat,
+                examples,
+                slot,
+            },
+        );
+        if self.learned.note(&self.cfg, p) {
+            // A node became wide: the patterns are folded and numbered anew.
+            self.learn();
+            return None;
+        }
         finest.then_some(PatternSlot {
             epoch: self.epoch,
             index: slot,
         })
     }
 
-    /// Puts `stat` (of pattern `p`) in, merged with what `p` already has.
-    fn put(&mut self, p: &[u8], stat: &PrefixStat) {
+    /// Puts `c` (of pattern `p`) in, merged with what `p` already has.
+    fn put(&mut self, p: &[u8], c: Counted) {
         match self.map.get_mut(p) {
-            Some(t) => t.stat.merge(stat),
+            Some(t) => {
+                t.stat.merge(&c.stat);
+                t.examples.merge(&c.examples);
+            }
             None => {
                 let slot = self.map.len() as u32;
-                self.map.insert(p.into(), Counted { stat: *stat, slot });
+                self.map.insert(p.into(), Counted { slot, ..c });
+                self.learned.note(&self.cfg, p);
+            }
+        }
+    }
+
+    /// Marks the nodes with too many literal children wide and folds the
+    /// patterns, until no node is due.
+    fn learn(&mut self) {
+        while self.learned.widen(&self.cfg) {
+            self.refold();
+        }
+    }
+
+    /// Every pattern folded through the wide nodes, numbered anew.
+    fn refold(&mut self) {
+        self.epoch = new_epoch();
+        let old = std::mem::take(&mut self.map);
+        self.learned.clear_nodes();
+        let mut buf = Vec::new();
+        // Sorted, so that the numbering does not follow the map's order.
+        let mut old: Vec<(Box<[u8]>, Counted)> = old.into_iter().collect();
+        old.sort_by(|a, b| a.0.cmp(&b.0));
+        for (p, c) in old {
+            if self.learned.fold(&self.cfg, &p, &mut buf) {
+                self.put(&buf, c);
+            } else {
+                self.put(&p, c);
             }
         }
     }
@@ -206,9 +290,10 @@ impl PrefixAcc {
             self.level -= 1;
             self.epoch = new_epoch();
             let old = std::mem::take(&mut self.map);
-            for (p, s) in old {
+            self.learned.clear_nodes();
+            for (p, c) in old {
                 coarsen(&self.cfg, &p, self.level, &mut buf);
-                self.put(&buf, &s.stat);
+                self.put(&buf, c);
             }
         }
     }
@@ -226,13 +311,16 @@ impl PrefixAcc {
         // already-cut pattern gives the same result by construction.
         self.level = level;
         self.epoch = new_epoch();
-        for (p, s) in old {
+        self.learned.clear_nodes();
+        for (p, c) in old {
             coarsen(&self.cfg, &p, level, &mut buf);
-            self.put(&buf, &s.stat);
+            self.put(&buf, c);
         }
     }
 
-    /// Folds `o` in: the coarser level of the two, then coarser while over the cap.
+    /// Folds `o` in: the coarser level of the two, the wide nodes of both
+    /// (patterns folded again, and further while a node is due), then
+    /// coarser while over the cap.
     pub fn merge(&mut self, mut o: PrefixAcc) {
         let level = self.level.min(o.level);
         self.coarsen_to(level);
@@ -241,10 +329,16 @@ impl PrefixAcc {
         self.epoch = new_epoch();
         if self.map.len() < o.map.len() {
             std::mem::swap(&mut self.map, &mut o.map);
+            std::mem::swap(&mut self.learned, &mut o.learned);
         }
-        for (p, s) in o.map {
-            self.put(&p, &s.stat);
+        self.learned.unite(&self.cfg, &o.learned);
+        for (p, c) in o.map {
+            self.put(&p, c);
         }
+        if !self.learned.none_wide() {
+            self.refold();
+        }
+        self.learn();
         self.coarsen_until_fits(None);
     }
 
@@ -258,14 +352,17 @@ impl PrefixAcc {
 
     /// The tree: every pattern counted at each of its depths.
     pub fn tree(&self) -> PrefixTree {
-        let mut nodes: BTreeMap<Vec<u8>, (usize, PrefixStat)> = BTreeMap::new();
-        for (p, s) in &self.map {
-            let s = &s.stat;
+        let mut nodes: BTreeMap<Vec<u8>, (usize, PrefixStat, Examples)> = BTreeMap::new();
+        for (p, c) in &self.map {
+            let s = &c.stat;
             let mut depth = 0;
             let mut add = |end: usize, depth: usize| match nodes.get_mut(&p[..end]) {
-                Some(n) => n.1.merge(s),
+                Some(n) => {
+                    n.1.merge(s);
+                    n.2.merge(&c.examples);
+                }
                 None => {
-                    nodes.insert(p[..end].to_vec(), (depth, *s));
+                    nodes.insert(p[..end].to_vec(), (depth, *s, c.examples.clone()));
                 }
             };
             for (i, &b) in p.iter().enumerate() {
@@ -278,10 +375,12 @@ impl PrefixAcc {
         }
         let rows = nodes
             .into_iter()
-            .map(|(pattern, (depth, stat))| PrefixRow {
+            .map(|(pattern, (depth, stat, examples))| PrefixRow {
+                learned: self.learned.learned_in(&self.cfg, &pattern),
                 pattern,
                 depth,
                 stat,
+                examples: examples.keys(),
             })
             .collect();
         PrefixTree {
@@ -296,6 +395,7 @@ mod tests {
     use super::*;
     use crate::model::ExpiryBucket;
     use crate::prefix::config::Separators;
+    use crate::prefix::learn::WIDE_CHILDREN;
     use rdb_parser::Kind;
 
     fn stat(mem: u64) -> KeyStat {
@@ -325,7 +425,7 @@ mod tests {
         let mut accs: Vec<PrefixAcc> = (0..parts).map(|_| PrefixAcc::new(cfg)).collect();
         for (i, k) in keys.iter().enumerate() {
             let p = cfg.template(k.as_bytes(), &mut buf).to_vec();
-            accs[i % parts].add(&p, &stat(i as u64));
+            accs[i % parts].add(k.as_bytes(), &p, &stat(i as u64));
         }
         // Merge in an uneven order.
         let mut it = accs.into_iter().rev();
@@ -390,6 +490,136 @@ mod tests {
         assert_eq!(a.level(), -1);
         assert_eq!(a.patterns()[0].1.keys, 151);
         assert_eq!(a.patterns()[0].1.memory_bytes, (0..151).sum::<u64>());
+    }
+
+    fn word(r: &mut crate::testutil::Rng) -> String {
+        let n = 3 + r.below(6);
+        String::from_utf8(r.chars(b"abcdefghijklmnopqrstuvwxyz", n)).unwrap()
+    }
+
+    #[test]
+    fn learned_wildcards() {
+        let mut r = crate::testutil::Rng(7);
+        let mut ks = Vec::new();
+        for _ in 0..500 {
+            ks.push(format!("user:{}:profile", word(&mut r)));
+        }
+        for f in ["home", "explore", "following"] {
+            for _ in 0..100 {
+                ks.push(format!("feed:{f}"));
+            }
+        }
+        let a = run(&ks, 1000, 3);
+        let tree = a.tree();
+        let row = |p: &str| tree.rows.iter().find(|r| r.pattern == p.as_bytes());
+        let user = row("user:*:profile").expect("learned user:*:profile");
+        assert!(user.learned);
+        assert_eq!(user.stat.keys, 500);
+        assert_eq!(user.examples.len(), 2);
+        assert!(user.examples[0] < user.examples[1]);
+        let min = ks.iter().filter(|k| k.starts_with("user:")).min().unwrap();
+        assert_eq!(user.examples[0], min.as_bytes());
+        for f in ["feed:home", "feed:explore", "feed:following"] {
+            let r = row(f).expect(f);
+            assert!(!r.learned);
+            assert_eq!(r.stat.keys, 100);
+        }
+        assert_eq!(tree.rows.iter().filter(|r| r.depth == 2).count(), 4);
+        // A position with few values stays literal up to the threshold.
+        let few: Vec<String> = (0..WIDE_CHILDREN)
+            .map(|i| format!("t:{}", word(&mut crate::testutil::Rng(u64::from(i)))))
+            .collect();
+        let a = run(&few, 1000, 2);
+        assert!(a.tree().rows.iter().all(|r| !r.learned));
+    }
+
+    /// Keys of many shapes: word-like and numeric ids, positions with few
+    /// and many values, nested families, random bytes.
+    fn mixed_keys(seed: u64, n: usize) -> Vec<String> {
+        let mut r = crate::testutil::Rng(seed);
+        let families = 1 + r.below(12);
+        (0..n)
+            .map(|_| match r.below(families + 2) {
+                0 => format!("user:{}:{}", word(&mut r), ["cart", "likes"][r.below(2)]),
+                1 => format!("feed:{}", ["home", "explore", "following"][r.below(3)]),
+                2 => format!("t{}:{}:{}", r.below(3), word(&mut r), word(&mut r)),
+                3 => format!("ns{}:{}", r.below(90), r.below(1000)),
+                4 => format!("q:{}-{}", word(&mut r), r.below(50)),
+                5 => word(&mut r),
+                6 => format!("a:{}:b:{}", r.below(70), word(&mut r)),
+                _ => {
+                    let n = 1 + r.below(9);
+                    String::from_utf8_lossy(&r.chars(b"ab:c1|x", n)).into_owned()
+                }
+            })
+            .collect()
+    }
+
+    type FullRow = (Vec<u8>, usize, u64, u64, bool, Vec<Vec<u8>>);
+
+    fn flat_full(a: &PrefixAcc) -> Vec<FullRow> {
+        a.tree()
+            .rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.pattern,
+                    r.depth,
+                    r.stat.keys,
+                    r.stat.memory_bytes,
+                    r.learned,
+                    r.examples,
+                )
+            })
+            .collect()
+    }
+
+    /// The same keys in another order, split into `parts` accumulators at
+    /// random; the cap checked after every key.
+    fn run_shuffled(keys: &[String], cap: usize, parts: usize, seed: u64) -> PrefixAcc {
+        let cfg = PrefixConfig::new(&Separators::Auto, cap, 3);
+        let mut r = crate::testutil::Rng(seed);
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, r.below(i + 1));
+        }
+        let mut buf = Vec::new();
+        let mut accs: Vec<PrefixAcc> = (0..parts).map(|_| PrefixAcc::new(cfg)).collect();
+        for i in order {
+            let k = &keys[i];
+            let a = &mut accs[r.below(parts)];
+            a.add(
+                k.as_bytes(),
+                cfg.template(k.as_bytes(), &mut buf),
+                &stat(i as u64),
+            );
+            assert!(a.len() <= cap, "{} patterns over the cap {cap}", a.len());
+            assert!(a.nodes() <= cap * MAX_DEPTH);
+        }
+        while accs.len() > 1 {
+            let b = accs.swap_remove(r.below(accs.len()));
+            let i = r.below(accs.len());
+            accs[i].merge(b);
+            assert!(accs[i].len() <= cap);
+        }
+        accs.pop().unwrap()
+    }
+
+    #[test]
+    fn patterns_do_not_depend_on_threads_or_order() {
+        for seed in 0..24 {
+            let ks = mixed_keys(seed, 3000);
+            for cap in [1, 3, 40, 100_000] {
+                let one = flat_full(&run_shuffled(&ks, cap, 1, seed));
+                for (parts, order) in [(1, 1), (2, 2), (3, 3), (8, 4)] {
+                    let many = run_shuffled(&ks, cap, parts, seed * 31 + order);
+                    assert!(
+                        one == flat_full(&many),
+                        "seed {seed}, cap {cap}, {parts} parts"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

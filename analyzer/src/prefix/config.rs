@@ -4,7 +4,7 @@
 
 /// Most segments a pattern keeps.
 pub const MAX_DEPTH: usize = 8;
-/// Segments longer than this are replaced by `*`.
+/// Segments longer than this are split on `.`/`-`/`_` further, to a bounded length.
 pub const MAX_SEGMENT_BYTES: usize = 64;
 /// Default cap on distinct patterns ([`PrefixConfig::cap`]).
 pub const DEFAULT_CAP: usize = 100_000;

@@ -9,25 +9,40 @@
 //! dates, UUIDs and floats). Explicit separators (`--separators ":|"`)
 //! replace that set; templating applies in both modes.
 //!
-//! Identifier rules, for a segment (checked whole first, then for each part
-//! of it between `-`, `_`, `.`, `@`, `+`, `=`, `,`, `#` or a space):
-//! - decimal numbers, and "numeric" tokens: digits with `-._+,TZ` between
-//!   them and at least as many digits as other characters (`2024-01-31`,
-//!   `20240131`, `1700000000`, `3.14`, `10.0.0.1`, `2024-01-31T10:00Z`'s parts);
-//! - UUIDs (`8-4-4-4-12` hex digits);
+//! Identifier rules, for a segment (checked whole first, then part by
+//! part between `-`, `_`, `.`, `@`, `+`, `=`, `,`, `#` or a space):
+//! - decimal numbers, and "numeric" tokens: digits with `-._+,TZ:` between
+//!   them and at least as many digits as other characters, signed or not
+//!   (`2024-01-31`, `20240131`, `1700000000`, `-3.14`, `10.0.0.1`);
+//! - times and IPv6 addresses, which hold the separator `:` and are found
+//!   before the key is split (`12:30:00`, `2024-11-05T12:30:00Z`, `::1`);
+//! - UUIDs (`8-4-4-4-12` hex digits, any case), also inside a segment
+//!   (`job-<uuid>-result` → `job-*-result`);
 //! - hex strings of 8 or more characters, or of 4 or more containing both a
 //!   digit and a letter (`9f86d081884c7d65`, `a1b2`);
 //! - random-looking tokens: letters and digits (and `+/=`) with at least one
 //!   of each, 12 characters or more, or 8 or more alternating between
-//!   letters and digits at least 3 times (`k3j4h5g6`);
+//!   letters and digits at least 3 times (`k3j4h5g6`, ULIDs); base64url
+//!   tokens of 16 bytes or more (both cases, digits, `-_` allowed);
 //! - e-mail addresses (a `@` with something on both sides);
-//! - segments longer than 64 bytes, and segments with control bytes or
-//!   invalid UTF-8 (binary ids).
+//! - binary ids (control bytes or invalid UTF-8).
 //!
-//! A segment whose parts all became `*` becomes one `*` (`2024-01-31` →
-//! `*`, not `*-*-*`). Plain words are kept (`profile`, `reply.to`,
-//! `v2`). Keys with more than [`MAX_DEPTH`] segments: the last kept
-//! segment is `*` and stands for the rest.
+//! A part from which the rest of the segment is one identifier ends the
+//! segment's pattern with `*` (`celery-task-meta-<uuid>` →
+//! `celery-task-meta-*`); identifiers next to each other are one `*`, and
+//! a segment whose parts all are becomes one `*` (`2024-01-31` → `*`, not
+//! `*-*-*`). A segment or part with an alphabetic stem and an identifier
+//! tail keeps the stem (`usercart12345` → `usercart*`). Segments over 64
+//! bytes are split the same way, keeping at most 16 parts and 128 bytes
+//! before a final `*`. Plain words are kept (`profile`, `reply.to`, `v2`).
+//! Keys with more than [`MAX_DEPTH`] segments: the last kept segment is `*`
+//! and stands for the rest.
+//!
+//! Learned wildcards: under one parent pattern, a position
+//! with more than [`WIDE_CHILDREN`] distinct literal values becomes `*`
+//! (`user:alice`, `user:bob`, … → `user:*`) as the accumulator counts keys;
+//! the tree says which patterns hold such a `*` and keeps the two smallest
+//! keys of each node ([`PrefixRow`]).
 //!
 //! Tree: a pattern of `d` segments is counted at every depth `1..=d`, under
 //! its first `k` segments (`user`, `user:*`, `user:*:profile`); the row of
@@ -39,16 +54,22 @@
 //! the first segment cut to 2 bytes + `*` (kept when 2 bytes or less), then `*` alone) and the map is
 //! rebuilt. A worker only coarsens when the keys *it* saw exceed the cap at
 //! that level, so the whole file does too; merging takes the coarser level
-//! of the two and coarsens further while over the cap. The result is
-//! always the finest level at which the whole file fits the cap, whatever
-//! the split into chunks and threads. `keys.parquet`'s `prefix` column is
+//! of the two and coarsens further while over the cap. Without learned
+//! wildcards the result is always the finest level at which the whole file
+//! fits the cap, whatever the split into chunks and threads; with them, a
+//! worker that has not yet seen a position's values pass the threshold
+//! holds them unfolded, so near the cap it may cut one level more than the
+//! whole file needed (the learned wildcards themselves never depend on the
+//! split). `keys.parquet`'s `prefix` column is
 //! never coarsened (it is computed per key).
 
 mod acc;
 mod cliffs;
 mod config;
+mod examples;
 mod hasher;
 mod identifiers;
+mod learn;
 mod stat;
 mod template;
 mod tree;
@@ -57,5 +78,6 @@ pub use acc::{PatternSlot, PrefixAcc};
 pub use cliffs::{utc_minute, CliffAcc, CLIFF_HORIZON_MS};
 pub use config::{PrefixConfig, Separators, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES};
 pub use hasher::{FastHasher, FastState};
+pub use learn::WIDE_CHILDREN;
 pub use stat::{kind_index, KeyStat, PrefixStat};
 pub use tree::{PrefixRow, PrefixTree};

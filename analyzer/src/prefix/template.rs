@@ -1,14 +1,27 @@
 //! Templating: a key turned into its pattern (`user:1234:profile` →
 //! `user:*:profile`) in one pass over its bytes.
 
-use super::config::{
-    PrefixConfig, F_ALNUM, F_DIGIT, F_HEX, F_LETTER, MAX_DEPTH, MAX_SEGMENT_BYTES,
+use super::config::{PrefixConfig, F_DIGIT, F_HEX, F_LETTER, MAX_DEPTH, MAX_SEGMENT_BYTES};
+use super::identifiers::{
+    colon_span, is_b64_token, is_binary, is_identifier, shape, stem_len, uuid_at, whole_identifier,
 };
-use super::identifiers::{is_binary, is_email, is_identifier, shape, shape_is_identifier};
+
+/// Most parts of a long segment kept before a `*` stands for the rest.
+const MAX_PARTS: usize = 16;
+/// Most bytes a segment's pattern takes before a `*` stands for the rest.
+const MAX_SEGMENT_PATTERN: usize = 2 * MAX_SEGMENT_BYTES;
 
 impl PrefixConfig {
     /// Writes the pattern of `key` into `out` (cleared first) and returns it.
     pub fn template<'b>(&self, key: &[u8], out: &'b mut Vec<u8>) -> &'b [u8] {
+        self.template_with::<true>(key, out)
+    }
+
+    /// [`PrefixConfig::template`]; without `FAST`, every segment goes
+    /// through the identifier rules (the reference its shortcuts are
+    /// tested against).
+    #[inline(always)]
+    fn template_with<'b, const FAST: bool>(&self, key: &[u8], out: &'b mut Vec<u8>) -> &'b [u8] {
         out.clear();
         // `key[kept..start]` (kept segments and separators) is still to be
         // copied to `out`.
@@ -16,7 +29,24 @@ impl PrefixConfig {
         let mut start = 0;
         let mut depth = 0;
         loop {
-            let (end, lacks) = self.scan(key, start);
+            let (mut end, lacks) = self.scan(key, start);
+            let n = end - start;
+            // Times and IPv6 addresses hold `:`: one identifier, one segment.
+            let mut span = false;
+            if key.get(end) == Some(&b':')
+                && self.is_sep(b':')
+                && (n == 0
+                    || (n <= 4 && lacks & F_HEX == 0)
+                    || (n <= 13 && key[start].is_ascii_digit()))
+            {
+                if let Some(len) = colon_span(&key[start..]) {
+                    let e = start + len;
+                    if e == key.len() || self.is_sep(key[e]) || self.inner[key[e] as usize] {
+                        end = e;
+                        span = true;
+                    }
+                }
+            }
             depth += 1;
             let last = end == key.len();
             if depth == MAX_DEPTH && !last {
@@ -25,7 +55,16 @@ impl PrefixConfig {
                 return out;
             }
             let seg = &key[start..end];
-            match segment_shape(seg.len(), lacks) {
+            let decided = if span {
+                Some(true)
+            } else if FAST {
+                segment_shape(seg.len(), lacks)
+            } else if seg.is_empty() {
+                Some(false)
+            } else {
+                None
+            };
+            match decided {
                 Some(false) => {}
                 Some(true) => {
                     out.extend_from_slice(&key[kept..start]);
@@ -47,53 +86,134 @@ impl PrefixConfig {
         out
     }
 
-    /// The identifier rules on a non-empty segment of at most
-    /// [`MAX_SEGMENT_BYTES`] that is neither all letters nor all digits
-    /// (the shapes [`segment_shape`] leaves).
+    /// The identifier rules on a non-empty segment (the shapes
+    /// [`segment_shape`] leaves, or any without the shortcuts).
     #[inline(never)]
     fn template_segment(&self, seg: &[u8], out: &mut Vec<u8>) {
         let sh = shape(seg);
-        if seg.len() > MAX_SEGMENT_BYTES
-            || shape_is_identifier(seg, &sh)
-            || is_binary(seg, &sh)
-            || is_email(seg)
-        {
+        if is_binary(seg, &sh) {
             out.push(b'*');
             return;
         }
         if !seg.iter().any(|&b| self.inner[b as usize]) {
-            out.extend_from_slice(seg);
+            match stem_len(seg) {
+                Some(stem)
+                    if stem <= MAX_SEGMENT_BYTES && !sh.all_hex(seg) && !is_b64_token(seg, &sh) =>
+                {
+                    out.extend_from_slice(&seg[..stem]);
+                    out.push(b'*');
+                }
+                _ if seg.len() > MAX_SEGMENT_BYTES || whole_identifier(seg, &sh) => out.push(b'*'),
+                _ => out.extend_from_slice(seg),
+            }
             return;
         }
-        // Part by part; one `*` if every non-empty part is an identifier.
+        if whole_identifier(seg, &sh) {
+            out.push(b'*');
+            return;
+        }
+        self.template_parts(seg, out);
+    }
+
+    /// A segment part by part (between the inner bytes `-_.@+=,# `): a
+    /// part that starts an identifier running to the end of the segment
+    /// (`celery-task-meta-<uuid>`) or a UUID, or that is one, becomes `*`;
+    /// identifiers next to each other are one `*` (`report-2024-11-05` →
+    /// `report-*`); one `*` if every part is one. Long segments keep at
+    /// most [`MAX_PARTS`] parts and [`MAX_SEGMENT_PATTERN`] bytes.
+    fn template_parts(&self, seg: &[u8], out: &mut Vec<u8>) {
+        let n = seg.len();
         let mark = out.len();
         let mut all_ids = true;
         let mut any_part = false;
-        let mut start = 0;
-        for i in 0..=seg.len() {
-            if i < seg.len() && !self.inner[seg[i] as usize] {
+        // The last thing written is `*` and one inner byte.
+        let mut after_id = false;
+        let mut parts = 0;
+        let mut i = 0;
+        while i < n {
+            let j = seg[i..]
+                .iter()
+                .position(|&b| self.inner[b as usize])
+                .map_or(n, |p| i + p);
+            let part = &seg[i..j];
+            if part.is_empty() {
+                out.push(seg[i]);
+                after_id = false;
+                i += 1;
                 continue;
             }
-            let part = &seg[start..i];
-            if !part.is_empty() {
-                any_part = true;
-                if is_identifier(part) {
-                    out.push(b'*');
+            any_part = true;
+            parts += 1;
+            if parts > MAX_PARTS || out.len() - mark > MAX_SEGMENT_PATTERN {
+                // The rest stands as one `*`.
+                if after_id {
+                    out.pop();
                 } else {
+                    out.push(b'*');
+                }
+                all_ids = false;
+                break;
+            }
+            let mut stem = None;
+            let id_end =
+                if j < n && uuid_at(&seg[i..]) && (i + 36 == n || self.inner[seg[i + 36] as usize])
+                {
+                    Some(i + 36)
+                } else if i > 0 && j < n && idish(part) && {
+                    let rest = &seg[i..];
+                    whole_identifier(rest, &shape(rest))
+                } {
+                    Some(n)
+                } else {
+                    stem = stem_len(part).filter(|_| {
+                        let sh = shape(part);
+                        !sh.all_hex(part) && !is_b64_token(part, &sh)
+                    });
+                    (stem.is_none() && (part.len() > MAX_SEGMENT_BYTES || is_identifier(part)))
+                        .then_some(j)
+                };
+            match id_end {
+                Some(e) => {
+                    if after_id {
+                        // `*-` then an identifier: one `*`.
+                        out.pop();
+                    } else {
+                        out.push(b'*');
+                    }
+                    i = e;
+                }
+                None => {
                     all_ids = false;
-                    out.extend_from_slice(part);
+                    match stem {
+                        Some(stem) => {
+                            out.extend_from_slice(&part[..stem]);
+                            out.push(b'*');
+                        }
+                        None => out.extend_from_slice(part),
+                    }
+                    i = j;
                 }
             }
-            if i < seg.len() {
+            after_id = id_end.is_some();
+            if i < n {
                 out.push(seg[i]);
+                i += 1;
             }
-            start = i + 1;
         }
         if all_ids && any_part {
             out.truncate(mark);
             out.push(b'*');
         }
     }
+}
+
+/// A part that may start a longer identifier: it holds a digit or a
+/// capital letter, or is 4 hex digits or more (`cdeb` of a UUID); plain
+/// lower-case words (`meta`) do not.
+fn idish(part: &[u8]) -> bool {
+    part.iter()
+        .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        || (part.len() >= 4 && part.iter().all(u8::is_ascii_hexdigit))
 }
 
 /// The common segment shapes, decided from the length `n` of a segment
@@ -105,20 +225,19 @@ impl PrefixConfig {
 fn segment_shape(n: usize, lacks: u8) -> Option<bool> {
     if n == 0 {
         Some(false)
-    } else if n > MAX_SEGMENT_BYTES || lacks & F_DIGIT == 0 {
-        // Too long, or a number.
+    } else if lacks & F_DIGIT == 0 {
+        // A number.
         Some(true)
     } else if lacks & F_LETTER == 0 {
-        // A word, unless it is a long hex string (`deadbeef`).
-        Some(n >= 8 && lacks & F_HEX == 0)
+        // A word, unless it is a long hex string (`deadbeef`) or too long.
+        Some(n > MAX_SEGMENT_BYTES || (n >= 8 && lacks & F_HEX == 0))
     } else if lacks & F_HEX == 0 {
         // Hex digits and letters both: hex from 4 characters, a word
         // below (`a1`).
         Some(n >= 4)
-    } else if lacks & F_ALNUM == 0 && n >= 12 {
-        // Letters and digits both: a random token.
-        Some(true)
     } else {
+        // Letters and digits both (a stem and an id, or a token), and the
+        // rest.
         None
     }
 }
@@ -171,6 +290,51 @@ mod tests {
         assert_eq!(t(b"a:b:c:d:e:f:g:h"), "a:b:c:d:e:f:g:h");
         let long = format!("blob:{}", "x".repeat(100));
         assert_eq!(t(long.as_bytes()), "blob:*");
+        // Whole identifiers before splitting.
+        let uuid = "3f2a9c1e-cdeb-afaf-8b2e-0c4d5e6f7a8b";
+        assert_eq!(
+            t(format!("celery-task-meta-{uuid}").as_bytes()),
+            "celery-task-meta-*"
+        );
+        assert_eq!(
+            t(format!("job-{}-result", uuid.to_uppercase()).as_bytes()),
+            "job-*-result"
+        );
+        assert_eq!(t(b"x:3F2A9C1ECDEBAFAF8B2E0C4D5E6F7A8B"), "x:*");
+        assert_eq!(t(b"q:01ARZ3NDEKTSV4RRFFQ69G5FAV"), "q:*");
+        assert_eq!(t(b"tok:aGVsbG8-d29y_bGQhIQ-8xQz"), "tok:*");
+        assert_eq!(t(b"rate_limit:10.0.0.1"), "rate_limit:*");
+        assert_eq!(t(b"rl:2001:db8::ff00:42:8329:hits"), "rl:*:hits");
+        assert_eq!(t(b"rl:::1"), "rl:*");
+        assert_eq!(t(b"stat:2024-11-05"), "stat:*");
+        assert_eq!(t(b"ts:12:30:00"), "ts:*");
+        assert_eq!(t(b"ts:2024-11-05T12:30:00Z:n"), "ts:*:n");
+        assert_eq!(t(b"ts:2024-11-05T12:30:00.123+01:00"), "ts:*");
+        assert_eq!(t(b"report-2024-11-05"), "report-*");
+        assert_eq!(t(b"t:-12.5"), "t:*");
+        assert_eq!(t(b"t:+3"), "t:*");
+        assert_eq!(t(b"m:name-alice@example.com"), "m:*");
+        assert_eq!(t(b"usercart12345"), "usercart*");
+        assert_eq!(t(b"sess8f3a9c01d2"), "sess*");
+        assert_eq!(t(b"lock:order12345"), "lock:order*");
+        assert_eq!(t(b"sha256"), "sha256");
+        assert_eq!(t(b"Some_Class_Name2x"), "Some_Class_Name2x");
+        // Long segments are split further, to a bounded length.
+        let md5a = "0cc175b9c0f1b6a831c399e269772661";
+        let md5b = "92eb5ffee6ae2fec3ad71c777531578f";
+        let django = format!(":1:views.decorators.cache.cache_page..GET.{md5a}.{md5b}.en-us.UTC");
+        assert_eq!(
+            t(django.as_bytes()),
+            ":*:views.decorators.cache.cache_page..GET.*.en-us.UTC"
+        );
+        let many = (0..40)
+            .map(|i| format!("w{}", (b'a' + i % 26) as char))
+            .collect::<Vec<_>>();
+        let p = t(format!("k:{}", many.join(".")).as_bytes());
+        assert!(
+            p.len() <= 2 + MAX_SEGMENT_PATTERN + 4 && p.ends_with('*'),
+            "{p}"
+        );
         // Explicit separators.
         assert_eq!(Separators::parse("auto"), Some(Separators::Auto));
         assert_eq!(
@@ -187,216 +351,13 @@ mod tests {
     }
 }
 
-/// [`PrefixConfig::template`] against a frozen copy of its first,
-/// straightforward implementation, on many generated keys of varied shapes.
+/// [`PrefixConfig::template`] against itself without its shortcuts (every
+/// segment through the identifier rules), on many generated keys of varied
+/// shapes.
 #[cfg(test)]
 mod reference_tests {
     use super::*;
     use crate::prefix::config::{Separators, DEFAULT_CAP};
-
-    // ---- The reference: the original implementation, kept verbatim in
-    // behaviour (own tables and helpers, so later changes to the module's
-    // helpers cannot change it).
-
-    struct RefConfig {
-        sep: [bool; 256],
-        inner: [bool; 256],
-    }
-
-    impl RefConfig {
-        fn new(seps: &Separators) -> RefConfig {
-            let mut sep = [false; 256];
-            for &b in seps.bytes() {
-                sep[b as usize] = true;
-            }
-            let mut inner = [false; 256];
-            for &b in b"-_.@+=,# " {
-                inner[b as usize] = !sep[b as usize];
-            }
-            RefConfig { sep, inner }
-        }
-    }
-
-    const R_DIGIT: u8 = 1;
-    const R_HEX_LETTER: u8 = 2;
-    const R_LETTER: u8 = 4;
-    const R_NUM_PUNCT: u8 = 8;
-    const R_TOK_PUNCT: u8 = 16;
-    const R_ODD: u8 = 32;
-
-    fn r_class(b: u8) -> u8 {
-        let mut c = if b.is_ascii_digit() {
-            R_DIGIT
-        } else if b.is_ascii_hexdigit() {
-            R_HEX_LETTER | R_LETTER
-        } else if b.is_ascii_alphabetic() {
-            R_LETTER
-        } else if !(0x20..0x7f).contains(&b) {
-            R_ODD
-        } else {
-            0
-        };
-        if b"-._+,TZ".contains(&b) {
-            c |= R_NUM_PUNCT;
-        }
-        if b"+/=".contains(&b) {
-            c |= R_TOK_PUNCT;
-        }
-        c
-    }
-
-    #[derive(Default)]
-    struct RShape {
-        digits: usize,
-        letters: usize,
-        any: u8,
-        numeric: usize,
-        hex: usize,
-        token: usize,
-        switches: usize,
-    }
-
-    fn r_shape(t: &[u8]) -> RShape {
-        let mut s = RShape::default();
-        let mut prev_digit = None;
-        for &b in t {
-            let c = r_class(b);
-            s.any |= c;
-            let digit = c & R_DIGIT != 0;
-            s.digits += usize::from(digit);
-            s.letters += usize::from(c & R_LETTER != 0);
-            s.numeric += usize::from(c & (R_DIGIT | R_NUM_PUNCT) != 0);
-            s.hex += usize::from(c & (R_DIGIT | R_HEX_LETTER) != 0);
-            s.token += usize::from(c & (R_DIGIT | R_LETTER | R_TOK_PUNCT) != 0);
-            if c & (R_DIGIT | R_LETTER) != 0 {
-                s.switches += usize::from(prev_digit.is_some_and(|p| p != digit));
-                prev_digit = Some(digit);
-            }
-        }
-        s
-    }
-
-    fn r_is_identifier(t: &[u8]) -> bool {
-        !t.is_empty() && r_shape_is_identifier(t, &r_shape(t))
-    }
-
-    fn r_shape_is_identifier(t: &[u8], s: &RShape) -> bool {
-        let n = t.len();
-        if s.digits > 0
-            && s.numeric == n
-            && s.digits >= n - s.digits
-            && (t[0].is_ascii_digit() || t[0] == b'-')
-        {
-            return true;
-        }
-        if s.hex == n && (n >= 8 || (n >= 4 && s.digits > 0 && s.letters > 0)) {
-            return true;
-        }
-        if s.digits > 0 && s.letters > 0 && s.token == n && (n >= 12 || (n >= 8 && s.switches >= 3))
-        {
-            return true;
-        }
-        n == 36
-            && t.iter().enumerate().all(|(i, &b)| match i {
-                8 | 13 | 18 | 23 => b == b'-',
-                _ => b.is_ascii_hexdigit(),
-            })
-    }
-
-    fn r_is_email(t: &[u8]) -> bool {
-        t.iter()
-            .position(|&b| b == b'@')
-            .is_some_and(|p| p > 0 && p + 1 < t.len())
-    }
-
-    fn r_is_binary(t: &[u8], s: &RShape) -> bool {
-        s.any & R_ODD != 0
-            && (t.iter().any(|&b| b < 0x20 || b == 0x7f) || std::str::from_utf8(t).is_err())
-    }
-
-    fn r_template_segment(cfg: &RefConfig, seg: &[u8], out: &mut Vec<u8>) {
-        if seg.is_empty() {
-            return;
-        }
-        if seg.len() <= MAX_SEGMENT_BYTES {
-            if seg.iter().all(u8::is_ascii_alphabetic) {
-                if seg.len() >= 8 && seg.iter().all(u8::is_ascii_hexdigit) {
-                    out.push(b'*');
-                } else {
-                    out.extend_from_slice(seg);
-                }
-                return;
-            }
-            if seg.iter().all(u8::is_ascii_digit) {
-                out.push(b'*');
-                return;
-            }
-        }
-        let sh = r_shape(seg);
-        if seg.len() > MAX_SEGMENT_BYTES
-            || r_shape_is_identifier(seg, &sh)
-            || r_is_binary(seg, &sh)
-            || r_is_email(seg)
-        {
-            out.push(b'*');
-            return;
-        }
-        if !seg.iter().any(|&b| cfg.inner[b as usize]) {
-            out.extend_from_slice(seg);
-            return;
-        }
-        let mark = out.len();
-        let mut all_ids = true;
-        let mut any_part = false;
-        let mut start = 0;
-        for i in 0..=seg.len() {
-            if i < seg.len() && !cfg.inner[seg[i] as usize] {
-                continue;
-            }
-            let part = &seg[start..i];
-            if !part.is_empty() {
-                any_part = true;
-                if r_is_identifier(part) {
-                    out.push(b'*');
-                } else {
-                    all_ids = false;
-                    out.extend_from_slice(part);
-                }
-            }
-            if i < seg.len() {
-                out.push(seg[i]);
-            }
-            start = i + 1;
-        }
-        if all_ids && any_part {
-            out.truncate(mark);
-            out.push(b'*');
-        }
-    }
-
-    fn reference_template(cfg: &RefConfig, key: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let mut depth = 0;
-        loop {
-            let end = key[start..]
-                .iter()
-                .position(|&b| cfg.sep[b as usize])
-                .map_or(key.len(), |p| start + p);
-            depth += 1;
-            if depth == MAX_DEPTH && end < key.len() {
-                out.push(b'*');
-                break;
-            }
-            r_template_segment(cfg, &key[start..end], &mut out);
-            if end >= key.len() {
-                break;
-            }
-            out.push(key[end]);
-            start = end + 1;
-        }
-        out
-    }
 
     // ---- A deterministic generator of keys.
 
@@ -589,7 +550,7 @@ mod reference_tests {
         let mut out = Vec::new();
         for seps in &configs {
             let cfg = PrefixConfig::new(seps, DEFAULT_CAP, 3);
-            let reference = RefConfig::new(seps);
+            let mut want_buf = Vec::new();
             let mut sep_bytes = seps.bytes().to_vec();
             // Keys split on the config's separators and on others.
             sep_bytes.extend_from_slice(b":|/.");
@@ -599,25 +560,25 @@ mod reference_tests {
                 } else {
                     key(&mut r, &sep_bytes)
                 };
-                let want = reference_template(&reference, &k);
+                let want = cfg.template_with::<false>(&k, &mut want_buf);
                 let got = cfg.template(&k, &mut out);
                 assert!(
                     got == want,
                     "{seps:?} key {:?}: got {:?}, want {:?}",
                     String::from_utf8_lossy(&k),
                     String::from_utf8_lossy(got),
-                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(want),
                 );
             }
         }
         // Every single byte and every pair, alone and between separators.
         let cfg = PrefixConfig::default();
-        let reference = RefConfig::new(&Separators::Auto);
+        let mut want_buf = Vec::new();
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 for k in [vec![a], vec![a, b], vec![b'x', b':', a, b, b'1', b'2']] {
-                    let want = reference_template(&reference, &k);
-                    assert_eq!(cfg.template(&k, &mut out), &want[..], "{k:?}");
+                    let want = cfg.template_with::<false>(&k, &mut want_buf);
+                    assert_eq!(cfg.template(&k, &mut out), want, "{k:?}");
                 }
             }
         }

@@ -13,6 +13,11 @@ pub struct PrefixRow {
     pub depth: usize,
     /// Totals of the keys whose pattern is this one or lies under it.
     pub stat: PrefixStat,
+    /// A `*` of the pattern was learned from the data (a position with
+    /// many distinct values), not set by the identifier rules.
+    pub learned: bool,
+    /// The two smallest keys under it (fewer when it has fewer).
+    pub examples: Vec<Vec<u8>>,
 }
 
 /// The prefix tree, rows sorted by pattern.

@@ -125,6 +125,9 @@ pub struct FileView {
     pub cliffs: Vec<(i64, u64, u64)>,
     /// Prefix tree nodes, most memory first.
     pub prefixes: Vec<PrefixNode>,
+    /// `summary.json`'s top prefixes: pattern, how it was formed (`rule`
+    /// or `learned`), two example keys.
+    pub pattern_notes: Vec<(String, String, Vec<String>)>,
     /// Big keys: the top by memory of each type and every key over a
     /// threshold, most memory first ([`sort_big_keys`]).
     pub big_keys: Vec<KeyRow>,
@@ -306,6 +309,13 @@ impl FileView {
                 )
             }),
             prefixes: Vec::new(),
+            pattern_notes: rows(f, "top_prefixes", |p| {
+                (
+                    s(p, "pattern"),
+                    s(p, "formed"),
+                    rows(p, "examples", json_key),
+                )
+            }),
             big_keys,
             hot_lfu: rows(f, "hot_keys_by_lfu", key_row),
             hot_lru: rows(f, "hot_keys_by_lru", key_row),

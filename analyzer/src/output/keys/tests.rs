@@ -104,7 +104,8 @@ impl Numbering {
         if self.rows == self.coarsen_at {
             let mut many = Numbering::acc();
             for i in 0..3000 {
-                many.add(format!("zz{i}").as_bytes(), &Numbering::stat());
+                let k = format!("zz{i}");
+                many.add(k.as_bytes(), k.as_bytes(), &Numbering::stat());
             }
             self.acc.merge(many);
         }
@@ -115,17 +116,19 @@ impl Numbering {
             self.rounds += 1;
             let mut other = Numbering::acc();
             for i in (0..3000).rev() {
-                other.add(format!("user:*:{i}").as_bytes(), &Numbering::stat());
+                let k = format!("u{i}:*");
+                other.add(k.as_bytes(), k.as_bytes(), &Numbering::stat());
             }
             for b in (0..=255u8).rev() {
-                other.add(&[b'p', 0xff, b], &Numbering::stat());
+                other.add(&[b'p', 0xff, b], &[b'p', 0xff, b], &Numbering::stat());
             }
             for i in 0..self.rounds {
-                other.add(format!("extra{i}").as_bytes(), &Numbering::stat());
+                let k = format!("extra{i}");
+                other.add(k.as_bytes(), k.as_bytes(), &Numbering::stat());
             }
             self.acc.merge(other);
         }
-        let slot = self.acc.add(pattern, &Numbering::stat());
+        let slot = self.acc.add(pattern, pattern, &Numbering::stat());
         self.numbered += usize::from(slot.is_some());
         slot
     }
@@ -213,7 +216,7 @@ fn round_trip_numbered(
         let memory = extreme(r >> 3);
         let prefix: Vec<u8> = match r % 11 {
             0 => vec![b'p', 0xff, (r >> 50) as u8],
-            _ => format!("user:*:{}", r % 3000).into_bytes(),
+            _ => format!("u{}:*", r % 3000).into_bytes(),
         };
         written.push(Row {
             db: i32::try_from(facts.db).unwrap_or(i32::MAX),

@@ -1,6 +1,7 @@
 //! The prefix drill-down: the data of the icicle the script draws (every
-//! node with its parent), and a plain table of the top prefixes for
-//! readers without JavaScript.
+//! node with its parent), and a plain table of the top prefixes (with how
+//! each pattern was formed and two example keys) for readers without
+//! JavaScript.
 
 use std::collections::HashMap;
 
@@ -66,6 +67,13 @@ pub fn render(f: &FileView, id: usize) -> String {
         .iter()
         .take(TABLE_ROWS)
         .map(|n| {
+            let note = f.pattern_notes.iter().find(|p| p.0 == n.pattern);
+            let examples = note.map_or(String::new(), |p| {
+                p.2.iter()
+                    .map(|k| format!("<code>{}</code>", esc(k)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
             vec![
                 format!("<code>{}</code>", esc(&n.pattern)),
                 format!("#{}", n.depth),
@@ -73,6 +81,8 @@ pub fn render(f: &FileView, id: usize) -> String {
                 format!("#{}", bytes(n.memory_bytes)),
                 format!("#{}", percent(n.memory_bytes, f.memory_bytes)),
                 format!("#{}", percent(n.keys_with_ttl, n.keys)),
+                esc(note.map_or("", |p| p.1.as_str())),
+                examples,
             ]
         })
         .collect();
@@ -85,7 +95,7 @@ pub fn render(f: &FileView, id: usize) -> String {
          <h3>Top prefixes by memory</h3>{}",
         table(
             "data",
-            &["prefix", "depth", "keys", "memory", "share", "with TTL"],
+            &["prefix", "depth", "keys", "memory", "share", "with TTL", "formed", "examples"],
             &rows
         )
     );
