@@ -34,7 +34,7 @@ pub(crate) struct Setup {
     pub(crate) dir: TempDir,
     pub(crate) store: String,
     pub(crate) allowed: PathBuf,
-    reports: PathBuf,
+    pub(crate) reports: PathBuf,
     _pg: Option<testkit::Postgres>,
 }
 

@@ -5,6 +5,7 @@ mod cleanup;
 mod conformance;
 mod console;
 mod diff;
+mod faults;
 mod formats;
 mod house;
 mod interop;

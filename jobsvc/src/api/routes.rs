@@ -7,9 +7,7 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{
-    apps, doc, guard, listing, preview, report_view, reports, status, tickets, users,
-};
+use super::{apps, doc, guard, listing, preview, report_view, reports, status, tickets, users};
 use crate::error::Error;
 use crate::service::Shared;
 

@@ -249,7 +249,20 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
         finished.store(true, Ordering::SeqCst);
         r
     })
-    .map_err(|e| Error::internal(format!("analysis: {e}")))?;
+    .map_err(|e| {
+        // No partial report: a failed write (a full disk) leaves nothing
+        // behind that could be taken for a result.
+        let removed = std::fs::remove_dir_all(&out).is_ok() || !out.exists();
+        Error::internal(format!(
+            "analysis: writing the report into {} failed: {e}{}",
+            out.display(),
+            if removed {
+                " (what was written is removed)"
+            } else {
+                " (what was written could not be removed)"
+            }
+        ))
+    })?;
     let keys: u64 = report.files.iter().map(|f| f.acc.keys).sum();
     let memory: u64 = report.files.iter().map(|f| f.acc.memory_bytes).sum();
     let metrics = &ctx.state().metrics;
