@@ -20,7 +20,7 @@ pub fn render(f: &FileView) -> String {
         Some(t) => utc_minute(t.saturating_mul(1000)),
         None => "not in the file".to_owned(),
     };
-    let cells = [
+    let mut cells = vec![
         ("Server", f.server.clone()),
         ("Snapshot taken", taken),
         ("Keys", count(f.keys)),
@@ -36,6 +36,17 @@ pub fn render(f: &FileView) -> String {
         ),
         ("Memory modelled for", f.modelled.clone()),
     ];
+    if f.keys_serialized > 0 {
+        cells.push((
+            "Estimated loosely",
+            format!(
+                "{} ({} of the estimate) in {} module keys: their serialized size",
+                bytes(f.memory_bytes_serialized),
+                percent(f.memory_bytes_serialized, f.memory_bytes),
+                count(f.keys_serialized)
+            ),
+        ));
+    }
     let mut out = format!(
         "<div class=\"source\">{}</div><dl class=\"headline\">",
         esc(&f.source)
