@@ -184,10 +184,11 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
     if loose.keys > 0 {
         let _ = writeln!(
             o,
-            "            of which ~{} ({:.1}%) in {} module keys is their serialized size, a loose estimate",
+            "            of which ~{} ({:.1}%) in {} module key{} is their serialized size, a loose estimate",
             human_bytes(loose.memory_bytes),
             pct(loose.memory_bytes, a.memory_bytes),
-            loose.keys
+            loose.keys,
+            if loose.keys == 1 { "" } else { "s" }
         );
     }
     let secs = r.seconds.max(1e-9);

@@ -40,10 +40,11 @@ pub fn render(f: &FileView) -> String {
         cells.push((
             "Estimated loosely",
             format!(
-                "{} ({} of the estimate) in {} module keys: their serialized size",
+                "{} ({} of the estimate) in {} module key{}: their serialized size",
                 bytes(f.memory_bytes_serialized),
                 percent(f.memory_bytes_serialized, f.memory_bytes),
-                count(f.keys_serialized)
+                count(f.keys_serialized),
+                if f.keys_serialized == 1 { "" } else { "s" }
             ),
         ));
     }
@@ -60,4 +61,23 @@ pub fn render(f: &FileView) -> String {
     }
     out.push_str("</dl>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loose_share_shows_only_when_there_is_one() {
+        let mut f = FileView {
+            memory_bytes: 1000,
+            ..FileView::default()
+        };
+        assert!(!render(&f).contains("Estimated loosely"));
+        f.keys_serialized = 3;
+        f.memory_bytes_serialized = 250;
+        let html = render(&f);
+        assert!(html.contains("Estimated loosely"), "{html}");
+        assert!(html.contains("in 3 module keys"), "{html}");
+    }
 }
