@@ -520,6 +520,7 @@ fn analyze_reads_the_corpus_like_info() {
             }
         }
     }
+    let mut serialized_keys = 0u64;
     for (i, f) in files.iter().enumerate() {
         let info = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
             .args(["info", "--json", "--no-checksum"])
@@ -547,6 +548,38 @@ fn analyze_reads_the_corpus_like_info() {
                         a["totals"]["keys"]
                     ));
                 }
+                // Module values, and only they, are estimated by their
+                // serialized size; summary.json totals them.
+                let batches = read_batches(&out.join("keys.parquet"));
+                let types = column_strings(&batches, "type");
+                let models = column_strings(&batches, "memory_model");
+                let memory = column_u64(&batches, "memory_bytes");
+                let (mut n, mut bytes) = (0u64, 0u64);
+                for ((t, m), b) in types.iter().zip(&models).zip(&memory) {
+                    let module = t.as_deref().unwrap_or_default().starts_with("module:");
+                    let want = if module { "serialized" } else { "model" };
+                    if m.as_deref() != Some(want) {
+                        problems.push(format!("{}: {t:?} has memory_model {m:?}", f.display()));
+                    }
+                    if module {
+                        n += 1;
+                        bytes += b;
+                    }
+                }
+                serialized_keys += n;
+                let file = &a["files"][0];
+                if (
+                    file["keys_serialized"].as_u64(),
+                    file["memory_bytes_serialized"].as_u64(),
+                ) != (Some(n), Some(bytes))
+                {
+                    problems.push(format!(
+                        "{}: summary says {} serialized keys of {} bytes, keys.parquet {n} of {bytes}",
+                        f.display(),
+                        file["keys_serialized"],
+                        file["memory_bytes_serialized"]
+                    ));
+                }
             }
             (false, Some(1)) => {
                 if out.join("keys.parquet").exists() {
@@ -561,6 +594,10 @@ fn analyze_reads_the_corpus_like_info() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        files.is_empty() || serialized_keys > 0,
+        "no module keys in the corpus"
+    );
 }
 
 /// The values of a column of every batch, as strings / u64s (nulls as "" / 0).

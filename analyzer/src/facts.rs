@@ -115,6 +115,40 @@ impl<'k> KeyFacts<'k> {
     pub fn type_name(&self) -> String {
         type_name(self.kind, self.module)
     }
+
+    /// How [`KeyFacts::memory_bytes`] was estimated.
+    pub fn memory_model(&self) -> MemoryModel {
+        MemoryModel::of(self.kind)
+    }
+}
+
+/// How a key's memory was estimated: `keys.parquet`'s `memory_model`
+/// column, and the loose share of `summary.json`'s totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryModel {
+    /// By the memory model of the server's layouts.
+    Model = 0,
+    /// A module value: its serialized size stands in for what the module
+    /// would report (a loose estimate).
+    Serialized = 1,
+}
+
+impl MemoryModel {
+    /// The model used for values of `kind`.
+    pub fn of(kind: Kind) -> MemoryModel {
+        match kind {
+            Kind::Module => MemoryModel::Serialized,
+            _ => MemoryModel::Model,
+        }
+    }
+
+    /// The column's value: `model` or `serialized`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryModel::Model => "model",
+            MemoryModel::Serialized => "serialized",
+        }
+    }
 }
 
 /// `string`, `list`, … or `module:<type name>`.

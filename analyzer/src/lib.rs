@@ -82,6 +82,9 @@
 //! writes a whole analysis to a directory.
 
 #![deny(missing_docs)]
+// `summary.json`'s per-file object is one `json!` literal, longer than
+// the default limit lets the macro expand.
+#![recursion_limit = "256"]
 
 mod accumulator;
 mod analyze;

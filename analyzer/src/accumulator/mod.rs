@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rdb_parser::{Kind, UNKNOWN_DB};
 
-use crate::facts::KeyFacts;
+use crate::facts::{KeyFacts, MemoryModel};
 use crate::model::{BigKey, Bucket, DbStat, ExpiryBucket, FileMeta, TypeKey, TypeStat};
 use crate::prefix::{CliffAcc, KeyStat, PatternSlot, PrefixAcc, PrefixConfig};
 use crate::server::{EncodingLimits, ObjEncoding};
@@ -329,6 +329,20 @@ impl Accumulator {
         self.hash_tags.merge(o.hash_tags);
         self.savings.merge(o.savings, n);
         self
+    }
+
+    /// Keys whose memory is their serialized size
+    /// ([`MemoryModel::Serialized`]), and that memory: the loosely
+    /// estimated share of [`Accumulator::memory_bytes`].
+    pub fn serialized(&self) -> Bucket {
+        let mut b = Bucket::default();
+        for ((tk, _), t) in &self.types {
+            if MemoryModel::of(tk.kind) == MemoryModel::Serialized {
+                b.keys += t.keys;
+                b.memory_bytes += t.memory_bytes;
+            }
+        }
+        b
     }
 
     /// The listpack limits of the server modelled (those [`SavingsAcc`] judged by).

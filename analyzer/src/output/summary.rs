@@ -221,6 +221,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         .take(1000)
         .map(big_key_json)
         .collect();
+    let serialized = a.serialized();
     json!({
         "source": r.source,
         "magic": m.magic,
@@ -241,6 +242,8 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "elements": a.elements,
         "rdb_bytes": a.rdb_bytes,
         "memory_bytes_estimate": a.memory_bytes,
+        "memory_bytes_serialized": serialized.memory_bytes,
+        "keys_serialized": serialized.keys,
         "estimate_to_used_mem": ratio,
         "seconds": r.seconds,
         "mb_per_s": per_second(m.size_bytes as f64 / 1e6, r.seconds),

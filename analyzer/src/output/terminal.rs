@@ -180,6 +180,17 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
         );
     }
     let _ = writeln!(o);
+    let loose = a.serialized();
+    if loose.keys > 0 {
+        let _ = writeln!(
+            o,
+            "            of which ~{} ({:.1}%) in {} module key{} is their serialized size, a loose estimate",
+            human_bytes(loose.memory_bytes),
+            pct(loose.memory_bytes, a.memory_bytes),
+            loose.keys,
+            if loose.keys == 1 { "" } else { "s" }
+        );
+    }
     let secs = r.seconds.max(1e-9);
     let _ = writeln!(
         o,

@@ -113,6 +113,10 @@ pub struct FileView {
     pub expires: u64,
     /// Estimated memory.
     pub memory_bytes: u64,
+    /// Keys whose estimate is their serialized size (module values).
+    pub keys_serialized: u64,
+    /// The memory of those keys: the loosely estimated share.
+    pub memory_bytes_serialized: u64,
     /// Bytes of key records in the file.
     pub rdb_bytes: u64,
     /// Per (type, encoding).
@@ -283,6 +287,8 @@ impl FileView {
             keys: u(f, "keys"),
             expires: u(f, "expires"),
             memory_bytes: u(f, "memory_bytes_estimate"),
+            keys_serialized: u(f, "keys_serialized"),
+            memory_bytes_serialized: u(f, "memory_bytes_serialized"),
             rdb_bytes: u(f, "rdb_bytes"),
             types: rows(f, "types", |t| TypeRow {
                 kind: s(t, "type"),

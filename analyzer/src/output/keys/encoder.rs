@@ -15,7 +15,7 @@ use crate::prefix::PatternSlot;
 
 /// The columns, in order: name, Arrow type, nullable, storage. The
 /// schema and the encoders are both made from this list.
-pub(super) const COLUMNS: [(&str, DataType, bool, Shape); 14] = [
+pub(super) const COLUMNS: [(&str, DataType, bool, Shape); 15] = [
     ("source", DataType::Utf8, false, Shape::Text),
     ("db", DataType::Int32, false, Shape::I32),
     ("key", DataType::Binary, false, Shape::Bytes),
@@ -30,6 +30,7 @@ pub(super) const COLUMNS: [(&str, DataType, bool, Shape); 14] = [
     ("lfu_freq", DataType::UInt8, true, Shape::U32),
     ("slot", DataType::UInt16, false, Shape::U32),
     ("prefix", DataType::Utf8, true, Shape::Text),
+    ("memory_model", DataType::Utf8, false, Shape::Text),
 ];
 
 const SOURCE: usize = 0;
@@ -45,6 +46,7 @@ const IDLE_SECONDS: usize = 10;
 const LFU_FREQ: usize = 11;
 const SLOT: usize = 12;
 const PREFIX: usize = 13;
+const MEMORY_MODEL: usize = 14;
 
 /// The schema of the `keys` table: one row per key.
 pub fn keys_schema() -> SchemaRef {
@@ -233,6 +235,8 @@ impl KeysEncoder {
             }
             None => c[PREFIX].text(prefix),
         }
+        let model = f.memory_model();
+        c[MEMORY_MODEL].indexed_text(model as usize, || model.as_str().as_bytes().to_vec());
         self.page_rows += 1;
         if self.page_rows < PAGE_ROWS && c[KEY].plain.len() < PAGE_KEY_BYTES {
             return Ok(None);

@@ -34,6 +34,7 @@ struct Row {
     lfu_freq: Option<u8>,
     slot: u16,
     prefix: String,
+    memory_model: String,
 }
 
 const KINDS: [Kind; 7] = [
@@ -232,6 +233,11 @@ fn round_trip_numbered(
             lfu_freq: facts.lfu_freq,
             slot: facts.slot,
             prefix: String::from_utf8_lossy(&prefix).into_owned(),
+            memory_model: match kind {
+                Kind::Module => "serialized",
+                _ => "model",
+            }
+            .to_owned(),
         });
         let slot = numbering.as_mut().and_then(|n| n.slot(&prefix));
         if let Some(g) = enc
@@ -279,6 +285,7 @@ fn round_trip_numbered(
                 lfu_freq: opt(c(11).as_ref()).then(|| c(11).as_primitive::<UInt8Type>().value(i)),
                 slot: c(12).as_primitive::<UInt16Type>().value(i),
                 prefix: c(13).as_string::<i32>().value(i).to_owned(),
+                memory_model: c(14).as_string::<i32>().value(i).to_owned(),
             });
         }
     }

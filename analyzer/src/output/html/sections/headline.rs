@@ -20,7 +20,7 @@ pub fn render(f: &FileView) -> String {
         Some(t) => utc_minute(t.saturating_mul(1000)),
         None => "not in the file".to_owned(),
     };
-    let cells = [
+    let mut cells = vec![
         ("Server", f.server.clone()),
         ("Snapshot taken", taken),
         ("Keys", count(f.keys)),
@@ -36,6 +36,18 @@ pub fn render(f: &FileView) -> String {
         ),
         ("Memory modelled for", f.modelled.clone()),
     ];
+    if f.keys_serialized > 0 {
+        cells.push((
+            "Estimated loosely",
+            format!(
+                "{} ({} of the estimate) in {} module key{}: their serialized size",
+                bytes(f.memory_bytes_serialized),
+                percent(f.memory_bytes_serialized, f.memory_bytes),
+                count(f.keys_serialized),
+                if f.keys_serialized == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     let mut out = format!(
         "<div class=\"source\">{}</div><dl class=\"headline\">",
         esc(&f.source)
@@ -49,4 +61,23 @@ pub fn render(f: &FileView) -> String {
     }
     out.push_str("</dl>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loose_share_shows_only_when_there_is_one() {
+        let mut f = FileView {
+            memory_bytes: 1000,
+            ..FileView::default()
+        };
+        assert!(!render(&f).contains("Estimated loosely"));
+        f.keys_serialized = 3;
+        f.memory_bytes_serialized = 250;
+        let html = render(&f);
+        assert!(html.contains("Estimated loosely"), "{html}");
+        assert!(html.contains("in 3 module keys"), "{html}");
+    }
 }
