@@ -76,17 +76,16 @@ impl SavingsAcc {
     #[inline]
     pub(crate) fn add(&mut self, f: &KeyFacts<'_>, memory: u64, limits: &EncodingLimits, n: usize) {
         match f.kind {
-            Kind::String => {
+            Kind::String
                 if f.elements >= COMPRESSIBLE_MIN_BYTES
-                    && (f.rdb_bytes as f64) <= COMPRESSIBLE_RATIO * f.elements as f64
-                {
-                    // Stored compressed, the value would take about what its
-                    // record takes in the file.
-                    let after = memory.saturating_sub(f.elements - f.rdb_bytes);
-                    self.compressible.add(memory, after);
-                    self.top_compressible
-                        .offer(n, memory - after.min(memory), f, memory);
-                }
+                    && (f.rdb_bytes as f64) <= COMPRESSIBLE_RATIO * f.elements as f64 =>
+            {
+                // Stored compressed, the value would take about what its
+                // record takes in the file.
+                let after = memory.saturating_sub(f.elements - f.rdb_bytes);
+                self.compressible.add(memory, after);
+                self.top_compressible
+                    .offer(n, memory - after.min(memory), f, memory);
             }
             Kind::Hash | Kind::Set | Kind::Zset => {
                 let Some((i, entries, value)) = limit_of(f, limits) else {
