@@ -221,7 +221,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         .take(1000)
         .map(big_key_json)
         .collect();
-    json!({
+    let mut file = json!({
         "source": r.source,
         "magic": m.magic,
         "rdb_version": m.rdb_version,
@@ -268,7 +268,11 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "savings": savings_json(r),
         "over_threshold_keys": a.over_threshold.len(),
         "over_threshold": over,
-    })
+    });
+    // A worker passed the memory bound before the whole file was seen:
+    // only then may `prefix_level` depend on the threads.
+    file["prefix_cut_by_memory"] = json!(a.prefixes.forced());
+    file
 }
 
 /// `summary.json` for all files: per-file sections and overall totals.
