@@ -131,8 +131,10 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub(crate) prefix_depth: usize,
     /// Most distinct key patterns kept per file. Beyond, every pattern is
-    /// cut one segment shorter until they fit (deterministic: the same
-    /// result whatever --threads); keys.parquet's `prefix` is never cut.
+    /// cut one segment shorter until they fit, after the workers merge (the
+    /// same result whatever --threads, unless a worker held 8 times the cap
+    /// first: summary.json's `prefix_cut_by_memory` says so); keys.parquet's
+    /// `prefix` is never cut.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub(crate) prefix_cap: usize,
     /// Strings longer than this many bytes are big keys.

@@ -203,6 +203,7 @@ pub fn analyze_rdb(
         return Err(Error::WriterGone);
     }
     w.acc.settle();
+    w.acc.prefixes.finish();
     Ok(FileReport {
         source: source.to_owned(),
         meta,

@@ -222,7 +222,7 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         .map(big_key_json)
         .collect();
     let serialized = a.serialized();
-    json!({
+    let mut file = json!({
         "source": r.source,
         "magic": m.magic,
         "rdb_version": m.rdb_version,
@@ -271,7 +271,11 @@ pub fn file_json(r: &FileReport, top_n: usize) -> Value {
         "savings": savings_json(r),
         "over_threshold_keys": a.over_threshold.len(),
         "over_threshold": over,
-    })
+    });
+    // A worker passed the memory bound before the whole file was seen:
+    // only then may `prefix_level` depend on the threads.
+    file["prefix_cut_by_memory"] = json!(a.prefixes.forced());
+    file
 }
 
 /// `summary.json` for all files: per-file sections and overall totals.

@@ -48,19 +48,18 @@
 //! its first `k` segments (`user`, `user:*`, `user:*:profile`); the row of
 //! a node counts the keys whose pattern is that node or lies under it.
 //!
-//! Bounded memory, deterministic whatever the threads: the number of
-//! distinct patterns an accumulator holds never passes the cap. When it
-//! would, every pattern is cut one level coarser (depth 8 → 7 → … → 1, then
-//! the first segment cut to 2 bytes + `*` (kept when 2 bytes or less), then `*` alone) and the map is
-//! rebuilt. A worker only coarsens when the keys *it* saw exceed the cap at
-//! that level, so the whole file does too; merging takes the coarser level
-//! of the two and coarsens further while over the cap. Without learned
-//! wildcards the result is always the finest level at which the whole file
-//! fits the cap, whatever the split into chunks and threads; with them, a
-//! worker that has not yet seen a position's values pass the threshold
-//! holds them unfolded, so near the cap it may cut one level more than the
-//! whole file needed (the learned wildcards themselves never depend on the
-//! split). `keys.parquet`'s `prefix` column is
+//! Bounded memory, deterministic whatever the threads: a finished
+//! accumulator ([`PrefixAcc::finish`]) holds at most the cap's distinct
+//! patterns, cut one level coarser while over it (depth 8 → 7 → … → 1,
+//! then the first segment cut to 2 bytes + `*` (kept when 2 bytes or
+//! less), then `*` alone): the finest level at which the whole file's
+//! patterns, folded, fit the cap. Before it is finished, a worker or merge
+//! cuts a level only when the *shapes* it holds (first segment and
+//! separators, which folds never change) pass the cap, so the whole file
+//! does too whatever is learned later; memory is bounded by
+//! [`held_bound`] (8 × the cap, at least 4,096), past which it cuts anyway
+//! and says so ([`PrefixAcc::forced`]): only then may the level depend on
+//! the split into chunks and threads. `keys.parquet`'s `prefix` column is
 //! never coarsened (it is computed per key).
 
 mod acc;
@@ -74,7 +73,7 @@ mod stat;
 mod template;
 mod tree;
 
-pub use acc::{PatternSlot, PrefixAcc};
+pub use acc::{held_bound, PatternSlot, PrefixAcc, CAP_SLACK, MIN_HELD};
 pub use cliffs::{utc_minute, CliffAcc, CLIFF_HORIZON_MS};
 pub use config::{PrefixConfig, Separators, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES};
 pub use hasher::{FastHasher, FastState};
