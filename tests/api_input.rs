@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::service::{setup_and_redis, Service};
+use super::service::{files_under, setup_and_redis, Service};
 
 /// One raw request: method, path (sent as is), headers, body.
 struct Req {
@@ -89,8 +89,7 @@ fn state(svc: &Service, admin: &str, reports: &std::path::Path) -> Value {
         .iter()
         .map(|t| svc.ok("GET", &format!("/tickets/{}/audit", t["id"]), admin, None))
         .collect();
-    let mut files: Vec<String> = walk(reports);
-    files.sort();
+    let files = files_under(reports);
     json!({
         "tickets": tickets,
         "audits": audits,
@@ -98,25 +97,6 @@ fn state(svc: &Service, admin: &str, reports: &std::path::Path) -> Value {
         "users": svc.ok("GET", "/users", admin, None),
         "files": files,
     })
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(format!(
-                    "{} {}",
-                    p.display(),
-                    e.metadata().map_or(0, |m| m.len())
-                ));
-            }
-        }
-    }
-    out
 }
 
 /// JSON nested `depth` arrays deep inside the ticket's params.

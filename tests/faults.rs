@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::service::{audit_steps, Service, Setup};
+use super::service::{audit_steps, files_under, Service, Setup};
 
 /// A tmpfs mounted on a folder, unmounted on drop.
 struct Tmpfs {
@@ -67,22 +67,9 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Every file under `dir` (relative paths), sorted.
+/// The files under `dir` (relative paths), sorted.
 fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
+    files_under(dir).into_iter().map(|(name, _)| name).collect()
 }
 
 fn submit_and_approve(svc: &Service, alice: &str, admin: &str, rdb: &Path) -> i64 {

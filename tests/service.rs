@@ -388,6 +388,26 @@ pub(crate) fn dbsize(s: &RedisServer) -> u64 {
     s.client().must(&["DBSIZE"]).as_int().unwrap() as u64
 }
 
+/// Every file under `dir` with its size: (path relative to `dir`, bytes),
+/// sorted; empty when `dir` does not exist.
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let name = p.strip_prefix(dir).unwrap_or(&p).display().to_string();
+                out.push((name, e.metadata().map_or(0, |m| m.len())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub(crate) fn audit_steps(svc: &Service, id: i64, token: &str) -> Vec<(String, String, String)> {
     svc.ok("GET", &format!("/tickets/{id}/audit"), token, None)
         .as_array()
