@@ -1,5 +1,8 @@
-//! The schema, one file per database (`sqlite.sql`, `postgres.sql`), and
-//! the check of the schema version stored in the `meta` table.
+//! The schema, one file per database (`sqlite.sql`, `postgres.sql`: version
+//! 1), the numbered upgrade steps after it (`sqlite/NNN_name.sql` and
+//! `postgres/NNN_name.sql`, listed once in [`STEPS`]), and the version kept
+//! in the `meta` table. A store made by an older release is upgraded in
+//! place, in one transaction, by the steps it has not seen yet.
 
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
@@ -11,7 +14,21 @@ const SQLITE_SCHEMA: &str = include_str!("sqlite.sql");
 /// The PostgreSQL schema (ids are `BIGSERIAL`).
 const POSTGRES_SCHEMA: &str = include_str!("postgres.sql");
 
-const SCHEMA_VERSION: &str = "1";
+/// One upgrade of the schema: its version and its SQL per database.
+struct Step {
+    version: u32,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// The upgrades after version 1, in increasing order of version. Each is
+/// applied exactly once: a fresh store runs them all after the base schema.
+const STEPS: &[Step] = &[];
+
+/// The version this build writes: the last step's.
+fn latest() -> u32 {
+    STEPS.last().map_or(1, |s| s.version)
+}
 
 /// The statements of a schema file, in order.
 fn statements(schema: &'static str) -> Vec<String> {
@@ -33,6 +50,7 @@ pub(super) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
         Backend::Sqlite => SQLITE_SCHEMA,
         Backend::Postgres => POSTGRES_SCHEMA,
     };
+    let latest = latest();
     let mut tx = pool.begin().await?;
     if backend == Backend::Postgres {
         // Two instances starting at once must not race on CREATE TABLE.
@@ -48,19 +66,45 @@ pub(super) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
         .await?
         .map(|r| r.try_get("v"))
         .transpose()?;
-    match version.as_deref() {
+    let have = match version.as_deref() {
         None => {
-            sqlx::query("INSERT INTO meta (k, v) VALUES ('schema', $1)")
-                .bind(SCHEMA_VERSION)
+            sqlx::query("INSERT INTO meta (k, v) VALUES ('schema', '1')")
                 .execute(&mut *tx)
                 .await?;
+            1
         }
-        Some(SCHEMA_VERSION) => {}
-        Some(other) => {
-            return Err(Error::internal(format!(
-                "the store has schema version {other}; this build knows {SCHEMA_VERSION}"
-            )))
+        Some(v) => v.parse::<u32>().map_err(|_| {
+            Error::internal(format!("the store's schema version {v:?} is not a number"))
+        })?,
+    };
+    if have > latest {
+        return Err(Error::internal(format!(
+            "the store has schema version {have}; this build knows up to {latest}: \
+             use a newer rdbscope"
+        )));
+    }
+    for step in STEPS.iter().filter(|s| s.version > have) {
+        let sql = match backend {
+            Backend::Sqlite => step.sqlite,
+            Backend::Postgres => step.postgres,
+        };
+        for stmt in statements(sql) {
+            sqlx::query(AssertSqlSafe(stmt.clone()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "upgrading the store to schema version {}: {e} (in: {stmt})",
+                        step.version
+                    ))
+                })?;
         }
+    }
+    if have < latest {
+        sqlx::query("UPDATE meta SET v = $1 WHERE k = 'schema'")
+            .bind(latest.to_string())
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -78,5 +122,21 @@ mod tests {
         assert!(lite[0].starts_with("CREATE TABLE IF NOT EXISTS meta"));
         assert!(pg[3].contains("id BIGSERIAL PRIMARY KEY"));
         assert!(lite[3].contains("id INTEGER PRIMARY KEY AUTOINCREMENT"));
+    }
+
+    #[test]
+    fn steps_are_in_order_and_hold_sql_for_both_databases() {
+        let mut last = 1;
+        for step in STEPS {
+            assert!(step.version > last, "step {} out of order", step.version);
+            last = step.version;
+            assert_eq!(
+                statements(step.sqlite).len(),
+                statements(step.postgres).len(),
+                "step {} differs between the databases",
+                step.version
+            );
+        }
+        assert_eq!(latest(), last);
     }
 }
