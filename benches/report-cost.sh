@@ -32,36 +32,16 @@ THREADS="${BENCH_THREADS:-$(nproc)}"
 PROFILE="${BENCH_PROFILE:-release}"
 BYTES="$("$PY" -c "print(int(float('$GB') * 1e9))")"
 
-log() { echo "report-cost: $*" >&2; }
-die() { log "$*"; exit 1; }
-mkdir -p "$CACHE"
-WORK="$(mktemp -d "$CACHE/report-cost.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -x "$SERVER" ] || die "no redis-server at $SERVER (run testdata/install-servers.sh)"
+NPROC="$(nproc)"
+BENCH_NAME=report-cost
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
 # The same file name as benches/whole-file.sh gives the same data, so either script
 # reuses the other's file.
 GEN_HASH="$(sha1sum "$GEN" | cut -c1-10)"
 RDB="$CACHE/mixed-k$KEYS-b$BYTES-s$SEED-g$GEN_HASH-r70.rdb"
-if [ ! -s "$RDB" ]; then
-    port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    mkdir -p "$WORK/server"
-    log "making $(basename "$RDB") ($KEYS keys, $GB GB) with $("$SERVER" --version | cut -d' ' -f1-3)"
-    "$SERVER" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$WORK/server" \
-        --dbfilename dump.rdb --daemonize no >"$WORK/server/log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 100); do "$CLI" -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    res="$("$PY" "$GEN" mixed --keys "$KEYS" --bytes "$BYTES" --seed "$SEED" | "$CLI" -p "$port" --pipe 2>&1 | tail -n1)"
-    case "$res" in *"errors: 0,"*) ;; *) die "loading failed: $res";; esac
-    "$CLI" -p "$port" save >/dev/null
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-    mv "$WORK/server/dump.rdb" "$RDB.tmp" && mv "$RDB.tmp" "$RDB"
-fi
+[ -s "$RDB" ] || make_rdb "$RDB" "$SERVER" mixed --keys "$KEYS" --bytes "$BYTES" --seed "$SEED"
 
 log "cargo build --profile $PROFILE"
 (cd "$ROOT" && cargo build --quiet --profile "$PROFILE" --bin rdbscope)
