@@ -49,7 +49,7 @@ pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
         None => None,
         Some(t) => Some(Kind::from_name(t).ok_or_else(|| {
             anyhow::anyhow!(
-                "unknown --type {t:?}: use string, list, set, zset, hash, stream or module"
+                "unknown --type {t:?}: use string, list, set, zset, hash, stream, module or array"
             )
         })?),
     };
@@ -444,12 +444,13 @@ impl JsonStream<'_> {
 
     fn close_group(&mut self) {
         if self.groups > 0 {
-            if self.nacked > 0 {
-                self.out.push(b']');
-            } else if self.consumers == 0 {
-                self.out.extend_from_slice(b"],\"consumers\":[");
-            } else {
-                self.close_consumer();
+            // With a NACK zone open, `]}` closes it and the group.
+            if self.nacked == 0 {
+                if self.consumers == 0 {
+                    self.out.extend_from_slice(b"],\"consumers\":[");
+                } else {
+                    self.close_consumer();
+                }
             }
             self.out.extend_from_slice(b"]}");
         }
