@@ -116,15 +116,18 @@ fn after_a_key(magic: &[u8], tail: &[u8]) -> (Vec<u8>, u64) {
 }
 
 /// Types and opcodes of formats this parser does not read yet: RDB 15's
-/// hash templates 29-32 and GCRA 33, and Valkey 9.2's `VALKEY081` type 23
+/// hash templates 29-32, their template section (opcode 242) and GCRA 33,
+/// and Valkey 9.2's `VALKEY081` type 23
 /// (`RDB_TYPE_PATH_HASH`) and opcode 242 (`RDB_OPCODE_UPDATE`). Their final
 /// layouts are not in the server sources this project could read, so they
 /// are read as far as understood: the keys before them, then an error
 /// naming the byte, its offset and the version.
 #[test]
 fn unknown_2026_types_are_named_with_offset_and_version() {
-    let cases: [(&[u8], u8, ErrorKind, u32); 8] = [
+    let cases: [(&[u8], u8, ErrorKind, u32); 9] = [
         (b"REDIS0015", 33, ErrorKind::UnknownValueType(33), 15),
+        // RDB 15's template section opcode shares 242 with Valkey's UPDATE.
+        (b"REDIS0015", 242, ErrorKind::UnknownOpcode(242), 15),
         (b"REDIS0016", 29, ErrorKind::UnknownValueType(29), 16),
         (b"REDIS0015", 29, ErrorKind::UnknownValueType(29), 15),
         (b"REDIS0015", 30, ErrorKind::UnknownValueType(30), 15),
