@@ -66,7 +66,7 @@ pub(crate) struct DumpArgs {
     /// Only keys matching this glob (Redis syntax: * ? [abc] [^a] [a-z] \x).
     #[arg(long = "match", value_name = "GLOB")]
     pub(crate) pattern: Option<String>,
-    /// Only keys of this type: string, list, set, zset, hash, stream or module.
+    /// Only keys of this type: string, list, set, zset, hash, stream, module or array.
     #[arg(long = "type", value_name = "TYPE")]
     pub(crate) kind: Option<String>,
     /// Output format.

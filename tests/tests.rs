@@ -11,6 +11,7 @@ mod house;
 mod interop;
 mod migrate;
 mod patterns;
+mod redis88;
 mod report;
 mod roundtrip;
 mod service;

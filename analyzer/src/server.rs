@@ -132,6 +132,8 @@ pub enum ObjEncoding {
     Stream,
     /// A module value: `OBJECT ENCODING` says `raw` for these.
     Module,
+    /// Redis 8.8's sparse array (`OBJ_ENCODING_SLICED_ARRAY`).
+    SlicedArray,
 }
 
 impl ObjEncoding {
@@ -150,6 +152,7 @@ impl ObjEncoding {
             ObjEncoding::Hashtable => "hashtable",
             ObjEncoding::Skiplist => "skiplist",
             ObjEncoding::Stream => "stream",
+            ObjEncoding::SlicedArray => "sliced_array",
         }
     }
 }

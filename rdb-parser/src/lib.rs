@@ -89,8 +89,9 @@ pub use speculative::{FoldCallbacks, SpeculativeFold, UNKNOWN_DB};
 pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scalar};
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{
-    intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap, CompactShape, Element,
-    ModuleId, QuicklistNode, Scratch, StreamId, StreamMeta, StreamVisitor, Value,
+    format_float, intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap,
+    ArrayHeader, ArrayItem, CompactShape, Element, ModuleId, QuicklistNode, Scratch, StreamId,
+    StreamMeta, StreamVisitor, Value,
 };
 
 /// Decompresses LZF data (as found in RDB strings) into `out`.

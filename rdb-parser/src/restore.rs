@@ -1,7 +1,7 @@
 //! Writing values back to a server: as a `RESTORE` payload (the value's
 //! serialized bytes exactly as the file holds them, with the trailer `DUMP`
 //! adds), or as plain commands (`SET`, `RPUSH`, `SADD`, `ZADD`, `HSET`,
-//! `XADD`…) for a server too old for the file's format.
+//! `XADD`, `ARMSET`…) for a server too old for the file's format.
 //!
 //! ```
 //! use rdb_parser::restore::{payload_version, restore_payload};
@@ -170,6 +170,7 @@ pub fn value_commands(
             Ok(true)
         }
         Kind::Stream => stream_commands(value, key, scratch, opts, sink),
+        Kind::Array => array_commands(value, key, scratch, opts, sink),
         _ => collection_commands(value, key, scratch, opts, sink),
     }
 }
@@ -237,12 +238,45 @@ fn collection_commands(
     Ok(any)
 }
 
+/// A sparse array (Redis 8.8): `ARMSET key idx value …` in batches, then
+/// `ARSEEK key insert_idx+1` when the file has an insert index (redis/redis
+/// `src/t_array.c`: `ARSEEK idx` sets the insert index to `idx - 1`).
+fn array_commands(
+    value: &Value<'_>,
+    key: &[u8],
+    scratch: &mut Scratch,
+    opts: &CommandOptions,
+    sink: &mut dyn CommandSink,
+) -> Result<bool> {
+    let mut batch = Batch {
+        cmd: b"ARMSET",
+        key,
+        args: Vec::new(),
+        bytes: 0,
+        opts: *opts,
+    };
+    let mut text = Vec::new();
+    let header = value.walk_array(scratch, |idx, item| {
+        batch.arg(idx.to_string().as_bytes());
+        text.clear();
+        item.push_to(&mut text);
+        batch.arg(&text);
+        batch.flush_if_full(sink);
+    })?;
+    batch.flush(sink);
+    if let Some(next) = header.insert_idx.and_then(|i| i.checked_add(1)) {
+        sink.command(&[b"ARSEEK", key, next.to_string().as_bytes()]);
+    }
+    Ok(true)
+}
+
 struct GroupState {
     name: Vec<u8>,
     last_id: StreamId,
     entries_read: Option<i64>,
     pending: Vec<(StreamId, i64, u64)>,
     consumers: Vec<(Vec<u8>, Vec<StreamId>)>,
+    nacked: Vec<StreamId>,
 }
 
 /// Sends `XADD` commands as entries are walked and gathers groups, which
@@ -279,6 +313,7 @@ impl StreamVisitor for StreamWriter<'_, '_> {
             entries_read,
             pending: Vec::new(),
             consumers: Vec::new(),
+            nacked: Vec::new(),
         });
     }
 
@@ -299,6 +334,67 @@ impl StreamVisitor for StreamWriter<'_, '_> {
             c.1.push(id);
         }
     }
+
+    fn nacked(&mut self, id: StreamId) {
+        if let Some(g) = self.groups.last_mut() {
+            g.nacked.push(id);
+        }
+    }
+}
+
+/// `XCLAIM` of one pending entry to `consumer`, with its delivery time and
+/// count.
+fn claim(sink: &mut dyn CommandSink, key: &[u8], g: &GroupState, consumer: &[u8], id: StreamId) {
+    let Some(p) = g.pending.iter().find(|p| p.0 == id) else {
+        return;
+    };
+    sink.command(&[
+        b"XCLAIM",
+        key,
+        &g.name,
+        consumer,
+        b"0",
+        id.to_string().as_bytes(),
+        b"TIME",
+        p.1.to_string().as_bytes(),
+        b"RETRYCOUNT",
+        p.2.to_string().as_bytes(),
+        b"FORCE",
+        b"JUSTID",
+    ]);
+}
+
+/// The NACK zone (type 27): entries pending in the group but owned by no
+/// consumer. `XNACK` (Redis 8.8) releases only pending entries, so each is
+/// claimed by a temporary consumer, released with `XNACK … FAIL IDS 1 id
+/// RETRYCOUNT n` (keeping its delivery count), and the consumer removed.
+fn nack_commands(sink: &mut dyn CommandSink, key: &[u8], g: &GroupState) {
+    if g.nacked.is_empty() {
+        return;
+    }
+    let tmp: &[u8] = b"rdbscope-nack";
+    sink.command(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, tmp]);
+    for &id in &g.nacked {
+        claim(sink, key, g, tmp, id);
+        let count = g
+            .pending
+            .iter()
+            .find(|p| p.0 == id)
+            .map_or(0, |p| p.2)
+            .to_string();
+        sink.command(&[
+            b"XNACK",
+            key,
+            &g.name,
+            b"FAIL",
+            b"IDS",
+            b"1",
+            id.to_string().as_bytes(),
+            b"RETRYCOUNT",
+            count.as_bytes(),
+        ]);
+    }
+    sink.command(&[b"XGROUP", b"DELCONSUMER", key, &g.name, tmp]);
 }
 
 fn stream_commands(
@@ -366,26 +462,11 @@ fn stream_commands(
         }
         for (consumer, pending) in &g.consumers {
             sink.command(&[b"XGROUP", b"CREATECONSUMER", key, &g.name, consumer]);
-            for id in pending {
-                let Some(p) = g.pending.iter().find(|p| p.0 == *id) else {
-                    continue;
-                };
-                sink.command(&[
-                    b"XCLAIM",
-                    key,
-                    &g.name,
-                    consumer,
-                    b"0",
-                    id.to_string().as_bytes(),
-                    b"TIME",
-                    p.1.to_string().as_bytes(),
-                    b"RETRYCOUNT",
-                    p.2.to_string().as_bytes(),
-                    b"FORCE",
-                    b"JUSTID",
-                ]);
+            for &id in pending {
+                claim(sink, key, &g, consumer, id);
             }
         }
+        nack_commands(sink, key, &g);
     }
     Ok(true)
 }

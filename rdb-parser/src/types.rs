@@ -11,7 +11,7 @@ pub enum Magic {
 }
 
 /// Newest RDB version written with the `REDIS` magic that this parser knows.
-pub const NEWEST_REDIS_VERSION: u32 = 13;
+pub const NEWEST_REDIS_VERSION: u32 = 14;
 /// Newest RDB version written with the `VALKEY` magic that this parser knows.
 pub const NEWEST_VALKEY_VERSION: u32 = 80;
 
@@ -75,6 +75,8 @@ pub enum Kind {
     Stream,
     /// a module's type
     Module,
+    /// array (Redis 8.8's sparse array)
+    Array,
 }
 
 impl Kind {
@@ -88,6 +90,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Stream => "stream",
             Kind::Module => "module",
+            Kind::Array => "array",
         }
     }
 
@@ -101,6 +104,7 @@ impl Kind {
             "hash" => Kind::Hash,
             "stream" => Kind::Stream,
             "module" => Kind::Module,
+            "array" => Kind::Array,
             _ => return None,
         })
     }
@@ -165,6 +169,19 @@ pub enum ValueType {
     ValkeyHash2 = 122,
     /// 26: stream with idempotent-producer state (Redis 8.6).
     StreamListpacks4 = 26,
+    /// 27: stream whose consumer groups carry a NACK zone (Redis 8.8, RDB
+    /// 14): `RDB_TYPE_STREAM_LISTPACKS_5 27` as redis/librdb reads it
+    /// (`src/lib/parser.c` `elementStreamLP`, states `ST_LOAD_NACK_ZONE_*`,
+    /// librdb v2.3.0, CHANGELOG 2026-06-03: "parse and emit the
+    /// per-consumer-group NACK zone added in Redis 8.8").
+    StreamListpacks5 = 27,
+    /// 28: sparse array (Redis 8.8, RDB 14): `RDB_TYPE_ARRAY 28` as
+    /// redis/librdb reads it (`src/lib/parser.c` `elementArray`, v2.3.0);
+    /// element tags from redis/redis `src/sparsearray.h` (`AR_RDB_TAG_*`).
+    /// Some development branch of Redis gave 28 to a
+    /// `RDB_TYPE_STREAM_LISTPACKS_6`; the released 8.8 format (librdb 2.3.0,
+    /// its `array_v14_*.rdb` test dumps) has the array at 28.
+    Array = 28,
 }
 
 impl ValueType {
@@ -199,6 +216,8 @@ impl ValueType {
             24 if magic == Magic::Redis => HashMetadata,
             25 if magic == Magic::Redis => HashListpackEx,
             26 if magic == Magic::Redis => StreamListpacks4,
+            27 if magic == Magic::Redis => StreamListpacks5,
+            28 if magic == Magic::Redis => Array,
             _ => return None,
         })
     }
@@ -223,10 +242,10 @@ impl ValueType {
             Zset | Zset2 | ZsetZiplist | ZsetListpack => Kind::Zset,
             Hash | HashZipmap | HashZiplist | HashListpack | HashMetadataPreGa
             | HashListpackExPreGa | HashMetadata | HashListpackEx | ValkeyHash2 => Kind::Hash,
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
-                Kind::Stream
-            }
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+            | StreamListpacks5 => Kind::Stream,
             ModulePreGa | Module2 => Kind::Module,
+            Array => Kind::Array,
         }
     }
 
@@ -245,7 +264,9 @@ impl ValueType {
             SetIntset => "intset",
             ListQuicklist => "quicklist",
             ListQuicklist2 => "quicklist2",
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => "stream",
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+            | StreamListpacks5 => "stream",
+            Array => "array",
             HashListpack | ZsetListpack | SetListpack => "listpack",
             HashListpackExPreGa | HashListpackEx => "listpackex",
         }
@@ -264,7 +285,7 @@ impl ValueType {
     }
 
     /// Every type this parser knows, in type-byte order.
-    pub const ALL: [ValueType; 27] = {
+    pub const ALL: [ValueType; 29] = {
         use ValueType::*;
         [
             String,
@@ -294,6 +315,8 @@ impl ValueType {
             HashListpackEx,
             ValkeyHash2,
             StreamListpacks4,
+            StreamListpacks5,
+            Array,
         ]
     };
 }

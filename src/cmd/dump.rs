@@ -49,7 +49,7 @@ pub(crate) fn run(a: DumpArgs) -> anyhow::Result<()> {
         None => None,
         Some(t) => Some(Kind::from_name(t).ok_or_else(|| {
             anyhow::anyhow!(
-                "unknown --type {t:?}: use string, list, set, zset, hash, stream or module"
+                "unknown --type {t:?}: use string, list, set, zset, hash, stream, module or array"
             )
         })?),
     };
@@ -272,10 +272,40 @@ impl Formatter<'_> {
                     pending: 0,
                     consumers: 0,
                     cpending: 0,
+                    nacked: 0,
                 };
                 w.out.extend_from_slice(b"{\"entries\":[");
                 let meta = e.value.walk_stream(&mut self.scratch, &mut w)?;
                 w.finish(&meta);
+            }
+            Kind::Array => {
+                let out = &mut self.out;
+                let (stream, error) = (&mut self.stream, &mut self.stream_error);
+                let mut text = Vec::new();
+                out.extend_from_slice(b"{\"elements\":[");
+                let mut first = true;
+                let h = e.value.walk_array(&mut self.scratch, |idx, item| {
+                    spill(out, stream, error);
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.push(b'[');
+                    out.extend_from_slice(idx.to_string().as_bytes());
+                    out.push(b',');
+                    text.clear();
+                    item.push_to(&mut text);
+                    json::push_bytes(out, &text);
+                    out.push(b']');
+                })?;
+                out.extend_from_slice(b"],\"count\":");
+                out.extend_from_slice(h.count.to_string().as_bytes());
+                out.extend_from_slice(b",\"insert_idx\":");
+                match h.insert_idx {
+                    Some(i) => out.extend_from_slice(i.to_string().as_bytes()),
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.push(b'}');
             }
             _ => {
                 let out = &mut self.out;
@@ -402,6 +432,7 @@ struct JsonStream<'o> {
     pending: u64,
     consumers: u64,
     cpending: u64,
+    nacked: u64,
 }
 
 impl JsonStream<'_> {
@@ -413,10 +444,13 @@ impl JsonStream<'_> {
 
     fn close_group(&mut self) {
         if self.groups > 0 {
-            if self.consumers == 0 {
-                self.out.extend_from_slice(b"],\"consumers\":[");
-            } else {
-                self.close_consumer();
+            // With a NACK zone open, `]}` closes it and the group.
+            if self.nacked == 0 {
+                if self.consumers == 0 {
+                    self.out.extend_from_slice(b"],\"consumers\":[");
+                } else {
+                    self.close_consumer();
+                }
             }
             self.out.extend_from_slice(b"]}");
         }
@@ -481,6 +515,7 @@ impl StreamVisitor for JsonStream<'_> {
         self.groups += 1;
         self.pending = 0;
         self.consumers = 0;
+        self.nacked = 0;
         self.out.extend_from_slice(b"{\"name\":");
         json::push_bytes(self.out, name);
         self.out.extend_from_slice(b",\"last_id\":");
@@ -534,6 +569,21 @@ impl StreamVisitor for JsonStream<'_> {
             self.out.push(b',');
         }
         self.cpending += 1;
+        push_id(self.out, id);
+    }
+
+    fn nacked(&mut self, id: StreamId) {
+        if self.nacked == 0 {
+            if self.consumers == 0 {
+                self.out.extend_from_slice(b"],\"consumers\":[");
+            } else {
+                self.close_consumer();
+            }
+            self.out.extend_from_slice(b"],\"nacked\":[");
+        } else {
+            self.out.push(b',');
+        }
+        self.nacked += 1;
         push_id(self.out, id);
     }
 }

@@ -146,6 +146,13 @@ pub(crate) fn run(a: InfoArgs) -> anyhow::Result<()> {
                                     .map_err(|x| with_key(x, &e))?;
                                 t.elements += meta.length;
                             }
+                            Kind::Array => {
+                                let h = e
+                                    .value
+                                    .walk_array(scratch, |_, _| {})
+                                    .map_err(|x| with_key(x, &e))?;
+                                t.elements += h.count;
+                            }
                             Kind::String => {
                                 e.value
                                     .as_string()

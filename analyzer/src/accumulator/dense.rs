@@ -20,7 +20,7 @@ pub(super) const DENSE_KINDS: [Kind; 6] = [
 
 /// Every [`ObjEncoding`], in declaration order (`encoding as usize`
 /// indexes them).
-pub(super) const ENCODINGS: [ObjEncoding; 13] = [
+pub(super) const ENCODINGS: [ObjEncoding; 14] = [
     ObjEncoding::Int,
     ObjEncoding::Embstr,
     ObjEncoding::Raw,
@@ -34,6 +34,7 @@ pub(super) const ENCODINGS: [ObjEncoding; 13] = [
     ObjEncoding::Skiplist,
     ObjEncoding::Stream,
     ObjEncoding::Module,
+    ObjEncoding::SlicedArray,
 ];
 
 /// Databases below this number are counted in an array, and so is the
@@ -53,9 +54,10 @@ pub(super) fn dense_db(db: u64) -> Option<usize> {
 }
 
 /// The index in [`DENSE_KINDS`] of a type counted in arrays (`None`:
-/// module types, counted in the maps).
+/// module types and sparse arrays, counted in the maps).
 pub(super) fn dense_kind(tk: TypeKey) -> Option<usize> {
-    (tk.module.is_none() && tk.kind != Kind::Module).then_some(tk.kind as usize)
+    let k = tk.kind as usize;
+    (tk.module.is_none() && k < DENSE_KINDS.len()).then_some(k)
 }
 
 /// The per-key tallies of the common types and databases, indexed instead
@@ -94,6 +96,6 @@ mod tests {
         for (i, e) in ENCODINGS.iter().enumerate() {
             assert_eq!(*e as usize, i);
         }
-        assert_eq!(ObjEncoding::Module as usize + 1, ENCODINGS.len());
+        assert_eq!(ObjEncoding::SlicedArray as usize + 1, ENCODINGS.len());
     }
 }

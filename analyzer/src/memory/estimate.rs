@@ -3,6 +3,7 @@
 
 use rdb_parser::{Entry, Kind, Scratch, ValueType};
 
+use super::arrays::measure_array;
 use super::hashes::measure_hash;
 use super::layouts::{kvobj_header, valkey_key_part, Era, Profile};
 use super::lists::measure_list;
@@ -60,6 +61,7 @@ fn measure_value(
         Kind::Zset => measure_zset(p, e, scratch),
         Kind::Hash => measure_hash(p, e, scratch),
         Kind::Stream => measure_stream(p, e, scratch),
+        Kind::Array => measure_array(p, e, scratch),
         Kind::Module => {
             // Modules report their own usage; the serialized size is the best
             // offline stand-in.

@@ -10,11 +10,12 @@
 //! used, which is the only irreducible error for Redis.
 //!
 //! One file per data type (`strings`, `lists`, `sets`, `zsets`, `hashes`,
-//! `streams`); what differs between server versions (object and dict
+//! `streams`, `arrays`); what differs between server versions (object and dict
 //! layouts, sds headers, the key's own cost) is in `layouts`, and the
 //! allocator's size classes in `alloc`.
 
 mod alloc;
+mod arrays;
 mod compact;
 mod estimate;
 mod hashes;

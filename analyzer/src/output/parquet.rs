@@ -276,6 +276,7 @@ table! {
         hash_keys: "hash_keys", DataType::UInt64, false, UInt64Builder;
         stream_keys: "stream_keys", DataType::UInt64, false, UInt64Builder;
         module_keys: "module_keys", DataType::UInt64, false, UInt64Builder;
+        array_keys: "array_keys", DataType::UInt64, false, UInt64Builder;
         keys_with_ttl: "keys_with_ttl", DataType::UInt64, false, UInt64Builder;
         share_of_memory: "share_of_memory", DataType::Float64, false, Float64Builder;
         share_of_keys: "share_of_keys", DataType::Float64, false, Float64Builder;
@@ -304,6 +305,7 @@ impl PrefixesBuilder {
             self.hash_keys.append_value(t[4]);
             self.stream_keys.append_value(t[5]);
             self.module_keys.append_value(t[6]);
+            self.array_keys.append_value(t[7]);
             self.keys_with_ttl.append_value(s.keys_with_ttl);
             self.share_of_memory
                 .append_value(share(s.memory_bytes, r.acc.memory_bytes));

@@ -15,6 +15,7 @@ pub fn kind_index(k: Kind) -> usize {
         Kind::Hash => 4,
         Kind::Stream => 5,
         Kind::Module => 6,
+        Kind::Array => 7,
     }
 }
 
@@ -27,8 +28,8 @@ pub struct PrefixStat {
     pub memory_bytes: u64,
     /// Bytes in the file.
     pub rdb_bytes: u64,
-    /// Keys per type: string, list, set, zset, hash, stream, module.
-    pub type_keys: [u64; 7],
+    /// Keys per type: string, list, set, zset, hash, stream, module, array.
+    pub type_keys: [u64; 8],
     /// Keys with a TTL.
     pub keys_with_ttl: u64,
     /// Per expiry bucket, in [`ExpiryBucket::ALL`] order.

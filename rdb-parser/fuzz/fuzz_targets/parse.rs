@@ -226,6 +226,18 @@ fn decode_entry(
             let id = v.module_id()?;
             (id.name(), id.encoding_version(), v.raw()).hash(h);
         }
+        Kind::Array => {
+            let mut n = 0u64;
+            let head = v.walk_array(scratch, |i, item| {
+                n += 1;
+                i.hash(h);
+                let mut b = Vec::new();
+                item.push_to(&mut b);
+                b.hash(h);
+            })?;
+            assert_eq!(n, counted, "element_count of an array");
+            assert_eq!(head.count, counted, "array header count");
+        }
         _ => {
             let mut n = 0u64;
             v.for_each_element(scratch, |el| {

@@ -1,6 +1,7 @@
 //! Counting a value's elements, and measuring a container blob's shape,
 //! from headers and lengths (no element is decoded where a count is stored).
 
+use super::array;
 use super::blob::{load_blob, read_blob_string};
 use super::element::{CompactShape, Scratch};
 use super::handle::Value;
@@ -31,9 +32,9 @@ impl Value<'_> {
                 cur.len("a hash length")
             }
             ModulePreGa | Module2 => Ok(1),
-            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
-                Ok(stream::read_meta(&mut cur, self.value_type)?.length)
-            }
+            StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+            | StreamListpacks5 => Ok(stream::read_meta(&mut cur, self.value_type)?.length),
+            Array => Ok(array::read_header(&mut cur)?.count),
             ListQuicklist | ListQuicklist2 => {
                 let nodes = cur.count("a quicklist node count", 1)?;
                 let mut total = 0u64;

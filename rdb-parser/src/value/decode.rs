@@ -49,9 +49,10 @@ fn read_text_score(cur: &mut Cursor<'_>) -> Result<f64> {
 }
 impl Value<'_> {
     /// Calls `f` for every element in stored order, decoding one container
-    /// node at a time (a big value is never materialized). Strings, streams
-    /// and module values have no elements here: see [`Value::as_string`],
-    /// [`Value::walk_stream`] and [`Value::module_id`].
+    /// node at a time (a big value is never materialized). Strings, streams,
+    /// module values and arrays have no elements here: see
+    /// [`Value::as_string`], [`Value::walk_stream`], [`Value::module_id`] and
+    /// [`Value::walk_array`].
     pub fn for_each_element(
         &self,
         scratch: &mut Scratch,
@@ -63,7 +64,7 @@ impl Value<'_> {
         let Scratch { a, b } = scratch;
         match self.value_type {
             String | StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
-            | ModulePreGa | Module2 => Ok(()),
+            | StreamListpacks5 | ModulePreGa | Module2 | Array => Ok(()),
             List | Set => {
                 let n = cur.count("a collection length", MIN_STRING_BYTES)?;
                 for _ in 0..n {

@@ -1,6 +1,7 @@
 //! The lazy value handle: a value's type and the exact bytes it occupies,
 //! with the accessors that read its header (string, module id, stream).
 
+use super::array::{self, ArrayHeader, ArrayItem};
 use super::element::Scratch;
 use super::module::ModuleId;
 use super::stream::{self, StreamMeta, StreamVisitor};
@@ -121,6 +122,23 @@ impl<'a> Value<'a> {
             visitor,
             behind,
         )
+    }
+
+    /// Walks a sparse array (type 28): `f(index, item)` per non-empty slot
+    /// in stored order; returns the header (count, insert index).
+    pub fn walk_array(
+        &self,
+        scratch: &mut Scratch,
+        f: impl FnMut(u64, ArrayItem<'_>),
+    ) -> Result<ArrayHeader> {
+        if self.kind() != Kind::Array {
+            return Err(Error::malformed(
+                "an array value",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
+        }
+        array::walk(&mut self.cursor(), scratch, f)
     }
 
     /// For streams: the metadata (length, ids, group count) without

@@ -7,6 +7,7 @@
 //! module); the fast skip ([`skip`]); the value handle ([`handle`]); then
 //! counting ([`count`]) and element decoding ([`decode`]) on it.
 
+pub(crate) mod array;
 pub(crate) mod blob;
 mod count;
 mod decode;
@@ -20,6 +21,7 @@ pub(crate) mod stream;
 pub(crate) mod ziplist;
 pub(crate) mod zipmap;
 
+pub use array::{format_float, ArrayHeader, ArrayItem};
 pub use element::{CompactShape, Element, QuicklistNode, Scratch};
 pub use handle::Value;
 pub use module::ModuleId;

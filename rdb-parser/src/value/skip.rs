@@ -1,6 +1,7 @@
 //! The fast skip: where a value ends, found by reading lengths only (what
 //! lets a record be read without decoding its value).
 
+use super::array;
 use super::module::{self, ModuleId};
 use super::stream;
 use crate::cursor::Cursor;
@@ -79,9 +80,9 @@ pub(crate) fn skip_value(
             }
             Ok(())
         }
-        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4 => {
-            stream::skip(cur, vt)
-        }
+        StreamListpacks | StreamListpacks2 | StreamListpacks3 | StreamListpacks4
+        | StreamListpacks5 => stream::skip(cur, vt),
+        Array => array::skip(cur),
         Module2 => module::skip_value(cur),
         ModulePreGa => {
             let at = cur.offset();

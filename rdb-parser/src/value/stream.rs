@@ -1,5 +1,12 @@
-//! Streams (types 15, 19, 21): listpack nodes keyed by a master id, then
-//! stream metadata and consumer groups.
+//! Streams (types 15, 19, 21, 26, 27): listpack nodes keyed by a master
+//! id, then stream metadata and consumer groups.
+//!
+//! Type 27 (`RDB_TYPE_STREAM_LISTPACKS_5`, Redis 8.8, RDB 14) adds to each
+//! consumer group, after its consumers, a NACK zone: a length, then that
+//! many 16-byte big-endian stream ids (the group's pending entries that were
+//! released with `XNACK` and belong to no consumer). Source: redis/librdb
+//! `src/lib/parser.c` `elementStreamLP`, states `ST_LOAD_NACK_ZONE_COUNT` /
+//! `ST_LOAD_NACK_ZONE_ENTRY` (librdb v2.3.0).
 //!
 //! Node listpack: master entry (count, deleted, field count, fields, 0),
 //! then entries (flags, ms delta, seq delta, [field count, field/value
@@ -76,6 +83,10 @@ pub trait StreamVisitor {
     }
     /// An id pending for the current consumer.
     fn consumer_pending(&mut self, id: StreamId) {}
+    /// An id in the current group's NACK zone (type 27): pending in the
+    /// group (reported by [`StreamVisitor::group_pending`]), owned by no
+    /// consumer, released for re-delivery. Reported after the consumers.
+    fn nacked(&mut self, id: StreamId) {}
 }
 
 /// A visitor that ignores everything.
@@ -86,7 +97,8 @@ fn version_of(vt: ValueType) -> u8 {
         ValueType::StreamListpacks => 1,
         ValueType::StreamListpacks2 => 2,
         ValueType::StreamListpacks3 => 3,
-        _ => 4,
+        ValueType::StreamListpacks4 => 4,
+        _ => 5,
     }
 }
 
@@ -214,6 +226,15 @@ fn walk_groups(
                 let id = raw_id(cur)?;
                 if !skip_entries {
                     visitor.consumer_pending(id);
+                }
+            }
+        }
+        if v >= 5 {
+            let nacked = cur.count("a NACK zone length", 16)?;
+            for _ in 0..nacked {
+                let id = raw_id(cur)?;
+                if !skip_entries {
+                    visitor.nacked(id);
                 }
             }
         }

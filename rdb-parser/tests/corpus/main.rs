@@ -16,4 +16,5 @@ mod every_file;
 mod files;
 mod manifest;
 mod parallel;
+mod redis88;
 mod walk;

@@ -262,6 +262,15 @@ pub(super) fn decode_entry(
             id.hash(&mut h);
             v.raw().hash(&mut h);
         }
+        Kind::Array => {
+            let head = v.walk_array(scratch, |i, item| {
+                i.hash(&mut h);
+                let mut b = Vec::new();
+                item.push_to(&mut b);
+                b.hash(&mut h);
+            })?;
+            head.count.hash(&mut h);
+        }
         _ => {
             let mut n = 0u64;
             let mut expires = 0u64;

@@ -26,4 +26,5 @@ mod known_bad;
 mod mutations;
 mod new_formats;
 mod prefixes;
+mod redis88;
 mod walk;

@@ -49,7 +49,13 @@ pub(super) fn enterprise_file() -> Vec<u8> {
 
 /// Every crafted file, named.
 pub(super) fn crafted() -> Vec<(&'static str, Vec<u8>)> {
-    vec![("enterprise opcodes 107 and 121", enterprise_file())]
+    vec![
+        ("enterprise opcodes 107 and 121", enterprise_file()),
+        (
+            "Redis 8.8 stream 27 and arrays 28",
+            super::redis88::v14_file(),
+        ),
+    ]
 }
 
 #[test]
@@ -109,19 +115,20 @@ fn after_a_key(magic: &[u8], tail: &[u8]) -> (Vec<u8>, u64) {
     (file(magic, &cat(&[&head[magic.len() + 2..], tail])), at)
 }
 
-/// Types and opcodes of formats this parser does not read yet: Redis 8.8's
-/// RDB 14 types 27 (`RDB_TYPE_STREAM_LISTPACKS_5`) and 28
-/// (`RDB_TYPE_ARRAY`), RDB 15's hash templates 29-32, and Valkey 9.2's
-/// `VALKEY081` type 23 (`RDB_TYPE_PATH_HASH`) and opcode 242
-/// (`RDB_OPCODE_UPDATE`). Their layouts are not in the server sources this
-/// project could read (redis/redis and valkey-io/valkey snapshots of
-/// October 2024), so they are read as far as understood: the keys before
-/// them, then an error naming the byte, its offset and the version.
+/// Types and opcodes of formats this parser does not read yet: RDB 15's
+/// hash templates 29-32, their template section (opcode 242) and GCRA 33,
+/// and Valkey 9.2's `VALKEY081` type 23
+/// (`RDB_TYPE_PATH_HASH`) and opcode 242 (`RDB_OPCODE_UPDATE`). Their final
+/// layouts are not in the server sources this project could read, so they
+/// are read as far as understood: the keys before them, then an error
+/// naming the byte, its offset and the version.
 #[test]
 fn unknown_2026_types_are_named_with_offset_and_version() {
-    let cases: [(&[u8], u8, ErrorKind, u32); 8] = [
-        (b"REDIS0014", 27, ErrorKind::UnknownValueType(27), 14),
-        (b"REDIS0014", 28, ErrorKind::UnknownValueType(28), 14),
+    let cases: [(&[u8], u8, ErrorKind, u32); 9] = [
+        (b"REDIS0015", 33, ErrorKind::UnknownValueType(33), 15),
+        // RDB 15's template section opcode shares 242 with Valkey's UPDATE.
+        (b"REDIS0015", 242, ErrorKind::UnknownOpcode(242), 15),
+        (b"REDIS0016", 29, ErrorKind::UnknownValueType(29), 16),
         (b"REDIS0015", 29, ErrorKind::UnknownValueType(29), 15),
         (b"REDIS0015", 30, ErrorKind::UnknownValueType(30), 15),
         (b"REDIS0015", 31, ErrorKind::UnknownValueType(31), 15),

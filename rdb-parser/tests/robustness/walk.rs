@@ -91,6 +91,19 @@ pub(super) fn decode_entry(
         Kind::Module => {
             v.module_id()?;
         }
+        Kind::Array => {
+            let mut n = 0u64;
+            let h = v.walk_array(scratch, |_, item| {
+                n += 1;
+                std::hint::black_box(item);
+            })?;
+            if n != counted || h.count != counted {
+                w.inconsistencies.push(format!(
+                    "array at {}: element_count {counted}, walked {n}",
+                    v.offset()
+                ));
+            }
+        }
         _ => {
             let mut n = 0u64;
             v.for_each_element(scratch, |el| {

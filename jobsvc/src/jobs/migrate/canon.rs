@@ -177,6 +177,15 @@ pub(super) fn canon_from_value(v: &rdb_parser::Value<'_>) -> Result<Canon> {
             parts.extend(s.groups);
         }
         rdb_parser::Kind::Module => {}
+        rdb_parser::Kind::Array => {
+            v.walk_array(&mut scratch, |i, item| {
+                let mut b = i.to_string().into_bytes();
+                b.push(0);
+                item.push_to(&mut b);
+                parts.push(b);
+            })
+            .map_err(bad)?;
+        }
         k => {
             v.for_each_element(&mut scratch, |el| match el {
                 Element::Member(m) => {
