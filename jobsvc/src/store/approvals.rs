@@ -1,6 +1,6 @@
 //! Approval records (one per slot a ticket's policy asks for, in rounds:
-//! a resubmission or a grown plan opens a new round and voids what is
-//! left of the old one), stand-ins, and the approval policies set through
+//! an amendment, a resubmission or a grown plan voids the records of the
+//! old round, approved ones too, and a new round opens), stand-ins, and the approval policies set through
 //! the API. Every decision is stored with its ticket transition and audit
 //! row in one transaction.
 
@@ -125,8 +125,18 @@ async fn void_pending(tx: &mut Tx, ticket: i64) -> Result<()> {
     Ok(())
 }
 
+/// Voids every record that still counts (pending or approved): the
+/// parameters or the plan they judged changed.
+async fn void_all(tx: &mut Tx, ticket: i64) -> Result<()> {
+    sqlx::query("UPDATE approvals SET state = 'void' WHERE ticket_id = $1 AND state IN ('pending', 'approved')")
+        .bind(ticket)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn open_in(tx: &mut Tx, ticket: i64, round: &NewRound) -> Result<()> {
-    void_pending(tx, ticket).await?;
+    void_all(tx, ticket).await?;
     let r = sqlx::query("SELECT COALESCE(MAX(round), 0) AS n FROM approvals WHERE ticket_id = $1")
         .bind(ticket)
         .fetch_one(&mut **tx)
@@ -292,7 +302,7 @@ impl Store {
         if !apply_in(&mut tx, ticket, t, &TransitionExtras::default()).await? {
             return Err(lost(ticket, t));
         }
-        void_pending(&mut tx, ticket).await?;
+        void_all(&mut tx, ticket).await?;
         tx.commit().await?;
         Ok(())
     }
