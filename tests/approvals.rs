@@ -557,3 +557,146 @@ fn approvals_sqlite_store_upgrades_in_place() {
 fn approvals_postgres_store_upgrades_in_place() {
     upgrade("postgres");
 }
+
+/// The console: the 403 of a cross-team form, a ticket's approval records
+/// and risk, approving one record, returning, resubmitting.
+#[test]
+fn approvals_console_in_chromium() {
+    let Some(chromium) = testkit::require_chromium() else {
+        return;
+    };
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    fill(&node, "tmp:", 0..20);
+    let root = setup.init_admin("root");
+    let svc = setup.start(0, "");
+    let alice = svc.add_user(&root, "alice", "submitter");
+    let carol = svc.add_user(&root, "carol", "submitter");
+    let mallory = svc.add_user(&root, "mallory", "submitter");
+    svc.ok(
+        "POST",
+        "/teams",
+        &root,
+        Some(json!({"name": "payments", "lead": "carol", "members": ["alice"]})),
+    );
+    svc.add_local_app(&root, "shop", "standalone", node.port());
+    send(
+        &svc,
+        "PUT",
+        "/apps/shop/owner",
+        &root,
+        Some(json!({"team": "payments", "tags": ["production"]})),
+    );
+    let t = svc.ok("POST", "/tickets", &alice, Some(cleanup("tmp:")));
+    let id = id_of(&t);
+    let recs = current(&t);
+    let (lead_rec, admin_rec) = (
+        recs[0]["id"].as_i64().unwrap(),
+        recs[1]["id"].as_i64().unwrap(),
+    );
+
+    let mut b = testkit::Browser::launch(&chromium);
+    let base = format!("http://127.0.0.1:{}/", svc.port);
+    b.goto(&base);
+    let sign_in = |b: &mut testkit::Browser, token: &str, name: &str| {
+        b.wait_for_selector("#signin #token");
+        b.type_into("#token", token);
+        b.click("#signin-go");
+        let js = format!(
+            "(document.querySelector('#me') || {{}}).textContent?.startsWith({})",
+            serde_json::to_string(name).unwrap()
+        );
+        b.wait_for(&js, "signed in");
+    };
+    let open = |b: &mut testkit::Browser, hash: &str| {
+        b.eval(&format!(
+            "location.hash = {}; true",
+            serde_json::to_string(hash).unwrap()
+        ));
+    };
+    let sign_out = |b: &mut testkit::Browser| {
+        b.click("#signout");
+        b.wait_for_selector("#signin #token");
+    };
+    let ticket_in = |b: &mut testkit::Browser, state: &str| {
+        let js = format!(
+            "(() => {{ const h = document.querySelector('#ticket-title'); return h && h.dataset.id === '{id}' && h.dataset.state === '{state}'; }})()"
+        );
+        b.wait_for(&js, state);
+    };
+
+    // Another team's app: the form shows the 403 and who owns the app.
+    sign_in(&mut b, &mallory, "mallory");
+    open(&mut b, "#/submit/analysis");
+    b.wait_for_selector("#submit-form[data-type='analysis'] #p-app");
+    b.type_into("#p-app", "shop");
+    b.click("#preview-plan");
+    b.wait_for_selector("#form-error .api-error[data-status='403']");
+    let msg = b.text("#form-error").unwrap_or_default();
+    assert!(msg.contains("payments"), "{msg}");
+    sign_out(&mut b);
+
+    // The lead sees the records and the risk, and approves theirs.
+    sign_in(&mut b, &carol, "carol");
+    open(&mut b, &format!("#/ticket/{id}"));
+    ticket_in(&mut b, "pending");
+    b.wait_for_selector("#plan-risk");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#approvals tbody tr').length"),
+        json!(2)
+    );
+    b.click(&format!("#approve-{lead_rec}"));
+    b.wait_for_selector("dialog[open] #dialog-ok");
+    b.click("#dialog-ok");
+    b.wait_for(
+        &format!("document.querySelector('#approvals tr[data-approval=\"{lead_rec}\"]')?.dataset.state === 'approved'"),
+        "lead approved",
+    );
+    assert!(b
+        .text(&format!(
+            "#approvals tr[data-approval=\"{lead_rec}\"] .approver"
+        ))
+        .unwrap_or_default()
+        .contains("carol"));
+    assert_eq!(node.client().must(&["DBSIZE"]).as_int(), Some(20));
+    sign_out(&mut b);
+
+    // The admin returns it with a note.
+    sign_in(&mut b, &root, "root");
+    open(&mut b, &format!("#/ticket/{id}"));
+    ticket_in(&mut b, "pending");
+    b.click(&format!("#return-{admin_rec}"));
+    b.wait_for_selector("dialog[open] #dialog-text");
+    b.type_into("#dialog-text", "only the first ten, please");
+    b.click("#dialog-ok");
+    ticket_in(&mut b, "returned");
+    sign_out(&mut b);
+
+    // The submitter resubmits: a new round of records.
+    sign_in(&mut b, &alice, "alice");
+    open(&mut b, &format!("#/ticket/{id}"));
+    ticket_in(&mut b, "returned");
+    b.wait_for_selector("#amend");
+    b.click("#resubmit");
+    b.wait_for_selector("dialog[open] #dialog-ok");
+    b.click("#dialog-ok");
+    ticket_in(&mut b, "pending");
+    b.wait_for(
+        "document.querySelectorAll('#approvals tbody tr[data-state=\"pending\"]').length === 2",
+        "fresh records",
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#approvals tbody tr[data-state=\"void\"]').length"),
+        json!(1),
+        "the lead's first approval is void"
+    );
+    let shot = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("console-approvals.png");
+    b.screenshot(&shot, false);
+}
