@@ -1203,7 +1203,7 @@ mod tests {
 
     #[test]
     fn one_person_counts_once() {
-        let slots = vec![slot(Eligible::AnyAdmin), slot(Eligible::AnyAdmin)];
+        let slots = [slot(Eligible::AnyAdmin), slot(Eligible::AnyAdmin)];
         let first = vec![approved(slots[0].clone(), "bob", None), slots[1].clone()];
         let e = decide_as(&first, 1, Decision::Approve, None, &admin("bob"), &[]);
         assert!(
