@@ -42,9 +42,14 @@ pub(crate) enum Command {
     /// Register the Redis apps (nodes) tickets act on (admin), list them.
     #[command(after_long_help = NODE_EXAMPLES)]
     Node(NodeArgs),
-    /// Create users and their tokens (admin), list them.
+    /// Create users and their tokens (admin), list them, name stand-ins.
     #[command(after_long_help = USER_EXAMPLES)]
     User(UserArgs),
+    /// Teams: their lead and members, who file and approve their apps' tickets.
+    #[command(after_long_help = TEAM_EXAMPLES)]
+    Team(TeamArgs),
+    /// The approval policies: show them, replace them from a JSON file, reset.
+    Policy(PolicyArgs),
 }
 
 /// Output formats of `dump`.
@@ -330,10 +335,17 @@ pub(crate) enum TicketCommand {
     List(ListTicketsArgs),
     /// One ticket: state, parameters, plan, progress, error, result.
     Show(TicketId),
-    /// Approve a pending ticket (admin).
+    /// Approve a pending ticket: the first of its approvals you (or the
+    /// user you stand in for) may decide, or --approval ID.
     Approve(ApproveArgs),
-    /// Reject a pending ticket, with a reason (admin).
+    /// Reject a pending ticket, with a reason (an admin or an approver).
     Reject(RejectArgs),
+    /// Return a pending ticket to its submitter for changes, with a note.
+    Return(ReturnArgs),
+    /// Amend a returned ticket's parameters (new plan; earlier approvals void).
+    Amend(AmendArgs),
+    /// Send a returned ticket to approval again.
+    Resubmit(TicketId),
     /// Cancel a ticket that has not finished (its submitter or an admin).
     Cancel(TicketId),
     /// Wait until a ticket is finished. Exit status 0 when it succeeded, 1
@@ -418,6 +430,10 @@ pub(crate) struct ListTicketsArgs {
     /// Only tickets of this type.
     #[arg(long = "type", value_name = "TYPE")]
     pub(crate) kind: Option<String>,
+    /// Only pending tickets waiting for your approval (or for the user you
+    /// stand in for).
+    #[arg(long)]
+    pub(crate) needs_me: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -433,6 +449,30 @@ pub(crate) struct ApproveArgs {
     /// A note for the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub(crate) note: Option<String>,
+    /// The approval record's id (see `ticket show`) [default: the first you may decide].
+    #[arg(long, value_name = "ID")]
+    pub(crate) approval: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReturnArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// What to change (shown to the submitter, kept in the audit trail).
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub(crate) note: String,
+    /// The approval record's id [default: the first you may decide].
+    #[arg(long, value_name = "ID")]
+    pub(crate) approval: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AmendArgs {
+    /// The ticket's id.
+    pub(crate) id: u64,
+    /// The whole new parameters, as JSON (`ticket show` has the old ones).
+    #[arg(long, value_name = "JSON", required = true)]
+    pub(crate) params: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -442,6 +482,9 @@ pub(crate) struct RejectArgs {
     /// Why (shown to the submitter, kept in the audit trail).
     #[arg(long, value_name = "TEXT", required = true)]
     pub(crate) reason: String,
+    /// The approval record's id [default: the first you may decide].
+    #[arg(long, value_name = "ID")]
+    pub(crate) approval: Option<u64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -520,6 +563,23 @@ pub(crate) enum NodeCommand {
     Refresh(NodeName),
     /// Unregister an app (admin).
     Remove(NodeName),
+    /// Set who owns an app (admin): its team, tags, extra approvers.
+    Owner(NodeOwnerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NodeOwnerArgs {
+    /// The app's name.
+    pub(crate) name: String,
+    /// The owning team (its members file tickets for the app) [default: none].
+    #[arg(long, value_name = "TEAM")]
+    pub(crate) team: Option<String>,
+    /// A tag approval policies match, e.g. production (repeat for more).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub(crate) tags: Vec<String>,
+    /// A user who fills `app_approver` approvals (repeat for more).
+    #[arg(long = "approver", value_name = "USER")]
+    pub(crate) approvers: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -587,6 +647,106 @@ pub(crate) enum UserCommand {
     List,
     /// The user the token belongs to.
     Me,
+    /// Name a stand-in who approves for NAME while they are away.
+    StandIn(StandInArgs),
+    /// End NAME's stand-in.
+    StandInEnd(NodeName),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct StandInArgs {
+    /// The user who is away.
+    pub(crate) name: String,
+    /// Who approves for them.
+    #[arg(long, value_name = "USER")]
+    pub(crate) by: String,
+    /// YYYY-MM-DD or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub(crate) from: Option<String>,
+    /// YYYY-MM-DD (the whole day) or RFC 3339.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: String,
+}
+
+const TEAM_EXAMPLES: &str = "\
+Examples:
+  rdbscope team add payments --lead carol --member alice --member bob
+  rdbscope node owner shop --team payments --tag production
+  rdbscope team join payments dave
+  rdbscope team list";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TeamArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: TeamCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TeamCommand {
+    /// Create a team (admin).
+    Add(TeamAddArgs),
+    /// List the teams.
+    List,
+    /// One team.
+    Show(NodeName),
+    /// Set a team's lead (admin); without USER, clear it.
+    Lead {
+        /// The team.
+        team: String,
+        /// The new lead.
+        user: Option<String>,
+    },
+    /// Add a member (admin).
+    Join {
+        /// The team.
+        team: String,
+        /// The user.
+        user: String,
+    },
+    /// Remove a member (admin).
+    Leave {
+        /// The team.
+        team: String,
+        /// The user.
+        user: String,
+    },
+    /// Delete a team (admin); its apps then have no team.
+    Remove(NodeName),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TeamAddArgs {
+    /// The team's name.
+    pub(crate) name: String,
+    /// Its lead.
+    #[arg(long, value_name = "USER")]
+    pub(crate) lead: Option<String>,
+    /// A member (repeat for more).
+    #[arg(long = "member", value_name = "USER")]
+    pub(crate) members: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PolicyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: PolicyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PolicyCommand {
+    /// The rules in force and where they come from.
+    Show,
+    /// Replace the rules (admin) with FILE's: a JSON array of rules.
+    Set {
+        /// The rules (`-` for standard input).
+        file: std::path::PathBuf,
+    },
+    /// Go back to the config file's rules (admin).
+    Reset,
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,6 +1,7 @@
 //! Integration tests.
 mod analyze;
 mod api_input;
+mod approvals;
 mod cleanup;
 mod conformance;
 mod console;

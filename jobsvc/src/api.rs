@@ -8,21 +8,28 @@
 //!   handlers, by resource; `listing.rs`: the paged ticket list and the
 //!   summary of counts; `preview.rs`: a ticket's plan before submission;
 //!   `report_view.rs`: one-use links that show a report page in a frame;
+//! - `teams.rs`: teams and app ownership; `approvals.rs`: decisions on
+//!   approval records, amend and resubmit; `policies.rs`: approval
+//!   policies and stand-ins; `approval_view.rs`: an approval record's body;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
 
+mod approval_view;
+mod approvals;
 mod apps;
 mod doc;
 mod error;
 mod guard;
 mod listing;
+mod policies;
 mod preview;
 mod report_view;
 mod reports;
 mod request;
 mod routes;
 mod status;
+mod teams;
 mod tickets;
 mod users;
 mod views;

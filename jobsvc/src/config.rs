@@ -14,6 +14,17 @@
 //! max_running = 0                         # jobs running at once across all instances (0: no cap)
 //! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
 //! retry_backoff_secs = 5                  # doubled on each retry
+//! approval_margin = 0.2                   # a plan 20 % bigger at start than approved goes back to approval
+//!
+//! [[approval_policies]]                   # first match wins; none matches: one admin
+//! name = "cleanup-production"
+//! kind = "cleanup"                        # a ticket type, or "*"
+//! tags = ["production"]                   # an app of the ticket carries one of these
+//! approvals = ["team_lead", "admin"]      # one record each: admin, team_lead, app_approver, user:NAME
+//! [[approval_policies]]
+//! kind = "cleanup"
+//! keys_over = 100000                      # also: min_risk = "high", conflict = "replace"
+//! approvals = ["team_lead", "admin"]
 //! ```
 
 use std::net::SocketAddr;
@@ -21,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::approvals::policy::{default_rules, PolicyRule};
 use crate::error::{Error, Result};
 
 /// Everything the service needs to start.
@@ -60,6 +72,14 @@ pub struct Config {
     pub poll_ms: u64,
     /// Longest MONITOR window a hot-key ticket may ask for, in seconds.
     pub max_monitor_secs: u64,
+    /// How much a plan's impact (keys or bytes) may grow between the
+    /// approval and the start before the ticket goes back to approval
+    /// (0.2: 20 %).
+    pub approval_margin: f64,
+    /// The approval policies (the first that matches a ticket decides);
+    /// the defaults are [`crate::approvals::default_rules`]. Those set
+    /// through the API replace them.
+    pub approval_policies: Vec<PolicyRule>,
 }
 
 impl Default for Config {
@@ -80,6 +100,8 @@ impl Default for Config {
             retry_backoff_secs: 5,
             poll_ms: 500,
             max_monitor_secs: 300,
+            approval_margin: 0.2,
+            approval_policies: default_rules(),
         }
     }
 }
@@ -95,7 +117,18 @@ impl Config {
 
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| Error::bad_request(format!("bad config: {e}")))
+        let c: Config =
+            toml::from_str(text).map_err(|e| Error::bad_request(format!("bad config: {e}")))?;
+        for r in &c.approval_policies {
+            r.check()
+                .map_err(|e| Error::bad_request(format!("bad config: {e}")))?;
+        }
+        if !(0.0..=100.0).contains(&c.approval_margin) {
+            return Err(Error::bad_request(
+                "bad config: approval_margin must be 0 to 100 (0.2 is 20 %)",
+            ));
+        }
+        Ok(c)
     }
 
     /// Where ticket `id` keeps its files.

@@ -11,6 +11,8 @@
 //!
 //! - [`ticket`]: the lifecycle; its single [`ticket::transition`] function
 //!   decides every state change and produces the audit record stored with it;
+//! - [`approvals`]: approval policies per type, risk and app tags, the
+//!   risk level computed from a plan, teams' claim on their apps, stand-ins;
 //! - [`store`]: users, apps, tickets, audit, leases and checkpoints on SQLite
 //!   (default) or PostgreSQL (several instances, `SKIP LOCKED` claims);
 //! - [`api`]: the HTTP JSON API (`API.md`, `/openapi.json`); [`console`]:
@@ -56,6 +58,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod config;
 pub mod console;

@@ -172,6 +172,10 @@ async fn claim(state: &Shared) -> Result<Option<TicketRow>> {
 
 async fn run_job(state: Shared, t: TicketRow) {
     let id = t.id;
+    if !crate::approvals::margin::still_approved(&state, &t).await {
+        state.wake.notify_one();
+        return;
+    }
     log(&format!(
         "ticket {id}: started ({}, attempt {})",
         t.kind, t.attempts

@@ -3,11 +3,20 @@
 //!
 //! ```text
 //! pending ──approve──▶ approved ──start──▶ running ──succeed──▶ succeeded
-//!    │                    │                  │ ├──fail──────────▶ failed
-//!    │                    │                  │ └──retry─────────▶ approved (attempts left)
-//!    ├──reject──▶ rejected (reason required)  │
+//!  ▲ │ ▲                  │                  │ ├──fail──────────▶ failed
+//!  │ │ └─impact grew──────┼──────────────────┤ └──retry─────────▶ approved (attempts left)
+//!  │ ├──reject──▶ rejected (reason required)  │
+//!  │ ├──return──▶ returned ──amend──▶ returned │
+//!  │ │               └──resubmit──┐           │
+//!  └─┼───────────────────────────-┘           │
 //!    └──cancel──▶ cancelled ◀──cancel─────────┴── (running: finishes the batch, then stops)
 //! ```
+//!
+//! A pending ticket holds one approval record per slot its policy asks
+//! for ([`Slot`]); [`Event::Decide`] fills one: an approval keeps it pending
+//! until every slot is approved, a return sends it back to its submitter, a
+//! rejection ends it. Nobody approves their own ticket, and one person
+//! (as themselves or as a stand-in) counts once per round.
 //!
 //! Which service moves a ticket out of each state: submitters and admins
 //! through the API (pending, approved), the scheduler (approved → running,
@@ -35,11 +44,14 @@ pub enum TicketState {
     Cancelled,
     /// Refused by an admin, with a reason (驳回).
     Rejected,
+    /// Sent back to its submitter for changes, with a note (退回): they
+    /// amend the parameters and resubmit it.
+    Returned,
 }
 
 impl TicketState {
     /// Every state.
-    pub const ALL: [TicketState; 7] = [
+    pub const ALL: [TicketState; 8] = [
         TicketState::Pending,
         TicketState::Approved,
         TicketState::Running,
@@ -47,6 +59,7 @@ impl TicketState {
         TicketState::Failed,
         TicketState::Cancelled,
         TicketState::Rejected,
+        TicketState::Returned,
     ];
 
     /// The name used in the API and the store.
@@ -59,6 +72,7 @@ impl TicketState {
             TicketState::Failed => "failed",
             TicketState::Cancelled => "cancelled",
             TicketState::Rejected => "rejected",
+            TicketState::Returned => "returned",
         }
     }
 
@@ -169,6 +183,183 @@ pub enum Event {
     Cancel,
     /// The rescuer found a running ticket whose worker's lease expired.
     LeaseExpired,
+    /// A user decides on one approval record (`slot`, an index into
+    /// `slots`, the current round's records in order).
+    Decide {
+        /// Which record.
+        slot: usize,
+        /// Approve, return or reject.
+        decision: Decision,
+        /// The approver's note (required to return or reject).
+        note: Option<String>,
+        /// The current round's records.
+        slots: Vec<Slot>,
+        /// The users (with their roles) the actor stands in for now.
+        stands_in_for: Vec<(String, Role)>,
+    },
+    /// The submitter (or an admin) changed a returned ticket's parameters.
+    Amend {
+        /// `sha256:` of the parameters before.
+        old_hash: String,
+        /// `sha256:` of the parameters after.
+        new_hash: String,
+    },
+    /// The submitter (or an admin) sends a returned ticket to approval again.
+    Resubmit,
+    /// The plan made when the job started shows more impact than was
+    /// approved, beyond the margin: back to approval instead of running.
+    ImpactGrew {
+        /// What the approvers saw.
+        approved: Impact,
+        /// What the plan shows now.
+        now: Impact,
+        /// The margin (0.2 = 20 %).
+        margin: f64,
+    },
+}
+
+/// What a plan says a ticket will touch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Impact {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes (memory or file bytes).
+    pub bytes: u64,
+}
+
+impl Impact {
+    /// Whether `now` exceeds `self` by more than `margin` (0.2 = 20 %) in
+    /// keys or in bytes.
+    pub fn grew_beyond(&self, now: &Impact, margin: f64) -> bool {
+        let over = |a: u64, b: u64| b as f64 > a as f64 * (1.0 + margin.max(0.0));
+        over(self.keys, now.keys) || over(self.bytes, now.bytes)
+    }
+}
+
+impl fmt::Display for Impact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} keys / {} bytes", self.keys, self.bytes)
+    }
+}
+
+/// A decision on one approval record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Counts towards the policy.
+    Approve,
+    /// Sends the ticket back to its submitter for changes (a note required).
+    Return,
+    /// Refuses the ticket (a reason required).
+    Reject,
+}
+
+/// Who may fill an approval slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Eligible {
+    /// Any admin.
+    AnyAdmin,
+    /// One of these users (the owning team's lead, the app's approvers, a
+    /// named user).
+    Users(Vec<String>),
+}
+
+impl Eligible {
+    /// Whether user `name` (an admin or not) may fill the slot.
+    pub fn admits(&self, name: &str, admin: bool) -> bool {
+        match self {
+            Eligible::AnyAdmin => admin,
+            Eligible::Users(u) => u.iter().any(|u| u == name),
+        }
+    }
+}
+
+impl fmt::Display for Eligible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Eligible::AnyAdmin => f.write_str("an admin"),
+            Eligible::Users(u) if u.is_empty() => f.write_str("nobody (no such user is set)"),
+            Eligible::Users(u) => write!(f, "one of {}", u.join(", ")),
+        }
+    }
+}
+
+/// Where one approval record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SlotState {
+    /// Waiting for its approver.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Sent back for changes.
+    Returned,
+    /// Refused.
+    Rejected,
+    /// No longer counts: the ticket was amended, returned, rejected or
+    /// cancelled, or its impact grew, before this record was decided.
+    Void,
+}
+
+impl SlotState {
+    /// Every state.
+    pub const ALL: [SlotState; 5] = [
+        SlotState::Pending,
+        SlotState::Approved,
+        SlotState::Returned,
+        SlotState::Rejected,
+        SlotState::Void,
+    ];
+
+    /// The name used in the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotState::Pending => "pending",
+            SlotState::Approved => "approved",
+            SlotState::Returned => "returned",
+            SlotState::Rejected => "rejected",
+            SlotState::Void => "void",
+        }
+    }
+}
+
+impl fmt::Display for SlotState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SlotState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SlotState, String> {
+        SlotState::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown approval state {s:?}"))
+    }
+}
+
+/// One approval record of the current round, as the rules see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Who may fill it.
+    pub eligible: Eligible,
+    /// Where it is.
+    pub state: SlotState,
+    /// Who decided it.
+    pub actor: Option<String>,
+    /// Whom the actor stood in for.
+    pub for_user: Option<String>,
+}
+
+/// What a decision does to its record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotDecision {
+    /// The record's index in the round.
+    pub index: usize,
+    /// Its new state.
+    pub state: SlotState,
+    /// Whom the actor stood in for.
+    pub for_user: Option<String>,
 }
 
 /// Rules that depend on configuration.
@@ -232,6 +423,8 @@ pub struct Transition {
     pub note: Option<String>,
     /// Attempts after the change (starting a run counts one).
     pub attempts: u32,
+    /// For [`Event::Decide`]: what happens to the approval record.
+    pub slot: Option<SlotDecision>,
 }
 
 /// The one function that owns the rules. It changes nothing: the caller
@@ -257,6 +450,7 @@ pub fn transition(
             actor: actor.name().to_string(),
             note,
             attempts,
+            slot: None,
         })
     };
     let system_only = |what: &str| -> Result<(), TransitionError> {
@@ -372,12 +566,235 @@ pub fn transition(
                     "only the submitter or an admin can cancel a ticket".into(),
                 ));
             }
-            if !matches!(from, Pending | Approved | Running) {
+            if !matches!(from, Pending | Approved | Running | Returned) {
                 return invalid("cancel");
             }
             ok(Cancelled, None, ticket.attempts)
         }
+        Event::Decide {
+            slot,
+            decision,
+            note,
+            slots,
+            stands_in_for,
+        } => decide(
+            ticket,
+            *slot,
+            *decision,
+            note,
+            slots,
+            stands_in_for,
+            actor,
+            policy,
+        ),
+        Event::Amend { old_hash, new_hash } => {
+            owner_or_admin(ticket, actor, "amend")?;
+            if from != Returned {
+                return invalid("amend");
+            }
+            ok(
+                Returned,
+                Some(format!(
+                    "amended: parameters {old_hash} -> {new_hash}; earlier approvals are void"
+                )),
+                ticket.attempts,
+            )
+        }
+        Event::Resubmit => {
+            owner_or_admin(ticket, actor, "resubmit")?;
+            if from != Returned {
+                return invalid("resubmit");
+            }
+            ok(
+                Pending,
+                Some("resubmitted for approval".into()),
+                ticket.attempts,
+            )
+        }
+        Event::ImpactGrew {
+            approved,
+            now,
+            margin,
+        } => {
+            system_only("send back")?;
+            if !matches!(from, Approved | Running) {
+                return invalid("send back");
+            }
+            if !approved.grew_beyond(now, *margin) {
+                return Err(TransitionError::Invalid(format!(
+                    "the impact ({now}) is within {:.0} % of the approved {approved}",
+                    margin * 100.0
+                )));
+            }
+            ok(
+                Pending,
+                Some(format!(
+                    "plan impact grew beyond the approval margin of {:.0} %: approved {approved}, now {now}; back to approval",
+                    margin * 100.0
+                )),
+                // The start that found it did not run it.
+                if from == Running {
+                    ticket.attempts.saturating_sub(1)
+                } else {
+                    ticket.attempts
+                },
+            )
+        }
     }
+}
+
+fn owner_or_admin(
+    ticket: &TicketView<'_>,
+    actor: &Actor,
+    what: &str,
+) -> Result<(), TransitionError> {
+    match actor {
+        Actor::User { name, role } if *role == Role::Admin || name == ticket.submitter => Ok(()),
+        _ => Err(TransitionError::Forbidden(format!(
+            "only the submitter or an admin can {what} a ticket"
+        ))),
+    }
+}
+
+/// The rules of one decision on one approval record.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    ticket: &TicketView<'_>,
+    index: usize,
+    decision: Decision,
+    note: &Option<String>,
+    slots: &[Slot],
+    stands_in_for: &[(String, Role)],
+    actor: &Actor,
+    policy: &Policy,
+) -> Result<Transition, TransitionError> {
+    use TicketState::*;
+    let forbidden = |m: String| Err(TransitionError::Forbidden(m));
+    let Actor::User { name, role } = actor else {
+        return forbidden("only a user decides on an approval".into());
+    };
+    if ticket.state != Pending {
+        return Err(TransitionError::Invalid(format!(
+            "cannot decide on an approval of a ticket that is {}",
+            ticket.state
+        )));
+    }
+    let Some(slot) = slots.get(index) else {
+        return Err(TransitionError::Invalid(format!(
+            "the ticket has no approval {}",
+            index + 1
+        )));
+    };
+    if slot.state != SlotState::Pending {
+        return Err(TransitionError::Invalid(format!(
+            "approval {} is already {}",
+            index + 1,
+            slot.state
+        )));
+    }
+    let direct = slot.eligible.admits(name, *role == Role::Admin);
+    let for_user = if direct {
+        None
+    } else {
+        match stands_in_for
+            .iter()
+            .find(|(u, r)| slot.eligible.admits(u, *r == Role::Admin))
+        {
+            Some((u, _)) => Some(u.clone()),
+            None => {
+                return forbidden(format!(
+                    "{name} may not decide on approval {} (it needs {})",
+                    index + 1,
+                    slot.eligible
+                ))
+            }
+        }
+    };
+    let own = name == ticket.submitter || for_user.as_deref() == Some(ticket.submitter);
+    let self_ok = policy.allow_self_approval && *role == Role::Admin && for_user.is_none();
+    if own && !self_ok {
+        return forbidden(format!(
+            "{name} cannot decide on an approval of their own ticket (nobody approves their own ticket)"
+        ));
+    }
+    let who = match &for_user {
+        Some(y) => format!("{name} for {y}"),
+        None => name.clone(),
+    };
+    let text = note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let (to, state, what) = match decision {
+        Decision::Approve => {
+            let counted: Vec<&str> = slots
+                .iter()
+                .filter(|o| o.state == SlotState::Approved)
+                .flat_map(|o| [o.actor.as_deref(), o.for_user.as_deref()])
+                .flatten()
+                .collect();
+            for person in std::iter::once(name.as_str()).chain(for_user.as_deref()) {
+                if counted.contains(&person) {
+                    return forbidden(format!(
+                        "{person} already counts for an approval of this ticket (one person counts once)"
+                    ));
+                }
+            }
+            let done = slots
+                .iter()
+                .filter(|o| o.state == SlotState::Approved)
+                .count()
+                + 1;
+            let to = if done == slots.len() {
+                Approved
+            } else {
+                Pending
+            };
+            (
+                to,
+                SlotState::Approved,
+                format!("approval {done} of {} by {who}", slots.len()),
+            )
+        }
+        Decision::Return | Decision::Reject => {
+            let Some(text) = text else {
+                return Err(TransitionError::Invalid(format!(
+                    "{} needs a note saying why",
+                    if decision == Decision::Return {
+                        "returning a ticket"
+                    } else {
+                        "a rejection"
+                    }
+                )));
+            };
+            if decision == Decision::Return {
+                (
+                    Returned,
+                    SlotState::Returned,
+                    format!("returned by {who}: {text}"),
+                )
+            } else {
+                (
+                    Rejected,
+                    SlotState::Rejected,
+                    format!("rejected by {who}: {text}"),
+                )
+            }
+        }
+    };
+    let note = match (decision, text) {
+        (Decision::Approve, Some(t)) => format!("{what}: {t}"),
+        _ => what,
+    };
+    Ok(Transition {
+        from: Pending,
+        to,
+        actor: name.clone(),
+        note: Some(note),
+        attempts: ticket.attempts,
+        slot: Some(SlotDecision {
+            index,
+            state,
+            for_user,
+        }),
+    })
 }
 
 #[cfg(test)]
@@ -611,6 +1028,334 @@ mod tests {
         }
         for s in TicketState::ALL {
             assert_eq!(s.as_str().parse::<TicketState>().unwrap(), s);
+        }
+    }
+
+    fn slot(eligible: Eligible) -> Slot {
+        Slot {
+            eligible,
+            state: SlotState::Pending,
+            actor: None,
+            for_user: None,
+        }
+    }
+
+    fn two_slots() -> Vec<Slot> {
+        vec![
+            slot(Eligible::Users(vec!["lead".into()])),
+            slot(Eligible::AnyAdmin),
+        ]
+    }
+
+    fn decide_as(
+        slots: &[Slot],
+        index: usize,
+        decision: Decision,
+        note: Option<&str>,
+        actor: &Actor,
+        stands_in_for: &[(&str, Role)],
+    ) -> Result<Transition, TransitionError> {
+        transition(
+            &view(Pending),
+            &Event::Decide {
+                slot: index,
+                decision,
+                note: note.map(str::to_string),
+                slots: slots.to_vec(),
+                stands_in_for: stands_in_for
+                    .iter()
+                    .map(|(u, r)| (u.to_string(), *r))
+                    .collect(),
+            },
+            actor,
+            &Policy::default(),
+        )
+    }
+
+    fn approved(mut s: Slot, actor: &str, for_user: Option<&str>) -> Slot {
+        s.state = SlotState::Approved;
+        s.actor = Some(actor.into());
+        s.for_user = for_user.map(str::to_string);
+        s
+    }
+
+    #[test]
+    fn a_ticket_is_approved_when_every_slot_is() {
+        let lead = Actor::user("lead", Role::Submitter);
+        let slots = two_slots();
+        let t = decide_as(&slots, 0, Decision::Approve, Some("ok"), &lead, &[]).unwrap();
+        assert_eq!((t.from, t.to), (Pending, Pending));
+        assert_eq!(t.note.as_deref(), Some("approval 1 of 2 by lead: ok"));
+        assert_eq!(t.slot.as_ref().unwrap().state, SlotState::Approved);
+        let slots = vec![approved(slots[0].clone(), "lead", None), slots[1].clone()];
+        let t = decide_as(&slots, 1, Decision::Approve, None, &admin("bob"), &[]).unwrap();
+        assert_eq!(t.to, Approved);
+        // A decided record is not decided again; a wrong index is refused.
+        assert!(decide_as(&slots, 0, Decision::Approve, None, &admin("bob"), &[]).is_err());
+        assert!(decide_as(&slots, 5, Decision::Approve, None, &admin("bob"), &[]).is_err());
+        // Only while pending.
+        let e = transition(
+            &view(Returned),
+            &Event::Decide {
+                slot: 1,
+                decision: Decision::Approve,
+                note: None,
+                slots: slots.clone(),
+                stands_in_for: vec![],
+            },
+            &admin("bob"),
+            &Policy::default(),
+        );
+        assert!(matches!(e, Err(TransitionError::Invalid(_))));
+    }
+
+    #[test]
+    fn only_eligible_users_or_their_stand_ins_decide() {
+        let slots = two_slots();
+        // A submitter who is not the lead; an admin on the lead's slot.
+        let carol = Actor::user("carol", Role::Submitter);
+        assert!(matches!(
+            decide_as(&slots, 0, Decision::Approve, None, &carol, &[]),
+            Err(TransitionError::Forbidden(_))
+        ));
+        assert!(matches!(
+            decide_as(&slots, 0, Decision::Approve, None, &admin("bob"), &[]),
+            Err(TransitionError::Forbidden(_))
+        ));
+        assert!(matches!(
+            decide_as(&slots, 1, Decision::Approve, None, &carol, &[]),
+            Err(TransitionError::Forbidden(_))
+        ));
+        // carol stands in for the lead: recorded as "carol for lead".
+        let t = decide_as(
+            &slots,
+            0,
+            Decision::Approve,
+            None,
+            &carol,
+            &[("lead", Role::Submitter)],
+        )
+        .unwrap();
+        assert_eq!(t.slot.unwrap().for_user.as_deref(), Some("lead"));
+        assert_eq!(t.note.as_deref(), Some("approval 1 of 2 by carol for lead"));
+        // Standing in for an admin fills an admin slot.
+        let t = decide_as(
+            &slots,
+            1,
+            Decision::Approve,
+            None,
+            &carol,
+            &[("bob", Role::Admin)],
+        )
+        .unwrap();
+        assert_eq!(t.slot.unwrap().for_user.as_deref(), Some("bob"));
+        // The service itself never decides.
+        assert!(decide_as(&slots, 1, Decision::Approve, None, &sys(), &[]).is_err());
+    }
+
+    #[test]
+    fn nobody_decides_on_their_own_ticket() {
+        let slots = vec![
+            slot(Eligible::Users(vec!["alice".into()])),
+            slot(Eligible::AnyAdmin),
+        ];
+        let alice = Actor::user("alice", Role::Submitter);
+        for d in [Decision::Approve, Decision::Return, Decision::Reject] {
+            assert!(matches!(
+                decide_as(&slots, 0, d, Some("x"), &alice, &[]),
+                Err(TransitionError::Forbidden(_))
+            ));
+        }
+        // Nor as a stand-in for the submitter.
+        assert!(matches!(
+            decide_as(
+                &slots,
+                0,
+                Decision::Approve,
+                None,
+                &Actor::user("dave", Role::Submitter),
+                &[("alice", Role::Submitter)]
+            ),
+            Err(TransitionError::Forbidden(_))
+        ));
+        // An admin submitter only with allow_self_approval.
+        let adm = Actor::user("alice", Role::Admin);
+        assert!(decide_as(&slots, 1, Decision::Approve, None, &adm, &[]).is_err());
+        let lax = Policy {
+            allow_self_approval: true,
+            ..Policy::default()
+        };
+        let t = transition(
+            &view(Pending),
+            &Event::Decide {
+                slot: 1,
+                decision: Decision::Approve,
+                note: None,
+                slots: slots.clone(),
+                stands_in_for: vec![],
+            },
+            &adm,
+            &lax,
+        )
+        .unwrap();
+        assert_eq!(t.slot.unwrap().state, SlotState::Approved);
+    }
+
+    #[test]
+    fn one_person_counts_once() {
+        let slots = [slot(Eligible::AnyAdmin), slot(Eligible::AnyAdmin)];
+        let first = vec![approved(slots[0].clone(), "bob", None), slots[1].clone()];
+        let e = decide_as(&first, 1, Decision::Approve, None, &admin("bob"), &[]);
+        assert!(
+            matches!(e, Err(TransitionError::Forbidden(m)) if m.contains("bob already counts"))
+        );
+        // Not as a stand-in for another approver either...
+        let carol = Actor::user("carol", Role::Submitter);
+        let by_carol_for_dan = vec![
+            approved(slots[0].clone(), "carol", Some("dan")),
+            slots[1].clone(),
+        ];
+        assert!(decide_as(
+            &by_carol_for_dan,
+            1,
+            Decision::Approve,
+            None,
+            &carol,
+            &[("erin", Role::Admin)]
+        )
+        .is_err());
+        // ...nor for someone who already counts.
+        assert!(matches!(
+            decide_as(
+                &by_carol_for_dan,
+                1,
+                Decision::Approve,
+                None,
+                &admin("dan"),
+                &[]
+            ),
+            Err(TransitionError::Forbidden(_))
+        ));
+        assert!(decide_as(
+            &first,
+            1,
+            Decision::Approve,
+            None,
+            &carol,
+            &[("bob", Role::Admin)]
+        )
+        .is_err());
+        assert_eq!(
+            decide_as(&first, 1, Decision::Approve, None, &admin("erin"), &[])
+                .unwrap()
+                .to,
+            Approved
+        );
+    }
+
+    #[test]
+    fn return_and_reject_need_a_note() {
+        let slots = two_slots();
+        let bob = admin("bob");
+        for (d, to) in [(Decision::Return, Returned), (Decision::Reject, Rejected)] {
+            assert!(matches!(
+                decide_as(&slots, 1, d, None, &bob, &[]),
+                Err(TransitionError::Invalid(_))
+            ));
+            assert!(decide_as(&slots, 1, d, Some("  "), &bob, &[]).is_err());
+            let t = decide_as(&slots, 1, d, Some("too broad"), &bob, &[]).unwrap();
+            assert_eq!(t.to, to);
+            assert!(t.note.unwrap().contains("too broad"));
+        }
+    }
+
+    #[test]
+    fn amend_and_resubmit_a_returned_ticket() {
+        let p = Policy::default();
+        let amend = Event::Amend {
+            old_hash: "sha256:a".into(),
+            new_hash: "sha256:b".into(),
+        };
+        let alice = Actor::user("alice", Role::Submitter);
+        let t = transition(&view(Returned), &amend, &alice, &p).unwrap();
+        assert_eq!((t.from, t.to), (Returned, Returned));
+        assert!(t.note.unwrap().contains("sha256:a -> sha256:b"));
+        assert!(transition(&view(Pending), &amend, &alice, &p).is_err());
+        let mallory = Actor::user("mallory", Role::Submitter);
+        assert!(matches!(
+            transition(&view(Returned), &amend, &mallory, &p),
+            Err(TransitionError::Forbidden(_))
+        ));
+        let t = transition(&view(Returned), &Event::Resubmit, &alice, &p).unwrap();
+        assert_eq!(t.to, Pending);
+        assert!(transition(&view(Returned), &Event::Resubmit, &mallory, &p).is_err());
+        assert!(transition(&view(Approved), &Event::Resubmit, &alice, &p).is_err());
+        // A returned ticket can still be cancelled.
+        assert_eq!(
+            transition(&view(Returned), &Event::Cancel, &alice, &p)
+                .unwrap()
+                .to,
+            Cancelled
+        );
+    }
+
+    #[test]
+    fn grown_impact_goes_back_to_approval() {
+        let p = Policy::default();
+        let approved = Impact {
+            keys: 1000,
+            bytes: 10_000,
+        };
+        assert!(!approved.grew_beyond(
+            &Impact {
+                keys: 1200,
+                bytes: 12_000
+            },
+            0.2
+        ));
+        assert!(approved.grew_beyond(
+            &Impact {
+                keys: 1201,
+                bytes: 0
+            },
+            0.2
+        ));
+        assert!(approved.grew_beyond(
+            &Impact {
+                keys: 10,
+                bytes: 12_001
+            },
+            0.2
+        ));
+        let grew = Event::ImpactGrew {
+            approved,
+            now: Impact {
+                keys: 5000,
+                bytes: 50_000,
+            },
+            margin: 0.2,
+        };
+        let running = TicketView {
+            attempts: 1,
+            ..view(Running)
+        };
+        let t = transition(&running, &grew, &sys(), &p).unwrap();
+        assert_eq!((t.to, t.attempts), (Pending, 0));
+        let note = t.note.unwrap();
+        assert!(
+            note.contains("1000 keys") && note.contains("5000 keys"),
+            "{note}"
+        );
+        assert!(transition(&running, &grew, &admin("bob"), &p).is_err());
+        assert!(transition(&view(Succeeded), &grew, &sys(), &p).is_err());
+        let within = Event::ImpactGrew {
+            approved,
+            now: approved,
+            margin: 0.2,
+        };
+        assert!(transition(&running, &within, &sys(), &p).is_err());
+        for s in SlotState::ALL {
+            assert_eq!(s.as_str().parse::<SlotState>().unwrap(), s);
         }
     }
 }

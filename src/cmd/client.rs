@@ -122,7 +122,11 @@ impl Client {
                 r.call()
             }
             _ => {
-                let mut r = self.agent.post(&url);
+                let mut r = match method {
+                    "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }
@@ -202,6 +206,16 @@ impl Client {
 
     pub(crate) fn post(&self, path: &str, body: Option<&Value>) -> Result<Value> {
         Ok(self.call("POST", path, body)?.1)
+    }
+
+    /// Any method (`PUT`, `PATCH`, `DELETE`, …); an empty answer is null.
+    pub(crate) fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        Ok(self.call(method, path, body)?.1)
     }
 
     /// Streams a GET's body into `out`; returns the bytes written.

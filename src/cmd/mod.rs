@@ -9,6 +9,7 @@ mod layout;
 mod node;
 mod report;
 mod serve;
+mod team;
 mod ticket;
 mod user;
 
@@ -25,5 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(a) => ticket::run(a),
         Command::Node(a) => node::run(a),
         Command::User(a) => user::run(a),
+        Command::Team(a) => team::run(a),
+        Command::Policy(a) => team::policy(a),
     }
 }

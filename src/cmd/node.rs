@@ -61,6 +61,7 @@ pub(crate) fn run(a: NodeArgs) -> Result<()> {
             let v = c.post(&format!("{}/refresh", app_path(&n.name)), None)?;
             show(&c, &v)
         }
+        NodeCommand::Owner(o) => super::team::owner(&c, o),
         NodeCommand::Remove(n) => {
             c.call("DELETE", &app_path(&n.name), None)?;
             if c.json {

@@ -27,6 +27,9 @@ pub(crate) fn run(a: TicketArgs) -> Result<()> {
             if let Some(t) = &l.kind {
                 query.push(format!("type={}", client::encode(t, false)));
             }
+            if l.needs_me {
+                query.push("needs_me=true".into());
+            }
             let path = if query.is_empty() {
                 "/tickets".to_string()
             } else {
@@ -44,14 +47,40 @@ pub(crate) fn run(a: TicketArgs) -> Result<()> {
         }
         TicketCommand::Approve(a) => {
             let body = a.note.map(|n| serde_json::json!({ "note": n }));
-            let v = c.post(&format!("/tickets/{}/approve", a.id), body.as_ref())?;
+            let v = c.post(&decision_path(a.id, a.approval, "approve"), body.as_ref())?;
             show(&c, &v)
         }
         TicketCommand::Reject(r) => {
             let v = c.post(
-                &format!("/tickets/{}/reject", r.id),
+                &decision_path(r.id, r.approval, "reject"),
                 Some(&serde_json::json!({ "reason": r.reason })),
             )?;
+            show(&c, &v)
+        }
+        TicketCommand::Return(r) => {
+            let v = c.post(
+                &decision_path(r.id, r.approval, "return"),
+                Some(&serde_json::json!({ "note": r.note })),
+            )?;
+            show(&c, &v)
+        }
+        TicketCommand::Amend(a) => {
+            let params: Value = serde_json::from_str(&a.params).map_err(|e| {
+                usage_error(
+                    &["ticket", "amend"],
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("--params: not JSON: {e}"),
+                )
+            })?;
+            let v = c.send_json(
+                "PATCH",
+                &format!("/tickets/{}", a.id),
+                Some(&serde_json::json!({ "params": params })),
+            )?;
+            show(&c, &v)
+        }
+        TicketCommand::Resubmit(t) => {
+            let v = c.post(&format!("/tickets/{}/resubmit", t.id), None)?;
             show(&c, &v)
         }
         TicketCommand::Cancel(t) => {
@@ -230,6 +259,15 @@ fn print_tickets(list: &[Value]) -> io::Result<()> {
 }
 
 /// Prints a ticket: the JSON with `--json`, a `key: value` block otherwise.
+/// The path of a decision: on one approval record, or the first the
+/// caller may decide.
+fn decision_path(id: u64, approval: Option<u64>, what: &str) -> String {
+    match approval {
+        Some(a) => format!("/tickets/{id}/approvals/{a}/{what}"),
+        None => format!("/tickets/{id}/{what}"),
+    }
+}
+
 fn show(c: &Client, t: &Value) -> Result<()> {
     if !c.print_json(t)? {
         show_block(t)?;
@@ -251,11 +289,45 @@ fn show_block(t: &Value) -> Result<()> {
         ("params", cell(get("params"))),
         ("params hash", field(t, "params_hash")),
         ("progress", client::progress_text(get("progress"), true)),
+        ("risk", field(t, "risk")),
         ("plan", block_value(get("plan"))),
         ("error", block_value(get("error"))),
         ("result", block_value(get("result"))),
     ];
     print_block(&fields)?;
+    let approvals: Vec<Vec<String>> = get("approvals")
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let who = match (field(r, "actor").as_str(), r["for_user"].as_str()) {
+                        ("-", _) => "-".to_string(),
+                        (a, Some(f)) => format!("{a} for {f}"),
+                        (a, None) => a.to_string(),
+                    };
+                    let approvers = match r["approvers"].as_array() {
+                        Some(u) => u.iter().map(cell).collect::<Vec<_>>().join(","),
+                        None => "any admin".into(),
+                    };
+                    vec![
+                        field(r, "id"),
+                        field(r, "round"),
+                        format!("{} ({approvers})", field(r, "requirement")),
+                        field(r, "state"),
+                        who,
+                        field(r, "note"),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !approvals.is_empty() {
+        println!();
+        print_table(
+            &["approval", "round", "needs", "state", "by", "note"],
+            &approvals,
+        )?;
+    }
     Ok(())
 }
 

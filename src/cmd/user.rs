@@ -50,5 +50,7 @@ pub(crate) fn run(a: UserArgs) -> Result<()> {
             }
             Ok(())
         }
+        UserCommand::StandIn(s) => super::team::stand_in(&c, s),
+        UserCommand::StandInEnd(n) => super::team::stand_in_end(&c, &n.name),
     }
 }

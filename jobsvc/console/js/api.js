@@ -41,6 +41,7 @@ export async function call(method, path, body) {
 
 export const get = async (path) => (await call("GET", path)).body;
 export const post = async (path, body) => (await call("POST", path, body === undefined ? {} : body)).body;
+export const patch = async (path, body) => (await call("PATCH", path, body)).body;
 
 /** A file of the API as a Blob (a report file). */
 export async function blob(path) {

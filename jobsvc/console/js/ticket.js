@@ -1,17 +1,18 @@
 // ticket.js: one ticket: who and when, its parameters, the plan the
 // approver judges, live progress (polled while it can still change), the
 // result, the audit trail, the report files (an analysis' report.html shown
-// in a sandboxed frame), and the actions the caller may take.
+// in a sandboxed frame), its approval records and risk, and the actions the
+// caller may take (approve, return, reject, amend, resubmit, cancel).
 
 import { el, put, append } from "./dom.js";
-import { get, post, blob, seg } from "./api.js";
+import { get, post, patch, blob, seg } from "./api.js";
 import { user, isAdmin } from "./auth.js";
 import { t } from "./i18n.js";
 import {
   kv, json, notice, errorNotice, stateBadge, typeName, ticketApp, when, bytes, num, secs, confirmDialog,
 } from "./view.js";
 
-const LIVE = ["pending", "approved", "running"];
+const LIVE = ["pending", "approved", "running", "returned"];
 const POLL_MS = 1000;
 
 /** Is approving this ticket changing data on live nodes? (What, if so.) */
@@ -51,6 +52,7 @@ export function planView(tk) {
     "div",
     { id: "plan" },
     kv([
+      [t("plan.risk"), p.risk ? el("span", { id: "plan-risk", class: "badge risk-" + p.risk }, t("risk." + p.risk)) : undefined],
       [t("plan.source"), typeof p.source === "string" ? p.source : undefined],
       [t("plan.keys"), keys === undefined ? undefined : num(keys)],
       [t("plan.bytes"), mem === undefined ? undefined : bytes(mem)],
@@ -80,6 +82,46 @@ function progressView(tk) {
       [t("t.paused"), pr.phase === "paused" ? String(reason || t("yes")) : undefined],
       [t("t.counters"), Object.keys(counters).length ? kv(Object.entries(counters).map(([k, v]) => [k, value(v)])) : undefined],
     ]),
+  );
+}
+
+/** The approval records: who must approve, who did (and for whom), with
+ * buttons on the current round's pending records. */
+function approvalsView(tk, act) {
+  const rows = tk.approvals || [];
+  if (!rows.length) return el("p", { class: "muted", id: "approvals-none" }, t("ap.none"));
+  const me = user();
+  const mayAct = tk.state === "pending" && tk.submitter !== me.name;
+  return el(
+    "div",
+    { class: "scroll" },
+    el(
+      "table",
+      { id: "approvals", class: "list" },
+      el("thead", {}, el("tr", {}, ["round", "needs", "state", "by", "note", ""].map((h) => el("th", {}, h ? t("ap." + h) : "")))),
+      el(
+        "tbody",
+        {},
+        rows.map((a) => {
+          const who = a.actor ? a.actor + (a.for_user ? " " + t("ap.for", a.for_user) : "") : "—";
+          const needs = a.requirement + " (" + (a.approvers ? a.approvers.join(", ") : t("ap.anyadmin")) + ")";
+          const buttons = mayAct && a.current && a.state === "pending"
+            ? ["approve", "return", "reject"].map((w) =>
+                el("button", { type: "button", class: w === "approve" ? "primary" : w === "reject" ? "danger" : "", id: w + "-" + a.id, onclick: () => act(w, a.id) }, t("a." + w)))
+            : [];
+          return el(
+            "tr",
+            { "data-approval": String(a.id), "data-state": a.state, class: a.current ? "" : "muted" },
+            el("td", {}, String(a.round)),
+            el("td", {}, needs),
+            el("td", {}, t("ap.s." + a.state)),
+            el("td", { class: "approver" }, who),
+            el("td", { class: "note" }, a.note || ""),
+            el("td", { class: "actions" }, buttons),
+          );
+        }),
+      ),
+    ),
   );
 }
 
@@ -164,10 +206,17 @@ function actionsView(tk, act) {
   const me = user();
   const admin = isAdmin();
   const box = el("div", { class: "actions", id: "actions" });
-  if (admin && tk.state === "pending") {
+  if (tk.state === "pending" && (admin || tk.submitter !== me.name)) {
     append(box, [
       el("button", { type: "button", class: "primary", id: "approve", onclick: () => act("approve") }, t("a.approve")),
+      el("button", { type: "button", id: "return", onclick: () => act("return") }, t("a.return")),
       el("button", { type: "button", class: "danger", id: "reject", onclick: () => act("reject") }, t("a.reject")),
+    ]);
+  }
+  if (tk.state === "returned" && (admin || tk.submitter === me.name)) {
+    append(box, [
+      el("button", { type: "button", id: "amend", onclick: () => act("amend") }, t("a.amend")),
+      el("button", { type: "button", class: "primary", id: "resubmit", onclick: () => act("resubmit") }, t("a.resubmit")),
     ]);
   }
   if ((admin || tk.submitter === me.name) && LIVE.includes(tk.state)) {
@@ -192,17 +241,30 @@ export async function ticketPage(main, id, live) {
   const [audit, files] = await Promise.all([get("/tickets/" + id + "/audit"), get("/tickets/" + id + "/report")]);
   if (!live()) return;
   const status = el("div", { id: "action-status" });
-  const act = async (what) => {
+  const act = async (what, approval) => {
     const warning = what === "approve" && destructive(tk) ? t("a.destructive", destructive(tk)) : null;
+    const amend = what === "amend";
     const ask = await confirmDialog(t("a.sure." + what, id), {
       warning,
-      reason: what === "reject" ? "required" : what === "approve" ? "optional" : null,
-      danger: what !== "approve" || Boolean(warning),
+      reason: what === "reject" || what === "return" || amend ? "required" : what === "approve" ? "optional" : null,
+      label: amend ? t("a.params") : what === "return" ? t("a.returnnote") : undefined,
+      value: amend ? JSON.stringify(tk.params, null, 2) : undefined,
+      danger: what === "reject" || what === "cancel" || Boolean(warning),
     });
     if (!ask.ok) return;
-    const body = what === "reject" ? { reason: ask.text } : what === "approve" && ask.text ? { note: ask.text } : {};
+    const body = what === "reject" ? { reason: ask.text } : what === "return" || (what === "approve" && ask.text) ? { note: ask.text } : {};
     try {
-      await post("/tickets/" + id + "/" + what, body);
+      if (amend) {
+        let params;
+        try {
+          params = JSON.parse(ask.text);
+        } catch (e) {
+          put(status, notice(t("a.badjson", e.message), "bad"));
+          return;
+        }
+        await patch("/tickets/" + id, { params });
+      } else if (approval) await post("/tickets/" + id + "/approvals/" + approval + "/" + what, body);
+      else await post("/tickets/" + id + "/" + what, body);
       if (live()) await ticketPage(main, id, live);
     } catch (ex) {
       put(status, errorNotice(ex));
@@ -230,6 +292,8 @@ export async function ticketPage(main, id, live) {
     ),
     el("h2", {}, t("t.plan")),
     el("section", { class: "card" }, planView(tk)),
+    el("h2", {}, t("t.approvals")),
+    el("section", { class: "card", id: "approvals-card" }, approvalsView(tk, act)),
     el("h2", {}, t("t.progress"), LIVE.includes(tk.state) ? el("span", { class: "muted" }, " · " + t("t.live")) : null),
     el("section", { class: "card", id: "progress-card" }, progressView(tk)),
     tk.result ? el("h2", {}, t("t.result")) : null,

@@ -4,7 +4,7 @@
 import { el, append } from "./dom.js";
 import { t } from "./i18n.js";
 
-export const STATES = ["pending", "approved", "running", "succeeded", "failed", "cancelled", "rejected"];
+export const STATES = ["pending", "approved", "running", "succeeded", "failed", "cancelled", "rejected", "returned"];
 export const TYPES = ["analysis", "hotkeys", "cleanup", "migration"];
 
 export const stateName = (s) => t("state." + s);
@@ -95,8 +95,9 @@ export function when(s) {
 export function confirmDialog(title, opts = {}) {
   return new Promise((resolve) => {
     const box = opts.reason
-      ? el("textarea", { id: "dialog-text", rows: 3, "aria-label": opts.reason === "required" ? t("a.reason") : t("a.note") })
+      ? el("textarea", { id: "dialog-text", rows: opts.value ? 10 : 3, "aria-label": opts.label || (opts.reason === "required" ? t("a.reason") : t("a.note")) })
       : null;
+    if (box && opts.value) box.value = opts.value;
     const err = el("p", { class: "error", id: "dialog-error" });
     const dlg = el("dialog", { id: "confirm" });
     const done = (ok) => {
@@ -113,7 +114,7 @@ export function confirmDialog(title, opts = {}) {
     append(dlg, [
       el("h2", {}, title),
       opts.warning ? notice(opts.warning, "bad") : null,
-      box ? el("label", { for: "dialog-text" }, opts.reason === "required" ? t("a.reason") : t("a.note")) : null,
+      box ? el("label", { for: "dialog-text" }, opts.label || (opts.reason === "required" ? t("a.reason") : t("a.note"))) : null,
       box,
       err,
       el(

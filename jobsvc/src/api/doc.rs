@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apps, error, listing, preview, report_view, reports, status, tickets, users, views};
+use super::{
+    approvals, apps, error, listing, policies, preview, report_view, reports, status, teams,
+    tickets, users, views,
+};
 
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
@@ -30,6 +33,8 @@ nothing. Times are RFC 3339 strings in UTC."
         (name = "users", description = "Users and their tokens (admin)."),
         (name = "apps", description = "The apps tickets act on: a standalone node, a replicated master with replicas, or a cluster."),
         (name = "tickets", description = "Submit, approve or reject, follow, cancel, audit, download reports."),
+        (name = "teams", description = "Teams (a lead, members) and who owns an app (its team, tags, extra approvers)."),
+        (name = "approvals", description = "Approval records per ticket (approve, return for changes, reject), amend and resubmit, approval policies, stand-ins."),
     ),
     paths(
         status::healthz,
@@ -58,6 +63,27 @@ nothing. Times are RFC 3339 strings in UTC."
         reports::report_file,
         report_view::make_link,
         report_view::view,
+        teams::list_teams,
+        teams::create_team,
+        teams::get_team,
+        teams::change_team,
+        teams::delete_team,
+        teams::add_member,
+        teams::remove_member,
+        teams::get_owner,
+        teams::set_owner,
+        policies::get_policies,
+        policies::set_policies,
+        policies::reset_policies,
+        policies::list_stand_ins,
+        policies::set_stand_in,
+        policies::end_stand_in,
+        approvals::amend,
+        approvals::return_ticket,
+        approvals::resubmit,
+        approvals::approve_one,
+        approvals::return_one,
+        approvals::reject_one,
     ),
     components(
         schemas(

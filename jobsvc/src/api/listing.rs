@@ -53,6 +53,10 @@ pub(super) struct TicketFilter {
     /// Skip this many of the newest (default 0): with `limit`, a page.
     #[param(minimum = 0, default = json!(0))]
     offset: Option<i64>,
+    /// `true`: only pending tickets with an approval the caller (or the
+    /// user they stand in for) may decide, not their own, not one they
+    /// already approved; the other filters are ignored.
+    needs_me: Option<bool>,
 }
 
 fn time_filter(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Error> {
@@ -128,7 +132,16 @@ pub(super) async fn list_tickets(
         nothing = query.submitter.as_ref().is_some_and(|s| s != &u.name);
         query.submitter = Some(u.name.clone());
     }
-    let (tickets, total) = if nothing {
+    let (tickets, total) = if f.needs_me == Some(true) {
+        let all = super::approvals::needs_me(&state, &u).await?;
+        let total = all.len() as i64;
+        let page = all
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .collect();
+        (page, total)
+    } else if nothing {
         (Vec::new(), 0)
     } else {
         state.store.page_tickets(&query).await?

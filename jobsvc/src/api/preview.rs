@@ -21,7 +21,9 @@ use crate::store::User;
 use crate::ticket::Role;
 
 /// Checks `raw` as the parameters of a `kind` ticket filed by `u` and makes
-/// its plan: what a submission stores (a 400, 403 or 503 refuses it).
+/// its plan with its risk: what a submission stores (a 400, 403 or 503
+/// refuses it; 403 also when an app is owned by a team the submitter is
+/// not in).
 pub(super) async fn checked(
     state: &Shared,
     u: &User,
@@ -45,8 +47,10 @@ pub(super) async fn checked(
             })?,
         );
     }
+    let names: Vec<String> = apps.iter().map(|a| a.name.clone()).collect();
+    crate::approvals::check_filing(state, u, &names).await?;
     let plan = crate::jobs::plan(state, &params, &apps).await?;
-    Ok((params, plan))
+    Ok((params, crate::approvals::with_risk(kind, plan)))
 }
 
 /// A ticket to preview: a submission's type and parameters.

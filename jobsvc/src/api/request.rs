@@ -1,5 +1,6 @@
 //! What every handler does first: find the caller from their bearer token,
-//! check their role, parse the JSON body, load a ticket they may see.
+//! check their role, parse the JSON body, load a ticket they may see (their
+//! own, or one whose approval they may decide).
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
@@ -7,7 +8,7 @@ use axum::http::{header, HeaderMap};
 use crate::auth;
 use crate::error::{Error, ErrorKind, Result};
 use crate::service::Shared;
-use crate::store::{TicketRow, User};
+use crate::store::{ApprovalRow, TicketRow, User};
 use crate::ticket::{Actor, Role, TicketView};
 
 /// The user whose token is in `Authorization: Bearer <token>`.
@@ -68,10 +69,30 @@ pub(super) async fn visible_ticket(state: &Shared, u: &User, id: i64) -> Result<
         .get_ticket(id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
-    if u.role != Role::Admin && t.submitter != u.name {
+    if u.role != Role::Admin && t.submitter != u.name && !approver_of(state, u, id).await? {
         return Err(Error::not_found(format!("no ticket {id}")));
     }
     Ok(t)
+}
+
+/// Whether `u` (or someone they stand in for, `stands`) may decide record `a`.
+pub(super) fn may_decide(a: &ApprovalRow, u: &User, stands: &[(String, Role)]) -> bool {
+    a.eligible.admits(&u.name, u.role == Role::Admin)
+        || stands
+            .iter()
+            .any(|(n, r)| a.eligible.admits(n, *r == Role::Admin))
+}
+
+/// Whether a submitter may see another's ticket: they (or someone they
+/// stand in for) may decide one of its approvals, now or in an earlier round.
+async fn approver_of(state: &Shared, u: &User, id: i64) -> Result<bool> {
+    let stands = crate::approvals::stands_in_for(state, &u.name).await?;
+    Ok(state
+        .store
+        .approvals(id)
+        .await?
+        .iter()
+        .any(|a| may_decide(a, u, &stands)))
 }
 
 /// What the lifecycle needs to know of a stored ticket.

@@ -7,7 +7,10 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, guard, listing, preview, report_view, reports, status, tickets, users};
+use super::{
+    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, status, teams,
+    tickets, users,
+};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -65,6 +68,44 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
         endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),
         endpoint(M::GET, "/report-view/{key}", report_view::view),
+        // Teams, app ownership, approvals (issue 26 §1-2).
+        endpoint(M::GET, "/teams", teams::list_teams),
+        endpoint(M::POST, "/teams", teams::create_team),
+        endpoint(M::GET, "/teams/{name}", teams::get_team),
+        endpoint(M::PATCH, "/teams/{name}", teams::change_team),
+        endpoint(M::DELETE, "/teams/{name}", teams::delete_team),
+        endpoint(M::PUT, "/teams/{name}/members/{user}", teams::add_member),
+        endpoint(
+            M::DELETE,
+            "/teams/{name}/members/{user}",
+            teams::remove_member,
+        ),
+        endpoint(M::GET, "/apps/{name}/owner", teams::get_owner),
+        endpoint(M::PUT, "/apps/{name}/owner", teams::set_owner),
+        endpoint(M::GET, "/approval-policies", policies::get_policies),
+        endpoint(M::PUT, "/approval-policies", policies::set_policies),
+        endpoint(M::DELETE, "/approval-policies", policies::reset_policies),
+        endpoint(M::GET, "/stand-ins", policies::list_stand_ins),
+        endpoint(M::PUT, "/users/{name}/stand-in", policies::set_stand_in),
+        endpoint(M::DELETE, "/users/{name}/stand-in", policies::end_stand_in),
+        endpoint(M::PATCH, "/tickets/{id}", approvals::amend),
+        endpoint(M::POST, "/tickets/{id}/return", approvals::return_ticket),
+        endpoint(M::POST, "/tickets/{id}/resubmit", approvals::resubmit),
+        endpoint(
+            M::POST,
+            "/tickets/{id}/approvals/{approval}/approve",
+            approvals::approve_one,
+        ),
+        endpoint(
+            M::POST,
+            "/tickets/{id}/approvals/{approval}/return",
+            approvals::return_one,
+        ),
+        endpoint(
+            M::POST,
+            "/tickets/{id}/approvals/{approval}/reject",
+            approvals::reject_one,
+        ),
     ]
 }
 

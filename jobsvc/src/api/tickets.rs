@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::approvals::{auto_approve, decide, ticket_with_approvals};
 use super::error::ApiResult;
 use super::preview::checked;
 use super::request::{actor, caller, parse_body, view, visible_ticket};
@@ -18,7 +19,7 @@ use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, T
 use crate::error::{Error, Result};
 use crate::service::Shared;
 use crate::store::{NewTicket, TransitionExtras};
-use crate::ticket::{transition, Actor, Event};
+use crate::ticket::{transition, Decision, Event};
 
 /// A ticket to submit.
 #[derive(Deserialize, ToSchema)]
@@ -46,8 +47,11 @@ pub(super) struct NewTicketRequest {
 /// approved, frozen with their hash. With an idempotency key (in the body or
 /// the `Idempotency-Key` header), a key already used with the same type and
 /// parameters answers 200 with the existing ticket, and with others 409.
-/// Ticket types listed in the service's `auto_approve` are approved on
-/// submission (`handler` is then `"auto"`).
+/// The ticket's approval records are opened by the approval policy that
+/// matches its type, risk and app tags; a submitter may file only for the
+/// apps of their teams (and apps without a team). Ticket types listed in
+/// the service's `auto_approve`, and those whose policy asks for no
+/// approval, are approved on submission (`handler` is then `"auto"`).
 #[utoipa::path(
     post,
     path = "/tickets",
@@ -117,28 +121,20 @@ pub(super) async fn submit(
         }
         return Ok((StatusCode::OK, Json(ticket_json(&ticket))).into_response());
     }
-    let mut ticket = ticket;
-    if state.config.auto_approve.iter().any(|t| t == &req.kind) {
-        let t = transition(
-            &view(&ticket),
-            &Event::Approve,
-            &Actor::System("auto"),
-            &state.policy,
-        )?;
-        ticket = state
-            .store
-            .apply(
-                ticket.id,
-                &t,
-                &TransitionExtras {
-                    handler: Some("auto".into()),
-                    ..TransitionExtras::default()
-                },
-            )
-            .await?;
-        state.wake.notify_one();
-    }
-    Ok((StatusCode::CREATED, Json(ticket_json(&ticket))).into_response())
+    let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
+    let round = crate::approvals::round_for(&state, &req.kind, &apps, &plan).await?;
+    let ticket = if round.slots.is_empty() {
+        auto_approve(&state, &ticket).await?
+    } else {
+        state.store.open_round(ticket.id, &round).await?;
+        crate::approvals::approval_due(ticket.id, &round);
+        ticket
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(ticket_with_approvals(&state, &ticket).await?),
+    )
+        .into_response())
 }
 
 /// One ticket (its submitter or an admin; others get 404).
@@ -160,7 +156,8 @@ pub(super) async fn get_ticket(
     UrlPath(id): UrlPath<i64>,
 ) -> ApiResult {
     let u = caller(&state, &headers).await?;
-    Ok(Json(ticket_json(&visible_ticket(&state, &u, id).await?)).into_response())
+    let t = visible_ticket(&state, &u, id).await?;
+    Ok(Json(ticket_with_approvals(&state, &t).await?).into_response())
 }
 
 /// The body of an approval or a rejection (optional for an approval and a
@@ -190,27 +187,18 @@ async fn change(
     let event = make(&note)?;
     let t = visible_ticket(state, &u, id).await?;
     let mut tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
-    if let (Event::Approve, Some(n)) = (&event, &note.note) {
+    if let Some(n) = note.note.as_ref().or(note.reason.as_ref()) {
         tr.note = Some(n.clone());
     }
-    let handler = matches!(event, Event::Approve | Event::Reject { .. }).then(|| u.name.clone());
-    // A rejection's reason is what the submitter needs to see first.
-    let error = match &event {
-        Event::Reject { reason } => Some(format!("rejected: {reason}")),
-        _ => None,
-    };
+    state
+        .store
+        .apply_with_round(id, &tr, &TransitionExtras::default(), None, None)
+        .await?;
     let t = state
         .store
-        .apply(
-            id,
-            &tr,
-            &TransitionExtras {
-                handler,
-                error,
-                ..TransitionExtras::default()
-            },
-        )
-        .await?;
+        .get_ticket(id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
     crate::service::log(&format!(
         "ticket {id}: {} -> {} by {}",
         tr.from, tr.to, u.name
@@ -219,10 +207,12 @@ async fn change(
     Ok(Json(ticket_json(&t)).into_response())
 }
 
-/// Approve a pending ticket (admin).
+/// Approve a pending ticket: the first of its pending approval records the
+/// caller (or the user they stand in for) may decide.
 ///
-/// An admin may not approve their own ticket unless the service allows
-/// self-approval.
+/// With the default policy that is one admin's approval. Nobody approves
+/// their own ticket (an admin may when the service allows self-approval),
+/// and one person counts once.
 #[utoipa::path(
     post,
     path = "/tickets/{id}/approve",
@@ -245,10 +235,11 @@ pub(super) async fn approve(
     UrlPath(id): UrlPath<i64>,
     body: Bytes,
 ) -> ApiResult {
-    change(&state, &headers, id, &body, |_| Ok(Event::Approve)).await
+    decide(&state, &headers, id, None, &body, Decision::Approve).await
 }
 
-/// Reject a pending ticket, with a reason (admin).
+/// Reject a pending ticket, with a reason (an admin, or an approver of one
+/// of its pending approval records).
 #[utoipa::path(
     post,
     path = "/tickets/{id}/reject",
@@ -271,20 +262,7 @@ pub(super) async fn reject(
     UrlPath(id): UrlPath<i64>,
     body: Bytes,
 ) -> ApiResult {
-    change(&state, &headers, id, &body, |n| {
-        let reason = n
-            .reason
-            .clone()
-            .or_else(|| n.note.clone())
-            .unwrap_or_default();
-        if reason.trim().is_empty() {
-            return Err(Error::bad_request(
-                "a rejection needs a reason: {\"reason\": \"…\"}",
-            ));
-        }
-        Ok(Event::Reject { reason })
-    })
-    .await
+    decide(&state, &headers, id, None, &body, Decision::Reject).await
 }
 
 /// Cancel a ticket that has not finished (its submitter or an admin).

@@ -243,6 +243,14 @@ pub(super) struct TicketBody {
     /// keys, bytes, sources and report files).
     #[schema(value_type = Option<Object>)]
     pub(super) result: Value,
+    /// The risk computed from the plan (`low`, `medium`, `high`, `critical`).
+    #[schema(value_type = Option<crate::approvals::Risk>)]
+    pub(super) risk: Option<String>,
+    /// Its approval records, every round (in `GET /tickets/{id}` and the
+    /// answers of the approval endpoints; absent from lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<super::approval_view::ApprovalBody>>)]
+    pub(super) approvals: Option<Value>,
 }
 
 /// A ticket as the API shows it.
@@ -263,6 +271,8 @@ pub fn ticket_json(t: &TicketRow) -> Value {
         plan: parse_json(&t.plan),
         error: t.error.clone(),
         result: parse_json(&t.result),
+        risk: parse_json(&t.plan)["risk"].as_str().map(str::to_string),
+        approvals: None,
     })
 }
 

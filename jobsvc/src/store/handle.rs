@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::AnyPool;
 
 use super::backend::Backend;
-use super::migrations::migrate;
+use super::migrations::{migrate, version};
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch: the store's clock.
@@ -39,6 +39,17 @@ impl Store {
     /// Opens (and creates and migrates) the store at `url`:
     /// `sqlite://FILE` or `postgres://…`.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_upto(url, None).await
+    }
+
+    /// Opens a store upgraded only up to schema `version` (tests build the
+    /// store of an older release with it; `serve` always uses [`Store::open`]).
+    #[doc(hidden)]
+    pub async fn open_at(url: &str, version: u32) -> Result<Store> {
+        Store::open_upto(url, Some(version)).await
+    }
+
+    async fn open_upto(url: &str, upto: Option<u32>) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (backend, url) = Backend::of_url(url)?;
         let options = backend.pool_options();
@@ -46,8 +57,18 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|e| Error::from(e).context(format!("cannot open store {}", redact(&url))))?;
-        migrate(&pool, backend).await?;
+        migrate(&pool, backend, upto).await?;
         Ok(Store { pool, backend })
+    }
+
+    /// The schema version the store holds.
+    pub async fn schema_version(&self) -> Result<u32> {
+        version(&self.pool).await
+    }
+
+    /// Closes its connections (a store opened again after sees every write).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Which database this is.

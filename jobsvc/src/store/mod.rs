@@ -20,8 +20,11 @@
 //! - `listing.rs`: tickets by filter, a page at a time, and their counts;
 //! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
-//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets.
+//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
+//! - `teams.rs`: teams, members, and who owns an app;
+//! - `approvals.rs`: approval records in rounds, stand-ins, stored policies.
 
+mod approvals;
 mod apps;
 mod backend;
 mod handle;
@@ -29,11 +32,14 @@ mod listing;
 mod migrations;
 mod queue;
 mod rows;
+mod teams;
 mod tickets;
 mod users;
 
+pub use approvals::{ApprovalRow, Delegate, NewRound};
 pub use backend::Backend;
 pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
+pub use teams::{Ownership, Team};

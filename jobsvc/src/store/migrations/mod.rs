@@ -23,7 +23,11 @@ struct Step {
 
 /// The upgrades after version 1, in increasing order of version. Each is
 /// applied exactly once: a fresh store runs them all after the base schema.
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[Step {
+    version: 2,
+    sqlite: include_str!("sqlite/002_teams_approvals.sql"),
+    postgres: include_str!("postgres/002_teams_approvals.sql"),
+}];
 
 /// The version this build writes: the last step's.
 fn latest() -> u32 {
@@ -44,13 +48,24 @@ fn statements(schema: &'static str) -> Vec<String> {
         .collect()
 }
 
-/// Creates the tables that are missing and checks the schema version.
-pub(super) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
+/// The schema version a store holds.
+pub(super) async fn version(pool: &AnyPool) -> Result<u32> {
+    let v: String = sqlx::query("SELECT v FROM meta WHERE k = 'schema'")
+        .fetch_one(pool)
+        .await?
+        .try_get("v")?;
+    v.parse()
+        .map_err(|_| Error::internal(format!("the store's schema version {v:?} is not a number")))
+}
+
+/// Creates the tables that are missing and checks the schema version;
+/// upgrades the store up to version `upto` (none: this build's latest).
+pub(super) async fn migrate(pool: &AnyPool, backend: Backend, upto: Option<u32>) -> Result<()> {
     let schema = match backend {
         Backend::Sqlite => SQLITE_SCHEMA,
         Backend::Postgres => POSTGRES_SCHEMA,
     };
-    let latest = latest();
+    let target = upto.unwrap_or_else(latest).min(latest());
     let mut tx = pool.begin().await?;
     if backend == Backend::Postgres {
         // Two instances starting at once must not race on CREATE TABLE.
@@ -77,13 +92,17 @@ pub(super) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
             Error::internal(format!("the store's schema version {v:?} is not a number"))
         })?,
     };
-    if have > latest {
+    if have > latest() {
         return Err(Error::internal(format!(
             "the store has schema version {have}; this build knows up to {latest}: \
-             use a newer rdbscope"
+             use a newer rdbscope",
+            latest = latest()
         )));
     }
-    for step in STEPS.iter().filter(|s| s.version > have) {
+    for step in STEPS
+        .iter()
+        .filter(|s| s.version > have && s.version <= target)
+    {
         let sql = match backend {
             Backend::Sqlite => step.sqlite,
             Backend::Postgres => step.postgres,
@@ -100,9 +119,9 @@ pub(super) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
                 })?;
         }
     }
-    if have < latest {
+    if have < target {
         sqlx::query("UPDATE meta SET v = $1 WHERE k = 'schema'")
-            .bind(latest.to_string())
+            .bind(target.to_string())
             .execute(&mut *tx)
             .await?;
     }

@@ -1,0 +1,166 @@
+//! Approval flows: which approvals a ticket needs (its policy, chosen by
+//! type, risk and app tags, see `policy.rs`; the risk from the plan, see
+//! `risk.rs`), who may file tickets for an app (its team), who stands in
+//! for whom, and the two places where somebody must be told: an approval
+//! became due ([`approval_due`]) and a ticket was returned
+//! ([`ticket_returned`]).
+
+pub mod margin;
+pub mod policy;
+pub mod risk;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::state::{log, ServiceState};
+use crate::store::{now_ms, NewRound, Ownership, User};
+use crate::ticket::Role;
+
+pub use policy::{default_rules, PolicyRule};
+pub use risk::{impact, risk, Risk};
+
+/// The rules in force: those set through the API, else the config's.
+pub async fn rules(state: &ServiceState) -> Result<Vec<PolicyRule>> {
+    match state.store.stored_policies().await? {
+        Some((text, _, _)) => serde_json::from_str(&text)
+            .map_err(|e| Error::internal(format!("stored approval policies: {e}"))),
+        None => Ok(state.config.approval_policies.clone()),
+    }
+}
+
+/// The app whose owners approve: a migration's target (the last app a
+/// ticket names), else its one app.
+fn owning_app(apps: &[String]) -> Option<&str> {
+    apps.last().map(String::as_str)
+}
+
+/// Refuses (403) a submitter who files a ticket for an app owned by a team
+/// they are not in. Admins file for every app; an app without a team is
+/// open to every submitter, as before teams existed.
+pub async fn check_filing(state: &ServiceState, u: &User, apps: &[String]) -> Result<()> {
+    if u.role == Role::Admin {
+        return Ok(());
+    }
+    let mine = state.store.teams_of(&u.name).await?;
+    for app in apps {
+        let Some(o) = state.store.ownership(app).await? else {
+            continue;
+        };
+        if let Some(team) = &o.team {
+            if !mine.contains(team) {
+                return Err(Error::forbidden(format!(
+                    "app {app:?} is owned by team {team:?}, and {} is not in it: ask its lead or an admin to file the ticket, or to add you to the team",
+                    u.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The plan with its risk level added (`"risk": "high"`).
+pub fn with_risk(kind: &str, mut plan: Value) -> Value {
+    let r = risk(kind, &plan);
+    if let Some(o) = plan.as_object_mut() {
+        o.insert("risk".into(), Value::String(r.as_str().into()));
+    }
+    plan
+}
+
+/// The round of approvals a `kind` ticket naming `apps` with this plan
+/// needs (no slots: it is approved on submission).
+pub async fn round_for(
+    state: &ServiceState,
+    kind: &str,
+    apps: &[String],
+    plan: &Value,
+) -> Result<NewRound> {
+    let mut tags = Vec::new();
+    let mut owners = policy::Owners::default();
+    for app in apps {
+        let o = state.store.ownership(app).await?.unwrap_or_default();
+        tags.extend(o.tags.iter().cloned());
+        if Some(app.as_str()) == owning_app(apps) {
+            owners = owners_of(state, &o).await?;
+        }
+    }
+    let r = risk(kind, plan);
+    let imp = impact(plan);
+    let rule = policy::choose(
+        &rules(state).await?,
+        &policy::Facts {
+            kind,
+            risk: r,
+            keys: imp.map(|i| i.keys),
+            tags: &tags,
+            plan,
+        },
+    );
+    let auto = state.config.auto_approve.iter().any(|t| t == kind);
+    Ok(NewRound {
+        policy: rule
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} rule", rule.kind)),
+        risk: r.as_str().into(),
+        impact: imp,
+        slots: if auto {
+            Vec::new()
+        } else {
+            rule.approvals
+                .iter()
+                .map(|a| (a.clone(), policy::eligible(a, &owners)))
+                .collect()
+        },
+    })
+}
+
+async fn owners_of(state: &ServiceState, o: &Ownership) -> Result<policy::Owners> {
+    let lead = match &o.team {
+        Some(t) => state.store.team(t).await?.and_then(|t| t.lead),
+        None => None,
+    };
+    Ok(policy::Owners {
+        lead,
+        approvers: o.approvers.clone(),
+    })
+}
+
+/// The users (with their roles) `name` stands in for right now.
+pub async fn stands_in_for(state: &ServiceState, name: &str) -> Result<Vec<(String, Role)>> {
+    let now = now_ms();
+    let mut out = Vec::new();
+    for d in state.store.delegates().await? {
+        if d.stand_in == name && d.from_ms <= now && now < d.until_ms {
+            if let Ok(u) = state.store.user(&d.member).await {
+                out.push((u.name, u.role));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Called once for every round of approvals opened (at submission, on
+/// resubmission, when a grown plan sends a ticket back): its approvers now
+/// have something to decide. Notifications hook in here.
+pub fn approval_due(ticket: i64, round: &NewRound) {
+    let who: Vec<String> = round
+        .slots
+        .iter()
+        .map(|(req, el)| format!("{req} ({el})"))
+        .collect();
+    log(&format!(
+        "ticket {ticket}: approvals due ({} policy, {} risk): {}",
+        round.policy,
+        round.risk,
+        who.join(", ")
+    ));
+}
+
+/// Called when an approver returned a ticket to its submitter for changes.
+/// Notifications hook in here.
+pub fn ticket_returned(ticket: i64, submitter: &str, by: &str, note: &str) {
+    log(&format!(
+        "ticket {ticket}: returned to {submitter} by {by}: {note}"
+    ));
+}
