@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod schedule;
+
+pub(crate) use schedule::{ScheduleArgs, ScheduleCommand, StatsArgs, TicketRunAtArgs};
+
 /// Turn Redis and Valkey RDB snapshots into answers.
 #[derive(Parser, Debug)]
 #[command(name = "rdbscope", version, about, propagate_version = true)]
@@ -45,6 +49,10 @@ pub(crate) enum Command {
     /// Create users and their tokens (admin), list them.
     #[command(after_long_help = USER_EXAMPLES)]
     User(UserArgs),
+    /// Recurring analyses of an app (admin): cron schedules whose reports
+    /// land in the fleet layout, each diffed against the run before.
+    #[command(after_long_help = schedule::SCHEDULE_EXAMPLES)]
+    Schedule(ScheduleArgs),
 }
 
 /// Output formats of `dump`.
@@ -344,6 +352,11 @@ pub(crate) enum TicketCommand {
     Report(ReportArgs),
     /// A ticket's audit trail: every state change, when and by whom.
     Audit(TicketId),
+    /// Set or move when a pending or approved ticket runs (admin).
+    RunAt(TicketRunAtArgs),
+    /// Ticket statistics over a period (admin): by type and state, approval
+    /// and completion times, rejection and failure rates, per app figures.
+    Stats(StatsArgs),
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -407,6 +420,10 @@ pub(crate) struct SubmitArgs {
     /// and parameters returns the existing ticket.
     #[arg(long, value_name = "KEY")]
     pub(crate) idempotency_key: Option<String>,
+    /// Run not before this time: RFC 3339, e.g. 2026-11-23T03:00:00Z (the
+    /// approver may move it; the app's maintenance window still applies).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) run_at: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -433,6 +450,10 @@ pub(crate) struct ApproveArgs {
     /// A note for the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub(crate) note: Option<String>,
+    /// Run not before this time (RFC 3339), setting or moving the
+    /// submitter's --run-at.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) run_at: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -8,6 +8,8 @@
 //!   handlers, by resource; `listing.rs`: the paged ticket list and the
 //!   summary of counts; `preview.rs`: a ticket's plan before submission;
 //!   `report_view.rs`: one-use links that show a report page in a frame;
+//! - `schedules.rs`: recurring analyses; `stats.rs`: ticket statistics;
+//!   `run_at.rs`: moving when a waiting ticket runs;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
@@ -22,6 +24,9 @@ mod report_view;
 mod reports;
 mod request;
 mod routes;
+mod run_at;
+mod schedules;
+mod stats;
 mod status;
 mod tickets;
 mod users;

@@ -14,6 +14,8 @@
 //! max_running = 0                         # jobs running at once across all instances (0: no cap)
 //! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
 //! retry_backoff_secs = 5                  # doubled on each retry
+//! fleet_dir = "/shared/rdbscope/fleet"    # schedules' reports (default: <reports_dir>/schedules)
+//! run_at_max_days = 366                   # how far ahead a ticket's run_at may be
 //! ```
 
 use std::net::SocketAddr;
@@ -60,6 +62,12 @@ pub struct Config {
     pub poll_ms: u64,
     /// Longest MONITOR window a hot-key ticket may ask for, in seconds.
     pub max_monitor_secs: u64,
+    /// Where schedules keep their reports, in the fleet layout
+    /// (`<fleet_dir>/<schedule>/snapshot_date=…/source=…/ticket=…`);
+    /// default `<reports_dir>/schedules`.
+    pub fleet_dir: Option<PathBuf>,
+    /// How many days ahead a ticket's `run_at` may be.
+    pub run_at_max_days: u64,
 }
 
 impl Default for Config {
@@ -80,6 +88,8 @@ impl Default for Config {
             retry_backoff_secs: 5,
             poll_ms: 500,
             max_monitor_secs: 300,
+            fleet_dir: None,
+            run_at_max_days: 366,
         }
     }
 }

@@ -122,7 +122,11 @@ impl Client {
                 r.call()
             }
             _ => {
-                let mut r = self.agent.post(&url);
+                let mut r = if method == "PATCH" {
+                    self.agent.patch(&url)
+                } else {
+                    self.agent.post(&url)
+                };
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }

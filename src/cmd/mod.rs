@@ -8,7 +8,9 @@ mod info;
 mod layout;
 mod node;
 mod report;
+mod schedule;
 mod serve;
+mod stats;
 mod ticket;
 mod user;
 
@@ -25,5 +27,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(a) => ticket::run(a),
         Command::Node(a) => node::run(a),
         Command::User(a) => user::run(a),
+        Command::Schedule(a) => schedule::run(a),
     }
 }

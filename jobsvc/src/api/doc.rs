@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apps, error, listing, preview, report_view, reports, status, tickets, users, views};
+use super::{
+    apps, error, listing, preview, report_view, reports, run_at, schedules, stats, status, tickets,
+    users, views,
+};
 
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
@@ -30,6 +33,7 @@ nothing. Times are RFC 3339 strings in UTC."
         (name = "users", description = "Users and their tokens (admin)."),
         (name = "apps", description = "The apps tickets act on: a standalone node, a replicated master with replicas, or a cluster."),
         (name = "tickets", description = "Submit, approve or reject, follow, cancel, audit, download reports."),
+        (name = "schedules", description = "Recurring analyses of an app (cron, UTC), their reports in the fleet layout."),
     ),
     paths(
         status::healthz,
@@ -58,6 +62,13 @@ nothing. Times are RFC 3339 strings in UTC."
         reports::report_file,
         report_view::make_link,
         report_view::view,
+        run_at::set_run_at,
+        stats::stats,
+        schedules::create_schedule,
+        schedules::list_schedules,
+        schedules::get_schedule,
+        schedules::change_schedule,
+        schedules::delete_schedule,
     ),
     components(
         schemas(

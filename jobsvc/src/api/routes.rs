@@ -7,7 +7,10 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, guard, listing, preview, report_view, reports, status, tickets, users};
+use super::{
+    apps, doc, guard, listing, preview, report_view, reports, run_at, schedules, stats, status,
+    tickets, users,
+};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -65,6 +68,13 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
         endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),
         endpoint(M::GET, "/report-view/{key}", report_view::view),
+        endpoint(M::POST, "/tickets/{id}/run-at", run_at::set_run_at),
+        endpoint(M::GET, "/stats", stats::stats),
+        endpoint(M::GET, "/schedules", schedules::list_schedules),
+        endpoint(M::POST, "/schedules", schedules::create_schedule),
+        endpoint(M::GET, "/schedules/{name}", schedules::get_schedule),
+        endpoint(M::PATCH, "/schedules/{name}", schedules::change_schedule),
+        endpoint(M::DELETE, "/schedules/{name}", schedules::delete_schedule),
     ]
 }
 

@@ -16,8 +16,9 @@ use super::preview::checked;
 use super::request::{actor, caller, parse_body, view, visible_ticket};
 use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
 use crate::error::{Error, Result};
+use crate::schedule::parse_run_at;
 use crate::service::Shared;
-use crate::store::{NewTicket, TransitionExtras};
+use crate::store::{now_ms, NewTicket, TransitionExtras};
 use crate::ticket::{transition, Actor, Event};
 
 /// A ticket to submit.
@@ -38,6 +39,11 @@ pub(super) struct NewTicketRequest {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 200)]
     idempotency_key: Option<String>,
+    /// Run not before this time: RFC 3339 (`2026-11-23T03:00:00Z`), not in
+    /// the past, at most `run_at_max_days` ahead. The approver may move it.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    run_at: Option<String>,
 }
 
 /// Submit a ticket.
@@ -94,6 +100,11 @@ pub(super) async fn submit(
             return Err(Error::bad_request("idempotency_key must be 1-200 characters").into());
         }
     }
+    let run_at = req
+        .run_at
+        .as_deref()
+        .map(|t| parse_run_at(t, now_ms(), state.config.run_at_max_days))
+        .transpose()?;
     let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let (ticket, created) = state
@@ -118,6 +129,9 @@ pub(super) async fn submit(
         return Ok((StatusCode::OK, Json(ticket_json(&ticket))).into_response());
     }
     let mut ticket = ticket;
+    if let Some(at) = run_at {
+        state.store.set_run_at(ticket.id, at, &u.name).await?;
+    }
     if state.config.auto_approve.iter().any(|t| t == &req.kind) {
         let t = transition(
             &view(&ticket),
@@ -176,6 +190,11 @@ pub(super) struct Note {
     /// Why a ticket is rejected: required for a rejection.
     #[serde(default)]
     reason: Option<String>,
+    /// An approval only: run not before this time (RFC 3339), setting or
+    /// moving the submitter's `run_at`.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    run_at: Option<String>,
 }
 
 async fn change(
@@ -188,10 +207,22 @@ async fn change(
     let u = caller(state, headers).await?;
     let note: Note = parse_body(body)?;
     let event = make(&note)?;
+    let run_at = match (&event, note.run_at.as_deref()) {
+        (_, None) => None,
+        (Event::Approve, Some(t)) => Some(parse_run_at(t, now_ms(), state.config.run_at_max_days)?),
+        (_, Some(_)) => return Err(Error::bad_request("run_at is for an approval").into()),
+    };
     let t = visible_ticket(state, &u, id).await?;
     let mut tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
     if let (Event::Approve, Some(n)) = (&event, &note.note) {
         tr.note = Some(n.clone());
+    }
+    if let Some(at) = run_at {
+        let when = format!("run_at {}", crate::time::rfc3339(at));
+        tr.note = Some(match tr.note.take() {
+            Some(n) => format!("{n}; {when}"),
+            None => when,
+        });
     }
     let handler = matches!(event, Event::Approve | Event::Reject { .. }).then(|| u.name.clone());
     // A rejection's reason is what the submitter needs to see first.
@@ -207,6 +238,7 @@ async fn change(
             &TransitionExtras {
                 handler,
                 error,
+                not_before: run_at,
                 ..TransitionExtras::default()
             },
         )

@@ -243,6 +243,11 @@ pub(super) struct TicketBody {
     /// keys, bytes, sources and report files).
     #[schema(value_type = Option<Object>)]
     pub(super) result: Value,
+    /// Not to start before this time (its `run_at`, or a retry's backoff):
+    /// RFC 3339, UTC; null when it may start at once or has started. The
+    /// app's maintenance window may delay it further.
+    #[schema(format = DateTime)]
+    pub(super) run_at: Option<String>,
 }
 
 /// A ticket as the API shows it.
@@ -263,6 +268,9 @@ pub fn ticket_json(t: &TicketRow) -> Value {
         plan: parse_json(&t.plan),
         error: t.error.clone(),
         result: parse_json(&t.result),
+        run_at: (t.not_before > crate::store::now_ms()
+            && matches!(t.state, TicketState::Pending | TicketState::Approved))
+        .then(|| rfc3339(t.not_before)),
     })
 }
 

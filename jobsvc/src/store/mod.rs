@@ -20,7 +20,9 @@
 //! - `listing.rs`: tickets by filter, a page at a time, and their counts;
 //! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
-//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets.
+//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
+//! - `schedules.rs`: recurring analyses, their firing and runs, `run_at`;
+//! - `stats.rs`: the per-ticket facts the statistics are computed from.
 
 mod apps;
 mod backend;
@@ -29,6 +31,8 @@ mod listing;
 mod migrations;
 mod queue;
 mod rows;
+mod schedules;
+mod stats;
 mod tickets;
 mod users;
 
@@ -37,3 +41,5 @@ pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
+pub use schedules::{RunRow, ScheduleRow};
+pub use stats::TicketFacts;
