@@ -13,5 +13,6 @@ mod migrate;
 mod patterns;
 mod report;
 mod roundtrip;
+mod schedules;
 mod service;
 mod service_cli;

@@ -131,6 +131,11 @@ pub(super) async fn submit(
     let mut ticket = ticket;
     if let Some(at) = run_at {
         state.store.set_run_at(ticket.id, at, &u.name).await?;
+        ticket = state
+            .store
+            .get_ticket(ticket.id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket vanished after insert"))?;
     }
     if state.config.auto_approve.iter().any(|t| t == &req.kind) {
         let t = transition(
