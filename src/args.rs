@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod schedule;
 
-pub(crate) use schedule::{ScheduleArgs, ScheduleCommand, StatsArgs, TicketRunAtArgs};
+pub(crate) use schedule::{ScheduleCommand, StatsArgs, TicketRunAtArgs};
 
 /// Turn Redis and Valkey RDB snapshots into answers.
 #[derive(Parser, Debug)]
@@ -319,6 +319,14 @@ Examples:
   rdbscope ticket reject 8 --reason 'too big, run at night'
   rdbscope ticket wait 7 --timeout 600 && rdbscope ticket report 7 --all -o ./report-7
   rdbscope ticket audit 7";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ScheduleArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: ScheduleCommand,
+}
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct TicketArgs {

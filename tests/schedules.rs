@@ -611,3 +611,88 @@ fn schedules_sqlite_recurring_analysis() {
 fn schedules_postgres_recurring_analysis() {
     recurring("postgres");
 }
+
+/// The console's schedules and statistics pages, in a headless Chromium.
+#[test]
+fn schedules_console_pages_in_chromium() {
+    let Some(chromium) = testkit::require_chromium() else {
+        return;
+    };
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "shop", "standalone", node.port());
+    let t = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "shop"}})),
+    );
+    svc.ok(
+        "POST",
+        &format!("/tickets/{}/reject", t["id"]),
+        &admin,
+        Some(json!({"reason": "no"})),
+    );
+    let mut b = testkit::Browser::launch(&chromium);
+    b.goto(&format!("http://127.0.0.1:{}/", svc.port));
+    b.wait_for_selector("#signin #token");
+    b.type_into("#token", &admin);
+    b.click("#signin-go");
+    b.wait_for_selector("#nav-stats");
+    b.eval("location.hash = '#/stats'; true");
+    b.wait_for(
+        "(() => { const c = document.querySelector('#stats-types tr[data-type=analysis] td[data-state=rejected]'); return c && c.textContent.trim() === '1'; })()",
+        "the rejected analysis counted",
+    );
+    let rates = b.text("#stats-rates").unwrap_or_default();
+    assert!(rates.contains("100.0 %"), "{rates}");
+    b.eval("location.hash = '#/schedules'; true");
+    b.wait_for_selector("#schedule-add");
+    b.type_into("#sched-name", "nightly");
+    b.type_into("#sched-app", "shop");
+    b.click("#sched-add-go");
+    b.wait_for_selector("#schedules tr[data-schedule=nightly]");
+    let s = svc.ok("GET", "/schedules/nightly", &admin, None);
+    assert_eq!(s["cron"], "0 3 * * *", "{s}");
+    assert_eq!(s["enabled"], true);
+    b.click("#toggle-nightly");
+    b.wait_for(
+        "(() => { const r = document.querySelector('#schedules tr[data-schedule=nightly]'); return r && r.textContent.includes('disabled'); })()",
+        "disabled",
+    );
+    assert_eq!(
+        svc.ok("GET", "/schedules/nightly", &admin, None)["enabled"],
+        false
+    );
+    // A submitter sees the schedules but no statistics link and no form.
+    b.click("#signout");
+    b.wait_for_selector("#signin #token");
+    b.type_into("#token", &alice);
+    b.click("#signin-go");
+    b.wait_for_selector("#nav-schedules");
+    assert_eq!(
+        b.eval("document.querySelector('#nav-stats') === null"),
+        json!(true)
+    );
+    b.eval("location.hash = '#/schedules'; true");
+    b.wait_for_selector("#schedules tr[data-schedule=nightly]");
+    assert_eq!(
+        b.eval("document.querySelector('#schedule-add') === null"),
+        json!(true)
+    );
+    // (The browser's own favicon request is a 404, as in tests/console.rs.)
+    let errors: Vec<String> = b
+        .console_errors()
+        .into_iter()
+        .filter(|e| !(e.contains("Failed to load resource") && e.contains("404")))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    for page in ["/console/js/stats.js", "/console/js/schedules.js"] {
+        assert!(b.requests().iter().any(|u| u.ends_with(page)), "{page}");
+    }
+}

@@ -181,12 +181,11 @@ impl Stats {
             } else if f.rejected_at.is_some() {
                 decided += 1;
             }
-            match (f.state, f.finished_at) {
-                (TicketState::Succeeded | TicketState::Failed, Some(end)) => {
-                    completions.push(end - f.created_at);
-                    finished += 1;
-                }
-                _ => {}
+            if let (TicketState::Succeeded | TicketState::Failed, Some(end)) =
+                (f.state, f.finished_at)
+            {
+                completions.push(end - f.created_at);
+                finished += 1;
             }
             s.rejected += u64::from(f.state == TicketState::Rejected);
             s.failed += u64::from(f.state == TicketState::Failed);

@@ -1,7 +1,5 @@
 //! Arguments of `rdbscope schedule …`, `ticket run-at` and `ticket stats`.
 
-use super::ClientOpts;
-
 pub(crate) const SCHEDULE_EXAMPLES: &str = "\
 Examples:
   # Analyze the app `shop` every day at 03:00 UTC, keeping the last 14 reports:
@@ -12,14 +10,6 @@ Examples:
   rdbscope schedule set shop-nightly --cron '30 2 * * *' --keep 7
   rdbscope schedule set shop-nightly --disable
   rdbscope schedule rm shop-nightly        # its tickets and kept reports stay";
-
-#[derive(clap::Args, Debug)]
-pub(crate) struct ScheduleArgs {
-    #[command(flatten)]
-    pub(crate) client: ClientOpts,
-    #[command(subcommand)]
-    pub(crate) command: ScheduleCommand,
-}
 
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum ScheduleCommand {
