@@ -7,6 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod schedule;
+
+pub(crate) use schedule::{ScheduleCommand, StatsArgs, TicketRunAtArgs};
+
 /// Turn Redis and Valkey RDB snapshots into answers.
 #[derive(Parser, Debug)]
 #[command(name = "rdbscope", version, about, propagate_version = true)]
@@ -50,6 +54,10 @@ pub(crate) enum Command {
     Team(TeamArgs),
     /// The approval policies: show them, replace them from a JSON file, reset.
     Policy(PolicyArgs),
+    /// Recurring analyses of an app (admin): cron schedules whose reports
+    /// land in the fleet layout, each diffed against the run before.
+    #[command(after_long_help = schedule::SCHEDULE_EXAMPLES)]
+    Schedule(ScheduleArgs),
 }
 
 /// Output formats of `dump`.
@@ -318,6 +326,14 @@ Examples:
   rdbscope ticket audit 7";
 
 #[derive(clap::Args, Debug)]
+pub(crate) struct ScheduleArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: ScheduleCommand,
+}
+
+#[derive(clap::Args, Debug)]
 pub(crate) struct TicketArgs {
     #[command(flatten)]
     pub(crate) client: ClientOpts,
@@ -356,6 +372,11 @@ pub(crate) enum TicketCommand {
     Report(ReportArgs),
     /// A ticket's audit trail: every state change, when and by whom.
     Audit(TicketId),
+    /// Set or move when a pending or approved ticket runs (admin).
+    RunAt(TicketRunAtArgs),
+    /// Ticket statistics over a period (admin): by type and state, approval
+    /// and completion times, rejection and failure rates, per app figures.
+    Stats(StatsArgs),
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -419,6 +440,10 @@ pub(crate) struct SubmitArgs {
     /// and parameters returns the existing ticket.
     #[arg(long, value_name = "KEY")]
     pub(crate) idempotency_key: Option<String>,
+    /// Run not before this time: RFC 3339, e.g. 2026-11-23T03:00:00Z (the
+    /// approver may move it; the app's maintenance window still applies).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) run_at: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -452,6 +477,10 @@ pub(crate) struct ApproveArgs {
     /// The approval record's id (see `ticket show`) [default: the first you may decide].
     #[arg(long, value_name = "ID")]
     pub(crate) approval: Option<u64>,
+    /// Run not before this time (RFC 3339), setting or moving the
+    /// submitter's --run-at.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) run_at: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

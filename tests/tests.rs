@@ -15,5 +15,6 @@ mod patterns;
 mod redis88;
 mod report;
 mod roundtrip;
+mod schedules;
 mod service;
 mod service_cli;

@@ -11,6 +11,8 @@
 //! - `teams.rs`: teams and app ownership; `approvals.rs`: decisions on
 //!   approval records, amend and resubmit; `policies.rs`: approval
 //!   policies and stand-ins; `approval_view.rs`: an approval record's body;
+//! - `schedules.rs`: recurring analyses; `stats.rs`: ticket statistics;
+//!   `run_at.rs`: moving when a waiting ticket runs;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
@@ -28,6 +30,9 @@ mod report_view;
 mod reports;
 mod request;
 mod routes;
+mod run_at;
+mod schedules;
+mod stats;
 mod status;
 mod teams;
 mod tickets;

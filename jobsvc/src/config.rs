@@ -25,6 +25,8 @@
 //! kind = "cleanup"
 //! keys_over = 100000                      # also: min_risk = "high", conflict = "replace"
 //! approvals = ["team_lead", "admin"]
+//! fleet_dir = "/shared/rdbscope/fleet"    # schedules' reports (default: <reports_dir>/schedules)
+//! run_at_max_days = 366                   # how far ahead a ticket's run_at may be
 //! ```
 
 use std::net::SocketAddr;
@@ -80,6 +82,12 @@ pub struct Config {
     /// the defaults are [`crate::approvals::default_rules`]. Those set
     /// through the API replace them.
     pub approval_policies: Vec<PolicyRule>,
+    /// Where schedules keep their reports, in the fleet layout
+    /// (`<fleet_dir>/<schedule>/snapshot_date=…/source=…/ticket=…`);
+    /// default `<reports_dir>/schedules`.
+    pub fleet_dir: Option<PathBuf>,
+    /// How many days ahead a ticket's `run_at` may be.
+    pub run_at_max_days: u64,
 }
 
 impl Default for Config {
@@ -102,6 +110,8 @@ impl Default for Config {
             max_monitor_secs: 300,
             approval_margin: 0.2,
             approval_policies: default_rules(),
+            fleet_dir: None,
+            run_at_max_days: 366,
         }
     }
 }

@@ -20,6 +20,9 @@
 //! - [`service`]: the scheduler (worker pool, per-node leases, maintenance
 //!   windows, retries with backoff, rescue of dead instances' jobs);
 //!   [`server`]: `serve` and `init_admin`; [`state`]: what they share;
+//! - [`schedule`]: tickets' `run_at` and recurring analyses (cron) whose
+//!   reports land in the fleet layout, each diffed against the last;
+//!   [`stats`]: ticket statistics for `/stats` and `/metrics`;
 //! - [`jobs`]: the job kinds and what each ticket type does; [`job`]: the
 //!   trait a kind implements and the context a running job is given;
 //!   [`replica`] fetches an RDB from a live node as a replica;
@@ -70,9 +73,11 @@ pub mod params;
 pub mod redis;
 pub mod registry;
 pub mod replica;
+pub mod schedule;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod ticket;
 pub mod time;

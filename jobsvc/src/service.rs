@@ -215,6 +215,12 @@ async fn run_job(state: Shared, t: TicketRow) {
         .await
         .unwrap_or_else(|e| Err(Error::internal(format!("job panicked: {e}"))));
     renewer.abort();
+    // A schedule's run: its report goes into the fleet layout, diffed
+    // against the run before.
+    let outcome = match outcome {
+        Ok(result) => crate::schedule::after_run(&state, &t, result).await,
+        Err(e) => Err(e),
+    };
     state.metrics.jobs_running.fetch_sub(1, Ordering::Relaxed);
     let current = match state.store.get_ticket(id).await {
         Ok(Some(c)) => c,

@@ -8,7 +8,9 @@ mod info;
 mod layout;
 mod node;
 mod report;
+mod schedule;
 mod serve;
+mod stats;
 mod team;
 mod ticket;
 mod user;
@@ -28,5 +30,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(a) => user::run(a),
         Command::Team(a) => team::run(a),
         Command::Policy(a) => team::policy(a),
+        Command::Schedule(a) => schedule::run(a),
     }
 }

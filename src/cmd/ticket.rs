@@ -46,7 +46,14 @@ pub(crate) fn run(a: TicketArgs) -> Result<()> {
             show(&c, &v)
         }
         TicketCommand::Approve(a) => {
-            let body = a.note.map(|n| serde_json::json!({ "note": n }));
+            let mut body = serde_json::json!({});
+            if let Some(n) = a.note {
+                body["note"] = n.into();
+            }
+            if let Some(t) = a.run_at {
+                body["run_at"] = t.into();
+            }
+            let body = (body != serde_json::json!({})).then_some(body);
             let v = c.post(&decision_path(a.id, a.approval, "approve"), body.as_ref())?;
             show(&c, &v)
         }
@@ -108,6 +115,14 @@ pub(crate) fn run(a: TicketArgs) -> Result<()> {
             }
             Ok(())
         }
+        TicketCommand::RunAt(r) => {
+            let v = c.post(
+                &format!("/tickets/{}/run-at", r.id),
+                Some(&serde_json::json!({ "run_at": r.time })),
+            )?;
+            show(&c, &v)
+        }
+        TicketCommand::Stats(s) => super::stats::run(&c, s),
     }
 }
 
@@ -213,6 +228,9 @@ fn submit(c: &Client, s: SubmitArgs) -> Result<()> {
     if let Some(k) = &s.idempotency_key {
         body["idempotency_key"] = k.clone().into();
     }
+    if let Some(t) = &s.run_at {
+        body["run_at"] = t.clone().into();
+    }
     let (status, v) = c.call("POST", "/tickets", Some(&body))?;
     if c.print_json(&v)? {
         return Ok(());
@@ -241,6 +259,7 @@ fn print_tickets(list: &[Value]) -> io::Result<()> {
                 field(t, "handler"),
                 client::progress_text(t.get("progress").unwrap_or(&Value::Null), false),
                 field(t, "created_at"),
+                field(t, "run_at"),
             ]
         })
         .collect();
@@ -253,6 +272,7 @@ fn print_tickets(list: &[Value]) -> io::Result<()> {
             "handler",
             "progress",
             "created",
+            "runs at",
         ],
         &rows,
     )
@@ -286,6 +306,7 @@ fn show_block(t: &Value) -> Result<()> {
         ("created", field(t, "created_at")),
         ("updated", field(t, "updated_at")),
         ("attempts", field(t, "attempts")),
+        ("runs at", field(t, "run_at")),
         ("params", cell(get("params"))),
         ("params hash", field(t, "params_hash")),
         ("progress", client::progress_text(get("progress"), true)),

@@ -11,6 +11,8 @@ import { ticketPage } from "./ticket.js";
 import { submitPage } from "./submit.js";
 import { appsPage, appPage } from "./apps.js";
 import { usersPage } from "./users.js";
+import { statsPage } from "./stats.js";
+import { schedulesPage } from "./schedules.js";
 
 // Each render gets a generation number: a page's timers stop when the
 // generation moves on (another page, a sign-out).
@@ -32,6 +34,8 @@ function nav() {
     user() ? link("#/tickets", "nav.tickets", "tickets") : null,
     user() ? link("#/submit", "nav.submit", "submit") : null,
     user() ? link("#/apps", "nav.apps", "apps") : null,
+    user() ? link("#/schedules", "nav.schedules", "schedules") : null,
+    isAdmin() ? link("#/stats", "nav.stats", "stats") : null,
     isAdmin() ? link("#/users", "nav.users", "users") : null,
   );
   const u = user();
@@ -115,6 +119,12 @@ async function render() {
         break;
       case "users":
         await usersPage(main, live);
+        break;
+      case "schedules":
+        await schedulesPage(main, live);
+        break;
+      case "stats":
+        await statsPage(main, query, live);
         break;
       default:
         await ticketsPage(main, query, live);

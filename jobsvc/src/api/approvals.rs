@@ -113,6 +113,11 @@ pub(super) struct DecisionNote {
     /// Same as `note` (the rejection endpoints' older name).
     #[serde(default)]
     reason: Option<String>,
+    /// An approval only: run not before this time (RFC 3339), setting or
+    /// moving the submitter's `run_at`.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    run_at: Option<String>,
 }
 
 /// Decides on record `approval` (none: the first pending one the caller
@@ -127,6 +132,15 @@ pub(super) async fn decide(
 ) -> ApiResult {
     let u = caller(state, headers).await?;
     let n: DecisionNote = parse_body(body)?;
+    let run_at = match (decision, n.run_at.as_deref()) {
+        (_, None) => None,
+        (Decision::Approve, Some(t)) => Some(crate::schedule::parse_run_at(
+            t,
+            crate::store::now_ms(),
+            state.config.run_at_max_days,
+        )?),
+        (_, Some(_)) => return Err(Error::bad_request("run_at is for an approval").into()),
+    };
     let note = n.note.or(n.reason);
     let text = note
         .as_deref()
@@ -190,13 +204,21 @@ pub(super) async fn decide(
         slots: slots(&round),
         stands_in_for: stands,
     };
-    let tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
+    let mut tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
+    if let Some(at) = run_at {
+        let when = format!("run_at {}", crate::time::rfc3339(at));
+        tr.note = Some(match tr.note.take() {
+            Some(n) => format!("{n}; {when}"),
+            None => when,
+        });
+    }
     let record = round
         .get(index)
         .ok_or_else(|| Error::internal("decided record vanished"))?;
     let extras = TransitionExtras {
         handler: Some(u.name.clone()),
         error: (tr.to == TicketState::Rejected).then(|| format!("rejected: {text}")),
+        not_before: run_at,
         ..TransitionExtras::default()
     };
     state.store.decide(record.id, id, &tr, &extras).await?;

@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    approvals, apps, error, listing, policies, preview, report_view, reports, status, teams,
-    tickets, users, views,
+    approvals, apps, error, listing, policies, preview, report_view, reports, run_at, schedules,
+    stats, status, teams, tickets, users, views,
 };
 
 /// The OpenAPI 3.1 document of the API.
@@ -35,6 +35,7 @@ nothing. Times are RFC 3339 strings in UTC."
         (name = "tickets", description = "Submit, approve or reject, follow, cancel, audit, download reports."),
         (name = "teams", description = "Teams (a lead, members) and who owns an app (its team, tags, extra approvers)."),
         (name = "approvals", description = "Approval records per ticket (approve, return for changes, reject), amend and resubmit, approval policies, stand-ins."),
+        (name = "schedules", description = "Recurring analyses of an app (cron, UTC), their reports in the fleet layout."),
     ),
     paths(
         status::healthz,
@@ -84,6 +85,13 @@ nothing. Times are RFC 3339 strings in UTC."
         approvals::approve_one,
         approvals::return_one,
         approvals::reject_one,
+        run_at::set_run_at,
+        stats::stats,
+        schedules::create_schedule,
+        schedules::list_schedules,
+        schedules::get_schedule,
+        schedules::change_schedule,
+        schedules::delete_schedule,
     ),
     components(
         schemas(

@@ -8,8 +8,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, status, teams,
-    tickets, users,
+    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, run_at,
+    schedules, stats, status, teams, tickets, users,
 };
 use crate::error::Error;
 use crate::service::Shared;
@@ -106,6 +106,13 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             "/tickets/{id}/approvals/{approval}/reject",
             approvals::reject_one,
         ),
+        endpoint(M::POST, "/tickets/{id}/run-at", run_at::set_run_at),
+        endpoint(M::GET, "/stats", stats::stats),
+        endpoint(M::GET, "/schedules", schedules::list_schedules),
+        endpoint(M::POST, "/schedules", schedules::create_schedule),
+        endpoint(M::GET, "/schedules/{name}", schedules::get_schedule),
+        endpoint(M::PATCH, "/schedules/{name}", schedules::change_schedule),
+        endpoint(M::DELETE, "/schedules/{name}", schedules::delete_schedule),
     ]
 }
 

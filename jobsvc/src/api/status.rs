@@ -38,7 +38,13 @@ pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
 ///
 /// `rdbscope_tickets{state="…"}` (gauge, one line per state),
 /// `rdbscope_jobs_running` (gauge), `rdbscope_bytes_analyzed_total`,
-/// `rdbscope_keys_touched_total`, `rdbscope_bytes_fetched_total` (counters).
+/// `rdbscope_keys_touched_total`, `rdbscope_bytes_fetched_total` (counters);
+/// over every ticket in the store: `rdbscope_tickets_by_type{type,state}`,
+/// the summaries `rdbscope_ticket_approval_seconds` and
+/// `rdbscope_ticket_completion_seconds` (quantiles 0.5 and 0.9),
+/// `rdbscope_ticket_rejection_ratio`, `rdbscope_ticket_failure_ratio`, and
+/// per app `rdbscope_app_keys_deleted_total`, `…_keys_expired_total`,
+/// `…_keys_migrated_total`, `rdbscope_app_bytes_analyzed_total`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -94,6 +100,10 @@ pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
         ));
     }
+    // Tickets by type and state, approval and completion times, rates and
+    // per-app figures, over every ticket in the store.
+    let facts = state.store.ticket_facts(0, i64::MAX).await?;
+    out.push_str(&crate::stats::Stats::of(&facts).prometheus());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

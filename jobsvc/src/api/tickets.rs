@@ -17,8 +17,9 @@ use super::preview::checked;
 use super::request::{actor, caller, parse_body, view, visible_ticket};
 use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
 use crate::error::{Error, Result};
+use crate::schedule::parse_run_at;
 use crate::service::Shared;
-use crate::store::{NewTicket, TransitionExtras};
+use crate::store::{now_ms, NewTicket, TransitionExtras};
 use crate::ticket::{transition, Decision, Event};
 
 /// A ticket to submit.
@@ -39,6 +40,11 @@ pub(super) struct NewTicketRequest {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 200)]
     idempotency_key: Option<String>,
+    /// Run not before this time: RFC 3339 (`2026-11-23T03:00:00Z`), not in
+    /// the past, at most `run_at_max_days` ahead. The approver may move it.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    run_at: Option<String>,
 }
 
 /// Submit a ticket.
@@ -98,6 +104,11 @@ pub(super) async fn submit(
             return Err(Error::bad_request("idempotency_key must be 1-200 characters").into());
         }
     }
+    let run_at = req
+        .run_at
+        .as_deref()
+        .map(|t| parse_run_at(t, now_ms(), state.config.run_at_max_days))
+        .transpose()?;
     let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let (ticket, created) = state
@@ -120,6 +131,15 @@ pub(super) async fn submit(
             .into());
         }
         return Ok((StatusCode::OK, Json(ticket_json(&ticket))).into_response());
+    }
+    let mut ticket = ticket;
+    if let Some(at) = run_at {
+        state.store.set_run_at(ticket.id, at, &u.name).await?;
+        ticket = state
+            .store
+            .get_ticket(ticket.id)
+            .await?
+            .ok_or_else(|| Error::internal("ticket vanished after insert"))?;
     }
     let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
     let round = crate::approvals::round_for(&state, &req.kind, &apps, &plan).await?;
@@ -219,7 +239,7 @@ async fn change(
     tag = "tickets",
     operation_id = "approveTicket",
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
-    request_body(content = Option<Note>, description = "Optional: `{\"note\": \"ok\"}`."),
+    request_body(content = Option<super::approvals::DecisionNote>, description = "Optional: `{\"note\": \"ok\", \"run_at\": \"2026-11-23T03:00:00Z\"}`."),
     responses(
         (status = 200, description = "The approved ticket.", body = TicketBody),
         (status = 400, response = super::error::BadRequest),

@@ -251,6 +251,11 @@ pub(super) struct TicketBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<super::approval_view::ApprovalBody>>)]
     pub(super) approvals: Option<Value>,
+    /// Not to start before this time (its `run_at`, or a retry's backoff):
+    /// RFC 3339, UTC; null when it may start at once or has started. The
+    /// app's maintenance window may delay it further.
+    #[schema(format = DateTime)]
+    pub(super) run_at: Option<String>,
 }
 
 /// A ticket as the API shows it.
@@ -273,6 +278,9 @@ pub fn ticket_json(t: &TicketRow) -> Value {
         result: parse_json(&t.result),
         risk: parse_json(&t.plan)["risk"].as_str().map(str::to_string),
         approvals: None,
+        run_at: (t.not_before > crate::store::now_ms()
+            && matches!(t.state, TicketState::Pending | TicketState::Approved))
+        .then(|| rfc3339(t.not_before)),
     })
 }
 

@@ -40,6 +40,8 @@ assets! {
     "js/submit.js" => "text/javascript; charset=utf-8",
     "js/apps.js" => "text/javascript; charset=utf-8",
     "js/users.js" => "text/javascript; charset=utf-8",
+    "js/stats.js" => "text/javascript; charset=utf-8",
+    "js/schedules.js" => "text/javascript; charset=utf-8",
 }
 
 /// The file at `path` (under `/console/`).

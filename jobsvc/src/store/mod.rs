@@ -23,6 +23,8 @@
 //! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
 //! - `teams.rs`: teams, members, and who owns an app;
 //! - `approvals.rs`: approval records in rounds, stand-ins, stored policies.
+//! - `schedules.rs`: recurring analyses, their firing and runs, `run_at`;
+//! - `stats.rs`: the per-ticket facts the statistics are computed from.
 
 mod approvals;
 mod apps;
@@ -32,6 +34,8 @@ mod listing;
 mod migrations;
 mod queue;
 mod rows;
+mod schedules;
+mod stats;
 mod teams;
 mod tickets;
 mod users;
@@ -42,4 +46,6 @@ pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
+pub use schedules::{RunRow, ScheduleRow};
+pub use stats::TicketFacts;
 pub use teams::{Ownership, Team};

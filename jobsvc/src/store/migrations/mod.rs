@@ -23,11 +23,18 @@ struct Step {
 
 /// The upgrades after version 1, in increasing order of version. Each is
 /// applied exactly once: a fresh store runs them all after the base schema.
-const STEPS: &[Step] = &[Step {
-    version: 2,
-    sqlite: include_str!("sqlite/002_teams_approvals.sql"),
-    postgres: include_str!("postgres/002_teams_approvals.sql"),
-}];
+const STEPS: &[Step] = &[
+    Step {
+        version: 2,
+        sqlite: include_str!("sqlite/002_teams_approvals.sql"),
+        postgres: include_str!("postgres/002_teams_approvals.sql"),
+    },
+    Step {
+        version: 3,
+        sqlite: include_str!("sqlite/003_schedules.sql"),
+        postgres: include_str!("postgres/003_schedules.sql"),
+    },
+];
 
 /// The version this build writes: the last step's.
 fn latest() -> u32 {

@@ -1,0 +1,112 @@
+//! Ticket statistics over a period (admin): `GET /stats`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::ApiResult;
+use super::request::{caller, require_admin};
+use super::views::to_json;
+use crate::error::Error;
+use crate::service::Shared;
+use crate::stats::{apps_of, Stats};
+use crate::store::now_ms;
+use crate::time::{parse_time, rfc3339};
+
+/// The period and the tickets to count.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct StatsFilter {
+    /// Tickets filed at or after: `YYYY-MM-DD` (UTC) or RFC 3339
+    /// (default: 30 days before `to`).
+    from: Option<String>,
+    /// Tickets filed before: `YYYY-MM-DD` (the whole day) or RFC 3339
+    /// (default: now).
+    to: Option<String>,
+    /// Only tickets naming this app.
+    app: Option<String>,
+    /// Only tickets of this team's apps (needs teams).
+    team: Option<String>,
+}
+
+/// The statistics and the period they cover.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TicketStats)]
+pub(super) struct StatsBody {
+    /// Start of the period: RFC 3339, UTC.
+    #[schema(format = DateTime)]
+    from: String,
+    /// End of the period (excluded).
+    #[schema(format = DateTime)]
+    to: String,
+    /// The app filter, if any.
+    app: Option<String>,
+    /// The figures.
+    #[serde(flatten)]
+    stats: Stats,
+}
+
+fn time(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Error> {
+    v.as_deref()
+        .map(|t| {
+            parse_time(t, day_end).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "{name}: {t:?} is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Ticket statistics over a period (admin).
+///
+/// Tickets by type and state, time to first approval and to the end of the
+/// run (median and p90, from the audit trail), rejection and failure rates,
+/// and per app the keys deleted, expired and migrated and the RDB bytes
+/// analyzed, for the tickets filed in `[from, to)`.
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "tickets",
+    operation_id = "ticketStats",
+    params(StatsFilter),
+    responses(
+        (status = 200, description = "The statistics.", body = StatsBody),
+        (status = 400, response = super::error::BadRequest),
+        (status = 401, response = super::error::Unauthorized),
+        (status = 403, response = super::error::Forbidden),
+    )
+)]
+pub(super) async fn stats(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    query: Result<Query<StatsFilter>, QueryRejection>,
+) -> ApiResult {
+    let u = caller(&state, &headers).await?;
+    require_admin(&u)?;
+    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
+    if f.team.is_some() {
+        return Err(Error::bad_request("team: this build has no teams; filter by app").into());
+    }
+    let to = time("to", &f.to, true)?.unwrap_or_else(|| now_ms() + 1);
+    let from = time("from", &f.from, false)?.unwrap_or(to - 30 * 86_400_000);
+    if from >= to {
+        return Err(Error::bad_request("from must be before to").into());
+    }
+    let mut facts = state.store.ticket_facts(from, to).await?;
+    if let Some(app) = &f.app {
+        facts.retain(|t| apps_of(t).contains(app));
+    }
+    Ok(Json(to_json(&StatsBody {
+        from: rfc3339(from),
+        to: rfc3339(to),
+        app: f.app.clone(),
+        stats: Stats::of(&facts),
+    }))
+    .into_response())
+}
