@@ -11,6 +11,7 @@
 //!
 //! - [`ticket`]: the lifecycle; its single [`ticket::transition`] function
 //!   decides every state change and produces the audit record stored with it;
+//!   [`slots`]: the vocabulary of approval records it decides on;
 //! - [`approvals`]: approval policies per type, risk and app tags, the
 //!   risk level computed from a plan, teams' claim on their apps, stand-ins;
 //! - [`store`]: users, apps, tickets, audit, leases and checkpoints on SQLite
@@ -72,6 +73,7 @@ pub mod registry;
 pub mod replica;
 pub mod server;
 pub mod service;
+pub mod slots;
 pub mod state;
 pub mod store;
 pub mod ticket;
