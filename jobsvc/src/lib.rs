@@ -11,6 +11,7 @@
 //!
 //! - [`ticket`]: the lifecycle; its single [`ticket::transition`] function
 //!   decides every state change and produces the audit record stored with it;
+//!   [`slots`]: the vocabulary of approval records it decides on;
 //! - [`approvals`]: approval policies per type, risk and app tags, the
 //!   risk level computed from a plan, teams' claim on their apps, stand-ins;
 //! - [`store`]: users, apps, tickets, audit, leases and checkpoints on SQLite
@@ -76,6 +77,7 @@ pub mod replica;
 pub mod schedule;
 pub mod server;
 pub mod service;
+pub mod slots;
 pub mod state;
 pub mod stats;
 pub mod store;
