@@ -243,7 +243,7 @@ fn print_tickets(list: &[Value]) -> io::Result<()> {
             "handler",
             "progress",
             "created",
-            "runs at",
+            "scheduled",
         ],
         &rows,
     )
