@@ -65,6 +65,23 @@ fn started_at(svc: &Service, id: i64, token: &str) -> String {
         .to_string()
 }
 
+/// `rdbscope ARGS --server … --token TOKEN`: its stdout (it must succeed).
+fn cli(svc: &Service, token: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+        .args(args)
+        .arg("--server")
+        .arg(format!("http://127.0.0.1:{}", svc.port))
+        .args(["--token", token])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn error_of(v: &Value) -> &str {
     v["error"].as_str().unwrap_or_default()
 }
@@ -156,6 +173,14 @@ fn run_at_and_stats(backend: &str) {
         .unwrap()
         .clone();
     assert!(listed["run_at"].is_string(), "{listed}");
+    let table = cli(&svc, &admin, &["ticket", "list", "--state", "approved"]);
+    let far = listed["run_at"].as_str().unwrap();
+    assert!(
+        table.lines().next().unwrap().ends_with("SCHEDULED"),
+        "{table}"
+    );
+    assert!(table.contains(far), "the list says when: {table}");
+    assert!(cli(&svc, &admin, &["ticket", "show", &id3.to_string()]).contains(far));
     std::thread::sleep(Duration::from_millis(1500));
     for id in [id1, id2, id3] {
         let t = svc.ok("GET", &format!("/tickets/{id}"), &admin, None);
@@ -301,18 +326,7 @@ fn run_at_and_stats(backend: &str) {
     );
 
     // The CLI's tables.
-    let out = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
-        .args(["ticket", "stats", "--server"])
-        .arg(format!("http://127.0.0.1:{}", svc.port))
-        .args(["--token", &admin])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = cli(&svc, &admin, &["ticket", "stats"]);
     assert!(text.contains("time to approval"), "{text}");
     assert!(
         text.contains("rejected 1 (20.0 % of decided), failed 1 (25.0 % of finished runs)"),
@@ -590,6 +604,32 @@ fn recurring(backend: &str) {
     let list = svc.ok("GET", "/schedules", &alice, None);
     assert_eq!(list[0]["name"], "shop-2s");
     assert_eq!(list[0]["keep"], 3);
+    // The CLI: list, show with the runs, set, add, rm.
+    let table = cli(&svc, &alice, &["schedule", "list"]);
+    assert!(
+        table.contains("shop-2s") && table.contains("*/2 * * * * *"),
+        "{table}"
+    );
+    let shown = cli(&svc, &admin, &["schedule", "show", "shop-2s"]);
+    assert!(shown.contains("snapshot_date="), "{shown}");
+    cli(&svc, &admin, &["schedule", "set", "shop-2s", "--keep", "5"]);
+    assert_eq!(svc.ok("GET", "/schedules/shop-2s", &admin, None)["keep"], 5);
+    cli(
+        &svc,
+        &admin,
+        &[
+            "schedule",
+            "add",
+            "other",
+            "--app",
+            "shop",
+            "--cron",
+            "0 3 * * *",
+            "--disabled",
+        ],
+    );
+    cli(&svc, &admin, &["schedule", "rm", "other"]);
+    assert_eq!(svc.call("GET", "/schedules/other", &admin, None).0, 404);
 }
 
 #[test]

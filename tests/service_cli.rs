@@ -393,7 +393,8 @@ fn service_cli_readme_flow() {
             "SUBMITTER",
             "HANDLER",
             "PROGRESS",
-            "CREATED"
+            "CREATED",
+            "SCHEDULED"
         ]
     );
     let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();

@@ -272,7 +272,7 @@ fn print_tickets(list: &[Value]) -> io::Result<()> {
             "handler",
             "progress",
             "created",
-            "runs at",
+            "scheduled",
         ],
         &rows,
     )
