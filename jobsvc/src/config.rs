@@ -14,6 +14,9 @@
 //! max_running = 0                         # jobs running at once across all instances (0: no cap)
 //! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
 //! retry_backoff_secs = 5                  # doubled on each retry
+//! backup_retention_days = 30              # cleanup backups kept this long (0: forever)
+//! wait_replicas = 0                       # migration writes confirmed by WAIT on this many replicas
+//! wait_timeout_ms = 1000                  # …waiting at most this long
 //! ```
 
 use std::net::SocketAddr;
@@ -60,6 +63,14 @@ pub struct Config {
     pub poll_ms: u64,
     /// Longest MONITOR window a hot-key ticket may ask for, in seconds.
     pub max_monitor_secs: u64,
+    /// Days a cleanup's backup (`report/backup/`) is kept before the
+    /// service deletes it (0: kept forever).
+    pub backup_retention_days: u64,
+    /// Replicas a migration's writes must reach (`WAIT`) before its batch
+    /// is checkpointed, unless the ticket says otherwise (0: no `WAIT`).
+    pub wait_replicas: u32,
+    /// How long that `WAIT` waits, in milliseconds.
+    pub wait_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -80,6 +91,9 @@ impl Default for Config {
             retry_backoff_secs: 5,
             poll_ms: 500,
             max_monitor_secs: 300,
+            backup_retention_days: 30,
+            wait_replicas: 0,
+            wait_timeout_ms: 1000,
         }
     }
 }

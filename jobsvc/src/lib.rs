@@ -57,6 +57,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod console;
 pub mod error;

@@ -45,6 +45,9 @@ pub async fn serve(config: Config) -> Result<()> {
         log("no users yet: create the first admin with `rdbscope serve --init-admin NAME`");
     }
     let scheduler = tokio::spawn(scheduler(state.clone()));
+    let sweeper = tokio::spawn(crate::backup::retention::sweep_periodically(
+        state.config.clone(),
+    ));
     let app = api::router(state.clone());
     let shutdown = {
         let state = state.clone();
@@ -61,6 +64,7 @@ pub async fn serve(config: Config) -> Result<()> {
         .map_err(|e| Error::internal(format!("server: {e}")))?;
     state.stopping.store(true, Ordering::SeqCst);
     state.wake.notify_waiters();
+    sweeper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
     Ok(())
 }
