@@ -344,6 +344,9 @@ pub(crate) enum TicketCommand {
     Report(ReportArgs),
     /// A ticket's audit trail: every state change, when and by whom.
     Audit(TicketId),
+    /// Roll a finished cleanup back: files a restore ticket that puts its
+    /// backup back (deleted keys, or previous TTLs), approved like any other.
+    Rollback(RollbackArgs),
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -433,6 +436,21 @@ pub(crate) struct ApproveArgs {
     /// A note for the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub(crate) note: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RollbackArgs {
+    /// The cleanup ticket's id.
+    pub(crate) id: u64,
+    /// Keys that exist again: skip (default) or replace.
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) conflict: Option<String>,
+    /// Keys per second.
+    #[arg(long)]
+    pub(crate) rate: Option<u64>,
+    /// Replicas each batch must reach (WAIT).
+    #[arg(long, value_name = "N")]
+    pub(crate) wait_replicas: Option<u32>,
 }
 
 #[derive(clap::Args, Debug)]

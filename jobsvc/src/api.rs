@@ -21,6 +21,7 @@ mod preview;
 mod report_view;
 mod reports;
 mod request;
+mod rollback;
 mod routes;
 mod status;
 mod tickets;

@@ -8,6 +8,7 @@ mod info;
 mod layout;
 mod node;
 mod report;
+mod rollback;
 mod serve;
 mod ticket;
 mod user;

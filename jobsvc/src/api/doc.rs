@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apps, error, listing, preview, report_view, reports, status, tickets, users, views};
+use super::{
+    apps, error, listing, preview, report_view, reports, rollback, status, tickets, users, views,
+};
 
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
@@ -54,6 +56,7 @@ nothing. Times are RFC 3339 strings in UTC."
         tickets::reject,
         tickets::cancel,
         tickets::audit,
+        rollback::rollback,
         reports::report_list,
         reports::report_file,
         report_view::make_link,
@@ -69,6 +72,7 @@ nothing. Times are RFC 3339 strings in UTC."
             crate::params::HotkeysParams,
             crate::jobs::cleanup::CleanupParams,
             crate::jobs::migrate::MigrationParams,
+            crate::jobs::restore::RestoreParams,
         ),
         responses(
             error::BadRequest,

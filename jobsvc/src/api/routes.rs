@@ -7,7 +7,9 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, guard, listing, preview, report_view, reports, status, tickets, users};
+use super::{
+    apps, doc, guard, listing, preview, report_view, reports, rollback, status, tickets, users,
+};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -61,6 +63,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::POST, "/tickets/{id}/reject", tickets::reject),
         endpoint(M::POST, "/tickets/{id}/cancel", tickets::cancel),
         endpoint(M::GET, "/tickets/{id}/audit", tickets::audit),
+        endpoint(M::POST, "/tickets/{id}/rollback", rollback::rollback),
         endpoint(M::GET, "/tickets/{id}/report", reports::report_list),
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
         endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),
