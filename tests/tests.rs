@@ -12,6 +12,7 @@ mod interop;
 mod migrate;
 mod patterns;
 mod report;
+mod rollback;
 mod roundtrip;
 mod service;
 mod service_cli;
