@@ -150,7 +150,13 @@ fn load_keys(n: usize, big: usize, prefix: &str) -> Vec<Cmd> {
         let k = format!("{prefix}{i}");
         cmds.push(match i % 10 {
             0..=3 => testkit::cmd_args!["SET", k, format!("value-{i}")],
-            4 => testkit::cmd_args!["SET", k, format!("ttl-{i}"), "EX", (3600 + i % 7200).to_string()],
+            4 => testkit::cmd_args![
+                "SET",
+                k,
+                format!("ttl-{i}"),
+                "EX",
+                (3600 + i % 7200).to_string()
+            ],
             5 => testkit::cmd_args!["RPUSH", k, "a", "b", format!("c{i}"), "d"],
             6 => testkit::cmd_args!["SADD", k, "1", "2", format!("m{i}")],
             7 => testkit::cmd_args!["ZADD", k, "1.5", "a", (i as f64 / 3.0).to_string(), "b"],
@@ -224,7 +230,14 @@ fn cluster_write(nodes: &[RedisServer], cmds: Vec<Cmd>) {
     }
 }
 
-fn run_ticket(svc: &Service, who: &str, admin: &str, kind: &str, params: Value, secs: u64) -> Value {
+fn run_ticket(
+    svc: &Service,
+    who: &str,
+    admin: &str,
+    kind: &str,
+    params: Value,
+    secs: u64,
+) -> Value {
     let t = svc.ok(
         "POST",
         "/tickets",
@@ -311,7 +324,8 @@ fn rollback_of_a_delete_cleanup_on_one_node() {
     let svc = setup.start(1, SELF);
     let alice = svc.add_user(&admin, "alice", "submitter");
     svc.add_local_app(&admin, "shop", "standalone", node.port());
-    let params = json!({"app": "shop", "patterns": [{"glob": "gone:*"}], "rate": 100000, "batch": 300});
+    let params =
+        json!({"app": "shop", "patterns": [{"glob": "gone:*"}], "rate": 100000, "batch": 300});
     let plan = svc.ok(
         "POST",
         "/tickets/plan",
@@ -393,7 +407,17 @@ fn rollback_of_a_delete_cleanup_on_one_node() {
 /// back (PERSIST for keys that had none).
 #[test]
 fn rollback_of_an_expire_cleanup_restores_ttls() {
-    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+    expire_and_roll_back("sqlite");
+}
+
+/// The same on the PostgreSQL store.
+#[test]
+fn rollback_of_an_expire_cleanup_on_postgres() {
+    expire_and_roll_back("postgres");
+}
+
+fn expire_and_roll_back(backend: &str) {
+    let Some((setup, bin)) = setup_and_redis(backend) else {
         return;
     };
     let node = bin.start(&[]).unwrap();
@@ -591,10 +615,20 @@ fn cleanup_killed_twice_then_rolled_back() {
     let r = &done["result"];
     assert_eq!(r["resumes"], 2, "{r}");
     assert_eq!(r["deleted"], 100_000, "{r}");
-    assert_eq!(r["backup"]["keys"], 100_000, "none doubled, none missing: {r}");
+    assert_eq!(
+        r["backup"]["keys"], 100_000,
+        "none doubled, none missing: {r}"
+    );
     assert_eq!(dbsize(&node), others.len() as u64);
     check_backup_readable(&backup_file(&setup, id, "backup.rdb"), 100_000);
-    let t = rollback(&svc, &admin, &admin, id, json!({"rate": 50000, "batch": 500}), 300);
+    let t = rollback(
+        &svc,
+        &admin,
+        &admin,
+        id,
+        json!({"rate": 50000, "batch": 500}),
+        300,
+    );
     assert_eq!(t["state"], "succeeded", "{t}\n{}", svc.log_text());
     assert_eq!(t["result"]["restore"]["restored"], 100_000, "{t}");
     assert_same(&[&node], &before, &snapshot(&[&node], b"rb:"));
