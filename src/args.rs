@@ -377,6 +377,9 @@ pub(crate) enum TicketCommand {
     /// Ticket statistics over a period (admin): by type and state, approval
     /// and completion times, rejection and failure rates, per app figures.
     Stats(StatsArgs),
+    /// Roll a finished cleanup back: files a restore ticket that puts its
+    /// backup back (deleted keys, or previous TTLs), approved like any other.
+    Rollback(RollbackArgs),
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -502,6 +505,21 @@ pub(crate) struct AmendArgs {
     /// The whole new parameters, as JSON (`ticket show` has the old ones).
     #[arg(long, value_name = "JSON", required = true)]
     pub(crate) params: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RollbackArgs {
+    /// The cleanup ticket's id.
+    pub(crate) id: u64,
+    /// Keys that exist again: skip (default) or replace.
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) conflict: Option<String>,
+    /// Keys per second.
+    #[arg(long)]
+    pub(crate) rate: Option<u64>,
+    /// Replicas each batch must reach (WAIT).
+    #[arg(long, value_name = "N")]
+    pub(crate) wait_replicas: Option<u32>,
 }
 
 #[derive(clap::Args, Debug)]

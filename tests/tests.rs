@@ -14,6 +14,7 @@ mod migrate;
 mod patterns;
 mod redis88;
 mod report;
+mod rollback;
 mod roundtrip;
 mod schedules;
 mod service;

@@ -29,6 +29,7 @@ mod preview;
 mod report_view;
 mod reports;
 mod request;
+mod rollback;
 mod routes;
 mod run_at;
 mod schedules;

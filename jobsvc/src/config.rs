@@ -27,6 +27,9 @@
 //! approvals = ["team_lead", "admin"]
 //! fleet_dir = "/shared/rdbscope/fleet"    # schedules' reports (default: <reports_dir>/schedules)
 //! run_at_max_days = 366                   # how far ahead a ticket's run_at may be
+//! backup_retention_days = 30              # cleanup backups kept this long (0: forever)
+//! wait_replicas = 0                       # migration writes confirmed by WAIT on this many replicas
+//! wait_timeout_ms = 1000                  # …waiting at most this long
 //! ```
 
 use std::net::SocketAddr;
@@ -88,6 +91,14 @@ pub struct Config {
     pub fleet_dir: Option<PathBuf>,
     /// How many days ahead a ticket's `run_at` may be.
     pub run_at_max_days: u64,
+    /// Days a cleanup's backup (`report/backup/`) is kept before the
+    /// service deletes it (0: kept forever).
+    pub backup_retention_days: u64,
+    /// Replicas a migration's writes must reach (`WAIT`) before its batch
+    /// is checkpointed, unless the ticket says otherwise (0: no `WAIT`).
+    pub wait_replicas: u32,
+    /// How long that `WAIT` waits, in milliseconds.
+    pub wait_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -112,6 +123,9 @@ impl Default for Config {
             approval_policies: default_rules(),
             fleet_dir: None,
             run_at_max_days: 366,
+            backup_retention_days: 30,
+            wait_replicas: 0,
+            wait_timeout_ms: 1000,
         }
     }
 }

@@ -64,6 +64,7 @@
 pub mod api;
 pub mod approvals;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod console;
 pub mod error;

@@ -46,6 +46,9 @@ pub async fn serve(config: Config) -> Result<()> {
     }
     let scheduler = tokio::spawn(scheduler(state.clone()));
     let ticker = tokio::spawn(crate::schedule::ticker(state.clone()));
+    let sweeper = tokio::spawn(crate::backup::retention::sweep_periodically(
+        state.config.clone(),
+    ));
     let app = api::router(state.clone());
     let shutdown = {
         let state = state.clone();
@@ -62,6 +65,7 @@ pub async fn serve(config: Config) -> Result<()> {
         .map_err(|e| Error::internal(format!("server: {e}")))?;
     state.stopping.store(true, Ordering::SeqCst);
     state.wake.notify_waiters();
+    sweeper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), ticker).await;
     Ok(())

@@ -79,6 +79,7 @@ mod speculative;
 mod string;
 mod types;
 mod value;
+pub mod writer;
 
 pub use checksum::ChecksumStatus;
 pub use cursor::{Cursor, Length};

@@ -8,6 +8,7 @@ mod info;
 mod layout;
 mod node;
 mod report;
+mod rollback;
 mod schedule;
 mod serve;
 mod stats;

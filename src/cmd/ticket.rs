@@ -94,6 +94,10 @@ pub(crate) fn run(a: TicketArgs) -> Result<()> {
             let v = c.post(&format!("/tickets/{}/cancel", t.id), None)?;
             show(&c, &v)
         }
+        TicketCommand::Rollback(r) => {
+            let v = super::rollback::rollback(&c, r)?;
+            show(&c, &v)
+        }
         TicketCommand::Wait(w) => wait(&c, w),
         TicketCommand::Report(r) => report(&c, r),
         TicketCommand::Audit(t) => {

@@ -20,6 +20,7 @@ function destructive(tk) {
   const p = tk.params || {};
   if (tk.type === "cleanup" && !p.dry_run) return (p.mode || "delete") + " " + ticketApp(tk);
   if (tk.type === "migration" && p.conflict === "replace") return "replace → " + p.target;
+  if (tk.type === "restore" && p.conflict === "replace") return "replace → " + p.app;
   return "";
 }
 
@@ -223,6 +224,10 @@ function actionsView(tk, act) {
     append(box, [el("button", { type: "button", id: "cancel", onclick: () => act("cancel") }, t("a.cancel"))]);
   }
   if (tk.state === "failed") append(box, [el("p", { class: "muted" }, t("a.retry"))]);
+  // A finished cleanup that changed keys can be undone from its backup.
+  if ((admin || tk.submitter === me.name) && tk.type === "cleanup" && tk.state === "succeeded" && !(tk.params && tk.params.dry_run)) {
+    append(box, [el("button", { type: "button", id: "rollback", onclick: () => act("rollback") }, t("a.rollback"))]);
+  }
   return box;
 }
 
@@ -264,7 +269,13 @@ export async function ticketPage(main, id, live) {
         }
         await patch("/tickets/" + id, { params });
       } else if (approval) await post("/tickets/" + id + "/approvals/" + approval + "/" + what, body);
-      else await post("/tickets/" + id + "/" + what, body);
+      else {
+        const answer = await post("/tickets/" + id + "/" + what, body);
+        if (what === "rollback") {
+          location.hash = "#/ticket/" + answer.id;
+          return;
+        }
+      }
       if (live()) await ticketPage(main, id, live);
     } catch (ex) {
       put(status, errorNotice(ex));

@@ -5,7 +5,7 @@ import { el, append } from "./dom.js";
 import { t } from "./i18n.js";
 
 export const STATES = ["pending", "approved", "running", "succeeded", "failed", "cancelled", "rejected", "returned"];
-export const TYPES = ["analysis", "hotkeys", "cleanup", "migration"];
+export const TYPES = ["analysis", "hotkeys", "cleanup", "migration", "restore"];
 
 export const stateName = (s) => t("state." + s);
 export const typeName = (k) => t("type." + k);

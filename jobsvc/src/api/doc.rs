@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    approvals, apps, error, listing, policies, preview, report_view, reports, run_at, schedules,
-    stats, status, teams, tickets, users, views,
+    approvals, apps, error, listing, policies, preview, report_view, reports, rollback, run_at,
+    schedules, stats, status, teams, tickets, users, views,
 };
 
 /// The OpenAPI 3.1 document of the API.
@@ -60,6 +60,7 @@ nothing. Times are RFC 3339 strings in UTC."
         tickets::reject,
         tickets::cancel,
         tickets::audit,
+        rollback::rollback,
         reports::report_list,
         reports::report_file,
         report_view::make_link,
@@ -103,6 +104,7 @@ nothing. Times are RFC 3339 strings in UTC."
             crate::params::HotkeysParams,
             crate::jobs::cleanup::CleanupParams,
             crate::jobs::migrate::MigrationParams,
+            crate::jobs::restore::RestoreParams,
         ),
         responses(
             error::BadRequest,

@@ -8,8 +8,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, run_at,
-    schedules, stats, status, teams, tickets, users,
+    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, rollback,
+    run_at, schedules, stats, status, teams, tickets, users,
 };
 use crate::error::Error;
 use crate::service::Shared;
@@ -64,6 +64,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::POST, "/tickets/{id}/reject", tickets::reject),
         endpoint(M::POST, "/tickets/{id}/cancel", tickets::cancel),
         endpoint(M::GET, "/tickets/{id}/audit", tickets::audit),
+        endpoint(M::POST, "/tickets/{id}/rollback", rollback::rollback),
         endpoint(M::GET, "/tickets/{id}/report", reports::report_list),
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
         endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),

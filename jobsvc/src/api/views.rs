@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::request::role_name;
 use crate::jobs::cleanup::CleanupParams;
 use crate::jobs::migrate::MigrationParams;
+use crate::jobs::restore::RestoreParams;
 use crate::params::{AnalysisParams, HotkeysParams};
 use crate::registry::{AppKind, Node};
 use crate::store::{AppRow, AuditRow, TicketRow, User};
@@ -42,6 +43,8 @@ pub(super) enum TicketType {
     Cleanup,
     /// Copy keys from an app or an RDB file to an app.
     Migration,
+    /// Put a cleanup's backup back.
+    Restore,
 }
 
 /// A ticket's parameters: those of its type (unknown fields are refused).
@@ -57,6 +60,8 @@ pub(super) enum TicketParams {
     Cleanup(CleanupParams),
     /// `migration`.
     Migration(MigrationParams),
+    /// `restore`.
+    Restore(RestoreParams),
 }
 
 /// How far a ticket's run is.

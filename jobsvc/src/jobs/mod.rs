@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod cleanup;
 pub mod hotkeys;
 pub mod migrate;
+pub mod restore;
 
 use serde_json::Value;
 
@@ -22,6 +23,7 @@ pub use analysis::AnalysisParams;
 pub use cleanup::CleanupParams;
 pub use hotkeys::{HotKeyMethodParam, HotkeysParams};
 pub use migrate::MigrationParams;
+pub use restore::RestoreParams;
 
 /// Standard base64 with padding, for keys that are not text.
 pub use analyzer::base64::base64;
@@ -115,6 +117,8 @@ job_kinds! {
     Cleanup(CleanupParams),
     /// `migration`.
     Migration(MigrationParams),
+    /// `restore`.
+    Restore(RestoreParams),
 }
 
 fn parse_as<J: Job>(kind: &str, params: &Value, ctx: &ParseCtx<'_>) -> Result<J> {
@@ -232,7 +236,10 @@ mod tests {
 
     #[test]
     fn kinds_are_listed_once() {
-        assert_eq!(TYPES, ["analysis", "hotkeys", "cleanup", "migration"]);
+        assert_eq!(
+            TYPES,
+            ["analysis", "hotkeys", "cleanup", "migration", "restore"]
+        );
         assert_eq!(Params::node_use("analysis"), NodeUse::Sources);
         assert_eq!(Params::node_use("migration"), NodeUse::Masters);
         assert_eq!(Params::node_use("nope"), NodeUse::Masters);

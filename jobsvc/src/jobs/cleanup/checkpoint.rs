@@ -57,4 +57,7 @@ pub(super) struct Checkpoint {
     pub(super) paused_secs: f64,
     /// Runs resumed from a checkpoint.
     pub(super) resumes: u32,
+    /// How far the backup was written (with the pending keys in it).
+    #[serde(default)]
+    pub(super) backup: Option<crate::backup::BackupPos>,
 }

@@ -10,9 +10,13 @@
 //! 1. `SCAN cursor MATCH glob COUNT batch`;
 //! 2. the returned keys are inspected with pipelined `OBJECT IDLETIME` (only
 //!    with an idle filter), `TYPE` and `PTTL`, and filtered;
-//! 3. the checkpoint is written: the next cursor, the keys about to be acted
+//! 3. not in a dry run, the keys are backed up: `delete` mode appends their
+//!    `DUMP` payloads and expire times to `report/backup/backup.rdb`,
+//!    `expire` mode their current expire times to `report/backup/ttls.jsonl`
+//!    (see [`crate::backup`]), synced to disk; keys gone by then are dropped;
+//! 4. the checkpoint is written (with the backup's position): the next cursor, the keys about to be acted
 //!    on (*pending*) and the counters so far;
-//! 4. the pending keys are deleted in chunks, each chunk waiting for its
+//! 5. the pending keys are deleted in chunks, each chunk waiting for its
 //!    tokens: collections with more than `big_elements` members are first
 //!    emptied in chunks of `batch` (`HSCAN`+`HDEL`, `SSCAN`+`SREM`,
 //!    `ZSCAN`+`ZREM`, `LTRIM`), then every key gets a pipelined `UNLINK`,
@@ -21,11 +25,14 @@
 //! A resumed run first settles the pending keys of the checkpoint: those
 //! still there are deleted (and counted from the replies), those already
 //! gone were deleted by the killed attempt after its checkpoint, and are
-//! counted once, as `recovered`. Then the same SCAN cursor continues: SCAN
+//! counted once, as `recovered`; the backup is cut back to the
+//! checkpoint's position (bytes after it were of a batch not yet acted on,
+//! which the scan finds again), so that every deleted key is in it once. Then the same SCAN cursor continues: SCAN
 //! returns every key present for the whole scan, deleting a key twice is
 //! harmless, and counting from the replies never counts one twice.
 
 mod act;
+mod back_up;
 mod big_keys;
 mod checkpoint;
 mod estimate;

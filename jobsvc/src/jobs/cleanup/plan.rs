@@ -109,7 +109,26 @@ pub async fn plan(state: &ServiceState, p: &CleanupParams, apps: &[AppRow]) -> R
             format!("EXPIRE every selected key with a random TTL of {lo} to {hi} s (keys that already expire within {hi} s are left as they are)")
         }
     };
+    // What the backup will hold: the values of the deleted keys (an RDB
+    // file, about the size of their serialized values, so at most about
+    // their memory), or one line of previous TTL per key.
+    let backup = match (p.dry_run, p.mode) {
+        (true, _) => Value::Null,
+        (false, Mode::Delete) => json!({
+            "file": "backup/backup.rdb",
+            "estimated_bytes": est.memory_bytes,
+            "note": "DUMP payloads of the deleted keys, written before each batch's UNLINK; at most about the keys' memory",
+            "retention_days": state.config.backup_retention_days,
+        }),
+        (false, Mode::Expire) => json!({
+            "file": "backup/ttls.jsonl",
+            "estimated_bytes": est.keys * 80,
+            "note": "the previous expire time of each key, written before each batch's EXPIRE",
+            "retention_days": state.config.backup_retention_days,
+        }),
+    };
     Ok(json!({
+        "backup": backup,
         "app": app.name,
         "kind": app.kind,
         "masters": registry::masters(&nodes),

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 
 use super::checkpoint::Checkpoint;
 use super::inspect::inspect;
-use super::params::CleanupParams;
+use super::params::{CleanupParams, Mode};
 use super::runner::{Rng, Run};
+use crate::backup::write::BackupWriter;
+use crate::backup::{RDB_FILE, TTL_FILE};
 use crate::error::{Error, Result};
 use crate::job::JobCtx;
 use crate::redis::keys::{hex, unhex};
@@ -69,6 +71,7 @@ impl Run<'_> {
             let c = self.node(addr);
             c.scanned += keys.len() as u64;
             c.selected += chosen.len() as u64;
+            let chosen = self.back_up(&mut conn, db, chosen)?;
             self.cp.cursor = next.clone();
             if !self.p.dry_run {
                 self.cp.pending = chosen.iter().map(|k| hex(k)).collect();
@@ -140,6 +143,23 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         }
     }
     let prior_secs = cp.seconds;
+    let backup = if p.dry_run {
+        None
+    } else {
+        let aux = vec![
+            ("rdbscope-ticket".to_string(), ctx.ticket_id().to_string()),
+            ("rdbscope-app".to_string(), app.name.clone()),
+            (
+                "ctime".to_string(),
+                (crate::store::now_ms() / 1000).to_string(),
+            ),
+        ];
+        Some(BackupWriter::open(
+            &crate::backup::dir(&ctx.state().config, ctx.ticket_id()),
+            cp.backup.as_ref(),
+            aux,
+        )?)
+    };
     let mut run = Run {
         ctx,
         p,
@@ -155,6 +175,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         estimate,
         cluster,
         cp,
+        backup,
     };
     ctx.progress("cleaning", run.percent(), run.counters(""), true);
     for (addr, db, glob, key) in &passes {
@@ -163,6 +184,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         }
         run.pass(&creds, addr, *db, glob, key)?;
     }
+    let backup = finish_backup(&mut run, &creds, &masters)?;
     let totals = run.totals();
     let seconds = run.seconds();
     let active = (seconds - run.cp.paused_secs).max(1e-9);
@@ -197,6 +219,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         "keys_per_sec": round(acted as f64 / active),
         "resumes": run.cp.resumes,
         "sample": run.cp.sample,
+        "backup": backup,
     });
     let dir = ctx.report_dir();
     std::fs::create_dir_all(&dir)?;
@@ -220,9 +243,37 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         "keys_per_sec": round(acted as f64 / active),
         "resumes": run.cp.resumes,
         "files": ["cleanup.json"],
+        "backup": backup,
     });
     if p.dry_run {
         result["would_act_on"] = json!(totals.selected);
     }
     Ok(result)
+}
+
+/// Closes the backup: `backup.rdb` gets its `EOF` and checksum (an empty
+/// file, of the first master's `DUMP` version, when nothing was deleted).
+/// What the report says of it.
+fn finish_backup(run: &mut Run<'_>, creds: &Credentials, masters: &[String]) -> Result<Value> {
+    let Some(b) = run.backup.as_mut() else {
+        return Ok(Value::Null);
+    };
+    let pos = b.pos();
+    let dir = crate::backup::DIR;
+    Ok(match run.p.mode {
+        Mode::Delete => {
+            let version = if pos.version > 0 {
+                pos.version
+            } else {
+                let addr = masters.first().map(String::as_str).unwrap_or_default();
+                let mut conn = registry::connect(addr, creds, Duration::from_secs(5))?;
+                crate::jobs::migrate::dump_version(&registry::info(&mut conn, "server")?)
+            };
+            let bytes = b.finish_rdb(version)?;
+            json!({"file": format!("{dir}/{RDB_FILE}"), "bytes": bytes, "keys": pos.keys, "rdb_version": version})
+        }
+        Mode::Expire => {
+            json!({"file": format!("{dir}/{TTL_FILE}"), "bytes": pos.ttl_bytes, "keys": pos.ttl_keys})
+        }
+    })
 }

@@ -30,6 +30,8 @@ pub(super) struct Run<'a> {
     pub(super) passes: usize,
     pub(super) estimate: u64,
     pub(super) cluster: bool,
+    /// The backup being written (none in a dry run).
+    pub(super) backup: Option<crate::backup::write::BackupWriter>,
 }
 
 impl Run<'_> {

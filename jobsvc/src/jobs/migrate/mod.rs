@@ -31,6 +31,11 @@
 //! connection error (a master failing over) refreshes the map and retries
 //! with backoff for up to about half a minute.
 //!
+//! With `wait_replicas` (the ticket's, else the service's), each batch ends
+//! with `WAIT replicas timeout` on every master it wrote to; fewer replicas
+//! than asked is a retryable error, and the batch, not yet checkpointed,
+//! is written again by the next attempt.
+//!
 //! Verification: keys matching the filters are counted per db on both
 //! sides, and a sample (`verify_percent` of the written keys, plus every key
 //! whose payload is over `big_key_bytes`) is compared by value and TTL.
@@ -44,7 +49,7 @@ mod plan;
 mod rewrite;
 mod run;
 mod source;
-mod target;
+pub(crate) mod target;
 mod verify;
 mod write;
 
@@ -59,7 +64,7 @@ use crate::store::AppRow;
 
 pub use params::{Conflict, MigrationParams, Source, SourceMethod, WriteMode};
 pub use plan::plan;
-pub use run::run;
+pub use run::{run, run_from};
 pub use target::dump_version;
 
 impl Job for MigrationParams {

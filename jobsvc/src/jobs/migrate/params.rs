@@ -128,6 +128,14 @@ pub struct MigrationParams {
     #[serde(default = "default_verify_percent")]
     #[schema(default = default_verify_percent)]
     pub verify_percent: f64,
+    /// Replicas each batch's writes must reach (`WAIT`) before the batch is
+    /// checkpointed (default: the service's `wait_replicas`; 0: no `WAIT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_replicas: Option<u32>,
+    /// How long that `WAIT` waits, in ms (default: the service's
+    /// `wait_timeout_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_timeout_ms: Option<u64>,
 }
 
 fn default_rate() -> u64 {
@@ -178,6 +186,9 @@ impl MigrationParams {
         }
         if self.db_map.iter().any(|(a, b)| *a > 1023 || *b > 1023) {
             return bad("db_map numbers must be 0 to 1023".into());
+        }
+        if self.wait_timeout_ms == Some(0) {
+            return bad("wait_timeout_ms must be at least 1 (WAIT 0 would block forever)".into());
         }
         if self.patterns.len() > 100 {
             return bad("give at most 100 patterns".into());
@@ -259,6 +270,15 @@ impl MigrationParams {
             (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
         });
         ((h % 10_000) as f64) < self.verify_percent * 100.0
+    }
+
+    /// The `WAIT` asked of each batch: replicas and timeout in ms, from
+    /// the ticket or else the service's configuration.
+    pub(crate) fn wait(&self, config: &crate::config::Config) -> (u32, u64) {
+        (
+            self.wait_replicas.unwrap_or(config.wait_replicas),
+            self.wait_timeout_ms.unwrap_or(config.wait_timeout_ms),
+        )
     }
 
     pub(super) fn command_options(&self, streams_v2: bool, rdb_version: u32) -> CommandOptions {

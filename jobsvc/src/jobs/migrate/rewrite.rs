@@ -8,7 +8,7 @@ use rdb_parser::{Rdb, Scratch};
 use crate::error::{Error, Result};
 
 /// One command: its name and arguments.
-pub(super) type Cmd = Vec<Vec<u8>>;
+pub(crate) type Cmd = Vec<Vec<u8>>;
 
 pub(super) fn cmd_of(args: &[&[u8]]) -> Cmd {
     args.iter().map(|a| a.to_vec()).collect()

@@ -22,6 +22,17 @@ use crate::store::AppRow;
 
 /// Runs the ticket.
 pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
+    run_from(ctx, p, None)
+}
+
+/// Runs a migration whose source file, when given as `trusted`, the
+/// service chose itself (a restore ticket's backup): it is read wherever it
+/// is, not only inside `allowed_dirs`.
+pub fn run_from(
+    ctx: &JobCtx,
+    p: &MigrationParams,
+    trusted: Option<std::path::PathBuf>,
+) -> Result<Value> {
     let target_app = ctx.app(&p.target)?;
     let source_app = p.source.app.as_deref().map(|a| ctx.app(a)).transpose()?;
     let mut st: State = ctx
@@ -43,8 +54,11 @@ pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
         .open(&sample_path)?;
     let mut src = match (&p.source.file, &source_app) {
         (Some(f), _) => {
-            let real = check_allowed_file(f, &ctx.state().config.allowed_dirs)
-                .map_err(|e| Error::internal(e.message))?;
+            let real = match trusted {
+                Some(t) => t,
+                None => check_allowed_file(f, &ctx.state().config.allowed_dirs)
+                    .map_err(|e| Error::internal(e.message))?,
+            };
             Src::Files(FileSource {
                 files: vec![(real.clone(), map_file(&real)?)],
             })
@@ -193,6 +207,7 @@ pub fn run(ctx: &JobCtx, p: &MigrationParams) -> Result<Value> {
         "copy_seconds": (secs * 1000.0).round() / 1000.0,
         "keys_per_sec": if secs > 0.0 { ((m.st.paced as f64 / secs) * 10.0).round() / 10.0 } else { 0.0 },
         "redirects": m.target.redirects,
+        "waits": m.target.waits,
         "topology_refreshes": m.target.refreshes,
         "verification": verification,
     });

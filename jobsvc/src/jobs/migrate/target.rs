@@ -18,7 +18,7 @@ use crate::state::credentials;
 use crate::store::AppRow;
 
 /// How long writes to a target keep being retried (failover, resharding).
-pub(super) const RETRY_FOR: Duration = Duration::from_secs(40);
+pub(crate) const RETRY_FOR: Duration = Duration::from_secs(40);
 
 /// The RDB version a server's `DUMP` writes, from `INFO server`.
 pub fn dump_version(info: &[(String, String)]) -> u32 {
@@ -51,7 +51,7 @@ pub fn dump_version(info: &[(String, String)]) -> u32 {
 
 /// Picks a hash tag for every slot, so a temporary key can live in the slot
 /// of any key (whatever braces the key itself has).
-pub(super) fn slot_tags() -> &'static Vec<u32> {
+pub(crate) fn slot_tags() -> &'static Vec<u32> {
     static TAGS: OnceLock<Vec<u32>> = OnceLock::new();
     TAGS.get_or_init(|| {
         let mut tags = vec![u32::MAX; 16384];
@@ -70,23 +70,27 @@ pub(super) fn slot_tags() -> &'static Vec<u32> {
 }
 
 /// Writes to the target app: one master, or a cluster routed by slot.
-pub(super) struct Target {
-    pub(super) app: AppRow,
-    pub(super) creds: Credentials,
-    pub(super) cluster: bool,
+pub(crate) struct Target {
+    pub(crate) app: AppRow,
+    pub(crate) creds: Credentials,
+    pub(crate) cluster: bool,
     /// For each slot, the index of its master in `addrs` (cluster only).
-    pub(super) slots: Vec<usize>,
-    pub(super) addrs: Vec<String>,
-    pub(super) conns: HashMap<String, (redis::Connection, u32)>,
-    pub(super) db: u32,
-    pub(super) dump_version: u32,
-    pub(super) version: String,
-    pub(super) redirects: u64,
-    pub(super) refreshes: u64,
+    pub(crate) slots: Vec<usize>,
+    pub(crate) addrs: Vec<String>,
+    pub(crate) conns: HashMap<String, (redis::Connection, u32)>,
+    pub(crate) db: u32,
+    pub(crate) dump_version: u32,
+    pub(crate) version: String,
+    pub(crate) redirects: u64,
+    pub(crate) refreshes: u64,
+    /// Masters written to since the last [`Target::wait`].
+    pub(crate) written: std::collections::BTreeSet<String>,
+    /// `WAIT` round trips made.
+    pub(crate) waits: u64,
 }
 
 impl Target {
-    pub(super) fn open(ctx: &JobCtx, app: AppRow) -> Result<Target> {
+    pub(crate) fn open(ctx: &JobCtx, app: AppRow) -> Result<Target> {
         let nodes = ctx.fresh_nodes(&app)?;
         let mut t = Target {
             cluster: is_cluster(&app),
@@ -100,6 +104,8 @@ impl Target {
             version: String::new(),
             redirects: 0,
             refreshes: 0,
+            written: Default::default(),
+            waits: 0,
         };
         t.set_nodes(&nodes);
         let first = t
@@ -129,7 +135,7 @@ impl Target {
         Ok(t)
     }
 
-    pub(super) fn set_nodes(&mut self, nodes: &[Node]) {
+    pub(crate) fn set_nodes(&mut self, nodes: &[Node]) {
         let mut masters: Vec<&Node> = nodes.iter().filter(|n| n.role == "master").collect();
         masters.sort_by(|a, b| a.addr.cmp(&b.addr));
         self.addrs = masters.iter().map(|n| n.addr.clone()).collect();
@@ -146,7 +152,7 @@ impl Target {
     }
 
     /// Discovers the target again, from any member that answers.
-    pub(super) fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         self.refreshes += 1;
         let kind = AppKind::parse(&self.app.kind).unwrap_or(AppKind::Standalone);
         let mut seeds = vec![self.app.addr.clone()];
@@ -159,7 +165,7 @@ impl Target {
         }
     }
 
-    pub(super) fn node_for(&self, key: &[u8]) -> Option<String> {
+    pub(crate) fn node_for(&self, key: &[u8]) -> Option<String> {
         if self.cluster {
             let i = *self.slots.get(analyzer::slot::key_slot(key) as usize)?;
             self.addrs.get(i).cloned()
@@ -168,7 +174,7 @@ impl Target {
         }
     }
 
-    pub(super) fn conn(&mut self, addr: &str) -> Result<&mut redis::Connection> {
+    pub(crate) fn conn(&mut self, addr: &str) -> Result<&mut redis::Connection> {
         if !self.conns.contains_key(addr) {
             let c = registry::connect(addr, &self.creds, Duration::from_secs(3))?;
             self.conns.insert(addr.to_string(), (c, 0));
@@ -187,7 +193,7 @@ impl Target {
     }
 
     /// A temporary key in the slot of `key`.
-    pub(super) fn tmp_key(&self, key: &[u8], ticket: i64) -> Vec<u8> {
+    pub(crate) fn tmp_key(&self, key: &[u8], ticket: i64) -> Vec<u8> {
         if self.cluster {
             let tag = slot_tags()[analyzer::slot::key_slot(key) as usize];
             format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}").into_bytes()
@@ -200,7 +206,7 @@ impl Target {
     /// following redirections and retrying through failovers. `build(i,
     /// retry)` gives key i's commands (`retry`: an earlier try may have
     /// written it). Returns each key's replies.
-    pub(super) fn exec(
+    pub(crate) fn exec(
         &mut self,
         ctx: &JobCtx,
         keys: &[&[u8]],
@@ -259,6 +265,7 @@ impl Target {
                     }
                     spans.push((i, asking, cmds.len()));
                 }
+                self.written.insert(node.clone());
                 let replies: std::result::Result<Vec<RV>, Error> = self
                     .conn(&node)
                     .and_then(|c| pipe.query::<Vec<RV>>(c).map_err(Error::from));
@@ -320,6 +327,35 @@ impl Target {
             todo = next;
         }
         Ok(out)
+    }
+}
+
+impl Target {
+    /// `WAIT replicas timeout_ms` on every master written to since the last
+    /// call: the writes reached that many replicas, or a (retryable)
+    /// error says how many did. Nothing is asked with 0 replicas.
+    pub(crate) fn wait(&mut self, replicas: u32, timeout_ms: u64) -> Result<()> {
+        let nodes = std::mem::take(&mut self.written);
+        if replicas == 0 {
+            return Ok(());
+        }
+        for node in nodes {
+            let Some((c, _)) = self.conns.get_mut(&node) else {
+                continue;
+            };
+            self.waits += 1;
+            let got: i64 = redis::cmd("WAIT")
+                .arg(replicas)
+                .arg(timeout_ms)
+                .query(c)
+                .map_err(|e| Error::from(e).context(format!("WAIT on {node}")))?;
+            if got < i64::from(replicas) {
+                return Err(Error::transient(format!(
+                    "WAIT on {node}: {got} of {replicas} replica(s) acknowledged the batch's writes within {timeout_ms} ms"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -261,6 +261,10 @@ impl Ctx<'_> {
             }
             todo = again;
         }
+        // The batch's writes reached the replicas asked for, or the batch
+        // is redone by the next attempt (it is not checkpointed yet).
+        let (replicas, timeout) = p.wait(&self.ctx.state().config);
+        self.target.wait(replicas, timeout)?;
         for s in sampled {
             writeln!(self.sample, "{s}")?;
         }
