@@ -45,6 +45,9 @@ pub(crate) enum Command {
     /// Create users and their tokens (admin), list them.
     #[command(after_long_help = USER_EXAMPLES)]
     User(UserArgs),
+    /// Notification channels (admin), your subscriptions, the outbox.
+    #[command(after_long_help = crate::notify_args::NOTIFY_EXAMPLES)]
+    Notify(crate::notify_args::NotifyArgs),
 }
 
 /// Output formats of `dump`.

@@ -10,6 +10,7 @@ mod formats;
 mod house;
 mod interop;
 mod migrate;
+mod notify;
 mod patterns;
 mod report;
 mod roundtrip;

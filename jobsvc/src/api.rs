@@ -8,6 +8,8 @@
 //!   handlers, by resource; `listing.rs`: the paged ticket list and the
 //!   summary of counts; `preview.rs`: a ticket's plan before submission;
 //!   `report_view.rs`: one-use links that show a report page in a frame;
+//! - `notify_channels.rs`: notification channels and the outbox of
+//!   deliveries; `subscriptions.rs`: who is told what, where;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
@@ -17,12 +19,14 @@ mod doc;
 mod error;
 mod guard;
 mod listing;
+mod notify_channels;
 mod preview;
 mod report_view;
 mod reports;
 mod request;
 mod routes;
 mod status;
+mod subscriptions;
 mod tickets;
 mod users;
 mod views;

@@ -14,6 +14,18 @@
 //! max_running = 0                         # jobs running at once across all instances (0: no cap)
 //! lease_secs = 30                         # a job whose instance stops renewing is rescued after this
 //! retry_backoff_secs = 5                  # doubled on each retry
+//!
+//! [notify]                                # notifications (see jobsvc/API.md)
+//! base_url = "http://rdbscope.example.com" # for links in messages
+//! remind_after_secs = 14400               # waiting for approval: remind the approvers
+//! escalate_after_secs = 86400             # …then tell every admin
+//! max_attempts = 8                        # per delivery; retries back off 5 s, 10 s, 20 s…
+//! [[notify.channels]]
+//! name = "ops-hook"
+//! kind = "webhook"                        # webhook | wecom | dingtalk | slack | email
+//! url = "http://hooks.example.com/rdbscope"
+//! secret = "…"                            # X-Rdbscope-Signature: sha256=HMAC of the body
+//! events = ["failed", "approval_escalation"]   # every ticket's, without a subscription
 //! ```
 
 use std::net::SocketAddr;
@@ -22,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::notify::config::NotifyConfig;
 
 /// Everything the service needs to start.
 #[derive(Clone, Debug, Deserialize)]
@@ -60,6 +73,8 @@ pub struct Config {
     pub poll_ms: u64,
     /// Longest MONITOR window a hot-key ticket may ask for, in seconds.
     pub max_monitor_secs: u64,
+    /// Notifications: channels, reminders, retries (`[notify]`).
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -80,6 +95,7 @@ impl Default for Config {
             retry_backoff_secs: 5,
             poll_ms: 500,
             max_monitor_secs: 300,
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -95,7 +111,12 @@ impl Config {
 
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| Error::bad_request(format!("bad config: {e}")))
+        let c: Config =
+            toml::from_str(text).map_err(|e| Error::bad_request(format!("bad config: {e}")))?;
+        c.notify
+            .check()
+            .map_err(|e| Error::bad_request(format!("bad config: notify: {e}")))?;
+        Ok(c)
     }
 
     /// Where ticket `id` keeps its files.

@@ -18,6 +18,8 @@
 //! - [`service`]: the scheduler (worker pool, per-node leases, maintenance
 //!   windows, retries with backoff, rescue of dead instances' jobs);
 //!   [`server`]: `serve` and `init_admin`; [`state`]: what they share;
+//! - [`notify`]: notifications of tickets' events (webhook, WeCom,
+//!   DingTalk, Slack, e-mail) through an outbox in the store;
 //! - [`jobs`]: the job kinds and what each ticket type does; [`job`]: the
 //!   trait a kind implements and the context a running job is given;
 //!   [`replica`] fetches an RDB from a live node as a replica;
@@ -63,6 +65,7 @@ pub mod error;
 pub mod files;
 pub mod job;
 pub mod jobs;
+pub mod notify;
 pub mod params;
 pub mod redis;
 pub mod registry;

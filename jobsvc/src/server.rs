@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> Result<()> {
         log("no users yet: create the first admin with `rdbscope serve --init-admin NAME`");
     }
     let scheduler = tokio::spawn(scheduler(state.clone()));
+    let notifier = tokio::spawn(crate::notify::sender(state.clone()));
     let app = api::router(state.clone());
     let shutdown = {
         let state = state.clone();
@@ -62,6 +63,7 @@ pub async fn serve(config: Config) -> Result<()> {
     state.stopping.store(true, Ordering::SeqCst);
     state.wake.notify_waiters();
     let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), notifier).await;
     Ok(())
 }
 

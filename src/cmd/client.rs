@@ -122,7 +122,11 @@ impl Client {
                 r.call()
             }
             _ => {
-                let mut r = self.agent.post(&url);
+                let mut r = match method {
+                    "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
+                    _ => self.agent.post(&url),
+                };
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }

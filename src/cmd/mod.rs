@@ -7,6 +7,7 @@ mod dump;
 mod info;
 mod layout;
 mod node;
+mod notify;
 mod report;
 mod serve;
 mod ticket;
@@ -25,5 +26,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket(a) => ticket::run(a),
         Command::Node(a) => node::run(a),
         Command::User(a) => user::run(a),
+        Command::Notify(a) => notify::run(a),
     }
 }

@@ -11,6 +11,7 @@ import { ticketPage } from "./ticket.js";
 import { submitPage } from "./submit.js";
 import { appsPage, appPage } from "./apps.js";
 import { usersPage } from "./users.js";
+import { notifyPage } from "./notify.js";
 
 // Each render gets a generation number: a page's timers stop when the
 // generation moves on (another page, a sign-out).
@@ -32,6 +33,7 @@ function nav() {
     user() ? link("#/tickets", "nav.tickets", "tickets") : null,
     user() ? link("#/submit", "nav.submit", "submit") : null,
     user() ? link("#/apps", "nav.apps", "apps") : null,
+    user() ? link("#/notify", "nav.notify", "notify") : null,
     isAdmin() ? link("#/users", "nav.users", "users") : null,
   );
   const u = user();
@@ -115,6 +117,9 @@ async function render() {
         break;
       case "users":
         await usersPage(main, live);
+        break;
+      case "notify":
+        await notifyPage(main, live);
         break;
       default:
         await ticketsPage(main, query, live);

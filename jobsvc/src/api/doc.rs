@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apps, error, listing, preview, report_view, reports, status, tickets, users, views};
+use super::{
+    apps, error, listing, notify_channels, preview, report_view, reports, status, subscriptions,
+    tickets, users, views,
+};
 
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
@@ -30,6 +33,7 @@ nothing. Times are RFC 3339 strings in UTC."
         (name = "users", description = "Users and their tokens (admin)."),
         (name = "apps", description = "The apps tickets act on: a standalone node, a replicated master with replicas, or a cluster."),
         (name = "tickets", description = "Submit, approve or reject, follow, cancel, audit, download reports."),
+        (name = "notify", description = "Notification channels (admin), subscriptions, and the outbox of deliveries."),
     ),
     paths(
         status::healthz,
@@ -58,6 +62,13 @@ nothing. Times are RFC 3339 strings in UTC."
         reports::report_file,
         report_view::make_link,
         report_view::view,
+        notify_channels::list_channels,
+        notify_channels::put_channel,
+        notify_channels::delete_channel,
+        notify_channels::list_deliveries,
+        subscriptions::list_subscriptions,
+        subscriptions::subscribe,
+        subscriptions::unsubscribe,
     ),
     components(
         schemas(

@@ -7,7 +7,10 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{apps, doc, guard, listing, preview, report_view, reports, status, tickets, users};
+use super::{
+    apps, doc, guard, listing, notify_channels, preview, report_view, reports, status,
+    subscriptions, tickets, users,
+};
 use crate::error::Error;
 use crate::service::Shared;
 
@@ -65,6 +68,33 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/tickets/{id}/report/{*name}", reports::report_file),
         endpoint(M::POST, "/tickets/{id}/report-view", report_view::make_link),
         endpoint(M::GET, "/report-view/{key}", report_view::view),
+        endpoint(M::GET, "/notify/channels", notify_channels::list_channels),
+        endpoint(
+            M::PUT,
+            "/notify/channels/{name}",
+            notify_channels::put_channel,
+        ),
+        endpoint(
+            M::DELETE,
+            "/notify/channels/{name}",
+            notify_channels::delete_channel,
+        ),
+        endpoint(
+            M::GET,
+            "/notify/deliveries",
+            notify_channels::list_deliveries,
+        ),
+        endpoint(
+            M::GET,
+            "/notify/subscriptions",
+            subscriptions::list_subscriptions,
+        ),
+        endpoint(M::POST, "/notify/subscriptions", subscriptions::subscribe),
+        endpoint(
+            M::DELETE,
+            "/notify/subscriptions/{id}",
+            subscriptions::unsubscribe,
+        ),
     ]
 }
 

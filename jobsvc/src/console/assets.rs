@@ -40,6 +40,7 @@ assets! {
     "js/submit.js" => "text/javascript; charset=utf-8",
     "js/apps.js" => "text/javascript; charset=utf-8",
     "js/users.js" => "text/javascript; charset=utf-8",
+    "js/notify.js" => "text/javascript; charset=utf-8",
 }
 
 /// The file at `path` (under `/console/`).

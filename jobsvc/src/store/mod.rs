@@ -20,20 +20,28 @@
 //! - `listing.rs`: tickets by filter, a page at a time, and their counts;
 //! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
-//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets.
+//! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
+//! - `outbox.rs`: notification events (recorded with the change that makes
+//!   them), their deliveries and the channels' health;
+//! - `subscriptions.rs`: notification channels added through the API, and
+//!   subscriptions.
 
 mod apps;
 mod backend;
 mod handle;
 mod listing;
 mod migrations;
+mod outbox;
 mod queue;
 mod rows;
+mod subscriptions;
 mod tickets;
 mod users;
 
 pub use backend::Backend;
 pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
+pub use outbox::{ChannelHealth, Claimed, DeliveryQuery, DeliveryRow, EventRow};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
+pub use subscriptions::{StoredChannel, SubscriptionRow};

@@ -1,13 +1,16 @@
 //! Tickets: filing (idempotent), reading, listing and counting them, their
-//! audit trail, and [`Store::apply`], the one way a ticket changes state.
+//! audit trail, and [`Store::apply`], the one way a ticket changes state
+//! (recording the notification event the change makes, in its transaction).
 
 use sqlx::{AssertSqlSafe, Row};
 
 use super::handle::{now_ms, Store};
+use super::outbox::{admins_in, record_in};
 use super::rows::{
     state_of, ticket_from_row, AuditRow, NewTicket, TicketRow, TransitionExtras, TICKET_COLUMNS,
 };
 use crate::error::{Error, Result};
+use crate::notify::event::{of_change, EventRecord, NotifyEvent};
 use crate::ticket::{TicketState, Transition};
 
 impl Store {
@@ -55,6 +58,27 @@ impl Store {
         .bind(at)
         .bind(&new.submitter)
         .execute(&mut *tx)
+        .await?;
+        // Told in the same transaction: the submitter (submitted) and the
+        // approvers (today every admin but the submitter).
+        let submitted = EventRecord::new(
+            id,
+            &NotifyEvent::Submitted,
+            &new.submitter,
+            TicketState::Pending,
+            None,
+        );
+        record_in(&mut tx, &submitted).await?;
+        let users = admins_in(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|a| a != &new.submitter)
+            .collect();
+        let ask = NotifyEvent::NeedsApproval { users };
+        record_in(
+            &mut tx,
+            &EventRecord::new(id, &ask, &new.submitter, TicketState::Pending, None),
+        )
         .await?;
         tx.commit().await?;
         let t = self
@@ -262,6 +286,12 @@ pub(super) async fn apply_in(
     .bind(t.note.clone())
     .execute(&mut **tx)
     .await?;
+    // The event this change makes is recorded with it: never lost, never
+    // told of a change that did not happen.
+    if let Some(event) = of_change(Some(t.from), t.to) {
+        let record = EventRecord::new(id, &event, &t.actor, t.to, t.note.clone());
+        record_in(tx, &record).await?;
+    }
     Ok(true)
 }
 

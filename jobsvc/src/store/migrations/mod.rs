@@ -23,7 +23,11 @@ struct Step {
 
 /// The upgrades after version 1, in increasing order of version. Each is
 /// applied exactly once: a fresh store runs them all after the base schema.
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[Step {
+    version: 4,
+    sqlite: include_str!("sqlite/004_notify.sql"),
+    postgres: include_str!("postgres/004_notify.sql"),
+}];
 
 /// The version this build writes: the last step's.
 fn latest() -> u32 {
