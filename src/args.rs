@@ -47,7 +47,7 @@ pub(crate) enum Command {
     User(UserArgs),
     /// Notification channels (admin), your subscriptions, the outbox.
     #[command(after_long_help = crate::notify_args::NOTIFY_EXAMPLES)]
-    Notify(crate::notify_args::NotifyArgs),
+    Notify(NotifyArgs),
 }
 
 /// Output formats of `dump`.
@@ -556,6 +556,14 @@ pub(crate) struct NodeAddArgs {
 pub(crate) struct NodeName {
     /// The app's name.
     pub(crate) name: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NotifyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: crate::notify_args::NotifyCommand,
 }
 
 const USER_EXAMPLES: &str = "\

@@ -1,10 +1,9 @@
-//! Command-line arguments of `rdbscope notify` (no logic).
+//! Command-line arguments of `rdbscope notify`'s subcommands (no logic;
+//! `args.rs` puts them under the client options).
 // These doc comments are the commands' --help text, written for a terminal.
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 use clap::{Subcommand, ValueEnum};
-
-use crate::args::ClientOpts;
 
 pub(crate) const NOTIFY_EXAMPLES: &str = "\
 Examples:
@@ -19,14 +18,6 @@ Examples:
   # Admins: every ticket's events, or a team's:
   rdbscope notify subscribe --events '*' --channel ops --all-tickets
   rdbscope notify deliveries --state pending   # the outbox: attempts, next try, last error";
-
-#[derive(clap::Args, Debug)]
-pub(crate) struct NotifyArgs {
-    #[command(flatten)]
-    pub(crate) client: ClientOpts,
-    #[command(subcommand)]
-    pub(crate) command: NotifyCommand,
-}
 
 /// Kinds of channel.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::client::{as_list, encode, field, print_table, Client};
-use crate::notify_args::{ChannelKindArg, DeliveryState, NotifyArgs, NotifyCommand};
+use crate::args::NotifyArgs;
+use crate::notify_args::{ChannelKindArg, DeliveryState, NotifyCommand};
 
 fn kind_name(k: ChannelKindArg) -> &'static str {
     match k {
