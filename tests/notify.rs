@@ -752,6 +752,74 @@ fn reminders(backend: &str) {
     svc.ok("POST", &format!("/tickets/{id}/cancel"), &alice, None);
 }
 
+/// An approved ticket held by its app's closed maintenance window tells
+/// its submitter once that it is paused, and why.
+fn window_pause(backend: &str) {
+    let Some((setup, bin)) = super::service::setup_and_redis(backend) else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let hook = Receiver::start(Mode::Ok);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(
+        1,
+        &notify_config(&format!(
+            "[[notify.channels]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hook.url("/h")
+        )),
+    );
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    cli(
+        &svc,
+        &alice,
+        &["subscribe", "--events", "paused", "--channel", "hook"],
+    );
+    // A window that opens in two hours and closes in three (UTC).
+    let hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        % 24;
+    let window = format!("{:02}:00-{:02}:00", (hour + 2) % 24, (hour + 3) % 24);
+    svc.ok(
+        "POST",
+        "/apps",
+        &admin,
+        Some(json!({"name": "shop", "kind": "standalone", "addr": format!("127.0.0.1:{}", node.port()), "maintenance_window": window})),
+    );
+    let id = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "analysis", "params": {"app": "shop"}})),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let got = hook.wait("the pause", 30, |r| !r.is_empty());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(hook.requests().len(), 1, "told once");
+    let j = got[0].json();
+    assert_eq!(j["event"], "paused");
+    assert_eq!(j["ticket"]["id"], id);
+    assert_eq!(j["ticket"]["state"], "approved");
+    let why = j["note"].as_str().unwrap();
+    assert!(
+        why.contains(&format!("maintenance window {window}")) && why.contains("shop"),
+        "{why}"
+    );
+    assert_eq!(
+        svc.ok("GET", &format!("/tickets/{id}"), &alice, None)["state"],
+        "approved"
+    );
+}
+
+#[test]
+fn notify_sqlite_window_pause() {
+    window_pause("sqlite");
+}
+
 #[test]
 fn notify_sqlite_lifecycle() {
     lifecycle("sqlite");
