@@ -815,6 +815,60 @@ fn window_pause(backend: &str) {
     );
 }
 
+/// A cleanup paused by a fork on its node (a slow BGSAVE) tells its
+/// submitter once, with the reason, and still finishes.
+fn fork_pause(backend: &str) {
+    let Some((setup, bin)) = super::service::setup_and_redis(backend) else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let cmds: Vec<Vec<Vec<u8>>> = (0..1000)
+        .map(|i| testkit::cmd_args!["SET", format!("p:{i}"), "v"])
+        .collect();
+    node.client().pipeline_must(&cmds);
+    let hook = Receiver::start(Mode::Ok);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(
+        1,
+        &notify_config(&format!(
+            "[[notify.channels]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\nevents = [\"paused\", \"succeeded\"]\n",
+            hook.url("/h")
+        )),
+    );
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "one", "standalone", node.port());
+    let id = svc.ok(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "cleanup", "params": {"app": "one", "patterns": [{"prefix": "p:"}], "rate": 10000}})),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    // About 2 s of BGSAVE: 2 ms per key.
+    let mut c = node.client();
+    c.must(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+    c.must(&["BGSAVE"]);
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let got = hook.wait("paused and succeeded", 30, |r| r.len() >= 2);
+    let events: Vec<Value> = got.iter().map(Request::json).collect();
+    let paused: Vec<&Value> = events.iter().filter(|e| e["event"] == "paused").collect();
+    assert_eq!(paused.len(), 1, "once per attempt and reason: {events:?}");
+    assert!(
+        paused[0]["note"].as_str().unwrap().contains("fork"),
+        "{events:?}"
+    );
+    assert_eq!(paused[0]["ticket"]["state"], "running");
+    assert_eq!(paused[0]["actor"], "worker");
+}
+
+#[test]
+fn notify_sqlite_fork_pause() {
+    fork_pause("sqlite");
+}
+
 #[test]
 fn notify_sqlite_window_pause() {
     window_pause("sqlite");
