@@ -58,6 +58,9 @@ pub(crate) enum Command {
     /// land in the fleet layout, each diffed against the run before.
     #[command(after_long_help = schedule::SCHEDULE_EXAMPLES)]
     Schedule(ScheduleArgs),
+    /// Notification channels (admin), your subscriptions, the outbox.
+    #[command(after_long_help = crate::notify_args::NOTIFY_EXAMPLES)]
+    Notify(NotifyArgs),
 }
 
 /// Output formats of `dump`.
@@ -660,6 +663,14 @@ pub(crate) struct NodeAddArgs {
 pub(crate) struct NodeName {
     /// The app's name.
     pub(crate) name: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct NotifyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientOpts,
+    #[command(subcommand)]
+    pub(crate) command: crate::notify_args::NotifyCommand,
 }
 
 const USER_EXAMPLES: &str = "\

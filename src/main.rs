@@ -5,6 +5,7 @@ mod cmd;
 use analyzer::glob;
 mod input;
 mod json;
+mod notify_args;
 mod progress;
 mod threads;
 mod usage;

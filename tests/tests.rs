@@ -11,6 +11,7 @@ mod formats;
 mod house;
 mod interop;
 mod migrate;
+mod notify;
 mod patterns;
 mod redis88;
 mod report;

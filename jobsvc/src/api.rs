@@ -13,6 +13,8 @@
 //!   policies and stand-ins; `approval_view.rs`: an approval record's body;
 //! - `schedules.rs`: recurring analyses; `stats.rs`: ticket statistics;
 //!   `run_at.rs`: moving when a waiting ticket runs;
+//! - `notify_channels.rs`: notification channels and the outbox of
+//!   deliveries; `subscriptions.rs`: who is told what, where;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body, a visible ticket;
 //! - `error.rs`: errors as the API answers them.
@@ -24,6 +26,7 @@ mod doc;
 mod error;
 mod guard;
 mod listing;
+mod notify_channels;
 mod policies;
 mod preview;
 mod report_view;
@@ -35,6 +38,7 @@ mod run_at;
 mod schedules;
 mod stats;
 mod status;
+mod subscriptions;
 mod teams;
 mod tickets;
 mod users;

@@ -30,6 +30,18 @@
 //! backup_retention_days = 30              # cleanup backups kept this long (0: forever)
 //! wait_replicas = 0                       # migration writes confirmed by WAIT on this many replicas
 //! wait_timeout_ms = 1000                  # …waiting at most this long
+//!
+//! [notify]                                # notifications (see jobsvc/API.md)
+//! base_url = "http://rdbscope.example.com" # for links in messages
+//! remind_after_secs = 14400               # waiting for approval: remind the approvers
+//! escalate_after_secs = 86400             # …then tell every admin
+//! max_attempts = 8                        # per delivery; retries back off 5 s, 10 s, 20 s…
+//! [[notify.channels]]
+//! name = "ops-hook"
+//! kind = "webhook"                        # webhook | wecom | dingtalk | slack | email
+//! url = "http://hooks.example.com/rdbscope"
+//! secret = "…"                            # X-Rdbscope-Signature: sha256=HMAC of the body
+//! events = ["failed", "approval_escalation"]   # every ticket's, without a subscription
 //! ```
 
 use std::net::SocketAddr;
@@ -39,6 +51,7 @@ use serde::Deserialize;
 
 use crate::approvals::policy::{default_rules, PolicyRule};
 use crate::error::{Error, Result};
+use crate::notify::config::NotifyConfig;
 
 /// Everything the service needs to start.
 #[derive(Clone, Debug, Deserialize)]
@@ -99,6 +112,8 @@ pub struct Config {
     pub wait_replicas: u32,
     /// How long that `WAIT` waits, in milliseconds.
     pub wait_timeout_ms: u64,
+    /// Notifications: channels, reminders, retries (`[notify]`).
+    pub notify: NotifyConfig,
 }
 
 impl Default for Config {
@@ -126,6 +141,7 @@ impl Default for Config {
             backup_retention_days: 30,
             wait_replicas: 0,
             wait_timeout_ms: 1000,
+            notify: NotifyConfig::default(),
         }
     }
 }
@@ -152,6 +168,9 @@ impl Config {
                 "bad config: approval_margin must be 0 to 100 (0.2 is 20 %)",
             ));
         }
+        c.notify
+            .check()
+            .map_err(|e| Error::bad_request(format!("bad config: notify: {e}")))?;
         Ok(c)
     }
 

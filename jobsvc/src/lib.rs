@@ -24,6 +24,8 @@
 //! - [`schedule`]: tickets' `run_at` and recurring analyses (cron) whose
 //!   reports land in the fleet layout, each diffed against the last;
 //!   [`stats`]: ticket statistics for `/stats` and `/metrics`;
+//! - [`notify`]: notifications of tickets' events (webhook, WeCom,
+//!   DingTalk, Slack, e-mail) through an outbox in the store;
 //! - [`jobs`]: the job kinds and what each ticket type does; [`job`]: the
 //!   trait a kind implements and the context a running job is given;
 //!   [`replica`] fetches an RDB from a live node as a replica;
@@ -71,6 +73,7 @@ pub mod error;
 pub mod files;
 pub mod job;
 pub mod jobs;
+pub mod notify;
 pub mod params;
 pub mod redis;
 pub mod registry;

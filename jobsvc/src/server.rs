@@ -49,6 +49,7 @@ pub async fn serve(config: Config) -> Result<()> {
     let sweeper = tokio::spawn(crate::backup::retention::sweep_periodically(
         state.config.clone(),
     ));
+    let notifier = tokio::spawn(crate::notify::sender(state.clone()));
     let app = api::router(state.clone());
     let shutdown = {
         let state = state.clone();
@@ -68,6 +69,7 @@ pub async fn serve(config: Config) -> Result<()> {
     sweeper.abort();
     let _ = tokio::time::timeout(Duration::from_secs(10), scheduler).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), ticker).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), notifier).await;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod dump;
 mod info;
 mod layout;
 mod node;
+mod notify;
 mod report;
 mod rollback;
 mod schedule;
@@ -32,5 +33,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Team(a) => team::run(a),
         Command::Policy(a) => team::policy(a),
         Command::Schedule(a) => schedule::run(a),
+        Command::Notify(a) => notify::run(a),
     }
 }

@@ -13,6 +13,7 @@ import { appsPage, appPage } from "./apps.js";
 import { usersPage } from "./users.js";
 import { statsPage } from "./stats.js";
 import { schedulesPage } from "./schedules.js";
+import { notifyPage } from "./notify.js";
 
 // Each render gets a generation number: a page's timers stop when the
 // generation moves on (another page, a sign-out).
@@ -36,6 +37,7 @@ function nav() {
     user() ? link("#/apps", "nav.apps", "apps") : null,
     user() ? link("#/schedules", "nav.schedules", "schedules") : null,
     isAdmin() ? link("#/stats", "nav.stats", "stats") : null,
+    user() ? link("#/notify", "nav.notify", "notify") : null,
     isAdmin() ? link("#/users", "nav.users", "users") : null,
   );
   const u = user();
@@ -125,6 +127,8 @@ async function render() {
         break;
       case "stats":
         await statsPage(main, query, live);
+      case "notify":
+        await notifyPage(main, live);
         break;
       default:
         await ticketsPage(main, query, live);

@@ -463,7 +463,7 @@ pub(super) async fn resubmit(
     if round.slots.is_empty() {
         t = auto_approve(&state, &t).await?;
     } else {
-        approvals::approval_due(id, &round);
+        approvals::approval_due(&state, id, &round).await;
     }
     Ok(Json(ticket_with_approvals(&state, &t).await?).into_response())
 }

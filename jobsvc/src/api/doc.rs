@@ -9,8 +9,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    approvals, apps, error, listing, policies, preview, report_view, reports, rollback, run_at,
-    schedules, stats, status, teams, tickets, users, views,
+    approvals, apps, error, listing, notify_channels, policies, preview, report_view, reports,
+    rollback, run_at, schedules, stats, status, subscriptions, teams, tickets, users, views,
 };
 
 /// The OpenAPI 3.1 document of the API.
@@ -36,6 +36,7 @@ nothing. Times are RFC 3339 strings in UTC."
         (name = "teams", description = "Teams (a lead, members) and who owns an app (its team, tags, extra approvers)."),
         (name = "approvals", description = "Approval records per ticket (approve, return for changes, reject), amend and resubmit, approval policies, stand-ins."),
         (name = "schedules", description = "Recurring analyses of an app (cron, UTC), their reports in the fleet layout."),
+        (name = "notify", description = "Notification channels (admin), subscriptions, and the outbox of deliveries."),
     ),
     paths(
         status::healthz,
@@ -93,6 +94,13 @@ nothing. Times are RFC 3339 strings in UTC."
         schedules::get_schedule,
         schedules::change_schedule,
         schedules::delete_schedule,
+        notify_channels::list_channels,
+        notify_channels::put_channel,
+        notify_channels::delete_channel,
+        notify_channels::list_deliveries,
+        subscriptions::list_subscriptions,
+        subscriptions::subscribe,
+        subscriptions::unsubscribe,
     ),
     components(
         schemas(

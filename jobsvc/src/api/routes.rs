@@ -8,8 +8,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    approvals, apps, doc, guard, listing, policies, preview, report_view, reports, rollback,
-    run_at, schedules, stats, status, teams, tickets, users,
+    approvals, apps, doc, guard, listing, notify_channels, policies, preview, report_view, reports,
+    rollback, run_at, schedules, stats, status, subscriptions, teams, tickets, users,
 };
 use crate::error::Error;
 use crate::service::Shared;
@@ -114,6 +114,33 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/schedules/{name}", schedules::get_schedule),
         endpoint(M::PATCH, "/schedules/{name}", schedules::change_schedule),
         endpoint(M::DELETE, "/schedules/{name}", schedules::delete_schedule),
+        endpoint(M::GET, "/notify/channels", notify_channels::list_channels),
+        endpoint(
+            M::PUT,
+            "/notify/channels/{name}",
+            notify_channels::put_channel,
+        ),
+        endpoint(
+            M::DELETE,
+            "/notify/channels/{name}",
+            notify_channels::delete_channel,
+        ),
+        endpoint(
+            M::GET,
+            "/notify/deliveries",
+            notify_channels::list_deliveries,
+        ),
+        endpoint(
+            M::GET,
+            "/notify/subscriptions",
+            subscriptions::list_subscriptions,
+        ),
+        endpoint(M::POST, "/notify/subscriptions", subscriptions::subscribe),
+        endpoint(
+            M::DELETE,
+            "/notify/subscriptions/{id}",
+            subscriptions::unsubscribe,
+        ),
     ]
 }
 

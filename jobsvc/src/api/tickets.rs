@@ -147,7 +147,7 @@ pub(super) async fn submit(
         auto_approve(&state, &ticket).await?
     } else {
         state.store.open_round(ticket.id, &round).await?;
-        crate::approvals::approval_due(ticket.id, &round);
+        crate::approvals::approval_due(&state, ticket.id, &round).await;
         ticket
     };
     Ok((

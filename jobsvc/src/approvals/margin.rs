@@ -85,6 +85,6 @@ async fn check(state: &ServiceState, t: &TicketRow) -> Result<bool> {
         t.id,
         tr.note.as_deref().unwrap_or_default()
     ));
-    approval_due(t.id, &next);
+    approval_due(state, t.id, &next).await;
     Ok(false)
 }

@@ -12,6 +12,7 @@ pub mod risk;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::slots::Eligible;
 use crate::state::{log, ServiceState};
 use crate::store::{now_ms, NewRound, Ownership, User};
 use crate::ticket::Role;
@@ -143,7 +144,7 @@ pub async fn stands_in_for(state: &ServiceState, name: &str) -> Result<Vec<(Stri
 /// Called once for every round of approvals opened (at submission, on
 /// resubmission, when a grown plan sends a ticket back): its approvers now
 /// have something to decide. Notifications hook in here.
-pub fn approval_due(ticket: i64, round: &NewRound) {
+pub async fn approval_due(state: &ServiceState, ticket: i64, round: &NewRound) {
     let who: Vec<String> = round
         .slots
         .iter()
@@ -155,6 +156,47 @@ pub fn approval_due(ticket: i64, round: &NewRound) {
         round.risk,
         who.join(", ")
     ));
+    if let Err(e) = ask_approvers(state, ticket, round).await {
+        log(&format!(
+            "ticket {ticket}: could not record the needs_approval notification: {e}"
+        ));
+    }
+}
+
+/// Who may fill the round's slots: the users named, and for a slot any
+/// admin may fill, every admin; never the submitter.
+pub async fn approvers(
+    state: &ServiceState,
+    submitter: &str,
+    slots: &[(String, Eligible)],
+) -> Result<Vec<String>> {
+    let mut users: Vec<String> = Vec::new();
+    if slots.iter().any(|(_, e)| matches!(e, Eligible::AnyAdmin)) {
+        for u in state.store.list_users().await? {
+            if u.role == Role::Admin {
+                users.push(u.name);
+            }
+        }
+    }
+    for (_, e) in slots {
+        if let Eligible::Users(names) = e {
+            users.extend(names.iter().cloned());
+        }
+    }
+    users.retain(|u| u != submitter);
+    users.sort();
+    users.dedup();
+    Ok(users)
+}
+
+/// Records the `needs_approval` event for the round's approvers.
+async fn ask_approvers(state: &ServiceState, ticket: i64, round: &NewRound) -> Result<()> {
+    let Some(t) = state.store.get_ticket(ticket).await? else {
+        return Ok(());
+    };
+    let users = approvers(state, &t.submitter, &round.slots).await?;
+    let event = crate::notify::event::NotifyEvent::NeedsApproval { users };
+    crate::notify::emit::emit(state, &t, &t.submitter, &event).await
 }
 
 /// Called when an approver returned a ticket to its submitter for changes.

@@ -42,6 +42,7 @@ assets! {
     "js/users.js" => "text/javascript; charset=utf-8",
     "js/stats.js" => "text/javascript; charset=utf-8",
     "js/schedules.js" => "text/javascript; charset=utf-8",
+    "js/notify.js" => "text/javascript; charset=utf-8",
 }
 
 /// The file at `path` (under `/console/`).

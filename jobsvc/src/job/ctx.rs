@@ -10,16 +10,20 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::files;
+use crate::notify::emit_once;
+use crate::notify::event::{pause_class, NotifyEvent};
 use crate::redis::Cancel;
 use crate::registry::{self, AppKind, Node};
 use crate::replica::{fetch_rdb, FetchOptions, FetchedRdb};
 use crate::state::{credentials, ServiceState};
 use crate::store::{AppRow, TicketRow};
+use crate::ticket::TicketState;
 
 /// A running job's link to the service.
 pub struct JobCtx {
     state: Arc<ServiceState>,
     id: i64,
+    attempts: u32,
     owner: String,
     cancel: Arc<AtomicBool>,
     rt: tokio::runtime::Handle,
@@ -37,6 +41,7 @@ impl JobCtx {
         JobCtx {
             state,
             id: t.id,
+            attempts: t.attempts,
             owner: t.lease_owner.clone().unwrap_or_default(),
             cancel,
             rt,
@@ -77,6 +82,27 @@ impl JobCtx {
         ));
         if let Ok(false) = r {
             self.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Tells the ticket's watchers the job waits and why (a fork on the
+    /// node, a lagging replica): once per attempt and kind of reason, so a
+    /// pause that comes and goes is not a flood. Never fails the job.
+    pub fn paused(&self, why: &str) {
+        let event = NotifyEvent::Paused {
+            why: why.to_string(),
+        };
+        let key = format!("paused:{}:{}:{}", self.id, self.attempts, pause_class(why));
+        let r = self.rt.block_on(emit_once(
+            &self.state,
+            self.id,
+            TicketState::Running,
+            "worker",
+            &event,
+            key,
+        ));
+        if let Err(e) = r {
+            crate::state::log(&format!("ticket {}: recording a pause: {e}", self.id));
         }
     }
 

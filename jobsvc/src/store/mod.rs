@@ -25,6 +25,10 @@
 //! - `approvals.rs`: approval records in rounds, stand-ins, stored policies.
 //! - `schedules.rs`: recurring analyses, their firing and runs, `run_at`;
 //! - `stats.rs`: the per-ticket facts the statistics are computed from.
+//! - `outbox.rs`: notification events (recorded with the change that makes
+//!   them), their deliveries and the channels' health;
+//! - `subscriptions.rs`: notification channels added through the API, and
+//!   subscriptions.
 
 mod approvals;
 mod apps;
@@ -32,10 +36,12 @@ mod backend;
 mod handle;
 mod listing;
 mod migrations;
+mod outbox;
 mod queue;
 mod rows;
 mod schedules;
 mod stats;
+mod subscriptions;
 mod teams;
 mod tickets;
 mod users;
@@ -44,8 +50,10 @@ pub use approvals::{ApprovalRow, Delegate, NewRound};
 pub use backend::Backend;
 pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
+pub use outbox::{ChannelHealth, Claimed, DeliveryQuery, DeliveryRow, EventRow};
 pub use queue::ClaimPolicy;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
 pub use schedules::{RunRow, ScheduleRow};
 pub use stats::TicketFacts;
+pub use subscriptions::{StoredChannel, SubscriptionRow};
 pub use teams::{Ownership, Team};

@@ -1,13 +1,16 @@
 //! Tickets: filing (idempotent), reading, listing and counting them, their
-//! audit trail, and [`Store::apply`], the one way a ticket changes state.
+//! audit trail, and [`Store::apply`], the one way a ticket changes state
+//! (recording the notification event the change makes, in its transaction).
 
 use sqlx::{AssertSqlSafe, Row};
 
 use super::handle::{now_ms, Store};
+use super::outbox::record_in;
 use super::rows::{
     state_of, ticket_from_row, AuditRow, NewTicket, TicketRow, TransitionExtras, TICKET_COLUMNS,
 };
 use crate::error::{Error, Result};
+use crate::notify::event::{of_change, EventRecord, NotifyEvent};
 use crate::ticket::{TicketState, Transition};
 
 impl Store {
@@ -56,6 +59,17 @@ impl Store {
         .bind(&new.submitter)
         .execute(&mut *tx)
         .await?;
+        // Told in the same transaction: the submitter (submitted). The
+        // approvers are asked once the ticket's round of approval records
+        // is open (`approvals::approval_due`).
+        let submitted = EventRecord::new(
+            id,
+            &NotifyEvent::Submitted,
+            &new.submitter,
+            TicketState::Pending,
+            None,
+        );
+        record_in(&mut tx, &submitted).await?;
         tx.commit().await?;
         let t = self
             .get_ticket(id)
@@ -262,6 +276,12 @@ pub(super) async fn apply_in(
     .bind(t.note.clone())
     .execute(&mut **tx)
     .await?;
+    // The event this change makes is recorded with it: never lost, never
+    // told of a change that did not happen.
+    if let Some(event) = of_change(Some(t.from), t.to) {
+        let record = EventRecord::new(id, &event, &t.actor, t.to, t.note.clone());
+        record_in(tx, &record).await?;
+    }
     Ok(true)
 }
 

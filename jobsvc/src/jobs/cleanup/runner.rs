@@ -101,6 +101,7 @@ impl Run<'_> {
             let Some(reason) = pressure(&persistence, &replication, self.p.max_lag_bytes) else {
                 return Ok(());
             };
+            self.ctx.paused(&format!("{addr}: {reason}"));
             let mut counters = self.counters(addr);
             counters["reason"] = json!(reason);
             self.ctx.progress("paused", self.percent(), counters, false);

@@ -34,6 +34,11 @@ const STEPS: &[Step] = &[
         sqlite: include_str!("sqlite/003_schedules.sql"),
         postgres: include_str!("postgres/003_schedules.sql"),
     },
+    Step {
+        version: 4,
+        sqlite: include_str!("sqlite/004_notify.sql"),
+        postgres: include_str!("postgres/004_notify.sql"),
+    },
 ];
 
 /// The version this build writes: the last step's.
