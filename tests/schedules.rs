@@ -290,6 +290,31 @@ fn run_at_and_stats(backend: &str) {
         "{stats}"
     );
     assert_eq!(stats["per_app"]["shop"]["tickets"], 5, "{stats}");
+    // Per team: the team that owns the app counts the app's tickets.
+    assert_eq!(
+        stats["per_team"],
+        json!({}),
+        "no app has a team yet: {stats}"
+    );
+    svc.ok(
+        "POST",
+        "/teams",
+        &admin,
+        Some(json!({"name": "shopteam", "members": ["alice"]})),
+    );
+    svc.ok(
+        "PUT",
+        "/apps/shop/owner",
+        &admin,
+        Some(json!({"team": "shopteam"})),
+    );
+    let by_team = svc.ok("GET", "/stats?team=shopteam", &admin, None);
+    assert_eq!(by_team["tickets"], 5, "{by_team}");
+    assert_eq!(by_team["team"], "shopteam", "{by_team}");
+    assert_eq!(
+        by_team["per_team"]["shopteam"], stats["per_app"]["shop"],
+        "{by_team}"
+    );
     // Filters: by app, by period; bad ones are 400s.
     let none = svc.ok("GET", "/stats?app=other", &admin, None);
     assert_eq!(none["tickets"], 0, "{none}");

@@ -84,6 +84,9 @@ pub struct Stats {
     pub failure_rate: Option<f64>,
     /// Per app (a migration counts for its target and its source app).
     pub per_app: BTreeMap<String, GroupFigures>,
+    /// Per team owning those apps (`GET /stats` fills it from the apps'
+    /// owners; apps without a team count for none).
+    pub per_team: BTreeMap<String, GroupFigures>,
 }
 
 /// The apps a ticket names: `app`, a migration's `target` and source `app`.

@@ -98,4 +98,7 @@ pub(crate) struct StatsArgs {
     /// Only tickets naming this app.
     #[arg(long, value_name = "NAME")]
     pub(crate) app: Option<String>,
+    /// Only tickets naming an app this team owns.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) team: Option<String>,
 }

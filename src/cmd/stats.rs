@@ -23,7 +23,12 @@ fn percent(v: &Value) -> String {
 
 pub(crate) fn run(c: &Client, a: StatsArgs) -> Result<()> {
     let mut query = Vec::new();
-    for (k, v) in [("from", &a.from), ("to", &a.to), ("app", &a.app)] {
+    for (k, v) in [
+        ("from", &a.from),
+        ("to", &a.to),
+        ("app", &a.app),
+        ("team", &a.team),
+    ] {
         if let Some(v) = v {
             query.push(format!("{k}={}", encode(v, false)));
         }
@@ -41,7 +46,8 @@ pub(crate) fn run(c: &Client, a: StatsArgs) -> Result<()> {
         "tickets filed {} to {}{}: {}",
         field(&v, "from"),
         field(&v, "to"),
-        a.app.map(|a| format!(" for app {a}")).unwrap_or_default(),
+        a.app.map(|a| format!(" for app {a}")).unwrap_or_default()
+            + &a.team.map(|t| format!(" for team {t}")).unwrap_or_default(),
         field(&v, "tickets")
     );
     let states = [
@@ -90,29 +96,38 @@ pub(crate) fn run(c: &Client, a: StatsArgs) -> Result<()> {
         field(&v, "failed"),
         percent(&v["failure_rate"])
     );
-    let mut rows = Vec::new();
-    if let Some(apps) = v["per_app"].as_object() {
-        for (app, g) in apps {
-            rows.push(vec![
-                app.clone(),
-                field(g, "tickets"),
-                field(g, "keys_deleted"),
-                field(g, "keys_expired"),
-                field(g, "keys_migrated"),
-                field(g, "bytes_analyzed"),
-            ]);
+    for (group, key) in [("app", "per_app"), ("team", "per_team")] {
+        let Some(groups) = v[key].as_object() else {
+            continue;
+        };
+        if groups.is_empty() && key == "per_team" {
+            continue;
         }
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .map(|(name, g)| {
+                vec![
+                    name.clone(),
+                    field(g, "tickets"),
+                    field(g, "keys_deleted"),
+                    field(g, "keys_expired"),
+                    field(g, "keys_migrated"),
+                    field(g, "bytes_analyzed"),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                group,
+                "tickets",
+                "keys deleted",
+                "keys expired",
+                "keys migrated",
+                "bytes analyzed",
+            ],
+            &rows,
+        )?;
+        println!();
     }
-    print_table(
-        &[
-            "app",
-            "tickets",
-            "keys deleted",
-            "keys expired",
-            "keys migrated",
-            "bytes analyzed",
-        ],
-        &rows,
-    )?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Ticket statistics over a period (admin): `GET /stats`.
 
+use std::collections::HashMap;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -13,8 +15,9 @@ use super::request::{caller, require_admin};
 use super::views::to_json;
 use crate::error::Error;
 use crate::service::Shared;
-use crate::stats::{apps_of, Stats};
+use crate::stats::{apps_of, by_group, Stats};
 use crate::store::now_ms;
+use crate::store::TicketFacts;
 use crate::time::{parse_time, rfc3339};
 
 /// The period and the tickets to count.
@@ -30,7 +33,7 @@ pub(super) struct StatsFilter {
     to: Option<String>,
     /// Only tickets naming this app.
     app: Option<String>,
-    /// Only tickets of this team's apps (needs teams).
+    /// Only tickets naming an app this team owns.
     team: Option<String>,
 }
 
@@ -46,6 +49,8 @@ pub(super) struct StatsBody {
     to: String,
     /// The app filter, if any.
     app: Option<String>,
+    /// The team filter, if any.
+    team: Option<String>,
     /// The figures.
     #[serde(flatten)]
     stats: Stats,
@@ -90,23 +95,47 @@ pub(super) async fn stats(
     let u = caller(&state, &headers).await?;
     require_admin(&u)?;
     let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
-    if f.team.is_some() {
-        return Err(Error::bad_request("team: this build has no teams; filter by app").into());
-    }
     let to = time("to", &f.to, true)?.unwrap_or_else(|| now_ms() + 1);
     let from = time("from", &f.from, false)?.unwrap_or(to - 30 * 86_400_000);
     if from >= to {
         return Err(Error::bad_request("from must be before to").into());
     }
+    if let Some(team) = &f.team {
+        if state.store.team(team).await?.is_none() {
+            return Err(Error::bad_request(format!("team: no team {team:?}")).into());
+        }
+    }
     let mut facts = state.store.ticket_facts(from, to).await?;
     if let Some(app) = &f.app {
         facts.retain(|t| apps_of(t).contains(app));
     }
+    // The team owning each app the tickets name.
+    let mut owner: HashMap<String, Option<String>> = HashMap::new();
+    for app in facts.iter().flat_map(apps_of) {
+        if !owner.contains_key(&app) {
+            let team = state.store.ownership(&app).await?.and_then(|o| o.team);
+            owner.insert(app, team);
+        }
+    }
+    let teams_of = |t: &TicketFacts| -> Vec<String> {
+        let mut teams: Vec<String> = apps_of(t)
+            .iter()
+            .filter_map(|a| owner.get(a).cloned().flatten())
+            .collect();
+        teams.dedup();
+        teams
+    };
+    if let Some(team) = &f.team {
+        facts.retain(|t| teams_of(t).contains(team));
+    }
+    let mut stats = Stats::of(&facts);
+    stats.per_team = by_group(&facts, teams_of);
     Ok(Json(to_json(&StatsBody {
         from: rfc3339(from),
         to: rfc3339(to),
         app: f.app.clone(),
-        stats: Stats::of(&facts),
+        team: f.team.clone(),
+        stats,
     }))
     .into_response())
 }

@@ -135,16 +135,6 @@ pub(super) async fn record_in(
     Ok(r.rows_affected() == 1)
 }
 
-/// The admins' names, read inside a transaction (whom a new ticket asks).
-pub(super) async fn admins_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT name FROM users WHERE role = 'admin' ORDER BY name")
-        .fetch_all(&mut **tx)
-        .await?;
-    rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
-}
-
 const EVENT_COLUMNS: &str = "e.id, e.ticket_id, e.kind, e.at, e.actor, e.note, e.state, e.users";
 
 fn event_from_row(r: &AnyRow) -> Result<EventRow> {
