@@ -6,4 +6,8 @@
 
 mod failover;
 mod full_disk;
+mod postgres_restart;
+mod proxy;
+mod service_kill;
+mod stalls;
 mod watch;

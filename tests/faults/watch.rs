@@ -25,14 +25,14 @@ pub(crate) fn wait_counter(
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let t = svc.ok("GET", &format!("/tickets/{id}"), token, None);
-        if t["progress"]["counters"][field].as_u64().unwrap_or(0) >= at_least {
-            return t;
-        }
         let state = t["state"].as_str().unwrap_or_default();
         assert!(
             !["succeeded", "failed", "cancelled"].contains(&state),
             "ticket {id} ended before {field} reached {at_least}: {t}"
         );
+        if t["progress"]["counters"][field].as_u64().unwrap_or(0) >= at_least {
+            return t;
+        }
         assert!(
             Instant::now() < deadline,
             "ticket {id}: {field} did not reach {at_least} in {secs}s: {t}\n{}",
