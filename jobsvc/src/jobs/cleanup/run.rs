@@ -166,8 +166,10 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         if !passes.iter().any(|(_, _, _, k)| *k == cur) {
             cp.current = follow_pass(&cur, &cp.pending, &nodes, cluster);
             cp.cursor = "0".into();
-            if cp.current.is_none() {
-                cp.pending.clear();
+            match &cp.current {
+                // A master whose pass was done (its slots grew): again.
+                Some(c) => cp.done.retain(|d| d != c),
+                None => cp.pending.clear(),
             }
         }
     }
