@@ -35,7 +35,7 @@ pub(crate) struct Setup {
     pub(crate) store: String,
     pub(crate) allowed: PathBuf,
     pub(crate) reports: PathBuf,
-    _pg: Option<testkit::Postgres>,
+    pub(crate) pg: Option<testkit::Postgres>,
 }
 
 impl Setup {
@@ -58,12 +58,17 @@ impl Setup {
             store,
             allowed,
             reports,
-            _pg: pg,
+            pg,
         })
     }
 
     /// Writes instance `n`'s config (own data dir, shared store and reports).
     pub(crate) fn config(&self, n: usize, extra: &str) -> (PathBuf, u16) {
+        self.config_with_store(n, extra, &self.store)
+    }
+
+    /// Instance `n`'s config with its own store URL (e.g. through a proxy).
+    pub(crate) fn config_with_store(&self, n: usize, extra: &str, store: &str) -> (PathBuf, u16) {
         let port = free_port();
         let data = self.dir.join(format!("data{n}"));
         let path = self.dir.join(format!("config{n}.toml"));
@@ -73,7 +78,7 @@ impl Setup {
                 "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nreports_dir = \"{}\"\nstore = \"{}\"\nallowed_dirs = [\"{}\"]\npoll_ms = 100\nlease_secs = 3\nretry_backoff_secs = 1\n{extra}",
                 data.display(),
                 self.reports.display(),
-                self.store,
+                store,
                 self.allowed.display()
             ),
         )
@@ -105,7 +110,12 @@ impl Setup {
     }
 
     pub(crate) fn start(&self, n: usize, extra: &str) -> Service {
-        let (config, port) = self.config(n, extra);
+        self.start_with_store(n, extra, &self.store)
+    }
+
+    /// Starts instance `n` on its own store URL.
+    pub(crate) fn start_with_store(&self, n: usize, extra: &str, store: &str) -> Service {
+        let (config, port) = self.config_with_store(n, extra, store);
         let log = self.dir.join(format!("serve{n}.log"));
         let child = Command::new(bin())
             .args(["serve", "--config"])

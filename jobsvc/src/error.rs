@@ -122,7 +122,12 @@ impl From<redis::RedisError> for Error {
             } else {
                 ErrorKind::Internal
             },
-            e.to_string(),
+            if e.is_timeout() {
+                // A socket timeout reads "Resource temporarily unavailable".
+                format!("timed out waiting for the node: {e}")
+            } else {
+                e.to_string()
+            },
         )
     }
 }

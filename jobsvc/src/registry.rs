@@ -147,6 +147,40 @@ pub fn discover(
     }
 }
 
+/// Discovers the members of an app from its registered address, or, when
+/// that node does not answer (a master killed and a replica promoted in
+/// its place, by hand or by a failover tool), from the members found last
+/// time (`known`, the stored topology): masters first, then replicas. A
+/// promoted replica answers as a master and the app follows it; a replica
+/// still waiting for a dead master does not count. The first error is
+/// returned when no member answers.
+pub fn discover_following(
+    kind: AppKind,
+    addr: &str,
+    known: &[Node],
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<Vec<Node>> {
+    let first = match discover(kind, addr, creds, timeout) {
+        Ok(nodes) => return Ok(nodes),
+        Err(e) => e,
+    };
+    if kind == AppKind::Standalone {
+        return Err(first);
+    }
+    let mut others: Vec<&Node> = known.iter().filter(|n| n.addr != addr).collect();
+    others.sort_by_key(|n| n.role != "master");
+    for n in others {
+        if let Ok(nodes) = discover(kind, &n.addr, creds, timeout) {
+            return Ok(nodes);
+        }
+    }
+    Err(first.context(format!(
+        "{addr} and the {} other members found last time did not answer",
+        known.iter().filter(|n| n.addr != addr).count()
+    )))
+}
+
 fn discover_replicated(addr: &str, creds: &Credentials, timeout: Duration) -> Result<Vec<Node>> {
     let mut c = connect(addr, creds, timeout)?;
     let mut repl = info(&mut c, "replication")?;

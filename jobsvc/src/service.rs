@@ -187,19 +187,41 @@ async fn run_job(state: Shared, t: TicketRow) {
     let renewer = {
         let (state, cancel, owner) = (state.clone(), cancel.clone(), owner.clone());
         tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_millis((lease_ms / 3) as u64)).await;
                 if state.stopping.load(Ordering::SeqCst) {
                     cancel.store(true, Ordering::SeqCst);
                 }
-                match state.store.renew_lease(id, &owner, lease_ms).await {
-                    Ok(true) => {}
+                // A store that does not answer counts as out of reach.
+                let renewal = tokio::time::timeout(
+                    Duration::from_millis((lease_ms / 3) as u64),
+                    state.store.renew_lease(id, &owner, lease_ms),
+                )
+                .await
+                .unwrap_or_else(|_| Err(Error::transient("the store did not answer in time")));
+                match renewal {
+                    Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
                         // Cancelled, or rescued elsewhere: stop at the next batch.
                         cancel.store(true, Ordering::SeqCst);
                         break;
                     }
-                    Err(e) => log(&format!("ticket {id}: lease renewal: {e}")),
+                    Err(e) => {
+                        log(&format!("ticket {id}: lease renewal: {e}"));
+                        // The store is out of reach: the lease may soon
+                        // expire and another instance take the job over.
+                        // Stop at the next batch before that can happen, so
+                        // that two instances never act on the same keys.
+                        let left = Duration::from_millis((lease_ms / 3) as u64);
+                        if renewed.elapsed() + left >= Duration::from_millis(lease_ms as u64) {
+                            log(&format!(
+                                "ticket {id}: lease not renewed for {:.1}s: stopping the job",
+                                renewed.elapsed().as_secs_f64()
+                            ));
+                            cancel.store(true, Ordering::SeqCst);
+                        }
+                    }
                 }
             }
         })
@@ -224,7 +246,15 @@ async fn run_job(state: Shared, t: TicketRow) {
     state.metrics.jobs_running.fetch_sub(1, Ordering::Relaxed);
     let current = match state.store.get_ticket(id).await {
         Ok(Some(c)) => c,
-        _ => return,
+        Ok(None) => return,
+        Err(e) => {
+            // The store is out of reach: the outcome cannot be recorded.
+            // The lease runs out and a rescuer retries the job.
+            log(&format!(
+                "ticket {id}: cannot record the outcome ({e}); left to the rescuer"
+            ));
+            return;
+        }
     };
     if current.state != crate::ticket::TicketState::Running
         || current.lease_owner.as_deref() != Some(owner.as_str())

@@ -269,19 +269,7 @@ impl PostgresBin {
         for attempt in 0..6 {
             let d = dir.take().expect("dir");
             let port = free_port()?;
-            let log = File::options().append(true).open(&log_path)?;
-            let child = self
-                .command("postgres", d.path())
-                .arg("-D")
-                .arg(&data)
-                .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
-                .arg(d.path())
-                .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-                .args(["-c", "synchronous_commit=off", "-c", "max_connections=200"])
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()
-                .map_err(|e| io::Error::new(e.kind(), format!("spawning postgres: {e}")))?;
+            let child = self.spawn_postgres(d.path(), port)?;
             let mut pg = Postgres {
                 child,
                 port,
@@ -306,6 +294,27 @@ impl PostgresBin {
             }
         }
         Err(last_err.unwrap_or_else(|| io::Error::other("postgres did not start")))
+    }
+}
+
+impl PostgresBin {
+    /// The postmaster on `dir/data`, listening on 127.0.0.1:`port` and a
+    /// socket in `dir`, logging to `dir/postgres.log`.
+    fn spawn_postgres(&self, dir: &Path, port: u16) -> io::Result<Child> {
+        let log = File::options()
+            .append(true)
+            .open(dir.join("postgres.log"))?;
+        self.command("postgres", dir)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+            .arg(dir)
+            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .args(["-c", "synchronous_commit=off", "-c", "max_connections=200"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("spawning postgres: {e}")))
     }
 }
 
@@ -445,6 +454,29 @@ impl Postgres {
             )));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Stops the server (fast shutdown: every client is cut off), waits
+    /// `down`, and starts it again on the same port and data; returns once
+    /// it answers queries again (30 s timeout).
+    pub fn restart(&mut self, down: Duration) -> io::Result<()> {
+        self.stop_quietly();
+        std::thread::sleep(down);
+        self.child = self.bin.spawn_postgres(self.dir(), self.port)?;
+        self.stopped = false;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.psql("select 1") {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(io::Error::other(format!(
+                        "postgres did not come back: {e}\n{}",
+                        self.log_tail(30)
+                    )))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
     }
 
     /// Stops the server and removes its dir.

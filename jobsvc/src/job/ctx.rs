@@ -160,11 +160,19 @@ impl JobCtx {
     }
 
     /// Discovers the app's nodes again before touching them (a failover may
-    /// have moved a master) and stores them. Only these nodes of registered
+    /// have moved a master; when the registered node is down, the members
+    /// found last time are asked) and stores them. Only these nodes of registered
     /// apps are ever touched.
     pub fn fresh_nodes(&self, app: &AppRow) -> Result<Vec<Node>> {
         let kind = AppKind::parse(&app.kind)?;
-        let nodes = registry::discover(kind, &app.addr, &credentials(app), Duration::from_secs(5))?;
+        let known: Vec<Node> = serde_json::from_str(&app.topology).unwrap_or_default();
+        let nodes = registry::discover_following(
+            kind,
+            &app.addr,
+            &known,
+            &credentials(app),
+            Duration::from_secs(5),
+        )?;
         let text = serde_json::to_string(&nodes).unwrap_or_else(|_| "[]".into());
         self.block_on(self.state.store.set_topology(&app.name, &text))?;
         Ok(nodes)

@@ -12,6 +12,7 @@ pub mod pace;
 pub mod pattern;
 pub mod pressure;
 pub mod reply;
+pub mod timed;
 
 pub(crate) use conn::{Reply, RespConn};
 pub(crate) use errors::{check_cancel, is_auth_error, is_transient_error, server_error};

@@ -170,7 +170,11 @@ fn attempt(
     let (framing, mark) = framing;
 
     let mut out = TempFile::create(dest)?;
-    wait.send_acks = true;
+    // An rdb-only node closes the link as soon as it has written the
+    // snapshot into the socket, without waiting for an ACK; an ACK that
+    // reaches it after that is answered with a reset, which throws away
+    // what a slow link still carries. So ACKs go only to older nodes.
+    wait.send_acks = !rdb_only;
     let total = match framing {
         Framing::Length(n) => Some(n),
         Framing::Eof => None,

@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 
 use super::params::Mode;
 use super::runner::Run;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::redis::reply::{int as v_int, text as v_text};
+use crate::redis::timed::{self, NODE_IO};
 
 impl Run<'_> {
     /// Deletes (or expires) `keys`, chunk by chunk at the rate. With
@@ -55,7 +56,8 @@ impl Run<'_> {
         for k in part {
             pipe.cmd("TYPE").arg(&k[..]);
         }
-        let types: Vec<redis::Value> = pipe.ignore_errors().query(conn).map_err(Error::from)?;
+        pipe.ignore_errors();
+        let types: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
         let types: Vec<String> = types.iter().map(v_text).collect();
         let mut pipe = redis::pipe();
         let mut sized = Vec::new();
@@ -71,7 +73,8 @@ impl Run<'_> {
             sized.push(i);
         }
         if !sized.is_empty() {
-            let sizes: Vec<redis::Value> = pipe.ignore_errors().query(conn).map_err(Error::from)?;
+            pipe.ignore_errors();
+            let sizes: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
             for (i, v) in sized.iter().zip(&sizes) {
                 let size = v_int(v).unwrap_or(0).max(0) as u64;
                 if size > self.p.big_elements {
@@ -84,9 +87,8 @@ impl Run<'_> {
         for k in part {
             pipe.cmd("UNLINK").arg(&k[..]);
         }
-        let replies: Vec<redis::Value> = pipe
-            .query(conn)
-            .map_err(|e| Error::from(e).context(format!("UNLINK on {addr}")))?;
+        let replies: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)
+            .map_err(|e| e.context(format!("UNLINK on {addr}")))?;
         let mut deleted = 0u64;
         let mut recovered = 0u64;
         for (k, r) in part.iter().zip(&replies) {
@@ -127,7 +129,7 @@ impl Run<'_> {
             for k in part {
                 pipe.cmd("PTTL").arg(&k[..]);
             }
-            let ttls: Vec<redis::Value> = pipe.query(conn).map_err(Error::from)?;
+            let ttls: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
             todo.clear();
             for (k, t) in part.iter().zip(&ttls) {
                 match v_int(t).unwrap_or(-2) {
@@ -148,9 +150,8 @@ impl Run<'_> {
         }
         let mut expired = 0u64;
         if !todo.is_empty() {
-            let replies: Vec<redis::Value> = pipe
-                .query(conn)
-                .map_err(|e| Error::from(e).context(format!("EXPIRE on {addr}")))?;
+            let replies: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)
+                .map_err(|e| e.context(format!("EXPIRE on {addr}")))?;
             for (k, r) in todo.iter().zip(&replies) {
                 if v_int(r) == Some(1) {
                     expired += 1;

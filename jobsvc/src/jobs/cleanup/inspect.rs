@@ -1,8 +1,9 @@
 //! Reading what the filters need about keys: `TYPE`, `PTTL` and
 //! `OBJECT IDLETIME`, pipelined.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::redis::reply::{int as v_int, text as v_text};
+use crate::redis::timed::{self, NODE_IO};
 
 /// `TYPE`, `PTTL` and (when asked) `OBJECT IDLETIME` of each key, pipelined;
 /// idle time is read first, as the others do not touch it.
@@ -22,7 +23,8 @@ pub(super) fn inspect(
         pipe.cmd("TYPE").arg(&k[..]);
         pipe.cmd("PTTL").arg(&k[..]);
     }
-    let vals: Vec<redis::Value> = pipe.ignore_errors().query(conn).map_err(Error::from)?;
+    pipe.ignore_errors();
+    let vals: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
     let per = if idle { 3 } else { 2 };
     Ok(vals
         .chunks(per)

@@ -17,7 +17,7 @@ use crate::job::JobCtx;
 use crate::redis::keys::{hex, unhex};
 use crate::redis::nodes::{is_cluster, select};
 use crate::redis::Bucket;
-use crate::registry::{self, Credentials};
+use crate::registry::{self, Credentials, Node};
 use crate::state::credentials;
 
 impl Run<'_> {
@@ -95,6 +95,31 @@ impl Run<'_> {
     }
 }
 
+/// The pass of the master that took over pass `cur` (`master/db/pattern`)
+/// after a failover: the only master of a replicated app, or on a cluster
+/// the master serving the slot of the first pending key. None when it
+/// cannot be told (the pending keys are then found again by the scans).
+fn follow_pass(cur: &str, pending: &[String], nodes: &[Node], cluster: bool) -> Option<String> {
+    let (_, rest) = cur.split_once('/')?;
+    let masters: Vec<&Node> = nodes.iter().filter(|n| n.role == "master").collect();
+    let master = if cluster {
+        let key = unhex(pending.first()?)?;
+        let slot = analyzer::slot::key_slot(&key);
+        masters.into_iter().find(|m| {
+            m.slots
+                .iter()
+                .flatten()
+                .any(|[a, b]| (*a..=*b).contains(&slot))
+        })?
+    } else {
+        match masters[..] {
+            [one] => one,
+            _ => return None,
+        }
+    };
+    Some(format!("{}/{rest}", master.addr))
+}
+
 /// Runs the ticket.
 pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
     let app = ctx.app(&p.app)?;
@@ -134,12 +159,21 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
             }
         }
     }
-    // Pending keys of a master that is no longer one (a failover) are
-    // found again by the scan of the new master.
-    if let Some(cur) = &cp.current {
-        if !passes.iter().any(|(_, _, _, k)| k == cur) {
-            cp.current = None;
-            cp.pending.clear();
+    // The pass under way was on a master that is no longer one (a
+    // failover): it goes on on the master that now holds its keys (the one
+    // master, or the owner of the pending keys' slot), from cursor 0 since
+    // a SCAN cursor means nothing on another process. Its pending keys are
+    // settled there: gone (the dead master's UNLINK reached the replica)
+    // counts once as recovered, still there is deleted now.
+    if let Some(cur) = cp.current.clone() {
+        if !passes.iter().any(|(_, _, _, k)| *k == cur) {
+            cp.current = follow_pass(&cur, &cp.pending, &nodes, cluster);
+            cp.cursor = "0".into();
+            match &cp.current {
+                // A master whose pass was done (its slots grew): again.
+                Some(c) => cp.done.retain(|d| d != c),
+                None => cp.pending.clear(),
+            }
         }
     }
     let prior_secs = cp.seconds;

@@ -216,6 +216,8 @@ pub fn run_from(
     let mut text = serde_json::to_vec_pretty(&report).unwrap_or_default();
     text.push(b'\n');
     std::fs::write(out.join("migration.json"), text)?;
+    // The keys written, kept for the verification across restarts: done.
+    let _ = std::fs::remove_file(&sample_path);
     if matches!(src, Src::Files(_)) && source_app.is_some() {
         drop(src);
         let _ = std::fs::remove_dir_all(work.join("fetch"));

@@ -1,6 +1,5 @@
-//! Faults the service must survive with nothing lost or half-written: the
-//! reports disk fills up (a small tmpfs the test mounts as the reports
-//! folder). The ticket fails with a clear message, no partial report is
+//! The reports disk fills up (a small tmpfs the test mounts as the reports
+//! folder): the ticket fails with a clear message, no partial report is
 //! left, the store and the audit stay consistent, and the next ticket runs
 //! once there is space again.
 
@@ -9,7 +8,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::service::{audit_steps, files_under, Service, Setup};
+use crate::service::{audit_steps, files_under, Service, Setup};
 
 /// A tmpfs mounted on a folder, unmounted on drop.
 struct Tmpfs {
