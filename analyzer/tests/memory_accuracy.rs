@@ -918,3 +918,118 @@ fn small_tables_load_compact_redis74() {
 fn small_tables_load_compact_redis82() {
     small_tables_load_compact(ServerKind::Redis82);
 }
+
+/// A server with `list-compress-depth 1` keeps every quicklist node but
+/// the first and the last LZF-compressed: lists of random, repetitive and
+/// numeric elements, built by RPUSH, are each estimated within 1 % (with
+/// the limit given as `--set list-compress-depth=1` would), and the
+/// repetitive ones far below their uncompressed estimate.
+fn compressed_lists(kind: ServerKind) {
+    let Some(bin) = require_server(kind) else {
+        return;
+    };
+    let srv = bin
+        .without_modules()
+        .start(&["--list-compress-depth", "1"])
+        .expect("start server");
+    let mut c = srv.client();
+    let rng = Rng::new(0x5eed_1157);
+    let mut keys = Vec::new();
+    for n in [10u64, 200, 1000, 3000, 20_000] {
+        for style in ["rand", "rep", "num"] {
+            let key = format!("list:{style}:{n}");
+            let values: Vec<String> = (0..n)
+                .map(|j| match style {
+                    "rand" => rng.word(1 + rng.below(30)),
+                    "rep" => format!("item-{}", j % 50),
+                    _ => rng.below(1_000_000).to_string(),
+                })
+                .collect();
+            let cmds: Vec<Vec<Vec<u8>>> = values
+                .chunks(500)
+                .map(|chunk| {
+                    let mut cmd = vec![b"RPUSH".to_vec(), key.clone().into_bytes()];
+                    cmd.extend(chunk.iter().map(|v| v.clone().into_bytes()));
+                    cmd
+                })
+                .collect();
+            c.pipeline_must(&cmds);
+            keys.push(key);
+        }
+    }
+    let data = std::fs::read(srv.save()).expect("read dump");
+    let live = usage_by_key(&mut c);
+    let version = RedisVersion::parse(srv.version()).expect("server version");
+    let (redis, valkey) = if kind == ServerKind::Valkey9 {
+        (RedisVersion::new(7, 2), Some(version))
+    } else {
+        (version, None)
+    };
+    let limits = EncodingLimits {
+        list_compress_depth: 1,
+        ..EncodingLimits::default()
+    };
+    let compressed = Profile::for_target(redis, valkey, allocator_of(kind), limits);
+    let plain = Profile::for_target(redis, valkey, allocator_of(kind), EncodingLimits::default());
+    let rdb = Rdb::new(&data).expect("header");
+    let mut scratch = Scratch::new();
+    let mut keybuf = Vec::new();
+    let mut seen = 0;
+    for r in rdb.records() {
+        if let Record::Entry(e) = r.expect("record") {
+            let key = e.key.bytes(&mut keybuf).expect("key").to_vec();
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let m = measure(&compressed, &e, key.len() as u64, &mut scratch).expect("measure");
+            let raw = measure(&plain, &e, key.len() as u64, &mut scratch).expect("measure");
+            let truth = live[&key];
+            let err = (m.memory_bytes as f64 - truth as f64) / truth as f64;
+            eprintln!(
+                "  {} {name}: estimate {} (uncompressed {}) true {truth} ({:+.2}%)",
+                kind.name(),
+                m.memory_bytes,
+                raw.memory_bytes,
+                100.0 * err
+            );
+            assert!(
+                err.abs() <= 0.01,
+                "{}: {name} estimate {} true {truth}",
+                kind.name(),
+                m.memory_bytes
+            );
+            if name.starts_with("list:rep:") && name.ends_with(":20000") {
+                assert!(
+                    2 * m.memory_bytes < raw.memory_bytes,
+                    "{}: {name} not modelled compressed",
+                    kind.name()
+                );
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, keys.len(), "{}: keys in the file", kind.name());
+}
+
+#[test]
+fn compressed_lists_redis62() {
+    compressed_lists(ServerKind::Redis62);
+}
+
+#[test]
+fn compressed_lists_redis70() {
+    compressed_lists(ServerKind::Redis70);
+}
+
+#[test]
+fn compressed_lists_redis74() {
+    compressed_lists(ServerKind::Redis74Stack);
+}
+
+#[test]
+fn compressed_lists_redis82() {
+    compressed_lists(ServerKind::Redis82);
+}
+
+#[test]
+fn compressed_lists_valkey9() {
+    compressed_lists(ServerKind::Valkey9);
+}
