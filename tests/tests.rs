@@ -11,6 +11,7 @@ mod house;
 mod interop;
 mod migrate;
 mod patterns;
+mod prefix_cut;
 mod report;
 mod roundtrip;
 mod service;
