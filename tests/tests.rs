@@ -14,6 +14,7 @@ mod migrate;
 mod notify;
 mod patterns;
 mod redis88;
+mod prefix_cut;
 mod report;
 mod rollback;
 mod roundtrip;

@@ -118,7 +118,7 @@ impl<'k> KeyFacts<'k> {
 
     /// How [`KeyFacts::memory_bytes`] was estimated.
     pub fn memory_model(&self) -> MemoryModel {
-        MemoryModel::of(self.kind)
+        MemoryModel::of(self.kind, self.module)
     }
 }
 
@@ -134,10 +134,13 @@ pub enum MemoryModel {
 }
 
 impl MemoryModel {
-    /// The model used for values of `kind`.
-    pub fn of(kind: Kind) -> MemoryModel {
-        match kind {
-            Kind::Module => MemoryModel::Serialized,
+    /// The model used for values of `kind` (and module type `module`):
+    /// module values are estimated by their serialized size unless their
+    /// type is modelled ([`crate::memory::module_modelled`]).
+    pub fn of(kind: Kind, module: Option<ModuleId>) -> MemoryModel {
+        match (kind, module) {
+            (Kind::Module, Some(id)) if crate::memory::module_modelled(id) => MemoryModel::Model,
+            (Kind::Module, _) => MemoryModel::Serialized,
             _ => MemoryModel::Model,
         }
     }

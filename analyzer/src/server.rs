@@ -82,8 +82,8 @@ pub struct EncodingLimits {
     pub set_max_listpack_value: u64,
     /// Bytes of one quicklist node, from `list-max-listpack-size` (-2 = 8 KB).
     pub list_max_listpack_bytes: u64,
-    /// `list-compress-depth` (0 = no compressed nodes). Read and reported;
-    /// compressed nodes are still modelled at their listpack size.
+    /// `list-compress-depth` (0 = no compressed nodes): inner quicklist
+    /// nodes are modelled at the LZF size the file stored them at.
     pub list_compress_depth: u64,
 }
 

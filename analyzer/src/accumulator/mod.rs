@@ -337,7 +337,7 @@ impl Accumulator {
     pub fn serialized(&self) -> Bucket {
         let mut b = Bucket::default();
         for ((tk, _), t) in &self.types {
-            if MemoryModel::of(tk.kind) == MemoryModel::Serialized {
+            if MemoryModel::of(tk.kind, tk.module) == MemoryModel::Serialized {
                 b.keys += t.keys;
                 b.memory_bytes += t.memory_bytes;
             }

@@ -8,6 +8,7 @@ use super::hashes::measure_hash;
 use super::layouts::{kvobj_header, valkey_key_part, Era, Profile};
 use super::lists::measure_list;
 use super::measure::Measure;
+use super::modules::module_mem_usage;
 use super::sets::measure_set;
 use super::streams::measure_stream;
 use super::strings::measure_string;
@@ -63,11 +64,19 @@ fn measure_value(
         Kind::Stream => measure_stream(p, e, scratch),
         Kind::Array => measure_array(p, e, scratch),
         Kind::Module => {
-            // Modules report their own usage; the serialized size is the best
-            // offline stand-in.
+            // Modules report their own usage: computed for the types whose
+            // usage follows from their content (7.x counts no robj for
+            // them; 8.2+ and Valkey 8.1+ count the object holding the key,
+            // which replaces the robj below); else the serialized size is
+            // the best offline stand-in.
+            let memory_bytes = match module_mem_usage(e)? {
+                Some(mem) if p.embeds_key() => robj + mem,
+                Some(mem) => mem,
+                None => robj + v.serialized_len(),
+            };
             Ok(Measure {
                 encoding: ObjEncoding::Module,
-                memory_bytes: robj + v.serialized_len(),
+                memory_bytes,
                 elements: 1,
                 max_element_bytes: 0,
             })

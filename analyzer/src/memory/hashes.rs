@@ -14,10 +14,21 @@ use super::tables::{
 use super::walk::{compact_sizes_later, Walk};
 use crate::server::ObjEncoding;
 
-/// Valkey 9's per-key index of hash fields that have a TTL, fitted to
-/// Valkey 9.1 measurements (base and bytes per indexed field).
-const VK_VSET_BASE: u64 = 0;
-const VK_VSET_PER_FIELD: u64 = 27;
+/// Valkey 9's per-key index of the hash fields that have a TTL (`vset`,
+/// `vset.c`): one field is a tagged pointer, up to 127 a sorted pointer
+/// vector (an 8-byte header and 8 bytes a field, grown one slot at a
+/// time), beyond that a hash table (fields sharing an expiry) or a radix
+/// tree of time buckets; plus a few bytes of bookkeeping. Measured on
+/// Valkey 9.1 with fields sharing one expiry.
+fn valkey_vset(p: &Profile, ttl_fields: u64) -> u64 {
+    const BOOKKEEPING: u64 = 10;
+    match ttl_fields {
+        0 => 0,
+        1 => BOOKKEEPING,
+        2..=127 => BOOKKEEPING + p.j(8 + 8 * ttl_fields),
+        _ => BOOKKEEPING + valkey_hashtable_after_conversion(127, ttl_fields),
+    }
+}
 
 /// A hash's value (an arm of `measure_value`).
 #[inline]
@@ -92,7 +103,7 @@ pub(super) fn measure_hash(
         // Valkey keeps any hash with a field TTL as a table, and
         // indexes those fields in a per-key volatile set.
         let table = valkey_hashtable(n);
-        let vset = VK_VSET_BASE + VK_VSET_PER_FIELD * w.ttl_fields;
+        let vset = valkey_vset(p, w.ttl_fields);
         (ObjEncoding::Hashtable, robj + table + w.vk_entries + vset)
     } else if compact_ok {
         match vt {

@@ -9,10 +9,11 @@ use super::measure::Measure;
 use crate::server::ObjEncoding;
 
 /// Valkey 8.1+ keeps a string inside the object (with the key) while the
-/// whole object stays small; measured on Valkey 9.1 (objects up to 128 bytes).
-fn valkey_embeds(p: &Profile, key_len: u64, len: u64, ttl: bool) -> bool {
-    let size = 8 + u64::from(ttl) * 8 + 1 + p.sds_hdr(key_len) + key_len + 1 + 3 + len + 1;
-    size <= 128 + 5
+/// object without its expire slot stays within 128 bytes: measured on
+/// Valkey 9.1, `klen + key sds header + vlen <= 114`, the same for keys with
+/// and without a TTL, built by commands or loaded.
+fn valkey_embeds(p: &Profile, key_len: u64, len: u64) -> bool {
+    8 + 1 + p.sds_hdr(key_len) + key_len + 1 + 4 + len <= 128
 }
 
 /// Valkey 8.1+ strings: one allocation holds the object, the key and (for
@@ -22,8 +23,9 @@ fn valkey9_string(p: &Profile, s: RdbString<'_>, is_int: bool, key_len: u64, ttl
     let key_part = valkey_key_part(p, key_len, ttl);
     let (encoding, bytes) = match s {
         _ if is_int => (ObjEncoding::Int, p.j(16 + key_part)),
-        _ if valkey_embeds(p, key_len, len, ttl) => {
-            (ObjEncoding::Embstr, p.j(8 + key_part + 3 + len + 1))
+        // A value under 4 bytes still takes 4 (measured on Valkey 9.1).
+        _ if valkey_embeds(p, key_len, len) => {
+            (ObjEncoding::Embstr, p.j(8 + key_part + 3 + len.max(4) + 1))
         }
         _ => (ObjEncoding::Raw, p.j(16 + key_part) + p.sds(len)),
     };

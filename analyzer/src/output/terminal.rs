@@ -6,7 +6,7 @@ use crate::accumulator::{FileReport, HASH_TAG_CAP};
 use crate::model::ExpiryBucket;
 use crate::output::parquet::expiring_keys;
 use crate::output::summary::{overall_top_by_memory, TOP_CLIFFS};
-use crate::prefix::{utc_minute, PrefixRow, PrefixTree, MAX_DEPTH};
+use crate::prefix::{utc_minute, PrefixRow, PrefixTree, CUT_BY_MEMORY_NOTE, MAX_DEPTH};
 
 /// Nodes shown per level of the prefix tree.
 const TREE_WIDTH: usize = 10;
@@ -280,6 +280,9 @@ pub fn render_file(r: &FileReport, top_n: usize) -> String {
                 _ => "*".to_owned(),
             }
         );
+    }
+    if a.prefixes.forced() {
+        let _ = writeln!(o, "  (warning: {CUT_BY_MEMORY_NOTE})");
     }
 
     let _ = writeln!(o, "\nBiggest keys by estimated memory");

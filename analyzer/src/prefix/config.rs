@@ -9,6 +9,13 @@ pub const MAX_SEGMENT_BYTES: usize = 64;
 /// Default cap on distinct patterns ([`PrefixConfig::cap`]).
 pub const DEFAULT_CAP: usize = 100_000;
 
+/// What the terminal report and report.html say when `summary.json`'s
+/// `prefix_cut_by_memory` is true: a worker passed the memory bound (8 ×
+/// `--prefix-cap` patterns) before the whole file was seen.
+pub const CUT_BY_MEMORY_NOTE: &str = "patterns were cut by the memory bound (a worker held 8 x \
+     --prefix-cap patterns before the whole file was seen), so the cut may depend on --threads \
+     and key order; a higher --prefix-cap avoids it";
+
 /// Bytes that split a segment into parts for the identifier rules (not
 /// segment separators).
 const INNER: &[u8] = b"-_.@+=,# ";

@@ -75,7 +75,9 @@ mod tree;
 
 pub use acc::{held_bound, PatternSlot, PrefixAcc, CAP_SLACK, MIN_HELD};
 pub use cliffs::{utc_minute, CliffAcc, CLIFF_HORIZON_MS};
-pub use config::{PrefixConfig, Separators, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES};
+pub use config::{
+    PrefixConfig, Separators, CUT_BY_MEMORY_NOTE, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES,
+};
 pub use hasher::{FastHasher, FastState};
 pub use learn::WIDE_CHILDREN;
 pub use stat::{kind_index, KeyStat, PrefixStat};

@@ -267,6 +267,18 @@ impl Value<'_> {
         scratch: &mut Scratch,
         mut f: impl FnMut(QuicklistNode<'_>) -> Result<()>,
     ) -> Result<()> {
+        self.for_each_quicklist_node_stored(scratch, |node, _| f(node))
+    }
+
+    /// As [`Value::for_each_quicklist_node`], with the node's size as
+    /// stored in the file when it is LZF-compressed there (`None` when
+    /// stored raw): a server with `list-compress-depth` keeps inner nodes
+    /// compressed in memory, at that size.
+    pub fn for_each_quicklist_node_stored(
+        &self,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(QuicklistNode<'_>, Option<u64>) -> Result<()>,
+    ) -> Result<()> {
         let v2 = match self.value_type {
             ValueType::ListQuicklist => false,
             ValueType::ListQuicklist2 => true,
@@ -290,6 +302,10 @@ impl Value<'_> {
                 2
             };
             let (s, at) = read_blob_string(&mut cur, "a quicklist node")?;
+            let stored_lzf = match s {
+                RdbString::Lzf { compressed, .. } => Some(compressed.len() as u64),
+                _ => None,
+            };
             let blob = load_blob(s, at, &mut scratch.a)?;
             let node = match container {
                 1 => QuicklistNode::Plain(blob.bytes),
@@ -302,7 +318,7 @@ impl Value<'_> {
                     ))
                 }
             };
-            f(node).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
+            f(node, stored_lzf).map_err(|e| e.rebase(blob.file_offset, blob.compressed))?;
         }
         Ok(())
     }

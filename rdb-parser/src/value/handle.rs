@@ -100,6 +100,22 @@ impl<'a> Value<'a> {
         Ok(ModuleId(self.cursor().len("a module id")?))
     }
 
+    /// For module values: how many string operands the module wrote and
+    /// their summed length (for a module whose memory follows from its
+    /// buffers, e.g. RedisBloom's filters).
+    pub fn module_strings(&self) -> Result<(u64, u64)> {
+        let mut cur = self.cursor();
+        if self.value_type != ValueType::Module2 {
+            return Err(Error::malformed(
+                "a module value with typed operands (type 7)",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
+        }
+        cur.len("a module id")?;
+        super::module::string_operands(&mut cur)
+    }
+
     /// Walks a stream value: entries, then consumer groups with their pending
     /// entries and consumers, reported to `visitor` as they are read.
     pub fn walk_stream(

@@ -56,6 +56,29 @@ pub(crate) fn skip_operands(cur: &mut Cursor<'_>) -> Result<()> {
     }
 }
 
+/// The string operands of a module value after its id: how many, and
+/// their summed length (uncompressed).
+pub(crate) fn string_operands(cur: &mut Cursor<'_>) -> Result<(u64, u64)> {
+    let (mut count, mut bytes) = (0u64, 0u64);
+    loop {
+        let at = cur.offset();
+        match cur.len("a module opcode")? {
+            OP_EOF => return Ok((count, bytes)),
+            OP_SINT | OP_UINT => {
+                cur.len("a module integer")?;
+            }
+            OP_FLOAT => cur.skip(4, "a module float")?,
+            OP_DOUBLE => cur.skip(8, "a module double")?,
+            OP_STRING => {
+                let s = RdbString::read(cur, "a module string")?;
+                count += 1;
+                bytes += s.len();
+            }
+            op => return Err(Error::malformed("a module opcode (0..=5)", at, Some(op))),
+        }
+    }
+}
+
 /// Skips a type-7 module value: its id, then its operands.
 pub(crate) fn skip_value(cur: &mut Cursor<'_>) -> Result<()> {
     cur.len("a module id")?;
@@ -95,5 +118,17 @@ mod tests {
         assert_eq!(c.remaining(), 1);
         let mut c = Cursor::new(&[7], 0);
         assert!(skip_operands(&mut c).is_err());
+    }
+
+    #[test]
+    fn string_operands_are_counted() {
+        // uint 5, string "ab", double, string "xyz", eof
+        let mut data = vec![2, 5, 5, 2, b'a', b'b', 4];
+        data.extend_from_slice(&1.5f64.to_le_bytes());
+        data.extend_from_slice(&[5, 3, b'x', b'y', b'z', 0, 0x99]);
+        let mut c = Cursor::new(&data, 0);
+        assert_eq!(string_operands(&mut c).unwrap(), (2, 5));
+        assert_eq!(c.remaining(), 1);
+        assert!(string_operands(&mut Cursor::new(&[5], 0)).is_err());
     }
 }

@@ -132,6 +132,9 @@ pub struct FileView {
     /// `summary.json`'s top prefixes: pattern, how it was formed (`rule`
     /// or `learned`), two example keys.
     pub pattern_notes: Vec<(String, String, Vec<String>)>,
+    /// `summary.json`'s `prefix_cut_by_memory`: the memory bound cut the
+    /// patterns, which may then depend on `--threads`.
+    pub prefix_cut_by_memory: bool,
     /// Big keys: the top by memory of each type and every key over a
     /// threshold, most memory first ([`sort_big_keys`]).
     pub big_keys: Vec<KeyRow>,
@@ -315,6 +318,7 @@ impl FileView {
                 )
             }),
             prefixes: Vec::new(),
+            prefix_cut_by_memory: f["prefix_cut_by_memory"].as_bool().unwrap_or(false),
             pattern_notes: rows(f, "top_prefixes", |p| {
                 (
                     s(p, "pattern"),

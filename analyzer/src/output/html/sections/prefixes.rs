@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::super::page::{bytes, count, esc, percent};
 use super::super::view::{FileView, PrefixNode};
 use super::{section, table};
+use crate::prefix::CUT_BY_MEMORY_NOTE;
 
 /// Rows of the static table.
 const TABLE_ROWS: usize = 20;
@@ -86,8 +87,16 @@ pub fn render(f: &FileView, id: usize) -> String {
             ]
         })
         .collect();
+    let cut = if f.prefix_cut_by_memory {
+        format!(
+            "<p class=\"note warn\" id=\"prefix-cut-{id}\">Note: {}.</p>",
+            esc(CUT_BY_MEMORY_NOTE)
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<p class=\"note\">Width is memory. Click a prefix to drill down into it, \
+        "{cut}<p class=\"note\">Width is memory. Click a prefix to drill down into it, \
          click the top bar to go back up (a link ending in <code>#drill-{id}=PREFIX</code> \
          opens on PREFIX).</p>\
          <div class=\"icicle\" id=\"icicle-{id}\" data-file=\"{id}\">\
@@ -114,6 +123,19 @@ mod tests {
             memory_bytes: 1,
             keys_with_ttl: 0,
         }
+    }
+
+    #[test]
+    fn the_memory_cut_shows_only_when_summary_says_so() {
+        let mut f = FileView::default();
+        assert!(!render(&f, 0).contains("prefix-cut-0"));
+        f.prefix_cut_by_memory = true;
+        let html = render(&f, 0);
+        assert!(html.contains("prefix-cut-0"), "{html}");
+        assert!(html.contains("--threads"), "{html}");
+        let summary = serde_json::json!({"prefix_cut_by_memory": true});
+        assert!(FileView::from_summary(&summary).prefix_cut_by_memory);
+        assert!(!FileView::from_summary(&serde_json::json!({})).prefix_cut_by_memory);
     }
 
     #[test]
