@@ -642,14 +642,17 @@ fn decide(
         }
     };
     let note = match (decision, text) {
-        (Decision::Approve, Some(t)) => format!("{what}: {t}"),
-        _ => what,
+        // One approval by the approver themselves: the release-1 record,
+        // the approver's note as it was written.
+        (Decision::Approve, t) if slots.len() == 1 && for_user.is_none() => t.map(str::to_string),
+        (Decision::Approve, Some(t)) => Some(format!("{what}: {t}")),
+        _ => Some(what),
     };
     Ok(Transition {
         from: Pending,
         to,
         actor: name.clone(),
-        note: Some(note),
+        note,
         attempts: ticket.attempts,
         slot: Some(SlotDecision {
             index,
