@@ -550,6 +550,12 @@ fn decide(
             slot.state
         )));
     }
+    let self_ok = policy.allow_self_approval && *role == Role::Admin;
+    if name == ticket.submitter && !self_ok {
+        return forbidden(format!(
+            "{name} is the ticket's submitter: nobody decides on an approval of their own ticket"
+        ));
+    }
     let direct = slot.eligible.admits(name, *role == Role::Admin);
     let for_user = if direct {
         None
@@ -568,11 +574,9 @@ fn decide(
             }
         }
     };
-    let own = name == ticket.submitter || for_user.as_deref() == Some(ticket.submitter);
-    let self_ok = policy.allow_self_approval && *role == Role::Admin && for_user.is_none();
-    if own && !self_ok {
+    if for_user.as_deref() == Some(ticket.submitter) {
         return forbidden(format!(
-            "{name} cannot decide on an approval of their own ticket (nobody approves their own ticket)"
+            "{name} stands in for the ticket's submitter: nobody decides on an approval of their own ticket"
         ));
     }
     let who = match &for_user {
@@ -638,14 +642,17 @@ fn decide(
         }
     };
     let note = match (decision, text) {
-        (Decision::Approve, Some(t)) => format!("{what}: {t}"),
-        _ => what,
+        // One approval by the approver themselves: the release-1 record,
+        // the approver's note as it was written.
+        (Decision::Approve, t) if slots.len() == 1 && for_user.is_none() => t.map(str::to_string),
+        (Decision::Approve, Some(t)) => Some(format!("{what}: {t}")),
+        _ => Some(what),
     };
     Ok(Transition {
         from: Pending,
         to,
         actor: name.clone(),
-        note: Some(note),
+        note,
         attempts: ticket.attempts,
         slot: Some(SlotDecision {
             index,
