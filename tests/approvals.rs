@@ -416,8 +416,8 @@ fn flows(backend: &str) {
 /// A store made with the release-1 schema, filled, then opened by this
 /// build: the data is kept and the new tables exist.
 fn upgrade(backend: &str) {
-    use jobsvc::store::{AppRow, NewTicket, Ownership, Store, TransitionExtras};
-    use jobsvc::ticket::{transition, Actor, Event, Policy, Role, TicketState, TicketView};
+    use jobsvc::store::{AppRow, Ownership, Store};
+    use jobsvc::ticket::{Role, TicketState};
     let Some(setup) = Setup::new(backend) else {
         return;
     };
@@ -449,43 +449,52 @@ fn upgrade(backend: &str) {
         })
         .await
         .unwrap();
+        // Two tickets as release 1 wrote them (its columns, its audit
+        // rows): this build's filing also records notifications, which a
+        // release-1 store has no table for.
         let mut ids = Vec::new();
         for n in 0..2 {
-            let (t, _) = old
-                .insert_ticket(&NewTicket {
-                    kind: "hotkeys".into(),
-                    submitter: "alice".into(),
-                    params: format!(r#"{{"app":"old","top":{}}}"#, 10 + n),
-                    params_hash: format!("sha256:{n}"),
-                    idempotency_key: None,
-                    plan: Some("{}".into()),
-                })
-                .await
-                .unwrap();
-            ids.push(t.id);
-        }
-        let t = old.get_ticket(ids[1]).await.unwrap().unwrap();
-        let view = TicketView {
-            state: t.state,
-            submitter: &t.submitter,
-            attempts: 0,
-        };
-        let tr = transition(
-            &view,
-            &Event::Reject {
-                reason: "old".into(),
-            },
-            &Actor::user("root", Role::Admin),
-            &Policy::default(),
-        )
-        .unwrap();
-        old.apply(t.id, &tr, &TransitionExtras::default())
+            let (at, top) = (1_700_000_000_000i64 + n, 10 + n);
+            old.execute_raw(&format!(
+                "INSERT INTO tickets (kind, state, submitter, params, params_hash, created_at, updated_at, progress, plan) \
+                 VALUES ('hotkeys', 'pending', 'alice', '{{\"app\":\"old\",\"top\":{top}}}', 'sha256:{n}', {at}, {at}, '{{}}', '{{}}')"
+            ))
             .await
             .unwrap();
+            let t = old
+                .list_tickets(None, None, None, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|t| t.params_hash == format!("sha256:{n}"))
+                .unwrap();
+            old.execute_raw(&format!(
+                "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ({}, {at}, 'alice', NULL, 'pending', 'submitted')",
+                t.id
+            ))
+            .await
+            .unwrap();
+            ids.push(t.id);
+        }
+        old.execute_raw(&format!(
+            "UPDATE tickets SET state = 'rejected', error = 'rejected: old' WHERE id = {}",
+            ids[1]
+        ))
+        .await
+        .unwrap();
+        old.execute_raw(&format!(
+            "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ({}, 1700000000009, 'root', 'pending', 'rejected', 'old')",
+            ids[1]
+        ))
+        .await
+        .unwrap();
         old.close().await;
 
         let new = Store::open(&setup.store).await.unwrap();
-        assert_eq!(new.schema_version().await.unwrap(), 2);
+        assert_eq!(
+            new.schema_version().await.unwrap(),
+            Store::latest_schema_version()
+        );
         assert_eq!(new.list_users().await.unwrap().len(), 2);
         let app = new.get_app("old").await.unwrap().unwrap();
         assert_eq!(
@@ -514,7 +523,10 @@ fn upgrade(backend: &str) {
         new.close().await;
         // Opening again changes nothing.
         let again = Store::open(&setup.store).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 2);
+        assert_eq!(
+            again.schema_version().await.unwrap(),
+            Store::latest_schema_version()
+        );
         assert_eq!(again.list_teams().await.unwrap().len(), 1);
         again.close().await;
         (ids[0], ids[1])

@@ -176,7 +176,11 @@ impl Service {
                 r.call()
             }
             _ => {
-                let mut r = agent.post(&url);
+                let mut r = match method {
+                    "PUT" => agent.put(&url),
+                    "PATCH" => agent.patch(&url),
+                    _ => agent.post(&url),
+                };
                 if let Some(a) = &auth {
                     r = r.header("Authorization", a);
                 }

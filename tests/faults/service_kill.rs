@@ -118,7 +118,8 @@ fn service_kill_during_a_cleanup_at_three_points() {
             .expect("a whole cleanup.json");
     assert_eq!(report["totals"]["deleted"], 3000, "{report}");
     assert_eq!(report["resumes"], 3);
-    assert_only_report(&setup, id, &["cleanup.json"]);
+    // The report, and the backup of what was deleted (finished, whole).
+    assert_only_report(&setup, id, &["cleanup.json", "backup/backup.rdb"]);
 }
 
 /// Every key of db 0 with its DUMP payload and whether it has a TTL.

@@ -3,10 +3,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::AnyPool;
+use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::backend::Backend;
-use super::migrations::{migrate, version};
+use super::migrations::{latest, migrate, version};
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch: the store's clock.
@@ -64,6 +64,23 @@ impl Store {
     /// The schema version the store holds.
     pub async fn schema_version(&self) -> Result<u32> {
         version(&self.pool).await
+    }
+
+    /// Runs one SQL statement as written and returns the rows it changed
+    /// (tests fill a store of an older release with it, as that release
+    /// wrote it; nothing else should).
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(sqlx::query(AssertSqlSafe(sql.to_string()))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// The schema version this build writes (a store it opens is upgraded
+    /// to it).
+    pub fn latest_schema_version() -> u32 {
+        latest()
     }
 
     /// Closes its connections (a store opened again after sees every write).

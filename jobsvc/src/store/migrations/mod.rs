@@ -42,7 +42,7 @@ const STEPS: &[Step] = &[
 ];
 
 /// The version this build writes: the last step's.
-fn latest() -> u32 {
+pub(super) fn latest() -> u32 {
     STEPS.last().map_or(1, |s| s.version)
 }
 
