@@ -127,6 +127,7 @@ async function render() {
         break;
       case "stats":
         await statsPage(main, query, live);
+        break;
       case "notify":
         await notifyPage(main, live);
         break;
