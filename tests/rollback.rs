@@ -22,7 +22,7 @@ type Cmd = Vec<Vec<u8>>;
 const SELF: &str =
     "allow_self_approval = true\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n";
 /// Per key: its `DUMP` payload and absolute expire time (-1: none).
-type Snapshot = BTreeMap<Vec<u8>, (Vec<u8>, i64)>;
+pub(crate) type Snapshot = BTreeMap<Vec<u8>, (Vec<u8>, i64)>;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -32,7 +32,7 @@ fn now_ms() -> i64 {
 }
 
 /// `DUMP` and `PTTL` of every key starting with `prefix` on these nodes.
-fn snapshot(nodes: &[&RedisServer], prefix: &[u8]) -> Snapshot {
+pub(crate) fn snapshot(nodes: &[&RedisServer], prefix: &[u8]) -> Snapshot {
     let mut out = Snapshot::new();
     for n in nodes {
         let mut keys = Vec::new();
@@ -117,7 +117,7 @@ fn same_content(nodes: &[&RedisServer], key: &[u8], dump: &[u8]) -> bool {
 /// hashes and sets whose iteration order `RESTORE` does not keep, the same
 /// content as the `DUMP` taken before) and an expire time within a second;
 /// `after` has no other key.
-fn assert_same(nodes: &[&RedisServer], before: &Snapshot, after: &Snapshot) {
+pub(crate) fn assert_same(nodes: &[&RedisServer], before: &Snapshot, after: &Snapshot) {
     let missing: Vec<_> = before.keys().filter(|k| !after.contains_key(*k)).collect();
     let extra: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
     assert!(
@@ -147,7 +147,7 @@ fn assert_same(nodes: &[&RedisServer], before: &Snapshot, after: &Snapshot) {
 /// Keys of every type under `prefix`: strings (some with TTLs), lists,
 /// sets, sorted sets, small hashes, streams, and `big` collections over
 /// the cleanup's `big_elements` (hashes of several MB among them).
-fn load_keys(n: usize, big: usize, prefix: &str) -> Vec<Cmd> {
+pub(crate) fn load_keys(n: usize, big: usize, prefix: &str) -> Vec<Cmd> {
     let mut cmds: Vec<Cmd> = Vec::with_capacity(n + big);
     for i in 0..n {
         let k = format!("{prefix}{i}");
@@ -208,7 +208,7 @@ fn load_keys(n: usize, big: usize, prefix: &str) -> Vec<Cmd> {
     cmds
 }
 
-fn write(node: &RedisServer, cmds: &[Cmd]) {
+pub(crate) fn write(node: &RedisServer, cmds: &[Cmd]) {
     let mut c = node.client();
     for part in cmds.chunks(5000) {
         for r in c.pipeline_must(part) {

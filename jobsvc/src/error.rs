@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// How the message of an error that is a node's silence begins (a socket
+/// timeout, or a pipeline's replies not all back by its deadline).
+pub const TIMED_OUT: &str = "timed out waiting for the node";
+
 /// An error with its kind and a message meant for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
@@ -68,6 +72,10 @@ impl Error {
     /// Whether a job that failed with this error should be tried again.
     pub fn is_transient(&self) -> bool {
         self.kind == ErrorKind::Transient
+    }
+    /// Whether a node stopped answering (see [`TIMED_OUT`]).
+    pub fn is_timeout(&self) -> bool {
+        self.message.contains(TIMED_OUT)
     }
     /// The same error with `context: ` in front of its message.
     pub fn context(mut self, context: impl fmt::Display) -> Error {
@@ -124,7 +132,7 @@ impl From<redis::RedisError> for Error {
             },
             if e.is_timeout() {
                 // A socket timeout reads "Resource temporarily unavailable".
-                format!("timed out waiting for the node: {e}")
+                format!("{TIMED_OUT}: {e}")
             } else {
                 e.to_string()
             },

@@ -16,11 +16,11 @@ use super::proxy::Proxy;
 use super::watch::{keyset, wait_counter, Cmd};
 use crate::service::{audit_steps, files_under, setup_and_redis, Service, Setup};
 
-const CONFIG: &str = "allow_self_approval = true\nmax_attempts = 8\n";
+pub(super) const CONFIG: &str = "allow_self_approval = true\nmax_attempts = 8\n";
 
 /// Kills the service once `field` reaches each point, restarting it each
 /// time; returns the instance that runs on.
-fn kill_at_points(
+pub(super) fn kill_at_points(
     setup: &Setup,
     mut svc: Service,
     id: i64,
@@ -38,7 +38,7 @@ fn kill_at_points(
 
 /// The audit after `kills` kills: a rescue per kill, one start per
 /// attempt, one success at the end.
-fn assert_audit(svc: &Service, id: i64, admin: &str, kills: usize) {
+pub(super) fn assert_audit(svc: &Service, id: i64, admin: &str, kills: usize) {
     let steps = audit_steps(svc, id, admin);
     let n = |to: &str, actor: &str| {
         steps
@@ -123,7 +123,7 @@ fn service_kill_during_a_cleanup_at_three_points() {
 }
 
 /// Every key of db 0 with its DUMP payload and whether it has a TTL.
-fn dumps(node: &RedisServer) -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
+pub(super) fn dumps(node: &RedisServer) -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
     let keys: Vec<Vec<u8>> = keyset(&[node]).into_iter().collect();
     let mut c = node.client();
     let mut cmds: Vec<Cmd> = Vec::new();

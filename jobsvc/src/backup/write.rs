@@ -14,6 +14,7 @@ use super::{BackupPos, TtlRecord, RDB_FILE, TTL_FILE};
 use crate::error::{Error, Result};
 use crate::redis::keys::hex;
 use crate::redis::reply::{bytes as v_bytes, int as v_int};
+use crate::redis::timed::{self, NODE_IO};
 use crate::store::now_ms;
 
 /// A key read for the backup: its name, `DUMP` payload and absolute
@@ -33,9 +34,8 @@ pub fn dump_keys(conn: &mut redis::Connection, keys: &[Vec<u8>]) -> Result<Vec<D
     for k in keys {
         pipe.cmd("PTTL").arg(&k[..]).cmd("DUMP").arg(&k[..]);
     }
-    let replies: Vec<redis::Value> = pipe
-        .query(conn)
-        .map_err(|e| Error::from(e).context("DUMP for the backup"))?;
+    let replies =
+        timed::query_ok(&pipe, conn, NODE_IO).map_err(|e| e.context("DUMP for the backup"))?;
     let now = now_ms().max(0) as u64;
     let mut out = Vec::with_capacity(keys.len());
     for (k, r) in keys.iter().zip(replies.chunks(2)) {
@@ -62,9 +62,8 @@ pub fn ttls_of(
     for k in keys {
         pipe.cmd("PTTL").arg(&k[..]);
     }
-    let replies: Vec<redis::Value> = pipe
-        .query(conn)
-        .map_err(|e| Error::from(e).context("PTTL for the backup"))?;
+    let replies =
+        timed::query_ok(&pipe, conn, NODE_IO).map_err(|e| e.context("PTTL for the backup"))?;
     let now = now_ms().max(0) as u64;
     Ok(keys
         .iter()

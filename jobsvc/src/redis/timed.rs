@@ -1,44 +1,163 @@
 //! Pipelines whose wait on a node that stops answering is bounded as a
-//! whole: the `redis` client waits its read timeout once per reply of a
-//! pipeline (it keeps reading after a timed-out reply), so while a pipeline
-//! runs the read timeout is shared among its replies.
+//! whole: one deadline for all the replies of a batch. The `redis` client
+//! alone keeps reading after a timed-out reply and waits its read timeout
+//! again for each of the others, so a stalled batch of n commands would
+//! cost n timeouts; here it costs one, and the connection is given up.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use super::errors::server_error;
+use crate::error::{Error, Result, TIMED_OUT};
 
 /// The read timeout of a job's connection to a node (`registry::connect`
-/// with its 5 s connect timeout).
+/// with its 5 s connect timeout): a cleanup's, a migration's source, a
+/// backup's reads.
 pub const NODE_IO: Duration = Duration::from_secs(20);
 
-/// The wait for one reply of a pipeline is never shorter than this.
-const MIN_WAIT: Duration = Duration::from_millis(250);
+/// The read timeout of a migration's (and a restore's) connections to its
+/// target, and of a plan's live count (`registry::connect` with 3 s).
+pub const TARGET_IO: Duration = Duration::from_secs(12);
 
-/// Runs `pipe` on `conn`, waiting at most about `max(budget, replies × 0.25 s)`
-/// for a node that stops answering; the read timeout is `budget` again
-/// afterwards.
-pub fn query<T: redis::FromRedisValue>(
+/// Sends `pipe` on `conn` and reads its replies, all of them within
+/// `budget` of the send: a node that stops answering mid-batch fails it
+/// after one `budget` (a transient error saying `timed out waiting for the
+/// node`). Error replies come back as values (`Value::ServerError`), as
+/// with `ignore_errors()`. The pipeline must not be `atomic()` nor have
+/// `ignore()`d commands: there is one reply per command.
+///
+/// After an error the connection's replies are out of step with its
+/// commands: the caller drops it. After success its read timeout is
+/// `budget` again.
+pub fn query(
     pipe: &redis::Pipeline,
     conn: &mut redis::Connection,
     budget: Duration,
-) -> Result<T> {
-    let n = pipe.len().max(1) as u32;
-    conn.set_read_timeout(Some((budget / n).max(MIN_WAIT)))
+) -> Result<Vec<redis::Value>> {
+    let n = pipe.len();
+    let mut out = Vec::with_capacity(n);
+    if n == 0 {
+        return Ok(out);
+    }
+    let deadline = Instant::now() + budget;
+    // The send is bounded by the connection's write timeout (`budget`).
+    conn.send_packed_command(&pipe.get_packed_pipeline())
         .map_err(Error::from)?;
-    let r = pipe.query(conn);
-    let restored = conn.set_read_timeout(Some(budget));
-    let v = r.map_err(Error::from)?;
-    restored.map_err(Error::from)?;
-    Ok(v)
+    while out.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::transient(format!(
+                "{TIMED_OUT}: {} of {n} replies within {:.1} s",
+                out.len(),
+                budget.as_secs_f64()
+            )));
+        }
+        conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .map_err(Error::from)?;
+        match conn.recv_response() {
+            // RESP3 push data is not a reply (the service speaks RESP2).
+            Ok(redis::Value::Push { .. }) => {}
+            Ok(v) => out.push(v),
+            Err(e) => {
+                let e = Error::from(e);
+                return Err(if e.is_timeout() {
+                    Error::transient(format!(
+                        "{TIMED_OUT}: {} of {n} replies within {:.1} s",
+                        out.len(),
+                        budget.as_secs_f64()
+                    ))
+                } else {
+                    e
+                });
+            }
+        }
+    }
+    conn.set_read_timeout(Some(budget)).map_err(Error::from)?;
+    Ok(out)
+}
+
+/// [`query`], where an error reply fails the batch (as a pipeline without
+/// `ignore_errors()` does): transient for `LOADING`, `BUSY` and the like.
+pub fn query_ok(
+    pipe: &redis::Pipeline,
+    conn: &mut redis::Connection,
+    budget: Duration,
+) -> Result<Vec<redis::Value>> {
+    let replies = query(pipe, conn, budget)?;
+    if let Some(msg) = replies.iter().find_map(|v| match v {
+        redis::Value::ServerError(e) => {
+            Some(format!("{} {}", e.code(), e.details().unwrap_or_default()))
+        }
+        _ => None,
+    }) {
+        return Err(server_error(msg.trim_end(), "a command of the batch"));
+    }
+    Ok(replies)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A node that answers the first two commands and then stalls (holds
+    /// the connection, says nothing) until the test ends.
+    fn stalling_node() -> (u16, std::sync::mpsc::Sender<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            s.write_all(b"+PONG\r\n-LOADING not yet\r\n").unwrap();
+            let _ = rx.recv();
+        });
+        (port, tx)
+    }
 
     #[test]
-    fn the_wait_is_shared_among_the_replies() {
-        assert_eq!(NODE_IO / 5, Duration::from_secs(4));
-        assert_eq!((NODE_IO / 100).max(MIN_WAIT), MIN_WAIT);
+    fn a_stalled_batch_costs_one_budget_not_one_per_reply() {
+        let (port, stop) = stalling_node();
+        let creds = crate::registry::Credentials::default();
+        let mut c =
+            crate::registry::connect(&format!("127.0.0.1:{port}"), &creds, Duration::from_secs(2))
+                .unwrap();
+        let mut pipe = redis::pipe();
+        for _ in 0..40 {
+            pipe.cmd("PING");
+        }
+        let budget = Duration::from_millis(300);
+        let t = Instant::now();
+        let e = query(&pipe, &mut c, budget).unwrap_err();
+        let took = t.elapsed();
+        assert!(e.is_transient() && e.is_timeout(), "{e:?}");
+        assert!(e.message.contains("2 of 40 replies"), "{e:?}");
+        // Reading reply after reply, each with the budget, takes 38 budgets
+        // (11 s); one budget with a generous margin for a busy machine.
+        assert!(took < budget * 10, "{took:?}");
+        drop(stop);
+    }
+
+    #[test]
+    fn error_replies_are_values_or_fail_the_batch() {
+        let (port, stop) = stalling_node();
+        let creds = crate::registry::Credentials::default();
+        let mut c =
+            crate::registry::connect(&format!("127.0.0.1:{port}"), &creds, Duration::from_secs(2))
+                .unwrap();
+        let mut pipe = redis::pipe();
+        pipe.cmd("PING").cmd("PING");
+        let v = query(&pipe, &mut c, Duration::from_secs(2)).unwrap();
+        assert!(matches!(v[1], redis::Value::ServerError(_)), "{v:?}");
+        drop(stop);
+        let (port, stop) = stalling_node();
+        let mut c =
+            crate::registry::connect(&format!("127.0.0.1:{port}"), &creds, Duration::from_secs(2))
+                .unwrap();
+        let e = query_ok(&pipe, &mut c, Duration::from_secs(2)).unwrap_err();
+        assert!(e.is_transient(), "{e:?}");
+        assert!(e.message.contains("`LOADING not yet`"), "{e:?}");
+        drop(stop);
     }
 }

@@ -87,7 +87,7 @@ impl Run<'_> {
         for k in part {
             pipe.cmd("UNLINK").arg(&k[..]);
         }
-        let replies: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)
+        let replies: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)
             .map_err(|e| e.context(format!("UNLINK on {addr}")))?;
         let mut deleted = 0u64;
         let mut recovered = 0u64;
@@ -129,7 +129,7 @@ impl Run<'_> {
             for k in part {
                 pipe.cmd("PTTL").arg(&k[..]);
             }
-            let ttls: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
+            let ttls: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)?;
             todo.clear();
             for (k, t) in part.iter().zip(&ttls) {
                 match v_int(t).unwrap_or(-2) {
@@ -150,7 +150,7 @@ impl Run<'_> {
         }
         let mut expired = 0u64;
         if !todo.is_empty() {
-            let replies: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)
+            let replies: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)
                 .map_err(|e| e.context(format!("EXPIRE on {addr}")))?;
             for (k, r) in todo.iter().zip(&replies) {
                 if v_int(r) == Some(1) {

@@ -9,6 +9,7 @@ use super::params::CleanupParams;
 use crate::error::{Error, Result};
 use crate::redis::nodes::{is_cluster, master_of, select};
 use crate::redis::reply::int as v_int;
+use crate::redis::timed::{self, TARGET_IO};
 use crate::redis::{glob_match, Pattern};
 use crate::registry::{self, Node};
 use crate::state::credentials;
@@ -240,8 +241,7 @@ pub(super) fn live_estimate(
                     for k in &sample {
                         pipe.cmd("MEMORY").arg("USAGE").arg(&k[..]);
                     }
-                    let vals: Vec<redis::Value> =
-                        pipe.ignore_errors().query(&mut conn).map_err(Error::from)?;
+                    let vals = timed::query(&pipe, &mut conn, TARGET_IO)?;
                     for v in &vals {
                         if let Some(b) = v_int(v) {
                             mem_sum += b as u64;

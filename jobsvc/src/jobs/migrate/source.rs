@@ -19,6 +19,7 @@ use crate::job::JobCtx;
 use crate::redis::keys::show;
 use crate::redis::nodes::is_cluster;
 use crate::redis::reply::{int, server_error};
+use crate::redis::timed::{self, NODE_IO};
 use crate::registry::{self, Credentials, Node};
 use crate::state::credentials;
 use crate::store::{now_ms, AppRow};
@@ -149,15 +150,18 @@ impl LiveSource {
         // keys were scanned on.
         let master = self.masters[a.min(self.masters.len() - 1)].clone();
         let mut pipe = redis::pipe();
-        pipe.ignore_errors();
         for k in &keys {
             pipe.cmd("PTTL").arg(&k[..]);
             pipe.cmd("DUMP").arg(&k[..]);
         }
         let before = now_ms();
-        let replies: Vec<RV> = pipe
-            .query(self.conn(&master, db)?)
-            .map_err(|e| Error::from(e).context(format!("DUMP on {master}")))?;
+        // One deadline for the batch's replies; a connection that failed
+        // one is not used again.
+        let replies: Vec<RV> =
+            timed::query(&pipe, self.conn(&master, db)?, NODE_IO).map_err(|e| {
+                self.conn = None;
+                e.context(format!("DUMP on {master}"))
+            })?;
         let mut b = Batch {
             db,
             items: Vec::new(),

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::job::JobCtx;
 use crate::redis::nodes::is_cluster;
 use crate::redis::reply::server_error;
+use crate::redis::timed::{self, TARGET_IO};
 use crate::registry::{self, AppKind, Credentials, Node};
 use crate::state::credentials;
 use crate::store::AppRow;
@@ -205,7 +206,9 @@ impl Target {
     /// Runs, for each key, its command sequence on the node that owns it,
     /// following redirections and retrying through failovers. `build(i,
     /// retry)` gives key i's commands (`retry`: an earlier try may have
-    /// written it). Returns each key's replies.
+    /// written it). Returns each key's replies. A node that stops answering
+    /// fails the call after one [`TARGET_IO`] for the whole batch (a
+    /// timeout is not retried here, unlike a refused or reset connection).
     pub(crate) fn exec(
         &mut self,
         ctx: &JobCtx,
@@ -266,11 +269,21 @@ impl Target {
                     spans.push((i, asking, cmds.len()));
                 }
                 self.written.insert(node.clone());
+                // One deadline for all the replies of the batch.
                 let replies: std::result::Result<Vec<RV>, Error> = self
                     .conn(&node)
-                    .and_then(|c| pipe.query::<Vec<RV>>(c).map_err(Error::from));
+                    .and_then(|c| timed::query(&pipe, c, TARGET_IO));
                 let replies = match replies {
                     Ok(r) => r,
+                    Err(e) if e.is_timeout() => {
+                        // A node that stopped answering (stalled, or cut off
+                        // without a reset): the attempt ends now, the
+                        // scheduler's retry and backoff take over, and the
+                        // next attempt writes the batch again from its
+                        // checkpoint.
+                        self.conns.remove(&node);
+                        return Err(e.context(format!("writing to {node}")));
+                    }
                     Err(e) if e.is_transient() || e.message.contains("connect") => {
                         // The node is gone or failing over: find the new owner.
                         self.conns.remove(&node);
