@@ -227,7 +227,9 @@ fn service_kill_during_a_snapshot_fetch_at_three_points() {
         .as_i64()
         .unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
-    let points = [1, size / 2, size * 9 / 10];
+    // The last point leaves a quarter of the file (about 1.2 s at this
+    // rate): a busy machine's polls still see the counter pass it.
+    let points = [1, size / 2, size * 3 / 4];
     let svc = kill_at_points(&setup, svc, id, &admin, "bytes", &points);
     let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
