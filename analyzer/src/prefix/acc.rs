@@ -214,6 +214,13 @@ impl PrefixAcc {
         self.learned.nodes()
     }
 
+    /// Wide nodes held: positions learned to be `*` (at most
+    /// [`MAX_DEPTH`] per pattern held, as every one has a pattern under
+    /// it; those a coarser cut no longer reaches are dropped).
+    pub fn wide_nodes(&self) -> usize {
+        self.learned.wide_len()
+    }
+
     /// Counts one key whose full pattern ([`PrefixConfig::template`]) is
     /// `pattern`; returns the pattern's number while patterns are held
     /// uncut and the pattern is held as it is (none once coarsened, or
@@ -365,6 +372,7 @@ impl PrefixAcc {
         self.epoch = new_epoch();
         let old = std::mem::take(&mut self.map);
         self.learned.clear_nodes();
+        self.learned.prune(&self.cfg, self.level);
         self.shapes.clear();
         for (p, c) in old {
             coarsen(&self.cfg, &p, self.level, &mut buf);
@@ -413,6 +421,7 @@ impl PrefixAcc {
         self.level = level;
         self.epoch = new_epoch();
         self.learned.clear_nodes();
+        self.learned.prune(&self.cfg, level);
         self.shapes.clear();
         for (p, c) in old {
             coarsen(&self.cfg, &p, level, &mut buf);
@@ -499,7 +508,7 @@ mod tests {
     use super::*;
     use crate::model::ExpiryBucket;
     use crate::prefix::config::Separators;
-    use crate::prefix::learn::WIDE_CHILDREN;
+    use crate::prefix::learn::{WIDE_BESIDE_IDS, WIDE_CHILDREN};
     use rdb_parser::Kind;
 
     fn stat(mem: u64) -> KeyStat {
@@ -638,6 +647,33 @@ mod tests {
         assert!(a.tree().rows.iter().all(|r| !r.learned));
     }
 
+    #[test]
+    fn learned_beside_ids() {
+        // Ids the rules recognise (`*`) and a few they miss (words): more
+        // than WIDE_BESIDE_IDS of those fold, as many stay.
+        let mut r = crate::testutil::Rng(11);
+        let ids: Vec<String> = (0..500).map(|i| format!("s:{}", 1000 + i)).collect();
+        for (words, folded) in [(WIDE_BESIDE_IDS, false), (WIDE_BESIDE_IDS + 1, true)] {
+            let mut ks = ids.clone();
+            let mut seen = std::collections::BTreeSet::new();
+            while seen.len() < words as usize {
+                seen.insert(word(&mut r));
+            }
+            ks.extend(seen.iter().map(|w| format!("s:{w}")));
+            // Without ids, as many words stay literal.
+            let only_words = run(&ks[500..], 1000, 3);
+            assert_eq!(only_words.len(), words as usize);
+            for parts in [1, 3] {
+                let a = run(&ks, 1000, parts);
+                let tree = a.tree();
+                let star = tree.rows.iter().find(|r| r.pattern == b"s:*").unwrap();
+                assert_eq!(star.learned, folded, "{words} words, {parts} parts");
+                assert_eq!(star.stat.keys, if folded { ks.len() as u64 } else { 500 });
+                assert_eq!(a.len(), if folded { 1 } else { 1 + words as usize });
+            }
+        }
+    }
+
     /// Keys of many shapes: word-like and numeric ids, positions with few
     /// and many values, nested families, random bytes.
     fn mixed_keys(seed: u64, n: usize) -> Vec<String> {
@@ -701,16 +737,20 @@ mod tests {
             let bound = held_bound(cap);
             assert!(a.len() <= bound, "{} patterns over {bound}", a.len());
             assert!(a.nodes() <= bound * MAX_DEPTH);
+            assert!(a.wide_nodes() <= a.len() * MAX_DEPTH, "wide nodes");
         }
         while accs.len() > 1 {
             let b = accs.swap_remove(r.below(accs.len()));
             let i = r.below(accs.len());
             accs[i].merge(b);
-            assert!(accs[i].len() <= held_bound(cap));
+            let a = &accs[i];
+            assert!(a.len() <= held_bound(cap));
+            assert!(a.wide_nodes() <= a.len() * MAX_DEPTH, "wide nodes");
         }
         let mut a = accs.pop().unwrap();
         a.finish();
         assert!(a.len() <= cap, "{} patterns over the cap {cap}", a.len());
+        assert!(a.wide_nodes() <= a.len() * MAX_DEPTH, "wide nodes");
         a
     }
 

@@ -203,7 +203,8 @@ fn digits_at(t: &[u8], i: usize, n: usize) -> bool {
 }
 
 /// The length of a time (`12:30`, `12:30:00.5`, `2024-11-05T12:30:00Z`,
-/// `…+01:00`) or an IPv6 address (`2001:db8::1`, `::1`) at the start of
+/// `…+01:00`) or an IPv6 address (`2001:db8::1`, `::1`, a network
+/// `2001:db8::/56`) at the start of
 /// `t`: identifiers that hold `:`, checked before a key is split on it.
 /// The caller checks that a boundary follows.
 pub(super) fn colon_span(t: &[u8]) -> Option<usize> {
@@ -294,5 +295,17 @@ fn ipv6_span(t: &[u8]) -> Option<usize> {
         }
     }
     let ok = colons >= 2 && digit && if double { groups <= 7 } else { groups == 8 };
+    // A network in CIDR form (`2001:db8:85a3:1200::/56`, as rate limiters
+    // key IPv6 clients): the prefix length is part of the address.
+    if ok && t.get(i) == Some(&b'/') {
+        let len = t[i + 1..]
+            .iter()
+            .take(4)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if (1..=3).contains(&len) {
+            i += 1 + len;
+        }
+    }
     ok.then_some(i)
 }

@@ -39,7 +39,8 @@
 //! and stands for the rest.
 //!
 //! Learned wildcards: under one parent pattern, a position
-//! with more than [`WIDE_CHILDREN`] distinct literal values becomes `*`
+//! with more than [`WIDE_CHILDREN`] distinct literal values, or more than
+//! [`WIDE_BESIDE_IDS`] beside ids the rules made `*`, becomes `*`
 //! (`user:alice`, `user:bob`, … → `user:*`) as the accumulator counts keys;
 //! the tree says which patterns hold such a `*` and keeps the two smallest
 //! keys of each node ([`PrefixRow`]).
@@ -79,6 +80,6 @@ pub use config::{
     PrefixConfig, Separators, CUT_BY_MEMORY_NOTE, DEFAULT_CAP, MAX_DEPTH, MAX_SEGMENT_BYTES,
 };
 pub use hasher::{FastHasher, FastState};
-pub use learn::WIDE_CHILDREN;
+pub use learn::{WIDE_BESIDE_IDS, WIDE_CHILDREN};
 pub use stat::{kind_index, KeyStat, PrefixStat};
 pub use tree::{PrefixRow, PrefixTree};

@@ -306,6 +306,11 @@ mod tests {
         assert_eq!(t(b"rate_limit:10.0.0.1"), "rate_limit:*");
         assert_eq!(t(b"rl:2001:db8::ff00:42:8329:hits"), "rl:*:hits");
         assert_eq!(t(b"rl:::1"), "rl:*");
+        // express-rate-limit's IPv6 keys: the /56 network.
+        assert_eq!(t(b"rl:2001:db8:85a3:1200::/56"), "rl:*");
+        assert_eq!(t(b"rl:2a02:1b4f::/56"), "rl:*");
+        assert_eq!(t(b"rl:2001:db8::/56/x"), "rl:*/x");
+        assert_eq!(t(b"rl:2001:db8::/1234"), "rl:*/*");
         assert_eq!(t(b"stat:2024-11-05"), "stat:*");
         assert_eq!(t(b"ts:12:30:00"), "ts:*");
         assert_eq!(t(b"ts:2024-11-05T12:30:00Z:n"), "ts:*:n");
