@@ -19,20 +19,29 @@ const SERIES: &str = "TSDB-TYPE";
 /// RedisJSON's document.
 const JSON: &str = "ReJSON-RL";
 
-/// True when values of module type `id` are modelled from their content.
+/// True when values of module type `id` are modelled from their content:
+/// RedisBloom's types in every encoding, RedisTimeSeries' series saved as
+/// chunks (encoding version 2 and later; before, as samples) and
+/// RedisJSON's documents saved as JSON text (encoding version 3; before,
+/// ReJSON 1.x's own binary tree).
 pub fn module_modelled(id: ModuleId) -> bool {
-    matches!(
-        id.name().as_str(),
-        BLOOM | CUCKOO | TOPK | CMS | SERIES | JSON
-    )
+    match id.name().as_str() {
+        BLOOM | CUCKOO | TOPK | CMS => true,
+        SERIES => id.encoding_version() >= 2,
+        JSON => id.encoding_version() == 3,
+        _ => false,
+    }
 }
 
 /// What the module's `mem_usage` callback reports for the value, or `None`
 /// for module types not modelled (or a value whose saved fields are not in
 /// the shape this model reads).
 pub(super) fn module_mem_usage(e: &Entry<'_>) -> rdb_parser::Result<Option<u64>> {
-    let name = e.value.module_id()?.name();
-    Ok(match name.as_str() {
+    let id = e.value.module_id()?;
+    if !module_modelled(id) {
+        return Ok(None);
+    }
+    Ok(match id.name().as_str() {
         BLOOM => {
             // `BFMemUsage` (rebloom.c): the 32-byte chain, then per filter
             // its 64-byte link and its bit array, saved as one string each.
@@ -87,12 +96,16 @@ fn cms(ops: &[ModuleOperand]) -> Option<u64> {
 /// Bytes of a RedisTimeSeries `CompressedChunk` struct (measured on
 /// RedisTimeSeries 1.12: 80).
 const TS_CHUNK_STRUCT: u64 = 80;
+/// Bytes of an uncompressed `Chunk` struct (base timestamp, the samples'
+/// two arrays, count and size; from the source, not measured).
+const TS_RAW_CHUNK_STRUCT: u64 = 40;
 
 /// `SeriesMemUsage` (RedisTimeSeries `tsdb.c`): a pointer's 8 bytes, each
 /// label's two strings with their terminators and its 16-byte `Label`,
-/// and per chunk `sizeof(CompressedChunk)` + its data buffer. A compressed
-/// chunk is saved as ten integers (the first its buffer size) then the
-/// buffer; the label strings are the series' other strings after its name.
+/// and per chunk its struct + its data buffer. A compressed chunk is saved
+/// as ten integers (the first its buffer size) then the buffer, an
+/// uncompressed one as three (the last its size) then the buffer; the
+/// label strings are the series' other strings after its name.
 /// Compaction rules (not read) add about 100 bytes each.
 fn series(ops: &[ModuleOperand]) -> Option<u64> {
     use ModuleOperand::{Int, Str};
@@ -109,8 +122,20 @@ fn series(ops: &[ModuleOperand]) -> Option<u64> {
             }
         }
     }
+    // Uncompressed chunks: base timestamp, sample count, buffer size, then
+    // the buffer.
+    for i in 3..ops.len() {
+        if let (Int(size), Str(len)) = (ops[i - 1], ops[i]) {
+            let ints = matches!((ops[i - 3], ops[i - 2]), (Int(_), Int(_)));
+            if ints && size == len && !chunk_str[i] {
+                chunks += 1;
+                chunk_str[i] = true;
+                total += TS_RAW_CHUNK_STRUCT + len;
+            }
+        }
+    }
     if chunks == 0 {
-        return None; // uncompressed chunks or an unknown layout
+        return None; // an unknown layout
     }
     // Label strings: every string but the key name and the chunk buffers.
     let labels: u64 = ops
