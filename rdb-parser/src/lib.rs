@@ -91,8 +91,8 @@ pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scal
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{
     format_float, intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap,
-    ArrayHeader, ArrayItem, CompactShape, Element, ModuleId, QuicklistNode, Scratch, StreamId,
-    StreamMeta, StreamVisitor, Value,
+    ArrayHeader, ArrayItem, CompactShape, Element, ModuleId, ModuleOperand, QuicklistNode, Scratch,
+    StreamId, StreamMeta, StreamVisitor, Value,
 };
 
 /// Decompresses LZF data (as found in RDB strings) into `out`.

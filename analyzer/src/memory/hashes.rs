@@ -30,6 +30,24 @@ fn valkey_vset(p: &Profile, ttl_fields: u64) -> u64 {
     }
 }
 
+/// What Redis 8.6 charges for one hash-table field (`entryMemUsage`,
+/// `8.6:src/entry.c`): field and value in one `Entry` when the entry's
+/// requested size (16 bytes of expiry for a field with a TTL, the field's
+/// sds, the value as an 8-bit-header sds) is at most 128 bytes, else the
+/// field with an 8-byte value pointer and the value's own sds; counted at
+/// the requested size, the separate value at its allocation.
+fn redis86_entry(p: &Profile, f: u64, v: u64, ttl: bool) -> u64 {
+    let exp = if ttl { 16 } else { 0 };
+    let fhdr = p.sds_hdr(f);
+    let field = if ttl { fhdr.max(3) } else { fhdr } + f + 1;
+    let value = 3 + v + 1;
+    if exp + field + value <= 128 {
+        exp + field + value
+    } else {
+        exp + 8 + fhdr.max(3) + f + 1 + p.sds(v)
+    }
+}
+
 /// A hash's value (an arm of `measure_value`).
 #[inline]
 pub(super) fn measure_hash(
@@ -74,10 +92,9 @@ pub(super) fn measure_hash(
             dict_grown(at, at, n, 1)
         }
         // A hash with field TTLs is loaded into an unsized table, filled
-        // field by field: 7.4 moves two buckets an add, 8.2+ one.
-        None if vt.has_field_expiry() && era >= Era::Redis74 => {
-            dict_grown(0, 0, n, if era == Era::Redis74 { 2 } else { 1 })
-        }
+        // field by field, one bucket moved an add (measured on 7.4 and
+        // 8.2: a 700-field hash loads still rehashing).
+        None if vt.has_field_expiry() && era >= Era::Redis74 => dict_grown(0, 0, n, 1),
         None => dict_buckets(n),
     };
     let (encoding, bytes) = if vt.has_field_expiry() && era >= Era::Redis74 && era < Era::Valkey80 {
@@ -94,9 +111,14 @@ pub(super) fn measure_hash(
             };
             (ObjEncoding::ListpackEx, robj + lpex_struct + p.compact(lp))
         } else {
+            let entries = if era == Era::Redis86 {
+                w.vk_entries
+            } else {
+                w.mstr + w.sds_b
+            };
             (
                 ObjEncoding::Hashtable,
-                robj + p.dict_struct() + buckets + w.mstr + w.sds_b + 24 * n,
+                robj + p.dict_struct() + buckets + entries + 24 * n,
             )
         }
     } else if era >= Era::Valkey9 && w.any_ttl {
@@ -135,9 +157,15 @@ pub(super) fn measure_hash(
         };
         (ObjEncoding::Hashtable, robj + table + w.vk_entries)
     } else {
+        // 8.6: field and value in one entry; before, two sds.
+        let entries = if era == Era::Redis86 {
+            w.vk_entries
+        } else {
+            w.sds_a + w.sds_b
+        };
         (
             ObjEncoding::Hashtable,
-            robj + p.dict_struct() + buckets + w.sds_a + w.sds_b + 24 * n,
+            robj + p.dict_struct() + buckets + entries + 24 * n,
         )
     };
     Ok(Measure {
@@ -176,7 +204,9 @@ fn walk_hash(
             w.scalar(p, field, false);
             w.scalar(p, value, true);
             w.mstr_field(p, field.len(), expire_at_ms.is_some());
-            if p.era >= Era::Valkey80 {
+            if p.era == Era::Redis86 {
+                w.vk_entries += redis86_entry(p, field.len(), value.len(), expire_at_ms.is_some());
+            } else if p.era >= Era::Valkey80 {
                 let (f, v) = (field.len(), value.len());
                 let ttl = if expire_at_ms.is_some() { 8 } else { 0 };
                 let fsz = p.sds_hdr(f).max(if ttl > 0 { 3 } else { 1 }) + f + 1;
@@ -195,4 +225,27 @@ fn walk_hash(
     })?;
 
     Ok((w, lpex))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::alloc::Allocator;
+    use super::*;
+    use crate::server::EncodingLimits;
+
+    #[test]
+    fn redis86_entries_embed_small_values() {
+        let p = Profile::new(
+            Era::Redis86,
+            Allocator::Jemalloc,
+            false,
+            EncodingLimits::default(),
+        );
+        // "f1" = "abc": sdshdr5 field (1 + 2 + 1) and sdshdr8 value (3 + 3 + 1).
+        assert_eq!(redis86_entry(&p, 2, 3, false), 4 + 7);
+        // A TTL adds 16 bytes and forces an 8-bit field header.
+        assert_eq!(redis86_entry(&p, 2, 3, true), 16 + 6 + 7);
+        // Past 128 bytes the value is its own sds behind a pointer.
+        assert_eq!(redis86_entry(&p, 10, 200, false), 8 + 14 + p.sds(200));
+    }
 }

@@ -219,19 +219,34 @@ impl Profile {
 /// (fitted to measurements: 17 bytes).
 const VK_NODE_BASE: u64 = 17;
 
-/// Adds to `total` the expected allocation of a Valkey 9 skip-list node
-/// for a member of `len` bytes, over the node's random level (1 to 32,
-/// each a quarter as likely as the one before). Out of line: the
-/// per-element walk stays small where it is inlined.
+/// Fixed part of a Redis 8.6 skip-list node before its levels: score and
+/// backward pointer (`8.6:src/t_zset.c`, the member's sds follows the
+/// levels).
+const R86_NODE_BASE: u64 = 16;
+
+/// Adds to `total` the expected allocation of a skip-list node that embeds
+/// its member of `len` bytes (Valkey 9.1, Redis 8.6), over the node's
+/// random level (1 to 32, each a quarter as likely as the one before). Out
+/// of line: the per-element walk stays small where it is inlined.
 #[inline(never)]
-pub(super) fn add_valkey_skiplist_node(p: &Profile, len: u64, total: &mut f64) {
+pub(super) fn add_embedded_skiplist_node(p: &Profile, len: u64, total: &mut f64) {
+    let base = if p.era == Era::Redis86 {
+        R86_NODE_BASE
+    } else {
+        VK_NODE_BASE
+    };
     let tail = p.sds_hdr(len) + len + 1;
     let mut prob = 0.75;
     for level in 1..=32u64 {
         let pl = if level == 32 { prob / 0.75 } else { prob };
-        *total += pl * p.j(VK_NODE_BASE + 16 * level + tail) as f64;
+        *total += pl * p.j(base + 16 * level + tail) as f64;
         prob *= 0.25;
     }
+}
+
+/// Whether skip-list nodes embed their member (Valkey 9.1, Redis 8.6).
+pub(super) fn embeds_members(p: &Profile) -> bool {
+    matches!(p.era, Era::Redis86 | Era::Valkey9)
 }
 
 /// Redis 8.2+ `kvobj`: what `MEMORY USAGE` charges for the object that

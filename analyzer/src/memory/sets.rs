@@ -32,9 +32,14 @@ pub(super) fn measure_set(
     let ht = |w: &Walk| {
         if era >= Era::Valkey9 {
             // Built by SADD: grown from the intset's or listpack's limit.
+            // (A long member made it a table early: grown from small, and
+            // possibly still rehashing at any size.)
             let table = match (p.fresh_load, w.all_int) {
                 (false, true) if n > l.set_max_intset_entries => {
                     valkey_hashtable_after_conversion(l.set_max_intset_entries, n)
+                }
+                (false, false) if w.max_len > l.set_max_listpack_value => {
+                    valkey_hashtable_after_conversion(1, n)
                 }
                 (false, false) if n > l.set_max_listpack_entries => {
                     valkey_hashtable_after_conversion(l.set_max_listpack_entries, n)
@@ -48,8 +53,9 @@ pub(super) fn measure_set(
         // and may still be rehashing. On 7.2+ a set too big to be compact
         // leaves its intset at the 513th integer (a table presized for
         // 513) or its listpack at the 129th member (presized for 129),
-        // then grows member by member; a smaller table (a long member)
-        // is taken as sized for its members.
+        // then grows member by member; one with a member longer than the
+        // listpack limit became a table at that member and grew from
+        // small, whatever its size (and may be rehashing).
         let buckets = if !p.fresh_load && era <= Era::Redis70 {
             let start = if w.all_int {
                 l.set_max_intset_entries.min(n)
@@ -60,8 +66,12 @@ pub(super) fn measure_set(
         } else if !p.fresh_load && w.all_int && n > l.set_max_intset_entries {
             let at = l.set_max_intset_entries + 1;
             dict_grown(at, at, n, 1)
-        } else if !p.fresh_load && !w.all_int && n > l.set_max_listpack_entries {
-            // (A long member made it a table earlier: grown from small.)
+        } else if !p.fresh_load
+            && !w.all_int
+            && (n > l.set_max_listpack_entries || w.max_len > l.set_max_listpack_value)
+        {
+            // (A long member made it a table earlier, at any size: grown
+            // from small.)
             let at = if w.max_len > l.set_max_listpack_value {
                 0
             } else {

@@ -5,7 +5,7 @@
 use rdb_parser::{Element, Kind, Scalar, Scratch, Value, ValueType};
 
 use super::compact::{as_canonical_int, lp_entry_of, zl_entry};
-use super::layouts::{add_valkey_skiplist_node, Era, Profile};
+use super::layouts::{add_embedded_skiplist_node, embeds_members, Era, Profile};
 use super::scores::{format_g17, format_shortest};
 
 /// Running totals over the elements of a collection.
@@ -29,9 +29,11 @@ pub(super) struct Walk {
     pub(super) any_ttl: bool,
     /// Hash fields with their own expire time.
     pub(super) ttl_fields: u64,
-    /// Valkey 8.1+ hash entries (field and value embedded when small).
+    /// Valkey 8.1+ and Redis 8.6 hash entries (field and value in one
+    /// allocation when small).
     pub(super) vk_entries: u64,
-    /// Valkey 9.1 skip-list nodes with the member embedded (expected size).
+    /// Valkey 9.1 and Redis 8.6 skip-list nodes with the member embedded
+    /// (expected size).
     pub(super) vk_nodes: f64,
     /// Whether to add up Valkey 9.1 skip-list nodes (sorted-set members only).
     want_nodes: bool,
@@ -104,8 +106,8 @@ impl Walk {
             self.sds_b += p.sds(len);
         } else {
             self.sds_a += p.sds(len);
-            if self.want_nodes && p.era >= Era::Valkey9 {
-                add_valkey_skiplist_node(p, len, &mut self.vk_nodes);
+            if self.want_nodes && embeds_members(p) {
+                add_embedded_skiplist_node(p, len, &mut self.vk_nodes);
             }
         }
     }

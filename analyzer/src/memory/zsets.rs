@@ -55,15 +55,32 @@ pub(super) fn measure_zset(
             )
         }
         _ => {
-            let nodes = (n as f64 * p.skiplist_node).round() as u64;
+            // 8.6 embeds each member in its node (no separate sds), and
+            // its header node has no member pointer (528 bytes).
+            let (nodes, members, header) = if era == Era::Redis86 {
+                (w.vk_nodes.round() as u64, 0, p.j(16 + 16 * 32))
+            } else {
+                (
+                    (n as f64 * p.skiplist_node).round() as u64,
+                    w.sds_a,
+                    p.skiplist_header,
+                )
+            };
             // Built by ZADD: a listpack until its 129th member, then a
             // table presized for 129 that grows member by member, each
             // add moving two buckets (a lookup, then the add; one on 8.6).
-            let buckets = if p.fresh_load || n <= l.zset_max_listpack_entries {
+            // (A long member made it a skip list early, at any size:
+            // grown from small.)
+            let steps = if era >= Era::Redis86 { 1 } else { 2 };
+            let buckets = if p.fresh_load {
+                dict_buckets(n)
+            } else if w.max_len > l.zset_max_listpack_value {
+                dict_grown(1, 0, n, steps)
+            } else if n <= l.zset_max_listpack_entries {
                 dict_buckets(n)
             } else {
                 let at = l.zset_max_listpack_entries;
-                dict_grown(at + 1, at, n, if era >= Era::Redis86 { 1 } else { 2 })
+                dict_grown(at + 1, at, n, steps)
             };
             // 8.2 charges 16 bytes a member for the dict entry (which is
             // 24), 8.4+ 24 again; 8.4's skip list struct grew to 40 bytes.
@@ -75,8 +92,8 @@ pub(super) fn measure_zset(
                     + zskiplist
                     + p.dict_struct()
                     + 8 * buckets
-                    + p.skiplist_header
-                    + w.sds_a
+                    + header
+                    + members
                     + per_member * n
                     + nodes,
             )

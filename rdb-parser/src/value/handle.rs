@@ -3,7 +3,7 @@
 
 use super::array::{self, ArrayHeader, ArrayItem};
 use super::element::Scratch;
-use super::module::ModuleId;
+use super::module::{ModuleId, ModuleOperand};
 use super::stream::{self, StreamMeta, StreamVisitor};
 use crate::cursor::Cursor;
 use crate::error::{Error, Result};
@@ -114,6 +114,36 @@ impl<'a> Value<'a> {
         }
         cur.len("a module id")?;
         super::module::string_operands(&mut cur)
+    }
+
+    /// For module values: every operand the module wrote, in order (for
+    /// a module whose memory follows from its saved fields).
+    pub fn module_operands(&self) -> Result<Vec<ModuleOperand>> {
+        let mut cur = self.cursor();
+        if self.value_type != ValueType::Module2 {
+            return Err(Error::malformed(
+                "a module value with typed operands (type 7)",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
+        }
+        cur.len("a module id")?;
+        super::module::operands(&mut cur)
+    }
+
+    /// For module values: the bytes of the first string operand, if any
+    /// (e.g. RedisJSON's document, saved as JSON text).
+    pub fn module_first_string(&self) -> Result<Option<Vec<u8>>> {
+        let mut cur = self.cursor();
+        if self.value_type != ValueType::Module2 {
+            return Err(Error::malformed(
+                "a module value with typed operands (type 7)",
+                self.offset,
+                Some(self.value_type.byte().into()),
+            ));
+        }
+        cur.len("a module id")?;
+        super::module::first_string(&mut cur)
     }
 
     /// Walks a stream value: entries, then consumer groups with their pending

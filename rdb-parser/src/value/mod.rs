@@ -24,6 +24,6 @@ pub(crate) mod zipmap;
 pub use array::{format_float, ArrayHeader, ArrayItem};
 pub use element::{CompactShape, Element, QuicklistNode, Scratch};
 pub use handle::Value;
-pub use module::ModuleId;
+pub use module::{ModuleId, ModuleOperand};
 pub(crate) use skip::skip_value;
 pub use stream::{StreamId, StreamMeta, StreamVisitor};

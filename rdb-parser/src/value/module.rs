@@ -79,6 +79,70 @@ pub(crate) fn string_operands(cur: &mut Cursor<'_>) -> Result<(u64, u64)> {
     }
 }
 
+/// One typed operand of a module value, as the module saved it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ModuleOperand {
+    /// `SaveSigned` / `SaveUnsigned` (a signed value reads as its bits).
+    Int(u64),
+    /// `SaveFloat`.
+    Float(f32),
+    /// `SaveDouble`.
+    Double(f64),
+    /// `SaveString` / `SaveStringBuffer`: its length (uncompressed).
+    Str(u64),
+}
+
+/// Every operand of a module value after its id, in order.
+pub(crate) fn operands(cur: &mut Cursor<'_>) -> Result<Vec<ModuleOperand>> {
+    let mut out = Vec::new();
+    loop {
+        let at = cur.offset();
+        match cur.len("a module opcode")? {
+            OP_EOF => return Ok(out),
+            OP_SINT | OP_UINT => out.push(ModuleOperand::Int(cur.len("a module integer")?)),
+            OP_FLOAT => {
+                let b = cur.bytes(4, "a module float")?;
+                out.push(ModuleOperand::Float(f32::from_le_bytes([
+                    b[0], b[1], b[2], b[3],
+                ])));
+            }
+            OP_DOUBLE => {
+                let b = cur.bytes(8, "a module double")?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                out.push(ModuleOperand::Double(f64::from_le_bytes(a)));
+            }
+            OP_STRING => {
+                let s = RdbString::read(cur, "a module string")?;
+                out.push(ModuleOperand::Str(s.len()));
+            }
+            op => return Err(Error::malformed("a module opcode (0..=5)", at, Some(op))),
+        }
+    }
+}
+
+/// The bytes of the first string operand of a module value (after its
+/// id), if it has one: e.g. RedisJSON's document text.
+pub(crate) fn first_string(cur: &mut Cursor<'_>) -> Result<Option<Vec<u8>>> {
+    loop {
+        let at = cur.offset();
+        match cur.len("a module opcode")? {
+            OP_EOF => return Ok(None),
+            OP_SINT | OP_UINT => {
+                cur.len("a module integer")?;
+            }
+            OP_FLOAT => cur.skip(4, "a module float")?,
+            OP_DOUBLE => cur.skip(8, "a module double")?,
+            OP_STRING => {
+                let s = RdbString::read(cur, "a module string")?;
+                let mut buf = Vec::new();
+                return Ok(Some(s.bytes(&mut buf)?.to_vec()));
+            }
+            op => return Err(Error::malformed("a module opcode (0..=5)", at, Some(op))),
+        }
+    }
+}
+
 /// Skips a type-7 module value: its id, then its operands.
 pub(crate) fn skip_value(cur: &mut Cursor<'_>) -> Result<()> {
     cur.len("a module id")?;
@@ -118,6 +182,35 @@ mod tests {
         assert_eq!(c.remaining(), 1);
         let mut c = Cursor::new(&[7], 0);
         assert!(skip_operands(&mut c).is_err());
+    }
+
+    #[test]
+    fn operands_are_listed() {
+        // uint 5, double 1.5, string "ab", eof
+        let mut data = vec![2, 5, 4];
+        data.extend_from_slice(&1.5f64.to_le_bytes());
+        data.extend_from_slice(&[5, 2, b'a', b'b', 0, 0x99]);
+        let mut c = Cursor::new(&data, 0);
+        assert_eq!(
+            operands(&mut c).unwrap(),
+            vec![
+                ModuleOperand::Int(5),
+                ModuleOperand::Double(1.5),
+                ModuleOperand::Str(2)
+            ]
+        );
+        assert_eq!(c.remaining(), 1);
+        assert!(operands(&mut Cursor::new(&[9], 0)).is_err());
+    }
+
+    #[test]
+    fn the_first_string_is_read() {
+        // uint 5, string "ab", string "c", eof
+        let data = [2, 5, 5, 2, b'a', b'b', 5, 1, b'c', 0];
+        let mut c = Cursor::new(&data, 0);
+        assert_eq!(first_string(&mut c).unwrap(), Some(b"ab".to_vec()));
+        let mut c = Cursor::new(&[2, 5, 0], 0);
+        assert_eq!(first_string(&mut c).unwrap(), None);
     }
 
     #[test]
