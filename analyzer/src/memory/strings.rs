@@ -71,8 +71,9 @@ pub(super) fn measure_string(
     e: &Entry<'_>,
     key_len: u64,
 ) -> rdb_parser::Result<Measure> {
-    let mut m = measure_plain_string(p, e, key_len)?;
+    // Read once: the string's header, LZF or not, is parsed per key.
     let s = e.value.as_string()?;
+    let mut m = measure_plain_string(p, e, s, key_len);
     if !p.fresh_load && is_sparse_hll(s) {
         let ttl = e.expire_at_ms.is_some();
         let object = match p.era {
@@ -86,11 +87,9 @@ pub(super) fn measure_string(
 }
 
 /// A string as SET (or the file's load) makes it: no spare room.
-fn measure_plain_string(p: &Profile, e: &Entry<'_>, key_len: u64) -> rdb_parser::Result<Measure> {
-    let v = &e.value;
+fn measure_plain_string(p: &Profile, e: &Entry<'_>, s: RdbString<'_>, key_len: u64) -> Measure {
     let era = p.era;
     let robj = 16;
-    let s = v.as_string()?;
     let len = s.len();
     let is_int = match s {
         RdbString::Int(_) => true,
@@ -98,22 +97,10 @@ fn measure_plain_string(p: &Profile, e: &Entry<'_>, key_len: u64) -> rdb_parser:
         RdbString::Lzf { .. } => false,
     };
     if era == Era::Valkey9 {
-        return Ok(valkey9_string(
-            p,
-            s,
-            is_int,
-            key_len,
-            e.expire_at_ms.is_some(),
-        ));
+        return valkey9_string(p, s, is_int, key_len, e.expire_at_ms.is_some());
     }
     if p.embeds_key() {
-        return Ok(redis8_string(
-            p,
-            len,
-            is_int,
-            key_len,
-            e.expire_at_ms.is_some(),
-        ));
+        return redis8_string(p, len, is_int, key_len, e.expire_at_ms.is_some());
     }
     let (encoding, bytes) = if is_int {
         (ObjEncoding::Int, robj)
@@ -129,10 +116,10 @@ fn measure_plain_string(p: &Profile, e: &Entry<'_>, key_len: u64) -> rdb_parser:
     } else {
         (ObjEncoding::Raw, robj + p.sds(len))
     };
-    Ok(Measure {
+    Measure {
         encoding,
         memory_bytes: bytes,
         elements: len,
         max_element_bytes: len,
-    })
+    }
 }

@@ -224,8 +224,9 @@ impl PrefixAcc {
     /// Counts one key whose full pattern ([`PrefixConfig::template`]) is
     /// `pattern`; returns the pattern's number while patterns are held
     /// uncut and the pattern is held as it is (none once coarsened, or
-    /// when a learned `*` replaced a segment of it).
-    #[inline]
+    /// when a learned `*` replaced a segment of it). Inlined into the
+    /// per-key loop: the call alone cost a tenth of the prefix work.
+    #[inline(always)]
     pub fn add(&mut self, key: &[u8], pattern: &[u8], k: &KeyStat) -> Option<PatternSlot> {
         let finest = self.level == FINEST;
         let p = held_as(&self.cfg, self.level, pattern, &mut self.buf);

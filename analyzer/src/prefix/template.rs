@@ -33,7 +33,14 @@ impl PrefixConfig {
             let n = end - start;
             // Times and IPv6 addresses hold `:`: one identifier, one segment.
             let mut span = false;
+            // A time or an IPv6 address goes on past that `:` with a
+            // digit, a hex digit or `:`: with the shortcuts, other segments
+            // skip the check (the reference makes it).
             if key.get(end) == Some(&b':')
+                && (!FAST
+                    || key
+                        .get(end + 1)
+                        .is_some_and(|&b| b == b':' || b.is_ascii_hexdigit()))
                 && self.is_sep(b':')
                 && (n == 0
                     || (n <= 4 && lacks & F_HEX == 0)
@@ -581,7 +588,19 @@ mod reference_tests {
         let mut want_buf = Vec::new();
         for a in 0..=255u8 {
             for b in 0..=255u8 {
-                for k in [vec![a], vec![a, b], vec![b'x', b':', a, b, b'1', b'2']] {
+                // Times and IPv6 addresses with any byte before and after
+                // their first `:` (the shortcuts skip the check by both).
+                let mut date = b"x:2024-11-05".to_vec();
+                date.extend([a, b'1', b'2', b':', b, b'0', b':', b'3', b'0']);
+                let keys = [
+                    vec![a],
+                    vec![a, b],
+                    vec![b'x', b':', a, b, b'1', b'2'],
+                    vec![b'x', b':', a, b':', b, b'5', b':', b'y'],
+                    vec![b'f', b'e', a, b'0', b':', b':', b, b'1'],
+                    date,
+                ];
+                for k in keys {
                     let want = cfg.template_with::<false>(&k, &mut want_buf);
                     assert_eq!(cfg.template(&k, &mut out), want, "{k:?}");
                 }
