@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::approval_view::ApprovalBody;
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::preview::checked;
 use super::request::{actor, caller, may_decide, parse_body, view, visible_ticket};
 use super::views::{ticket_json, to_json, TicketBody, TicketParams};
@@ -289,11 +289,7 @@ macro_rules! decision_endpoint {
             request_body(content = Option<DecisionNote>, description = "`{\"note\": \"…\"}` (required to return or reject)."),
             responses(
                 (status = 200, description = "The ticket with its approval records.", body = TicketBody),
-                (status = 400, response = super::error::BadRequest),
-                (status = 401, response = super::error::Unauthorized),
-                (status = 403, response = super::error::Forbidden),
-                (status = 404, response = super::error::NotFound),
-                (status = 409, response = super::error::Conflict),
+                BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
             )
         )]
         pub(super) async fn $name(
@@ -340,11 +336,7 @@ decision_endpoint!(
     request_body = DecisionNote,
     responses(
         (status = 200, description = "The returned ticket with its approval records.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn return_ticket(
@@ -380,11 +372,7 @@ pub(super) struct Amendment {
     request_body = Amendment,
     responses(
         (status = 200, description = "The amended ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn amend(
@@ -431,10 +419,7 @@ pub(super) async fn amend(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The ticket, pending again, with its new approval records.", body = TicketBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn resubmit(

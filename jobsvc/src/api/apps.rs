@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable};
 use super::request::{caller, parse_body, require_admin};
 use super::views::{app_json, AppBody};
 use crate::error::{Error, ErrorKind, Result};
@@ -67,10 +67,7 @@ pub(super) struct NewApp {
     request_body = NewApp,
     responses(
         (status = 201, description = "Registered.", body = AppBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_app(
@@ -129,7 +126,7 @@ pub(super) async fn create_app(
     operation_id = "listApps",
     responses(
         (status = 200, description = "Every app.", body = Vec<AppBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn list_apps(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -161,8 +158,7 @@ async fn load_app(state: &Shared, name: &str) -> Result<AppRow> {
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "The app.", body = AppBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_app(
@@ -183,11 +179,7 @@ pub(super) async fn get_app(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "The app with its nodes as found now.", body = AppBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 503, response = super::error::Unavailable),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
     )
 )]
 pub(super) async fn refresh_app(
@@ -214,9 +206,7 @@ pub(super) async fn refresh_app(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_app(

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Unauthorized};
 use super::request::caller;
 use super::views::{ticket_json, to_json, TicketBody, TicketType};
 use crate::error::Error;
@@ -83,8 +83,7 @@ fn time_filter(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i
     responses(
         (status = 200, description = "The page of tickets.", body = Vec<TicketBody>,
          headers(("X-Total-Count" = i64, description = "How many tickets the filters select in all."))),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
+        BadRequest, Unauthorized,
     )
 )]
 pub(super) async fn list_tickets(
@@ -198,7 +197,7 @@ pub(super) struct StateTypeCount {
     operation_id = "ticketSummary",
     responses(
         (status = 200, description = "The counts.", body = Summary),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn summary(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin};
 use super::views::to_json;
 use crate::error::Error;
@@ -86,7 +86,7 @@ pub(super) struct ChannelBody {
     operation_id = "listChannels",
     responses(
         (status = 200, description = "Every channel.", body = Vec<ChannelBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn list_channels(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -121,10 +121,7 @@ pub(super) async fn list_channels(State(state): State<Shared>, headers: HeaderMa
     request_body = ChannelSpec,
     responses(
         (status = 200, description = "Stored.", body = ChannelBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn put_channel(
@@ -173,10 +170,7 @@ pub(super) async fn put_channel(
     params(("name" = String, Path, description = "The channel's name.")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn delete_channel(
@@ -269,9 +263,7 @@ impl DeliveryBody {
     params(DeliveryFilter),
     responses(
         (status = 200, description = "The deliveries.", body = Vec<DeliveryBody>),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list_deliveries(

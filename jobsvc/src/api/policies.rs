@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin};
 use super::views::to_json;
 use crate::approvals::{self, PolicyRule};
@@ -48,7 +48,7 @@ pub(super) struct PoliciesBody {
     operation_id = "getApprovalPolicies",
     responses(
         (status = 200, description = "The rules and where they come from.", body = PoliciesBody),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn get_policies(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -86,9 +86,7 @@ pub(super) struct PoliciesChange {
     request_body = PoliciesChange,
     responses(
         (status = 200, description = "The rules in force now.", body = PoliciesBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn set_policies(
@@ -124,8 +122,7 @@ pub(super) async fn set_policies(
     operation_id = "resetApprovalPolicies",
     responses(
         (status = 200, description = "The rules in force now.", body = PoliciesBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn reset_policies(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -193,10 +190,7 @@ pub(super) struct NewStandIn {
     request_body = NewStandIn,
     responses(
         (status = 200, description = "The stand-in.", body = StandInBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn set_stand_in(
@@ -256,9 +250,7 @@ pub(super) async fn set_stand_in(
     params(("name" = String, Path, description = "The user.")),
     responses(
         (status = 204, description = "Ended."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn end_stand_in(
@@ -287,7 +279,7 @@ pub(super) async fn end_stand_in(
     operation_id = "listStandIns",
     responses(
         (status = 200, description = "The stand-ins, by user.", body = Vec<StandInBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn list_stand_ins(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {

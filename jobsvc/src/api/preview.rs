@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Forbidden, Unauthorized, Unavailable};
 use super::request::{caller, parse_body};
 use super::views::{to_json, TicketParams, TicketType};
 use crate::error::{Error, Result};
@@ -99,10 +99,7 @@ pub(super) struct PlanPreview {
     request_body = PlanRequest,
     responses(
         (status = 200, description = "The canonical parameters, their hash and the plan.", body = PlanPreview),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 503, response = super::error::Unavailable),
+        BadRequest, Unauthorized, Forbidden, Unavailable,
     )
 )]
 pub(super) async fn plan(

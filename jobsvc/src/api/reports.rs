@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, NotFound, Unauthorized};
 use super::request::{caller, visible_ticket};
 use super::views::{to_json, ReportFile};
 use crate::error::Error;
@@ -42,8 +42,7 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The files, by name.", body = Vec<ReportFile>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn report_list(
@@ -82,9 +81,7 @@ pub(super) async fn report_list(
             (Object = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, NotFound,
     )
 )]
 pub(super) async fn report_file(

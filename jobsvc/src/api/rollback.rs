@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, visible_ticket};
 use super::tickets::submit;
 use crate::error::Error;
@@ -61,11 +61,7 @@ pub(super) struct RollbackRequest {
     responses(
         (status = 201, description = "The restore ticket, submitted.", body = super::views::TicketBody),
         (status = 200, description = "The restore ticket this idempotency key already made.", body = super::views::TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn rollback(

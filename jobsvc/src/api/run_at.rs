@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin, visible_ticket};
 use super::views::{ticket_json, TicketBody};
 use crate::error::Error;
@@ -41,11 +41,7 @@ pub(super) struct RunAt {
     request_body = RunAt,
     responses(
         (status = 200, description = "The ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn set_run_at(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin};
 use super::views::to_json;
 use crate::auth::check_name;
@@ -222,10 +222,7 @@ async fn found(state: &Shared, name: &str) -> Result<ScheduleRow> {
     request_body = NewSchedule,
     responses(
         (status = 201, description = "Defined.", body = ScheduleBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_schedule(
@@ -278,7 +275,7 @@ pub(super) async fn create_schedule(
     operation_id = "listSchedules",
     responses(
         (status = 200, description = "Every schedule, by name.", body = Vec<ScheduleBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -301,8 +298,7 @@ pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderM
     params(("name" = String, Path, description = "The schedule's name.")),
     responses(
         (status = 200, description = "The schedule.", body = ScheduleBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_schedule(
@@ -326,10 +322,7 @@ pub(super) async fn get_schedule(
     request_body = ScheduleChange,
     responses(
         (status = 200, description = "The changed schedule.", body = ScheduleBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_schedule(
@@ -379,9 +372,7 @@ pub(super) async fn change_schedule(
     params(("name" = String, Path, description = "The schedule's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_schedule(

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Forbidden, Unauthorized};
 use super::request::{caller, require_admin};
 use super::views::to_json;
 use crate::error::Error;
@@ -82,9 +82,7 @@ fn time(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Er
     params(StatsFilter),
     responses(
         (status = 200, description = "The statistics.", body = StatsBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn stats(

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body};
 use super::views::to_json;
 use crate::error::Error;
@@ -105,9 +105,7 @@ pub(super) struct SubscriptionFilter {
     params(SubscriptionFilter),
     responses(
         (status = 200, description = "The subscriptions.", body = Vec<SubscriptionBody>),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list_subscriptions(
@@ -145,9 +143,7 @@ pub(super) async fn list_subscriptions(
     request_body = NewSubscription,
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn subscribe(
@@ -234,8 +230,7 @@ pub(super) async fn subscribe(
     params(("id" = i64, Path, description = "The subscription's id.")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn unsubscribe(

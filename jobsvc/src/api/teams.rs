@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin};
 use super::views::to_json;
 use crate::auth;
@@ -79,10 +79,7 @@ async fn users_exist(state: &Shared, names: &[String]) -> Result<()> {
     request_body = NewTeam,
     responses(
         (status = 201, description = "Created.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_team(
@@ -112,7 +109,7 @@ pub(super) async fn create_team(
     operation_id = "listTeams",
     responses(
         (status = 200, description = "The teams, by name.", body = Vec<TeamBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
 pub(super) async fn list_teams(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -138,8 +135,7 @@ async fn one(state: &Shared, name: &str) -> Result<Team> {
     params(("name" = String, Path, description = "The team's name.")),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_team(
@@ -170,10 +166,7 @@ pub(super) struct TeamChange {
     request_body = TeamChange,
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_team(
@@ -202,9 +195,7 @@ pub(super) async fn change_team(
     params(("name" = String, Path, description = "The team's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_team(
@@ -232,10 +223,7 @@ pub(super) async fn delete_team(
     ),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn add_member(
@@ -262,9 +250,7 @@ pub(super) async fn add_member(
     ),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn remove_member(
@@ -309,10 +295,7 @@ pub(super) struct OwnerBody {
     request_body = OwnerBody,
     responses(
         (status = 200, description = "Who owns the app now.", body = OwnerBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn set_owner(
@@ -351,8 +334,7 @@ pub(super) async fn set_owner(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "Who owns the app.", body = OwnerBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_owner(

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::approvals::{auto_approve, decide, ticket_with_approvals};
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::preview::checked;
 use super::request::{actor, caller, parse_body, view, visible_ticket};
 use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
@@ -71,10 +71,7 @@ pub(super) struct NewTicketRequest {
     responses(
         (status = 201, description = "Submitted.", body = TicketBody),
         (status = 200, description = "The ticket this idempotency key already made, with the same type and parameters.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn submit(
@@ -166,8 +163,7 @@ pub(super) async fn submit(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The ticket.", body = TicketBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_ticket(
@@ -242,11 +238,7 @@ async fn change(
     request_body(content = Option<super::approvals::DecisionNote>, description = "Optional: `{\"note\": \"ok\", \"run_at\": \"2026-11-23T03:00:00Z\"}`."),
     responses(
         (status = 200, description = "The approved ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn approve(
@@ -269,11 +261,7 @@ pub(super) async fn approve(
     request_body = Note,
     responses(
         (status = 200, description = "The rejected ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn reject(
@@ -296,11 +284,7 @@ pub(super) async fn reject(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The cancelled ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn cancel(
@@ -321,8 +305,7 @@ pub(super) async fn cancel(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "Every state change.", body = Vec<AuditEntry>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn audit(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::request::{caller, parse_body, require_admin, role_name};
 use super::views::{to_json, CreatedUser, UserBody};
 use crate::auth;
@@ -43,10 +43,7 @@ pub(super) struct NewUser {
     request_body = NewUser,
     responses(
         (status = 201, description = "Created; the token is shown this once.", body = CreatedUser),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_user(
@@ -84,8 +81,7 @@ pub(super) async fn create_user(
     operation_id = "listUsers",
     responses(
         (status = 200, description = "Every user.", body = Vec<UserBody>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list_users(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
@@ -121,10 +117,7 @@ pub(super) struct RoleChange {
     request_body = RoleChange,
     responses(
         (status = 200, description = "The user with their new role.", body = UserBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_role(
@@ -158,9 +151,7 @@ pub(super) async fn change_role(
     params(("name" = String, Path, description = "The user's name.")),
     responses(
         (status = 200, description = "The new token, shown this once.", body = CreatedUser),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn replace_token(
