@@ -2,9 +2,7 @@
 //! amend a returned ticket and resubmit it, the ticket with its records,
 //! and which tickets wait for the caller.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -14,7 +12,7 @@ use utoipa::ToSchema;
 use super::approval_view::ApprovalBody;
 use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::preview::checked;
-use super::request::{actor, caller, may_decide, parse_body, view, visible_ticket};
+use super::request::{actor, load_ticket, may_decide, view, visible_ticket, Body, Caller};
 use super::views::{ticket_json, to_json, TicketBody, TicketParams};
 use crate::approvals;
 use crate::error::{Error, Result};
@@ -124,14 +122,12 @@ pub(super) struct DecisionNote {
 /// may decide) of ticket `id`.
 pub(super) async fn decide(
     state: &Shared,
-    headers: &HeaderMap,
+    u: User,
     id: i64,
     approval: Option<i64>,
-    body: &Bytes,
+    n: DecisionNote,
     decision: Decision,
 ) -> ApiResult {
-    let u = caller(state, headers).await?;
-    let n: DecisionNote = parse_body(body)?;
     let run_at = match (decision, n.run_at.as_deref()) {
         (_, None) => None,
         (Decision::Approve, Some(t)) => Some(crate::schedule::parse_run_at(
@@ -239,11 +235,7 @@ pub(super) async fn decide(
         ),
         _ => {}
     }
-    let t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let t = load_ticket(state, id).await?;
     Ok(Json(ticket_with_approvals(state, &t).await?).into_response())
 }
 
@@ -266,11 +258,7 @@ async fn legacy_reject(state: &Shared, u: &User, t: &TicketRow, note: Option<Str
         .store
         .apply_with_round(t.id, &tr, &extras, None, None)
         .await?;
-    let t = state
-        .store
-        .get_ticket(t.id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {}", t.id)))?;
+    let t = load_ticket(state, t.id).await?;
     Ok(Json(ticket_with_approvals(state, &t).await?).into_response())
 }
 
@@ -294,11 +282,10 @@ macro_rules! decision_endpoint {
         )]
         pub(super) async fn $name(
             State(state): State<Shared>,
-            headers: HeaderMap,
             UrlPath((id, approval)): UrlPath<(i64, i64)>,
-            body: Bytes,
+            Body(Caller(u), note): Body<Caller, DecisionNote>,
         ) -> ApiResult {
-            decide(&state, &headers, id, Some(approval), &body, $decision).await
+            decide(&state, u, id, Some(approval), note, $decision).await
         }
     };
 }
@@ -341,11 +328,10 @@ decision_endpoint!(
 )]
 pub(super) async fn return_ticket(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), note): Body<Caller, DecisionNote>,
 ) -> ApiResult {
-    decide(&state, &headers, id, None, &body, Decision::Return).await
+    decide(&state, u, id, None, note, Decision::Return).await
 }
 
 /// New parameters for a returned ticket.
@@ -377,12 +363,9 @@ pub(super) struct Amendment {
 )]
 pub(super) async fn amend(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, Amendment>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: Amendment = parse_body(&body)?;
     let t = visible_ticket(&state, &u, id).await?;
     let (params, plan) = checked(&state, &u, &t.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
@@ -399,11 +382,7 @@ pub(super) async fn amend(
         .store
         .amend(id, &canonical, &hash, &plan.to_string(), &tr)
         .await?;
-    let t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let t = load_ticket(&state, id).await?;
     Ok(Json(ticket_with_approvals(&state, &t).await?).into_response())
 }
 
@@ -424,10 +403,9 @@ pub(super) async fn amend(
 )]
 pub(super) async fn resubmit(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     let t = visible_ticket(&state, &u, id).await?;
     let tr = transition(&view(&t), &Event::Resubmit, &actor(&u), &state.policy)?;
     let plan: Value = t
@@ -440,11 +418,7 @@ pub(super) async fn resubmit(
         .store
         .apply_with_round(id, &tr, &TransitionExtras::default(), None, Some(&round))
         .await?;
-    let mut t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let mut t = load_ticket(&state, id).await?;
     if round.slots.is_empty() {
         t = auto_approve(&state, &t).await?;
     } else {

@@ -1,9 +1,8 @@
 //! The apps tickets act on: registering one (its nodes discovered now),
 //! reading, refreshing and deleting them.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable};
-use super::request::{caller, parse_body, require_admin};
+use super::request::{Admin, Body, Caller};
 use super::views::{app_json, AppBody};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::{self, AppKind, Credentials, Window};
@@ -72,12 +71,8 @@ pub(super) struct NewApp {
 )]
 pub(super) async fn create_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, NewApp>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewApp = parse_body(&body)?;
     crate::auth::check_name("app name", &req.name)?;
     let kind = AppKind::parse(&req.kind)?;
     registry::split_addr(&req.addr)?;
@@ -129,8 +124,7 @@ pub(super) async fn create_app(
         Unauthorized,
     )
 )]
-pub(super) async fn list_apps(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_apps(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let apps: Vec<Value> = state
         .store
         .list_apps()
@@ -163,10 +157,9 @@ async fn load_app(state: &Shared, name: &str) -> Result<AppRow> {
 )]
 pub(super) async fn get_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     Ok(Json(app_json(&load_app(&state, &name).await?)).into_response())
 }
 
@@ -184,11 +177,9 @@ pub(super) async fn get_app(
 )]
 pub(super) async fn refresh_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     let app = load_app(&state, &name).await?;
     let topology = crate::service::refresh_topology(&state, &app).await?;
     let mut app = app;
@@ -211,11 +202,9 @@ pub(super) async fn refresh_app(
 )]
 pub(super) async fn delete_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_app(&name).await? {
         return Err(Error::not_found(format!("no app {name:?}")).into());
     }

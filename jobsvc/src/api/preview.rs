@@ -2,9 +2,7 @@
 //! exactly as a submission would, with nothing stored (the console shows it
 //! before the final submit).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -12,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, BadRequest, Forbidden, Unauthorized, Unavailable};
-use super::request::{caller, parse_body};
+use super::request::{Body, Caller};
 use super::views::{to_json, TicketParams, TicketType};
 use crate::error::{Error, Result};
 use crate::params::{Params, ParseCtx};
@@ -104,11 +102,8 @@ pub(super) struct PlanPreview {
 )]
 pub(super) async fn plan(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, PlanRequest>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: PlanRequest = parse_body(&body)?;
     let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let preview = PlanPreview {

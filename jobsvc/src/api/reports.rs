@@ -3,12 +3,12 @@
 use std::path::{Component, Path};
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 
 use super::error::{ApiResult, BadRequest, NotFound, Unauthorized};
-use super::request::{caller, visible_ticket};
+use super::request::{visible_ticket, Caller};
 use super::views::{to_json, ReportFile};
 use crate::error::Error;
 use crate::files::report_dir;
@@ -47,10 +47,9 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
 )]
 pub(super) async fn report_list(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     visible_ticket(&state, &u, id).await?;
     let dir = report_dir(&state.config, id);
     let mut files = Vec::new();
@@ -86,10 +85,9 @@ pub(super) async fn report_list(
 )]
 pub(super) async fn report_file(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((id, name)): UrlPath<(i64, String)>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     visible_ticket(&state, &u, id).await?;
     let rel = Path::new(&name);
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {

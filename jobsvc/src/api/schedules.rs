@@ -2,9 +2,8 @@
 //! (cron, UTC) that file an auto-approved analysis ticket of an app on each
 //! firing; everyone may read them and their runs.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
-use super::request::{caller, parse_body, require_admin};
+use super::request::{Admin, Body, Caller};
 use super::views::to_json;
 use crate::auth::check_name;
 use crate::error::{Error, Result};
@@ -227,12 +226,8 @@ async fn found(state: &Shared, name: &str) -> Result<ScheduleRow> {
 )]
 pub(super) async fn create_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body_bytes: Bytes,
+    Body(Admin(u), req): Body<Admin, NewSchedule>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewSchedule = parse_body(&body_bytes)?;
     check_name("schedule name", &req.name)?;
     Cron::parse(&req.cron)?;
     check_keep(req.keep)?;
@@ -278,8 +273,7 @@ pub(super) async fn create_schedule(
         Unauthorized,
     )
 )]
-pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_schedules(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let rows = state.store.list_schedules().await?;
     Ok(Json(
         rows.iter()
@@ -303,10 +297,9 @@ pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderM
 )]
 pub(super) async fn get_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     let s = found(&state, &name).await?;
     let runs = state.store.schedule_runs(&name, 50).await?;
     Ok(Json(body(&state, &s, Some(runs))).into_response())
@@ -327,13 +320,9 @@ pub(super) async fn get_schedule(
 )]
 pub(super) async fn change_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body_bytes: Bytes,
+    Body(Admin(u), req): Body<Admin, ScheduleChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: ScheduleChange = parse_body(&body_bytes)?;
     let mut s = found(&state, &name).await?;
     let mut restart = false;
     if let Some(c) = &req.cron {
@@ -377,11 +366,9 @@ pub(super) async fn change_schedule(
 )]
 pub(super) async fn delete_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(u): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_schedule(&name).await? {
         return Err(Error::not_found(format!("no schedule {name:?}")).into());
     }

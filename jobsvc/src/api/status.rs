@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 
 use super::error::{ApiResult, Internal, Unauthorized, Unavailable};
-use super::request::caller;
+use super::request::Caller;
 use super::views::{to_json, Health, Me};
 use crate::service::Shared;
 use crate::ticket::TicketState;
@@ -116,7 +116,6 @@ pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
         Unauthorized,
     )
 )]
-pub(super) async fn me(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
+pub(super) async fn me(Caller(u): Caller) -> ApiResult {
     Ok(Json(to_json(&Me::of(&u))).into_response())
 }

@@ -2,17 +2,15 @@
 //! those they are asked to approve, go to which channel), and admins' for
 //! every ticket or for a team.
 
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiResult, BadRequest, Forbidden, NotFound, Unauthorized};
-use super::request::{caller, parse_body};
+use super::request::{Body, Caller, Filter};
 use super::views::to_json;
 use crate::error::Error;
 use crate::notify::channel::{check_address, ChannelKind};
@@ -110,11 +108,9 @@ pub(super) struct SubscriptionFilter {
 )]
 pub(super) async fn list_subscriptions(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    query: Result<Query<SubscriptionFilter>, QueryRejection>,
+    Caller(u): Caller,
+    Filter(f): Filter<SubscriptionFilter>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
     let rows = if f.all.unwrap_or(false) {
         if u.role != Role::Admin {
             return Err(Error::forbidden("only an admin can list everyone's subscriptions").into());
@@ -148,11 +144,8 @@ pub(super) async fn list_subscriptions(
 )]
 pub(super) async fn subscribe(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, NewSubscription>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: NewSubscription = parse_body(&body)?;
     let admin = u.role == Role::Admin;
     let (kind, who) = match (&req.user, &req.team) {
         (Some(_), Some(_)) => return Err(Error::bad_request("give user or team, not both").into()),
@@ -235,10 +228,9 @@ pub(super) async fn subscribe(
 )]
 pub(super) async fn unsubscribe(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     let not_found = || Error::not_found(format!("no subscription {id}"));
     let s = state.store.subscription(id).await?.ok_or_else(not_found)?;
     let own = s.subscriber_kind == "user" && s.subscriber == u.name;

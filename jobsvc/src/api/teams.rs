@@ -2,16 +2,15 @@
 //! create, read, change the lead, delete a team, add and remove members,
 //! and set an app's owning team, tags and extra approvers.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
-use super::request::{caller, parse_body, require_admin};
+use super::request::{Admin, Body, Caller};
 use super::views::to_json;
 use crate::auth;
 use crate::error::{Error, Result};
@@ -84,12 +83,8 @@ async fn users_exist(state: &Shared, names: &[String]) -> Result<()> {
 )]
 pub(super) async fn create_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, NewTeam>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewTeam = parse_body(&body)?;
     auth::check_name("team name", &req.name)?;
     let mut all = req.members.clone();
     all.extend(req.lead.clone());
@@ -112,8 +107,7 @@ pub(super) async fn create_team(
         Unauthorized,
     )
 )]
-pub(super) async fn list_teams(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_teams(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let teams = state.store.list_teams().await?;
     Ok(Json(teams.iter().map(team_json).collect::<Vec<_>>()).into_response())
 }
@@ -140,10 +134,9 @@ async fn one(state: &Shared, name: &str) -> Result<Team> {
 )]
 pub(super) async fn get_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     Ok(Json(team_json(&one(&state, &name).await?)).into_response())
 }
 
@@ -171,13 +164,9 @@ pub(super) struct TeamChange {
 )]
 pub(super) async fn change_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, TeamChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: TeamChange = parse_body(&body)?;
     users_exist(&state, &req.lead.iter().cloned().collect::<Vec<_>>()).await?;
     let t = state
         .store
@@ -200,11 +189,9 @@ pub(super) async fn change_team(
 )]
 pub(super) async fn delete_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_team(&name).await? {
         return Err(Error::not_found(format!("no team {name:?}")).into());
     }
@@ -228,11 +215,9 @@ pub(super) async fn delete_team(
 )]
 pub(super) async fn add_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((name, user)): UrlPath<(String, String)>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     users_exist(&state, std::slice::from_ref(&user)).await?;
     state.store.add_member(&name, &user).await?;
     Ok(Json(team_json(&one(&state, &name).await?)).into_response())
@@ -255,11 +240,9 @@ pub(super) async fn add_member(
 )]
 pub(super) async fn remove_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((name, user)): UrlPath<(String, String)>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.remove_member(&name, &user).await? {
         return Err(Error::not_found(format!("{user:?} is not in team {name:?}")).into());
     }
@@ -300,13 +283,9 @@ pub(super) struct OwnerBody {
 )]
 pub(super) async fn set_owner(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, OwnerBody>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: OwnerBody = parse_body(&body)?;
     if let Some(t) = &req.team {
         if state.store.team(t).await?.is_none() {
             return Err(Error::bad_request(format!("no team {t:?} (see GET /teams)")).into());
@@ -339,10 +318,9 @@ pub(super) async fn set_owner(
 )]
 pub(super) async fn get_owner(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     let o = state
         .store
         .ownership(&name)

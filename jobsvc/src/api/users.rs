@@ -1,9 +1,8 @@
 //! Users and their tokens (admins only): add, list, change a role, replace
 //! (revoke) a token.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -11,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
-use super::request::{caller, parse_body, require_admin, role_name};
+use super::request::{role_name, Admin, Body};
 use super::views::{to_json, CreatedUser, UserBody};
 use crate::auth;
 use crate::service::Shared;
@@ -48,12 +47,8 @@ pub(super) struct NewUser {
 )]
 pub(super) async fn create_user(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, NewUser>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewUser = parse_body(&body)?;
     auth::check_name("user name", &req.name)?;
     let role = parse_role(&req.role)?;
     let token = auth::new_token()?;
@@ -84,9 +79,7 @@ pub(super) async fn create_user(
         Unauthorized, Forbidden,
     )
 )]
-pub(super) async fn list_users(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
+pub(super) async fn list_users(State(state): State<Shared>, Admin(_): Admin) -> ApiResult {
     let users: Vec<Value> = state
         .store
         .list_users()
@@ -122,13 +115,9 @@ pub(super) struct RoleChange {
 )]
 pub(super) async fn change_role(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, RoleChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: RoleChange = parse_body(&body)?;
     let role = parse_role(&req.role)?;
     if name == u.name {
         return Err(crate::error::Error::forbidden(
@@ -156,11 +145,9 @@ pub(super) async fn change_role(
 )]
 pub(super) async fn replace_token(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(u): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     let token = auth::new_token()?;
     let user = state
         .store
