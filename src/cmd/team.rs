@@ -15,7 +15,11 @@ fn team_path(name: &str) -> String {
 }
 
 fn member_path(team: &str, user: &str) -> String {
-    format!("{}/members/{}", team_path(team), client::encode(user, false))
+    format!(
+        "{}/members/{}",
+        team_path(team),
+        client::encode(user, false)
+    )
 }
 
 fn show_team(c: &Client, t: &Value) -> Result<()> {
@@ -56,9 +60,7 @@ pub(crate) fn run(a: TeamArgs) -> Result<()> {
         TeamCommand::Lead { team, user } => {
             c.send_json("PATCH", &team_path(&team), Some(&json!({ "lead": user })))?
         }
-        TeamCommand::Join { team, user } => {
-            c.send_json("PUT", &member_path(&team, &user), None)?
-        }
+        TeamCommand::Join { team, user } => c.send_json("PUT", &member_path(&team, &user), None)?,
         TeamCommand::Leave { team, user } => {
             c.send_json("DELETE", &member_path(&team, &user), None)?
         }

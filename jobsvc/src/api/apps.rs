@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable};
+use super::error::{
+    ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable,
+};
 use super::request::{Admin, Body, Caller};
 use super::views::{app_json, AppBody};
 use crate::error::{Error, ErrorKind, Result};

@@ -1,5 +1,6 @@
 //! Ticket statistics over a period (admin): `GET /stats`.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -93,9 +94,13 @@ pub(super) async fn stats(
     // The team owning each app the tickets name.
     let mut owner: HashMap<String, Option<String>> = HashMap::new();
     for app in facts.iter().flat_map(apps_of) {
-        if !owner.contains_key(&app) {
-            let team = state.store.ownership(&app).await?.and_then(|o| o.team);
-            owner.insert(app, team);
+        if let Entry::Vacant(slot) = owner.entry(app) {
+            let team = state
+                .store
+                .ownership(slot.key())
+                .await?
+                .and_then(|o| o.team);
+            slot.insert(team);
         }
     }
     let teams_of = |t: &TicketFacts| -> Vec<String> {

@@ -54,14 +54,22 @@ impl Store {
 
     /// Changes a user's role; an unknown user is "not found".
     pub async fn set_role(&self, name: &str, role: Role) -> Result<User> {
-        self.update_user(name, "UPDATE users SET role = $1 WHERE name = $2", role_str(role))
-            .await
+        self.update_user(
+            name,
+            "UPDATE users SET role = $1 WHERE name = $2",
+            role_str(role),
+        )
+        .await
     }
 
     /// Replaces a user's token (the old one stops working at once).
     pub async fn set_token(&self, name: &str, token_hash: &str) -> Result<User> {
-        self.update_user(name, "UPDATE users SET token_hash = $1 WHERE name = $2", token_hash)
-            .await
+        self.update_user(
+            name,
+            "UPDATE users SET token_hash = $1 WHERE name = $2",
+            token_hash,
+        )
+        .await
     }
 
     /// Runs `sql` (`$1`: `value`, `$2`: the name) on user `name` and reads
