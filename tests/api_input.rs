@@ -243,6 +243,48 @@ fn service_sqlite_rejects_bad_input_and_changes_nothing() {
             ),
             &[401],
         ),
+        // ---- which refusal comes first: body size, token, role, JSON ----
+        (
+            "no token and bad JSON",
+            raw(
+                "POST",
+                tickets,
+                vec![("Content-Type".into(), "application/json".into())],
+                b"{not json",
+            ),
+            &[401],
+        ),
+        (
+            "a submitter's bad JSON to an admin endpoint",
+            raw(
+                "POST",
+                "/users",
+                {
+                    let mut h = bearer(&alice);
+                    h.push(("Content-Type".into(), "application/json".into()));
+                    h
+                },
+                b"{not json",
+            ),
+            &[403],
+        ),
+        (
+            "a 4 MB body without a token",
+            raw(
+                "POST",
+                "/users",
+                vec![("Content-Type".into(), "application/json".into())],
+                json!({"name": "x".repeat(4 << 20), "role": "submitter"})
+                    .to_string()
+                    .as_bytes(),
+            ),
+            &[413],
+        ),
+        (
+            "a ticket id of letters without a token",
+            raw("GET", "/tickets/abc", vec![], b""),
+            &[400],
+        ),
         // ---- bodies: size, depth, syntax, media type --------------------
         (
             "a 4 MB body",

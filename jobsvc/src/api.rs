@@ -16,7 +16,8 @@
 //! - `notify_channels.rs`: notification channels and the outbox of
 //!   deliveries; `subscriptions.rs`: who is told what, where;
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
-//! - `request.rs`: the caller, their role, the body, a visible ticket;
+//! - `request.rs`: the caller, their role, the body and the query (as
+//!   extractors), a visible ticket;
 //! - `error.rs`: errors as the API answers them.
 
 mod approval_view;

@@ -18,6 +18,19 @@ fn kind_name(k: ChannelKindArg) -> &'static str {
     }
 }
 
+/// The `events` of a channel or a subscription, comma-separated.
+fn events(v: &Value) -> String {
+    v["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|x| x.as_str().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 fn channel_rows(v: &Value) -> Result<Vec<Vec<String>>> {
     Ok(as_list(v, "GET /notify/channels")?
         .iter()
@@ -35,15 +48,7 @@ fn channel_rows(v: &Value) -> Result<Vec<Vec<String>>> {
                 field(c, "kind"),
                 field(c, "source"),
                 target,
-                c["events"]
-                    .as_array()
-                    .map(|e| {
-                        e.iter()
-                            .map(|x| x.as_str().unwrap_or("").to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_default(),
+                events(c),
                 field(h, "state"),
                 field(h, "sent"),
                 field(h, "failures_in_row"),
@@ -129,15 +134,7 @@ pub(crate) fn run(a: NotifyArgs) -> Result<()> {
                         vec![
                             field(s, "id"),
                             format!("{} {}", field(s, "subscriber_kind"), field(s, "subscriber")),
-                            s["events"]
-                                .as_array()
-                                .map(|e| {
-                                    e.iter()
-                                        .map(|x| x.as_str().unwrap_or("").to_string())
-                                        .collect::<Vec<_>>()
-                                        .join(",")
-                                })
-                                .unwrap_or_default(),
+                            events(s),
                             field(s, "channel"),
                             field(s, "address"),
                             if s["all_tickets"] == json!(true) {

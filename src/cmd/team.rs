@@ -14,6 +14,14 @@ fn team_path(name: &str) -> String {
     format!("/teams/{}", client::encode(name, false))
 }
 
+fn member_path(team: &str, user: &str) -> String {
+    format!(
+        "{}/members/{}",
+        team_path(team),
+        client::encode(user, false)
+    )
+}
+
 fn show_team(c: &Client, t: &Value) -> Result<()> {
     if !c.print_json(t)? {
         let members = t["members"]
@@ -52,24 +60,10 @@ pub(crate) fn run(a: TeamArgs) -> Result<()> {
         TeamCommand::Lead { team, user } => {
             c.send_json("PATCH", &team_path(&team), Some(&json!({ "lead": user })))?
         }
-        TeamCommand::Join { team, user } => c.send_json(
-            "PUT",
-            &format!(
-                "{}/members/{}",
-                team_path(&team),
-                client::encode(&user, false)
-            ),
-            None,
-        )?,
-        TeamCommand::Leave { team, user } => c.send_json(
-            "DELETE",
-            &format!(
-                "{}/members/{}",
-                team_path(&team),
-                client::encode(&user, false)
-            ),
-            None,
-        )?,
+        TeamCommand::Join { team, user } => c.send_json("PUT", &member_path(&team, &user), None)?,
+        TeamCommand::Leave { team, user } => {
+            c.send_json("DELETE", &member_path(&team, &user), None)?
+        }
         TeamCommand::Remove(n) => {
             c.send_json("DELETE", &team_path(&n.name), None)?;
             if !c.print_json(&Value::Null)? {

@@ -2,9 +2,7 @@
 //! amend a returned ticket and resubmit it, the ticket with its records,
 //! and which tickets wait for the caller.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -12,9 +10,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::approval_view::ApprovalBody;
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::preview::checked;
-use super::request::{actor, caller, may_decide, parse_body, view, visible_ticket};
+use super::request::{actor, load_ticket, may_decide, view, visible_ticket, Body, Caller};
 use super::views::{ticket_json, to_json, TicketBody, TicketParams};
 use crate::approvals;
 use crate::error::{Error, Result};
@@ -124,14 +122,12 @@ pub(super) struct DecisionNote {
 /// may decide) of ticket `id`.
 pub(super) async fn decide(
     state: &Shared,
-    headers: &HeaderMap,
+    u: User,
     id: i64,
     approval: Option<i64>,
-    body: &Bytes,
+    n: DecisionNote,
     decision: Decision,
 ) -> ApiResult {
-    let u = caller(state, headers).await?;
-    let n: DecisionNote = parse_body(body)?;
     let run_at = match (decision, n.run_at.as_deref()) {
         (_, None) => None,
         (Decision::Approve, Some(t)) => Some(crate::schedule::parse_run_at(
@@ -239,11 +235,7 @@ pub(super) async fn decide(
         ),
         _ => {}
     }
-    let t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let t = load_ticket(state, id).await?;
     Ok(Json(ticket_with_approvals(state, &t).await?).into_response())
 }
 
@@ -266,11 +258,7 @@ async fn legacy_reject(state: &Shared, u: &User, t: &TicketRow, note: Option<Str
         .store
         .apply_with_round(t.id, &tr, &extras, None, None)
         .await?;
-    let t = state
-        .store
-        .get_ticket(t.id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {}", t.id)))?;
+    let t = load_ticket(state, t.id).await?;
     Ok(Json(ticket_with_approvals(state, &t).await?).into_response())
 }
 
@@ -289,20 +277,15 @@ macro_rules! decision_endpoint {
             request_body(content = Option<DecisionNote>, description = "`{\"note\": \"…\"}` (required to return or reject)."),
             responses(
                 (status = 200, description = "The ticket with its approval records.", body = TicketBody),
-                (status = 400, response = super::error::BadRequest),
-                (status = 401, response = super::error::Unauthorized),
-                (status = 403, response = super::error::Forbidden),
-                (status = 404, response = super::error::NotFound),
-                (status = 409, response = super::error::Conflict),
+                BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
             )
         )]
         pub(super) async fn $name(
             State(state): State<Shared>,
-            headers: HeaderMap,
             UrlPath((id, approval)): UrlPath<(i64, i64)>,
-            body: Bytes,
+            Body(Caller(u), note): Body<Caller, DecisionNote>,
         ) -> ApiResult {
-            decide(&state, &headers, id, Some(approval), &body, $decision).await
+            decide(&state, u, id, Some(approval), note, $decision).await
         }
     };
 }
@@ -340,20 +323,15 @@ decision_endpoint!(
     request_body = DecisionNote,
     responses(
         (status = 200, description = "The returned ticket with its approval records.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn return_ticket(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), note): Body<Caller, DecisionNote>,
 ) -> ApiResult {
-    decide(&state, &headers, id, None, &body, Decision::Return).await
+    decide(&state, u, id, None, note, Decision::Return).await
 }
 
 /// New parameters for a returned ticket.
@@ -380,21 +358,14 @@ pub(super) struct Amendment {
     request_body = Amendment,
     responses(
         (status = 200, description = "The amended ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn amend(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, Amendment>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: Amendment = parse_body(&body)?;
     let t = visible_ticket(&state, &u, id).await?;
     let (params, plan) = checked(&state, &u, &t.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
@@ -411,11 +382,7 @@ pub(super) async fn amend(
         .store
         .amend(id, &canonical, &hash, &plan.to_string(), &tr)
         .await?;
-    let t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let t = load_ticket(&state, id).await?;
     Ok(Json(ticket_with_approvals(&state, &t).await?).into_response())
 }
 
@@ -431,18 +398,14 @@ pub(super) async fn amend(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The ticket, pending again, with its new approval records.", body = TicketBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn resubmit(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     let t = visible_ticket(&state, &u, id).await?;
     let tr = transition(&view(&t), &Event::Resubmit, &actor(&u), &state.policy)?;
     let plan: Value = t
@@ -455,11 +418,7 @@ pub(super) async fn resubmit(
         .store
         .apply_with_round(id, &tr, &TransitionExtras::default(), None, Some(&round))
         .await?;
-    let mut t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let mut t = load_ticket(&state, id).await?;
     if round.slots.is_empty() {
         t = auto_approve(&state, &t).await?;
     } else {

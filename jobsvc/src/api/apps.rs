@@ -1,17 +1,18 @@
 //! The apps tickets act on: registering one (its nodes discovered now),
 //! reading, refreshing and deleting them.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin};
+use super::error::{
+    ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable,
+};
+use super::request::{Admin, Body, Caller};
 use super::views::{app_json, AppBody};
 use crate::error::{Error, ErrorKind, Result};
 use crate::registry::{self, AppKind, Credentials, Window};
@@ -67,20 +68,13 @@ pub(super) struct NewApp {
     request_body = NewApp,
     responses(
         (status = 201, description = "Registered.", body = AppBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, NewApp>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewApp = parse_body(&body)?;
     crate::auth::check_name("app name", &req.name)?;
     let kind = AppKind::parse(&req.kind)?;
     registry::split_addr(&req.addr)?;
@@ -129,11 +123,10 @@ pub(super) async fn create_app(
     operation_id = "listApps",
     responses(
         (status = 200, description = "Every app.", body = Vec<AppBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn list_apps(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_apps(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let apps: Vec<Value> = state
         .store
         .list_apps()
@@ -161,16 +154,14 @@ async fn load_app(state: &Shared, name: &str) -> Result<AppRow> {
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "The app.", body = AppBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     Ok(Json(app_json(&load_app(&state, &name).await?)).into_response())
 }
 
@@ -183,20 +174,14 @@ pub(super) async fn get_app(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "The app with its nodes as found now.", body = AppBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 503, response = super::error::Unavailable),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
     )
 )]
 pub(super) async fn refresh_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     let app = load_app(&state, &name).await?;
     let topology = crate::service::refresh_topology(&state, &app).await?;
     let mut app = app;
@@ -214,18 +199,14 @@ pub(super) async fn refresh_app(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_app(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_app(&name).await? {
         return Err(Error::not_found(format!("no app {name:?}")).into());
     }

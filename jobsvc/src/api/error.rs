@@ -1,11 +1,14 @@
 //! Errors as the API answers them: a status and `{"error": message}`, and
 //! the reusable error responses of the OpenAPI document.
 
+use std::collections::BTreeMap;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{ToResponse, ToSchema};
+use utoipa::openapi::{self, Ref, RefOr};
+use utoipa::{IntoResponses, ToResponse, ToSchema};
 
 use crate::error::{Error, ErrorKind};
 use crate::ticket::TransitionError;
@@ -62,38 +65,59 @@ pub(super) struct ErrorBody {
     pub(super) error: String,
 }
 
-/// Bad request: malformed JSON, an unknown field, a bad value, an unknown app.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct BadRequest(ErrorBody);
+/// Declares a documented error answer: a `ToResponse` component (the
+/// error body, described by its doc line) and, for the `responses(...)` of
+/// a handler's `#[utoipa::path]`, an `IntoResponses` of its one status that
+/// refers to that component.
+macro_rules! error_response {
+    ($(#[$doc:meta])* $name:ident = $status:literal) => {
+        $(#[$doc])*
+        #[derive(ToResponse)]
+        #[allow(dead_code)] // documentation only
+        pub(super) struct $name(ErrorBody);
 
-/// No token, or a token that matches no user.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct Unauthorized(ErrorBody);
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+                let name = <$name as ToResponse>::response().0;
+                let answer = RefOr::Ref(Ref::from_response_name(name));
+                BTreeMap::from([($status.to_string(), answer)])
+            }
+        }
+    };
+}
 
-/// Not allowed for this user.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct Forbidden(ErrorBody);
+error_response! {
+    /// Bad request: malformed JSON, an unknown field, a bad value, an unknown app.
+    BadRequest = "400"
+}
 
-/// No such ticket, app, user, report file or endpoint.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct NotFound(ErrorBody);
+error_response! {
+    /// No token, or a token that matches no user.
+    Unauthorized = "401"
+}
 
-/// Not possible in this state, a name already taken, or an idempotency key
-/// reused with other parameters.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct Conflict(ErrorBody);
+error_response! {
+    /// Not allowed for this user.
+    Forbidden = "403"
+}
 
-/// A node or the store cannot be reached now; trying again later may work.
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct Unavailable(ErrorBody);
+error_response! {
+    /// No such ticket, app, user, report file or endpoint.
+    NotFound = "404"
+}
 
-/// Internal error (the service log has the details).
-#[derive(ToResponse)]
-#[allow(dead_code)] // documentation only
-pub(super) struct Internal(ErrorBody);
+error_response! {
+    /// Not possible in this state, a name already taken, or an idempotency key
+    /// reused with other parameters.
+    Conflict = "409"
+}
+
+error_response! {
+    /// A node or the store cannot be reached now; trying again later may work.
+    Unavailable = "503"
+}
+
+error_response! {
+    /// Internal error (the service log has the details).
+    Internal = "500"
+}

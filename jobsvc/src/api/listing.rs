@@ -3,22 +3,20 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
-use super::request::caller;
+use super::error::{ApiResult, BadRequest, Unauthorized};
+use super::request::{time_param, Caller, Filter};
 use super::views::{ticket_json, to_json, TicketBody, TicketType};
 use crate::error::Error;
 use crate::service::Shared;
 use crate::store::TicketQuery;
 use crate::ticket::{Role, TicketState};
-use crate::time::parse_time;
 
 /// The header of a list's answer that says how many tickets the filters
 /// select in all (the page is `limit` of them from `offset`).
@@ -59,18 +57,6 @@ pub(super) struct TicketFilter {
     needs_me: Option<bool>,
 }
 
-fn time_filter(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Error> {
-    v.as_deref()
-        .map(|t| {
-            parse_time(t, day_end).ok_or_else(|| {
-                Error::bad_request(format!(
-                    "{name}: {t:?} is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)"
-                ))
-            })
-        })
-        .transpose()
-}
-
 /// List tickets, newest first, a page at a time (submitters see their own).
 ///
 /// The `X-Total-Count` header says how many tickets the filters select.
@@ -83,17 +69,14 @@ fn time_filter(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i
     responses(
         (status = 200, description = "The page of tickets.", body = Vec<TicketBody>,
          headers(("X-Total-Count" = i64, description = "How many tickets the filters select in all."))),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
+        BadRequest, Unauthorized,
     )
 )]
 pub(super) async fn list_tickets(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    query: Result<Query<TicketFilter>, QueryRejection>,
+    Caller(u): Caller,
+    Filter(f): Filter<TicketFilter>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
     let st = f
         .state
         .as_deref()
@@ -121,8 +104,8 @@ pub(super) async fn list_tickets(
         state: st,
         kind: f.kind.clone(),
         app: f.app.clone(),
-        since_ms: time_filter("since", &f.since, false)?,
-        until_ms: time_filter("until", &f.until, true)?,
+        since_ms: time_param("since", &f.since, false)?,
+        until_ms: time_param("until", &f.until, true)?,
         limit,
         offset,
     };
@@ -198,11 +181,10 @@ pub(super) struct StateTypeCount {
     operation_id = "ticketSummary",
     responses(
         (status = 200, description = "The counts.", body = Summary),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn summary(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
+pub(super) async fn summary(State(state): State<Shared>, Caller(u): Caller) -> ApiResult {
     let admin = u.role == Role::Admin;
     let counts = state
         .store

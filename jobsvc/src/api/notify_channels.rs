@@ -2,17 +2,15 @@
 //! everyone sees their names, kinds and health) and the outbox of
 //! deliveries with their attempts and errors (admins).
 
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{Admin, Body, Caller, Filter};
 use super::views::to_json;
 use crate::error::Error;
 use crate::notify::channel::ChannelSpec;
@@ -86,11 +84,10 @@ pub(super) struct ChannelBody {
     operation_id = "listChannels",
     responses(
         (status = 200, description = "Every channel.", body = Vec<ChannelBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn list_channels(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
+pub(super) async fn list_channels(State(state): State<Shared>, Caller(u): Caller) -> ApiResult {
     let health = state.store.channel_health().await?;
     let out: Vec<_> = channels::all(&state)
         .await?
@@ -121,21 +118,14 @@ pub(super) async fn list_channels(State(state): State<Shared>, headers: HeaderMa
     request_body = ChannelSpec,
     responses(
         (status = 200, description = "Stored.", body = ChannelBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn put_channel(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(u), mut spec): Body<Admin, ChannelSpec>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let mut spec: ChannelSpec = parse_body(&body)?;
     if !spec.name.is_empty() && spec.name != name {
         return Err(Error::bad_request(format!(
             "the body names channel {:?}, the path {name:?}",
@@ -173,19 +163,14 @@ pub(super) async fn put_channel(
     params(("name" = String, Path, description = "The channel's name.")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn delete_channel(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if let Some((_, Source::Config)) = channels::find(&state, &name).await? {
         return Err(Error::conflict(format!(
             "channel {name:?} is defined in the config file: remove it there"
@@ -269,19 +254,14 @@ impl DeliveryBody {
     params(DeliveryFilter),
     responses(
         (status = 200, description = "The deliveries.", body = Vec<DeliveryBody>),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list_deliveries(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    query: Result<Query<DeliveryFilter>, QueryRejection>,
+    Admin(_): Admin,
+    Filter(f): Filter<DeliveryFilter>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
     if let Some(s) = &f.state {
         if !["pending", "sent", "dead"].contains(&s.as_str()) {
             return Err(

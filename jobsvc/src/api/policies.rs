@@ -10,13 +10,13 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin};
+use super::error::{ApiResult, BadRequest, Forbidden, NotFound, Unauthorized};
+use super::request::{caller, parse_body, Admin, Body, Caller};
 use super::views::to_json;
 use crate::approvals::{self, PolicyRule};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::service::Shared;
-use crate::store::{now_ms, Delegate};
+use crate::store::{now_ms, Delegate, User};
 use crate::ticket::Role;
 use crate::time::{parse_time, rfc3339};
 
@@ -48,18 +48,22 @@ pub(super) struct PoliciesBody {
     operation_id = "getApprovalPolicies",
     responses(
         (status = 200, description = "The rules and where they come from.", body = PoliciesBody),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn get_policies(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn get_policies(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
+    in_force(&state).await
+}
+
+/// The approval policies in force, as answered.
+async fn in_force(state: &Shared) -> ApiResult {
     let stored = state.store.stored_policies().await?;
     let body = PoliciesBody {
         source: if stored.is_some() { "store" } else { "config" },
         updated_by: stored.as_ref().map(|s| s.1.clone()),
         updated_at: stored.as_ref().map(|s| rfc3339(s.2)),
         approval_margin: state.config.approval_margin,
-        rules: approvals::rules(&state).await?,
+        rules: approvals::rules(state).await?,
     };
     Ok(Json(to_json(&body)).into_response())
 }
@@ -86,19 +90,13 @@ pub(super) struct PoliciesChange {
     request_body = PoliciesChange,
     responses(
         (status = 200, description = "The rules in force now.", body = PoliciesBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn set_policies(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, PoliciesChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: PoliciesChange = parse_body(&body)?;
     for r in &req.rules {
         r.check().map_err(Error::bad_request)?;
         if r.kind != "*" && !crate::params::TYPES.contains(&r.kind.as_str()) {
@@ -113,7 +111,7 @@ pub(super) async fn set_policies(
     let text = serde_json::to_string(&req.rules).map_err(|e| Error::internal(e.to_string()))?;
     state.store.set_policies(Some(&text), &u.name).await?;
     crate::service::log(&format!("approval policies replaced by {}", u.name));
-    get_policies(State(state), headers).await
+    in_force(&state).await
 }
 
 /// Go back to the config's approval policies (admin).
@@ -124,19 +122,16 @@ pub(super) async fn set_policies(
     operation_id = "resetApprovalPolicies",
     responses(
         (status = 200, description = "The rules in force now.", body = PoliciesBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        Unauthorized, Forbidden,
     )
 )]
-pub(super) async fn reset_policies(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
+pub(super) async fn reset_policies(State(state): State<Shared>, Admin(u): Admin) -> ApiResult {
     state.store.set_policies(None, &u.name).await?;
     crate::service::log(&format!(
         "approval policies reset to the config's by {}",
         u.name
     ));
-    get_policies(State(state), headers).await
+    in_force(&state).await
 }
 
 /// A stand-in.
@@ -168,6 +163,17 @@ fn stand_in_json(d: &Delegate) -> serde_json::Value {
     })
 }
 
+/// Forbidden unless `u` is user `name` or an admin (`act`: what they would
+/// do to the stand-in).
+fn themselves_or_admin(u: &User, name: &str, act: &str) -> Result<()> {
+    if u.role != Role::Admin && u.name != name {
+        return Err(Error::forbidden(format!(
+            "only the user themselves or an admin can {act} their stand-in"
+        )));
+    }
+    Ok(())
+}
+
 /// A stand-in to name.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -193,10 +199,7 @@ pub(super) struct NewStandIn {
     request_body = NewStandIn,
     responses(
         (status = 200, description = "The stand-in.", body = StandInBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn set_stand_in(
@@ -206,12 +209,7 @@ pub(super) async fn set_stand_in(
     body: Bytes,
 ) -> ApiResult {
     let u = caller(&state, &headers).await?;
-    if u.role != Role::Admin && u.name != name {
-        return Err(Error::forbidden(
-            "only the user themselves or an admin can name their stand-in",
-        )
-        .into());
-    }
+    themselves_or_admin(&u, &name, "name")?;
     let req: NewStandIn = parse_body(&body)?;
     state.store.user(&name).await?;
     state
@@ -256,23 +254,15 @@ pub(super) async fn set_stand_in(
     params(("name" = String, Path, description = "The user.")),
     responses(
         (status = 204, description = "Ended."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn end_stand_in(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    if u.role != Role::Admin && u.name != name {
-        return Err(Error::forbidden(
-            "only the user themselves or an admin can end their stand-in",
-        )
-        .into());
-    }
+    themselves_or_admin(&u, &name, "end")?;
     if !state.store.clear_delegate(&name).await? {
         return Err(Error::not_found(format!("{name:?} has no stand-in")).into());
     }
@@ -287,11 +277,10 @@ pub(super) async fn end_stand_in(
     operation_id = "listStandIns",
     responses(
         (status = 200, description = "The stand-ins, by user.", body = Vec<StandInBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn list_stand_ins(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_stand_ins(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let all = state.store.delegates().await?;
     Ok(Json(all.iter().map(stand_in_json).collect::<Vec<_>>()).into_response())
 }

@@ -2,17 +2,15 @@
 //! exactly as a submission would, with nothing stored (the console shows it
 //! before the final submit).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body};
+use super::error::{ApiResult, BadRequest, Forbidden, Unauthorized, Unavailable};
+use super::request::{Body, Caller};
 use super::views::{to_json, TicketParams, TicketType};
 use crate::error::{Error, Result};
 use crate::params::{Params, ParseCtx};
@@ -99,19 +97,13 @@ pub(super) struct PlanPreview {
     request_body = PlanRequest,
     responses(
         (status = 200, description = "The canonical parameters, their hash and the plan.", body = PlanPreview),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 503, response = super::error::Unavailable),
+        BadRequest, Unauthorized, Forbidden, Unavailable,
     )
 )]
 pub(super) async fn plan(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, PlanRequest>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: PlanRequest = parse_body(&body)?;
     let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let preview = PlanPreview {

@@ -15,7 +15,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, BadRequest, NotFound, Unauthorized};
 use super::request::{caller, parse_body, visible_ticket};
 use super::views::to_json;
 use crate::auth;
@@ -68,9 +68,7 @@ pub(super) struct ViewLink {
     request_body = ViewRequest,
     responses(
         (status = 200, description = "The link.", body = ViewLink),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, NotFound,
     )
 )]
 pub(super) async fn make_link(
@@ -116,7 +114,7 @@ pub(super) async fn make_link(
     params(("key" = String, Path, description = "From `POST /tickets/{id}/report-view`.")),
     responses(
         (status = 200, description = "The page, sandboxed by its Content-Security-Policy.", content((String = "text/html"))),
-        (status = 404, response = super::error::NotFound),
+        NotFound,
     )
 )]
 pub(super) async fn view(UrlPath(key): UrlPath<String>) -> ApiResult {

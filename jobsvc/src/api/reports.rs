@@ -3,12 +3,12 @@
 use std::path::{Component, Path};
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::error::ApiResult;
-use super::request::{caller, visible_ticket};
+use super::error::{ApiResult, BadRequest, NotFound, Unauthorized};
+use super::request::{visible_ticket, Caller};
 use super::views::{to_json, ReportFile};
 use crate::error::Error;
 use crate::files::report_dir;
@@ -42,16 +42,14 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The files, by name.", body = Vec<ReportFile>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn report_list(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     visible_ticket(&state, &u, id).await?;
     let dir = report_dir(&state.config, id);
     let mut files = Vec::new();
@@ -82,17 +80,14 @@ pub(super) async fn report_list(
             (Object = "application/json"),
             (String = "text/plain"),
         )),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, NotFound,
     )
 )]
 pub(super) async fn report_file(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((id, name)): UrlPath<(i64, String)>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     visible_ticket(&state, &u, id).await?;
     let rel = Path::new(&name);
     if rel.components().any(|c| !matches!(c, Component::Normal(_))) {

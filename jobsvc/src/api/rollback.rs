@@ -1,16 +1,15 @@
 //! Rolling a cleanup back: files a `restore` ticket naming the cleanup,
 //! submitted like any other ticket (same checks, same approval flow).
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, visible_ticket};
-use super::tickets::submit;
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{visible_ticket, Body, Caller};
+use super::tickets::{file_ticket, NewTicketRequest};
 use crate::error::Error;
 use crate::jobs::restore::RestoreConflict;
 use crate::service::Shared;
@@ -61,21 +60,15 @@ pub(super) struct RollbackRequest {
     responses(
         (status = 201, description = "The restore ticket, submitted.", body = super::views::TicketBody),
         (status = 200, description = "The restore ticket this idempotency key already made.", body = super::views::TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn rollback(
     State(state): State<Shared>,
     headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, RollbackRequest>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: RollbackRequest = parse_body(&body)?;
     let t = visible_ticket(&state, &u, id).await?;
     if t.kind != "cleanup" {
         return Err(Error::conflict(format!(
@@ -97,9 +90,6 @@ pub(super) async fn rollback(
             params[k] = v;
         }
     }
-    let mut sub = json!({"type": "restore", "params": params});
-    if let Some(k) = req.idempotency_key {
-        sub["idempotency_key"] = json!(k);
-    }
-    submit(State(state), headers, Bytes::from(sub.to_string())).await
+    let restore = NewTicketRequest::new("restore", params, req.idempotency_key);
+    file_ticket(&state, &headers, &u, restore).await
 }

@@ -219,6 +219,42 @@ mod tests {
     }
 
     #[test]
+    fn error_answers_refer_to_the_component_of_their_status() {
+        let doc = serde_json::to_value(doc::ApiDoc::openapi()).unwrap();
+        let components = [
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("403", "Forbidden"),
+            ("404", "NotFound"),
+            ("409", "Conflict"),
+            ("500", "Internal"),
+            ("503", "Unavailable"),
+        ];
+        let mut used = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("a path item") {
+                let Some(answers) = op["responses"].as_object() else {
+                    continue;
+                };
+                for (status, answer) in answers {
+                    if let Some((_, name)) = components.iter().find(|(s, _)| s == status) {
+                        let want = format!("#/components/responses/{name}");
+                        assert_eq!(answer["$ref"], want.as_str(), "{method} {path} {status}");
+                        assert!(doc["components"]["responses"][name].is_object(), "{name}");
+                        used.insert(*name);
+                    }
+                }
+                // An operation that needs a token says what happens without one.
+                if op.get("security").is_none() {
+                    assert!(answers.contains_key("401"), "{method} {path} has no 401");
+                }
+            }
+        }
+        let all: BTreeSet<&str> = components.iter().map(|(_, n)| *n).collect();
+        assert_eq!(used, all, "an error component no operation uses");
+    }
+
+    #[test]
     fn the_document_carries_the_auth_scheme_and_the_error_format() {
         let doc: serde_json::Value = serde_json::from_str(doc::document()).unwrap();
         assert_eq!(doc["openapi"], "3.1.0");

@@ -1,16 +1,14 @@
 //! Moving when a ticket that has not started may run (admin): `POST
 //! /tickets/{id}/run-at`.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin, visible_ticket};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{visible_ticket, Admin, Body};
 use super::views::{ticket_json, TicketBody};
 use crate::error::Error;
 use crate::schedule::parse_run_at;
@@ -41,22 +39,14 @@ pub(super) struct RunAt {
     request_body = RunAt,
     responses(
         (status = 200, description = "The ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn set_run_at(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, RunAt>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: RunAt = parse_body(&body)?;
     let at = parse_run_at(&req.run_at, now_ms(), state.config.run_at_max_days)?;
     let t = visible_ticket(&state, &u, id).await?;
     if !state.store.set_run_at(id, at, &u.name).await? {

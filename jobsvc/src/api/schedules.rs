@@ -2,17 +2,16 @@
 //! (cron, UTC) that file an auto-approved analysis ticket of an app on each
 //! firing; everyone may read them and their runs.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{Admin, Body, Caller};
 use super::views::to_json;
 use crate::auth::check_name;
 use crate::error::{Error, Result};
@@ -222,20 +221,13 @@ async fn found(state: &Shared, name: &str) -> Result<ScheduleRow> {
     request_body = NewSchedule,
     responses(
         (status = 201, description = "Defined.", body = ScheduleBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body_bytes: Bytes,
+    Body(Admin(u), req): Body<Admin, NewSchedule>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewSchedule = parse_body(&body_bytes)?;
     check_name("schedule name", &req.name)?;
     Cron::parse(&req.cron)?;
     check_keep(req.keep)?;
@@ -278,11 +270,10 @@ pub(super) async fn create_schedule(
     operation_id = "listSchedules",
     responses(
         (status = 200, description = "Every schedule, by name.", body = Vec<ScheduleBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_schedules(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let rows = state.store.list_schedules().await?;
     Ok(Json(
         rows.iter()
@@ -301,16 +292,14 @@ pub(super) async fn list_schedules(State(state): State<Shared>, headers: HeaderM
     params(("name" = String, Path, description = "The schedule's name.")),
     responses(
         (status = 200, description = "The schedule.", body = ScheduleBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     let s = found(&state, &name).await?;
     let runs = state.store.schedule_runs(&name, 50).await?;
     Ok(Json(body(&state, &s, Some(runs))).into_response())
@@ -326,21 +315,14 @@ pub(super) async fn get_schedule(
     request_body = ScheduleChange,
     responses(
         (status = 200, description = "The changed schedule.", body = ScheduleBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body_bytes: Bytes,
+    Body(Admin(u), req): Body<Admin, ScheduleChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: ScheduleChange = parse_body(&body_bytes)?;
     let mut s = found(&state, &name).await?;
     let mut restart = false;
     if let Some(c) = &req.cron {
@@ -379,18 +361,14 @@ pub(super) async fn change_schedule(
     params(("name" = String, Path, description = "The schedule's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_schedule(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(u): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_schedule(&name).await? {
         return Err(Error::not_found(format!("no schedule {name:?}")).into());
     }

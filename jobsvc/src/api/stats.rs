@@ -1,24 +1,23 @@
 //! Ticket statistics over a period (admin): `GET /stats`.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
-use super::request::{caller, require_admin};
+use super::error::{ApiResult, BadRequest, Forbidden, Unauthorized};
+use super::request::{time_param, Admin, Filter};
 use super::views::to_json;
 use crate::error::Error;
 use crate::service::Shared;
 use crate::stats::{apps_of, by_group, Stats};
 use crate::store::now_ms;
 use crate::store::TicketFacts;
-use crate::time::{parse_time, rfc3339};
+use crate::time::rfc3339;
 
 /// The period and the tickets to count.
 #[derive(Deserialize, IntoParams)]
@@ -56,18 +55,6 @@ pub(super) struct StatsBody {
     stats: Stats,
 }
 
-fn time(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Error> {
-    v.as_deref()
-        .map(|t| {
-            parse_time(t, day_end).ok_or_else(|| {
-                Error::bad_request(format!(
-                    "{name}: {t:?} is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)"
-                ))
-            })
-        })
-        .transpose()
-}
-
 /// Ticket statistics over a period (admin).
 ///
 /// Tickets by type and state, time to first approval and to the end of the
@@ -82,21 +69,16 @@ fn time(name: &str, v: &Option<String>, day_end: bool) -> Result<Option<i64>, Er
     params(StatsFilter),
     responses(
         (status = 200, description = "The statistics.", body = StatsBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn stats(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    query: Result<Query<StatsFilter>, QueryRejection>,
+    Admin(_): Admin,
+    Filter(f): Filter<StatsFilter>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
-    let to = time("to", &f.to, true)?.unwrap_or_else(|| now_ms() + 1);
-    let from = time("from", &f.from, false)?.unwrap_or(to - 30 * 86_400_000);
+    let to = time_param("to", &f.to, true)?.unwrap_or_else(|| now_ms() + 1);
+    let from = time_param("from", &f.from, false)?.unwrap_or(to - 30 * 86_400_000);
     if from >= to {
         return Err(Error::bad_request("from must be before to").into());
     }
@@ -112,9 +94,13 @@ pub(super) async fn stats(
     // The team owning each app the tickets name.
     let mut owner: HashMap<String, Option<String>> = HashMap::new();
     for app in facts.iter().flat_map(apps_of) {
-        if !owner.contains_key(&app) {
-            let team = state.store.ownership(&app).await?.and_then(|o| o.team);
-            owner.insert(app, team);
+        if let Entry::Vacant(slot) = owner.entry(app) {
+            let team = state
+                .store
+                .ownership(slot.key())
+                .await?
+                .and_then(|o| o.team);
+            slot.insert(team);
         }
     }
     let teams_of = |t: &TicketFacts| -> Vec<String> {

@@ -3,12 +3,12 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::error::ApiResult;
-use super::request::caller;
+use super::error::{ApiResult, Internal, Unauthorized, Unavailable};
+use super::request::Caller;
 use super::views::{to_json, Health, Me};
 use crate::service::Shared;
 use crate::ticket::TicketState;
@@ -21,8 +21,7 @@ use crate::ticket::TicketState;
     security(()),
     responses(
         (status = 200, description = "The service and its store answer.", body = Health),
-        (status = 500, response = super::error::Internal),
-        (status = 503, response = super::error::Unavailable),
+        Internal, Unavailable,
     )
 )]
 pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
@@ -54,7 +53,7 @@ pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
         (status = 200, description = "Prometheus text exposition format.", body = String,
          content_type = "text/plain",
          example = "rdbscope_tickets{state=\"pending\"} 1\nrdbscope_jobs_running 0\nrdbscope_bytes_analyzed_total 5963\nrdbscope_keys_touched_total 300\n"),
-        (status = 500, response = super::error::Internal),
+        Internal,
     )
 )]
 pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
@@ -114,10 +113,9 @@ pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
     tag = "service",
     responses(
         (status = 200, description = "The caller.", body = Me),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn me(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
+pub(super) async fn me(Caller(u): Caller) -> ApiResult {
     Ok(Json(to_json(&Me::of(&u))).into_response())
 }

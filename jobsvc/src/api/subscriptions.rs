@@ -2,17 +2,15 @@
 //! those they are asked to approve, go to which channel), and admins' for
 //! every ticket or for a team.
 
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body};
+use super::error::{ApiResult, BadRequest, Forbidden, NotFound, Unauthorized};
+use super::request::{Body, Caller, Filter};
 use super::views::to_json;
 use crate::error::Error;
 use crate::notify::channel::{check_address, ChannelKind};
@@ -105,18 +103,14 @@ pub(super) struct SubscriptionFilter {
     params(SubscriptionFilter),
     responses(
         (status = 200, description = "The subscriptions.", body = Vec<SubscriptionBody>),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn list_subscriptions(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    query: Result<Query<SubscriptionFilter>, QueryRejection>,
+    Caller(u): Caller,
+    Filter(f): Filter<SubscriptionFilter>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let Query(f) = query.map_err(|e| Error::bad_request(e.body_text()))?;
     let rows = if f.all.unwrap_or(false) {
         if u.role != Role::Admin {
             return Err(Error::forbidden("only an admin can list everyone's subscriptions").into());
@@ -145,18 +139,13 @@ pub(super) async fn list_subscriptions(
     request_body = NewSubscription,
     responses(
         (status = 201, description = "Subscribed.", body = SubscriptionBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        BadRequest, Unauthorized, Forbidden,
     )
 )]
 pub(super) async fn subscribe(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, NewSubscription>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: NewSubscription = parse_body(&body)?;
     let admin = u.role == Role::Admin;
     let (kind, who) = match (&req.user, &req.team) {
         (Some(_), Some(_)) => return Err(Error::bad_request("give user or team, not both").into()),
@@ -234,16 +223,14 @@ pub(super) async fn subscribe(
     params(("id" = i64, Path, description = "The subscription's id.")),
     responses(
         (status = 204, description = "Removed."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn unsubscribe(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     let not_found = || Error::not_found(format!("no subscription {id}"));
     let s = state.store.subscription(id).await?.ok_or_else(not_found)?;
     let own = s.subscriber_kind == "user" && s.subscriber == u.name;

@@ -2,16 +2,15 @@
 //! create, read, change the lead, delete a team, add and remove members,
 //! and set an app's owning team, tags and extra approvers.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{Admin, Body, Caller};
 use super::views::to_json;
 use crate::auth;
 use crate::error::{Error, Result};
@@ -79,20 +78,13 @@ async fn users_exist(state: &Shared, names: &[String]) -> Result<()> {
     request_body = NewTeam,
     responses(
         (status = 201, description = "Created.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, NewTeam>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewTeam = parse_body(&body)?;
     auth::check_name("team name", &req.name)?;
     let mut all = req.members.clone();
     all.extend(req.lead.clone());
@@ -112,11 +104,10 @@ pub(super) async fn create_team(
     operation_id = "listTeams",
     responses(
         (status = 200, description = "The teams, by name.", body = Vec<TeamBody>),
-        (status = 401, response = super::error::Unauthorized),
+        Unauthorized,
     )
 )]
-pub(super) async fn list_teams(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    caller(&state, &headers).await?;
+pub(super) async fn list_teams(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let teams = state.store.list_teams().await?;
     Ok(Json(teams.iter().map(team_json).collect::<Vec<_>>()).into_response())
 }
@@ -138,16 +129,14 @@ async fn one(state: &Shared, name: &str) -> Result<Team> {
     params(("name" = String, Path, description = "The team's name.")),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     Ok(Json(team_json(&one(&state, &name).await?)).into_response())
 }
 
@@ -170,21 +159,14 @@ pub(super) struct TeamChange {
     request_body = TeamChange,
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, TeamChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: TeamChange = parse_body(&body)?;
     users_exist(&state, &req.lead.iter().cloned().collect::<Vec<_>>()).await?;
     let t = state
         .store
@@ -202,18 +184,14 @@ pub(super) async fn change_team(
     params(("name" = String, Path, description = "The team's name.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn delete_team(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.delete_team(&name).await? {
         return Err(Error::not_found(format!("no team {name:?}")).into());
     }
@@ -232,19 +210,14 @@ pub(super) async fn delete_team(
     ),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn add_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((name, user)): UrlPath<(String, String)>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     users_exist(&state, std::slice::from_ref(&user)).await?;
     state.store.add_member(&name, &user).await?;
     Ok(Json(team_json(&one(&state, &name).await?)).into_response())
@@ -262,18 +235,14 @@ pub(super) async fn add_member(
     ),
     responses(
         (status = 200, description = "The team.", body = TeamBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn remove_member(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath((name, user)): UrlPath<(String, String)>,
+    Admin(_): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     if !state.store.remove_member(&name, &user).await? {
         return Err(Error::not_found(format!("{user:?} is not in team {name:?}")).into());
     }
@@ -309,21 +278,14 @@ pub(super) struct OwnerBody {
     request_body = OwnerBody,
     responses(
         (status = 200, description = "Who owns the app now.", body = OwnerBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn set_owner(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(_), req): Body<Admin, OwnerBody>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: OwnerBody = parse_body(&body)?;
     if let Some(t) = &req.team {
         if state.store.team(t).await?.is_none() {
             return Err(Error::bad_request(format!("no team {t:?} (see GET /teams)")).into());
@@ -351,16 +313,14 @@ pub(super) async fn set_owner(
     params(("name" = String, Path, description = "The app's name.")),
     responses(
         (status = 200, description = "Who owns the app.", body = OwnerBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_owner(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Caller(_): Caller,
 ) -> ApiResult {
-    caller(&state, &headers).await?;
     let o = state
         .store
         .ownership(&name)

@@ -2,7 +2,6 @@
 //! their audit trail (listing is in `listing.rs`, the plan preview in
 //! `preview.rs`).
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -11,15 +10,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::approvals::{auto_approve, decide, ticket_with_approvals};
-use super::error::ApiResult;
+use super::approvals::{auto_approve, decide, ticket_with_approvals, DecisionNote};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use super::preview::checked;
-use super::request::{actor, caller, parse_body, view, visible_ticket};
+use super::request::{actor, load_ticket, view, visible_ticket, Body, Caller};
 use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, TicketType};
 use crate::error::{Error, Result};
 use crate::schedule::parse_run_at;
 use crate::service::Shared;
-use crate::store::{now_ms, NewTicket, TransitionExtras};
+use crate::store::{now_ms, NewTicket, TransitionExtras, User};
 use crate::ticket::{transition, Decision, Event};
 
 /// A ticket to submit.
@@ -47,6 +46,18 @@ pub(super) struct NewTicketRequest {
     run_at: Option<String>,
 }
 
+impl NewTicketRequest {
+    /// A ticket of type `kind` with `params`, to run as soon as approved.
+    pub(super) fn new(kind: &str, params: Value, idempotency_key: Option<String>) -> Self {
+        NewTicketRequest {
+            kind: kind.to_string(),
+            params,
+            idempotency_key,
+            run_at: None,
+        }
+    }
+}
+
 /// Submit a ticket.
 ///
 /// The parameters are checked now (unknown fields are refused) and, once
@@ -71,19 +82,24 @@ pub(super) struct NewTicketRequest {
     responses(
         (status = 201, description = "Submitted.", body = TicketBody),
         (status = 200, description = "The ticket this idempotency key already made, with the same type and parameters.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn submit(
     State(state): State<Shared>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(Caller(u), req): Body<Caller, NewTicketRequest>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    let req: NewTicketRequest = parse_body(&body)?;
+    file_ticket(&state, &headers, &u, req).await
+}
+
+/// Files ticket `req` for `u` (`headers`: its `Idempotency-Key`).
+pub(super) async fn file_ticket(
+    state: &Shared,
+    headers: &HeaderMap,
+    u: &User,
+    req: NewTicketRequest,
+) -> ApiResult {
     let key = match (
         req.idempotency_key.clone(),
         headers
@@ -109,7 +125,7 @@ pub(super) async fn submit(
         .as_deref()
         .map(|t| parse_run_at(t, now_ms(), state.config.run_at_max_days))
         .transpose()?;
-    let (params, plan) = checked(&state, &u, &req.kind, &req.params).await?;
+    let (params, plan) = checked(state, u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
     let (ticket, created) = state
         .store
@@ -142,17 +158,17 @@ pub(super) async fn submit(
             .ok_or_else(|| Error::internal("ticket vanished after insert"))?;
     }
     let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
-    let round = crate::approvals::round_for(&state, &req.kind, &apps, &plan).await?;
+    let round = crate::approvals::round_for(state, &req.kind, &apps, &plan).await?;
     let ticket = if round.slots.is_empty() {
-        auto_approve(&state, &ticket).await?
+        auto_approve(state, &ticket).await?
     } else {
         state.store.open_round(ticket.id, &round).await?;
-        crate::approvals::approval_due(&state, ticket.id, &round).await;
+        crate::approvals::approval_due(state, ticket.id, &round).await;
         ticket
     };
     Ok((
         StatusCode::CREATED,
-        Json(ticket_with_approvals(&state, &ticket).await?),
+        Json(ticket_with_approvals(state, &ticket).await?),
     )
         .into_response())
 }
@@ -166,16 +182,14 @@ pub(super) async fn submit(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The ticket.", body = TicketBody),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn get_ticket(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     let t = visible_ticket(&state, &u, id).await?;
     Ok(Json(ticket_with_approvals(&state, &t).await?).into_response())
 }
@@ -197,16 +211,14 @@ pub(super) struct Note {
 
 async fn change(
     state: &Shared,
-    headers: &HeaderMap,
+    u: &User,
     id: i64,
-    body: &Bytes,
+    note: Note,
     make: impl FnOnce(&Note) -> Result<Event>,
 ) -> ApiResult {
-    let u = caller(state, headers).await?;
-    let note: Note = parse_body(body)?;
     let event = make(&note)?;
-    let t = visible_ticket(state, &u, id).await?;
-    let mut tr = transition(&view(&t), &event, &actor(&u), &state.policy)?;
+    let t = visible_ticket(state, u, id).await?;
+    let mut tr = transition(&view(&t), &event, &actor(u), &state.policy)?;
     if let Some(n) = note.note.as_ref().or(note.reason.as_ref()) {
         tr.note = Some(n.clone());
     }
@@ -214,11 +226,7 @@ async fn change(
         .store
         .apply_with_round(id, &tr, &TransitionExtras::default(), None, None)
         .await?;
-    let t = state
-        .store
-        .get_ticket(id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("no ticket {id}")))?;
+    let t = load_ticket(state, id).await?;
     crate::service::log(&format!(
         "ticket {id}: {} -> {} by {}",
         tr.from, tr.to, u.name
@@ -242,20 +250,15 @@ async fn change(
     request_body(content = Option<super::approvals::DecisionNote>, description = "Optional: `{\"note\": \"ok\", \"run_at\": \"2026-11-23T03:00:00Z\"}`."),
     responses(
         (status = 200, description = "The approved ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn approve(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), note): Body<Caller, DecisionNote>,
 ) -> ApiResult {
-    decide(&state, &headers, id, None, &body, Decision::Approve).await
+    decide(&state, u, id, None, note, Decision::Approve).await
 }
 
 /// Reject a pending ticket, with a reason (an admin, or an approver of one
@@ -269,20 +272,15 @@ pub(super) async fn approve(
     request_body = Note,
     responses(
         (status = 200, description = "The rejected ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn reject(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), note): Body<Caller, DecisionNote>,
 ) -> ApiResult {
-    decide(&state, &headers, id, None, &body, Decision::Reject).await
+    decide(&state, u, id, None, note, Decision::Reject).await
 }
 
 /// Cancel a ticket that has not finished (its submitter or an admin).
@@ -296,20 +294,15 @@ pub(super) async fn reject(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "The cancelled ticket.", body = TicketBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
     )
 )]
 pub(super) async fn cancel(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
-    body: Bytes,
+    Body(Caller(u), note): Body<Caller, Note>,
 ) -> ApiResult {
-    change(&state, &headers, id, &body, |_| Ok(Event::Cancel)).await
+    change(&state, &u, id, note, |_| Ok(Event::Cancel)).await
 }
 
 /// The ticket's audit trail, oldest first (its submitter or an admin).
@@ -321,16 +314,14 @@ pub(super) async fn cancel(
     params(("id" = i64, Path, description = "The ticket's id.", minimum = 1)),
     responses(
         (status = 200, description = "Every state change.", body = Vec<AuditEntry>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, NotFound,
     )
 )]
 pub(super) async fn audit(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(id): UrlPath<i64>,
+    Caller(u): Caller,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
     visible_ticket(&state, &u, id).await?;
     let rows: Vec<Value> = state
         .store

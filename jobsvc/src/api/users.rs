@@ -1,17 +1,16 @@
 //! Users and their tokens (admins only): add, list, change a role, replace
 //! (revoke) a token.
 
-use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiResult;
-use super::request::{caller, parse_body, require_admin, role_name};
+use super::error::{ApiResult, BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use super::request::{role_name, Admin, Body};
 use super::views::{to_json, CreatedUser, UserBody};
 use crate::auth;
 use crate::service::Shared;
@@ -43,20 +42,13 @@ pub(super) struct NewUser {
     request_body = NewUser,
     responses(
         (status = 201, description = "Created; the token is shown this once.", body = CreatedUser),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 409, response = super::error::Conflict),
+        BadRequest, Unauthorized, Forbidden, Conflict,
     )
 )]
 pub(super) async fn create_user(
     State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, NewUser>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: NewUser = parse_body(&body)?;
     auth::check_name("user name", &req.name)?;
     let role = parse_role(&req.role)?;
     let token = auth::new_token()?;
@@ -84,13 +76,10 @@ pub(super) async fn create_user(
     operation_id = "listUsers",
     responses(
         (status = 200, description = "Every user.", body = Vec<UserBody>),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
+        Unauthorized, Forbidden,
     )
 )]
-pub(super) async fn list_users(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
+pub(super) async fn list_users(State(state): State<Shared>, Admin(_): Admin) -> ApiResult {
     let users: Vec<Value> = state
         .store
         .list_users()
@@ -121,21 +110,14 @@ pub(super) struct RoleChange {
     request_body = RoleChange,
     responses(
         (status = 200, description = "The user with their new role.", body = UserBody),
-        (status = 400, response = super::error::BadRequest),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn change_role(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
-    body: Bytes,
+    Body(Admin(u), req): Body<Admin, RoleChange>,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
-    let req: RoleChange = parse_body(&body)?;
     let role = parse_role(&req.role)?;
     if name == u.name {
         return Err(crate::error::Error::forbidden(
@@ -158,18 +140,14 @@ pub(super) async fn change_role(
     params(("name" = String, Path, description = "The user's name.")),
     responses(
         (status = 200, description = "The new token, shown this once.", body = CreatedUser),
-        (status = 401, response = super::error::Unauthorized),
-        (status = 403, response = super::error::Forbidden),
-        (status = 404, response = super::error::NotFound),
+        Unauthorized, Forbidden, NotFound,
     )
 )]
 pub(super) async fn replace_token(
     State(state): State<Shared>,
-    headers: HeaderMap,
     UrlPath(name): UrlPath<String>,
+    Admin(u): Admin,
 ) -> ApiResult {
-    let u = caller(&state, &headers).await?;
-    require_admin(&u)?;
     let token = auth::new_token()?;
     let user = state
         .store

@@ -18,6 +18,21 @@ pub trait ClaimPolicy: Send + Sync {
     fn admit(&self, ticket: &TicketRow, running: &[TicketRow]) -> Option<Vec<String>>;
 }
 
+/// The tickets `sql` selects in `tx`, with `$1` bound to `now`.
+async fn tickets_at(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    sql: String,
+    now: i64,
+) -> Result<Vec<TicketRow>> {
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(ticket_from_row)
+        .collect()
+}
+
 impl Store {
     /// Claims one approved ticket for `owner`: the oldest whose backoff is
     /// over and that `policy` admits, moving it to running with a lease.
@@ -45,26 +60,14 @@ impl Store {
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = 'approved' AND not_before <= $1 ORDER BY id LIMIT 32{lock}"
         );
-        let candidates: Vec<TicketRow> = sqlx::query(AssertSqlSafe(sql))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(ticket_from_row)
-            .collect::<Result<_>>()?;
+        let candidates = tickets_at(&mut tx, sql, now).await?;
         if candidates.is_empty() {
             return Ok(None);
         }
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = 'running' AND lease_until > $1"
         );
-        let running: Vec<TicketRow> = sqlx::query(AssertSqlSafe(sql))
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(ticket_from_row)
-            .collect::<Result<_>>()?;
+        let running = tickets_at(&mut tx, sql, now).await?;
         for t in candidates {
             let Some(nodes) = policy.admit(&t, &running) else {
                 continue;

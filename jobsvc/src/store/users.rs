@@ -1,6 +1,7 @@
 //! Users: creating them, finding one by its token's hash, listing them,
 //! changing a role, replacing a token.
 
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::handle::{now_ms, Store};
@@ -40,14 +41,7 @@ impl Store {
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(User {
-                name: r.try_get("name")?,
-                role: parse_role(&r.try_get::<String, _>("role")?)?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(user_from_row).transpose()
     }
 
     /// All users.
@@ -55,34 +49,34 @@ impl Store {
         let rows = sqlx::query("SELECT name, role, created_at FROM users ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(User {
-                    name: r.try_get("name")?,
-                    role: parse_role(&r.try_get::<String, _>("role")?)?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(user_from_row).collect()
     }
 
     /// Changes a user's role; an unknown user is "not found".
     pub async fn set_role(&self, name: &str, role: Role) -> Result<User> {
-        let res = sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
-            .bind(role_str(role))
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        if res.rows_affected() == 0 {
-            return Err(Error::not_found(format!("no user {name:?}")));
-        }
-        self.user(name).await
+        self.update_user(
+            name,
+            "UPDATE users SET role = $1 WHERE name = $2",
+            role_str(role),
+        )
+        .await
     }
 
     /// Replaces a user's token (the old one stops working at once).
     pub async fn set_token(&self, name: &str, token_hash: &str) -> Result<User> {
-        let res = sqlx::query("UPDATE users SET token_hash = $1 WHERE name = $2")
-            .bind(token_hash)
+        self.update_user(
+            name,
+            "UPDATE users SET token_hash = $1 WHERE name = $2",
+            token_hash,
+        )
+        .await
+    }
+
+    /// Runs `sql` (`$1`: `value`, `$2`: the name) on user `name` and reads
+    /// the user back; an unknown user is "not found".
+    async fn update_user(&self, name: &str, sql: &'static str, value: &str) -> Result<User> {
+        let res = sqlx::query(sql)
+            .bind(value)
             .bind(name)
             .execute(&self.pool)
             .await?;
@@ -99,11 +93,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found(format!("no user {name:?}")))?;
-        Ok(User {
-            name: r.try_get("name")?,
-            role: parse_role(&r.try_get::<String, _>("role")?)?,
-            created_at: r.try_get("created_at")?,
-        })
+        user_from_row(&r)
     }
 
     /// How many users there are.
@@ -113,4 +103,13 @@ impl Store {
             .await?;
         Ok(r.try_get("n")?)
     }
+}
+
+/// A user from a row of `name, role, created_at`.
+fn user_from_row(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        name: r.try_get("name")?,
+        role: parse_role(&r.try_get::<String, _>("role")?)?,
+        created_at: r.try_get("created_at")?,
+    })
 }
