@@ -247,9 +247,11 @@ impl Target {
                     }
                 }
             }
+            // Every node's pipeline goes out before any reply is read, so
+            // the masters work on their parts at the same time.
+            let mut sent = Vec::with_capacity(by_node.len());
             for (node, list) in by_node {
                 let mut pipe = redis::pipe();
-                pipe.ignore_errors();
                 let mut spans = Vec::with_capacity(list.len());
                 for &(i, asking, retry) in &list {
                     let cmds = build(i, retry);
@@ -266,9 +268,30 @@ impl Target {
                     spans.push((i, asking, cmds.len()));
                 }
                 self.written.insert(node.clone());
-                let replies: std::result::Result<Vec<RV>, Error> = self
+                let packed = pipe.get_packed_pipeline();
+                let replies = pipe.len();
+                let r = self
                     .conn(&node)
-                    .and_then(|c| pipe.query::<Vec<RV>>(c).map_err(Error::from));
+                    .and_then(|c| c.send_packed_command(&packed).map_err(Error::from));
+                match r {
+                    Ok(()) => sent.push((node, list, spans, replies)),
+                    Err(e) if e.is_transient() || e.message.contains("connect") => {
+                        self.conns.remove(&node);
+                        refresh = true;
+                        last_error = format!("{node}: {}", e.message);
+                        next.extend(list.iter().map(|&(i, _, _)| (i, None, true)));
+                    }
+                    Err(e) => return Err(e.context(format!("writing to {node}"))),
+                }
+            }
+            for (node, list, spans, count) in sent {
+                // Error replies stay values, as in a pipeline that ignores
+                // errors.
+                let replies: std::result::Result<Vec<RV>, Error> = self.conn(&node).and_then(|c| {
+                    (0..count)
+                        .map(|_| c.recv_response().map_err(Error::from))
+                        .collect()
+                });
                 let replies = match replies {
                     Ok(r) => r,
                     Err(e) if e.is_transient() || e.message.contains("connect") => {
