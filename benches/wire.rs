@@ -503,7 +503,13 @@ fn bench_fetch(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>) 
     let mut i = 0u64;
     while i < keys {
         let cmds: Vec<Cmd> = (i..keys.min(i + 2000))
-            .map(|k| vec![b"SET".to_vec(), format!("blob:{k}").into_bytes(), rng.bytes(value)])
+            .map(|k| {
+                vec![
+                    b"SET".to_vec(),
+                    format!("blob:{k}").into_bytes(),
+                    rng.bytes(value),
+                ]
+            })
             .collect();
         c.pipeline_must(&cmds);
         i += 2000;
@@ -584,10 +590,8 @@ fn bench_fetch(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>) 
             target: FETCH_TARGET,
         });
         // The same fetch inside an analysis ticket: its own fetch time.
-        let (t, polled) = served.run_ticket(
-            "analysis",
-            json!({"app": "fetched", "keys_table": false}),
-        );
+        let (t, polled) =
+            served.run_ticket("analysis", json!({"app": "fetched", "keys_table": false}));
         let s = &t["result"]["sources"][0];
         let secs = s["fetch_secs"].as_f64().expect("fetch_secs");
         let bytes = s["rdb_bytes"].as_u64().unwrap_or(0);
@@ -624,7 +628,11 @@ fn cleanup_data(n: u64) -> (Vec<Cmd>, u64, u64, u64) {
             1 => ("SADD", format!("tmp:s:{i}"), 1),
             2 => ("RPUSH", format!("tmp:l:{i}"), 1),
             _ => {
-                cmds.push(vec![b("SET"), b(&format!("tmp:{i}")), b("0123456789abcdef")]);
+                cmds.push(vec![
+                    b("SET"),
+                    b(&format!("tmp:{i}")),
+                    b("0123456789abcdef"),
+                ]);
                 elements += 1;
                 continue;
             }
@@ -859,7 +867,12 @@ fn read_header(r: &mut impl BufRead, raw: &mut Vec<u8>, tag: u8) -> Option<usize
     if r.read_until(b'\n', raw).ok()? == 0 {
         return None;
     }
-    assert_eq!(raw[at], tag, "RESP: {:?}", String::from_utf8_lossy(&raw[at..]));
+    assert_eq!(
+        raw[at],
+        tag,
+        "RESP: {:?}",
+        String::from_utf8_lossy(&raw[at..])
+    );
     std::str::from_utf8(&raw[at + 1..raw.len() - 2])
         .ok()?
         .parse()
@@ -972,11 +985,7 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
             );
             let r = &t["result"];
             assert_eq!(r["counts"]["written"].as_u64(), Some(n), "{r}");
-            assert_eq!(
-                r["verification"]["mismatch_count"].as_u64(),
-                Some(0),
-                "{r}"
-            );
+            assert_eq!(r["verification"]["mismatch_count"].as_u64(), Some(0), "{r}");
             assert_eq!(count(), n as i64, "the migration's keys");
             let copy = r["copy_seconds"].as_f64().expect("copy_seconds");
             let verify = r["verify_seconds"].as_f64().expect("verify_seconds");
@@ -1055,7 +1064,10 @@ fn facts(o: &Opts, bin: &ServerBin) {
         .is_ok_and(|s| s.success());
     println!("# live operations at wire speed (benches/wire.rs)\n");
     println!("```");
-    println!("date        {}", sh("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"]));
+    println!(
+        "date        {}",
+        sh("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"])
+    );
     println!(
         "machine     {} CPUs: {cpu}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -1067,7 +1079,10 @@ fn facts(o: &Opts, bin: &ServerBin) {
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    println!("load avg    {} (at start; the machine may be shared)", load.join(" "));
+    println!(
+        "load avg    {} (at start; the machine may be shared)",
+        load.join(" ")
+    );
     println!("kernel      {}", sh("uname", &["-sr"]));
     println!(
         "rdbscope    {}{}",
