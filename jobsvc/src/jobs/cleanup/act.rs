@@ -60,7 +60,7 @@ impl Run<'_> {
         // known to be a string, then the size of each collection.
         let mut types = vec![String::from("string"); part.len()];
         let unknown: Vec<usize> = (0..part.len())
-            .filter(|&i| !strings.is_some_and(|s| s.get(i) == Some(&true)))
+            .filter(|&i| strings.is_none_or(|s| s.get(i) != Some(&true)))
             .collect();
         if !unknown.is_empty() {
             let mut pipe = redis::pipe();

@@ -10,6 +10,9 @@ use crate::error::Result;
 /// The first byte of a string's `DUMP` payload (the RDB object type).
 const RDB_TYPE_STRING: u8 = 0;
 
+/// The keys still there, and (`delete` mode) which of them are strings.
+type Present = (Vec<Vec<u8>>, Option<Vec<bool>>);
+
 impl Run<'_> {
     /// Backs up `keys` of `db` and returns the ones still there (the only
     /// ones acted on), with, in `delete` mode, which of them are strings
@@ -20,7 +23,7 @@ impl Run<'_> {
         conn: &mut redis::Connection,
         db: u32,
         keys: Vec<Vec<u8>>,
-    ) -> Result<(Vec<Vec<u8>>, Option<Vec<bool>>)> {
+    ) -> Result<Present> {
         let Some(backup) = self.backup.as_mut() else {
             return Ok((keys, None));
         };
