@@ -1054,7 +1054,7 @@ fn facts(o: &Opts, bin: &ServerBin) {
         .lines()
         .find_map(|l| {
             l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches(|c: char| c == ' ' || c == '\t' || c == ':'))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']))
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "?".into());
