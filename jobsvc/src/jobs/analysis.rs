@@ -164,6 +164,7 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
             let dest = fetch_dir.join(format!("{}.rdb", from.addr.replace([':', '/'], "_")));
             // A file from an earlier attempt is complete (fetches land by
             // rename), so a resumed job does not fetch it again.
+            let fetch_start = std::time::Instant::now();
             let (bytes, how) = if dest.is_file() {
                 (std::fs::metadata(&dest)?.len(), json!("resumed"))
             } else {
@@ -196,7 +197,8 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
             inputs.push((
                 dest,
                 from.addr.clone(),
-                json!({"addr": from.addr, "role": from.role, "master": master.addr, "rdb_bytes": bytes, "fetch": how}),
+                json!({"addr": from.addr, "role": from.role, "master": master.addr, "rdb_bytes": bytes, "fetch": how,
+                       "fetch_secs": (fetch_start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}),
             ));
         }
     }

@@ -34,14 +34,34 @@ pub fn query(
     budget: Duration,
 ) -> Result<Vec<redis::Value>> {
     let n = pipe.len();
-    let mut out = Vec::with_capacity(n);
     if n == 0 {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let deadline = Instant::now() + budget;
-    // The send is bounded by the connection's write timeout (`budget`).
+    send(pipe, conn)?;
+    replies(conn, n, deadline, budget)
+}
+
+/// Sends `pipe` on `conn` without reading its replies (bounded by the
+/// connection's write timeout): for several nodes written at once, each
+/// node's replies then read by [`replies`] against the deadline taken
+/// before its send.
+pub fn send(pipe: &redis::Pipeline, conn: &mut redis::Connection) -> Result<()> {
     conn.send_packed_command(&pipe.get_packed_pipeline())
-        .map_err(Error::from)?;
+        .map_err(Error::from)
+}
+
+/// Reads `n` replies of a batch sent on `conn`, all of them by `deadline`
+/// (a transient `timed out waiting for the node` error otherwise; the
+/// caller drops the connection after any error); `budget` names the wait
+/// in the message and is the connection's read timeout again after.
+pub fn replies(
+    conn: &mut redis::Connection,
+    n: usize,
+    deadline: Instant,
+    budget: Duration,
+) -> Result<Vec<redis::Value>> {
+    let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -11,18 +11,22 @@ use crate::redis::reply::{int as v_int, text as v_text};
 use crate::redis::timed::{self, NODE_IO};
 
 impl Run<'_> {
-    /// Deletes (or expires) `keys`, chunk by chunk at the rate. With
-    /// `recovering`, the keys are the pending ones of a killed attempt.
+    /// Deletes (or expires) `keys`, chunk by chunk at the rate; `strings`,
+    /// when known, says which keys are strings (no collection to empty
+    /// first). With `recovering`, the keys are the pending ones of a killed
+    /// attempt.
     pub(super) fn act(
         &mut self,
         conn: &mut redis::Connection,
         addr: &str,
         db: u32,
         keys: &[Vec<u8>],
+        strings: Option<&[bool]>,
         recovering: bool,
     ) -> Result<()> {
         let chunk = self.p.chunk();
-        for part in keys.chunks(chunk) {
+        for (n, part) in keys.chunks(chunk).enumerate() {
+            let strings = strings.and_then(|s| s.get(n * chunk..n * chunk + part.len()));
             self.ctx.check_cancel()?;
             self.wait_pressure(conn, addr)?;
             if self.p.dry_run {
@@ -33,7 +37,7 @@ impl Run<'_> {
                 continue;
             }
             match self.p.mode {
-                Mode::Delete => self.delete(conn, addr, db, part, recovering)?,
+                Mode::Delete => self.delete(conn, addr, db, part, strings, recovering)?,
                 Mode::Expire => self.expire(conn, addr, db, part, recovering)?,
             }
             let pct = self.percent();
@@ -49,16 +53,26 @@ impl Run<'_> {
         addr: &str,
         db: u32,
         part: &[Vec<u8>],
+        strings: Option<&[bool]>,
         recovering: bool,
     ) -> Result<()> {
-        // Sizes of collections, for the big ones.
-        let mut pipe = redis::pipe();
-        for k in part {
-            pipe.cmd("TYPE").arg(&k[..]);
+        // Sizes of collections, for the big ones: the type of each key not
+        // known to be a string, then the size of each collection.
+        let mut types = vec![String::from("string"); part.len()];
+        let unknown: Vec<usize> = (0..part.len())
+            .filter(|&i| strings.is_none_or(|s| s.get(i) != Some(&true)))
+            .collect();
+        if !unknown.is_empty() {
+            let mut pipe = redis::pipe();
+            for &i in &unknown {
+                pipe.cmd("TYPE").arg(&part[i][..]);
+            }
+            pipe.ignore_errors();
+            let replies: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
+            for (&i, v) in unknown.iter().zip(&replies) {
+                types[i] = v_text(v);
+            }
         }
-        pipe.ignore_errors();
-        let types: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
-        let types: Vec<String> = types.iter().map(v_text).collect();
         let mut pipe = redis::pipe();
         let mut sized = Vec::new();
         for (i, t) in types.iter().enumerate() {

@@ -9,7 +9,9 @@
 //!
 //! 1. `SCAN cursor MATCH glob COUNT batch`;
 //! 2. the returned keys are inspected with pipelined `OBJECT IDLETIME` (only
-//!    with an idle filter), `TYPE` and `PTTL`, and filtered;
+//!    with an idle filter), `TYPE` and `PTTL`, and filtered (only when a
+//!    filter, `expire` mode or a dry run needs it: a plain delete takes
+//!    every key returned, and its backup's `DUMP` drops those gone since);
 //! 3. not in a dry run, the keys are backed up: `delete` mode appends their
 //!    `DUMP` payloads and expire times to `report/backup/backup.rdb`,
 //!    `expire` mode their current expire times to `report/backup/ttls.jsonl`
@@ -17,7 +19,8 @@
 //! 4. the checkpoint is written (with the backup's position): the next cursor, the keys about to be acted
 //!    on (*pending*) and the counters so far;
 //! 5. the pending keys are deleted in chunks, each chunk waiting for its
-//!    tokens: collections with more than `big_elements` members are first
+//!    tokens: collections (by `TYPE`, asked only of the keys the backup's
+//!    `DUMP` did not show to be strings) with more than `big_elements` members are first
 //!    emptied in chunks of `batch` (`HSCAN`+`HDEL`, `SSCAN`+`SREM`,
 //!    `ZSCAN`+`ZREM`, `LTRIM`), then every key gets a pipelined `UNLINK`,
 //!    and deletions are counted from its replies.

@@ -188,6 +188,18 @@ impl CleanupParams {
         self.batch.min((self.rate / 10).max(1)) as usize
     }
 
+    /// Whether the keys a `SCAN` returns are read (`TYPE`, `PTTL`, idle
+    /// time) before they are chosen: for a filter, for `expire` mode, and
+    /// in a dry run (nothing is backed up there, so no `DUMP` tells which
+    /// keys are gone). A plain delete chooses every key the `SCAN` gives.
+    pub(super) fn reads_keys(&self) -> bool {
+        self.dry_run
+            || self.mode == Mode::Expire
+            || self.key_type.is_some()
+            || self.ttl != TtlFilter::Any
+            || self.idle_secs_min.is_some()
+    }
+
     /// Whether a key with this type, PTTL (ms, -1 none) and idle time
     /// passes the filters; `expire` mode also leaves keys whose TTL is
     /// already within the range.
@@ -294,6 +306,26 @@ mod tests {
             json!({"app": "a", "patterns": [{"prefix": "x"}], "dbs": [1, 1]}),
         ] {
             assert_eq!(kind(bad.clone(), true), BadRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_are_read_only_when_something_needs_them() {
+        let plain = json!({"app": "a", "patterns": [{"prefix": "x"}]});
+        assert!(!parse(plain.clone(), false).unwrap().reads_keys());
+        for extra in [
+            json!({"dry_run": true}),
+            json!({"type": "hash"}),
+            json!({"ttl": "with"}),
+            json!({"ttl": "without"}),
+            json!({"idle_secs_min": 5}),
+            json!({"mode": "expire", "expire_secs": [1, 2]}),
+        ] {
+            let mut v = plain.clone();
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            assert!(parse(v, false).unwrap().reads_keys(), "{extra}");
         }
     }
 

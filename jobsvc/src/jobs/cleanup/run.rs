@@ -44,12 +44,13 @@ impl Run<'_> {
                 .filter(|k| seen.insert(k.clone()))
                 .collect();
             if !pending.is_empty() {
-                self.act(&mut conn, addr, db, &pending, true)?;
+                self.act(&mut conn, addr, db, &pending, None, true)?;
             }
         }
         self.cp.current = Some(key.to_string());
         self.cp.pending.clear();
         let idle = self.p.idle_secs_min.is_some();
+        let read_keys = self.p.reads_keys();
         loop {
             self.ctx.check_cancel()?;
             self.wait_pressure(&mut conn, addr)?;
@@ -61,17 +62,28 @@ impl Run<'_> {
                 .arg(self.p.batch)
                 .query(&mut conn)
                 .map_err(|e| Error::from(e).context(format!("SCAN on {addr}")))?;
-            let info = inspect(&mut conn, &keys, idle)?;
-            let chosen: Vec<Vec<u8>> = keys
-                .iter()
-                .zip(&info)
-                .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
-                .map(|(k, _)| k.clone())
-                .collect();
+            // Without a filter, a delete reads nothing before its backup:
+            // the `DUMP` tells which keys are still there.
+            let chosen: Vec<Vec<u8>> = if read_keys {
+                let info = inspect(&mut conn, &keys, idle)?;
+                keys.iter()
+                    .zip(&info)
+                    .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            } else {
+                keys.clone()
+            };
             let c = self.node(addr);
             c.scanned += keys.len() as u64;
-            c.selected += chosen.len() as u64;
-            let chosen = self.back_up(&mut conn, db, chosen)?;
+            if read_keys {
+                c.selected += chosen.len() as u64;
+            }
+            let (chosen, strings) = self.back_up(&mut conn, db, chosen)?;
+            if !read_keys {
+                // The keys the backup found.
+                self.node(addr).selected += chosen.len() as u64;
+            }
             self.cp.cursor = next.clone();
             if !self.p.dry_run {
                 self.cp.pending = chosen.iter().map(|k| hex(k)).collect();
@@ -81,7 +93,7 @@ impl Run<'_> {
             if !self.cp.pending.is_empty() || self.last_save.elapsed() >= Duration::from_secs(1) {
                 self.save(addr)?;
             }
-            self.act(&mut conn, addr, db, &chosen, false)?;
+            self.act(&mut conn, addr, db, &chosen, strings.as_deref(), false)?;
             if next == "0" {
                 break;
             }

@@ -188,7 +188,9 @@ pub fn run_from(
         serde_json::to_value(&totals).unwrap_or(Value::Null),
         true,
     );
+    let verify_start = Instant::now();
     let verification = verify(&mut m, &mut src, &sample_path)?;
+    let verify_secs = verify_start.elapsed().as_secs_f64();
     let mismatches = verification["mismatch_count"].as_u64().unwrap_or(0);
     let secs = m.st.copy_secs;
     let report = json!({
@@ -205,6 +207,7 @@ pub fn run_from(
         "conflicts": m.st.conflict_keys,
         "failed": m.st.failed_keys,
         "copy_seconds": (secs * 1000.0).round() / 1000.0,
+        "verify_seconds": (verify_secs * 1000.0).round() / 1000.0,
         "keys_per_sec": if secs > 0.0 { ((m.st.paced as f64 / secs) * 10.0).round() / 10.0 } else { 0.0 },
         "redirects": m.target.redirects,
         "waits": m.target.waits,

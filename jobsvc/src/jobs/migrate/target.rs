@@ -250,9 +250,11 @@ impl Target {
                     }
                 }
             }
+            // Every node's pipeline goes out before any reply is read, so
+            // the masters work on their parts at the same time.
+            let mut sent = Vec::with_capacity(by_node.len());
             for (node, list) in by_node {
                 let mut pipe = redis::pipe();
-                pipe.ignore_errors();
                 let mut spans = Vec::with_capacity(list.len());
                 for &(i, asking, retry) in &list {
                     let cmds = build(i, retry);
@@ -269,10 +271,31 @@ impl Target {
                     spans.push((i, asking, cmds.len()));
                 }
                 self.written.insert(node.clone());
-                // One deadline for all the replies of the batch.
+                let replies = pipe.len();
+                // One deadline for all the replies of the batch, from its send.
+                let deadline = Instant::now() + TARGET_IO;
+                let r = self.conn(&node).and_then(|c| timed::send(&pipe, c));
+                match r {
+                    Ok(()) => sent.push((node, list, spans, replies, deadline)),
+                    Err(e) if e.is_transient() || e.message.contains("connect") => {
+                        self.conns.remove(&node);
+                        refresh = true;
+                        last_error = format!("{node}: {}", e.message);
+                        next.extend(list.iter().map(|&(i, _, _)| (i, None, true)));
+                    }
+                    Err(e) => {
+                        // Batches already sent to other nodes go unread.
+                        self.conns.clear();
+                        return Err(e.context(format!("writing to {node}")));
+                    }
+                }
+            }
+            for (node, list, spans, count, deadline) in sent {
+                // Error replies stay values, as in a pipeline that ignores
+                // errors.
                 let replies: std::result::Result<Vec<RV>, Error> = self
                     .conn(&node)
-                    .and_then(|c| timed::query(&pipe, c, TARGET_IO));
+                    .and_then(|c| timed::replies(c, count, deadline, TARGET_IO));
                 let replies = match replies {
                     Ok(r) => r,
                     Err(e) if e.is_timeout() => {
@@ -280,8 +303,9 @@ impl Target {
                         // without a reset): the attempt ends now, the
                         // scheduler's retry and backoff take over, and the
                         // next attempt writes the batch again from its
-                        // checkpoint.
-                        self.conns.remove(&node);
+                        // checkpoint. The other nodes' replies of this round
+                        // are left unread: their connections go too.
+                        self.conns.clear();
                         return Err(e.context(format!("writing to {node}")));
                     }
                     Err(e) if e.is_transient() || e.message.contains("connect") => {
@@ -292,7 +316,10 @@ impl Target {
                         next.extend(list.iter().map(|&(i, _, _)| (i, None, true)));
                         continue;
                     }
-                    Err(e) => return Err(e.context(format!("writing to {node}"))),
+                    Err(e) => {
+                        self.conns.clear();
+                        return Err(e.context(format!("writing to {node}")));
+                    }
                 };
                 let mut at = 0;
                 for (i, asking, n) in spans {
