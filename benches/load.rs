@@ -9,12 +9,22 @@
 //!
 //!     cargo bench --bench load                                  # 200 clients, 60 s, both stores
 //!     LOAD_CLIENTS=50 LOAD_SECS=10 LOAD_STORES=sqlite cargo bench --bench load
+//!     LOAD_THINK_MS=500 cargo bench --bench load                # paced clients
 //!
 //! Settings (environment): `LOAD_CLIENTS` (1–1000, default 200),
 //! `LOAD_SECS` (1–600, default 60), `LOAD_QUIET_SECS` (the quiet window,
 //! default 15), `LOAD_STORES` (`sqlite,postgres`), `LOAD_RATE` (keys/s of
-//! each cleanup, default 200). Exits non-zero when a check fails; the p99
-//! target (50 ms) is reported, not enforced (it depends on the machine).
+//! each cleanup, default 200), `LOAD_THINK_MS` (0–60000, default 0: each
+//! client sends its next request as soon as the last is answered, a closed
+//! loop; otherwise it first waits a random 0 to 2 × that many ms, like a
+//! person or a console polling). Besides latency it prints the CPU time of
+//! the `serve` process per 1,000 requests (from `/proc`, user + system)
+//! and, on PostgreSQL, the store's transactions per request (committed and
+//! rolled back, from `pg_stat_database`: every statement outside a
+//! transaction counts one; the running jobs' own are included). Exits
+//! non-zero when a check fails; the p99 target (50 ms) is reported, not
+//! enforced (it depends on the machine). `LOAD_SERVE_BIN`: another build
+//! of `rdbscope` to serve (to compare two builds under the same clients).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
@@ -37,6 +47,7 @@ struct Opts {
     quiet_secs: u64,
     stores: Vec<String>,
     rate: u64,
+    think_ms: u64,
 }
 
 fn env_u64(name: &str, default: u64, lo: u64, hi: u64) -> u64 {
@@ -61,8 +72,41 @@ impl Opts {
                 .filter(|s| !s.is_empty())
                 .collect(),
             rate: env_u64("LOAD_RATE", 200, 10, 100_000),
+            think_ms: env_u64("LOAD_THINK_MS", 0, 0, 60_000),
         }
     }
+
+    /// Which loop the clients run, for the report.
+    fn mode(&self) -> String {
+        if self.think_ms == 0 {
+            "closed loop, no think time".into()
+        } else {
+            format!(
+                "paced: a random 0-{} ms between requests (mean {} ms)",
+                2 * self.think_ms,
+                self.think_ms
+            )
+        }
+    }
+}
+
+/// CPU seconds (user + system) a process has used so far, from
+/// `/proc/PID/stat` (in clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Transactions PostgreSQL has committed and rolled back in all databases.
+fn pg_xacts(pg: &testkit::Postgres) -> Option<f64> {
+    pg.psql("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database")
+        .ok()?
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
 }
 
 /// A `rdbscope serve` child process, killed on drop.
@@ -99,7 +143,11 @@ fn serve(store: Option<&str>) -> Served {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_rdbscope");
+    // Another build of rdbscope to serve, to compare two builds with the
+    // same clients (default: the one built with this bench).
+    let bin = std::env::var("LOAD_SERVE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rdbscope").to_string());
+    let bin = bin.as_str();
     let out = Command::new(bin)
         .args(["serve", "--config"])
         .arg(&config)
@@ -268,6 +316,7 @@ struct World {
     jobs: Vec<i64>,
     assets: Vec<String>,
     tag: String,
+    think_ms: u64,
     stop: AtomicBool,
 }
 
@@ -282,6 +331,13 @@ fn client(w: &World, i: usize) -> Tally {
     let mut pending: Vec<i64> = Vec::new();
     let mut n = 0u64;
     while !w.stop.load(Ordering::Relaxed) {
+        if w.think_ms > 0 {
+            let pause = rng.below(2 * w.think_ms + 1);
+            std::thread::sleep(Duration::from_millis(pause));
+            if w.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
         n += 1;
         let pick = rng.below(100);
         let started = Instant::now();
@@ -517,12 +573,19 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
         jobs: jobs.clone(),
         assets,
         tag: format!("load-{store_name}"),
+        think_ms: o.think_ms,
         stop: AtomicBool::new(false),
     });
     eprintln!(
-        "[{store_name}] {} clients for {} s while {JOBS} cleanups run at {} keys/s",
-        o.clients, o.secs, o.rate
+        "[{store_name}] {} clients ({}) for {} s while {JOBS} cleanups run at {} keys/s",
+        o.clients,
+        o.mode(),
+        o.secs,
+        o.rate
     );
+    let serve_pid = served.child.id();
+    let cpu_before = cpu_secs(serve_pid);
+    let xacts_before = pg.as_ref().and_then(pg_xacts);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
     let threads: Vec<_> = (0..o.clients)
@@ -543,6 +606,10 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
         t.join().unwrap();
     }
     let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(cpu_secs(serve_pid)).map(|(b, a)| a - b);
+    let xacts = xacts_before
+        .zip(pg.as_ref().and_then(pg_xacts))
+        .map(|(b, a)| a - b);
     let tally = std::mem::take(&mut *tally.lock().unwrap());
     for id in &jobs {
         let _ = call(
@@ -559,11 +626,26 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
     let mut failed = Vec::new();
     let total: usize = tally.kinds.values().map(|s| s.micros.len()).sum();
     println!(
-        "\n## {store_name}: {} clients, {:.0} s, {total} requests ({:.0}/s)\n",
+        "\n## {store_name}: {} clients ({}), {:.0} s, {total} requests ({:.0}/s)\n",
         o.clients,
+        o.mode(),
         wall,
         total as f64 / wall
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "serve process: {cpu:.1} CPU s ({:.2} cores), {:.2} CPU s per 1,000 requests",
+            cpu / wall,
+            cpu * 1000.0 / total.max(1) as f64
+        );
+    }
+    if let Some(x) = xacts {
+        println!(
+            "store: {x:.0} PostgreSQL transactions, {:.2} per request",
+            x / total.max(1) as f64
+        );
+    }
+    println!();
     println!("| request | count | p50 ms | p99 ms | max ms | non-2xx | transport errors |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut all: Vec<u32> = Vec::new();

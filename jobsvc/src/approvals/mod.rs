@@ -42,13 +42,17 @@ pub async fn check_filing(state: &ServiceState, u: &User, apps: &[String]) -> Re
     if u.role == Role::Admin {
         return Ok(());
     }
-    let mine = state.store.teams_of(&u.name).await?;
+    // The caller's teams are read only when an app has a team.
+    let mut mine: Option<Vec<String>> = None;
     for app in apps {
         let Some(o) = state.store.ownership(app).await? else {
             continue;
         };
         if let Some(team) = &o.team {
-            if !mine.contains(team) {
+            if mine.is_none() {
+                mine = Some(state.store.teams_of(&u.name).await?);
+            }
+            if !mine.as_ref().is_some_and(|m| m.contains(team)) {
                 return Err(Error::forbidden(format!(
                     "app {app:?} is owned by team {team:?}, and {} is not in it: ask its lead or an admin to file the ticket, or to add you to the team",
                     u.name

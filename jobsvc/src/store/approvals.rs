@@ -184,7 +184,7 @@ impl Store {
             format!("SELECT {COLUMNS} FROM approvals WHERE ticket_id = $1 ORDER BY round, slot");
         sqlx::query(AssertSqlSafe(sql))
             .bind(ticket)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(approval_of)
@@ -203,7 +203,7 @@ impl Store {
         let sql = format!("SELECT {} FROM approvals a JOIN tickets t ON t.id = a.ticket_id WHERE a.state = 'pending' AND t.state = 'pending' ORDER BY a.ticket_id DESC, a.slot",
             COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", "));
         sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(approval_of)
@@ -338,7 +338,7 @@ impl Store {
     /// Every stand-in, as named.
     pub async fn delegates(&self) -> Result<Vec<Delegate>> {
         sqlx::query("SELECT member, stand_in, from_ms, until_ms FROM delegates ORDER BY member")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(|r| {
@@ -357,7 +357,7 @@ impl Store {
     pub async fn stored_policies(&self) -> Result<Option<(String, String, i64)>> {
         let r =
             sqlx::query("SELECT rules, updated_by, updated_at FROM approval_policies WHERE id = 1")
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.read)
                 .await?;
         r.map(|r| {
             Ok((

@@ -35,7 +35,7 @@ impl Store {
     pub async fn get_app(&self, name: &str) -> Result<Option<AppRow>> {
         let row = sqlx::query("SELECT * FROM apps WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(app_from_row).transpose()
     }
@@ -43,7 +43,7 @@ impl Store {
     /// All apps.
     pub async fn list_apps(&self) -> Result<Vec<AppRow>> {
         let rows = sqlx::query("SELECT * FROM apps ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(app_from_row).collect()
     }

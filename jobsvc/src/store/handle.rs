@@ -1,12 +1,14 @@
 //! The store handle: opening a store (connect, migrate), the store's clock,
 //! and store URLs with their password hidden for messages.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::backend::Backend;
 use super::migrations::{latest, migrate, version};
+use super::user_cache::UserCache;
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch: the store's clock.
@@ -31,8 +33,14 @@ impl From<sqlx::Error> for Error {
 /// The store handle (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Every write and every transaction (on SQLite: its one connection).
     pub(super) pool: AnyPool,
+    /// Plain reads outside a transaction (on SQLite: read-only connections
+    /// to the same file; otherwise the same pool as `pool`).
+    pub(super) read: AnyPool,
     pub(super) backend: Backend,
+    /// Who holds a token, for a short while.
+    pub(super) users: Arc<UserCache>,
 }
 
 impl Store {
@@ -58,7 +66,23 @@ impl Store {
             .await
             .map_err(|e| Error::from(e).context(format!("cannot open store {}", redact(&url))))?;
         migrate(&pool, backend, upto).await?;
-        Ok(Store { pool, backend })
+        // The readers open the file once the writer has made it (WAL mode).
+        let read = match backend.reader_url(&url) {
+            Some(read_url) => backend
+                .reader_pool_options()
+                .connect(&read_url)
+                .await
+                .map_err(|e| {
+                    Error::from(e).context(format!("cannot open store {}", redact(&read_url)))
+                })?,
+            None => pool.clone(),
+        };
+        Ok(Store {
+            pool,
+            read,
+            backend,
+            users: Arc::default(),
+        })
     }
 
     /// The schema version the store holds.
@@ -71,10 +95,12 @@ impl Store {
     /// wrote it; nothing else should).
     #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
-        Ok(sqlx::query(AssertSqlSafe(sql.to_string()))
+        let n = sqlx::query(AssertSqlSafe(sql.to_string()))
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        self.users.clear();
+        Ok(n)
     }
 
     /// The schema version this build writes (a store it opens is upgraded
@@ -85,6 +111,7 @@ impl Store {
 
     /// Closes its connections (a store opened again after sees every write).
     pub async fn close(&self) {
+        self.read.close().await;
         self.pool.close().await;
     }
 

@@ -112,8 +112,8 @@ impl Store {
                 }
             }
         }
-        let rows = rows_q.fetch_all(&self.pool).await?;
-        let total: i64 = count_q.fetch_one(&self.pool).await?.try_get("n")?;
+        let rows = rows_q.fetch_all(&self.read).await?;
+        let total: i64 = count_q.fetch_one(&self.read).await?.try_get("n")?;
         let tickets = rows.iter().map(ticket_from_row).collect::<Result<_>>()?;
         Ok((tickets, total))
     }
@@ -135,7 +135,7 @@ impl Store {
                 Bind::I(i) => query.bind(i),
             };
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.read).await?;
         let by_state_and_type = rows
             .iter()
             .map(|r| Ok((r.try_get("state")?, r.try_get("kind")?, r.try_get("n")?)))
@@ -154,6 +154,6 @@ impl Store {
         if !self_approval {
             q = q.bind(admin.to_string());
         }
-        Ok(q.fetch_one(&self.pool).await?.try_get("n")?)
+        Ok(q.fetch_one(&self.read).await?.try_get("n")?)
     }
 }

@@ -9,11 +9,14 @@
 //!
 //! The SQL is shared by both databases (sqlx's `any` driver, `$n`
 //! placeholders); what differs lives in [`Backend`] (the URL, SQLite's one
-//! connection and pragmas), the schema files under `migrations/`, and the
+//! writer connection beside its read-only connections, and pragmas), the schema files under `migrations/`, and the
 //! claim's `SKIP LOCKED` and advisory lock in `queue.rs`.
 //!
 //! - `backend.rs`: which database, and its connection settings;
 //! - `handle.rs`: the [`Store`] handle: opening, the clock, URL redaction;
+//!   its `pool` takes every write and transaction, its `read` pool the
+//!   plain reads (on SQLite, read-only connections; see `backend.rs`);
+//! - `user_cache.rs`: who holds a token, remembered for two seconds;
 //! - `migrations/`: the schema per database and its version check;
 //! - `rows.rs`: the row types and their decoding;
 //! - `users.rs`, `apps.rs`: users and tokens, registered apps;
@@ -44,6 +47,7 @@ mod stats;
 mod subscriptions;
 mod teams;
 mod tickets;
+mod user_cache;
 mod users;
 
 pub use approvals::{ApprovalRow, Delegate, NewRound};

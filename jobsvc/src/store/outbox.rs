@@ -168,7 +168,7 @@ impl Store {
             limit.clamp(1, 1000)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -180,7 +180,7 @@ impl Store {
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(ticket_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -359,7 +359,7 @@ impl Store {
         if let Some(t) = q.ticket_id {
             query = query.bind(t);
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&self.read).await?;
         rows.iter()
             .map(|r| {
                 Ok(DeliveryRow {
@@ -385,7 +385,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT channel, last_ok_at, last_error_at, last_error, failures_in_row, sent, failed_attempts FROM notify_channel_health ORDER BY channel",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {

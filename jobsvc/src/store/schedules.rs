@@ -111,7 +111,7 @@ impl Store {
     pub async fn list_schedules(&self) -> Result<Vec<ScheduleRow>> {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(schedule_from_row).collect()
     }
@@ -121,7 +121,7 @@ impl Store {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE name = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(schedule_from_row).transpose()
     }
@@ -237,7 +237,7 @@ impl Store {
         let sql = format!("SELECT {RUN_COLUMNS} FROM schedule_runs WHERE ticket_id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(run_from_row).transpose()
     }
@@ -250,7 +250,7 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(run_from_row).collect()
     }

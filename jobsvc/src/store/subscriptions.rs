@@ -96,7 +96,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT name, spec, created_by, created_at FROM notify_channels ORDER BY name",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {
@@ -138,7 +138,7 @@ impl Store {
         let sql = format!("SELECT {SUB_COLUMNS} FROM notify_subscriptions WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(sub_from_row).transpose()
     }
@@ -149,7 +149,7 @@ impl Store {
             None => {
                 let sql = format!("SELECT {SUB_COLUMNS} FROM notify_subscriptions ORDER BY id");
                 sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.read)
                     .await?
             }
             Some((kind, name)) => {
@@ -159,7 +159,7 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(kind)
                     .bind(name)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.read)
                     .await?
             }
         };

@@ -76,7 +76,7 @@ impl Store {
     pub async fn team(&self, name: &str) -> Result<Option<Team>> {
         let Some(r) = sqlx::query("SELECT name, lead, created_at FROM teams WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?
         else {
             return Ok(None);
@@ -84,7 +84,7 @@ impl Store {
         let members =
             sqlx::query("SELECT member FROM team_members WHERE team = $1 ORDER BY member")
                 .bind(name)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await?
                 .iter()
                 .map(|m| m.try_get::<String, _>("member"))
@@ -100,7 +100,7 @@ impl Store {
     /// Every team, by name.
     pub async fn list_teams(&self) -> Result<Vec<Team>> {
         let names: Vec<String> = sqlx::query("SELECT name FROM teams ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(|r| r.try_get("name"))
@@ -178,7 +178,7 @@ impl Store {
     pub async fn teams_of(&self, member: &str) -> Result<Vec<String>> {
         sqlx::query("SELECT team FROM team_members WHERE member = $1 ORDER BY team")
             .bind(member)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?
             .iter()
             .map(|r| Ok(r.try_get("team")?))
@@ -189,7 +189,7 @@ impl Store {
     pub async fn ownership(&self, app: &str) -> Result<Option<Ownership>> {
         let r = sqlx::query("SELECT team, tags, approvers FROM apps WHERE name = $1")
             .bind(app)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         r.map(|r| {
             Ok(Ownership {

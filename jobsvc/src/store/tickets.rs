@@ -85,7 +85,7 @@ impl Store {
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(submitter)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(ticket_from_row).transpose()
     }
@@ -95,7 +95,7 @@ impl Store {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(ticket_from_row).transpose()
     }
@@ -130,14 +130,14 @@ impl Store {
         for b in binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(&self.read).await?;
         rows.iter().map(ticket_from_row).collect()
     }
 
     /// Counts tickets per state (for metrics).
     pub async fn count_by_state(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
@@ -150,7 +150,7 @@ impl Store {
             "SELECT at, actor, from_state, to_state, note FROM audit WHERE ticket_id = $1 ORDER BY id",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {

@@ -35,19 +35,28 @@ impl Store {
         }
     }
 
-    /// The user holding a token (by its hash).
+    /// The user holding a token (by its hash), as looked up less than two
+    /// seconds ago when it was (see `user_cache.rs`).
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<User>> {
+        if let Some(u) = self.users.get(hash) {
+            return Ok(Some(u));
+        }
+        let asked = self.users.ask();
         let row = sqlx::query("SELECT name, role, created_at FROM users WHERE token_hash = $1")
             .bind(hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?;
-        row.as_ref().map(user_from_row).transpose()
+        let user = row.as_ref().map(user_from_row).transpose()?;
+        if let Some(u) = &user {
+            self.users.put(hash, u, asked);
+        }
+        Ok(user)
     }
 
     /// All users.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query("SELECT name, role, created_at FROM users ORDER BY name")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter().map(user_from_row).collect()
     }
@@ -80,6 +89,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
+        self.users.clear();
         if res.rows_affected() == 0 {
             return Err(Error::not_found(format!("no user {name:?}")));
         }
@@ -90,7 +100,7 @@ impl Store {
     pub async fn user(&self, name: &str) -> Result<User> {
         let r = sqlx::query("SELECT name, role, created_at FROM users WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.read)
             .await?
             .ok_or_else(|| Error::not_found(format!("no user {name:?}")))?;
         user_from_row(&r)
@@ -99,7 +109,7 @@ impl Store {
     /// How many users there are.
     pub async fn count_users(&self) -> Result<i64> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.read)
             .await?;
         Ok(r.try_get("n")?)
     }
