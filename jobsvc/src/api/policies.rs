@@ -65,7 +65,7 @@ pub(super) async fn get_policies(State(state): State<Shared>, headers: HeaderMap
 }
 
 /// New approval policies.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ApprovalPoliciesChange, example = json!({"rules": [
     {"kind": "analysis", "approvals": []},
@@ -169,7 +169,7 @@ fn stand_in_json(d: &Delegate) -> serde_json::Value {
 }
 
 /// A stand-in to name.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewStandIn, example = json!({"stand_in": "dave", "until": "2026-11-29"}))]
 pub(super) struct NewStandIn {
