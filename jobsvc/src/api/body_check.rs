@@ -304,4 +304,14 @@ mod tests {
             );
         }
     }
+
+    /// Found by the `api` fuzz target: without serde_json's
+    /// `float_roundtrip`, this number read back as another one once written.
+    #[test]
+    fn a_big_number_reads_back_the_same() {
+        let body = b"{\"type\":\"analysis\",\"params\":118446744073709551616}";
+        assert_eq!(check_body(idx("NewTicket"), body), Ok(true));
+        let p = br#"{"conflict":"skip","verify_percent":0.30000000000000004}"#;
+        assert_eq!(check_body(idx("RollbackRequest"), p), Ok(true));
+    }
 }
