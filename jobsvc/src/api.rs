@@ -18,11 +18,14 @@
 //! - `views.rs`: the answers' typed bodies (also the document's schemas);
 //! - `request.rs`: the caller, their role, the body and the query (as
 //!   extractors), a visible ticket;
-//! - `error.rs`: errors as the API answers them.
+//! - `error.rs`: errors as the API answers them;
+//! - `body_check.rs`: every JSON body parsed, written back and parsed
+//!   again, for the fuzz target in `jobsvc/fuzz`.
 
 mod approval_view;
 mod approvals;
 mod apps;
+mod body_check;
 mod doc;
 mod error;
 mod guard;
@@ -45,6 +48,7 @@ mod tickets;
 mod users;
 mod views;
 
+pub use body_check::{check_body, BODIES};
 pub use doc::ApiDoc;
 pub use error::ApiError;
 pub use routes::router;

@@ -117,8 +117,10 @@ impl RdbWriter {
 
     /// The bytes of one key: `SELECTDB` if the db changed, its absolute
     /// expire time in ms, and the payload's type byte and value. The
-    /// payload's trailer (RDB version and CRC64) is checked, and a payload
-    /// of a newer RDB version than the file's is refused.
+    /// payload's trailer (RDB version and CRC64) is checked, a payload of a
+    /// newer RDB version than the file's is refused, and so is an expire
+    /// time past `i64::MAX` ms (readers take the field as signed: it would
+    /// read back as a time long past, and the key be dropped on load).
     pub fn entry(
         &mut self,
         db: u32,
@@ -142,6 +144,9 @@ impl RdbWriter {
                 "a DUMP payload no newer than the file's RDB version",
                 Some(u64::from(version)),
             ));
+        }
+        if let Some(t) = expire_at_ms.filter(|&t| i64::try_from(t).is_err()) {
+            return Err(bad("an expire time of at most i64::MAX ms", Some(t)));
         }
         let body = &payload[..payload.len() - 10];
         let mut out = Vec::with_capacity(body.len() + key.len() + 16);
@@ -240,5 +245,23 @@ mod tests {
         let newer = restore_payload(0, &[0x01, b'v'], 12);
         assert!(w.entry(0, b"c", None, &newer).is_err());
         assert!(w.entry(0, b"c", None, b"short").is_err());
+    }
+
+    /// Found writing the `writer` fuzz target: an expire time past
+    /// `i64::MAX` ms was written as is and read back negative (a key that
+    /// expired long ago).
+    #[test]
+    fn an_expire_time_past_i64_max_is_refused() {
+        let p = restore_payload(0, &[0x01, b'v'], 11);
+        let (mut w, mut file) = RdbWriter::start(11, &[]);
+        let before = w.state();
+        assert!(w.entry(0, b"k", Some(1 << 63), &p).is_err());
+        assert!(w.entry(0, b"k", Some(u64::MAX), &p).is_err());
+        assert_eq!(w.state(), before, "a refused entry changes nothing");
+        let last = i64::MAX as u64;
+        file.extend(w.entry(0, b"k", Some(last), &p).unwrap());
+        file.extend(w.finish());
+        let e = Rdb::new(&file).unwrap().entries().next().unwrap().unwrap();
+        assert_eq!(e.expire_at_ms, Some(i64::MAX));
     }
 }

@@ -100,7 +100,7 @@ pub(super) async fn needs_me(state: &Shared, u: &User) -> Result<Vec<TicketRow>>
 }
 
 /// A decision's note.
-#[derive(Deserialize, Default, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = DecisionNote, example = json!({"note": "split it per prefix, please"}))]
 pub(super) struct DecisionNote {
@@ -335,7 +335,7 @@ pub(super) async fn return_ticket(
 }
 
 /// New parameters for a returned ticket.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = Amendment, example = json!({"params": {"app": "shop", "patterns": [{"prefix": "login:old:"}]}}))]
 pub(super) struct Amendment {

@@ -21,7 +21,7 @@ use crate::store::AppRow;
 use crate::topology::discover;
 
 /// An app to register.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "shop", "kind": "replicated", "addr": "10.0.0.5:6379",

@@ -69,7 +69,7 @@ async fn in_force(state: &Shared) -> ApiResult {
 }
 
 /// New approval policies.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ApprovalPoliciesChange, example = json!({"rules": [
     {"kind": "analysis", "approvals": []},
@@ -175,7 +175,7 @@ fn themselves_or_admin(u: &User, name: &str, act: &str) -> Result<()> {
 }
 
 /// A stand-in to name.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewStandIn, example = json!({"stand_in": "dave", "until": "2026-11-29"}))]
 pub(super) struct NewStandIn {

@@ -52,7 +52,7 @@ pub(super) async fn checked(
 }
 
 /// A ticket to preview: a submission's type and parameters.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = PlanRequest, example = json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "login:"}]}}))]
 pub(super) struct PlanRequest {

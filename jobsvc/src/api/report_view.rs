@@ -38,7 +38,7 @@ fn links() -> &'static Mutex<HashMap<String, (PathBuf, Instant)>> {
 }
 
 /// Which report page to view.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "report.html"}))]
 pub(super) struct ViewRequest {

@@ -15,7 +15,7 @@ use crate::jobs::restore::RestoreConflict;
 use crate::service::Shared;
 
 /// How to roll a cleanup back (every field optional).
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"conflict": "skip"}))]
 pub(super) struct RollbackRequest {

@@ -16,7 +16,7 @@ use crate::service::Shared;
 use crate::store::now_ms;
 
 /// When a ticket may run.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"run_at": "2026-11-23T03:00:00Z"}))]
 pub(super) struct RunAt {

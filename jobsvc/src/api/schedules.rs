@@ -22,7 +22,7 @@ use crate::store::{now_ms, RunRow, ScheduleRow};
 use crate::time::rfc3339;
 
 /// A schedule to define.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewSchedule, example = json!({"name": "shop-nightly", "app": "shop", "cron": "0 3 * * *", "keep": 7, "params": {"separators": ":"}}))]
 pub(super) struct NewSchedule {
@@ -58,7 +58,7 @@ fn yes() -> bool {
 }
 
 /// Changes to a schedule: only the fields given change.
-#[derive(Deserialize, Default, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ScheduleChange, example = json!({"cron": "30 2 * * *", "keep": 14}))]
 pub(super) struct ScheduleChange {

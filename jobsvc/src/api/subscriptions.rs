@@ -22,7 +22,7 @@ use crate::ticket::Role;
 use crate::time::rfc3339;
 
 /// A subscription to add.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"events": ["approved", "rejected", "failed"], "channel": "mail", "address": "alice@example.com"}))]
 pub(super) struct NewSubscription {

@@ -43,7 +43,7 @@ fn team_json(t: &Team) -> serde_json::Value {
 }
 
 /// A team to create.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "payments", "lead": "carol", "members": ["alice"]}))]
 pub(super) struct NewTeam {
@@ -141,7 +141,7 @@ pub(super) async fn get_team(
 }
 
 /// A change of a team's lead.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"lead": "carol"}))]
 pub(super) struct TeamChange {
@@ -250,7 +250,7 @@ pub(super) async fn remove_member(
 }
 
 /// Who owns an app.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = AppOwner, example = json!({"team": "payments", "tags": ["production"], "approvers": ["dba"]}))]
 pub(super) struct OwnerBody {

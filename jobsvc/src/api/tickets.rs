@@ -22,7 +22,7 @@ use crate::store::{now_ms, NewTicket, TransitionExtras, User};
 use crate::ticket::{transition, Decision, Event};
 
 /// A ticket to submit.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewTicket, example = json!({"type": "analysis", "params": {"app": "shop"}, "idempotency_key": "abc"}))]
 pub(super) struct NewTicketRequest {
@@ -196,7 +196,7 @@ pub(super) async fn get_ticket(
 
 /// The body of an approval or a rejection (optional for an approval and a
 /// cancellation).
-#[derive(Deserialize, Default, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "too big, run at night"}))]
 pub(super) struct Note {

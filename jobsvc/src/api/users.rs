@@ -18,7 +18,7 @@ use crate::store::parse_role;
 use crate::ticket::Role;
 
 /// A user to create.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "alice", "role": "submitter"}))]
 pub(super) struct NewUser {
@@ -91,7 +91,7 @@ pub(super) async fn list_users(State(state): State<Shared>, Admin(_): Admin) -> 
 }
 
 /// A new role for a user.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, serde::Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"role": "admin"}))]
 pub(super) struct RoleChange {
