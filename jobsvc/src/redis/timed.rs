@@ -52,7 +52,8 @@ pub fn send(pipe: &redis::Pipeline, conn: &mut redis::Connection) -> Result<()> 
 }
 
 /// Reads `n` replies of a batch sent on `conn`, all of them by `deadline`
-/// (a transient `timed out waiting for the node` error otherwise; the
+/// (give or take a fiftieth of `budget`: the socket's timeout is not set
+/// again for every reply) (a transient `timed out waiting for the node` error otherwise; the
 /// caller drops the connection after any error); `budget` names the wait
 /// in the message and is the connection's read timeout again after.
 pub fn replies(
@@ -62,8 +63,14 @@ pub fn replies(
     budget: Duration,
 ) -> Result<Vec<redis::Value>> {
     let mut out = Vec::with_capacity(n);
+    // The socket's read timeout is moved to the deadline again only once
+    // `slack` has passed since it was last set (a system call per many
+    // replies, not per reply): a read ends by the deadline plus `slack`.
+    let slack = budget / 50;
+    let mut set_at: Option<Instant> = None;
     while out.len() < n {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
         if left.is_zero() {
             return Err(Error::transient(format!(
                 "{TIMED_OUT}: {} of {n} replies within {:.1} s",
@@ -71,8 +78,11 @@ pub fn replies(
                 budget.as_secs_f64()
             )));
         }
-        conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))
-            .map_err(Error::from)?;
+        if set_at.is_none_or(|t| now.duration_since(t) >= slack) {
+            conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .map_err(Error::from)?;
+            set_at = Some(now);
+        }
         match conn.recv_response() {
             // RESP3 push data is not a reply (the service speaks RESP2).
             Ok(redis::Value::Push { .. }) => {}

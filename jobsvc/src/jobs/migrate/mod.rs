@@ -10,7 +10,9 @@
 //!    then pipelined `PTTL` + `DUMP` on each master; from a file, the
 //!    parser's raw value bytes wrapped as a payload (type byte, value, RDB
 //!    version, CRC64) without decoding them;
-//! 2. pipelined `EXISTS` on the target tells which keys were already there;
+//! 2. pipelined `EXISTS` on the target tells which keys were already there
+//!    (sent in the previous batch's pipelines, after its writes on each
+//!    node, when both batches go to one db);
 //! 3. the checkpoint is written: where the source continues, the batch
 //!    (live: its keys; file: its start offset), the keys of the batch that
 //!    already existed, and the counters so far;
@@ -18,7 +20,13 @@
 //!    payload ABSTTL` when the target's `DUMP` format is at least the
 //!    source's, otherwise as commands (`RPUSH`, `HSET`, `XADD`…, in chunks
 //!    of at most `max_command_bytes`) into a temporary key of the same
-//!    slot that is then `RENAME`d into place.
+//!    slot that is then `RENAME`d into place; a string that fits one
+//!    command is one `SET key value [PXAT t] [NX]` (`PXAT` from Redis 6.2).
+//!
+//! A live source is read one batch ahead (`SCAN`, `PTTL` + `DUMP`) by a
+//! thread with its own connection while the batch before is written, so
+//! the source and the target work at the same time; the checkpoint still
+//! names the batch about to be written and the position after it.
 //!
 //! A resumed run redoes the batch of its checkpoint: keys that existed
 //! before the batch are treated by the conflict policy as the first time,
@@ -38,10 +46,13 @@
 //!
 //! Verification: keys matching the filters are counted per db on both
 //! sides, and a sample (`verify_percent` of the written keys, plus every key
-//! whose payload is over `big_key_bytes`) is compared by value and TTL.
+//! whose payload is over `big_key_bytes`) is compared by value and TTL,
+//! a few hundred keys per pipeline on each side (`TYPE` + `PTTL`, then the
+//! reads of each type).
 //! `migration.json` in the report lists the counts, conflicts, failures and
 //! mismatches; the ticket fails when a key failed or a mismatch remains.
 
+mod ahead;
 mod canon;
 mod checkpoint;
 pub mod params;

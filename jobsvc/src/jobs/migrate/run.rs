@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::ahead::{Ahead, Next};
 use super::checkpoint::{Pending, State};
 use super::params::{MigrationParams, SourceMethod};
 use super::source::{fetch_files, live_estimate, FileSource, LiveSource, Src};
@@ -52,6 +53,7 @@ pub fn run_from(
         .create(true)
         .append(true)
         .open(&sample_path)?;
+    let fetch_start = Instant::now();
     let mut src = match (&p.source.file, &source_app) {
         (Some(f), _) => {
             let real = match trusted {
@@ -66,6 +68,11 @@ pub fn run_from(
         (None, Some(app)) if p.method() == SourceMethod::Rdb => Src::Files(fetch_files(ctx, app)?),
         (None, Some(app)) => Src::Live(Box::new(LiveSource::open(ctx, p, app)?)),
         (None, None) => return Err(Error::internal("no source")),
+    };
+    // The snapshots' fetch as a replica (this attempt's), outside the copy.
+    let fetch_secs = match (&src, &source_app) {
+        (Src::Files(_), Some(_)) => fetch_start.elapsed().as_secs_f64(),
+        _ => 0.0,
     };
     let source_version = match &src {
         Src::Files(f) => f.rdb(0)?.version(),
@@ -88,95 +95,79 @@ pub fn run_from(
     };
     let copy_start = Instant::now();
     let copy_before = m.st.copy_secs;
+    // Fresh batches, read one ahead of the writes; the next batch's
+    // `EXISTS` rides with this batch's writes when both go to one db.
+    let mut ahead: Option<Ahead> = None;
+    let mut queued: Option<(Next, Option<Vec<String>>)> = None;
     while !m.st.copied {
         ctx.check_cancel()?;
-        // The batch to write: the checkpoint's, or the next one.
-        let (batch, existed, resumed) = match m.st.pending.take() {
-            Some(pend) => {
-                let batch = match &mut src {
-                    Src::Live(l) => {
-                        let keys = pend.keys.iter().map(|k| unhex(k)).collect();
-                        l.read(m.st.a, pend.db, keys)?
-                    }
-                    Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
-                };
-                (batch, pend.existed, true)
-            }
-            None => {
-                let next = match &mut src {
-                    Src::Live(l) => {
-                        match l.next_keys(p, &mut m.st)? {
-                            None => None,
-                            Some((db, keys)) => {
-                                // Read from the master that was scanned.
-                                let b = l.read(m.st.a, db, keys)?;
-                                Some((b, 0, 0, 0))
-                            }
-                        }
-                    }
-                    Src::Files(f) => loop {
-                        if m.st.a >= f.files.len() {
-                            break None;
-                        }
-                        let (file, start, db) = (m.st.a, m.st.b, m.st.c);
-                        let (b, next, done_to) = f.read_at(p, m.st.a, start, db)?;
-                        m.st.done_bytes = f.files[..m.st.a]
-                            .iter()
-                            .map(|(_, x)| x.len() as u64)
-                            .sum::<u64>()
-                            + done_to;
-                        match next {
-                            Some((o, d)) => (m.st.b, m.st.c) = (o, d),
-                            None => (m.st.a, m.st.b, m.st.c) = (m.st.a + 1, 0, 0),
-                        }
-                        if !b.items.is_empty() {
-                            break Some((b, file, start, db));
-                        }
-                    },
-                };
-                let Some((batch, file, start, start_db)) = next else {
-                    m.st.copied = true;
-                    m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
-                    m.checkpoint("verifying")?;
-                    break;
-                };
-                let existed = m.existing(&batch)?;
-                m.st.pending = Some(Pending {
-                    db: batch.db,
-                    keys: match &src {
-                        Src::Live(_) => batch.items.iter().map(|i| hex(&i.key)).collect(),
-                        Src::Files(_) => Vec::new(),
-                    },
-                    file,
-                    start,
-                    start_db,
-                    existed: existed.clone(),
-                });
-                // A batch whose keys all vanished still moves the position.
-                m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
-                m.checkpoint("copying")?;
-                m.st.pending = None;
-                (batch, existed, false)
-            }
-        };
-        m.write(&batch, &existed, resumed)?;
-        let t = m.st.totals();
-        let pct = match m.st.total {
-            0 => 0.0,
-            n => (m.st.done_bytes.max(t.selected) as f64 / n as f64 * 90.0).min(90.0),
-        };
-        ctx.progress(
-            "copying",
-            pct,
-            serde_json::to_value(&t).unwrap_or(Value::Null),
-            false,
-        );
-        if resumed {
+        if let Some(pend) = m.st.pending.take() {
+            // The checkpoint's batch: written again before anything new.
+            let batch = match &mut src {
+                Src::Live(l) => {
+                    let keys = pend.keys.iter().map(|k| unhex(k)).collect();
+                    l.read(m.st.a, pend.db, keys)?
+                }
+                Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
+            };
+            m.write(&batch, &pend.existed, true, None)?;
+            progress(&m);
             // Settle the redone batch before the next is read.
             m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
             m.checkpoint("copying")?;
+            continue;
         }
+        let (next, existed) = match queued.take() {
+            Some((n, e)) => (Some(n), e),
+            None => {
+                let a = match &mut ahead {
+                    Some(a) => a,
+                    None => ahead.insert(Ahead::start(&src, p, (m.st.a, m.st.b, m.st.c))?),
+                };
+                (a.next(&src, p)?, None)
+            }
+        };
+        let Some(cur) = next else {
+            m.st.copied = true;
+            m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
+            m.checkpoint("verifying")?;
+            break;
+        };
+        let existed = match existed {
+            Some(e) => e,
+            None => m.existing(&cur.batch)?,
+        };
+        (m.st.a, m.st.b, m.st.c) = cur.pos;
+        if let Some(d) = cur.done_bytes {
+            m.st.done_bytes = d;
+        }
+        m.st.pending = Some(Pending {
+            db: cur.batch.db,
+            keys: match &src {
+                Src::Live(_) => cur.batch.items.iter().map(|i| hex(&i.key)).collect(),
+                Src::Files(_) => Vec::new(),
+            },
+            file: cur.file,
+            start: cur.start,
+            start_db: cur.start_db,
+            existed: existed.clone(),
+        });
+        m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
+        m.checkpoint("copying")?;
+        m.st.pending = None;
+        let after = match &mut ahead {
+            Some(a) => a.next(&src, p)?,
+            None => None,
+        };
+        let then = after
+            .as_ref()
+            .map(|n| &n.batch)
+            .filter(|n| p.target_db(n.db) == p.target_db(cur.batch.db));
+        let existed_after = m.write(&cur.batch, &existed, false, then)?;
+        queued = after.map(|n| (n, existed_after));
+        progress(&m);
     }
+    drop(ahead);
     let totals = m.st.totals();
     ctx.state()
         .metrics
@@ -208,6 +199,7 @@ pub fn run_from(
         "failed": m.st.failed_keys,
         "copy_seconds": (secs * 1000.0).round() / 1000.0,
         "verify_seconds": (verify_secs * 1000.0).round() / 1000.0,
+        "fetch_seconds": (fetch_secs * 1000.0).round() / 1000.0,
         "keys_per_sec": if secs > 0.0 { ((m.st.paced as f64 / secs) * 10.0).round() / 10.0 } else { 0.0 },
         "redirects": m.target.redirects,
         "waits": m.target.waits,
@@ -250,6 +242,21 @@ pub fn run_from(
         }
     }
     Ok(result)
+}
+
+/// The copy's progress after a batch.
+fn progress(m: &Ctx<'_>) {
+    let t = m.st.totals();
+    let pct = match m.st.total {
+        0 => 0.0,
+        n => (m.st.done_bytes.max(t.selected) as f64 / n as f64 * 90.0).min(90.0),
+    };
+    m.ctx.progress(
+        "copying",
+        pct,
+        serde_json::to_value(&t).unwrap_or(Value::Null),
+        false,
+    );
 }
 
 pub(super) fn check_target_dbs(

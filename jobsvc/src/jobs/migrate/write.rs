@@ -19,6 +19,7 @@ use crate::redis::keys::{hex, show};
 use crate::redis::reply::{int, server_error};
 use crate::redis::Pacer;
 use crate::store::now_ms;
+use ::redis::Value as RV;
 
 pub(super) enum Plan {
     Restore {
@@ -27,6 +28,12 @@ pub(super) enum Plan {
     Rewrite {
         cmds: Vec<Cmd>,
         tmp: Vec<u8>,
+        replace: bool,
+    },
+    /// A string written by one `SET key value [PXAT t] [NX]`, atomic by
+    /// itself: no temporary key.
+    Set {
+        value: Vec<u8>,
         replace: bool,
     },
 }
@@ -54,6 +61,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether the target's `SET` takes `PXAT` (Redis 6.2, every Valkey).
+    pub(super) fn set_takes_pxat(&self) -> bool {
+        let v = &self.target.version;
+        if v.starts_with("valkey") {
+            return true;
+        }
+        let mut it = v
+            .trim_start_matches("redis ")
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0)) >= (6, 2)
+    }
+
     /// `EXISTS` of each key on the target (in its db).
     pub(super) fn existing(&mut self, b: &Batch) -> Result<Vec<String>> {
         self.target.db = self.p.target_db(b.db);
@@ -76,8 +96,17 @@ impl Ctx<'_> {
     }
 
     /// Writes a batch whose pre-existing keys are `existed`; `resumed`: an
-    /// earlier attempt may have written (some of) it already.
-    pub(super) fn write(&mut self, b: &Batch, existed: &[String], resumed: bool) -> Result<()> {
+    /// earlier attempt may have written (some of) it already. With `then`
+    /// (the next batch, of the same target db), the `EXISTS` of its keys
+    /// goes in the same pipelines, after this batch's writes on each node,
+    /// and its existing keys are returned.
+    pub(super) fn write(
+        &mut self,
+        b: &Batch,
+        existed: &[String],
+        resumed: bool,
+        then: Option<&Batch>,
+    ) -> Result<Option<Vec<String>>> {
         let existed: HashSet<&str> = existed.iter().map(String::as_str).collect();
         let now = now_ms();
         let p = self.p;
@@ -90,6 +119,7 @@ impl Ctx<'_> {
         };
         let mut plans: Vec<Option<Plan>> = Vec::with_capacity(b.items.len());
         let opts = p.command_options(self.target.dump_version >= 10, self.source_version);
+        let pxat = self.set_takes_pxat();
         for it in &b.items {
             if it.expire_at.is_some_and(|t| t <= now) {
                 counts.expired += 1;
@@ -125,6 +155,17 @@ impl Ctx<'_> {
             let plan = if self.rewrite_for(&it.payload) {
                 let tmp = self.target.tmp_key(&it.key, ticket);
                 match rewrite_commands(&it.payload, &tmp, &opts) {
+                    Ok(Some(mut cmds))
+                        if cmds.len() == 1
+                            && cmds[0].len() == 3
+                            && cmds[0][0] == b"SET"
+                            && (pxat || it.expire_at.is_none()) =>
+                    {
+                        Plan::Set {
+                            value: cmds.remove(0).remove(2),
+                            replace,
+                        }
+                    }
                     Ok(Some(cmds)) => Plan::Rewrite { cmds, tmp, replace },
                     Ok(None) => {
                         counts.empty += 1;
@@ -148,17 +189,28 @@ impl Ctx<'_> {
             .wait(b.items.len() + b.vanished as usize, self.ctx)?;
         let mut sampled = Vec::new();
         let mut todo = idx;
+        let asked: Vec<&[u8]> = then
+            .map(|n| n.items.iter().map(|i| i.key.as_slice()).collect())
+            .unwrap_or_default();
+        let mut existed_then = None;
         // A second round only for keys a RESTORE refused for their format.
-        for _round in 0..2 {
-            if todo.is_empty() {
+        for round in 0..2 {
+            let ask = if round == 0 { asked.len() } else { 0 };
+            if todo.is_empty() && ask == 0 {
                 break;
             }
-            let keys: Vec<&[u8]> = todo.iter().map(|&i| b.items[i].key.as_slice()).collect();
-            let replies = {
+            let mut keys: Vec<&[u8]> = todo.iter().map(|&i| b.items[i].key.as_slice()).collect();
+            let writes = keys.len();
+            keys.extend(&asked[..ask]);
+            let mut replies = {
                 let plans = &plans;
                 let items = &b.items;
                 let todo = &todo;
-                self.target.exec(self.ctx, &keys, &mut |k, retry| {
+                let keys = &keys;
+                self.target.exec(self.ctx, keys, &mut |k, retry| {
+                    if k >= writes {
+                        return vec![vec![b"EXISTS".to_vec(), keys[k].to_vec()]];
+                    }
                     let i = todo[k];
                     let it = &items[i];
                     match plans[i].as_ref().expect("planned") {
@@ -170,6 +222,17 @@ impl Ctx<'_> {
                                 c.push(b"REPLACE".to_vec());
                             }
                             c.push(b"ABSTTL".to_vec());
+                            vec![c]
+                        }
+                        Plan::Set { value, replace } => {
+                            let mut c = vec![b"SET".to_vec(), it.key.clone(), value.clone()];
+                            if let Some(t) = it.expire_at {
+                                c.push(b"PXAT".to_vec());
+                                c.push(t.to_string().into_bytes());
+                            }
+                            if !(*replace || retry) {
+                                c.push(b"NX".to_vec());
+                            }
                             vec![c]
                         }
                         Plan::Rewrite { cmds, tmp, replace } => {
@@ -195,20 +258,35 @@ impl Ctx<'_> {
                     }
                 })?
             };
+            if ask > 0 {
+                let got = replies.split_off(writes);
+                existed_then = Some(
+                    got.iter()
+                        .zip(&asked)
+                        .filter(|(r, _)| r.first().and_then(int).unwrap_or(0) > 0)
+                        .map(|(_, k)| hex(k))
+                        .collect::<Vec<String>>(),
+                );
+            }
             let mut again = Vec::new();
             for (k, r) in replies.iter().enumerate() {
                 let i = todo[k];
                 let it = &b.items[i];
-                let rewrite = matches!(plans[i], Some(Plan::Rewrite { .. }));
+                let rewrite = matches!(plans[i], Some(Plan::Rewrite { .. } | Plan::Set { .. }));
                 let replace = matches!(
                     plans[i],
-                    Some(Plan::Restore { replace: true } | Plan::Rewrite { replace: true, .. })
+                    Some(
+                        Plan::Restore { replace: true }
+                            | Plan::Rewrite { replace: true, .. }
+                            | Plan::Set { replace: true, .. }
+                    )
                 );
                 let err = r.iter().find_map(server_error);
-                let renamed = if rewrite {
-                    r.get(r.len().saturating_sub(2)).and_then(int)
-                } else {
-                    None
+                let renamed = match plans[i] {
+                    Some(Plan::Rewrite { .. }) => r.get(r.len().saturating_sub(2)).and_then(int),
+                    // `SET … NX` answers nil when the key is there.
+                    Some(Plan::Set { .. }) if matches!(r.first(), Some(RV::Nil)) => Some(0),
+                    _ => None,
                 };
                 match err {
                     Some((code, _)) if code == "BUSYKEY" => {
@@ -272,7 +350,7 @@ impl Ctx<'_> {
         let c = self.st.per_db.entry(b.db).or_default();
         c.add(&counts);
         self.st.paced += b.items.len() as u64 + b.vanished;
-        Ok(())
+        Ok(existed_then)
     }
 
     /// A key that appeared on the target after the `EXISTS` of its batch.
