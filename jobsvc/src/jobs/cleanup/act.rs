@@ -5,15 +5,18 @@
 use std::sync::atomic::Ordering;
 
 use super::params::Mode;
-use super::runner::Run;
+use super::runner::{Run, SAMPLE};
 use crate::error::Result;
 use crate::redis::reply::{int as v_int, text as v_text};
 use crate::redis::timed::{self, NODE_IO};
 
+/// Keys per `UNLINK` when one command takes many.
+const UNLINK_KEYS: usize = 100;
+
 impl Run<'_> {
-    /// Deletes (or expires) `keys`, chunk by chunk at the rate; `strings`,
-    /// when known, says which keys are strings (no collection to empty
-    /// first). With `recovering`, the keys are the pending ones of a killed
+    /// Deletes (or expires) `keys`, chunk by chunk at the rate; `kinds`,
+    /// when known, gives the type of each key its backup's payload told
+    /// (no `TYPE` asked for it). With `recovering`, the keys are the pending ones of a killed
     /// attempt.
     pub(super) fn act(
         &mut self,
@@ -21,12 +24,12 @@ impl Run<'_> {
         addr: &str,
         db: u32,
         keys: &[Vec<u8>],
-        strings: Option<&[bool]>,
+        kinds: Option<&[Option<&'static str>]>,
         recovering: bool,
     ) -> Result<()> {
         let chunk = self.p.chunk();
         for (n, part) in keys.chunks(chunk).enumerate() {
-            let strings = strings.and_then(|s| s.get(n * chunk..n * chunk + part.len()));
+            let kinds = kinds.and_then(|s| s.get(n * chunk..n * chunk + part.len()));
             self.ctx.check_cancel()?;
             self.wait_pressure(conn, addr)?;
             if self.p.dry_run {
@@ -37,7 +40,7 @@ impl Run<'_> {
                 continue;
             }
             match self.p.mode {
-                Mode::Delete => self.delete(conn, addr, db, part, strings, recovering)?,
+                Mode::Delete => self.delete(conn, addr, db, part, kinds, recovering)?,
                 Mode::Expire => self.expire(conn, addr, db, part, recovering)?,
             }
             let pct = self.percent();
@@ -53,15 +56,18 @@ impl Run<'_> {
         addr: &str,
         db: u32,
         part: &[Vec<u8>],
-        strings: Option<&[bool]>,
+        kinds: Option<&[Option<&'static str>]>,
         recovering: bool,
     ) -> Result<()> {
-        // Sizes of collections, for the big ones: the type of each key not
-        // known to be a string, then the size of each collection.
-        let mut types = vec![String::from("string"); part.len()];
-        let unknown: Vec<usize> = (0..part.len())
-            .filter(|&i| strings.is_none_or(|s| s.get(i) != Some(&true)))
+        // Sizes of collections, for the big ones: the type of each key its
+        // payload did not tell, then the size of each collection.
+        let mut types: Vec<String> = (0..part.len())
+            .map(|i| {
+                let k = kinds.and_then(|s| s.get(i).copied().flatten());
+                k.unwrap_or_default().to_string()
+            })
             .collect();
+        let unknown: Vec<usize> = (0..part.len()).filter(|&i| types[i].is_empty()).collect();
         if !unknown.is_empty() {
             let mut pipe = redis::pipe();
             for &i in &unknown {
@@ -97,15 +103,32 @@ impl Run<'_> {
             }
         }
         self.bucket.take(part.len(), self.ctx)?;
+        let mut deleted = 0u64;
+        let mut recovered = 0u64;
+        // Once the report's sample is full, a node that is not a cluster's
+        // takes `UNLINK` of many keys at once (a cluster would refuse keys
+        // of several slots): its reply counts the deleted keys.
+        let variadic = !recovering && !self.cluster && self.cp.sample.len() >= SAMPLE;
         let mut pipe = redis::pipe();
-        for k in part {
-            pipe.cmd("UNLINK").arg(&k[..]);
+        if variadic {
+            for c in part.chunks(UNLINK_KEYS) {
+                let mut cmd = redis::cmd("UNLINK");
+                for k in c {
+                    cmd.arg(&k[..]);
+                }
+                pipe.add_command(cmd);
+            }
+        } else {
+            for k in part {
+                pipe.cmd("UNLINK").arg(&k[..]);
+            }
         }
         let replies: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)
             .map_err(|e| e.context(format!("UNLINK on {addr}")))?;
-        let mut deleted = 0u64;
-        let mut recovered = 0u64;
-        for (k, r) in part.iter().zip(&replies) {
+        if variadic {
+            deleted = replies.iter().filter_map(v_int).sum::<i64>().max(0) as u64;
+        }
+        for (k, r) in part.iter().zip(&replies).filter(|_| !variadic) {
             if v_int(r) == Some(1) {
                 deleted += 1;
                 self.note_sample(addr, db, k);

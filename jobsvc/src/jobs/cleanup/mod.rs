@@ -1,13 +1,15 @@
 //! Cleanup tickets: delete (or set a spread-out TTL on) the keys that match
 //! prefixes or globs, on every master of an app, under a rate limit, with a
-//! pause while a node is under pressure, and a checkpoint after every batch
+//! pause while a node is under pressure, and a checkpoint before every group
 //! so that a killed or restarted service resumes where it stopped without
 //! losing or double-counting a key.
 //!
 //! How a run goes, for each master (in address order), each db and each
 //! pattern (a *pass*):
 //!
-//! 1. `SCAN cursor MATCH glob COUNT batch`;
+//! 1. `SCAN cursor MATCH glob COUNT batch`, repeated until a *group* is
+//!    gathered: a tenth of a second's worth of keys at the rate, one to 16
+//!    batches (so one backup sync and one checkpoint serve them all);
 //! 2. the returned keys are inspected with pipelined `OBJECT IDLETIME` (only
 //!    with an idle filter), `TYPE` and `PTTL`, and filtered (only when a
 //!    filter, `expire` mode or a dry run needs it: a plain delete takes
@@ -19,11 +21,13 @@
 //! 4. the checkpoint is written (with the backup's position): the next cursor, the keys about to be acted
 //!    on (*pending*) and the counters so far;
 //! 5. the pending keys are deleted in chunks, each chunk waiting for its
-//!    tokens: collections (by `TYPE`, asked only of the keys the backup's
-//!    `DUMP` did not show to be strings) with more than `big_elements` members are first
+//!    tokens: collections (typed by the first byte of the backup's `DUMP`
+//!    payload, `TYPE` asked only where it does not tell) with more than
+//!    `big_elements` members are first
 //!    emptied in chunks of `batch` (`HSCAN`+`HDEL`, `SSCAN`+`SREM`,
 //!    `ZSCAN`+`ZREM`, `LTRIM`), then every key gets a pipelined `UNLINK`,
-//!    and deletions are counted from its replies.
+//!    (of up to 100 keys each once the report's sample is full, on a node
+//!    that is not a cluster's), and deletions are counted from its replies.
 //!
 //! A resumed run first settles the pending keys of the checkpoint: those
 //! still there are deleted (and counted from the replies), those already

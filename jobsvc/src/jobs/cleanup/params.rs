@@ -188,6 +188,14 @@ impl CleanupParams {
         self.batch.min((self.rate / 10).max(1)) as usize
     }
 
+    /// Keys gathered by `SCAN`s before their backup is synced and the
+    /// checkpoint written (one sync, one checkpoint for them all): a tenth
+    /// of a second's worth at the rate, from one `batch` to 16.
+    pub(super) fn group(&self) -> usize {
+        let batch = self.batch as usize;
+        ((self.rate / 10) as usize).clamp(batch, 16 * batch)
+    }
+
     /// Whether the keys a `SCAN` returns are read (`TYPE`, `PTTL`, idle
     /// time) before they are chosen: for a filter, for `expire` mode, and
     /// in a dry run (nothing is backed up there, so no `DUMP` tells which

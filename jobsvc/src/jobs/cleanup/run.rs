@@ -51,35 +51,56 @@ impl Run<'_> {
         self.cp.pending.clear();
         let idle = self.p.idle_secs_min.is_some();
         let read_keys = self.p.reads_keys();
+        let group = self.p.group();
         loop {
             self.ctx.check_cancel()?;
             self.wait_pressure(&mut conn, addr)?;
-            let (next, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(&cursor)
-                .arg("MATCH")
-                .arg(glob)
-                .arg("COUNT")
-                .arg(self.p.batch)
-                .query(&mut conn)
-                .map_err(|e| Error::from(e).context(format!("SCAN on {addr}")))?;
-            // Without a filter, a delete reads nothing before its backup:
-            // the `DUMP` tells which keys are still there.
-            let chosen: Vec<Vec<u8>> = if read_keys {
-                let info = inspect(&mut conn, &keys, idle)?;
-                keys.iter()
-                    .zip(&info)
-                    .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            } else {
-                keys.clone()
-            };
-            let c = self.node(addr);
-            c.scanned += keys.len() as u64;
-            if read_keys {
-                c.selected += chosen.len() as u64;
+            // SCANs until a group is gathered (or its worth of keys was
+            // scanned): one backup sync and one checkpoint for the group (a
+            // key a later SCAN returns again is taken once).
+            let mut chosen: Vec<Vec<u8>> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            let mut next;
+            let mut scans = 0;
+            loop {
+                scans += 1;
+                let (after, keys): (String, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(&cursor)
+                    .arg("MATCH")
+                    .arg(glob)
+                    .arg("COUNT")
+                    .arg(self.p.batch)
+                    .query(&mut conn)
+                    .map_err(|e| Error::from(e).context(format!("SCAN on {addr}")))?;
+                next = after;
+                // Without a filter, a delete reads nothing before its
+                // backup: the `DUMP` tells which keys are still there.
+                let keys: Vec<Vec<u8>> = keys
+                    .into_iter()
+                    .filter(|k| seen.insert(k.clone()))
+                    .collect();
+                let picked: Vec<Vec<u8>> = if read_keys {
+                    let info = inspect(&mut conn, &keys, idle)?;
+                    keys.iter()
+                        .zip(&info)
+                        .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                } else {
+                    keys.clone()
+                };
+                let c = self.node(addr);
+                c.scanned += keys.len() as u64;
+                if read_keys {
+                    c.selected += picked.len() as u64;
+                }
+                chosen.extend(picked);
+                if next == "0" || chosen.len() >= group || scans * self.p.batch as usize >= group {
+                    break;
+                }
+                cursor = next.clone();
             }
-            let (chosen, strings) = self.back_up(&mut conn, db, chosen)?;
+            let (chosen, kinds) = self.back_up(&mut conn, db, chosen)?;
             if !read_keys {
                 // The keys the backup found.
                 self.node(addr).selected += chosen.len() as u64;
@@ -93,7 +114,7 @@ impl Run<'_> {
             if !self.cp.pending.is_empty() || self.last_save.elapsed() >= Duration::from_secs(1) {
                 self.save(addr)?;
             }
-            self.act(&mut conn, addr, db, &chosen, strings.as_deref(), false)?;
+            self.act(&mut conn, addr, db, &chosen, kinds.as_deref(), false)?;
             if next == "0" {
                 break;
             }
