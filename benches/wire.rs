@@ -16,14 +16,16 @@
 //! - **migration**, rate 1,000,000 keys/s, verification on (1 % sample and
 //!   the key counts, the default), a live standalone source into a
 //!   3-master cluster, with `RESTORE` and with commands (`write:
-//!   "commands"`): keys/s and MB/s against `rdbscope dump --format resp
+//!   "commands"`), the source read live (`SCAN` + `DUMP`), and once more
+//!   with `RESTORE` from a snapshot fetched as a replica (`"method":
+//!   "rdb"`, its fetch time counted): keys/s and MB/s against `rdbscope dump --format resp
 //!   FILE` of the source's RDB, split by slot in this bench and piped into
 //!   one `redis-cli --pipe` per master (`redis-cli -c --pipe` would not
 //!   follow the cluster's redirections). MB/s of both is the source RDB
 //!   file's size over the time. Target: ≥ the baseline.
 //!
 //! Job time is the job's own: the cleanup's `seconds`, the migration's
-//! `copy_seconds + verify_seconds`, the analysis source's `fetch_secs`,
+//! `fetch_seconds + copy_seconds + verify_seconds`, the analysis source's `fetch_secs`,
 //! measured inside the run, so no approval wait or queueing counts. The
 //! wall time from `running` to the end, polled every 20 ms, is printed
 //! beside it. Baselines are timed from their start to their last
@@ -937,6 +939,11 @@ fn dump_and_pipe(file: &Path, cli: &str, masters: &[RedisServer]) -> f64 {
 fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>) {
     let cli = cli_path(bin);
     let source = bin.start(&[]).expect("start redis-server");
+    // `"method": "rdb"` fetches as a replica: no 5 s wait for more
+    // replicas before a diskless transfer (as in the fetch runs).
+    source
+        .client()
+        .must(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
     let n = o.migrate_keys;
     load(&source, &migrate_data(n));
     let scratch = testkit::temp_dir("wire-migrate");
@@ -974,14 +981,18 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         );
         base_s = base_s.min(s);
     }
-    for mode in ["restore", "commands"] {
+    for (mode, method) in [
+        ("restore", "scan"),
+        ("commands", "scan"),
+        ("restore", "rdb"),
+    ] {
         let mut best = f64::MAX;
         for run in 1..=o.repeat {
             flush();
             let cpu0 = server_cpu(&all);
             let (t, polled) = served.run_ticket(
                 "migration",
-                json!({"source": {"app": "msource"}, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
+                json!({"source": {"app": "msource", "method": method}, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
             );
             let r = &t["result"];
             assert_eq!(r["counts"]["written"].as_u64(), Some(n), "{r}");
@@ -989,10 +1000,11 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
             assert_eq!(count(), n as i64, "the migration's keys");
             let copy = r["copy_seconds"].as_f64().expect("copy_seconds");
             let verify = r["verify_seconds"].as_f64().expect("verify_seconds");
-            let s = copy + verify;
+            let fetch = r["fetch_seconds"].as_f64().unwrap_or(0.0);
+            let s = fetch + copy + verify;
             let cpu = server_cpu(&all) - cpu0;
             println!(
-                "| {run} | migration ticket, write {mode} (copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
+                "| {run} | migration ticket, source {method}, write {mode} (fetch {fetch:.3} + copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
                 n as f64 / s,
                 mb / s
             );
@@ -1000,7 +1012,7 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         }
         for (unit, amount) in [("keys/s", n as f64), ("MB/s", mb)] {
             rows.push(Row {
-                op: format!("migration, {mode} ({n} keys)"),
+                op: format!("migration, source {method}, {mode} ({n} keys)"),
                 unit,
                 ours: amount / best,
                 base: amount / base_s,
