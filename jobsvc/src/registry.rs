@@ -355,7 +355,8 @@ impl Window {
         let hm = |t: &str| -> Option<u32> {
             let (h, m) = t.trim().split_once(':')?;
             let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-            (h < 24 && m < 60).then_some(h * 60 + m)
+            // Checked first: `then_some` would multiply an hour of any size.
+            (h < 24 && m < 60).then(|| h * 60 + m)
         };
         let w = Window {
             start: hm(a).ok_or_else(bad)?,
@@ -394,6 +395,10 @@ mod tests {
         assert!(Window::parse("25:00-01:00").is_err());
         assert!(Window::parse("0100").is_err());
         assert!(Window::parse("01:00-01:00").is_err());
+        // Found by the `api` fuzz target: an hour past u32 / 60 overflowed
+        // the multiplication (a panic where overflow is checked).
+        assert!(Window::parse("0001289968915:4400-05:00").is_err());
+        assert!(Window::parse("4294967295:00-01:00").is_err());
     }
 
     #[test]
