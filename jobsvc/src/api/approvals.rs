@@ -22,7 +22,7 @@ use crate::ticket::{transition, Actor, Decision, Event, Role, Slot, TicketState}
 
 /// A ticket as the API shows it, with its approval records.
 pub(super) async fn ticket_with_approvals(state: &Shared, t: &TicketRow) -> Result<Value> {
-    let all = state.store.approvals(t.id).await?;
+    let all = state.reads.approvals(t.id).await?;
     let last = all.iter().map(|a| a.round).max().unwrap_or(0);
     let mut v = ticket_json(t);
     v["approvals"] = Value::Array(
@@ -78,11 +78,11 @@ fn slots(round: &[ApprovalRow]) -> Vec<Slot> {
 pub(super) async fn needs_me(state: &Shared, u: &User) -> Result<Vec<TicketRow>> {
     let stands = approvals::stands_in_for(state, &u.name).await?;
     let mut out: Vec<TicketRow> = Vec::new();
-    for a in state.store.pending_approvals().await? {
+    for a in state.reads.pending_approvals().await? {
         if out.last().is_some_and(|t| t.id == a.ticket_id) || !may_decide(&a, u, &stands) {
             continue;
         }
-        let Some(t) = state.store.get_ticket(a.ticket_id).await? else {
+        let Some(t) = state.reads.get_ticket(a.ticket_id).await? else {
             continue;
         };
         if t.submitter == u.name {

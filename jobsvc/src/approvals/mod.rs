@@ -149,6 +149,18 @@ pub async fn stands_in_for(state: &ServiceState, name: &str) -> Result<Vec<(Stri
 /// resubmission, when a grown plan sends a ticket back): its approvers now
 /// have something to decide. Notifications hook in here.
 pub async fn approval_due(state: &ServiceState, ticket: i64, round: &NewRound) {
+    log_due(ticket, round);
+    if let Err(e) = ask_approvers(state, ticket, round).await {
+        log(&format!(
+            "ticket {ticket}: could not record the needs_approval notification: {e}"
+        ));
+    }
+}
+
+/// Logs that a round of approvals of `ticket` is open, and for whom (a
+/// ticket filed with its first round records its `needs_approval` event in
+/// the filing's transaction, then calls this).
+pub fn log_due(ticket: i64, round: &NewRound) {
     let who: Vec<String> = round
         .slots
         .iter()
@@ -160,11 +172,6 @@ pub async fn approval_due(state: &ServiceState, ticket: i64, round: &NewRound) {
         round.risk,
         who.join(", ")
     ));
-    if let Err(e) = ask_approvers(state, ticket, round).await {
-        log(&format!(
-            "ticket {ticket}: could not record the needs_approval notification: {e}"
-        ));
-    }
 }
 
 /// Who may fill the round's slots: the users named, and for a slot any
