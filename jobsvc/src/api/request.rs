@@ -188,7 +188,7 @@ pub(super) fn may_decide(a: &ApprovalRow, u: &User, stands: &[(String, Role)]) -
 /// Whether a submitter may see another's ticket: they (or someone they
 /// stand in for) may decide one of its approvals, now or in an earlier round.
 async fn approver_of(state: &Shared, u: &User, id: i64) -> Result<bool> {
-    let stands = crate::approvals::stands_in_for(state, &u.name).await?;
+    let stands = crate::approvals::stands_in_for(state.reads.lookup(), &u.name).await?;
     Ok(state
         .reads
         .approvals(id)

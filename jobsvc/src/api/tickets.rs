@@ -136,12 +136,19 @@ pub(super) async fn file_ticket(
         Some(t) => (t, false, false),
         None => {
             let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
-            let round = crate::approvals::round_for(state, &req.kind, &apps, &plan).await?;
+            let round =
+                crate::approvals::round_for(state, state.reads.lookup(), &req.kind, &apps, &plan)
+                    .await?;
             let first = if round.slots.is_empty() {
                 None
             } else {
                 Some(FirstRound {
-                    approvers: crate::approvals::approvers(state, &u.name, &round.slots).await?,
+                    approvers: crate::approvals::approvers(
+                        state.reads.lookup(),
+                        &u.name,
+                        &round.slots,
+                    )
+                    .await?,
                     round: &round,
                 })
             };

@@ -6,8 +6,9 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::error::{Error, Result};
 
-/// Connections of PostgreSQL's pool.
-const POOL: u32 = 8;
+/// Connections of PostgreSQL's pool (each instance's): the API's requests
+/// beside up to 4 jobs, the scheduler and the notifier.
+const POOL: u32 = 16;
 /// SQLite's read-only connections.
 const READERS: u32 = 4;
 /// Whether SQLite's plain reads go to the read-only connections (see
@@ -94,11 +95,12 @@ impl Backend {
 
     /// How many of the API's write transactions may wait for the writer
     /// at once: one on SQLite (one writer connection: a job's write then
-    /// queues behind at most one of them), half the pool on PostgreSQL.
+    /// queues behind at most one of them); on PostgreSQL all but 4 of the
+    /// pool's connections, which stay free for the jobs' writes.
     pub(super) fn api_writers(self) -> usize {
         match self {
             Backend::Sqlite => 1,
-            Backend::Postgres => (POOL / 2) as usize,
+            Backend::Postgres => (POOL - 4) as usize,
         }
     }
 

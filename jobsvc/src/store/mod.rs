@@ -16,6 +16,8 @@
 //! - `handle.rs`: the [`Store`] handle: opening, the clock, URL redaction;
 //!   its `pool` takes every write, transaction and read (jobs, scheduler,
 //!   leases and the API's read-modify-writes);
+//! - `lookup.rs`: [`Lookup`], the approval flows' reads of owners, teams,
+//!   users, stand-ins and policies, from the writer or the readers;
 //! - `read_view.rs`: [`ReadView`], the API's plain reads, on SQLite served
 //!   by read-only connections (see `backend.rs`);
 //! - `user_cache.rs`: who holds a token, remembered for two seconds;
@@ -43,6 +45,7 @@ mod backend;
 mod filing;
 mod handle;
 mod listing;
+mod lookup;
 mod migrations;
 mod outbox;
 mod queue;
@@ -61,6 +64,7 @@ pub use backend::Backend;
 pub use filing::FirstRound;
 pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
+pub use lookup::Lookup;
 pub use outbox::{ChannelHealth, Claimed, DeliveryQuery, DeliveryRow, EventRow};
 pub use queue::ClaimPolicy;
 pub use read_view::ReadView;

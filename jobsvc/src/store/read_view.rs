@@ -11,6 +11,7 @@
 use super::approvals::ApprovalRow;
 use super::handle::Store;
 use super::listing::{TicketCounts, TicketQuery};
+use super::lookup::Lookup;
 use super::rows::{AppRow, AuditRow, TicketRow, User};
 use super::stats::TicketFacts;
 use crate::error::Result;
@@ -32,6 +33,13 @@ impl Store {
                 ..self.clone()
             },
         }
+    }
+}
+
+impl ReadView {
+    /// Its lookups of owners, teams, users and policies, from the readers.
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup { store: &self.store }
     }
 }
 
@@ -72,6 +80,8 @@ reads! {
     fn audit(id: i64) -> Vec<AuditRow>;
     /// Every approval record of a ticket.
     fn approvals(ticket: i64) -> Vec<ApprovalRow>;
+    /// The records of a ticket's last round, in slot order.
+    fn current_round(ticket: i64) -> Vec<ApprovalRow>;
     /// The pending records of pending tickets.
     fn pending_approvals() -> Vec<ApprovalRow>;
     /// The per-ticket facts the statistics are computed from.
