@@ -11,7 +11,7 @@ use crate::auth;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::registry::Credentials;
-use crate::store::{now_ms, AppRow, Store};
+use crate::store::{now_ms, AppRow, ReadView, Store};
 use crate::ticket::Policy;
 use crate::time::rfc3339;
 
@@ -31,8 +31,11 @@ pub struct Metrics {
 /// Everything handlers and workers share.
 #[derive(Debug)]
 pub struct ServiceState {
-    /// The store.
+    /// The store: every write, and every read of the jobs, the scheduler,
+    /// the lease code and the API's read-modify-writes (from the writer).
     pub store: Store,
+    /// The API's plain reads (on SQLite: read-only connections).
+    pub reads: ReadView,
     /// The configuration.
     pub config: Config,
     /// Transition rules from the configuration.
@@ -85,6 +88,7 @@ pub async fn open(config: Config) -> Result<Shared> {
             allow_self_approval: config.allow_self_approval,
             max_attempts: config.max_attempts.max(1),
         },
+        reads: store.read_view(),
         store,
         config,
         metrics: Metrics::default(),

@@ -22,7 +22,7 @@ use crate::ticket::{transition, Actor, Decision, Event, Role, Slot, TicketState}
 
 /// A ticket as the API shows it, with its approval records.
 pub(super) async fn ticket_with_approvals(state: &Shared, t: &TicketRow) -> Result<Value> {
-    let all = state.store.approvals(t.id).await?;
+    let all = state.reads.approvals(t.id).await?;
     let last = all.iter().map(|a| a.round).max().unwrap_or(0);
     let mut v = ticket_json(t);
     v["approvals"] = Value::Array(
@@ -36,7 +36,9 @@ pub(super) async fn ticket_with_approvals(state: &Shared, t: &TicketRow) -> Resu
 /// Opens the first round of a ticket that has none (filed before
 /// approval records existed, or whose round failed to open).
 async fn current_round(state: &Shared, t: &TicketRow) -> Result<Vec<ApprovalRow>> {
-    let round = state.store.current_round(t.id).await?;
+    // Read without waiting for the writer: a decision on a record that
+    // changed meanwhile loses its compare-and-set (a conflict).
+    let round = state.reads.current_round(t.id).await?;
     if !round.is_empty() || t.state != TicketState::Pending {
         return Ok(round);
     }
@@ -46,7 +48,7 @@ async fn current_round(state: &Shared, t: &TicketRow) -> Result<Vec<ApprovalRow>
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or(Value::Null);
     let apps = ticket_apps(state, t);
-    let mut r = approvals::round_for(state, &t.kind, &apps, &plan).await?;
+    let mut r = approvals::round_for(state, state.store.lookup(), &t.kind, &apps, &plan).await?;
     if r.slots.is_empty() {
         r.slots = vec![("admin".into(), crate::ticket::Eligible::AnyAdmin)];
     }
@@ -76,13 +78,13 @@ fn slots(round: &[ApprovalRow]) -> Vec<Slot> {
 /// The pending tickets with a pending approval the caller may decide (not
 /// their own, not one they already approved), newest first.
 pub(super) async fn needs_me(state: &Shared, u: &User) -> Result<Vec<TicketRow>> {
-    let stands = approvals::stands_in_for(state, &u.name).await?;
+    let stands = approvals::stands_in_for(state.reads.lookup(), &u.name).await?;
     let mut out: Vec<TicketRow> = Vec::new();
-    for a in state.store.pending_approvals().await? {
+    for a in state.reads.pending_approvals().await? {
         if out.last().is_some_and(|t| t.id == a.ticket_id) || !may_decide(&a, u, &stands) {
             continue;
         }
-        let Some(t) = state.store.get_ticket(a.ticket_id).await? else {
+        let Some(t) = state.reads.get_ticket(a.ticket_id).await? else {
             continue;
         };
         if t.submitter == u.name {
@@ -160,7 +162,7 @@ pub(super) async fn decide(
     } else {
         state.store.current_round(id).await?
     };
-    let stands = approvals::stands_in_for(state, &u.name).await?;
+    let stands = approvals::stands_in_for(state.reads.lookup(), &u.name).await?;
     let pending = |a: &&ApprovalRow| a.state.as_str() == "pending";
     let index = match approval {
         Some(aid) => round.iter().position(|a| a.id == aid).ok_or_else(|| {
@@ -413,7 +415,14 @@ pub(super) async fn resubmit(
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or(Value::Null);
-    let round = approvals::round_for(&state, &t.kind, &ticket_apps(&state, &t), &plan).await?;
+    let round = approvals::round_for(
+        &state,
+        state.reads.lookup(),
+        &t.kind,
+        &ticket_apps(&state, &t),
+        &plan,
+    )
+    .await?;
     state
         .store
         .apply_with_round(id, &tr, &TransitionExtras::default(), None, Some(&round))

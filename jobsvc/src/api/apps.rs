@@ -128,7 +128,7 @@ pub(super) async fn create_app(
 )]
 pub(super) async fn list_apps(State(state): State<Shared>, Caller(_): Caller) -> ApiResult {
     let apps: Vec<Value> = state
-        .store
+        .reads
         .list_apps()
         .await?
         .iter()

@@ -127,7 +127,7 @@ pub(super) async fn list_tickets(
     } else if nothing {
         (Vec::new(), 0)
     } else {
-        state.store.page_tickets(&query).await?
+        state.reads.page_tickets(&query).await?
     };
     let mut resp = Json(tickets.iter().map(ticket_json).collect::<Vec<_>>()).into_response();
     resp.headers_mut()
@@ -187,7 +187,7 @@ pub(super) struct StateTypeCount {
 pub(super) async fn summary(State(state): State<Shared>, Caller(u): Caller) -> ApiResult {
     let admin = u.role == Role::Admin;
     let counts = state
-        .store
+        .reads
         .ticket_counts((!admin).then_some(u.name.as_str()))
         .await?;
     let mut s = Summary {
@@ -210,7 +210,7 @@ pub(super) async fn summary(State(state): State<Shared>, Caller(u): Caller) -> A
     if admin {
         s.waiting_for_me = Some(
             state
-                .store
+                .reads
                 .waiting_for(&u.name, state.policy.allow_self_approval)
                 .await?,
         );

@@ -63,7 +63,7 @@ async fn in_force(state: &Shared) -> ApiResult {
         updated_by: stored.as_ref().map(|s| s.1.clone()),
         updated_at: stored.as_ref().map(|s| rfc3339(s.2)),
         approval_margin: state.config.approval_margin,
-        rules: approvals::rules(state).await?,
+        rules: approvals::rules(state, state.reads.lookup()).await?,
     };
     Ok(Json(to_json(&body)).into_response())
 }

@@ -40,13 +40,13 @@ pub(super) async fn checked(
     let mut apps = Vec::new();
     for name in params.apps() {
         apps.push(
-            state.store.get_app(name).await?.ok_or_else(|| {
+            state.reads.lookup().get_app(name).await?.ok_or_else(|| {
                 Error::bad_request(format!("unknown app {name:?} (see GET /apps)"))
             })?,
         );
     }
     let names: Vec<String> = apps.iter().map(|a| a.name.clone()).collect();
-    crate::approvals::check_filing(state, u, &names).await?;
+    crate::approvals::check_filing(state.reads.lookup(), u, &names).await?;
     let plan = crate::jobs::plan(state, &params, &apps).await?;
     Ok((params, crate::approvals::with_risk(kind, plan)))
 }

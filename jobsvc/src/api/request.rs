@@ -31,7 +31,7 @@ pub(super) async fn caller(state: &Shared, headers: &HeaderMap) -> Result<User> 
         .ok_or_else(|| unauthorized("Authorization must be \"Bearer <token>\""))?
         .trim();
     state
-        .store
+        .reads
         .user_by_token_hash(&auth::token_hash(token))
         .await?
         .ok_or_else(|| unauthorized("unknown token"))
@@ -161,7 +161,7 @@ pub(super) fn role_name(r: Role) -> &'static str {
 /// Loads ticket `id` (404 when there is none).
 pub(super) async fn load_ticket(state: &Shared, id: i64) -> Result<TicketRow> {
     state
-        .store
+        .reads
         .get_ticket(id)
         .await?
         .ok_or_else(|| Error::not_found(format!("no ticket {id}")))
@@ -188,9 +188,9 @@ pub(super) fn may_decide(a: &ApprovalRow, u: &User, stands: &[(String, Role)]) -
 /// Whether a submitter may see another's ticket: they (or someone they
 /// stand in for) may decide one of its approvals, now or in an earlier round.
 async fn approver_of(state: &Shared, u: &User, id: i64) -> Result<bool> {
-    let stands = crate::approvals::stands_in_for(state, &u.name).await?;
+    let stands = crate::approvals::stands_in_for(state.reads.lookup(), &u.name).await?;
     Ok(state
-        .store
+        .reads
         .approvals(id)
         .await?
         .iter()

@@ -87,7 +87,7 @@ pub(super) async fn stats(
             return Err(Error::bad_request(format!("team: no team {team:?}")).into());
         }
     }
-    let mut facts = state.store.ticket_facts(from, to).await?;
+    let mut facts = state.reads.ticket_facts(from, to).await?;
     if let Some(app) = &f.app {
         facts.retain(|t| apps_of(t).contains(app));
     }

@@ -25,7 +25,7 @@ use crate::ticket::TicketState;
     )
 )]
 pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
-    state.store.count_users().await?;
+    state.reads.count_users().await?;
     let health = Health {
         status: "ok",
         store: state.store.backend().as_str(),
@@ -59,7 +59,7 @@ pub(super) async fn healthz(State(state): State<Shared>) -> ApiResult {
 pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
     let mut out = String::new();
     out.push_str("# HELP rdbscope_tickets Tickets by state.\n# TYPE rdbscope_tickets gauge\n");
-    let counts = state.store.count_by_state().await?;
+    let counts = state.reads.count_by_state().await?;
     for s in TicketState::ALL {
         let n = counts
             .iter()
@@ -101,7 +101,7 @@ pub(super) async fn metrics(State(state): State<Shared>) -> ApiResult {
     }
     // Tickets by type and state, approval and completion times, rates and
     // per-app figures, over every ticket in the store.
-    let facts = state.store.ticket_facts(0, i64::MAX).await?;
+    let facts = state.reads.ticket_facts(0, i64::MAX).await?;
     out.push_str(&crate::stats::Stats::of(&facts).prometheus());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

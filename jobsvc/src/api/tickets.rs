@@ -18,7 +18,7 @@ use super::views::{ticket_json, to_json, AuditEntry, TicketBody, TicketParams, T
 use crate::error::{Error, Result};
 use crate::schedule::parse_run_at;
 use crate::service::Shared;
-use crate::store::{now_ms, NewTicket, TransitionExtras, User};
+use crate::store::{now_ms, FirstRound, NewTicket, TransitionExtras, User};
 use crate::ticket::{transition, Decision, Event};
 
 /// A ticket to submit.
@@ -127,17 +127,52 @@ pub(super) async fn file_ticket(
         .transpose()?;
     let (params, plan) = checked(state, u, &req.kind, &req.params).await?;
     let (canonical, hash) = params.canonical();
-    let (ticket, created) = state
-        .store
-        .insert_ticket(&NewTicket {
-            kind: req.kind.clone(),
-            submitter: u.name.clone(),
-            params: canonical,
-            params_hash: hash.clone(),
-            idempotency_key: key,
-            plan: Some(plan.to_string()),
-        })
-        .await?;
+    // A key used before: its ticket, read without waiting for the writer.
+    let used = match &key {
+        Some(k) => state.reads.ticket_by_key(&u.name, k).await?,
+        None => None,
+    };
+    let (ticket, created, auto) = match used {
+        Some(t) => (t, false, false),
+        None => {
+            let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
+            let round =
+                crate::approvals::round_for(state, state.reads.lookup(), &req.kind, &apps, &plan)
+                    .await?;
+            let first = if round.slots.is_empty() {
+                None
+            } else {
+                Some(FirstRound {
+                    approvers: crate::approvals::approvers(
+                        state.reads.lookup(),
+                        &u.name,
+                        &round.slots,
+                    )
+                    .await?,
+                    round: &round,
+                })
+            };
+            let asks = first.is_some();
+            let filed = state
+                .store
+                .file_ticket(
+                    &NewTicket {
+                        kind: req.kind.clone(),
+                        submitter: u.name.clone(),
+                        params: canonical,
+                        params_hash: hash.clone(),
+                        idempotency_key: key,
+                        plan: Some(plan.to_string()),
+                    },
+                    first,
+                )
+                .await?;
+            if filed.1 && asks {
+                crate::approvals::log_due(filed.0.id, &round);
+            }
+            (filed.0, filed.1, !asks)
+        }
+    };
     if !created {
         if ticket.kind != req.kind || ticket.params_hash != hash {
             return Err(Error::conflict(format!(
@@ -157,13 +192,10 @@ pub(super) async fn file_ticket(
             .await?
             .ok_or_else(|| Error::internal("ticket vanished after insert"))?;
     }
-    let apps: Vec<String> = params.apps().into_iter().map(str::to_string).collect();
-    let round = crate::approvals::round_for(state, &req.kind, &apps, &plan).await?;
-    let ticket = if round.slots.is_empty() {
+    // No approval asked for: approved on submission.
+    let ticket = if auto {
         auto_approve(state, &ticket).await?
     } else {
-        state.store.open_round(ticket.id, &round).await?;
-        crate::approvals::approval_due(state, ticket.id, &round).await;
         ticket
     };
     Ok((
@@ -324,7 +356,7 @@ pub(super) async fn audit(
 ) -> ApiResult {
     visible_ticket(&state, &u, id).await?;
     let rows: Vec<Value> = state
-        .store
+        .reads
         .audit(id)
         .await?
         .iter()

@@ -67,7 +67,7 @@ async fn check(state: &ServiceState, t: &TicketRow) -> Result<bool> {
     )
     .map_err(|e| crate::error::Error::conflict(e.to_string()))?;
     let names: Vec<String> = apps.iter().map(|a| a.name.clone()).collect();
-    let mut next = round_for(state, &t.kind, &names, &plan).await?;
+    let mut next = round_for(state, state.store.lookup(), &t.kind, &names, &plan).await?;
     if next.slots.is_empty() {
         next.slots = vec![("admin".into(), Eligible::AnyAdmin)];
     }

@@ -14,15 +14,15 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::slots::Eligible;
 use crate::state::{log, ServiceState};
-use crate::store::{now_ms, NewRound, Ownership, User};
+use crate::store::{now_ms, Lookup, NewRound, Ownership, User};
 use crate::ticket::Role;
 
 pub use policy::{default_rules, PolicyRule};
 pub use risk::{impact, risk, Risk};
 
 /// The rules in force: those set through the API, else the config's.
-pub async fn rules(state: &ServiceState) -> Result<Vec<PolicyRule>> {
-    match state.store.stored_policies().await? {
+pub async fn rules(state: &ServiceState, look: Lookup<'_>) -> Result<Vec<PolicyRule>> {
+    match look.stored_policies().await? {
         Some((text, _, _)) => serde_json::from_str(&text)
             .map_err(|e| Error::internal(format!("stored approval policies: {e}"))),
         None => Ok(state.config.approval_policies.clone()),
@@ -38,19 +38,19 @@ fn owning_app(apps: &[String]) -> Option<&str> {
 /// Refuses (403) a submitter who files a ticket for an app owned by a team
 /// they are not in. Admins file for every app; an app without a team is
 /// open to every submitter, as before teams existed.
-pub async fn check_filing(state: &ServiceState, u: &User, apps: &[String]) -> Result<()> {
+pub async fn check_filing(look: Lookup<'_>, u: &User, apps: &[String]) -> Result<()> {
     if u.role == Role::Admin {
         return Ok(());
     }
     // The caller's teams are read only when an app has a team.
     let mut mine: Option<Vec<String>> = None;
     for app in apps {
-        let Some(o) = state.store.ownership(app).await? else {
+        let Some(o) = look.ownership(app).await? else {
             continue;
         };
         if let Some(team) = &o.team {
             if mine.is_none() {
-                mine = Some(state.store.teams_of(&u.name).await?);
+                mine = Some(look.teams_of(&u.name).await?);
             }
             if !mine.as_ref().is_some_and(|m| m.contains(team)) {
                 return Err(Error::forbidden(format!(
@@ -76,6 +76,7 @@ pub fn with_risk(kind: &str, mut plan: Value) -> Value {
 /// needs (no slots: it is approved on submission).
 pub async fn round_for(
     state: &ServiceState,
+    look: Lookup<'_>,
     kind: &str,
     apps: &[String],
     plan: &Value,
@@ -83,16 +84,16 @@ pub async fn round_for(
     let mut tags = Vec::new();
     let mut owners = policy::Owners::default();
     for app in apps {
-        let o = state.store.ownership(app).await?.unwrap_or_default();
+        let o = look.ownership(app).await?.unwrap_or_default();
         tags.extend(o.tags.iter().cloned());
         if Some(app.as_str()) == owning_app(apps) {
-            owners = owners_of(state, &o).await?;
+            owners = owners_of(look, &o).await?;
         }
     }
     let r = risk(kind, plan);
     let imp = impact(plan);
     let rule = policy::choose(
-        &rules(state).await?,
+        &rules(state, look).await?,
         &policy::Facts {
             kind,
             risk: r,
@@ -120,9 +121,9 @@ pub async fn round_for(
     })
 }
 
-async fn owners_of(state: &ServiceState, o: &Ownership) -> Result<policy::Owners> {
+async fn owners_of(look: Lookup<'_>, o: &Ownership) -> Result<policy::Owners> {
     let lead = match &o.team {
-        Some(t) => state.store.team(t).await?.and_then(|t| t.lead),
+        Some(t) => look.team(t).await?.and_then(|t| t.lead),
         None => None,
     };
     Ok(policy::Owners {
@@ -132,12 +133,12 @@ async fn owners_of(state: &ServiceState, o: &Ownership) -> Result<policy::Owners
 }
 
 /// The users (with their roles) `name` stands in for right now.
-pub async fn stands_in_for(state: &ServiceState, name: &str) -> Result<Vec<(String, Role)>> {
+pub async fn stands_in_for(look: Lookup<'_>, name: &str) -> Result<Vec<(String, Role)>> {
     let now = now_ms();
     let mut out = Vec::new();
-    for d in state.store.delegates().await? {
+    for d in look.delegates().await? {
         if d.stand_in == name && d.from_ms <= now && now < d.until_ms {
-            if let Ok(u) = state.store.user(&d.member).await {
+            if let Ok(u) = look.user(&d.member).await {
                 out.push((u.name, u.role));
             }
         }
@@ -149,6 +150,18 @@ pub async fn stands_in_for(state: &ServiceState, name: &str) -> Result<Vec<(Stri
 /// resubmission, when a grown plan sends a ticket back): its approvers now
 /// have something to decide. Notifications hook in here.
 pub async fn approval_due(state: &ServiceState, ticket: i64, round: &NewRound) {
+    log_due(ticket, round);
+    if let Err(e) = ask_approvers(state, ticket, round).await {
+        log(&format!(
+            "ticket {ticket}: could not record the needs_approval notification: {e}"
+        ));
+    }
+}
+
+/// Logs that a round of approvals of `ticket` is open, and for whom (a
+/// ticket filed with its first round records its `needs_approval` event in
+/// the filing's transaction, then calls this).
+pub fn log_due(ticket: i64, round: &NewRound) {
     let who: Vec<String> = round
         .slots
         .iter()
@@ -160,23 +173,18 @@ pub async fn approval_due(state: &ServiceState, ticket: i64, round: &NewRound) {
         round.risk,
         who.join(", ")
     ));
-    if let Err(e) = ask_approvers(state, ticket, round).await {
-        log(&format!(
-            "ticket {ticket}: could not record the needs_approval notification: {e}"
-        ));
-    }
 }
 
 /// Who may fill the round's slots: the users named, and for a slot any
 /// admin may fill, every admin; never the submitter.
 pub async fn approvers(
-    state: &ServiceState,
+    look: Lookup<'_>,
     submitter: &str,
     slots: &[(String, Eligible)],
 ) -> Result<Vec<String>> {
     let mut users: Vec<String> = Vec::new();
     if slots.iter().any(|(_, e)| matches!(e, Eligible::AnyAdmin)) {
-        for u in state.store.list_users().await? {
+        for u in look.list_users().await? {
             if u.role == Role::Admin {
                 users.push(u.name);
             }
@@ -198,7 +206,7 @@ async fn ask_approvers(state: &ServiceState, ticket: i64, round: &NewRound) -> R
     let Some(t) = state.store.get_ticket(ticket).await? else {
         return Ok(());
     };
-    let users = approvers(state, &t.submitter, &round.slots).await?;
+    let users = approvers(state.store.lookup(), &t.submitter, &round.slots).await?;
     let event = crate::notify::event::NotifyEvent::NeedsApproval { users };
     crate::notify::emit::emit(state, &t, &t.submitter, &event).await
 }

@@ -49,7 +49,7 @@ pub(super) async fn watch(state: &ServiceState) -> Result<()> {
                         .cloned()
                         .collect()
                 } else {
-                    crate::approvals::approvers(state, &t.submitter, &open).await?
+                    crate::approvals::approvers(state.store.lookup(), &t.submitter, &open).await?
                 };
                 // The stage: when it last entered pending (a ticket
                 // returned and resubmitted waits anew).

@@ -142,6 +142,11 @@ async fn open_in(tx: &mut Tx, ticket: i64, round: &NewRound) -> Result<()> {
         .fetch_one(&mut **tx)
         .await?;
     let n: i64 = r.try_get::<i64, _>("n")? + 1;
+    insert_round(tx, ticket, n, round).await
+}
+
+/// Inserts round `n` of a ticket's approval records.
+pub(super) async fn insert_round(tx: &mut Tx, ticket: i64, n: i64, round: &NewRound) -> Result<()> {
     let at = now_ms();
     for (i, (req, el)) in round.slots.iter().enumerate() {
         sqlx::query("INSERT INTO approvals (ticket_id, round, slot, requirement, eligible, policy, risk, state, impact_keys, impact_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)")
@@ -224,6 +229,8 @@ impl Store {
             .slot
             .as_ref()
             .ok_or_else(|| Error::internal("a decision without its record"))?;
+        // One of the API's writes: it waits its turn behind the jobs'.
+        let _turn = self.api_write_turn().await?;
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query("UPDATE approvals SET state = $1, actor = $2, for_user = $3, at = $4, note = $5 WHERE id = $6 AND ticket_id = $7 AND state = 'pending'")
             .bind(d.state.as_str())

@@ -6,11 +6,14 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::error::{Error, Result};
 
+/// Connections of PostgreSQL's pool (each instance's): the API's requests
+/// beside up to 4 jobs, the scheduler and the notifier.
+const POOL: u32 = 16;
 /// SQLite's read-only connections.
 const READERS: u32 = 4;
 /// Whether SQLite's plain reads go to the read-only connections (see
 /// [`Backend::reader_url`]).
-const READERS_ON: bool = false;
+const READERS_ON: bool = true;
 
 /// Which database holds the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +65,9 @@ impl Backend {
     /// several connections, and a SQLite URL of another form, such as an
     /// in-memory database that other connections would not share).
     ///
-    /// Off for now (`READERS_ON`): with them, a cleanup resumed after its
-    /// node failed over once counted other than the keys it deleted (the
-    /// failover fault test); until it is known whether a reader can hand a
-    /// job an older checkpoint, every read stays on the writer.
+    /// Only the API's plain reads use them (through a `ReadView`): a job,
+    /// the scheduler and the lease code read through the `Store`, whose
+    /// reads all go to the writer.
     pub(super) fn reader_url(self, url: &str) -> Option<String> {
         match self {
             Backend::Sqlite if READERS_ON => url
@@ -91,9 +93,20 @@ impl Backend {
             })
     }
 
+    /// How many of the API's write transactions may wait for the writer
+    /// at once: one on SQLite (one writer connection: a job's write then
+    /// queues behind at most one of them); on PostgreSQL all but 4 of the
+    /// pool's connections, which stay free for the jobs' writes.
+    pub(super) fn api_writers(self) -> usize {
+        match self {
+            Backend::Sqlite => 1,
+            Backend::Postgres => (POOL - 4) as usize,
+        }
+    }
+
     /// Pool options for this backend (on SQLite: the writer's).
     pub(super) fn pool_options(self) -> AnyPoolOptions {
-        let mut options = AnyPoolOptions::new().max_connections(8);
+        let mut options = AnyPoolOptions::new().max_connections(POOL);
         if self == Backend::Sqlite {
             // One writer at a time is SQLite's model; one connection makes
             // that explicit and avoids lock-upgrade failures. Every write

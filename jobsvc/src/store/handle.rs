@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{AnyPool, AssertSqlSafe};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::backend::Backend;
 use super::migrations::{latest, migrate, version};
@@ -30,17 +31,27 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// The store handle (cheap to clone).
+/// The store handle (cheap to clone). Every read it makes goes to the
+/// writer's pool, so what a job, the scheduler or the lease code reads is
+/// always the last write (its own checkpoint, its lease); the API's plain
+/// reads go through a `ReadView` instead (`Store::read_view`).
 #[derive(Clone, Debug)]
 pub struct Store {
     /// Every write and every transaction (on SQLite: its one connection).
     pub(super) pool: AnyPool,
-    /// Plain reads outside a transaction (on SQLite: read-only connections
-    /// to the same file; otherwise the same pool as `pool`).
+    /// Plain reads outside a transaction: `pool` itself in a `Store`; the
+    /// read-only connections in the `Store` a `ReadView` wraps.
     pub(super) read: AnyPool,
+    /// SQLite's read-only connections to the same file (`pool` where there
+    /// are none: PostgreSQL, an in-memory SQLite).
+    pub(super) readers: AnyPool,
     pub(super) backend: Backend,
     /// Who holds a token, for a short while.
     pub(super) users: Arc<UserCache>,
+    /// The API's writes (filing a ticket, an approval decision) take a
+    /// permit first, so that few of them queue for the writer at once and
+    /// a job's checkpoint, progress or lease waits behind few of them.
+    pub(super) api_writes: Arc<Semaphore>,
 }
 
 impl Store {
@@ -67,7 +78,7 @@ impl Store {
             .map_err(|e| Error::from(e).context(format!("cannot open store {}", redact(&url))))?;
         migrate(&pool, backend, upto).await?;
         // The readers open the file once the writer has made it (WAL mode).
-        let read = match backend.reader_url(&url) {
+        let readers = match backend.reader_url(&url) {
             Some(read_url) => backend
                 .reader_pool_options()
                 .connect(&read_url)
@@ -78,11 +89,21 @@ impl Store {
             None => pool.clone(),
         };
         Ok(Store {
+            read: pool.clone(),
             pool,
-            read,
+            readers,
             backend,
             users: Arc::default(),
+            api_writes: Arc::new(Semaphore::new(backend.api_writers())),
         })
+    }
+
+    /// A turn for one of the API's writes (see `api_writes`).
+    pub(super) async fn api_write_turn(&self) -> Result<SemaphorePermit<'_>> {
+        self.api_writes
+            .acquire()
+            .await
+            .map_err(|_| Error::transient("store: closing"))
     }
 
     /// The schema version the store holds.
@@ -111,7 +132,7 @@ impl Store {
 
     /// Closes its connections (a store opened again after sees every write).
     pub async fn close(&self) {
-        self.read.close().await;
+        self.readers.close().await;
         self.pool.close().await;
     }
 

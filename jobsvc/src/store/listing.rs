@@ -112,8 +112,10 @@ impl Store {
                 }
             }
         }
-        let rows = rows_q.fetch_all(&self.read).await?;
-        let total: i64 = count_q.fetch_one(&self.read).await?.try_get("n")?;
+        // Both at once, on two connections: one wait instead of two.
+        let (rows, count) =
+            tokio::try_join!(rows_q.fetch_all(&self.read), count_q.fetch_one(&self.read))?;
+        let total: i64 = count.try_get("n")?;
         let tickets = rows.iter().map(ticket_from_row).collect::<Result<_>>()?;
         Ok((tickets, total))
     }

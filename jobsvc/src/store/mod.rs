@@ -14,14 +14,20 @@
 //!
 //! - `backend.rs`: which database, and its connection settings;
 //! - `handle.rs`: the [`Store`] handle: opening, the clock, URL redaction;
-//!   its `pool` takes every write and transaction, its `read` pool the
-//!   plain reads (on SQLite, read-only connections; see `backend.rs`);
+//!   its `pool` takes every write, transaction and read (jobs, scheduler,
+//!   leases and the API's read-modify-writes);
+//! - `lookup.rs`: [`Lookup`], the approval flows' reads of owners, teams,
+//!   users, stand-ins and policies, from the writer or the readers;
+//! - `read_view.rs`: [`ReadView`], the API's plain reads, on SQLite served
+//!   by read-only connections (see `backend.rs`);
 //! - `user_cache.rs`: who holds a token, remembered for two seconds;
 //! - `migrations/`: the schema per database and its version check;
 //! - `rows.rs`: the row types and their decoding;
 //! - `users.rs`, `apps.rs`: users and tokens, registered apps;
 //! - `listing.rs`: tickets by filter, a page at a time, and their counts;
-//! - `tickets.rs`: filing, reading and listing tickets, their audit trail,
+//! - `filing.rs`: filing a ticket with its first round of approvals, in
+//!   one transaction;
+//! - `tickets.rs`: reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
 //! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
 //! - `teams.rs`: teams, members, and who owns an app;
@@ -36,11 +42,14 @@
 mod approvals;
 mod apps;
 mod backend;
+mod filing;
 mod handle;
 mod listing;
+mod lookup;
 mod migrations;
 mod outbox;
 mod queue;
+mod read_view;
 mod rows;
 mod schedules;
 mod stats;
@@ -52,10 +61,13 @@ mod users;
 
 pub use approvals::{ApprovalRow, Delegate, NewRound};
 pub use backend::Backend;
+pub use filing::FirstRound;
 pub use handle::{now_ms, redact, Store};
 pub use listing::{TicketCounts, TicketQuery};
+pub use lookup::Lookup;
 pub use outbox::{ChannelHealth, Claimed, DeliveryQuery, DeliveryRow, EventRow};
 pub use queue::ClaimPolicy;
+pub use read_view::ReadView;
 pub use rows::{parse_role, AppRow, AuditRow, NewTicket, TicketRow, TransitionExtras, User};
 pub use schedules::{RunRow, ScheduleRow};
 pub use stats::TicketFacts;

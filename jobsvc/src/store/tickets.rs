@@ -1,5 +1,4 @@
-//! Tickets: filing (idempotent), reading, listing and counting them, their
-//! audit trail, and [`Store::apply`], the one way a ticket changes state
+//! Tickets: reading, listing and counting them, their audit trail, and [`Store::apply`], the one way a ticket changes state
 //! (recording the notification event the change makes, in its transaction).
 
 use sqlx::{AssertSqlSafe, Row};
@@ -7,78 +6,19 @@ use sqlx::{AssertSqlSafe, Row};
 use super::handle::{now_ms, Store};
 use super::outbox::record_in;
 use super::rows::{
-    state_of, ticket_from_row, AuditRow, NewTicket, TicketRow, TransitionExtras, TICKET_COLUMNS,
+    state_of, ticket_from_row, AuditRow, TicketRow, TransitionExtras, TICKET_COLUMNS,
 };
 use crate::error::{Error, Result};
-use crate::notify::event::{of_change, EventRecord, NotifyEvent};
+use crate::notify::event::{of_change, EventRecord};
 use crate::ticket::{TicketState, Transition};
 
 impl Store {
-    /// Files a ticket (state pending) with its audit row. With an
-    /// idempotency key already used by this submitter, returns the existing
-    /// ticket and `false` (the caller compares the parameters).
-    pub async fn insert_ticket(&self, new: &NewTicket) -> Result<(TicketRow, bool)> {
-        if let Some(key) = &new.idempotency_key {
-            if let Some(t) = self.ticket_by_key(&new.submitter, key).await? {
-                return Ok((t, false));
-            }
-        }
-        let at = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
-            "INSERT INTO tickets (kind, state, submitter, params, params_hash, idempotency_key, created_at, updated_at, attempts, progress, plan) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $6, 0, $7, $8) RETURNING id",
-        )
-        .bind(&new.kind)
-        .bind(&new.submitter)
-        .bind(&new.params)
-        .bind(&new.params_hash)
-        .bind(new.idempotency_key.clone())
-        .bind(at)
-        .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#)
-        .bind(new.plan.clone())
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match res {
-            Ok(r) => r.try_get("id")?,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                drop(tx);
-                let key = new.idempotency_key.as_deref().unwrap_or_default();
-                let t = self
-                    .ticket_by_key(&new.submitter, key)
-                    .await?
-                    .ok_or_else(|| Error::conflict("idempotency key in use"))?;
-                return Ok((t, false));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        sqlx::query(
-            "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, NULL, 'pending', 'submitted')",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(&new.submitter)
-        .execute(&mut *tx)
-        .await?;
-        // Told in the same transaction: the submitter (submitted). The
-        // approvers are asked once the ticket's round of approval records
-        // is open (`approvals::approval_due`).
-        let submitted = EventRecord::new(
-            id,
-            &NotifyEvent::Submitted,
-            &new.submitter,
-            TicketState::Pending,
-            None,
-        );
-        record_in(&mut tx, &submitted).await?;
-        tx.commit().await?;
-        let t = self
-            .get_ticket(id)
-            .await?
-            .ok_or_else(|| Error::internal("ticket vanished after insert"))?;
-        Ok((t, true))
-    }
-
-    async fn ticket_by_key(&self, submitter: &str, key: &str) -> Result<Option<TicketRow>> {
+    /// The ticket `submitter` filed with idempotency key `key`.
+    pub(super) async fn ticket_by_key(
+        &self,
+        submitter: &str,
+        key: &str,
+    ) -> Result<Option<TicketRow>> {
         let sql = format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE submitter = $1 AND idempotency_key = $2"
         );

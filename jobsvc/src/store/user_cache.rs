@@ -19,10 +19,13 @@ pub(super) const TTL: Duration = Duration::from_secs(2);
 /// The most tokens kept (beyond it the cache starts over).
 const MAX_ENTRIES: usize = 10_000;
 
-/// Token hash → (user, when looked up), and how many times it was cleared.
+/// Token hash → (user, when looked up).
+type Entries = HashMap<String, (User, Instant)>;
+
+/// The remembered tokens, and how many times they were cleared.
 #[derive(Debug, Default)]
 pub(super) struct UserCache {
-    entries: Mutex<(HashMap<String, (User, Instant)>, u64)>,
+    entries: Mutex<(Entries, u64)>,
 }
 
 /// When a lookup began: what [`UserCache::put`] needs to know that no
