@@ -78,7 +78,9 @@ impl<'k> KeyFacts<'k> {
 
     /// [`KeyFacts::from_entry`] with the key's cluster slot and hash tag
     /// already found ([`slot_and_tag`]): a caller that wants the slot
-    /// early (to prefetch its counter) finds it once.
+    /// early (to prefetch its counter) finds it once. Inlined, so that the
+    /// facts are built where the caller keeps them, not copied there.
+    #[inline(always)]
     pub fn with_slot(
         entry: &Entry<'_>,
         key: &'k [u8],

@@ -340,6 +340,13 @@ impl<'a> Records<'a> {
     }
 
     fn read(&mut self) -> Result<Option<Record<'a>>> {
+        // `read`'s first arm takes bytes under 100 for value types.
+        const _: () = assert!(
+            opcode::RAM_LRU >= 100
+                && opcode::SLOT_NUM >= 100
+                && opcode::SLOT_IMPORT >= 100
+                && opcode::KEY_META >= 100
+        );
         if self.cur.is_empty() && !self.expect_eof {
             return Ok(None);
         }
@@ -353,6 +360,17 @@ impl<'a> Records<'a> {
             let at = self.cur.offset();
             let b = self.cur.u8("an opcode or value type")?;
             match b {
+                // A value type byte (every opcode is 107 or more): the key
+                // and value follow. First, as most records are only this.
+                0..=99 => {
+                    let meta = KeyMeta {
+                        expire_at_ms,
+                        idle_seconds,
+                        lfu_freq,
+                        enterprise,
+                    };
+                    return self.entry(b, at, record_start, meta);
+                }
                 opcode::EXPIRETIME_MS => {
                     expire_at_ms = Some(self.cur.i64_le("an expire time in ms")?)
                 }

@@ -72,9 +72,18 @@ pub struct SavingsAcc {
 }
 
 impl SavingsAcc {
-    /// Looks at one key.
-    #[inline]
+    /// Looks at one key: most are strings too short to compress, turned
+    /// away here without a call.
+    #[inline(always)]
     pub(crate) fn add(&mut self, f: &KeyFacts<'_>, memory: u64, limits: &EncodingLimits, n: usize) {
+        if f.kind == Kind::String && f.elements < COMPRESSIBLE_MIN_BYTES {
+            return;
+        }
+        self.add_candidate(f, memory, limits, n);
+    }
+
+    #[inline(never)]
+    fn add_candidate(&mut self, f: &KeyFacts<'_>, memory: u64, limits: &EncodingLimits, n: usize) {
         match f.kind {
             Kind::String
                 if f.elements >= COMPRESSIBLE_MIN_BYTES

@@ -15,7 +15,10 @@ use super::strings::measure_string;
 use super::zsets::measure_zset;
 use crate::server::ObjEncoding;
 
-/// Estimates one key. `key_len` is the key's length in bytes.
+/// Estimates one key. `key_len` is the key's length in bytes. Inlined
+/// into the per-key loop: a call of its own cost the whole analysis 1.5 %
+/// in the `dist` build.
+#[inline(always)]
 pub fn measure(
     p: &Profile,
     e: &Entry<'_>,

@@ -202,6 +202,7 @@ impl Profile {
     /// Bytes charged for the key itself (its sds and the dict entry).
     /// (Redis 8.2+ and Valkey 8.1+ embed the key in the object: see
     /// `kvobj_header`.)
+    #[inline(always)]
     pub(super) fn key_cost(&self, klen: u64) -> u64 {
         match self.era {
             Era::Redis6 | Era::Redis74 => self.sds(klen) + 24,

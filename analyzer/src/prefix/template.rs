@@ -6,6 +6,17 @@ use super::identifiers::{
     colon_span, is_b64_token, is_binary, is_identifier, shape, stem_len, uuid_at, whole_identifier,
 };
 
+/// The bytes a time or an IPv6 address starts with and has after its
+/// first `:`: digits, hex digits and `:`.
+static SPANS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_hexdigit() || b == b':' as usize;
+        b += 1;
+    }
+    t
+};
 /// Most parts of a long segment kept before a `*` stands for the rest.
 const MAX_PARTS: usize = 16;
 /// Most bytes a segment's pattern takes before a `*` stands for the rest.
@@ -33,14 +44,15 @@ impl PrefixConfig {
             let n = end - start;
             // Times and IPv6 addresses hold `:`: one identifier, one segment.
             let mut span = false;
-            // A time or an IPv6 address goes on past that `:` with a
-            // digit, a hex digit or `:`: with the shortcuts, other segments
-            // skip the check (the reference makes it).
+            // A time or an IPv6 address starts with a digit, a hex digit
+            // or `:` (its first 13 bytes at most before a `:`) and goes on
+            // past that `:` with one of them: with the shortcuts, other
+            // segments skip the check (the reference makes it).
             if key.get(end) == Some(&b':')
                 && (!FAST
-                    || key
-                        .get(end + 1)
-                        .is_some_and(|&b| b == b':' || b.is_ascii_hexdigit()))
+                    || (n <= 13
+                        && SPANS[usize::from(key[start])]
+                        && key.get(end + 1).is_some_and(|&b| SPANS[usize::from(b)])))
                 && self.is_sep(b':')
                 && (n == 0
                     || (n <= 4 && lacks & F_HEX == 0)
