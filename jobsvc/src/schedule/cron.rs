@@ -30,6 +30,18 @@ impl Cron {
                 "cron {expr:?}: give 5 fields (minute hour day month weekday, UTC) or 6 with seconds first, e.g. \"0 3 * * *\""
             )));
         }
+        // A list with an empty item (`,` alone, `1,,2`) is read as no
+        // value at all: a field that matches nothing, whose first firing
+        // the search below would hunt for through millennia (found by the
+        // `api` fuzz target: minutes for `, * * * * 0-0`).
+        if let Some(field) = expr
+            .split_whitespace()
+            .find(|f| f.split(',').any(str::is_empty))
+        {
+            return Err(Error::bad_request(format!(
+                "cron {expr:?}: field {field:?} has an empty item in its list"
+            )));
+        }
         let cron = parser
             .parse(expr)
             .map_err(|e| Error::bad_request(format!("cron {expr:?}: {e}")))?;
@@ -112,6 +124,11 @@ mod tests {
             "0 3 * * * * *",
             "0 0 31 2 *",
             "every day",
+            // Empty list items: refused before any search for a firing.
+            ", * * * * 0-0",
+            "30 3 , 023 * 0-5",
+            "0 1,,2 * * *",
+            "0 3 * * 1,",
         ] {
             let e = Cron::parse(bad).unwrap_err();
             assert_eq!(e.kind, crate::ErrorKind::BadRequest, "{bad}");
