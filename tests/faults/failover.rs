@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use testkit::RedisServer;
 
 use super::watch::{
-    cluster_with_replicas, cluster_write, keyset, sigkill, wait_counter, wait_for, wait_synced, Cmd,
+    cluster_with_replicas, cluster_write, keep_and_tmp, kept, keyset, sigkill, wait_counter,
+    wait_for, wait_synced, Cmd,
 };
 use crate::service::{audit_steps, master_with_replica, Service, Setup};
 
@@ -113,25 +114,13 @@ fn failover_cluster_master_killed_replica_takes_over_mid_cleanup() {
     let Some((masters, replicas)) = cluster_with_replicas() else {
         return;
     };
-    let cmds: Vec<Cmd> = (0..4000)
-        .map(|i| {
-            let key = if i % 4 == 3 {
-                format!("keep:{i}")
-            } else {
-                format!("tmp:{i}")
-            };
-            testkit::cmd_args!["SET", key, "v"]
-        })
-        .collect();
+    let cmds = keep_and_tmp(4000, 4);
     cluster_write(&masters, cmds);
     for (m, r) in masters.iter().zip(&replicas) {
         wait_synced(m, r);
     }
     let all: Vec<&RedisServer> = masters.iter().collect();
-    let expected: BTreeSet<Vec<u8>> = keyset(&all)
-        .into_iter()
-        .filter(|k| k.starts_with(b"keep:"))
-        .collect();
+    let expected = kept(&all);
     assert_eq!(expected.len(), 1000);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, CONFIG);

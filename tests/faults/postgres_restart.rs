@@ -6,13 +6,12 @@
 //! every key is deleted once (the data and the counts), and the first
 //! instance records nothing once its link is back.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::proxy::Proxy;
-use super::watch::{keyset, wait_counter, Cmd};
+use super::watch::{keep_and_tmp, kept, keyset, wait_counter};
 use crate::service::{audit_steps, setup_and_redis};
 
 const CONFIG: &str = "allow_self_approval = true\nmax_attempts = 8\n";
@@ -23,21 +22,9 @@ fn postgres_restart_under_two_instances_one_loses_its_store() {
         return;
     };
     let node = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..3500)
-        .map(|i| {
-            let key = if i % 7 == 0 {
-                format!("keep:{i}")
-            } else {
-                format!("tmp:{i}")
-            };
-            testkit::cmd_args!["SET", key, "v"]
-        })
-        .collect();
+    let cmds = keep_and_tmp(3500, 7);
     node.client().pipeline_must(&cmds);
-    let expected: BTreeSet<Vec<u8>> = keyset(&[&node])
-        .into_iter()
-        .filter(|k| k.starts_with(b"keep:"))
-        .collect();
+    let expected = kept(&[&node]);
     assert_eq!(expected.len(), 500);
     let pg_port = setup.pg.as_ref().unwrap().port();
     let link = Proxy::start(pg_port);

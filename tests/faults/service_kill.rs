@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use testkit::RedisServer;
 
 use super::proxy::Proxy;
-use super::watch::{keyset, wait_counter, Cmd};
+use super::watch::{keep_and_tmp, kept, keyset, wait_counter, Cmd};
 use crate::service::{audit_steps, files_under, setup_and_redis, Service, Setup};
 
 pub(super) const CONFIG: &str = "allow_self_approval = true\nmax_attempts = 8\n";
@@ -76,21 +76,9 @@ fn service_kill_during_a_cleanup_at_three_points() {
         return;
     };
     let node = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..3300)
-        .map(|i| {
-            let key = if i % 11 == 0 {
-                format!("keep:{i}")
-            } else {
-                format!("tmp:{i}")
-            };
-            testkit::cmd_args!["SET", key, "v"]
-        })
-        .collect();
+    let cmds = keep_and_tmp(3300, 11);
     node.client().pipeline_must(&cmds);
-    let keep: Vec<Vec<u8>> = keyset(&[&node])
-        .into_iter()
-        .filter(|k| k.starts_with(b"keep:"))
-        .collect();
+    let keep = kept(&[&node]);
     assert_eq!(keep.len(), 300);
     let admin = setup.init_admin("root");
     let svc = setup.start(1, CONFIG);
@@ -111,7 +99,7 @@ fn service_kill_during_a_cleanup_at_three_points() {
     assert_eq!(r["deleted"], 3000, "every deletion counted once: {r}");
     assert_eq!(r["resumes"], 3, "{r}");
     assert_eq!(done["attempts"], 4, "{done}");
-    assert_eq!(keyset(&[&node]).into_iter().collect::<Vec<_>>(), keep);
+    assert_eq!(keyset(&[&node]), keep);
     assert_audit(&svc, id, &admin, 3);
     let report: Value =
         serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/cleanup.json"), &admin))

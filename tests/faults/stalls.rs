@@ -7,14 +7,13 @@
 //! checkpoint; a node that stays stalled fails the ticket once its
 //! attempts are spent. No job hangs: every wait here is bounded.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::proxy::Proxy;
 use super::service_kill::dumps;
-use super::watch::{keyset, wait_counter, Cmd};
+use super::watch::{keep_and_tmp, kept, keyset, wait_counter, Cmd};
 use crate::service::{audit_steps, setup_and_redis, Service};
 
 fn retries(svc: &Service, id: i64, admin: &str) -> Vec<String> {
@@ -46,21 +45,9 @@ fn stalls_dropped_then_stalled_links_are_retried_and_the_job_ends() {
         return;
     };
     let node = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..2200)
-        .map(|i| {
-            let key = if i % 11 == 0 {
-                format!("keep:{i}")
-            } else {
-                format!("tmp:{i}")
-            };
-            testkit::cmd_args!["SET", key, "v"]
-        })
-        .collect();
+    let cmds = keep_and_tmp(2200, 11);
     node.client().pipeline_must(&cmds);
-    let expected: BTreeSet<Vec<u8>> = keyset(&[&node])
-        .into_iter()
-        .filter(|k| k.starts_with(b"keep:"))
-        .collect();
+    let expected = kept(&[&node]);
     let link = Proxy::start(node.port());
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "allow_self_approval = true\nmax_attempts = 5\n");
@@ -239,21 +226,9 @@ fn stalls_a_stalled_cleanup_batch_costs_one_timeout() {
         return;
     };
     let node = bin.start(&[]).unwrap();
-    let cmds: Vec<Cmd> = (0..22000)
-        .map(|i| {
-            let key = if i % 11 == 0 {
-                format!("keep:{i}")
-            } else {
-                format!("tmp:{i}")
-            };
-            testkit::cmd_args!["SET", key, "v"]
-        })
-        .collect();
+    let cmds = keep_and_tmp(22000, 11);
     node.client().pipeline_must(&cmds);
-    let expected: BTreeSet<Vec<u8>> = keyset(&[&node])
-        .into_iter()
-        .filter(|k| k.starts_with(b"keep:"))
-        .collect();
+    let expected = kept(&[&node]);
     let link = Proxy::start(node.port());
     let admin = setup.init_admin("root");
     let svc = setup.start(1, "allow_self_approval = true\nmax_attempts = 8\n");

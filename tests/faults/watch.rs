@@ -62,6 +62,30 @@ pub(crate) fn keyset(nodes: &[&RedisServer]) -> BTreeSet<Vec<u8>> {
     out
 }
 
+/// `SET`s of `n` keys: `keep:<i>` for every `every`-th `i`, `tmp:<i>` for
+/// the rest, the data of a cleanup of `tmp:*` that must leave exactly the
+/// `keep:` keys.
+pub(crate) fn keep_and_tmp(n: usize, every: usize) -> Vec<Cmd> {
+    (0..n)
+        .map(|i| {
+            let key = if i % every == 0 {
+                format!("keep:{i}")
+            } else {
+                format!("tmp:{i}")
+            };
+            testkit::cmd_args!["SET", key, "v"]
+        })
+        .collect()
+}
+
+/// The `keep:` keys the nodes hold ([`keep_and_tmp`]).
+pub(crate) fn kept(nodes: &[&RedisServer]) -> BTreeSet<Vec<u8>> {
+    keyset(nodes)
+        .into_iter()
+        .filter(|k| k.starts_with(b"keep:"))
+        .collect()
+}
+
 /// Waits until `cond` holds (`what` names it in the failure).
 pub(crate) fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
