@@ -69,6 +69,7 @@ fn value_bytes(p: &Profile, item: &ArrayItem<'_>) -> (u64, u64) {
 }
 
 /// Estimates a sparse array key's value.
+#[inline(never)]
 pub(super) fn measure_array(
     p: &Profile,
     e: &Entry<'_>,

@@ -49,7 +49,7 @@ fn redis86_entry(p: &Profile, f: u64, v: u64, ttl: bool) -> u64 {
 }
 
 /// A hash's value (an arm of `measure_value`).
-#[inline]
+#[inline(never)]
 pub(super) fn measure_hash(
     p: &Profile,
     e: &Entry<'_>,

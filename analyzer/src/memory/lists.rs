@@ -8,6 +8,7 @@ use super::layouts::{Era, Profile};
 use super::measure::Measure;
 use crate::server::ObjEncoding;
 
+#[inline(never)]
 pub(super) fn measure_list(
     p: &Profile,
     e: &Entry<'_>,

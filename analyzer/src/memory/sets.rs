@@ -13,7 +13,7 @@ use super::walk::{compact_sizes_later, walk_members, Walk};
 use crate::server::ObjEncoding;
 
 /// A set's value (an arm of `measure_value`).
-#[inline]
+#[inline(never)]
 pub(super) fn measure_set(
     p: &Profile,
     e: &Entry<'_>,

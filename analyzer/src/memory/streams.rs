@@ -146,6 +146,7 @@ impl StreamVisitor for StreamCost {
     }
 }
 
+#[inline(never)]
 pub(super) fn measure_stream(
     p: &Profile,
     e: &Entry<'_>,

@@ -11,7 +11,7 @@ use super::walk::{compact_sizes_later, walk_members};
 use crate::server::ObjEncoding;
 
 /// A sorted set's value (an arm of `measure_value`).
-#[inline]
+#[inline(never)]
 pub(super) fn measure_zset(
     p: &Profile,
     e: &Entry<'_>,
