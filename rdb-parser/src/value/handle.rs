@@ -104,36 +104,24 @@ impl<'a> Value<'a> {
     /// their summed length (for a module whose memory follows from its
     /// buffers, e.g. RedisBloom's filters).
     pub fn module_strings(&self) -> Result<(u64, u64)> {
-        let mut cur = self.cursor();
-        if self.value_type != ValueType::Module2 {
-            return Err(Error::malformed(
-                "a module value with typed operands (type 7)",
-                self.offset,
-                Some(self.value_type.byte().into()),
-            ));
-        }
-        cur.len("a module id")?;
-        super::module::string_operands(&mut cur)
+        super::module::string_operands(&mut self.module_operand_cursor()?)
     }
 
     /// For module values: every operand the module wrote, in order (for
     /// a module whose memory follows from its saved fields).
     pub fn module_operands(&self) -> Result<Vec<ModuleOperand>> {
-        let mut cur = self.cursor();
-        if self.value_type != ValueType::Module2 {
-            return Err(Error::malformed(
-                "a module value with typed operands (type 7)",
-                self.offset,
-                Some(self.value_type.byte().into()),
-            ));
-        }
-        cur.len("a module id")?;
-        super::module::operands(&mut cur)
+        super::module::operands(&mut self.module_operand_cursor()?)
     }
 
     /// For module values: the bytes of the first string operand, if any
     /// (e.g. RedisJSON's document, saved as JSON text).
     pub fn module_first_string(&self) -> Result<Option<Vec<u8>>> {
+        super::module::first_string(&mut self.module_operand_cursor()?)
+    }
+
+    /// A module value's operands, after its module id; only type 7 types
+    /// its operands.
+    fn module_operand_cursor(&self) -> Result<Cursor<'a>> {
         let mut cur = self.cursor();
         if self.value_type != ValueType::Module2 {
             return Err(Error::malformed(
@@ -143,7 +131,7 @@ impl<'a> Value<'a> {
             ));
         }
         cur.len("a module id")?;
-        super::module::first_string(&mut cur)
+        Ok(cur)
     }
 
     /// Walks a stream value: entries, then consumer groups with their pending
