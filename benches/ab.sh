@@ -12,10 +12,14 @@
 # Settings (environment):
 #   BENCH_GB=1 BENCH_KEYS=5000000 BENCH_SEED=42   the file (the same cached file as
 #                         whole-file.sh and shapes.sh (a); made once with a real server)
-#   BENCH_REPEAT=7        rounds; each round runs BASE and NEW once per mode, in
+#   BENCH_REPEAT=11       rounds; each round runs BASE and NEW once per mode, in
 #                         alternating order
 #   BENCH_THREADS=nproc   BENCH_PROFILE=dist (what ships; `release` builds quicker)
 #   REDIS_SERVER=/usr/bin/redis-server  REDIS_CLI=/usr/bin/redis-cli
+#
+# Per mode it prints each build's best and median wall seconds, the ratio of the
+# medians, and the median of the rounds' own new/base ratios, of wall and of CPU
+# time (timed to the millisecond).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +29,7 @@ SERVER="${REDIS_SERVER:-/usr/bin/redis-server}"
 CLI="${REDIS_CLI:-/usr/bin/redis-cli}"
 NPROC="$(nproc)"
 THREADS="${BENCH_THREADS:-$NPROC}"
-REPEAT="${BENCH_REPEAT:-7}"
+REPEAT="${BENCH_REPEAT:-11}"
 SEED="${BENCH_SEED:-42}"
 KEYS="${BENCH_KEYS:-5000000}"
 BYTES="$("$PY" -c "print(int(float('${BENCH_GB:-1}') * 1e9))")"
@@ -70,17 +74,36 @@ describe "$FILE"
 warm "$FILE"
 OUT="$WORK/out"
 
+# The timer: wall seconds and the child's CPU seconds (user + system), to the
+# millisecond (`/usr/bin/time` gives hundredths, too coarse for a run of half a
+# second and a gap of a few percent).
+cat >"$WORK/timer.py" <<'PYEOF'
+import resource, subprocess, sys, time
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0 = time.perf_counter()
+with open(sys.argv[1], "wb") as err:
+    rc = subprocess.call(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err)
+wall = time.perf_counter() - t0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+print("%.3f %.3f" % (wall, cpu))
+sys.exit(rc)
+PYEOF
 # one BIN ARGS...: one timed run (no sampler beside it); prints "wall cpu".
 one() {
     rm -rf "$OUT"; cat "$FILE" >/dev/null
-    /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/err" \
+    "$PY" "$WORK/timer.py" "$WORK/err" "$@" \
         || die "$* failed: $(tail -n3 "$WORK/err" | tr '\n' ' ')"
-    awk '{printf "%s %.2f\n", $1, $2 + $3}' "$WORK/time"
 }
-# stats FILE: "best median" of the first column.
-stats() { sort -n "$1" | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %.3f", v[1], m}'; }
+# stats FILE COLUMN: "best median" of that column.
+stats() { awk -v c="$2" '{print $c}' "$1" | sort -n | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %.3f", v[1], m}'; }
 
-printf '%-24s %10s %10s %10s %10s %9s\n' mode "base best" "new best" "base med" "new med" "new/base"
+# paired FILE_BASE FILE_NEW COLUMN: the median of the rounds' new/base ratios
+# (each round's two runs back to back, so a slower minute of the machine
+# cancels out in its ratio).
+paired() { paste "$1" "$2" | awk -v c="$3" '{print $(c + 2) / $c}' | sort -n | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m}'; }
+
+printf '%-24s %10s %10s %10s %10s %9s %9s %9s\n' mode "base best" "new best" "base med" "new med" "new/base" "paired" "CPU pair"
 for mode in keys nokeys; do
     extra=(); label="analyze (keys.parquet)"
     if [ "$mode" = nokeys ]; then extra=(--no-keys); label="analyze --no-keys"; fi
@@ -91,8 +114,9 @@ for mode in keys nokeys; do
             one "$bin" analyze "$FILE" --out "$OUT" --threads "$THREADS" "${extra[@]}" >>"$WORK/$who"
         done
     done
-    read -r bb bm <<<"$(stats "$WORK/base")"; read -r nb nm <<<"$(stats "$WORK/new")"
-    printf '%-24s %10s %10s %10s %10s %9s\n' "$label" "$bb" "$nb" "$bm" "$nm" "$(div "$nm" "$bm" 3)"
+    read -r bb bm <<<"$(stats "$WORK/base" 1)"; read -r nb nm <<<"$(stats "$WORK/new" 1)"
+    printf '%-24s %10s %10s %10s %10s %9s %9s %9s\n' "$label" "$bb" "$nb" "$bm" "$nm" "$(div "$nm" "$bm" 3)" \
+        "$(paired "$WORK/base" "$WORK/new" 1)" "$(paired "$WORK/base" "$WORK/new" 2)"
     echo "  runs (wall s, CPU s): base $(tr '\n' ' ' <"$WORK/base")| new $(tr '\n' ' ' <"$WORK/new")"
 done
 steal
