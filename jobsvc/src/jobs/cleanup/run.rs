@@ -53,6 +53,10 @@ impl Run<'_> {
         let read_keys = self.p.reads_keys();
         let group = self.p.group();
         let count = self.p.scan_count();
+        if self.p.fast() && !read_keys {
+            self.fast_loop(&mut conn, addr, db, glob, cursor)?;
+            return self.end_pass(addr, key);
+        }
         loop {
             self.ctx.check_cancel()?;
             self.wait_pressure(&mut conn, addr)?;
@@ -128,6 +132,11 @@ impl Run<'_> {
             }
             cursor = next;
         }
+        self.end_pass(addr, key)
+    }
+
+    /// Marks pass `key` done, in a checkpoint.
+    fn end_pass(&mut self, addr: &str, key: &str) -> Result<()> {
         self.cp.done.push(key.to_string());
         self.cp.current = None;
         self.cp.cursor = "0".into();
