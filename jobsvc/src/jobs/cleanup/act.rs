@@ -113,36 +113,38 @@ impl Run<'_> {
         self.bucket.take(part.len(), self.ctx)?;
         let mut deleted = 0u64;
         let mut recovered = 0u64;
-        // Once the report's sample is full, a node that is not a cluster's
-        // takes `UNLINK` of many keys at once (a cluster would refuse keys
-        // of several slots): its reply counts the deleted keys.
-        let variadic = !recovering && !self.cluster && self.cp.sample.len() >= SAMPLE;
+        // The keys the report's sample still needs get an `UNLINK` each
+        // (its reply names the key deleted); then, on a node that is not a
+        // cluster's (which would refuse keys of several slots), `UNLINK`
+        // takes many keys at once and its reply counts the deleted ones.
+        // A recovering batch and a cluster's go one key per `UNLINK`.
+        let single = if recovering || self.cluster {
+            part.len()
+        } else {
+            SAMPLE.saturating_sub(self.cp.sample.len()).min(part.len())
+        };
         let mut pipe = redis::pipe();
+        for k in &part[..single] {
+            pipe.cmd("UNLINK").arg(&k[..]);
+        }
+        for c in part[single..].chunks(UNLINK_KEYS) {
+            let mut cmd = redis::cmd("UNLINK");
+            for k in c {
+                cmd.arg(&k[..]);
+            }
+            pipe.add_command(cmd);
+        }
         // Keys whose `UNLINK` deleted them (all of a many-key one's,
         // bar the gone ones' share, which it does not name).
-        let mut counted = vec![variadic; part.len()];
-        if variadic {
-            for c in part.chunks(UNLINK_KEYS) {
-                let mut cmd = redis::cmd("UNLINK");
-                for k in c {
-                    cmd.arg(&k[..]);
-                }
-                pipe.add_command(cmd);
-            }
-        } else {
-            for k in part {
-                pipe.cmd("UNLINK").arg(&k[..]);
-            }
-        }
+        let mut counted: Vec<bool> = (0..part.len()).map(|i| i >= single).collect();
         let replies: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)
             .map_err(|e| e.context(format!("UNLINK on {addr}")))?;
-        if variadic {
-            deleted = replies.iter().filter_map(v_int).sum::<i64>().max(0) as u64;
-        }
-        for (i, (k, r)) in part.iter().zip(&replies).enumerate() {
-            if variadic {
-                break;
-            }
+        deleted += replies[single..]
+            .iter()
+            .filter_map(v_int)
+            .sum::<i64>()
+            .max(0) as u64;
+        for (i, (k, r)) in part[..single].iter().zip(&replies).enumerate() {
             if v_int(r) == Some(1) {
                 deleted += 1;
                 counted[i] = true;
