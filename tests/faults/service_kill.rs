@@ -111,7 +111,8 @@ fn service_kill_during_a_cleanup_at_three_points() {
 }
 
 /// The same without a backup (`"backup": false`: large `SCAN`s, many
-/// keys per `UNLINK`): each resumed run settles the checkpoint's pending
+/// keys per `UNLINK`, a group of 100 keys a chunk at this rate, so the
+/// next `SCAN` is in flight during the checkpoint): each resumed run settles the checkpoint's pending
 /// keys, every deletion is counted once, and no backup file is left.
 #[test]
 fn service_kill_during_a_cleanup_without_a_backup() {
@@ -129,7 +130,7 @@ fn service_kill_during_a_cleanup_without_a_backup() {
         "POST",
         "/tickets",
         &admin,
-        Some(json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "tmp:"}], "rate": 500, "batch": 100, "backup": false}})),
+        Some(json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "tmp:"}], "rate": 1000, "batch": 50, "backup": false}})),
     )["id"]
         .as_i64()
         .unwrap();

@@ -8,9 +8,10 @@
 //! many-key `UNLINK`s sent, the `SCAN` reply read (the node unlinks
 //! meanwhile), then the `UNLINK` replies, which count the deletions. A
 //! key a later `SCAN` returns again is unlinked again, harmlessly, and
-//! not counted twice (its reply is 0). Until the report's sample is full
-//! (and on a cluster, whose `UNLINK` takes one slot's keys), a group is
-//! acted on as in the other passes, one key per `UNLINK`.
+//! not counted twice (its reply is 0). Until the report's sample is full,
+//! on a cluster (whose `UNLINK` takes one slot's keys) and at a rate so
+//! low that a group is more than a tenth of a second's worth, a group is
+//! acted on as in the other passes (`act`), chunk by chunk at the rate.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -51,8 +52,9 @@ fn fail_on_error(v: &redis::Value, cmd: &str, addr: &str) -> Result<()> {
     }
 }
 
-fn recv_scan(conn: &mut redis::Connection, addr: &str, sent: Instant) -> Result<Scanned> {
-    let v = timed::replies(conn, 1, sent + NODE_IO, NODE_IO)?
+/// Reads a `SCAN` reply sent earlier, within `NODE_IO` from now.
+fn recv_scan(conn: &mut redis::Connection, addr: &str) -> Result<Scanned> {
+    let v = timed::replies(conn, 1, Instant::now() + NODE_IO, NODE_IO)?
         .pop()
         .unwrap_or(redis::Value::Nil);
     fail_on_error(&v, "SCAN", addr)?;
@@ -86,9 +88,8 @@ impl Run<'_> {
                 let (after, keys) = match ahead.take() {
                     Some(s) => s,
                     None => {
-                        let sent = Instant::now();
                         send_scan(conn, &cursor, glob, count)?;
-                        recv_scan(conn, addr, sent)?
+                        recv_scan(conn, addr)?
                     }
                 };
                 next = after;
@@ -103,8 +104,12 @@ impl Run<'_> {
             }
             drop(seen);
             self.node(addr).selected += chosen.len() as u64;
-            let overlap = !self.cluster && self.cp.sample.len() >= SAMPLE && !chosen.is_empty();
-            let sent = Instant::now();
+            // A group that is more than one chunk at the rate (a low
+            // rate) goes the paced way, chunk by chunk.
+            let overlap = !self.cluster
+                && self.cp.sample.len() >= SAMPLE
+                && !chosen.is_empty()
+                && chosen.len() <= self.p.chunk();
             let scan_ahead = overlap && next != "0";
             if scan_ahead {
                 send_scan(conn, &next, glob, count)?;
@@ -126,7 +131,7 @@ impl Run<'_> {
                 }
                 timed::send(&pipe, conn)?;
                 if scan_ahead {
-                    ahead = Some(recv_scan(conn, addr, sent)?);
+                    ahead = Some(recv_scan(conn, addr)?);
                 }
                 let replies = timed::replies(conn, pipe.len(), Instant::now() + NODE_IO, NODE_IO)
                     .map_err(|e| e.context(format!("UNLINK on {addr}")))?;

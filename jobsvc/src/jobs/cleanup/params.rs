@@ -205,13 +205,14 @@ impl CleanupParams {
     }
 
     /// Keys acted on per pipeline: about a tenth of a second's worth at the
-    /// rate, at most `batch`; without a backup, a whole group (its
-    /// `UNLINK`s go out in one pipeline).
+    /// rate, at most `batch`; without a backup, at most a group (at a high
+    /// rate a group's `UNLINK`s go out in one pipeline).
     pub(super) fn chunk(&self) -> usize {
+        let tenth = (self.rate / 10).max(1);
         if self.fast() {
-            return self.group();
+            return (tenth as usize).min(self.group());
         }
-        self.batch.min((self.rate / 10).max(1)) as usize
+        self.batch.min(tenth) as usize
     }
 
     /// A delete that writes no backup (`"backup": false`, not a dry run):
@@ -376,7 +377,9 @@ mod tests {
         assert!(p.fast() && !p.backup);
         assert_eq!((p.scan_count(), p.chunk()), (10_000, 16_000));
         let slow = fast(json!({"rate": 1000, "batch": 200}));
-        assert_eq!((slow.scan_count(), slow.chunk()), (200, 200));
+        assert_eq!((slow.scan_count(), slow.chunk()), (200, 100));
+        let crawl = fast(json!({"rate": 1, "batch": 500}));
+        assert_eq!((crawl.scan_count(), crawl.chunk()), (500, 1));
         assert!(!fast(json!({"dry_run": true})).fast());
         let with = fast(json!({"backup": true}));
         assert_eq!((with.scan_count(), with.chunk()), (1000, 1000));
