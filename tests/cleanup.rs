@@ -668,3 +668,119 @@ fn cleanup_pauses_while_the_node_forks() {
     );
     assert_eq!(c.must(&["DBSIZE"]).as_int(), Some(0));
 }
+
+/// `"backup": false`: the plan says plainly that no rollback is possible
+/// (and rates the risk a level up), the job deletes exactly the matching
+/// keys with no backup file, counts keys (and elements where a filter read
+/// their type), and a rollback of it is refused with a 409, a restore
+/// ticket naming it with a 400.
+#[test]
+fn cleanup_without_a_backup() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let mut cmds: Vec<Cmd> = Vec::new();
+    for i in 0..3000 {
+        cmds.push(match i % 3 {
+            0 => testkit::cmd_args!["SET", format!("nb:s:{i}"), "v"],
+            1 => testkit::cmd_args!["HSET", format!("nb:h:{i}"), "a", "1", "b", "2"],
+            _ => testkit::cmd_args!["RPUSH", format!("nb:l:{i}"), "x", "y", "z"],
+        });
+        cmds.push(testkit::cmd_args!["SET", format!("keep:{i}"), "v"]);
+    }
+    // A big hash: unlinked whole (no type is read without a filter).
+    for part in 0..5 {
+        let mut c = testkit::cmd_args!["HSET", "nb:big"];
+        for f in 0..1000 {
+            c.push(format!("f{}", part * 1000 + f).into_bytes());
+            c.push(b"v".to_vec());
+        }
+        cmds.push(c);
+    }
+    node.client().pipeline_must(&cmds);
+    let expected: BTreeSet<Vec<u8>> = keyset(&[&node])
+        .into_iter()
+        .filter(|k| !k.starts_with(b"nb:"))
+        .collect();
+    assert_eq!(expected.len(), 3000);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "");
+    let alice = svc.add_user(&admin, "alice", "submitter");
+    svc.add_local_app(&admin, "one", "standalone", node.port());
+
+    // Hashes only, by a type filter: their type is read, so their
+    // elements are counted.
+    let params = json!({"app": "one", "patterns": [{"prefix": "nb:h:"}], "backup": false, "type": "hash", "rate": 1_000_000, "batch": 300});
+    let t = submit(&svc, &alice, params.clone());
+    let plan = &t["plan"];
+    assert_eq!(plan["rollback_possible"], false, "{plan}");
+    assert!(
+        plan["rollback"].as_str().unwrap().contains("NOT POSSIBLE"),
+        "{plan}"
+    );
+    assert!(
+        plan["action"].as_str().unwrap().contains("no rollback"),
+        "{plan}"
+    );
+    assert_eq!(plan["backup"]["file"], Value::Null, "{plan}");
+    assert_eq!(plan["keys"], 1000, "{plan}");
+    // 1000 keys is low by count; no rollback makes it medium.
+    assert_eq!(t["risk"], "medium", "{t}");
+    let with = submit(
+        &svc,
+        &alice,
+        json!({"app": "one", "patterns": [{"prefix": "nb:h:"}], "type": "hash"}),
+    );
+    assert_eq!(with["plan"]["rollback_possible"], true, "{with}");
+    assert_eq!(with["risk"], "low", "{with}");
+    let id = t["id"].as_i64().unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let done = svc.wait_state(id, &alice, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 1000, "{r}");
+    assert_eq!(r["elements"], 2000, "two fields a hash: {r}");
+    assert_eq!(r["elements_uncounted_keys"], 0, "{r}");
+    assert_eq!(r["backup"], Value::Null, "{r}");
+    assert_eq!(r["rollback_possible"], false, "{r}");
+
+    // Every other `nb:` key, no filter: nothing read but the SCANs.
+    let done = run_cleanup(
+        &svc,
+        &alice,
+        &admin,
+        json!({"app": "one", "patterns": [{"prefix": "nb:"}], "backup": false, "rate": 1_000_000, "batch": 300}),
+        60,
+    );
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 2001, "{r}");
+    assert_eq!(r["elements_uncounted_keys"], 2001, "{r}");
+    assert_eq!(r["big_keys"], 0, "{r}");
+    assert_eq!(keyset(&[&node]), expected);
+    let id2 = done["id"].as_i64().unwrap();
+    let rep = report(&svc, id2, &alice);
+    assert_eq!(per_node_sum(&rep, "deleted"), 2001, "{rep}");
+    assert_eq!(rep["backup"], Value::Null, "{rep}");
+    // No backup folder beside the report.
+    let files = svc.ok("GET", &format!("/tickets/{id2}/report"), &alice, None);
+    assert!(!files.to_string().contains("backup"), "{files}");
+
+    // No rollback: the API refuses it, and a restore ticket naming it.
+    for tid in [id, id2] {
+        let (status, v) = svc.call("POST", &format!("/tickets/{tid}/rollback"), &alice, None);
+        assert_eq!(status, 409, "{v}");
+        assert!(v.to_string().contains("backup"), "{v}");
+    }
+    let (status, v) = svc.call(
+        "POST",
+        "/tickets",
+        &alice,
+        Some(json!({"type": "restore", "params": {"ticket": id2, "app": "one"}})),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("no rollback"), "{v}");
+    // The ticket keeps the parameter (the console hides its rollback
+    // button on it).
+    assert_eq!(done["params"]["backup"], false, "{done}");
+}

@@ -110,6 +110,43 @@ fn service_kill_during_a_cleanup_at_three_points() {
     assert_only_report(&setup, id, &["cleanup.json", "backup/backup.rdb"]);
 }
 
+/// The same without a backup (`"backup": false`: large `SCAN`s, many
+/// keys per `UNLINK`, a group of 100 keys a chunk at this rate, so the
+/// next `SCAN` is in flight during the checkpoint): each resumed run settles the checkpoint's pending
+/// keys, every deletion is counted once, and no backup file is left.
+#[test]
+fn service_kill_during_a_cleanup_without_a_backup() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let node = bin.start(&[]).unwrap();
+    let cmds = keep_and_tmp(3300, 11);
+    node.client().pipeline_must(&cmds);
+    let keep = kept(&[&node]);
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, CONFIG);
+    svc.add_local_app(&admin, "shop", "standalone", node.port());
+    let id = svc.ok(
+        "POST",
+        "/tickets",
+        &admin,
+        Some(json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "tmp:"}], "rate": 1000, "batch": 50, "backup": false}})),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+    let svc = kill_at_points(&setup, svc, id, &admin, "deleted", &[100, 1500, 2750]);
+    let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
+    let r = &done["result"];
+    assert_eq!(r["deleted"], 3000, "every deletion counted once: {r}");
+    assert_eq!(r["resumes"], 3, "{r}");
+    assert_eq!(r["backup"], Value::Null, "{r}");
+    assert_eq!(keyset(&[&node]), keep);
+    assert_audit(&svc, id, &admin, 3);
+    assert_only_report(&setup, id, &["cleanup.json"]);
+}
+
 /// Every key of db 0 with its DUMP payload and whether it has a TTL.
 pub(super) fn dumps(node: &RedisServer) -> BTreeMap<Vec<u8>, (Vec<u8>, bool)> {
     let keys: Vec<Vec<u8>> = keyset(&[node]).into_iter().collect();

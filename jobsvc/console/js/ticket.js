@@ -63,6 +63,7 @@ export function planView(tk) {
       [t("t.hash"), el("code", { id: "params-hash" }, tk.params_hash)],
       [t("plan.action"), p.action !== undefined ? String(p.action) : undefined],
       [t("plan.note"), p.note !== undefined ? String(p.note) : p.cost !== undefined ? String(p.cost) : undefined],
+      [t("plan.rollback"), typeof p.rollback === "string" ? el("span", { id: "plan-rollback", class: p.rollback_possible === false ? "error" : "" }, p.rollback) : undefined],
     ]),
     el("details", {}, el("summary", {}, t("plan.all")), json(p)),
   );
@@ -224,8 +225,10 @@ function actionsView(tk, act) {
     append(box, [el("button", { type: "button", id: "cancel", onclick: () => act("cancel") }, t("a.cancel"))]);
   }
   if (tk.state === "failed") append(box, [el("p", { class: "muted" }, t("a.retry"))]);
-  // A finished cleanup that changed keys can be undone from its backup.
-  if ((admin || tk.submitter === me.name) && tk.type === "cleanup" && tk.state === "succeeded" && !(tk.params && tk.params.dry_run)) {
+  // A finished cleanup that changed keys can be undone from its backup
+  // (none when it ran with "backup": false).
+  const undoable = !(tk.params && (tk.params.dry_run || tk.params.backup === false));
+  if ((admin || tk.submitter === me.name) && tk.type === "cleanup" && tk.state === "succeeded" && undoable) {
     append(box, [el("button", { type: "button", id: "rollback", onclick: () => act("rollback") }, t("a.rollback"))]);
   }
   return box;

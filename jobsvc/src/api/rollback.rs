@@ -49,7 +49,8 @@ pub(super) struct RollbackRequest {
 /// previous expire times (`expire` mode). It is submitted as by `POST
 /// /tickets` with `{"type": "restore", "params": {"ticket": id, "app":
 /// …}}`, so it waits for approval like any ticket. The cleanup must have
-/// succeeded and its backup must still be there (`backup_retention_days`).
+/// succeeded and its backup must still be there (`backup_retention_days`);
+/// a cleanup run with `"backup": false` wrote none and is refused (409).
 #[utoipa::path(
     post,
     path = "/tickets/{id}/rollback",
@@ -78,6 +79,12 @@ pub(super) async fn rollback(
         .into());
     }
     let source: Value = serde_json::from_str(&t.params).unwrap_or(Value::Null);
+    if source["backup"].as_bool() == Some(false) {
+        return Err(Error::conflict(format!(
+            "ticket {id} ran with \"backup\": false: it wrote no backup, so it cannot be rolled back"
+        ))
+        .into());
+    }
     let mut params = json!({"ticket": id, "app": source["app"], "conflict": req.conflict});
     for (k, v) in [
         ("rate", json!(req.rate)),

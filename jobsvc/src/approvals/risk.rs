@@ -85,7 +85,8 @@ fn masters(plan: &Value) -> usize {
 /// and dry runs are low; otherwise the larger of the level by keys
 /// (≤ 1,000 low, ≤ 100,000 medium, ≤ 1,000,000 high) and by bytes
 /// (≤ 64 MiB, ≤ 1 GiB, ≤ 16 GiB), one level higher when more than 3
-/// masters are written, one lower for `expire` mode (keys fade out, and a
+/// masters are written or when no rollback is possible (a cleanup
+/// without a backup), one lower for `expire` mode (keys fade out, and a
 /// mistake can be seen before they are gone), and at least high for a
 /// migration that replaces keys on the target. A plan without a key count
 /// (the estimate failed) is at least medium.
@@ -104,6 +105,9 @@ pub fn risk(kind: &str, plan: &Value) -> Risk {
     }
     if plan["mode"].as_str() == Some("expire") {
         n -= 1;
+    }
+    if plan["rollback_possible"].as_bool() == Some(false) {
+        n += 1;
     }
     if plan["conflict"].as_str() == Some("replace") {
         n = n.max(2);
@@ -149,6 +153,9 @@ mod tests {
         assert_eq!(risk("cleanup", &p), Risk::High);
         p["mode"] = json!("expire");
         assert_eq!(risk("cleanup", &p), Risk::Medium);
+        let mut p = cleanup(5_000, 0);
+        p["rollback_possible"] = json!(false);
+        assert_eq!(risk("cleanup", &p), Risk::High);
         let m = json!({"keys_estimate": 10, "target": {"masters": ["t:1"]}, "conflict": "replace"});
         assert_eq!(risk("migration", &m), Risk::High);
         let m = json!({"keys_estimate": 10, "target": {"masters": ["t:1"]}, "conflict": "skip"});

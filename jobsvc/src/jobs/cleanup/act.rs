@@ -67,8 +67,11 @@ impl Run<'_> {
                 k.unwrap_or_default().to_string()
             })
             .collect();
+        // Without a backup no `TYPE` is asked: an untyped key is unlinked
+        // whatever its size (`UNLINK` frees a big value in a background
+        // thread), its elements not counted.
         let unknown: Vec<usize> = (0..part.len()).filter(|&i| types[i].is_empty()).collect();
-        if !unknown.is_empty() {
+        if !unknown.is_empty() && !self.p.fast() {
             let mut pipe = redis::pipe();
             for &i in &unknown {
                 pipe.cmd("TYPE").arg(&part[i][..]);
@@ -79,6 +82,10 @@ impl Run<'_> {
                 types[i] = v_text(v);
             }
         }
+        // Elements of each key, where its type tells (a string 1, a
+        // collection its size).
+        let mut elements: Vec<Option<u64>> =
+            types.iter().map(|t| (t == "string").then_some(1)).collect();
         let mut pipe = redis::pipe();
         let mut sized = Vec::new();
         for (i, t) in types.iter().enumerate() {
@@ -97,6 +104,7 @@ impl Run<'_> {
             let sizes: Vec<redis::Value> = timed::query(&pipe, conn, NODE_IO)?;
             for (i, v) in sized.iter().zip(&sizes) {
                 let size = v_int(v).unwrap_or(0).max(0) as u64;
+                elements[*i] = Some(size);
                 if size > self.p.big_elements {
                     self.empty_big(conn, addr, &part[*i], &types[*i], size)?;
                 }
@@ -105,36 +113,53 @@ impl Run<'_> {
         self.bucket.take(part.len(), self.ctx)?;
         let mut deleted = 0u64;
         let mut recovered = 0u64;
-        // Once the report's sample is full, a node that is not a cluster's
-        // takes `UNLINK` of many keys at once (a cluster would refuse keys
-        // of several slots): its reply counts the deleted keys.
-        let variadic = !recovering && !self.cluster && self.cp.sample.len() >= SAMPLE;
-        let mut pipe = redis::pipe();
-        if variadic {
-            for c in part.chunks(UNLINK_KEYS) {
-                let mut cmd = redis::cmd("UNLINK");
-                for k in c {
-                    cmd.arg(&k[..]);
-                }
-                pipe.add_command(cmd);
-            }
+        // The keys the report's sample still needs get an `UNLINK` each
+        // (its reply names the key deleted); then, on a node that is not a
+        // cluster's (which would refuse keys of several slots), `UNLINK`
+        // takes many keys at once and its reply counts the deleted ones.
+        // A recovering batch and a cluster's go one key per `UNLINK`.
+        let single = if recovering || self.cluster {
+            part.len()
         } else {
-            for k in part {
-                pipe.cmd("UNLINK").arg(&k[..]);
-            }
+            SAMPLE.saturating_sub(self.cp.sample.len()).min(part.len())
+        };
+        let mut pipe = redis::pipe();
+        for k in &part[..single] {
+            pipe.cmd("UNLINK").arg(&k[..]);
         }
+        for c in part[single..].chunks(UNLINK_KEYS) {
+            let mut cmd = redis::cmd("UNLINK");
+            for k in c {
+                cmd.arg(&k[..]);
+            }
+            pipe.add_command(cmd);
+        }
+        // Keys whose `UNLINK` deleted them (all of a many-key one's,
+        // bar the gone ones' share, which it does not name).
+        let mut counted: Vec<bool> = (0..part.len()).map(|i| i >= single).collect();
         let replies: Vec<redis::Value> = timed::query_ok(&pipe, conn, NODE_IO)
             .map_err(|e| e.context(format!("UNLINK on {addr}")))?;
-        if variadic {
-            deleted = replies.iter().filter_map(v_int).sum::<i64>().max(0) as u64;
-        }
-        for (k, r) in part.iter().zip(&replies).filter(|_| !variadic) {
+        deleted += replies[single..]
+            .iter()
+            .filter_map(v_int)
+            .sum::<i64>()
+            .max(0) as u64;
+        for (i, (k, r)) in part[..single].iter().zip(&replies).enumerate() {
             if v_int(r) == Some(1) {
                 deleted += 1;
+                counted[i] = true;
                 self.note_sample(addr, db, k);
             } else if recovering {
                 recovered += 1;
+                counted[i] = true;
                 self.note_sample(addr, db, k);
+            }
+        }
+        let (mut elems, mut unknown) = (0u64, 0u64);
+        for (e, _) in elements.iter().zip(&counted).filter(|(_, c)| **c) {
+            match e {
+                Some(n) => elems += n,
+                None => unknown += 1,
             }
         }
         self.ctx
@@ -145,6 +170,8 @@ impl Run<'_> {
         let c = self.node(addr);
         c.deleted += deleted + recovered;
         c.recovered += recovered;
+        c.elements += elems;
+        c.elements_unknown += unknown;
         Ok(())
     }
 

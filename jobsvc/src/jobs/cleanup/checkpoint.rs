@@ -22,6 +22,15 @@ pub(super) struct Counts {
     pub(super) big_keys: u64,
     /// Elements removed from them.
     pub(super) elements_removed: u64,
+    /// Elements of the deleted keys whose type was known (from the
+    /// backup's payload, a `TYPE` or a filter's read): a string counts 1,
+    /// a collection its size.
+    #[serde(default)]
+    pub(super) elements: u64,
+    /// Deleted keys whose elements were not counted (no backup and no
+    /// type read, or a stream or module type).
+    #[serde(default)]
+    pub(super) elements_unknown: u64,
 }
 
 impl Counts {
@@ -33,6 +42,8 @@ impl Counts {
         self.recovered += o.recovered;
         self.big_keys += o.big_keys;
         self.elements_removed += o.elements_removed;
+        self.elements += o.elements;
+        self.elements_unknown += o.elements_unknown;
     }
 }
 

@@ -29,6 +29,13 @@
 //!    (of up to 100 keys each once the report's sample is full, on a node
 //!    that is not a cluster's), and deletions are counted from its replies.
 //!
+//! With `"backup": false` (a delete, no rollback possible) step 3 is
+//! skipped, `SCAN COUNT` is a group's worth (up to 10,000), a group's
+//! keys go out in many-key `UNLINK`s in one pipeline, no `TYPE` is asked
+//! (untyped collections are unlinked whole: `UNLINK` frees them in the
+//! background), and without a filter the next `SCAN` is in flight while
+//! the checkpoint is written and the `UNLINK`s run (`fast.rs`).
+//!
 //! A resumed run first settles the pending keys of the checkpoint: those
 //! still there are deleted (and counted from the replies), those already
 //! gone were deleted by the killed attempt after its checkpoint, and are
@@ -43,6 +50,7 @@ mod back_up;
 mod big_keys;
 mod checkpoint;
 mod estimate;
+mod fast;
 mod inspect;
 pub mod params;
 mod plan;

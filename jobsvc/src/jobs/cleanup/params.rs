@@ -75,6 +75,13 @@ pub struct CleanupParams {
     /// Count what would be done; change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Write the backup a rollback restores (`DUMP` payloads or previous
+    /// TTLs) before each batch. `false` (`delete` mode only) skips it for
+    /// speed: large `SCAN`s, pipelined many-key `UNLINK`s, and **no
+    /// rollback possible**.
+    #[serde(default = "default_backup")]
+    #[schema(default = default_backup)]
+    pub backup: bool,
     /// Allow a pattern that matches every key (admins only).
     #[serde(default)]
     pub force: bool,
@@ -92,6 +99,9 @@ fn default_rate() -> u64 {
 }
 fn default_batch() -> u64 {
     500
+}
+fn default_backup() -> bool {
+    true
 }
 fn default_big_elements() -> u64 {
     1000
@@ -161,6 +171,12 @@ impl CleanupParams {
             (Mode::Delete, Some(_)) => return bad("expire_secs is for mode \"expire\"".into()),
             _ => {}
         }
+        if !self.backup && self.mode == Mode::Expire {
+            return bad(
+                "backup: false is for mode \"delete\" (an expire cleanup's backup is one line a key)"
+                    .into(),
+            );
+        }
         if !(1..=1_000_000).contains(&self.rate) {
             return bad("rate must be 1 to 1000000 keys/s".into());
         }
@@ -173,6 +189,12 @@ impl CleanupParams {
         Ok(())
     }
 
+    /// Whether a restore ticket can undo the cleanup: it changes keys and
+    /// writes their backup.
+    pub fn rollback_possible(&self) -> bool {
+        !self.dry_run && self.backup
+    }
+
     /// The apps the ticket touches.
     pub fn apps(&self) -> Vec<&str> {
         vec![self.app.as_str()]
@@ -183,9 +205,30 @@ impl CleanupParams {
     }
 
     /// Keys acted on per pipeline: about a tenth of a second's worth at the
-    /// rate, at most `batch`.
+    /// rate, at most `batch`; without a backup, at most a group (at a high
+    /// rate a group's `UNLINK`s go out in one pipeline).
     pub(super) fn chunk(&self) -> usize {
-        self.batch.min((self.rate / 10).max(1)) as usize
+        let tenth = (self.rate / 10).max(1);
+        if self.fast() {
+            return (tenth as usize).min(self.group());
+        }
+        self.batch.min(tenth) as usize
+    }
+
+    /// A delete that writes no backup (`"backup": false`, not a dry run):
+    /// large `SCAN`s, no `DUMP`, a group's `UNLINK`s in one pipeline.
+    pub(super) fn fast(&self) -> bool {
+        !self.backup && !self.dry_run && self.mode == Mode::Delete
+    }
+
+    /// `SCAN COUNT`: `batch`, or without a backup a group's worth (up to
+    /// 10,000), since no `DUMP` follows each key.
+    pub(super) fn scan_count(&self) -> u64 {
+        if self.fast() {
+            (self.group() as u64).clamp(self.batch, 10_000.max(self.batch))
+        } else {
+            self.batch
+        }
     }
 
     /// Keys gathered by `SCAN`s before their backup is synced and the
@@ -267,6 +310,8 @@ mod tests {
         .unwrap();
         assert_eq!(p.dbs, vec![0]);
         assert_eq!((p.rate, p.batch, p.big_elements), (1000, 500, 1000));
+        assert!(p.backup && !p.fast());
+        assert_eq!((p.scan_count(), p.chunk()), (500, 100));
         assert_eq!(p.globs(), vec!["login:*".to_string()]);
         let text = serde_json::to_string(&p).unwrap();
         assert!(
@@ -312,9 +357,32 @@ mod tests {
             json!({"app": "a", "patterns": [{"prefix": "x"}], "expire_secs": [1, 5]}),
             json!({"app": "a", "patterns": [{"prefix": "x"}], "rate": 0}),
             json!({"app": "a", "patterns": [{"prefix": "x"}], "dbs": [1, 1]}),
+            json!({"app": "a", "patterns": [{"prefix": "x"}], "backup": "no"}),
+            json!({"app": "a", "patterns": [{"prefix": "x"}], "backup": false, "mode": "expire", "expire_secs": [1, 5]}),
         ] {
             assert_eq!(kind(bad.clone(), true), BadRequest, "{bad}");
         }
+    }
+
+    #[test]
+    fn without_a_backup_scans_and_unlinks_in_large_groups() {
+        let fast = |extra: Value| {
+            let mut v = json!({"app": "a", "patterns": [{"prefix": "x"}], "backup": false, "rate": 1_000_000, "batch": 1000});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            parse(v, false).unwrap()
+        };
+        let p = fast(json!({}));
+        assert!(p.fast() && !p.backup);
+        assert_eq!((p.scan_count(), p.chunk()), (10_000, 16_000));
+        let slow = fast(json!({"rate": 1000, "batch": 200}));
+        assert_eq!((slow.scan_count(), slow.chunk()), (200, 100));
+        let crawl = fast(json!({"rate": 1, "batch": 500}));
+        assert_eq!((crawl.scan_count(), crawl.chunk()), (500, 1));
+        assert!(!fast(json!({"dry_run": true})).fast());
+        let with = fast(json!({"backup": true}));
+        assert_eq!((with.scan_count(), with.chunk()), (1000, 1000));
     }
 
     #[test]

@@ -100,6 +100,11 @@ pub async fn plan(state: &ServiceState, p: &CleanupParams, apps: &[AppRow]) -> R
         .collect();
     let what = match (p.dry_run, p.mode) {
         (true, _) => "dry run: counts what would be done, changes nothing".to_string(),
+        (false, Mode::Delete) if !p.backup => format!(
+            "UNLINK every selected key, NO BACKUP written: no rollback is possible; SCAN COUNT {}, many keys per UNLINK; collections are not emptied first{}",
+            p.scan_count(),
+            if p.reads_keys() { " unless a filter read their type" } else { " (UNLINK frees them in the background)" }
+        ),
         (false, Mode::Delete) => format!(
             "UNLINK every selected key; collections over {} members are first emptied {} at a time",
             p.big_elements, p.batch
@@ -114,6 +119,10 @@ pub async fn plan(state: &ServiceState, p: &CleanupParams, apps: &[AppRow]) -> R
     // their memory), or one line of previous TTL per key.
     let backup = match (p.dry_run, p.mode) {
         (true, _) => Value::Null,
+        (false, _) if !p.backup => json!({
+            "file": null,
+            "note": "none: \"backup\": false, the deleted keys are not saved anywhere",
+        }),
         (false, Mode::Delete) => json!({
             "file": "backup/backup.rdb",
             "estimated_bytes": est.memory_bytes,
@@ -127,8 +136,20 @@ pub async fn plan(state: &ServiceState, p: &CleanupParams, apps: &[AppRow]) -> R
             "retention_days": state.config.backup_retention_days,
         }),
     };
+    let rollback = if p.dry_run {
+        "nothing to roll back: a dry run changes nothing".to_string()
+    } else if p.backup {
+        format!(
+            "possible from the backup (POST /tickets/{{id}}/rollback) for {} days after the run",
+            state.config.backup_retention_days
+        )
+    } else {
+        "NOT POSSIBLE: \"backup\": false, the deleted keys cannot be restored".to_string()
+    };
     Ok(json!({
         "backup": backup,
+        "rollback": rollback,
+        "rollback_possible": p.rollback_possible(),
         "app": app.name,
         "kind": app.kind,
         "masters": registry::masters(&nodes),

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::job::JobCtx;
 use crate::redis::keys::{hex, unhex};
 use crate::redis::nodes::{is_cluster, select};
-use crate::redis::Bucket;
+use crate::redis::{Bucket, KEY_TYPES};
 use crate::registry::{self, Credentials, Node};
 use crate::state::credentials;
 
@@ -52,6 +52,11 @@ impl Run<'_> {
         let idle = self.p.idle_secs_min.is_some();
         let read_keys = self.p.reads_keys();
         let group = self.p.group();
+        let count = self.p.scan_count();
+        if self.p.fast() && !read_keys {
+            self.fast_loop(&mut conn, addr, db, glob, cursor)?;
+            return self.end_pass(addr, key);
+        }
         loop {
             self.ctx.check_cancel()?;
             self.wait_pressure(&mut conn, addr)?;
@@ -59,6 +64,8 @@ impl Run<'_> {
             // scanned): one backup sync and one checkpoint for the group (a
             // key a later SCAN returns again is taken once).
             let mut chosen: Vec<Vec<u8>> = Vec::new();
+            // The type of each chosen key, when a filter read it.
+            let mut read_kinds: Vec<Option<&'static str>> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             let mut next;
             let mut scans = 0;
@@ -69,7 +76,7 @@ impl Run<'_> {
                     .arg("MATCH")
                     .arg(glob)
                     .arg("COUNT")
-                    .arg(self.p.batch)
+                    .arg(count)
                     .query(&mut conn)
                     .map_err(|e| Error::from(e).context(format!("SCAN on {addr}")))?;
                 next = after;
@@ -84,7 +91,10 @@ impl Run<'_> {
                     keys.iter()
                         .zip(&info)
                         .filter(|(_, (t, pttl, i))| self.p.selects(t, *pttl, *i))
-                        .map(|(k, _)| k.clone())
+                        .map(|(k, (t, _, _))| {
+                            read_kinds.push(KEY_TYPES.iter().find(|x| **x == t).copied());
+                            k.clone()
+                        })
                         .collect()
                 } else {
                     keys.clone()
@@ -95,12 +105,14 @@ impl Run<'_> {
                     c.selected += picked.len() as u64;
                 }
                 chosen.extend(picked);
-                if next == "0" || chosen.len() >= group || scans * self.p.batch as usize >= group {
+                if next == "0" || chosen.len() >= group || scans * count as usize >= group {
                     break;
                 }
                 cursor = next.clone();
             }
             let (chosen, kinds) = self.back_up(&mut conn, db, chosen)?;
+            // No backup: the types the filters read, if any.
+            let kinds = kinds.or((read_keys && self.backup.is_none()).then_some(read_kinds));
             if !read_keys {
                 // The keys the backup found.
                 self.node(addr).selected += chosen.len() as u64;
@@ -120,6 +132,11 @@ impl Run<'_> {
             }
             cursor = next;
         }
+        self.end_pass(addr, key)
+    }
+
+    /// Marks pass `key` done, in a checkpoint.
+    fn end_pass(&mut self, addr: &str, key: &str) -> Result<()> {
         self.cp.done.push(key.to_string());
         self.cp.current = None;
         self.cp.cursor = "0".into();
@@ -210,7 +227,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         }
     }
     let prior_secs = cp.seconds;
-    let backup = if p.dry_run {
+    let backup = if p.dry_run || !p.backup {
         None
     } else {
         let aux = vec![
@@ -287,6 +304,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         "resumes": run.cp.resumes,
         "sample": run.cp.sample,
         "backup": backup,
+        "rollback_possible": p.rollback_possible(),
     });
     let dir = ctx.report_dir();
     std::fs::create_dir_all(&dir)?;
@@ -304,6 +322,8 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         "recovered": totals.recovered,
         "big_keys": totals.big_keys,
         "elements_removed": totals.elements_removed,
+        "elements": totals.elements,
+        "elements_uncounted_keys": totals.elements_unknown,
         "masters": masters.len(),
         "seconds": round(seconds),
         "paused_secs": round(run.cp.paused_secs),
@@ -311,6 +331,7 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
         "resumes": run.cp.resumes,
         "files": ["cleanup.json"],
         "backup": backup,
+        "rollback_possible": p.rollback_possible(),
     });
     if p.dry_run {
         result["would_act_on"] = json!(totals.selected);

@@ -35,6 +35,11 @@ pub(super) fn check_source(t: Option<TicketRow>, p: &RestoreParams) -> Result<(T
             "restore params: ticket {id} was a dry run: it changed nothing"
         )));
     }
+    if params["backup"].as_bool() == Some(false) {
+        return Err(Error::bad_request(format!(
+            "restore params: ticket {id} ran with \"backup\": false: it wrote no backup, no rollback is possible"
+        )));
+    }
     if params["app"].as_str() != Some(p.app.as_str()) {
         return Err(Error::bad_request(format!(
             "restore params: ticket {id} cleaned app {}, not {}",
