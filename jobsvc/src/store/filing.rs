@@ -1,15 +1,17 @@
 //! Filing a ticket in one transaction: the ticket (idempotent by its key),
 //! its audit row, its `submitted` event and, when it needs approval, its
 //! first round of approval records with the approvers' `needs_approval`
-//! event; one of the API's writes, so it takes its turn at the gate that
-//! keeps the jobs' writes ahead.
+//! event; one of the API's writes, so it runs in a group (`group.rs`):
+//! one INSERT of the ticket (returning it), one of its round's records,
+//! and its audit row and events in the group's multi-row INSERTs.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::approvals::{insert_round, NewRound};
+use super::group::{GroupWrite, Outcome, Tx, TxFuture};
 use super::handle::{now_ms, Store};
-use super::outbox::record_in;
 use super::rows::{ticket_from_row, NewTicket, TicketRow, TICKET_COLUMNS};
+use super::trail::{AuditEntry, Trail};
 use crate::error::{Error, Result};
 use crate::notify::event::{EventRecord, NotifyEvent};
 use crate::ticket::TicketState;
@@ -22,6 +24,86 @@ pub struct FirstRound<'a> {
     pub approvers: Vec<String>,
 }
 
+/// A filing as its group runs it.
+struct Filing {
+    new: NewTicket,
+    /// The first round and its approvers.
+    first: Option<(NewRound, Vec<String>)>,
+}
+
+impl GroupWrite for Filing {
+    type Out = (TicketRow, bool);
+
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        trail: &'a mut Trail,
+    ) -> TxFuture<'a, Result<Outcome<(TicketRow, bool)>>> {
+        Box::pin(async move {
+            let new = &self.new;
+            let at = now_ms();
+            // A key used before by this submitter makes no row (the unique
+            // index): the ticket it made is the answer.
+            let sql = format!(
+                "INSERT INTO tickets (kind, state, submitter, params, params_hash, idempotency_key, created_at, updated_at, attempts, progress, plan) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $6, 0, $7, $8) ON CONFLICT DO NOTHING RETURNING {TICKET_COLUMNS}"
+            );
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(&new.kind)
+                .bind(&new.submitter)
+                .bind(&new.params)
+                .bind(&new.params_hash)
+                .bind(new.idempotency_key.clone())
+                .bind(at)
+                .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#)
+                .bind(new.plan.clone())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else {
+                let sql = format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets WHERE submitter = $1 AND idempotency_key = $2"
+                );
+                let used = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&new.submitter)
+                    .bind(new.idempotency_key.clone().unwrap_or_default())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                return Ok(match used {
+                    Some(r) => Outcome::Done((ticket_from_row(&r)?, false)),
+                    None => Outcome::Refused(Error::conflict("idempotency key in use")),
+                });
+            };
+            let t = ticket_from_row(&row)?;
+            if let Some((round, _)) = &self.first {
+                insert_round(tx, t.id, 1, round, at).await?;
+            }
+            trail.audit(AuditEntry {
+                ticket_id: t.id,
+                at,
+                actor: new.submitter.clone(),
+                from: None,
+                to: TicketState::Pending,
+                note: Some("submitted".into()),
+            });
+            let submitted = NotifyEvent::Submitted;
+            let pending = TicketState::Pending;
+            trail.event(
+                EventRecord::new(t.id, &submitted, &new.submitter, pending, None),
+                at,
+            );
+            if let Some((_, approvers)) = &self.first {
+                let asked = NotifyEvent::NeedsApproval {
+                    users: approvers.clone(),
+                };
+                trail.event(
+                    EventRecord::new(t.id, &asked, &new.submitter, pending, None),
+                    at,
+                );
+            }
+            Ok(Outcome::Done((t, true)))
+        })
+    }
+}
+
 impl Store {
     /// Files a ticket (state pending) with its audit row. With an
     /// idempotency key already used by this submitter, returns the existing
@@ -32,75 +114,18 @@ impl Store {
 
     /// Files a ticket as [`Store::insert_ticket`] does and, with `first`,
     /// opens its first round of approval records and asks its approvers,
-    /// all in one transaction (nothing of it when the key was used before).
+    /// all in one transaction (nothing of it when the key was used before),
+    /// which it may share with other filings and decisions (`group.rs`).
     pub async fn file_ticket(
         &self,
         new: &NewTicket,
         first: Option<FirstRound<'_>>,
     ) -> Result<(TicketRow, bool)> {
-        // A key used before fails the insert (a unique index): the ticket
-        // it made is returned. (The API looks it up first, on a reader.)
-        let _turn = self.api_write_turn().await?;
-        let at = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
-            "INSERT INTO tickets (kind, state, submitter, params, params_hash, idempotency_key, created_at, updated_at, attempts, progress, plan) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $6, 0, $7, $8) RETURNING id",
-        )
-        .bind(&new.kind)
-        .bind(&new.submitter)
-        .bind(&new.params)
-        .bind(&new.params_hash)
-        .bind(new.idempotency_key.clone())
-        .bind(at)
-        .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#)
-        .bind(new.plan.clone())
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match res {
-            Ok(r) => r.try_get("id")?,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                drop(tx);
-                let key = new.idempotency_key.as_deref().unwrap_or_default();
-                let t = self
-                    .ticket_by_key(&new.submitter, key)
-                    .await?
-                    .ok_or_else(|| Error::conflict("idempotency key in use"))?;
-                return Ok((t, false));
-            }
-            Err(e) => return Err(e.into()),
+        let filing = Filing {
+            new: new.clone(),
+            first: first.map(|f| (f.round.clone(), f.approvers)),
         };
-        sqlx::query(
-            "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, NULL, 'pending', 'submitted')",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(&new.submitter)
-        .execute(&mut *tx)
-        .await?;
-        let submitted = EventRecord::new(
-            id,
-            &NotifyEvent::Submitted,
-            &new.submitter,
-            TicketState::Pending,
-            None,
-        );
-        record_in(&mut tx, &submitted).await?;
-        if let Some(first) = first {
-            insert_round(&mut tx, id, 1, first.round).await?;
-            let asked = NotifyEvent::NeedsApproval {
-                users: first.approvers,
-            };
-            let asked = EventRecord::new(id, &asked, &new.submitter, TicketState::Pending, None);
-            record_in(&mut tx, &asked).await?;
-        }
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let t = ticket_from_row(&row)?;
-        tx.commit().await?;
-        Ok((t, true))
+        self.groups.write(filing).await
     }
 }
 
