@@ -144,40 +144,42 @@ async fn open_in(tx: &mut Tx, ticket: i64, round: &NewRound) -> Result<()> {
         .fetch_one(&mut **tx)
         .await?;
     let n: i64 = r.try_get::<i64, _>("n")? + 1;
-    insert_round(tx, ticket, n, round, now_ms()).await
+    insert_rounds(tx, &[(ticket, n, round)], now_ms()).await
 }
 
-/// Inserts round `n` of a ticket's approval records, opened at `at`, in
-/// one statement.
-pub(super) async fn insert_round(
+/// Inserts rounds of approval records, `(ticket, round number, round)`,
+/// opened at `at`, in one statement (100 records to a statement at most).
+pub(super) async fn insert_rounds(
     tx: &mut Tx,
-    ticket: i64,
-    n: i64,
-    round: &NewRound,
+    rounds: &[(i64, i64, &NewRound)],
     at: i64,
 ) -> Result<()> {
-    if round.slots.is_empty() {
-        return Ok(());
+    let records: Vec<(i64, i64, usize, &NewRound)> = rounds
+        .iter()
+        .flat_map(|&(ticket, n, round)| (0..round.slots.len()).map(move |i| (ticket, n, i, round)))
+        .collect();
+    for chunk in records.chunks(100) {
+        let sql = format!(
+            "INSERT INTO approvals (ticket_id, round, slot, requirement, eligible, policy, risk, impact_keys, impact_bytes, created_at, state) VALUES {}",
+            values(chunk.len(), 10, ", 'pending'")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &(ticket, n, i, round) in chunk {
+            let (req, el) = &round.slots[i];
+            q = q
+                .bind(ticket)
+                .bind(n)
+                .bind(i as i64)
+                .bind(req.clone())
+                .bind(eligible_text(el))
+                .bind(round.policy.clone())
+                .bind(round.risk.clone())
+                .bind(round.impact.map(|i| i.keys as i64))
+                .bind(round.impact.map(|i| i.bytes as i64))
+                .bind(at);
+        }
+        q.execute(&mut **tx).await?;
     }
-    let sql = format!(
-        "INSERT INTO approvals (ticket_id, round, slot, requirement, eligible, policy, risk, impact_keys, impact_bytes, created_at, state) VALUES {}",
-        values(round.slots.len(), 10, ", 'pending'")
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for (i, (req, el)) in round.slots.iter().enumerate() {
-        q = q
-            .bind(ticket)
-            .bind(n)
-            .bind(i as i64)
-            .bind(req.clone())
-            .bind(eligible_text(el))
-            .bind(round.policy.clone())
-            .bind(round.risk.clone())
-            .bind(round.impact.map(|i| i.keys as i64))
-            .bind(round.impact.map(|i| i.bytes as i64))
-            .bind(at);
-    }
-    q.execute(&mut **tx).await?;
     Ok(())
 }
 

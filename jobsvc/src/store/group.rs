@@ -26,6 +26,7 @@
 //! answers every write of the group with its error (its outcome unknown,
 //! as a lone transaction's would be).
 
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,7 +57,7 @@ pub(super) enum Outcome<O> {
 
 /// One of the API's writes, run in a group's transaction. It may run more
 /// than once (again alone when its group failed), so it only reads itself.
-pub(super) trait GroupWrite: Send + Sync + 'static {
+pub(super) trait GroupWrite: Send + Sync + Sized + 'static {
     /// What it answers.
     type Out: Send + 'static;
     /// Runs it inside `tx`, adding its audit rows and events to `trail`.
@@ -65,12 +66,40 @@ pub(super) trait GroupWrite: Send + Sync + 'static {
         tx: &'a mut Tx,
         trail: &'a mut Trail,
     ) -> TxFuture<'a, Result<Outcome<Self::Out>>>;
+
+    /// Runs the group's writes of this kind (in the order they came), one
+    /// outcome each: by default one after the other; a kind may write them
+    /// with fewer statements.
+    fn run_many<'a>(
+        writes: Vec<&'a Self>,
+        tx: &'a mut Tx,
+        trail: &'a mut Trail,
+    ) -> TxFuture<'a, Result<Vec<Outcome<Self::Out>>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(writes.len());
+            for w in writes {
+                out.push(w.run(tx, trail).await?);
+            }
+            Ok(out)
+        })
+    }
 }
+
+/// Runs queued writes that are all of one kind.
+type Runner = for<'a> fn(
+    &'a mut [&mut Box<dyn Queued>],
+    &'a mut Tx,
+    &'a mut Trail,
+) -> TxFuture<'a, Result<()>>;
 
 /// A queued write with the channel its answer goes back on.
 trait Queued: Send {
-    /// Runs it; false when it was refused (it wrote nothing).
-    fn run<'a>(&'a mut self, tx: &'a mut Tx, trail: &'a mut Trail) -> TxFuture<'a, Result<bool>>;
+    /// Its kind (the type of its write).
+    fn kind(&self) -> TypeId;
+    /// What runs the writes of its kind together.
+    fn runner(&self) -> Runner;
+    /// Itself, to be downcast by its runner.
+    fn as_any(&mut self) -> &mut dyn Any;
     /// Sends its answer: what its last run gave when `committed` is Ok,
     /// else that error.
     fn answer(self: Box<Self>, committed: Result<()>);
@@ -82,21 +111,44 @@ struct Waiting<W: GroupWrite> {
     reply: oneshot::Sender<Result<W::Out>>,
 }
 
+/// The [`Runner`] of writes of type `W`.
+fn run_kind<'a, W: GroupWrite>(
+    items: &'a mut [&mut Box<dyn Queued>],
+    tx: &'a mut Tx,
+    trail: &'a mut Trail,
+) -> TxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        let mut waiting = Vec::with_capacity(items.len());
+        for q in items.iter_mut() {
+            let w = q.as_any().downcast_mut::<Waiting<W>>();
+            waiting.push(w.ok_or_else(|| Error::internal("store: writes of two kinds"))?);
+        }
+        let writes: Vec<&W> = waiting.iter().map(|w| &w.write).collect();
+        let outs = W::run_many(writes, tx, trail).await?;
+        if outs.len() != waiting.len() {
+            return Err(Error::internal("store: a write without its outcome"));
+        }
+        for (w, o) in waiting.iter_mut().zip(outs) {
+            w.out = Some(match o {
+                Outcome::Done(o) => Ok(o),
+                Outcome::Refused(e) => Err(e),
+            });
+        }
+        Ok(())
+    })
+}
+
 impl<W: GroupWrite> Queued for Waiting<W> {
-    fn run<'a>(&'a mut self, tx: &'a mut Tx, trail: &'a mut Trail) -> TxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            self.out = None;
-            match self.write.run(tx, trail).await? {
-                Outcome::Done(o) => {
-                    self.out = Some(Ok(o));
-                    Ok(true)
-                }
-                Outcome::Refused(e) => {
-                    self.out = Some(Err(e));
-                    Ok(false)
-                }
-            }
-        })
+    fn kind(&self) -> TypeId {
+        TypeId::of::<W>()
+    }
+
+    fn runner(&self) -> Runner {
+        run_kind::<W>
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
     }
 
     fn answer(self: Box<Self>, committed: Result<()>) {
@@ -224,8 +276,21 @@ async fn attempt(
 ) -> std::result::Result<(), Failed> {
     let mut tx = pool.begin().await.map_err(|e| Failed::All(e.into()))?;
     let mut trail = Trail::default();
-    for w in group.iter_mut() {
-        w.run(&mut tx, &mut trail).await.map_err(Failed::Write)?;
+    // Kind by kind, in the order each kind first came; each kind's writes
+    // in the order they came.
+    let mut kinds: Vec<TypeId> = Vec::new();
+    for w in group.iter() {
+        if !kinds.contains(&w.kind()) {
+            kinds.push(w.kind());
+        }
+    }
+    for kind in kinds {
+        let mut items: Vec<&mut Box<dyn Queued>> =
+            group.iter_mut().filter(|w| w.kind() == kind).collect();
+        let runner = items[0].runner();
+        runner(&mut items, &mut tx, &mut trail)
+            .await
+            .map_err(Failed::Write)?;
     }
     trail.write(&mut tx).await.map_err(Failed::Write)?;
     tx.commit().await.map_err(|e| Failed::All(e.into()))?;
@@ -339,6 +404,70 @@ mod tests {
         }
     }
 
+    /// Filings of one group written together: keys used before or twice
+    /// in the group, twin filings with no key, rounds on some.
+    async fn filings_together(store: &Store) {
+        let (old, _) = store.insert_ticket(&new_ticket("f-old")).await.unwrap();
+        let before = commits(store);
+        let turns = take_turns(store).await;
+        let mut specs: Vec<(Option<&str>, bool)> = vec![
+            (Some("f-old"), false),
+            (Some("f1"), true),
+            (Some("f1"), true),
+            (None, false),
+            (None, false),
+            (None, true),
+            (Some("f2"), false),
+            (Some("f3"), true),
+        ];
+        let mut writes = Vec::new();
+        for (key, with_round) in specs.drain(..) {
+            let s = store.clone();
+            let mut t = new_ticket(key.unwrap_or("nokey"));
+            t.idempotency_key = key.map(str::to_string);
+            writes.push(tokio::spawn(async move {
+                let r = round();
+                let first = with_round.then(|| crate::store::FirstRound {
+                    round: &r,
+                    approvers: vec!["bob".into()],
+                });
+                let (t, created) = s.file_ticket(&t, first).await.unwrap();
+                (t, created, with_round)
+            }));
+        }
+        let out = one_group(store, turns, writes).await;
+        assert_eq!(commits(store) - before, 1, "one group, one commit");
+        assert_eq!(
+            (out[0].0.id, out[0].1),
+            (old.id, false),
+            "a key used before"
+        );
+        assert_eq!(out[1].0.id, out[2].0.id, "a key used twice: one ticket");
+        assert_eq!(usize::from(out[1].1) + usize::from(out[2].1), 1);
+        let ids: std::collections::BTreeSet<i64> = out.iter().map(|o| o.0.id).collect();
+        assert_eq!(ids.len(), 7, "f-old, f1, three without a key, f2, f3");
+        for (t, created, with_round) in &out {
+            assert_eq!(
+                t.idempotency_key.as_deref().unwrap_or("nokey"),
+                &t.params[8..t.params.len() - 2]
+            );
+            let records = store.approvals(t.id).await.unwrap();
+            let audit = store.audit(t.id).await.unwrap();
+            assert_eq!(audit.len(), 1, "ticket {}", t.id);
+            if *created || t.id == out[1].0.id {
+                assert_eq!(records.len(), usize::from(*with_round), "ticket {}", t.id);
+            }
+        }
+        // Back to an empty store for the next steps.
+        store.execute_raw("DELETE FROM approvals").await.unwrap();
+        store.execute_raw("DELETE FROM audit").await.unwrap();
+        store
+            .execute_raw("DELETE FROM notify_events")
+            .await
+            .unwrap();
+        store.execute_raw("DELETE FROM tickets").await.unwrap();
+    }
+
     async fn groups_commit_each_write_once(store: &Store) {
         // 1. Filings in one group: two share a key (one ticket for both),
         // and a write that fails after writing is among them.
@@ -360,7 +489,14 @@ mod tests {
         }
         let s = store.clone();
         writes.push(tokio::spawn(async move {
-            s.insert_ticket(&new_ticket("k0"))
+            // With a round too: whichever of the two makes the ticket, it
+            // has one.
+            let r = round();
+            let first = crate::store::FirstRound {
+                round: &r,
+                approvers: vec!["bob".into()],
+            };
+            s.file_ticket(&new_ticket("k0"), Some(first))
                 .await
                 .map(|(t, c)| (t.id, c))
         }));
@@ -494,6 +630,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.join("jobs.db").display());
         runtime().block_on(async {
             let store = Store::open(&url).await.unwrap();
+            filings_together(&store).await;
             groups_commit_each_write_once(&store).await;
             concurrent_filings_land_once(&store).await;
             store.close().await;
@@ -508,6 +645,7 @@ mod tests {
         let pg = pg.start().expect("start postgres");
         runtime().block_on(async {
             let store = Store::open(&pg.url()).await.unwrap();
+            filings_together(&store).await;
             groups_commit_each_write_once(&store).await;
             concurrent_filings_land_once(&store).await;
             store.close().await;
