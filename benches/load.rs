@@ -723,16 +723,28 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
             ids.len()
         ));
     }
-    let stored: Vec<Value> = must(
-        &served,
-        "GET",
-        "/tickets?type=analysis&app=parked&limit=10000",
-        &admin,
-        None,
-    )
-    .as_array()
-    .cloned()
-    .unwrap_or_default();
+    // A page holds 10,000 tickets at most: read them all, page by page.
+    let mut stored: Vec<Value> = Vec::new();
+    loop {
+        let page = must(
+            &served,
+            "GET",
+            &format!(
+                "/tickets?type=analysis&app=parked&limit=10000&offset={}",
+                stored.len()
+            ),
+            &admin,
+            None,
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+        let last = page.len() < 10_000;
+        stored.extend(page);
+        if last {
+            break;
+        }
+    }
     let stored_ids: BTreeSet<i64> = stored.iter().filter_map(|t| t["id"].as_i64()).collect();
     if stored_ids != ids {
         failed.push(format!(
