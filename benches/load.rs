@@ -7,7 +7,8 @@
 //! in the store and once in the audit (none lost, none doubled), and each
 //! job's rate under load within 10 % of its rate in a quiet window before.
 //!
-//!     cargo bench --bench load                                  # 200 clients, 60 s, both stores
+//!     cargo bench --bench load                                  # 200 clients, 60 s per store, both stores
+//!     LOAD_SECS=10 LOAD_QUIET_SECS=5 cargo bench --bench load   # a quick check, 10 s per store
 //!     LOAD_CLIENTS=50 LOAD_SECS=10 LOAD_STORES=sqlite cargo bench --bench load
 //!     LOAD_THINK_MS=500 cargo bench --bench load                # paced clients
 //!
@@ -23,7 +24,10 @@
 //! rolled back, from `pg_stat_database`: every statement outside a
 //! transaction counts one; the running jobs' own are included). Exits
 //! non-zero when a check fails; the p99 target (50 ms) is reported, not
-//! enforced (it depends on the machine). `LOAD_SERVE_BIN`: another build
+//! enforced (it depends on the machine). With no think time it also
+//! prints the floor Little's law sets: N clients at X requests a second
+//! wait N/X on average, so p99 < 50 ms at 200 clients needs more than
+//! 4,000 requests a second. `LOAD_SERVE_BIN`: another build
 //! of `rdbscope` to serve (to compare two builds under the same clients).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -448,6 +452,20 @@ fn client(w: &World, i: usize) -> Tally {
     t
 }
 
+/// The floor Little's law sets on a closed loop with no think time: each
+/// of `clients` clients always has one request in the service, so at `rate`
+/// requests a second the mean latency is `clients / rate`, whatever the
+/// service does with them; a p99 under the target needs at least a mean
+/// under it, so more than `clients / target` requests a second.
+fn littles_law(clients: usize, rate: f64, measured_mean_ms: f64) -> String {
+    let floor_ms = clients as f64 / rate.max(1e-9) * 1000.0;
+    let needed = clients as f64 / (P99_TARGET_MS / 1000.0);
+    format!(
+        "Little's law: {clients} clients at {rate:.0} req/s make a mean latency of {clients}/{rate:.0} = {floor_ms:.1} ms (measured mean {measured_mean_ms:.1} ms); a p99 under {P99_TARGET_MS} ms with {clients} clients that never pause needs more than {needed:.0} req/s ({:.1}x this run's rate)",
+        needed / rate.max(1e-9)
+    )
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -689,6 +707,10 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
         percentile(&all, 0.5),
         if p99 < P99_TARGET_MS { "met" } else { "missed" }
     );
+    if o.think_ms == 0 {
+        let mean_ms = all.iter().map(|&m| m as f64).sum::<f64>() / all.len().max(1) as f64 / 1000.0;
+        println!("{}", littles_law(o.clients, total as f64 / wall, mean_ms));
+    }
 
     // Every submission once in the store and once in the audit.
     let keys_seen: BTreeSet<&str> = tally.submitted.iter().map(|(k, _)| k.as_str()).collect();
@@ -701,16 +723,28 @@ fn run(o: &Opts, store_name: &str) -> Vec<String> {
             ids.len()
         ));
     }
-    let stored: Vec<Value> = must(
-        &served,
-        "GET",
-        "/tickets?type=analysis&app=parked&limit=10000",
-        &admin,
-        None,
-    )
-    .as_array()
-    .cloned()
-    .unwrap_or_default();
+    // A page holds 10,000 tickets at most: read them all, page by page.
+    let mut stored: Vec<Value> = Vec::new();
+    loop {
+        let page = must(
+            &served,
+            "GET",
+            &format!(
+                "/tickets?type=analysis&app=parked&limit=10000&offset={}",
+                stored.len()
+            ),
+            &admin,
+            None,
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+        let last = page.len() < 10_000;
+        stored.extend(page);
+        if last {
+            break;
+        }
+    }
     let stored_ids: BTreeSet<i64> = stored.iter().filter_map(|t| t["id"].as_i64()).collect();
     if stored_ids != ids {
         failed.push(format!(

@@ -6,9 +6,11 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::group::{GroupWrite, Outcome, TxFuture};
 use super::handle::{now_ms, Store};
 use super::rows::TransitionExtras;
-use super::tickets::apply_in;
+use super::tickets::{apply_in, trail_of, update_in};
+use super::trail::{values, Trail};
 use crate::error::{Error, Result};
 use crate::ticket::{Eligible, Impact, SlotState, TicketState, Transition};
 
@@ -142,28 +144,103 @@ async fn open_in(tx: &mut Tx, ticket: i64, round: &NewRound) -> Result<()> {
         .fetch_one(&mut **tx)
         .await?;
     let n: i64 = r.try_get::<i64, _>("n")? + 1;
-    insert_round(tx, ticket, n, round).await
+    insert_rounds(tx, &[(ticket, n, round)], now_ms()).await
 }
 
-/// Inserts round `n` of a ticket's approval records.
-pub(super) async fn insert_round(tx: &mut Tx, ticket: i64, n: i64, round: &NewRound) -> Result<()> {
-    let at = now_ms();
-    for (i, (req, el)) in round.slots.iter().enumerate() {
-        sqlx::query("INSERT INTO approvals (ticket_id, round, slot, requirement, eligible, policy, risk, state, impact_keys, impact_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10)")
-            .bind(ticket)
-            .bind(n)
-            .bind(i as i64)
-            .bind(req)
-            .bind(eligible_text(el))
-            .bind(&round.policy)
-            .bind(&round.risk)
-            .bind(round.impact.map(|i| i.keys as i64))
-            .bind(round.impact.map(|i| i.bytes as i64))
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
+/// Inserts rounds of approval records, `(ticket, round number, round)`,
+/// opened at `at`, in one statement (100 records to a statement at most).
+pub(super) async fn insert_rounds(
+    tx: &mut Tx,
+    rounds: &[(i64, i64, &NewRound)],
+    at: i64,
+) -> Result<()> {
+    let records: Vec<(i64, i64, usize, &NewRound)> = rounds
+        .iter()
+        .flat_map(|&(ticket, n, round)| (0..round.slots.len()).map(move |i| (ticket, n, i, round)))
+        .collect();
+    for chunk in records.chunks(100) {
+        let sql = format!(
+            "INSERT INTO approvals (ticket_id, round, slot, requirement, eligible, policy, risk, impact_keys, impact_bytes, created_at, state) VALUES {}",
+            values(chunk.len(), 10, ", 'pending'")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for &(ticket, n, i, round) in chunk {
+            let (req, el) = &round.slots[i];
+            q = q
+                .bind(ticket)
+                .bind(n)
+                .bind(i as i64)
+                .bind(req.clone())
+                .bind(eligible_text(el))
+                .bind(round.policy.clone())
+                .bind(round.risk.clone())
+                .bind(round.impact.map(|i| i.keys as i64))
+                .bind(round.impact.map(|i| i.bytes as i64))
+                .bind(at);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// A decision as its group runs it.
+struct Decision {
+    approval: i64,
+    ticket: i64,
+    t: Transition,
+    extras: TransitionExtras,
+}
+
+impl GroupWrite for Decision {
+    type Out = ();
+
+    /// Three statements: the records (the decided one and, when the ticket
+    /// leaves pending, the rest of its round voided) only while the record
+    /// is pending and the ticket in the transition's `from` state, so that
+    /// a decision that lost writes nothing; then the ticket's
+    /// compare-and-set; its audit row and event go in the group's trail.
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        trail: &'a mut Trail,
+    ) -> TxFuture<'a, Result<Outcome<()>>> {
+        Box::pin(async move {
+            let (t, ticket, approval) = (&self.t, self.ticket, self.approval);
+            let d = t
+                .slot
+                .as_ref()
+                .ok_or_else(|| Error::internal("a decision without its record"))?;
+            let at = now_ms();
+            let leaves = i64::from(t.to != TicketState::Pending);
+            let rows = sqlx::query("UPDATE approvals SET state = CASE WHEN id = $6 THEN $1 ELSE 'void' END, actor = CASE WHEN id = $6 THEN $2 ELSE actor END, for_user = CASE WHEN id = $6 THEN $3 ELSE for_user END, at = CASE WHEN id = $6 THEN $4 ELSE at END, note = CASE WHEN id = $6 THEN $5 ELSE note END WHERE ticket_id = $7 AND state = 'pending' AND (id = $6 OR $8 = 1) AND EXISTS (SELECT 1 FROM approvals d WHERE d.id = $6 AND d.ticket_id = $7 AND d.state = 'pending') AND EXISTS (SELECT 1 FROM tickets k WHERE k.id = $7 AND k.state = $9) RETURNING id")
+                .bind(d.state.as_str())
+                .bind(&t.actor)
+                .bind(d.for_user.clone())
+                .bind(at)
+                .bind(t.note.clone())
+                .bind(approval)
+                .bind(ticket)
+                .bind(leaves)
+                .bind(t.from.as_str())
+                .fetch_all(&mut **tx)
+                .await?;
+            let decided = rows
+                .iter()
+                .any(|r| r.try_get::<i64, _>("id").ok() == Some(approval));
+            if !decided {
+                return Ok(Outcome::Refused(Error::conflict(format!(
+                    "approval {approval} was decided meanwhile, or ticket {ticket} is no longer {}",
+                    t.from
+                ))));
+            }
+            if !update_in(tx, ticket, t, &self.extras, at).await? {
+                // Its records were written: the group is undone.
+                return Err(lost(ticket, t));
+            }
+            trail_of(trail, ticket, t, at);
+            Ok(Outcome::Done(()))
+        })
+    }
 }
 
 fn lost(id: i64, t: &Transition) -> Error {
@@ -217,7 +294,7 @@ impl Store {
 
     /// Stores a decision on record `approval` with its ticket transition
     /// and audit row; the rest of the round is void when the ticket left
-    /// pending.
+    /// pending. One of the API's writes: it runs in a group (`group.rs`).
     pub async fn decide(
         &self,
         approval: i64,
@@ -225,36 +302,16 @@ impl Store {
         t: &Transition,
         extras: &TransitionExtras,
     ) -> Result<()> {
-        let d = t
-            .slot
-            .as_ref()
-            .ok_or_else(|| Error::internal("a decision without its record"))?;
-        // One of the API's writes: it waits its turn behind the jobs'.
-        let _turn = self.api_write_turn().await?;
-        let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("UPDATE approvals SET state = $1, actor = $2, for_user = $3, at = $4, note = $5 WHERE id = $6 AND ticket_id = $7 AND state = 'pending'")
-            .bind(d.state.as_str())
-            .bind(&t.actor)
-            .bind(d.for_user.clone())
-            .bind(now_ms())
-            .bind(t.note.clone())
-            .bind(approval)
-            .bind(ticket)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() != 1 {
-            return Err(Error::conflict(format!(
-                "approval {approval} was decided meanwhile"
-            )));
+        if t.slot.is_none() {
+            return Err(Error::internal("a decision without its record"));
         }
-        if !apply_in(&mut tx, ticket, t, extras).await? {
-            return Err(lost(ticket, t));
-        }
-        if t.to != TicketState::Pending {
-            void_pending(&mut tx, ticket).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let decision = Decision {
+            approval,
+            ticket,
+            t: t.clone(),
+            extras: extras.clone(),
+        };
+        self.groups.write(decision).await
     }
 
     /// Stores a transition that leaves pending (a legacy reject, a cancel)

@@ -93,14 +93,16 @@ impl Backend {
             })
     }
 
-    /// How many of the API's write transactions may wait for the writer
-    /// at once: one on SQLite (one writer connection: a job's write then
-    /// queues behind at most one of them); on PostgreSQL all but 4 of the
-    /// pool's connections, which stay free for the jobs' writes.
+    /// How many groups of the API's writes (`group.rs`) may run at once:
+    /// one on SQLite (one writer connection: a job's write then queues
+    /// behind at most one of them); 4 of PostgreSQL's 16 connections, the
+    /// rest free for the jobs, the scheduler and the reads. Writes that
+    /// arrive while every turn is taken wait and go together in the next
+    /// group: under load, groups grow instead of transactions multiplying.
     pub(super) fn api_writers(self) -> usize {
         match self {
             Backend::Sqlite => 1,
-            Backend::Postgres => (POOL - 4) as usize,
+            Backend::Postgres => 4,
         }
     }
 

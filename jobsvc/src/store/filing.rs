@@ -1,15 +1,17 @@
 //! Filing a ticket in one transaction: the ticket (idempotent by its key),
 //! its audit row, its `submitted` event and, when it needs approval, its
 //! first round of approval records with the approvers' `needs_approval`
-//! event; one of the API's writes, so it takes its turn at the gate that
-//! keeps the jobs' writes ahead.
+//! event; one of the API's writes, so it runs in a group (`group.rs`):
+//! one INSERT of the ticket (returning it), one of its round's records,
+//! and its audit row and events in the group's multi-row INSERTs.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
-use super::approvals::{insert_round, NewRound};
+use super::approvals::{insert_rounds, NewRound};
+use super::group::{GroupWrite, Outcome, Tx, TxFuture};
 use super::handle::{now_ms, Store};
-use super::outbox::record_in;
 use super::rows::{ticket_from_row, NewTicket, TicketRow, TICKET_COLUMNS};
+use super::trail::{values, AuditEntry, Trail};
 use crate::error::{Error, Result};
 use crate::notify::event::{EventRecord, NotifyEvent};
 use crate::ticket::TicketState;
@@ -22,6 +24,262 @@ pub struct FirstRound<'a> {
     pub approvers: Vec<String>,
 }
 
+/// A filing as its group runs it.
+struct Filing {
+    new: NewTicket,
+    /// The first round and its approvers.
+    first: Option<(NewRound, Vec<String>)>,
+}
+
+impl GroupWrite for Filing {
+    type Out = (TicketRow, bool);
+
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        trail: &'a mut Trail,
+    ) -> TxFuture<'a, Result<Outcome<(TicketRow, bool)>>> {
+        Box::pin(async move {
+            let new = &self.new;
+            let at = now_ms();
+            // A key used before by this submitter makes no row (the unique
+            // index): the ticket it made is the answer.
+            let sql = format!(
+                "INSERT INTO tickets (kind, state, submitter, params, params_hash, idempotency_key, created_at, updated_at, attempts, progress, plan) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $6, 0, $7, $8) ON CONFLICT DO NOTHING RETURNING {TICKET_COLUMNS}"
+            );
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(&new.kind)
+                .bind(&new.submitter)
+                .bind(&new.params)
+                .bind(&new.params_hash)
+                .bind(new.idempotency_key.clone())
+                .bind(at)
+                .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#)
+                .bind(new.plan.clone())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else {
+                let sql = format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets WHERE submitter = $1 AND idempotency_key = $2"
+                );
+                let used = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&new.submitter)
+                    .bind(new.idempotency_key.clone().unwrap_or_default())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                return Ok(match used {
+                    Some(r) => Outcome::Done((ticket_from_row(&r)?, false)),
+                    None => Outcome::Refused(Error::conflict("idempotency key in use")),
+                });
+            };
+            let t = ticket_from_row(&row)?;
+            if let Some((round, _)) = &self.first {
+                insert_rounds(tx, &[(t.id, 1, round)], at).await?;
+            }
+            self.trail_of(&t, at, trail);
+            Ok(Outcome::Done((t, true)))
+        })
+    }
+
+    /// Several filings with four statements: one read of the tickets their
+    /// keys made before, one INSERT of the new tickets (`RETURNING` them),
+    /// one of their rounds' records, and the trail's. A key used twice in
+    /// the group makes one ticket, the second write answered with it.
+    /// The rare race a key may still lose (another PostgreSQL instance
+    /// filing with the same key at once) fails the INSERT: the group is
+    /// undone and each runs alone through [`GroupWrite::run`].
+    fn run_many<'a>(
+        writes: Vec<&'a Self>,
+        tx: &'a mut Tx,
+        trail: &'a mut Trail,
+    ) -> TxFuture<'a, Result<Vec<Outcome<(TicketRow, bool)>>>> {
+        Box::pin(async move {
+            if writes.len() == 1 {
+                return Ok(vec![writes[0].run(tx, trail).await?]);
+            }
+            let at = now_ms();
+            let used = used_keys(tx, &writes).await?;
+            // Which write makes each ticket: the first with its key.
+            let mut makers: Vec<usize> = Vec::new();
+            let mut keys: Vec<(&str, &str)> = Vec::new();
+            for (i, w) in writes.iter().enumerate() {
+                match key_of(&w.new) {
+                    Some(k) if used.contains_key(&k) || keys.contains(&k) => {}
+                    Some(k) => {
+                        keys.push(k);
+                        makers.push(i);
+                    }
+                    None => makers.push(i),
+                }
+            }
+            let made = insert_tickets(tx, &writes, &makers, at).await?;
+            let mut by_key: std::collections::HashMap<(&str, &str), TicketRow> = used;
+            let mut out: Vec<Option<Outcome<(TicketRow, bool)>>> =
+                (0..writes.len()).map(|_| None).collect();
+            let mut rounds: Vec<(i64, i64, &NewRound)> = Vec::new();
+            for (&i, t) in makers.iter().zip(made) {
+                let w = writes[i];
+                if let Some(k) = key_of(&w.new) {
+                    by_key.insert(k, t.clone());
+                }
+                if let Some((round, _)) = &w.first {
+                    rounds.push((t.id, 1, round));
+                }
+                w.trail_of(&t, at, trail);
+                out[i] = Some(Outcome::Done((t, true)));
+            }
+            insert_rounds(tx, &rounds, at).await?;
+            for (i, w) in writes.iter().enumerate() {
+                if out[i].is_none() {
+                    let t = key_of(&w.new).and_then(|k| by_key.get(&k)).cloned();
+                    out[i] = Some(match t {
+                        Some(t) => Outcome::Done((t, false)),
+                        None => Outcome::Refused(Error::conflict("idempotency key in use")),
+                    });
+                }
+            }
+            Ok(out.into_iter().flatten().collect())
+        })
+    }
+}
+
+impl Filing {
+    /// The audit row and events of ticket `t`, filed by this write at `at`.
+    fn trail_of(&self, t: &TicketRow, at: i64, trail: &mut Trail) {
+        let new = &self.new;
+        trail.audit(AuditEntry {
+            ticket_id: t.id,
+            at,
+            actor: new.submitter.clone(),
+            from: None,
+            to: TicketState::Pending,
+            note: Some("submitted".into()),
+        });
+        let pending = TicketState::Pending;
+        let submitted = NotifyEvent::Submitted;
+        trail.event(
+            EventRecord::new(t.id, &submitted, &new.submitter, pending, None),
+            at,
+        );
+        if let Some((_, approvers)) = &self.first {
+            let asked = NotifyEvent::NeedsApproval {
+                users: approvers.clone(),
+            };
+            trail.event(
+                EventRecord::new(t.id, &asked, &new.submitter, pending, None),
+                at,
+            );
+        }
+    }
+}
+
+/// A filing's submitter and idempotency key, if it has one.
+fn key_of(new: &NewTicket) -> Option<(&str, &str)> {
+    new.idempotency_key
+        .as_deref()
+        .map(|k| (new.submitter.as_str(), k))
+}
+
+/// The tickets the keys of `writes` made before, by submitter and key.
+async fn used_keys<'w>(
+    tx: &mut Tx,
+    writes: &[&'w Filing],
+) -> Result<std::collections::HashMap<(&'w str, &'w str), TicketRow>> {
+    let keyed: Vec<(&str, &str)> = writes.iter().filter_map(|w| key_of(&w.new)).collect();
+    let mut used = std::collections::HashMap::new();
+    if keyed.is_empty() {
+        return Ok(used);
+    }
+    let cond: Vec<String> = (0..keyed.len())
+        .map(|i| {
+            format!(
+                "(submitter = ${} AND idempotency_key = ${})",
+                2 * i + 1,
+                2 * i + 2
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE {}",
+        cond.join(" OR ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (s, k) in &keyed {
+        q = q.bind(*s).bind(*k);
+    }
+    for r in q.fetch_all(&mut **tx).await? {
+        let t = ticket_from_row(&r)?;
+        let key = keyed
+            .iter()
+            .find(|(s, k)| t.submitter == *s && t.idempotency_key.as_deref() == Some(*k));
+        if let Some(&key) = key {
+            used.insert(key, t);
+        }
+    }
+    Ok(used)
+}
+
+/// Inserts the tickets of `writes[makers]` in one statement; returns them
+/// in the order of `makers`. Each returned row is matched to its write by
+/// its contents (the order of `RETURNING` is not promised): rows that
+/// match two writes are the same ticket either way.
+async fn insert_tickets(
+    tx: &mut Tx,
+    writes: &[&Filing],
+    makers: &[usize],
+    at: i64,
+) -> Result<Vec<TicketRow>> {
+    if makers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The time and the progress, the same for every row, are the two
+    // parameters after the rows' own.
+    let (t, p) = (makers.len() * 6 + 1, makers.len() * 6 + 2);
+    let sql = format!(
+        "INSERT INTO tickets (kind, submitter, params, params_hash, idempotency_key, plan, created_at, updated_at, progress, state, attempts) VALUES {} RETURNING {TICKET_COLUMNS}",
+        values(makers.len(), 6, &format!(", ${t}, ${t}, ${p}, 'pending', 0"))
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for &i in makers {
+        let new = &writes[i].new;
+        q = q
+            .bind(new.kind.clone())
+            .bind(new.submitter.clone())
+            .bind(new.params.clone())
+            .bind(new.params_hash.clone())
+            .bind(new.idempotency_key.clone())
+            .bind(new.plan.clone());
+    }
+    q = q
+        .bind(at)
+        .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#);
+    let mut rows: Vec<Option<TicketRow>> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| ticket_from_row(r).map(Some))
+        .collect::<Result<_>>()?;
+    let mut made = Vec::with_capacity(makers.len());
+    for &i in makers {
+        let new = &writes[i].new;
+        let found = rows.iter_mut().find(|r| {
+            r.as_ref().is_some_and(|t| {
+                t.kind == new.kind
+                    && t.submitter == new.submitter
+                    && t.params == new.params
+                    && t.params_hash == new.params_hash
+                    && t.idempotency_key == new.idempotency_key
+                    && t.plan == new.plan
+            })
+        });
+        match found.and_then(Option::take) {
+            Some(t) => made.push(t),
+            None => return Err(Error::internal("store: a filed ticket was not returned")),
+        }
+    }
+    Ok(made)
+}
+
 impl Store {
     /// Files a ticket (state pending) with its audit row. With an
     /// idempotency key already used by this submitter, returns the existing
@@ -32,75 +290,18 @@ impl Store {
 
     /// Files a ticket as [`Store::insert_ticket`] does and, with `first`,
     /// opens its first round of approval records and asks its approvers,
-    /// all in one transaction (nothing of it when the key was used before).
+    /// all in one transaction (nothing of it when the key was used before),
+    /// which it may share with other filings and decisions (`group.rs`).
     pub async fn file_ticket(
         &self,
         new: &NewTicket,
         first: Option<FirstRound<'_>>,
     ) -> Result<(TicketRow, bool)> {
-        // A key used before fails the insert (a unique index): the ticket
-        // it made is returned. (The API looks it up first, on a reader.)
-        let _turn = self.api_write_turn().await?;
-        let at = now_ms();
-        let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
-            "INSERT INTO tickets (kind, state, submitter, params, params_hash, idempotency_key, created_at, updated_at, attempts, progress, plan) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $6, 0, $7, $8) RETURNING id",
-        )
-        .bind(&new.kind)
-        .bind(&new.submitter)
-        .bind(&new.params)
-        .bind(&new.params_hash)
-        .bind(new.idempotency_key.clone())
-        .bind(at)
-        .bind(r#"{"percent":0.0,"phase":"waiting","counters":{}}"#)
-        .bind(new.plan.clone())
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match res {
-            Ok(r) => r.try_get("id")?,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                drop(tx);
-                let key = new.idempotency_key.as_deref().unwrap_or_default();
-                let t = self
-                    .ticket_by_key(&new.submitter, key)
-                    .await?
-                    .ok_or_else(|| Error::conflict("idempotency key in use"))?;
-                return Ok((t, false));
-            }
-            Err(e) => return Err(e.into()),
+        let filing = Filing {
+            new: new.clone(),
+            first: first.map(|f| (f.round.clone(), f.approvers)),
         };
-        sqlx::query(
-            "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, NULL, 'pending', 'submitted')",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(&new.submitter)
-        .execute(&mut *tx)
-        .await?;
-        let submitted = EventRecord::new(
-            id,
-            &NotifyEvent::Submitted,
-            &new.submitter,
-            TicketState::Pending,
-            None,
-        );
-        record_in(&mut tx, &submitted).await?;
-        if let Some(first) = first {
-            insert_round(&mut tx, id, 1, first.round).await?;
-            let asked = NotifyEvent::NeedsApproval {
-                users: first.approvers,
-            };
-            let asked = EventRecord::new(id, &asked, &new.submitter, TicketState::Pending, None);
-            record_in(&mut tx, &asked).await?;
-        }
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let t = ticket_from_row(&row)?;
-        tx.commit().await?;
-        Ok((t, true))
+        self.groups.write(filing).await
     }
 }
 

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::{AnyPool, AssertSqlSafe};
-use tokio::sync::{Semaphore, SemaphorePermit};
-
 use super::backend::Backend;
+use super::group::WriteGroups;
 use super::migrations::{latest, migrate, version};
 use super::user_cache::UserCache;
 use crate::error::{Error, Result};
+use sqlx::{AnyPool, AssertSqlSafe};
 
 /// Milliseconds since the Unix epoch: the store's clock.
 pub fn now_ms() -> i64 {
@@ -48,10 +47,10 @@ pub struct Store {
     pub(super) backend: Backend,
     /// Who holds a token, for a short while.
     pub(super) users: Arc<UserCache>,
-    /// The API's writes (filing a ticket, an approval decision) take a
-    /// permit first, so that few of them queue for the writer at once and
-    /// a job's checkpoint, progress or lease waits behind few of them.
-    pub(super) api_writes: Arc<Semaphore>,
+    /// The API's writes (filing a ticket, an approval decision), run in
+    /// groups of one transaction each, few groups at once, so that a job's
+    /// checkpoint, progress or lease waits behind few of them (`group.rs`).
+    pub(super) groups: Arc<WriteGroups>,
 }
 
 impl Store {
@@ -89,21 +88,13 @@ impl Store {
             None => pool.clone(),
         };
         Ok(Store {
+            groups: Arc::new(WriteGroups::new(pool.clone(), backend.api_writers())),
             read: pool.clone(),
             pool,
             readers,
             backend,
             users: Arc::default(),
-            api_writes: Arc::new(Semaphore::new(backend.api_writers())),
         })
-    }
-
-    /// A turn for one of the API's writes (see `api_writes`).
-    pub(super) async fn api_write_turn(&self) -> Result<SemaphorePermit<'_>> {
-        self.api_writes
-            .acquire()
-            .await
-            .map_err(|_| Error::transient("store: closing"))
     }
 
     /// The schema version the store holds.

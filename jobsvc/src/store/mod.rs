@@ -25,8 +25,11 @@
 //! - `rows.rs`: the row types and their decoding;
 //! - `users.rs`, `apps.rs`: users and tokens, registered apps;
 //! - `listing.rs`: tickets by filter, a page at a time, and their counts;
+//! - `group.rs`: group commit of the API's writes (filings, decisions):
+//!   those waiting at once share one transaction, each answered alone;
+//! - `trail.rs`: a change's audit rows and events, many to a statement;
 //! - `filing.rs`: filing a ticket with its first round of approvals, in
-//!   one transaction;
+//!   one transaction (a group's);
 //! - `tickets.rs`: reading and listing tickets, their audit trail,
 //!   and [`Store::apply`];
 //! - `queue.rs`: claims, leases, progress and checkpoints of running tickets;
@@ -43,6 +46,7 @@ mod approvals;
 mod apps;
 mod backend;
 mod filing;
+mod group;
 mod handle;
 mod listing;
 mod lookup;
@@ -56,6 +60,7 @@ mod stats;
 mod subscriptions;
 mod teams;
 mod tickets;
+mod trail;
 mod user_cache;
 mod users;
 

@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::backend::Backend;
 use super::handle::{now_ms, Store};
+use super::trail::insert_events;
 use crate::error::Result;
 use crate::notify::event::EventRecord;
 
@@ -115,24 +116,7 @@ pub(super) async fn record_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     e: &EventRecord,
 ) -> Result<bool> {
-    let users = e
-        .users
-        .as_ref()
-        .map(|u| serde_json::to_string(u).unwrap_or_else(|_| "[]".into()));
-    let r = sqlx::query(
-        "INSERT INTO notify_events (ticket_id, kind, at, actor, note, state, users, once_key, fanned_out) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0) ON CONFLICT DO NOTHING",
-    )
-    .bind(e.ticket_id)
-    .bind(e.kind)
-    .bind(now_ms())
-    .bind(&e.actor)
-    .bind(e.note.clone())
-    .bind(e.state.as_str())
-    .bind(users)
-    .bind(e.once_key.clone())
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(insert_events(tx, &[(e.clone(), now_ms())]).await? == 1)
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.ticket_id, e.kind, e.at, e.actor, e.note, e.state, e.users";

@@ -4,10 +4,10 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::handle::{now_ms, Store};
-use super::outbox::record_in;
 use super::rows::{
     state_of, ticket_from_row, AuditRow, TicketRow, TransitionExtras, TICKET_COLUMNS,
 };
+use super::trail::{AuditEntry, Trail};
 use crate::error::{Error, Result};
 use crate::notify::event::{of_change, EventRecord};
 use crate::ticket::{TicketState, Transition};
@@ -132,7 +132,8 @@ impl Store {
     }
 }
 
-/// Applies a transition inside `tx`: false when the compare-and-set lost.
+/// Applies a transition inside `tx` with its audit row and event: false
+/// when the compare-and-set lost.
 pub(super) async fn apply_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     id: i64,
@@ -140,6 +141,43 @@ pub(super) async fn apply_in(
     extras: &TransitionExtras,
 ) -> Result<bool> {
     let now = now_ms();
+    if !update_in(tx, id, t, extras, now).await? {
+        return Ok(false);
+    }
+    let mut trail = Trail::default();
+    trail_of(&mut trail, id, t, now);
+    trail.write(tx).await?;
+    Ok(true)
+}
+
+/// The audit row of a transition applied at `now` and the event it makes
+/// (if any), added to `trail`: a change is never stored without them, and
+/// an event never told of a change that did not happen.
+pub(super) fn trail_of(trail: &mut Trail, id: i64, t: &Transition, now: i64) {
+    trail.audit(AuditEntry {
+        ticket_id: id,
+        at: now,
+        actor: t.actor.clone(),
+        from: Some(t.from),
+        to: t.to,
+        note: t.note.clone(),
+    });
+    if let Some(event) = of_change(Some(t.from), t.to) {
+        let record = EventRecord::new(id, &event, &t.actor, t.to, t.note.clone());
+        trail.event(record, now);
+    }
+}
+
+/// The ticket's side of a transition inside `tx` (its state and
+/// `extras`, compare-and-set on the old state): false when it lost. Its
+/// caller stores the trail ([`trail_of`]) in the same transaction.
+pub(super) async fn update_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    t: &Transition,
+    extras: &TransitionExtras,
+    now: i64,
+) -> Result<bool> {
     let mut sets = vec![
         "state = $1".to_string(),
         "attempts = $2".to_string(),
@@ -202,27 +240,7 @@ pub(super) async fn apply_in(
         };
     }
     let r = q.execute(&mut **tx).await?;
-    if r.rows_affected() != 1 {
-        return Ok(false);
-    }
-    sqlx::query(
-        "INSERT INTO audit (ticket_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(&t.actor)
-    .bind(t.from.as_str())
-    .bind(t.to.as_str())
-    .bind(t.note.clone())
-    .execute(&mut **tx)
-    .await?;
-    // The event this change makes is recorded with it: never lost, never
-    // told of a change that did not happen.
-    if let Some(event) = of_change(Some(t.from), t.to) {
-        let record = EventRecord::new(id, &event, &t.actor, t.to, t.note.clone());
-        record_in(tx, &record).await?;
-    }
-    Ok(true)
+    Ok(r.rows_affected() == 1)
 }
 
 enum Bind {
