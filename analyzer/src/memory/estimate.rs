@@ -25,17 +25,22 @@ pub fn measure(
     key_len: u64,
     scratch: &mut Scratch,
 ) -> rdb_parser::Result<Measure> {
+    if e.kind() == Kind::String {
+        // Most keys: straight to the string's measure (no blob kept, no
+        // object to adjust), past `measure_value`'s dispatch and call.
+        let mut m = measure_string(p, e, key_len)?;
+        m.memory_bytes += p.key_cost(key_len);
+        return Ok(m);
+    }
     let mut m = measure_value(p, e, key_len, scratch)?;
     m.memory_bytes += p.key_cost(key_len);
-    if e.kind() != Kind::String {
-        if p.era == Era::Valkey9 {
-            m.memory_bytes = valkey9_adjust(p, &m, e, key_len);
-        } else if p.embeds_key() {
-            // Redis 8.2+: the kvobj (robj, expire slot, key) replaces the
-            // 16-byte robj counted by the value's cost.
-            let header = kvobj_header(p, key_len, e.expire_at_ms.is_some());
-            m.memory_bytes = header + m.memory_bytes.saturating_sub(16);
-        }
+    if p.era == Era::Valkey9 {
+        m.memory_bytes = valkey9_adjust(p, &m, e, key_len);
+    } else if p.embeds_key() {
+        // Redis 8.2+: the kvobj (robj, expire slot, key) replaces the
+        // 16-byte robj counted by the value's cost.
+        let header = kvobj_header(p, key_len, e.expire_at_ms.is_some());
+        m.memory_bytes = header + m.memory_bytes.saturating_sub(16);
     }
     Ok(m)
 }
