@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use testkit::RedisServer;
+use testkit::{RedisServer, ServerBin};
 
 use super::proxy::Proxy;
 use super::watch::{keep_and_tmp, kept, keyset, wait_counter, Cmd};
@@ -70,11 +70,15 @@ fn assert_only_report(setup: &Setup, id: i64, expect: &[&str]) {
     }
 }
 
-#[test]
-fn service_kill_during_a_cleanup_at_three_points() {
-    let Some((setup, bin)) = setup_and_redis("sqlite") else {
-        return;
-    };
+/// A cleanup of 3,000 of 3,300 keys (`params` beside the app and pattern)
+/// killed at three points: it succeeds with every deletion counted once,
+/// three resumes, the kept keys untouched and the kills audited; returns
+/// the service, the ticket, its final state and the admin's token.
+fn cleanup_killed_at_three_points(
+    setup: &Setup,
+    bin: &ServerBin,
+    params: Value,
+) -> (Service, i64, Value, String) {
     let node = bin.start(&[]).unwrap();
     let cmds = keep_and_tmp(3300, 11);
     node.client().pipeline_must(&cmds);
@@ -83,24 +87,38 @@ fn service_kill_during_a_cleanup_at_three_points() {
     let admin = setup.init_admin("root");
     let svc = setup.start(1, CONFIG);
     svc.add_local_app(&admin, "shop", "standalone", node.port());
+    let mut p = json!({"app": "shop", "patterns": [{"prefix": "tmp:"}]});
+    p.as_object_mut()
+        .unwrap()
+        .extend(params.as_object().unwrap().clone());
     let id = svc.ok(
         "POST",
         "/tickets",
         &admin,
-        Some(json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "tmp:"}], "rate": 500, "batch": 100}})),
+        Some(json!({"type": "cleanup", "params": p})),
     )["id"]
         .as_i64()
         .unwrap();
     svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
-    let svc = kill_at_points(&setup, svc, id, &admin, "deleted", &[100, 1500, 2750]);
+    let svc = kill_at_points(setup, svc, id, &admin, "deleted", &[100, 1500, 2750]);
     let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
     let r = &done["result"];
     assert_eq!(r["deleted"], 3000, "every deletion counted once: {r}");
     assert_eq!(r["resumes"], 3, "{r}");
-    assert_eq!(done["attempts"], 4, "{done}");
     assert_eq!(keyset(&[&node]), keep);
     assert_audit(&svc, id, &admin, 3);
+    (svc, id, done, admin)
+}
+
+#[test]
+fn service_kill_during_a_cleanup_at_three_points() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let (svc, id, done, admin) =
+        cleanup_killed_at_three_points(&setup, &bin, json!({"rate": 500, "batch": 100}));
+    assert_eq!(done["attempts"], 4, "{done}");
     let report: Value =
         serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/cleanup.json"), &admin))
             .expect("a whole cleanup.json");
@@ -112,38 +130,17 @@ fn service_kill_during_a_cleanup_at_three_points() {
 
 /// The same without a backup (`"backup": false`: large `SCAN`s, many
 /// keys per `UNLINK`, a group of 100 keys a chunk at this rate, so the
-/// next `SCAN` is in flight during the checkpoint): each resumed run settles the checkpoint's pending
-/// keys, every deletion is counted once, and no backup file is left.
+/// next `SCAN` is in flight during the checkpoint): each resumed run
+/// settles the checkpoint's pending keys, every deletion is counted once,
+/// and no backup file is left.
 #[test]
 fn service_kill_during_a_cleanup_without_a_backup() {
     let Some((setup, bin)) = setup_and_redis("sqlite") else {
         return;
     };
-    let node = bin.start(&[]).unwrap();
-    let cmds = keep_and_tmp(3300, 11);
-    node.client().pipeline_must(&cmds);
-    let keep = kept(&[&node]);
-    let admin = setup.init_admin("root");
-    let svc = setup.start(1, CONFIG);
-    svc.add_local_app(&admin, "shop", "standalone", node.port());
-    let id = svc.ok(
-        "POST",
-        "/tickets",
-        &admin,
-        Some(json!({"type": "cleanup", "params": {"app": "shop", "patterns": [{"prefix": "tmp:"}], "rate": 1000, "batch": 50, "backup": false}})),
-    )["id"]
-        .as_i64()
-        .unwrap();
-    svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
-    let svc = kill_at_points(&setup, svc, id, &admin, "deleted", &[100, 1500, 2750]);
-    let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
-    assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
-    let r = &done["result"];
-    assert_eq!(r["deleted"], 3000, "every deletion counted once: {r}");
-    assert_eq!(r["resumes"], 3, "{r}");
-    assert_eq!(r["backup"], Value::Null, "{r}");
-    assert_eq!(keyset(&[&node]), keep);
-    assert_audit(&svc, id, &admin, 3);
+    let params = json!({"rate": 1000, "batch": 50, "backup": false});
+    let (_svc, id, done, _) = cleanup_killed_at_three_points(&setup, &bin, params);
+    assert_eq!(done["result"]["backup"], Value::Null, "{done}");
     assert_only_report(&setup, id, &["cleanup.json"]);
 }
 

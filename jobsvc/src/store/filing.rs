@@ -308,6 +308,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_stores::{on_postgres, on_sqlite};
     use crate::store::TicketQuery;
     use crate::ticket::Eligible;
 
@@ -362,35 +363,15 @@ mod tests {
         assert!(reads.approvals(other.id).await.unwrap().is_empty());
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    }
-
     #[test]
     fn store_files_a_ticket_with_its_round_once_sqlite() {
-        let dir = testkit::temp_dir("filing");
-        let url = format!("sqlite://{}", dir.join("jobs.db").display());
-        runtime().block_on(async {
-            let store = Store::open(&url).await.unwrap();
-            files_once_with_its_round(&store).await;
-            store.close().await;
+        on_sqlite("filing", |store| async move {
+            files_once_with_its_round(&store).await
         });
     }
 
     #[test]
     fn store_files_a_ticket_with_its_round_once_postgres() {
-        let Some(pg) = testkit::require_postgres() else {
-            return;
-        };
-        let pg = pg.start().expect("start postgres");
-        runtime().block_on(async {
-            let store = Store::open(&pg.url()).await.unwrap();
-            files_once_with_its_round(&store).await;
-            store.close().await;
-        });
+        on_postgres(|store| async move { files_once_with_its_round(&store).await });
     }
 }

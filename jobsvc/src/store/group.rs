@@ -302,6 +302,7 @@ async fn attempt(
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+    use crate::store::test_stores::{on_postgres, on_sqlite};
     use crate::store::{NewRound, NewTicket, Store, TransitionExtras};
     use crate::ticket::{Eligible, SlotDecision, SlotState, TicketState, Transition};
 
@@ -616,39 +617,19 @@ mod tests {
         }
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
+    async fn every_group_case(store: Store) {
+        filings_together(&store).await;
+        groups_commit_each_write_once(&store).await;
+        concurrent_filings_land_once(&store).await;
     }
 
     #[test]
     fn store_groups_writes_each_answered_alone_sqlite() {
-        let dir = testkit::temp_dir("group");
-        let url = format!("sqlite://{}", dir.join("jobs.db").display());
-        runtime().block_on(async {
-            let store = Store::open(&url).await.unwrap();
-            filings_together(&store).await;
-            groups_commit_each_write_once(&store).await;
-            concurrent_filings_land_once(&store).await;
-            store.close().await;
-        });
+        on_sqlite("group", every_group_case);
     }
 
     #[test]
     fn store_groups_writes_each_answered_alone_postgres() {
-        let Some(pg) = testkit::require_postgres() else {
-            return;
-        };
-        let pg = pg.start().expect("start postgres");
-        runtime().block_on(async {
-            let store = Store::open(&pg.url()).await.unwrap();
-            filings_together(&store).await;
-            groups_commit_each_write_once(&store).await;
-            concurrent_filings_land_once(&store).await;
-            store.close().await;
-        });
+        on_postgres(every_group_case);
     }
 }

@@ -59,6 +59,8 @@ mod schedules;
 mod stats;
 mod subscriptions;
 mod teams;
+#[cfg(test)]
+mod test_stores;
 mod tickets;
 mod trail;
 mod user_cache;
