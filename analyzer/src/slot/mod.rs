@@ -1,6 +1,9 @@
 //! Redis Cluster key slots: CRC16 (XMODEM: polynomial 0x1021, initial value
 //! 0, no reflection) of the key, or of its hash tag, modulo 16384.
 
+#[cfg(target_arch = "x86_64")]
+mod clmul;
+
 /// Number of slots in a Redis Cluster.
 pub const SLOTS: usize = 16384;
 
@@ -70,6 +73,20 @@ fn crc16_word(crc: u16, word: u64) -> u16 {
 /// `len % 8` bytes as a word led by zero bytes, which leave a CRC that
 /// starts at 0 unchanged, then takes whole words.
 pub fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("pclmulqdq") {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has PCLMULQDQ, the one feature the function
+        // enables (checked just above; `std` caches the check).
+        return unsafe { clmul::slot_and_tag(key) };
+    }
+    slot_and_tag_by(key, crc16_word)
+}
+
+/// [`slot_and_tag`] with `step` for the CRC of eight bytes ([`crc16_word`]
+/// or its equal in [`clmul`]).
+#[inline(always)]
+fn slot_and_tag_by(key: &[u8], step: impl Fn(u16, u64) -> u16) -> (u16, &[u8]) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const BRACES: u64 = ONES * b'{' as u64;
@@ -87,12 +104,12 @@ pub fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
             // Zero padding is never `{`.
             let le = crate::words::tail_word(head);
             seen |= braces(le);
-            crc = crc16_word(crc, le.swap_bytes() >> (64 - 8 * head.len()));
+            crc = step(crc, le.swap_bytes() >> (64 - 8 * head.len()));
         }
         for w in words.chunks_exact(8) {
             let w: [u8; 8] = w.try_into().expect("eight bytes");
             seen |= braces(u64::from_le_bytes(w));
-            crc = crc16_word(crc, u64::from_be_bytes(w));
+            crc = step(crc, u64::from_be_bytes(w));
         }
         if seen == 0 {
             return (crc & (SLOTS as u16 - 1), key);
@@ -202,6 +219,7 @@ mod tests {
                 }
                 let tag = hash_tag(&key);
                 assert_eq!(slot_and_tag(&key), (tag_slot(tag), tag), "{key:?}");
+                assert_eq!(slot_and_tag_by(&key, crc16_word), (tag_slot(tag), tag));
                 checked[usize::from(key.contains(&b'{'))] += 1;
             }
         }
