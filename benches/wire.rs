@@ -17,9 +17,11 @@
 //! - **migration**, rate 1,000,000 keys/s, verification on (1 % sample and
 //!   the key counts, the default), a live standalone source into a
 //!   3-master cluster, with `RESTORE` and with commands (`write:
-//!   "commands"`), the source read live (`SCAN` + `DUMP`), and once more
+//!   "commands"`), the source read live (`SCAN` + `DUMP`), once more
 //!   with `RESTORE` from a snapshot fetched as a replica (`"method":
-//!   "rdb"`, its fetch time counted): keys/s and MB/s against `rdbscope dump --format resp
+//!   "rdb"`, its fetch time counted), and with `RESTORE` from the very RDB
+//!   file the baseline reads (`"source": {"file": …}`, in the service's
+//!   `allowed_dirs`: both sides read the same file): keys/s and MB/s against `rdbscope dump --format resp
 //!   FILE` of the source's RDB, split by slot in this bench and piped into
 //!   one `redis-cli --pipe` per master (`redis-cli -c --pipe` would not
 //!   follow the cluster's redirections). MB/s of both is the source RDB
@@ -130,14 +132,18 @@ fn serve() -> Served {
         .unwrap()
         .port();
     let config = dir.join("config.toml");
+    // Files a migration may read as its source (`{"file": …}`).
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
     // One admin files and approves every ticket: the default policies
     // would ask a plan of over 100,000 keys for two people.
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"sqlite://{}\"\nworkers = 2\nallow_self_approval = true\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"sqlite://{}\"\nworkers = 2\nallow_self_approval = true\nallowed_dirs = [\"{}\"]\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
             dir.join("data").display(),
-            dir.join("jobs.db").display()
+            dir.join("jobs.db").display(),
+            files.display()
         ),
     )
     .unwrap();
@@ -948,8 +954,9 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         .must(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
     let n = o.migrate_keys;
     load(&source, &migrate_data(n));
-    let scratch = testkit::temp_dir("wire-migrate");
-    let file = scratch.join("source.rdb");
+    // The source's RDB, read by the baseline and by the file-source
+    // migration alike (inside the service's allowed_dirs).
+    let file = served.dir.join("files").join("source.rdb");
     std::fs::copy(source.save(), &file).unwrap();
     let size = std::fs::metadata(&file).unwrap().len();
     let masters = cluster(bin);
@@ -984,17 +991,23 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         base_s = base_s.min(s);
     }
     for (mode, method) in [
+        ("restore", "file"),
         ("restore", "scan"),
         ("commands", "scan"),
         ("restore", "rdb"),
     ] {
+        let src = if method == "file" {
+            json!({"file": file})
+        } else {
+            json!({"app": "msource", "method": method})
+        };
         let mut best = f64::MAX;
         for run in 1..=o.repeat {
             flush();
             let cpu0 = server_cpu(&all);
             let (t, polled) = served.run_ticket(
                 "migration",
-                json!({"source": {"app": "msource", "method": method}, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
+                json!({"source": src, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
             );
             let r = &t["result"];
             assert_eq!(r["counts"]["written"].as_u64(), Some(n), "{r}");
