@@ -43,7 +43,9 @@
 //! `WIRE_CLEAN_KEYS` (default 200,000, quick 20,000), `WIRE_MIGRATE_KEYS`
 //! (default 100,000, quick 10,000), `WIRE_BATCH` (the jobs' `batch`,
 //! default 1000), `WIRE_REPEAT` (runs of each, best taken; default 3, quick
-//! 1). Exits non-zero when a run goes wrong (a key left, a key missing, a
+//! 1), `WIRE_MIGRATIONS` (which migration rows: `file` (`RESTORE`, the
+//! RDB file as the source), `scan` (`RESTORE`, live), `commands` (live),
+//! `rdb` (`RESTORE`, fetched as a replica); default all). Exits non-zero when a run goes wrong (a key left, a key missing, a
 //! failed ticket); a target missed is reported, not a failure.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -75,6 +77,8 @@ struct Opts {
     migrate_keys: u64,
     batch: u64,
     repeat: usize,
+    /// Which migration rows: `file`, `scan`, `commands`, `rdb`.
+    migrations: Vec<String>,
 }
 
 fn env_u64(name: &str, default: u64, lo: u64, hi: u64) -> u64 {
@@ -103,6 +107,12 @@ impl Opts {
             migrate_keys: env_u64("WIRE_MIGRATE_KEYS", q(100_000, 10_000), 100, 10_000_000),
             batch: env_u64("WIRE_BATCH", 1000, 1, 10_000),
             repeat: env_u64("WIRE_REPEAT", q(3, 1), 1, 20) as usize,
+            migrations: std::env::var("WIRE_MIGRATIONS")
+                .unwrap_or_else(|_| "file,scan,commands,rdb".into())
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 }
@@ -996,6 +1006,10 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         ("commands", "scan"),
         ("restore", "rdb"),
     ] {
+        let name = if mode == "commands" { mode } else { method };
+        if !o.migrations.iter().any(|m| m == name) {
+            continue;
+        }
         let src = if method == "file" {
             json!({"file": file})
         } else {
