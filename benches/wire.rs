@@ -45,7 +45,9 @@
 //! default 1000), `WIRE_REPEAT` (runs of each, best taken; default 3, quick
 //! 1), `WIRE_MIGRATIONS` (which migration rows: `file` (`RESTORE`, the
 //! RDB file as the source), `scan` (`RESTORE`, live), `commands` (live),
-//! `rdb` (`RESTORE`, fetched as a replica); default all). Exits non-zero when a run goes wrong (a key left, a key missing, a
+//! `rdb` (`RESTORE`, fetched as a replica); default all), `WIRE_RDBSCOPE`
+//! (the `rdbscope` binary to run, default this build's: another commit's
+//! build for an A/B). Exits non-zero when a run goes wrong (a key left, a key missing, a
 //! failed ticket); a target missed is reported, not a failure.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -119,6 +121,12 @@ impl Opts {
 
 // ---- the service ------------------------------------------------------------
 
+/// The `rdbscope` binary run: this build's, or `WIRE_RDBSCOPE` (another
+/// build's, for a side-by-side of two commits on the same data).
+fn rdbscope_bin() -> String {
+    std::env::var("WIRE_RDBSCOPE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rdbscope").to_string())
+}
+
 /// A `rdbscope serve` child process, killed on drop.
 struct Served {
     child: Child,
@@ -157,8 +165,8 @@ fn serve() -> Served {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_rdbscope");
-    let out = Command::new(bin)
+    let bin = rdbscope_bin();
+    let out = Command::new(&bin)
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--init-admin", "root"])
@@ -171,7 +179,7 @@ fn serve() -> Served {
         .unwrap_or_else(|| panic!("no token: {text} {}", String::from_utf8_lossy(&out.stderr)))
         .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .to_string();
-    let child = Command::new(bin)
+    let child = Command::new(&bin)
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
@@ -904,7 +912,7 @@ fn read_header(r: &mut impl BufRead, raw: &mut Vec<u8>, tag: u8) -> Option<usize
 /// Returns the seconds.
 fn dump_and_pipe(file: &Path, cli: &str, masters: &[RedisServer]) -> f64 {
     let t = Instant::now();
-    let mut dump = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+    let mut dump = Command::new(rdbscope_bin())
         .args(["dump", "--format", "resp"])
         .arg(file)
         .stdout(Stdio::piped())
@@ -983,8 +991,10 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         "\n## migration: {n} keys, a {mb:.1} MB RDB, standalone → 3 masters; rate {NO_LIMIT}, batch {}, verification on (1 % sample, counts)\n",
         o.batch
     );
-    println!("| run | what | seconds | keys/s | MB/s | redis CPU s (source + masters) |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!(
+        "| run | what | seconds | keys/s | MB/s | redis CPU s (source + masters) | service CPU s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let all: Vec<&RedisServer> = std::iter::once(&source).chain(masters.iter()).collect();
     let mut base_s = f64::MAX;
     for run in 1..=o.repeat {
@@ -994,7 +1004,7 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         let cpu = server_cpu(&all) - cpu0;
         assert_eq!(count(), n as i64, "the baseline's keys");
         println!(
-            "| {run} | dump --format resp, by slot into 3 × redis-cli --pipe | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
+            "| {run} | dump --format resp, by slot into 3 × redis-cli --pipe | {s:.3} | {:.0} | {:.1} | {cpu:.2} | - |",
             n as f64 / s,
             mb / s
         );
@@ -1019,6 +1029,7 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         for run in 1..=o.repeat {
             flush();
             let cpu0 = server_cpu(&all);
+            let svc0 = proc_cpu(served.child.id());
             let (t, polled) = served.run_ticket(
                 "migration",
                 json!({"source": src, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
@@ -1032,8 +1043,10 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
             let fetch = r["fetch_seconds"].as_f64().unwrap_or(0.0);
             let s = fetch + copy + verify;
             let cpu = server_cpu(&all) - cpu0;
+            // The whole service's, the ticket's polling included.
+            let svc = proc_cpu(served.child.id()) - svc0;
             println!(
-                "| {run} | migration ticket, source {method}, write {mode} (fetch {fetch:.3} + copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
+                "| {run} | migration ticket, source {method}, write {mode} (fetch {fetch:.3} + copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} | {svc:.2} |",
                 n as f64 / s,
                 mb / s
             );
