@@ -17,9 +17,11 @@
 //! - **migration**, rate 1,000,000 keys/s, verification on (1 % sample and
 //!   the key counts, the default), a live standalone source into a
 //!   3-master cluster, with `RESTORE` and with commands (`write:
-//!   "commands"`), the source read live (`SCAN` + `DUMP`), and once more
+//!   "commands"`), the source read live (`SCAN` + `DUMP`), once more
 //!   with `RESTORE` from a snapshot fetched as a replica (`"method":
-//!   "rdb"`, its fetch time counted): keys/s and MB/s against `rdbscope dump --format resp
+//!   "rdb"`, its fetch time counted), and with `RESTORE` from the very RDB
+//!   file the baseline reads (`"source": {"file": …}`, in the service's
+//!   `allowed_dirs`: both sides read the same file): keys/s and MB/s against `rdbscope dump --format resp
 //!   FILE` of the source's RDB, split by slot in this bench and piped into
 //!   one `redis-cli --pipe` per master (`redis-cli -c --pipe` would not
 //!   follow the cluster's redirections). MB/s of both is the source RDB
@@ -41,7 +43,11 @@
 //! `WIRE_CLEAN_KEYS` (default 200,000, quick 20,000), `WIRE_MIGRATE_KEYS`
 //! (default 100,000, quick 10,000), `WIRE_BATCH` (the jobs' `batch`,
 //! default 1000), `WIRE_REPEAT` (runs of each, best taken; default 3, quick
-//! 1). Exits non-zero when a run goes wrong (a key left, a key missing, a
+//! 1), `WIRE_MIGRATIONS` (which migration rows: `file` (`RESTORE`, the
+//! RDB file as the source), `scan` (`RESTORE`, live), `commands` (live),
+//! `rdb` (`RESTORE`, fetched as a replica); default all), `WIRE_RDBSCOPE`
+//! (the `rdbscope` binary to run, default this build's: another commit's
+//! build for an A/B). Exits non-zero when a run goes wrong (a key left, a key missing, a
 //! failed ticket); a target missed is reported, not a failure.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
@@ -73,6 +79,8 @@ struct Opts {
     migrate_keys: u64,
     batch: u64,
     repeat: usize,
+    /// Which migration rows: `file`, `scan`, `commands`, `rdb`.
+    migrations: Vec<String>,
 }
 
 fn env_u64(name: &str, default: u64, lo: u64, hi: u64) -> u64 {
@@ -101,11 +109,23 @@ impl Opts {
             migrate_keys: env_u64("WIRE_MIGRATE_KEYS", q(100_000, 10_000), 100, 10_000_000),
             batch: env_u64("WIRE_BATCH", 1000, 1, 10_000),
             repeat: env_u64("WIRE_REPEAT", q(3, 1), 1, 20) as usize,
+            migrations: std::env::var("WIRE_MIGRATIONS")
+                .unwrap_or_else(|_| "file,scan,commands,rdb".into())
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     }
 }
 
 // ---- the service ------------------------------------------------------------
+
+/// The `rdbscope` binary run: this build's, or `WIRE_RDBSCOPE` (another
+/// build's, for a side-by-side of two commits on the same data).
+fn rdbscope_bin() -> String {
+    std::env::var("WIRE_RDBSCOPE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rdbscope").to_string())
+}
 
 /// A `rdbscope serve` child process, killed on drop.
 struct Served {
@@ -130,19 +150,23 @@ fn serve() -> Served {
         .unwrap()
         .port();
     let config = dir.join("config.toml");
+    // Files a migration may read as its source (`{"file": …}`).
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
     // One admin files and approves every ticket: the default policies
     // would ask a plan of over 100,000 keys for two people.
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"sqlite://{}\"\nworkers = 2\nallow_self_approval = true\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"sqlite://{}\"\nworkers = 2\nallow_self_approval = true\nallowed_dirs = [\"{}\"]\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
             dir.join("data").display(),
-            dir.join("jobs.db").display()
+            dir.join("jobs.db").display(),
+            files.display()
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_rdbscope");
-    let out = Command::new(bin)
+    let bin = rdbscope_bin();
+    let out = Command::new(&bin)
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--init-admin", "root"])
@@ -155,7 +179,7 @@ fn serve() -> Served {
         .unwrap_or_else(|| panic!("no token: {text} {}", String::from_utf8_lossy(&out.stderr)))
         .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .to_string();
-    let child = Command::new(bin)
+    let child = Command::new(&bin)
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
@@ -888,7 +912,7 @@ fn read_header(r: &mut impl BufRead, raw: &mut Vec<u8>, tag: u8) -> Option<usize
 /// Returns the seconds.
 fn dump_and_pipe(file: &Path, cli: &str, masters: &[RedisServer]) -> f64 {
     let t = Instant::now();
-    let mut dump = Command::new(env!("CARGO_BIN_EXE_rdbscope"))
+    let mut dump = Command::new(rdbscope_bin())
         .args(["dump", "--format", "resp"])
         .arg(file)
         .stdout(Stdio::piped())
@@ -948,8 +972,9 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         .must(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
     let n = o.migrate_keys;
     load(&source, &migrate_data(n));
-    let scratch = testkit::temp_dir("wire-migrate");
-    let file = scratch.join("source.rdb");
+    // The source's RDB, read by the baseline and by the file-source
+    // migration alike (inside the service's allowed_dirs).
+    let file = served.dir.join("files").join("source.rdb");
     std::fs::copy(source.save(), &file).unwrap();
     let size = std::fs::metadata(&file).unwrap().len();
     let masters = cluster(bin);
@@ -966,8 +991,10 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         "\n## migration: {n} keys, a {mb:.1} MB RDB, standalone → 3 masters; rate {NO_LIMIT}, batch {}, verification on (1 % sample, counts)\n",
         o.batch
     );
-    println!("| run | what | seconds | keys/s | MB/s | redis CPU s (source + masters) |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!(
+        "| run | what | seconds | keys/s | MB/s | redis CPU s (source + masters) | service CPU s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
     let all: Vec<&RedisServer> = std::iter::once(&source).chain(masters.iter()).collect();
     let mut base_s = f64::MAX;
     for run in 1..=o.repeat {
@@ -977,24 +1004,35 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         let cpu = server_cpu(&all) - cpu0;
         assert_eq!(count(), n as i64, "the baseline's keys");
         println!(
-            "| {run} | dump --format resp, by slot into 3 × redis-cli --pipe | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
+            "| {run} | dump --format resp, by slot into 3 × redis-cli --pipe | {s:.3} | {:.0} | {:.1} | {cpu:.2} | - |",
             n as f64 / s,
             mb / s
         );
         base_s = base_s.min(s);
     }
     for (mode, method) in [
+        ("restore", "file"),
         ("restore", "scan"),
         ("commands", "scan"),
         ("restore", "rdb"),
     ] {
+        let name = if mode == "commands" { mode } else { method };
+        if !o.migrations.iter().any(|m| m == name) {
+            continue;
+        }
+        let src = if method == "file" {
+            json!({"file": file})
+        } else {
+            json!({"app": "msource", "method": method})
+        };
         let mut best = f64::MAX;
         for run in 1..=o.repeat {
             flush();
             let cpu0 = server_cpu(&all);
+            let svc0 = proc_cpu(served.child.id());
             let (t, polled) = served.run_ticket(
                 "migration",
-                json!({"source": {"app": "msource", "method": method}, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
+                json!({"source": src, "target": "mtarget", "rate": NO_LIMIT, "batch": o.batch, "write": mode}),
             );
             let r = &t["result"];
             assert_eq!(r["counts"]["written"].as_u64(), Some(n), "{r}");
@@ -1005,8 +1043,10 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
             let fetch = r["fetch_seconds"].as_f64().unwrap_or(0.0);
             let s = fetch + copy + verify;
             let cpu = server_cpu(&all) - cpu0;
+            // The whole service's, the ticket's polling included.
+            let svc = proc_cpu(served.child.id()) - svc0;
             println!(
-                "| {run} | migration ticket, source {method}, write {mode} (fetch {fetch:.3} + copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} |",
+                "| {run} | migration ticket, source {method}, write {mode} (fetch {fetch:.3} + copy {copy:.3} + verify {verify:.3}; polled {polled:.2}) | {s:.3} | {:.0} | {:.1} | {cpu:.2} | {svc:.2} |",
                 n as f64 / s,
                 mb / s
             );

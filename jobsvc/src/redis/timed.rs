@@ -51,6 +51,12 @@ pub fn send(pipe: &redis::Pipeline, conn: &mut redis::Connection) -> Result<()> 
         .map_err(Error::from)
 }
 
+/// [`send`] of a pipeline already written as RESP (its replies then read
+/// by [`replies`]).
+pub fn send_packed(packed: &[u8], conn: &mut redis::Connection) -> Result<()> {
+    conn.send_packed_command(packed).map_err(Error::from)
+}
+
 /// Reads `n` replies of a batch sent on `conn`, all of them by `deadline`
 /// (give or take a fiftieth of `budget`: the socket's timeout is not set
 /// again for every reply) (a transient `timed out waiting for the node` error otherwise; the

@@ -162,16 +162,7 @@ impl Run<'_> {
                 None => unknown += 1,
             }
         }
-        self.ctx
-            .state()
-            .metrics
-            .keys_touched
-            .fetch_add(deleted, Ordering::Relaxed);
-        let c = self.node(addr);
-        c.deleted += deleted + recovered;
-        c.recovered += recovered;
-        c.elements += elems;
-        c.elements_unknown += unknown;
+        self.record_deleted(addr, deleted, recovered, elems, unknown);
         Ok(())
     }
 

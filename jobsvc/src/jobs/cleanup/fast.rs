@@ -14,7 +14,6 @@
 //! acted on as in the other passes (`act`), chunk by chunk at the rate.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::runner::{Run, SAMPLE};
@@ -140,14 +139,8 @@ impl Run<'_> {
                     fail_on_error(r, "UNLINK", addr)?;
                     deleted += v_int(r).unwrap_or(0).max(0) as u64;
                 }
-                self.ctx
-                    .state()
-                    .metrics
-                    .keys_touched
-                    .fetch_add(deleted, Ordering::Relaxed);
-                let c = self.node(addr);
-                c.deleted += deleted;
-                c.elements_unknown += deleted;
+                // Element counts are not read on this path.
+                self.record_deleted(addr, deleted, 0, 0, deleted);
                 let pct = self.percent();
                 let counters = self.counters(addr);
                 self.ctx.progress("cleaning", pct, counters, false);

@@ -2,6 +2,7 @@
 //! counters, progress and checkpoints, the pause while a node is under
 //! pressure, the sample of keys acted on, and the TTL generator.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -83,6 +84,30 @@ impl Run<'_> {
 
     pub(super) fn node(&mut self, addr: &str) -> &mut Counts {
         self.cp.nodes.entry(addr.to_string()).or_default()
+    }
+
+    /// Keys a step deleted on `addr`: the service's keys-touched metric
+    /// (`deleted`) and the node's counters (`recovered`: keys a killed
+    /// attempt deleted, counted now; their elements, and the keys whose
+    /// element count is unknown).
+    pub(super) fn record_deleted(
+        &mut self,
+        addr: &str,
+        deleted: u64,
+        recovered: u64,
+        elements: u64,
+        elements_unknown: u64,
+    ) {
+        self.ctx
+            .state()
+            .metrics
+            .keys_touched
+            .fetch_add(deleted, Ordering::Relaxed);
+        let c = self.node(addr);
+        c.deleted += deleted + recovered;
+        c.recovered += recovered;
+        c.elements += elements;
+        c.elements_unknown += elements_unknown;
     }
 
     /// Waits while the node is under pressure (checked at most 4 times a

@@ -36,6 +36,9 @@ pub(super) enum Ahead {
     },
     Files {
         pos: Pos,
+        /// The batch after the one last given, read while that one's
+        /// writes were in flight ([`Ahead::prefetch`]).
+        ready: Option<Result<Option<Next>>>,
     },
     /// The source has no batch left.
     Done,
@@ -45,7 +48,7 @@ impl Ahead {
     /// Starts reading `src` from `pos`.
     pub(super) fn start(src: &Src, p: &MigrationParams, pos: Pos) -> Result<Ahead> {
         let l = match src {
-            Src::Files(_) => return Ok(Ahead::Files { pos }),
+            Src::Files(_) => return Ok(Ahead::Files { pos, ready: None }),
             Src::Live(l) => l,
         };
         let mut mine = LiveSource {
@@ -105,7 +108,9 @@ impl Ahead {
                 Some(Ok(r)) => r,
                 _ => Err(Error::transient("the source reader stopped")),
             },
-            (Ahead::Files { pos }, Src::Files(f)) => file_next(f, p, pos),
+            (Ahead::Files { pos, ready }, Src::Files(f)) => {
+                ready.take().unwrap_or_else(|| file_next(f, p, pos))
+            }
             (Ahead::Files { .. }, Src::Live(_)) => Err(Error::internal("not a file source")),
         };
         if !matches!(r, Ok(Some(_))) {
@@ -113,6 +118,18 @@ impl Ahead {
             *self = Ahead::Done;
         }
         r
+    }
+
+    /// Files: reads the next batch now, if not read yet, for [`Ahead::next`]
+    /// to give (a read error too, then); called while the targets work on
+    /// the batch before, so that the reading and the writing overlap. A
+    /// live source is read ahead by its thread already.
+    pub(super) fn prefetch(&mut self, src: &Src, p: &MigrationParams) {
+        if let (Ahead::Files { pos, ready }, Src::Files(f)) = (self, src) {
+            if ready.is_none() {
+                *ready = Some(file_next(f, p, pos));
+            }
+        }
     }
 
     /// Stops the reader thread (a read under way finishes first).

@@ -26,7 +26,10 @@
 //! A live source is read one batch ahead (`SCAN`, `PTTL` + `DUMP`) by a
 //! thread with its own connection while the batch before is written, so
 //! the source and the target work at the same time; the checkpoint still
-//! names the batch about to be written and the position after it.
+//! names the batch about to be written and the position after it. A file
+//! source's next batch is read while the targets work on the batch before
+//! (between the send of its pipelines and the read of their replies), and
+//! each node's pipeline is written as RESP straight into one buffer.
 //!
 //! A resumed run redoes the batch of its checkpoint: keys that existed
 //! before the batch are treated by the conflict policy as the first time,
@@ -57,6 +60,7 @@ mod canon;
 mod checkpoint;
 pub mod params;
 mod plan;
+pub(crate) mod resp;
 mod rewrite;
 mod run;
 mod source;

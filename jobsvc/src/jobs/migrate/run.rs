@@ -110,7 +110,7 @@ pub fn run_from(
                 }
                 Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
             };
-            m.write(&batch, &pend.existed, true, None)?;
+            m.write(&batch, &pend.existed, true, None, &mut || {})?;
             progress(&m);
             // Settle the redone batch before the next is read.
             m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
@@ -163,7 +163,13 @@ pub fn run_from(
             .as_ref()
             .map(|n| &n.batch)
             .filter(|n| p.target_db(n.db) == p.target_db(cur.batch.db));
-        let existed_after = m.write(&cur.batch, &existed, false, then)?;
+        // The file batch after `after` is read while this one's writes
+        // are in flight.
+        let existed_after = m.write(&cur.batch, &existed, false, then, &mut || {
+            if let Some(a) = &mut ahead {
+                a.prefetch(&src, p);
+            }
+        })?;
         queued = after.map(|n| (n, existed_after));
         progress(&m);
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ::redis::Value as RV;
-use rdb_parser::restore::restore_payload;
+use rdb_parser::restore::{payload_version, restore_payload};
 use rdb_parser::{Chunk, Rdb, Record};
 use serde_json::json;
 
@@ -29,6 +29,9 @@ pub(super) struct Item {
     pub(super) key: Vec<u8>,
     pub(super) payload: Vec<u8>,
     pub(super) expire_at: Option<i64>,
+    /// The RDB version the payload says it was written with (None: its
+    /// trailer does not hold), found once where the payload is made.
+    pub(super) version: Option<u32>,
     /// File sources: where its record starts (for the verification).
     pub(super) offset: Option<u64>,
 }
@@ -167,8 +170,10 @@ impl LiveSource {
             items: Vec::new(),
             vanished: 0,
         };
-        for (k, r) in keys.into_iter().zip(replies.chunks(2)) {
-            let mut r = r.to_vec();
+        // The replies are moved, not copied, into the items.
+        let mut replies = replies.into_iter();
+        for k in keys {
+            let mut r: Vec<RV> = replies.by_ref().take(2).collect();
             let mut at = before;
             // A cluster slot moved since the SCAN: read the key where it is now.
             if let Some((code, details)) = r.iter().find_map(server_error) {
@@ -194,14 +199,17 @@ impl LiveSource {
                     .query(&mut c)
                     .map_err(|e| Error::from(e).context(format!("DUMP on {addr}")))?;
             }
-            let pttl = int(&r[0]).unwrap_or(-2);
-            match (&r[1], pttl) {
-                (RV::BulkString(payload), t) if t != -2 => b.items.push(Item {
-                    key: k,
-                    payload: payload.clone(),
-                    expire_at: (t >= 0).then_some(at + t),
-                    offset: None,
-                }),
+            let pttl = r.first().and_then(int).unwrap_or(-2);
+            match (r.pop(), pttl) {
+                (Some(RV::BulkString(payload)), t) if t != -2 && r.len() == 1 => {
+                    b.items.push(Item {
+                        key: k,
+                        version: payload_version(&payload),
+                        payload,
+                        expire_at: (t >= 0).then_some(at + t),
+                        offset: None,
+                    })
+                }
                 _ => b.vanished += 1,
             }
         }
@@ -281,6 +289,8 @@ impl FileSource {
                     bytes += e.value.raw().len() as u64;
                     b.items.push(Item {
                         key: key.to_vec(),
+                        // What `restore_payload` writes in the trailer.
+                        version: Some(rdb.version().min(u32::from(u16::MAX))),
                         payload: restore_payload(
                             e.value_type().byte(),
                             e.value.raw(),

@@ -2,13 +2,13 @@
 //! following `MOVED`/`ASK` and retrying through failovers; and what the
 //! target's server version reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use ::redis::Value as RV;
 
-use super::rewrite::Cmd;
+use super::resp::Resp;
 use crate::error::{Error, Result};
 use crate::job::JobCtx;
 use crate::redis::nodes::is_cluster;
@@ -69,6 +69,10 @@ pub(crate) fn slot_tags() -> &'static Vec<u32> {
         tags
     })
 }
+
+/// A key routed to a node: its index, whether under `ASK`, whether an
+/// earlier try may have written it.
+type Routed = (usize, bool, bool);
 
 /// Writes to the target app: one master, or a cluster routed by slot.
 pub(crate) struct Target {
@@ -167,12 +171,17 @@ impl Target {
     }
 
     pub(crate) fn node_for(&self, key: &[u8]) -> Option<String> {
-        if self.cluster {
-            let i = *self.slots.get(analyzer::slot::key_slot(key) as usize)?;
-            self.addrs.get(i).cloned()
+        self.node_index(key).map(|i| self.addrs[i].clone())
+    }
+
+    /// The index in `addrs` of the master that owns `key`.
+    pub(crate) fn node_index(&self, key: &[u8]) -> Option<usize> {
+        let i = if self.cluster {
+            *self.slots.get(analyzer::slot::key_slot(key) as usize)?
         } else {
-            self.addrs.first().cloned()
-        }
+            0
+        };
+        (i < self.addrs.len()).then_some(i)
     }
 
     pub(crate) fn conn(&mut self, addr: &str) -> Result<&mut redis::Connection> {
@@ -205,15 +214,19 @@ impl Target {
 
     /// Runs, for each key, its command sequence on the node that owns it,
     /// following redirections and retrying through failovers. `build(i,
-    /// retry)` gives key i's commands (`retry`: an earlier try may have
-    /// written it). Returns each key's replies. A node that stops answering
-    /// fails the call after one [`TARGET_IO`] for the whole batch (a
-    /// timeout is not retried here, unlike a refused or reset connection).
+    /// retry, out)` writes key i's commands into its node's pipeline
+    /// (`retry`: an earlier try may have written it). Returns each key's
+    /// replies. A node that stops answering fails the call after one
+    /// [`TARGET_IO`] for the whole batch (a timeout is not retried here,
+    /// unlike a refused or reset connection). `idle()` runs once the
+    /// first round's pipelines are sent, before their replies are read:
+    /// work that overlaps the nodes'.
     pub(crate) fn exec(
         &mut self,
         ctx: &JobCtx,
         keys: &[&[u8]],
-        build: &mut dyn FnMut(usize, bool) -> Vec<Cmd>,
+        build: &mut dyn FnMut(usize, bool, &mut Resp),
+        idle: &mut dyn FnMut(),
     ) -> Result<Vec<Vec<RV>>> {
         let mut out: Vec<Vec<RV>> = vec![Vec::new(); keys.len()];
         let mut todo: Vec<(usize, Option<String>, bool)> =
@@ -234,47 +247,48 @@ impl Target {
                 std::thread::sleep(Duration::from_millis((50 * u64::from(attempt)).min(1000)));
             }
             attempt += 1;
-            let mut by_node: BTreeMap<String, Vec<(usize, bool, bool)>> = BTreeMap::new();
+            // Each node's keys, nodes in address order.
+            let mut by_node: Vec<(String, Vec<Routed>)> = Vec::new();
             let mut next = Vec::new();
             let mut refresh = false;
             for (i, ask, retry) in todo.drain(..) {
-                match ask.clone().or_else(|| self.node_for(keys[i])) {
-                    Some(n) => by_node
-                        .entry(n)
-                        .or_default()
-                        .push((i, ask.is_some(), retry)),
-                    None => {
-                        refresh = true;
-                        last_error = "a slot has no master".into();
-                        next.push((i, None, retry));
-                    }
+                let node = match &ask {
+                    Some(a) => Some(a.as_str()),
+                    None => self.node_index(keys[i]).map(|n| self.addrs[n].as_str()),
+                };
+                let Some(node) = node else {
+                    refresh = true;
+                    last_error = "a slot has no master".into();
+                    next.push((i, None, retry));
+                    continue;
+                };
+                let entry = (i, ask.is_some(), retry);
+                match by_node.iter_mut().find(|(n, _)| n == node) {
+                    Some((_, list)) => list.push(entry),
+                    None => by_node.push((node.to_string(), vec![entry])),
                 }
             }
+            by_node.sort_by(|a, b| a.0.cmp(&b.0));
             // Every node's pipeline goes out before any reply is read, so
             // the masters work on their parts at the same time.
             let mut sent = Vec::with_capacity(by_node.len());
             for (node, list) in by_node {
-                let mut pipe = redis::pipe();
+                let mut pipe = Resp::default();
                 let mut spans = Vec::with_capacity(list.len());
                 for &(i, asking, retry) in &list {
-                    let cmds = build(i, retry);
-                    for c in &cmds {
-                        if asking {
-                            pipe.cmd("ASKING");
-                        }
-                        let mut rc = redis::cmd(std::str::from_utf8(&c[0]).unwrap_or("PING"));
-                        for a in &c[1..] {
-                            rc.arg(&a[..]);
-                        }
-                        pipe.add_command(rc);
-                    }
-                    spans.push((i, asking, cmds.len()));
+                    pipe.asking = asking;
+                    let before = pipe.count;
+                    build(i, retry, &mut pipe);
+                    let per = if asking { 2 } else { 1 };
+                    spans.push((i, asking, (pipe.count - before) / per));
                 }
                 self.written.insert(node.clone());
-                let replies = pipe.len();
+                let replies = pipe.count;
                 // One deadline for all the replies of the batch, from its send.
                 let deadline = Instant::now() + TARGET_IO;
-                let r = self.conn(&node).and_then(|c| timed::send(&pipe, c));
+                let r = self
+                    .conn(&node)
+                    .and_then(|c| timed::send_packed(&pipe.buf, c));
                 match r {
                     Ok(()) => sent.push((node, list, spans, replies, deadline)),
                     Err(e) if e.is_transient() || e.message.contains("connect") => {
@@ -289,6 +303,9 @@ impl Target {
                         return Err(e.context(format!("writing to {node}")));
                     }
                 }
+            }
+            if attempt == 1 {
+                idle();
             }
             for (node, list, spans, count, deadline) in sent {
                 // Error replies stay values, as in a pipeline that ignores
@@ -321,18 +338,16 @@ impl Target {
                         return Err(e.context(format!("writing to {node}")));
                     }
                 };
-                let mut at = 0;
+                let mut replies = replies.into_iter();
                 for (i, asking, n) in spans {
-                    let per = if asking { 2 } else { 1 };
-                    let mine: Vec<RV> = replies
-                        .get(at..at + n * per)
-                        .unwrap_or_default()
-                        .iter()
-                        .skip(per - 1)
-                        .step_by(per)
-                        .cloned()
-                        .collect();
-                    at += n * per;
+                    // Each command's own reply (an `ASKING`'s `OK` skipped).
+                    let mut mine: Vec<RV> = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        if asking {
+                            replies.next();
+                        }
+                        mine.extend(replies.next());
+                    }
                     let redirect = mine.iter().find_map(|r| match server_error(r) {
                         Some((code, details)) if code == "MOVED" => Some((true, None, details)),
                         Some((code, details)) if code == "ASK" => Some((

@@ -5,17 +5,17 @@
 use std::collections::HashSet;
 use std::io::Write;
 
-use rdb_parser::restore::payload_version;
 use serde_json::{json, Value};
 
 use super::checkpoint::{Counts, State, LIST_CAP};
 use super::params::{Conflict, MigrationParams, WriteMode};
+use super::resp::int_arg;
 use super::rewrite::{rewrite_commands, Cmd};
-use super::source::Batch;
+use super::source::{Batch, Item};
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::job::JobCtx;
-use crate::redis::keys::{hex, show};
+use crate::redis::keys::{hex, show, unhex_lossy as unhex};
 use crate::redis::reply::{int, server_error};
 use crate::redis::Pacer;
 use crate::store::now_ms;
@@ -49,14 +49,13 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn rewrite_for(&self, payload: &[u8]) -> bool {
+    pub(super) fn rewrite_for(&self, it: &Item) -> bool {
         match self.p.write {
             WriteMode::Commands => true,
             WriteMode::Restore => false,
             WriteMode::Auto => {
                 self.st.rewrite
-                    || payload_version(payload).unwrap_or(self.source_version)
-                        > self.target.dump_version
+                    || it.version.unwrap_or(self.source_version) > self.target.dump_version
             }
         }
     }
@@ -78,9 +77,14 @@ impl Ctx<'_> {
     pub(super) fn existing(&mut self, b: &Batch) -> Result<Vec<String>> {
         self.target.db = self.p.target_db(b.db);
         let keys: Vec<&[u8]> = b.items.iter().map(|i| i.key.as_slice()).collect();
-        let replies = self.target.exec(self.ctx, &keys, &mut |i, _| {
-            vec![vec![b"EXISTS".to_vec(), keys[i].to_vec()]]
-        })?;
+        let replies = self.target.exec(
+            self.ctx,
+            &keys,
+            &mut |i, _, out| {
+                out.cmd(&[b"EXISTS".as_slice(), keys[i]]);
+            },
+            &mut || {},
+        )?;
         Ok(replies
             .iter()
             .zip(&b.items)
@@ -99,15 +103,19 @@ impl Ctx<'_> {
     /// earlier attempt may have written (some of) it already. With `then`
     /// (the next batch, of the same target db), the `EXISTS` of its keys
     /// goes in the same pipelines, after this batch's writes on each node,
-    /// and its existing keys are returned.
+    /// and its existing keys are returned. `idle()` runs while the
+    /// batch's writes are in flight.
     pub(super) fn write(
         &mut self,
         b: &Batch,
         existed: &[String],
         resumed: bool,
         then: Option<&Batch>,
+        idle: &mut dyn FnMut(),
     ) -> Result<Option<Vec<String>>> {
-        let existed: HashSet<&str> = existed.iter().map(String::as_str).collect();
+        // The keys themselves, not their hex: no text made per key.
+        let existed: HashSet<Vec<u8>> = existed.iter().map(|k| unhex(k)).collect();
+        let pre_existed = |k: &[u8]| !existed.is_empty() && existed.contains(k);
         let now = now_ms();
         let p = self.p;
         let ticket = self.ctx.ticket_id();
@@ -126,7 +134,7 @@ impl Ctx<'_> {
                 plans.push(None);
                 continue;
             }
-            let pre = existed.contains(hex(&it.key).as_str());
+            let pre = pre_existed(&it.key);
             if pre {
                 match p.conflict {
                     Conflict::Skip => {
@@ -152,7 +160,7 @@ impl Ctx<'_> {
             if (it.payload.len() as u64) > p.big_key_bytes {
                 counts.big += 1;
             }
-            let plan = if self.rewrite_for(&it.payload) {
+            let plan = if self.rewrite_for(it) {
                 let tmp = self.target.tmp_key(&it.key, ticket);
                 match rewrite_commands(&it.payload, &tmp, &opts) {
                     Ok(Some(mut cmds))
@@ -207,56 +215,62 @@ impl Ctx<'_> {
                 let items = &b.items;
                 let todo = &todo;
                 let keys = &keys;
-                self.target.exec(self.ctx, keys, &mut |k, retry| {
-                    if k >= writes {
-                        return vec![vec![b"EXISTS".to_vec(), keys[k].to_vec()]];
-                    }
-                    let i = todo[k];
-                    let it = &items[i];
-                    match plans[i].as_ref().expect("planned") {
-                        Plan::Restore { replace } => {
-                            let ttl = it.expire_at.unwrap_or(0).to_string().into_bytes();
-                            let mut c =
-                                vec![b"RESTORE".to_vec(), it.key.clone(), ttl, it.payload.clone()];
-                            if *replace || retry {
-                                c.push(b"REPLACE".to_vec());
-                            }
-                            c.push(b"ABSTTL".to_vec());
-                            vec![c]
+                self.target.exec(
+                    self.ctx,
+                    keys,
+                    &mut |k, retry, out| {
+                        if k >= writes {
+                            out.cmd(&[b"EXISTS".as_slice(), keys[k]]);
+                            return;
                         }
-                        Plan::Set { value, replace } => {
-                            let mut c = vec![b"SET".to_vec(), it.key.clone(), value.clone()];
-                            if let Some(t) = it.expire_at {
-                                c.push(b"PXAT".to_vec());
-                                c.push(t.to_string().into_bytes());
+                        let i = todo[k];
+                        let it = &items[i];
+                        let mut tb = [0u8; 20];
+                        match plans[i].as_ref().expect("planned") {
+                            Plan::Restore { replace } => {
+                                let ttl = int_arg(it.expire_at.unwrap_or(0), &mut tb);
+                                let c: [&[u8]; 6] =
+                                    [b"RESTORE", &it.key, ttl, &it.payload, b"REPLACE", b"ABSTTL"];
+                                if *replace || retry {
+                                    out.cmd(&c);
+                                } else {
+                                    out.cmd(&[c[0], c[1], c[2], c[3], c[5]]);
+                                }
                             }
-                            if !(*replace || retry) {
-                                c.push(b"NX".to_vec());
+                            Plan::Set { value, replace } => {
+                                let mut c: [&[u8]; 6] = [b"SET", &it.key, value, b"", b"", b""];
+                                let mut n = 3;
+                                if let Some(t) = it.expire_at {
+                                    c[3] = b"PXAT";
+                                    c[4] = int_arg(t, &mut tb);
+                                    n = 5;
+                                }
+                                if !(*replace || retry) {
+                                    c[n] = b"NX";
+                                    n += 1;
+                                }
+                                out.cmd(&c[..n]);
                             }
-                            vec![c]
+                            Plan::Rewrite { cmds, tmp, replace } => {
+                                out.cmd(&[b"DEL".as_slice(), tmp]);
+                                for c in cmds {
+                                    out.cmd(c);
+                                }
+                                if let Some(t) = it.expire_at {
+                                    out.cmd(&[b"PEXPIREAT".as_slice(), tmp, int_arg(t, &mut tb)]);
+                                }
+                                let rename: &[u8] = if *replace || retry {
+                                    b"RENAME"
+                                } else {
+                                    b"RENAMENX"
+                                };
+                                out.cmd(&[rename, tmp, &it.key]);
+                                out.cmd(&[b"DEL".as_slice(), tmp]);
+                            }
                         }
-                        Plan::Rewrite { cmds, tmp, replace } => {
-                            let mut all = Vec::with_capacity(cmds.len() + 4);
-                            all.push(vec![b"DEL".to_vec(), tmp.clone()]);
-                            all.extend(cmds.iter().cloned());
-                            if let Some(t) = it.expire_at {
-                                all.push(vec![
-                                    b"PEXPIREAT".to_vec(),
-                                    tmp.clone(),
-                                    t.to_string().into_bytes(),
-                                ]);
-                            }
-                            let rename: &[u8] = if *replace || retry {
-                                b"RENAME"
-                            } else {
-                                b"RENAMENX"
-                            };
-                            all.push(vec![rename.to_vec(), tmp.clone(), it.key.clone()]);
-                            all.push(vec![b"DEL".to_vec(), tmp.clone()]);
-                            all
-                        }
-                    }
-                })?
+                    },
+                    idle,
+                )?
             };
             if ask > 0 {
                 let got = replies.split_off(writes);
@@ -324,7 +338,7 @@ impl Ctx<'_> {
                     None if renamed == Some(0) => self.conflict_found(b.db, &it.key, &mut counts),
                     None => {
                         counts.written += 1;
-                        if replace && existed.contains(hex(&it.key).as_str()) {
+                        if replace && pre_existed(&it.key) {
                             counts.replaced += 1;
                         }
                         if rewrite {
@@ -343,9 +357,13 @@ impl Ctx<'_> {
         // is redone by the next attempt (it is not checkpointed yet).
         let (replicas, timeout) = p.wait(&self.ctx.state().config);
         self.target.wait(replicas, timeout)?;
+        // The batch's sample lines in one write (the file is not buffered).
+        let mut lines = Vec::new();
         for s in sampled {
-            writeln!(self.sample, "{s}")?;
+            serde_json::to_writer(&mut lines, &s).map_err(|e| Error::internal(e.to_string()))?;
+            lines.push(b'\n');
         }
+        self.sample.write_all(&lines)?;
         self.sample.flush()?;
         let c = self.st.per_db.entry(b.db).or_default();
         c.add(&counts);

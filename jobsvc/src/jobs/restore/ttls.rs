@@ -89,14 +89,19 @@ pub(super) fn restore_ttls(
         pacer.wait(recs.len(), ctx)?;
         target.db = recs.first().map_or(0, |r| r.db);
         let keys: Vec<&[u8]> = todo.iter().map(|(k, _)| k.as_slice()).collect();
-        let replies = target.exec(ctx, &keys, &mut |i, _| {
-            let (k, r) = &todo[i];
-            let set = match r.expire_at_ms {
-                Some(t) => vec![b"PEXPIREAT".to_vec(), k.clone(), t.to_string().into_bytes()],
-                None => vec![b"PERSIST".to_vec(), k.clone()],
-            };
-            vec![vec![b"EXISTS".to_vec(), k.clone()], set]
-        })?;
+        let replies = target.exec(
+            ctx,
+            &keys,
+            &mut |i, _, out| {
+                let (k, r) = &todo[i];
+                out.cmd(&[b"EXISTS".as_slice(), k]);
+                match r.expire_at_ms {
+                    Some(t) => out.cmd(&[b"PEXPIREAT".as_slice(), k, t.to_string().as_bytes()]),
+                    None => out.cmd(&[b"PERSIST".as_slice(), k]),
+                }
+            },
+            &mut || {},
+        )?;
         target.wait(replicas, timeout)?;
         for ((k, r), rep) in todo.iter().zip(&replies) {
             if let Some((code, details)) = rep.iter().find_map(server_error) {
@@ -129,9 +134,14 @@ pub(super) fn restore_ttls(
     for (db, hexkey, want) in &st.sample {
         let key = unhex(hexkey).unwrap_or_default();
         target.db = *db;
-        let r = target.exec(ctx, &[key.as_slice()], &mut |_, _| {
-            vec![vec![b"PTTL".to_vec(), key.clone()]]
-        })?;
+        let r = target.exec(
+            ctx,
+            &[key.as_slice()],
+            &mut |_, _, out| {
+                out.cmd(&[b"PTTL".as_slice(), &key]);
+            },
+            &mut || {},
+        )?;
         let pttl = r
             .first()
             .and_then(|r| r.first())
