@@ -87,7 +87,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use parallel::{Chunk, DEFAULT_CHUNK_BYTES};
 pub use reader::{Enterprise, Entry, Rdb, Record, Records};
 pub use speculative::{FoldCallbacks, SpeculativeFold, UNKNOWN_DB};
-pub use string::{decimal_len, parse_canonical_i64, push_decimal, RdbString, Scalar};
+pub use string::{
+    decimal_len, format_decimal, parse_canonical_i64, push_decimal, RdbString, Scalar,
+};
 pub use types::{opcode, Kind, Magic, ValueType, NEWEST_REDIS_VERSION, NEWEST_VALKEY_VERSION};
 pub use value::{
     format_float, intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap,

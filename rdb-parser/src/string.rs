@@ -248,9 +248,10 @@ pub fn decimal_len(i: i64) -> usize {
     usize::from(i < 0) + digits
 }
 
-/// Writes the decimal form of `i` at the end of `buf` and returns it.
+/// Writes the decimal form of `i` at the end of `buf` and returns it
+/// (20 bytes hold every `i64`, `i64::MIN` included).
 #[inline]
-pub(crate) fn format_decimal(buf: &mut [u8; 20], i: i64) -> &[u8] {
+pub fn format_decimal(buf: &mut [u8; 20], i: i64) -> &[u8] {
     let mut v = i.unsigned_abs();
     let mut pos = buf.len();
     loop {

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::checkpoint::{Counts, State, LIST_CAP};
 use super::params::{Conflict, MigrationParams, WriteMode};
-use super::resp::int_arg;
 use super::rewrite::{rewrite_commands, Cmd};
 use super::source::{Batch, Item};
 use super::target::Target;
@@ -20,6 +19,7 @@ use crate::redis::reply::{int, server_error};
 use crate::redis::Pacer;
 use crate::store::now_ms;
 use ::redis::Value as RV;
+use rdb_parser::format_decimal;
 
 pub(super) enum Plan {
     Restore {
@@ -228,7 +228,7 @@ impl Ctx<'_> {
                         let mut tb = [0u8; 20];
                         match plans[i].as_ref().expect("planned") {
                             Plan::Restore { replace } => {
-                                let ttl = int_arg(it.expire_at.unwrap_or(0), &mut tb);
+                                let ttl = format_decimal(&mut tb, it.expire_at.unwrap_or(0));
                                 let c: [&[u8]; 6] =
                                     [b"RESTORE", &it.key, ttl, &it.payload, b"REPLACE", b"ABSTTL"];
                                 if *replace || retry {
@@ -242,7 +242,7 @@ impl Ctx<'_> {
                                 let mut n = 3;
                                 if let Some(t) = it.expire_at {
                                     c[3] = b"PXAT";
-                                    c[4] = int_arg(t, &mut tb);
+                                    c[4] = format_decimal(&mut tb, t);
                                     n = 5;
                                 }
                                 if !(*replace || retry) {
@@ -257,7 +257,11 @@ impl Ctx<'_> {
                                     out.cmd(c);
                                 }
                                 if let Some(t) = it.expire_at {
-                                    out.cmd(&[b"PEXPIREAT".as_slice(), tmp, int_arg(t, &mut tb)]);
+                                    out.cmd(&[
+                                        b"PEXPIREAT".as_slice(),
+                                        tmp,
+                                        format_decimal(&mut tb, t),
+                                    ]);
                                 }
                                 let rename: &[u8] = if *replace || retry {
                                     b"RENAME"
