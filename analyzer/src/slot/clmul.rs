@@ -48,10 +48,10 @@ fn step(crc: u16, word: u64) -> u16 {
     ((q << 12) ^ (q << 5) ^ q) as u16
 }
 
-/// [`super::slot_and_tag`] with [`step`].
+/// [`super::pass::short_key_crc`] with [`step`].
 #[target_feature(enable = "pclmulqdq")]
-pub(super) fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
-    super::slot_and_tag_by(key, |crc, w| step(crc, w))
+pub(super) fn short_key_crc(key: &[u8]) -> Option<u16> {
+    super::pass::short_key_crc(key, |crc, w| step(crc, w))
 }
 
 #[cfg(test)]
@@ -71,7 +71,11 @@ mod tests {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU has PCLMULQDQ (checked above).
                 let got = unsafe { super::step(crc, x) };
-                assert_eq!(got, super::super::crc16_word(crc, x), "{crc:#x} {x:#x}");
+                assert_eq!(
+                    got,
+                    super::super::tables::crc16_word(crc, x),
+                    "{crc:#x} {x:#x}"
+                );
             }
         }
     }

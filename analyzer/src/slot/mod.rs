@@ -3,139 +3,39 @@
 
 #[cfg(target_arch = "x86_64")]
 mod clmul;
+mod pass;
+mod tables;
+
+pub use tables::crc16;
+use tables::crc16_word;
 
 /// Number of slots in a Redis Cluster.
 pub const SLOTS: usize = 16384;
 
-const fn make_table() -> [u16; 256] {
-    let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = (i as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-}
-
-static TABLE: [u16; 256] = make_table();
-
-/// `SHIFTED[k][x]`: the CRC of byte `x` followed by `k` zero bytes. The
-/// CRC is linear, so eight message bytes (with the running CRC folded into
-/// the first two) are eight lookups (`crc16`).
-const fn make_shifted_tables() -> [[u16; 256]; 8] {
-    let t = make_table();
-    let mut out = [[0u16; 256]; 8];
-    out[0] = t;
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
-            // One more zero byte after the CRC so far.
-            let c = out[k - 1][i];
-            out[k][i] = (c << 8) ^ t[(c >> 8) as usize];
-            i += 1;
-        }
-        k += 1;
-    }
-    out
-}
-
-static SHIFTED: [[u16; 256]; 8] = make_shifted_tables();
-
-/// One step of [`crc16`]: the CRC so far, then the eight bytes of `word`
-/// (big-endian: its first byte on top).
-#[inline(always)]
-fn crc16_word(crc: u16, word: u64) -> u16 {
-    let x = word ^ (u64::from(crc) << 48);
-    SHIFTED[7][(x >> 56) as usize]
-        ^ SHIFTED[6][(x >> 48) as usize & 0xff]
-        ^ SHIFTED[5][(x >> 40) as usize & 0xff]
-        ^ SHIFTED[4][(x >> 32) as usize & 0xff]
-        ^ SHIFTED[3][(x >> 24) as usize & 0xff]
-        ^ SHIFTED[2][(x >> 16) as usize & 0xff]
-        ^ SHIFTED[1][(x >> 8) as usize & 0xff]
-        ^ SHIFTED[0][x as usize & 0xff]
-}
-
 /// The cluster slot of `key` and its hashed part ([`hash_tag`]), in one
 /// pass over a key without `{` (most keys): the CRC and the search for
-/// `{` read the same words. The pass starts with the key's first
-/// `len % 8` bytes as a word led by zero bytes, which leave a CRC that
-/// starts at 0 unchanged, then takes whole words.
+/// `{` read the same words ([`pass::short_key_crc`]).
 pub fn slot_and_tag(key: &[u8]) -> (u16, &[u8]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("pclmulqdq") {
+    let crc = if std::arch::is_x86_feature_detected!("pclmulqdq") {
         #[allow(unsafe_code)]
         // SAFETY: the CPU has PCLMULQDQ, the one feature the function
         // enables (checked just above; `std` caches the check).
-        return unsafe { clmul::slot_and_tag(key) };
-    }
-    slot_and_tag_by(key, crc16_word)
-}
-
-/// [`slot_and_tag`] with `step` for the CRC of eight bytes ([`crc16_word`]
-/// or its equal in [`clmul`]).
-#[inline(always)]
-fn slot_and_tag_by(key: &[u8], step: impl Fn(u16, u64) -> u16) -> (u16, &[u8]) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const BRACES: u64 = ONES * b'{' as u64;
-    // Flags the bytes of a little-endian word that are `{` (and maybe
-    // bytes after one; any flag is enough here).
-    let braces = |word: u64| {
-        let x = word ^ BRACES;
-        x.wrapping_sub(ONES) & !x & HIGHS
+        unsafe {
+            clmul::short_key_crc(key)
+        }
+    } else {
+        pass::short_key_crc(key, crc16_word)
     };
-    if key.len() <= 64 {
-        let (head, words) = key.split_at(key.len() % 8);
-        let mut crc = 0u16;
-        let mut seen = 0u64;
-        if !head.is_empty() {
-            // Zero padding is never `{`.
-            let le = crate::words::tail_word(head);
-            seen |= braces(le);
-            crc = step(crc, le.swap_bytes() >> (64 - 8 * head.len()));
-        }
-        for w in words.chunks_exact(8) {
-            let w: [u8; 8] = w.try_into().expect("eight bytes");
-            seen |= braces(u64::from_le_bytes(w));
-            crc = step(crc, u64::from_be_bytes(w));
-        }
-        if seen == 0 {
-            return (crc & (SLOTS as u16 - 1), key);
+    #[cfg(not(target_arch = "x86_64"))]
+    let crc = pass::short_key_crc(key, crc16_word);
+    match crc {
+        Some(crc) => (crc & (SLOTS as u16 - 1), key),
+        None => {
+            let tag = hash_tag(key);
+            (tag_slot(tag), tag)
         }
     }
-    let tag = hash_tag(key);
-    (tag_slot(tag), tag)
-}
-
-/// CRC16-XMODEM, the checksum Redis Cluster hashes keys with; eight bytes
-/// per step.
-pub fn crc16(data: &[u8]) -> u16 {
-    let mut crc = 0u16;
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        crc = crc16_word(crc, u64::from_be_bytes(w.try_into().expect("eight bytes")));
-    }
-    // The rest two bytes per step, then maybe one.
-    let mut pairs = words.remainder().chunks_exact(2);
-    for p in &mut pairs {
-        let t = crc ^ u16::from_be_bytes([p[0], p[1]]);
-        crc = SHIFTED[1][usize::from(t >> 8)] ^ SHIFTED[0][usize::from(t & 0xff)];
-    }
-    pairs.remainder().iter().fold(crc, |crc, &b| {
-        (crc << 8) ^ TABLE[usize::from(((crc >> 8) as u8) ^ b)]
-    })
 }
 
 /// The part of a key that is hashed: the bytes between the first `{` and
@@ -196,6 +96,7 @@ pub fn tag_slot(tag: &[u8]) -> u16 {
 
 #[cfg(test)]
 mod tests {
+    use super::tables::TABLE;
     use super::*;
 
     #[test]
@@ -219,7 +120,10 @@ mod tests {
                 }
                 let tag = hash_tag(&key);
                 assert_eq!(slot_and_tag(&key), (tag_slot(tag), tag), "{key:?}");
-                assert_eq!(slot_and_tag_by(&key, crc16_word), (tag_slot(tag), tag));
+                let by_tables = pass::short_key_crc(&key, crc16_word);
+                if let Some(crc) = by_tables {
+                    assert_eq!((crc & (SLOTS as u16 - 1), &key[..]), (tag_slot(tag), tag));
+                }
                 checked[usize::from(key.contains(&b'{'))] += 1;
             }
         }
