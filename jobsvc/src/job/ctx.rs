@@ -138,6 +138,14 @@ impl JobCtx {
         &self.state
     }
 
+    /// Adds `keys` to the service's keys-touched metric.
+    pub fn touched(&self, keys: u64) {
+        self.state
+            .metrics
+            .keys_touched
+            .fetch_add(keys, Ordering::Relaxed);
+    }
+
     /// Runs a store call (or any future) from the job's blocking thread.
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)

@@ -269,7 +269,7 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
     let memory: u64 = report.files.iter().map(|f| f.acc.memory_bytes).sum();
     let metrics = &ctx.state().metrics;
     metrics.bytes_analyzed.fetch_add(total, Ordering::Relaxed);
-    metrics.keys_touched.fetch_add(keys, Ordering::Relaxed);
+    ctx.touched(keys);
     // Fetched snapshots are large and the report holds what was learned.
     if app.is_some() {
         let _ = std::fs::remove_dir_all(&fetch_dir);

@@ -2,8 +2,6 @@
 //! collections emptied first) or `EXPIRE` with a spread-out TTL, counted
 //! from the replies.
 
-use std::sync::atomic::Ordering;
-
 use super::params::Mode;
 use super::runner::{Run, SAMPLE};
 use crate::error::Result;
@@ -214,11 +212,7 @@ impl Run<'_> {
                 }
             }
         }
-        self.ctx
-            .state()
-            .metrics
-            .keys_touched
-            .fetch_add(expired, Ordering::Relaxed);
+        self.ctx.touched(expired);
         let c = self.node(addr);
         c.expired += expired + recovered;
         c.recovered += recovered;

@@ -2,7 +2,6 @@
 //! counters, progress and checkpoints, the pause while a node is under
 //! pressure, the sample of keys acted on, and the TTL generator.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -98,11 +97,7 @@ impl Run<'_> {
         elements: u64,
         elements_unknown: u64,
     ) {
-        self.ctx
-            .state()
-            .metrics
-            .keys_touched
-            .fetch_add(deleted, Ordering::Relaxed);
+        self.ctx.touched(deleted);
         let c = self.node(addr);
         c.deleted += deleted + recovered;
         c.recovered += recovered;

@@ -4,7 +4,6 @@
 pub mod sample;
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -190,10 +189,7 @@ fn run_hotkeys(ctx: &JobCtx, p: &HotkeysParams, app: &AppRow) -> Result<Value> {
     let mut text = serde_json::to_vec_pretty(&rows).unwrap_or_default();
     text.push(b'\n');
     std::fs::write(out.join("hotkeys.json"), text)?;
-    ctx.state()
-        .metrics
-        .keys_touched
-        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+    ctx.touched(rows.len() as u64);
     Ok(json!({
         "masters": masters.len(),
         "keys": rows.len(),

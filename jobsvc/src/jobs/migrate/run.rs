@@ -1,7 +1,6 @@
 //! The migration run: open the target and the source, copy batch after
 //! batch under checkpoints, verify, and write `migration.json`.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -175,10 +174,7 @@ pub fn run_from(
     }
     drop(ahead);
     let totals = m.st.totals();
-    ctx.state()
-        .metrics
-        .keys_touched
-        .fetch_add(totals.written, Ordering::Relaxed);
+    ctx.touched(totals.written);
     ctx.progress(
         "verifying",
         92.0,
