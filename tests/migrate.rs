@@ -372,6 +372,11 @@ fn migrate_live_standalone_to_cluster() {
         serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/migration.json"), &admin))
             .unwrap();
     assert_eq!(report["verification"]["counts"][0]["ok"], true, "{report}");
+    // The cluster held no key when the ticket began.
+    assert_eq!(
+        report["verification"]["counts"][0]["counted_by"], "dbsize",
+        "{report}"
+    );
 }
 
 /// Makes an RDB file with every type and encoding on a server of `kind`,
@@ -506,6 +511,9 @@ fn migrate_conflict_policies() {
             Some(0),
             "{policy}: the type filter"
         );
+        // The target held keys when the ticket began: they are counted
+        // by a `SCAN` of the matching keys.
+        assert_eq!(r["verification"]["counts"][0]["counted_by"], "scan", "{r}");
         let counts = &r["counts"];
         match policy {
             "fail-key" => {
@@ -523,6 +531,70 @@ fn migrate_conflict_policies() {
             }
         }
     }
+}
+
+/// A target that held no key when the ticket began is not asked `EXISTS`
+/// per key: a key someone else writes there during the run is still
+/// found, by the write itself (`RESTORE` without `REPLACE`), and kept
+/// (`fail-key`); the target's count is its `DBSIZE`.
+#[test]
+fn migrate_into_empty_target_keeps_keys_written_meanwhile() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let source = bin.start(&[]).unwrap();
+    let target = bin.start(&[]).unwrap();
+    let cmds: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["SET", format!("e:{i}"), format!("v{i}")])
+        .collect();
+    source.client().pipeline_must(&cmds);
+    let (svc, admin) = admin_service(&setup);
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": "a", "target": "b", "rate": 200, "batch": 20}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = svc.ok("GET", &format!("/tickets/{id}"), &admin, None);
+        if t["progress"]["counters"]["written"].as_u64().unwrap_or(0) >= 40 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another writer: every key not there yet.
+    let foreign: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["SET", format!("e:{i}"), "foreign", "NX"])
+        .collect();
+    target.client().pipeline_must(&foreign);
+    let r = finish(&svc, &admin, id, 60);
+    let got = snapshot(&[&target], 0);
+    assert_eq!(got.len(), 400);
+    let mut c = target.client();
+    let mut theirs = 0u64;
+    for i in 0..400 {
+        let v = c
+            .must(&["GET", &format!("e:{i}")])
+            .as_str()
+            .map(str::to_string);
+        match v.as_deref() {
+            Some("foreign") => theirs += 1,
+            v => assert_eq!(v, Some(format!("v{i}").as_str()), "e:{i}"),
+        }
+    }
+    assert!(theirs > 0 && theirs < 400, "{theirs} foreign keys: {r}");
+    let counts = &r["counts"];
+    assert_eq!(counts["conflicts"], theirs, "{r}");
+    assert_eq!(counts["written"].as_u64().unwrap() + theirs, 400, "{r}");
+    assert_eq!(r["verification"]["mismatch_count"], 0, "{r}");
+    assert_eq!(
+        r["verification"]["counts"][0]["counted_by"], "dbsize",
+        "{r}"
+    );
+    assert_eq!(r["verification"]["counts"][0]["target_keys"], 400, "{r}");
 }
 
 /// SIGKILL the service in the middle of a slow migration written as

@@ -62,6 +62,12 @@ pub(super) struct State {
     pub(super) total: u64,
     pub(super) done_bytes: u64,
     pub(super) copied: bool,
+    /// The target dbs that held keys when the ticket began (`INFO
+    /// keyspace` of every master). `None`: not known (a checkpoint written
+    /// before this was kept), so every batch asks `EXISTS` and the count
+    /// `SCAN`s.
+    #[serde(default)]
+    pub(super) nonempty_at_start: Option<Vec<u32>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -78,6 +84,16 @@ pub(super) struct Pending {
 }
 
 impl State {
+    /// Whether target db `tdb` held no key when the ticket began: then no
+    /// key of a batch existed before the ticket, a key that appears since
+    /// is found by the write itself (`BUSYKEY`, `NX`), and the count is
+    /// `DBSIZE`.
+    pub(super) fn empty_at_start(&self, tdb: u32) -> bool {
+        self.nonempty_at_start
+            .as_ref()
+            .is_some_and(|dbs| !dbs.contains(&tdb))
+    }
+
     pub(super) fn totals(&self) -> Counts {
         let mut t = Counts::default();
         for c in self.per_db.values() {

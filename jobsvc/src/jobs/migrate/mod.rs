@@ -12,7 +12,12 @@
 //!    version, CRC64) without decoding them;
 //! 2. pipelined `EXISTS` on the target tells which keys were already there
 //!    (sent in the previous batch's pipelines, after its writes on each
-//!    node, when both batches go to one db);
+//!    node, when both batches go to one db); skipped for a target db that
+//!    held no key when the ticket began (`INFO keyspace` of every master,
+//!    kept in the checkpoint): no key there predates the ticket, and one
+//!    written by someone else since is found by the write itself
+//!    (`RESTORE` without `REPLACE` answers `BUSYKEY`, `SET … NX` nil) and
+//!    handled by the conflict policy;
 //! 3. the checkpoint is written: where the source continues, the batch
 //!    (live: its keys; file: its start offset), the keys of the batch that
 //!    already existed, and the counters so far;
@@ -48,7 +53,8 @@
 //! is written again by the next attempt.
 //!
 //! Verification: keys matching the filters are counted per db on both
-//! sides, and a sample (`verify_percent` of the written keys, plus every key
+//! sides (on a target db empty when the ticket began, its `DBSIZE`: every
+//! key there came since), and a sample (`verify_percent` of the written keys, plus every key
 //! whose payload is over `big_key_bytes`) is compared by value and TTL,
 //! a few hundred keys per pipeline on each side (`TYPE` + `PTTL`, then the
 //! reads of each type).

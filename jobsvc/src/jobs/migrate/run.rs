@@ -41,7 +41,11 @@ pub fn run_from(
         .unwrap_or_default();
     let resumed_run = st.total > 0 || st.copied || st.pending.is_some() || !st.per_db.is_empty();
     check_target_dbs(p, &target_app, source_app.as_ref())?;
-    let target = Target::open(ctx, target_app.clone())?;
+    let mut target = Target::open(ctx, target_app.clone())?;
+    if !resumed_run {
+        // Known before the first write (the first checkpoint keeps it).
+        st.nonempty_at_start = Some(target.dbs_with_keys()?);
+    }
     let work = ctx.work_dir();
     std::fs::create_dir_all(&work)?;
     let sample_path = work.join("migration-sample.jsonl");
@@ -134,6 +138,7 @@ pub fn run_from(
         };
         let existed = match existed {
             Some(e) => e,
+            None if m.st.empty_at_start(p.target_db(cur.batch.db)) => Vec::new(),
             None => m.existing(&cur.batch)?,
         };
         (m.st.a, m.st.b, m.st.c) = cur.pos;
@@ -161,7 +166,8 @@ pub fn run_from(
         let then = after
             .as_ref()
             .map(|n| &n.batch)
-            .filter(|n| p.target_db(n.db) == p.target_db(cur.batch.db));
+            .filter(|n| p.target_db(n.db) == p.target_db(cur.batch.db))
+            .filter(|n| !m.st.empty_at_start(p.target_db(n.db)));
         // The file batch after `after` is read while this one's writes
         // are in flight.
         let existed_after = m.write(&cur.batch, &existed, false, then, &mut || {

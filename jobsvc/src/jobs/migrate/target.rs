@@ -202,6 +202,40 @@ impl Target {
         Ok(c)
     }
 
+    /// The dbs that hold keys on some master (`INFO keyspace`).
+    pub(crate) fn dbs_with_keys(&mut self) -> Result<Vec<u32>> {
+        let mut dbs = Vec::new();
+        for addr in self.addrs.clone() {
+            let info = registry::info(self.conn(&addr)?, "keyspace")?;
+            for (k, v) in info {
+                let Some(db) = k.strip_prefix("db").and_then(|d| d.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let keys = v
+                    .split(',')
+                    .find_map(|f| f.strip_prefix("keys="))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(1);
+                if keys > 0 && !dbs.contains(&db) {
+                    dbs.push(db);
+                }
+            }
+        }
+        dbs.sort_unstable();
+        Ok(dbs)
+    }
+
+    /// `DBSIZE` of the current db, summed over the masters.
+    pub(crate) fn dbsize(&mut self) -> Result<u64> {
+        let mut n = 0;
+        for addr in self.addrs.clone() {
+            n += redis::cmd("DBSIZE")
+                .query::<u64>(self.conn(&addr)?)
+                .map_err(Error::from)?;
+        }
+        Ok(n)
+    }
+
     /// A temporary key in the slot of `key`.
     pub(crate) fn tmp_key(&self, key: &[u8], ticket: i64) -> Vec<u8> {
         if self.cluster {
