@@ -44,7 +44,8 @@
 //! (default 100,000, quick 10,000), `WIRE_BATCH` (the jobs' `batch`,
 //! default 1000), `WIRE_REPEAT` (runs of each, best taken; default 3, quick
 //! 1), `WIRE_MIGRATIONS` (which migration rows: `file` (`RESTORE`, the
-//! RDB file as the source), `scan` (`RESTORE`, live), `commands` (live),
+//! RDB file as the source), `file-commands` (the same file written as
+//! commands), `scan` (`RESTORE`, live), `commands` (live),
 //! `rdb` (`RESTORE`, fetched as a replica); default all), `WIRE_RDBSCOPE`
 //! (the `rdbscope` binary to run, default this build's: another commit's
 //! build for an A/B). Exits non-zero when a run goes wrong (a key left, a key missing, a
@@ -110,7 +111,7 @@ impl Opts {
             batch: env_u64("WIRE_BATCH", 1000, 1, 10_000),
             repeat: env_u64("WIRE_REPEAT", q(3, 1), 1, 20) as usize,
             migrations: std::env::var("WIRE_MIGRATIONS")
-                .unwrap_or_else(|_| "file,scan,commands,rdb".into())
+                .unwrap_or_else(|_| "file,file-commands,scan,commands,rdb".into())
                 .split(',')
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
@@ -1012,11 +1013,16 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
     }
     for (mode, method) in [
         ("restore", "file"),
+        ("commands", "file"),
         ("restore", "scan"),
         ("commands", "scan"),
         ("restore", "rdb"),
     ] {
-        let name = if mode == "commands" { mode } else { method };
+        let name = match (mode, method) {
+            ("commands", "file") => "file-commands",
+            ("commands", _) => mode,
+            _ => method,
+        };
         if !o.migrations.iter().any(|m| m == name) {
             continue;
         }

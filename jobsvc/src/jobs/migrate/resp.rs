@@ -15,18 +15,22 @@ pub(crate) struct Resp {
 impl Resp {
     /// Appends one command (after an `ASKING` when asking).
     pub(crate) fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.cmd_of(args.iter().map(AsRef::as_ref));
+    }
+
+    /// [`Resp::cmd`] of arguments given one by one.
+    pub(crate) fn cmd_of<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
         if self.asking {
-            self.raw(&[b"ASKING".as_slice()]);
+            self.raw([b"ASKING".as_slice()].into_iter());
         }
         self.raw(args);
     }
 
-    fn raw<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+    fn raw<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
         self.buf.push(b'*');
         rdb_parser::push_decimal(&mut self.buf, args.len() as i64);
         self.buf.extend_from_slice(b"\r\n");
         for a in args {
-            let a = a.as_ref();
             self.buf.push(b'$');
             rdb_parser::push_decimal(&mut self.buf, a.len() as i64);
             self.buf.extend_from_slice(b"\r\n");

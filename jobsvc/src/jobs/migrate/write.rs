@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::checkpoint::{Counts, State, LIST_CAP};
 use super::params::{Conflict, MigrationParams, WriteMode};
-use super::rewrite::{rewrite_commands, Cmd};
+use super::rewrite::{rewrite_commands, Cmds};
 use super::source::{Batch, Item};
 use super::target::Target;
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ pub(super) enum Plan {
         replace: bool,
     },
     Rewrite {
-        cmds: Vec<Cmd>,
+        cmds: Cmds,
         tmp: Vec<u8>,
         replace: bool,
     },
@@ -93,6 +93,26 @@ impl Ctx<'_> {
             .collect())
     }
 
+    /// Deletes the temporary keys of a batch redone after a killed or
+    /// failed attempt: whatever it left, before anything is written again
+    /// (a key no longer written this time would otherwise leave its
+    /// temporary key to the next key of its slot).
+    fn clear_tmp(&mut self, b: &Batch) -> Result<()> {
+        let ticket = self.ctx.ticket_id();
+        let keys: Vec<&[u8]> = b.items.iter().map(|i| i.key.as_slice()).collect();
+        let tmps: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| self.target.tmp_key(k, ticket))
+            .collect();
+        self.target.exec(
+            self.ctx,
+            &keys,
+            &mut |i, _, out| out.cmd(&[b"DEL".as_slice(), &tmps[i]]),
+            &mut || {},
+        )?;
+        Ok(())
+    }
+
     pub(super) fn note(list: &mut Vec<Value>, db: u32, key: &[u8], why: &str) {
         if list.len() < LIST_CAP {
             list.push(json!({"db": db, "key": show(key), "key_hex": hex(key), "why": why}));
@@ -120,6 +140,9 @@ impl Ctx<'_> {
         let p = self.p;
         let ticket = self.ctx.ticket_id();
         self.target.db = p.target_db(b.db);
+        if resumed && p.write != WriteMode::Restore {
+            self.clear_tmp(b)?;
+        }
         let mut counts = Counts {
             selected: b.items.len() as u64 + b.vanished,
             vanished: b.vanished,
@@ -163,14 +186,14 @@ impl Ctx<'_> {
             let plan = if self.rewrite_for(it) {
                 let tmp = self.target.tmp_key(&it.key, ticket);
                 match rewrite_commands(&it.payload, &tmp, &opts) {
-                    Ok(Some(mut cmds))
+                    Ok(Some(cmds))
                         if cmds.len() == 1
-                            && cmds[0].len() == 3
-                            && cmds[0][0] == b"SET"
+                            && cmds.get(0).len() == 3
+                            && cmds.get(0).next() == Some(b"SET".as_slice())
                             && (pxat || it.expire_at.is_none()) =>
                     {
                         Plan::Set {
-                            value: cmds.remove(0).remove(2),
+                            value: cmds.get(0).nth(2).unwrap_or_default().to_vec(),
                             replace,
                         }
                     }
@@ -252,9 +275,14 @@ impl Ctx<'_> {
                                 out.cmd(&c[..n]);
                             }
                             Plan::Rewrite { cmds, tmp, replace } => {
-                                out.cmd(&[b"DEL".as_slice(), tmp]);
-                                for c in cmds {
-                                    out.cmd(c);
+                                // Only an earlier try of this key may have
+                                // left its temporary key (a resumed batch's
+                                // are deleted before it is written).
+                                if retry {
+                                    out.cmd(&[b"DEL".as_slice(), tmp]);
+                                }
+                                for c in 0..cmds.len() {
+                                    out.cmd_of(cmds.get(c));
                                 }
                                 if let Some(t) = it.expire_at {
                                     out.cmd(&[
@@ -263,13 +291,13 @@ impl Ctx<'_> {
                                         format_decimal(&mut tb, t),
                                     ]);
                                 }
-                                let rename: &[u8] = if *replace || retry {
-                                    b"RENAME"
+                                if *replace || retry {
+                                    out.cmd(&[b"RENAME".as_slice(), tmp, &it.key]);
                                 } else {
-                                    b"RENAMENX"
-                                };
-                                out.cmd(&[rename, tmp, &it.key]);
-                                out.cmd(&[b"DEL".as_slice(), tmp]);
+                                    // Left where the key is there already.
+                                    out.cmd(&[b"RENAMENX".as_slice(), tmp, &it.key]);
+                                    out.cmd(&[b"DEL".as_slice(), tmp]);
+                                }
                             }
                         }
                     },
@@ -301,7 +329,11 @@ impl Ctx<'_> {
                 );
                 let err = r.iter().find_map(server_error);
                 let renamed = match plans[i] {
-                    Some(Plan::Rewrite { .. }) => r.get(r.len().saturating_sub(2)).and_then(int),
+                    // `RENAMENX` (then the `DEL`) answers 0 when the key
+                    // is there; `RENAME` ends its sequence with `OK`.
+                    Some(Plan::Rewrite { .. }) if !matches!(r.last(), Some(RV::Okay)) => {
+                        r.get(r.len().saturating_sub(2)).and_then(int)
+                    }
                     // `SET … NX` answers nil when the key is there.
                     Some(Plan::Set { .. }) if matches!(r.first(), Some(RV::Nil)) => Some(0),
                     _ => None,
