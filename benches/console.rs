@@ -10,66 +10,28 @@
 //! keep-alive connection, one after the other (a browser loads the modules
 //! in parallel, so a real load takes less).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jobsvc::store::{NewTicket, Store};
+use testkit::{ServeSetup, Served};
 
 const TICKETS: usize = 10_000;
 
-struct Served {
-    child: std::process::Child,
-    port: u16,
-    token: String,
-    _dir: testkit::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve_with_tickets() -> Served {
-    let dir = testkit::temp_dir("console-bench");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let db = dir.join("jobs.db");
-    let store = format!("sqlite://{}", db.display());
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"{store}\"\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let bin = env!("CARGO_BIN_EXE_rdbscope");
-    let out = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--init-admin", "root"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let token = text
-        .split_whitespace()
-        .find(|w| w.starts_with("rdbs_"))
-        .expect("a token")
-        .to_string();
+    let setup = ServeSetup::new(
+        env!("CARGO_BIN_EXE_rdbscope"),
+        "console-bench",
+        None,
+        |_| String::new(),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let started = Instant::now();
     rt.block_on(async {
-        let s = Store::open(&store).await.unwrap();
+        let s = Store::open(&setup.store).await.unwrap();
         for i in 0..TICKETS {
             let app = if i % 3 == 0 { "shelf" } else { "shop" };
             let kind = ["analysis", "cleanup", "hotkeys", "migration"][i % 4];
@@ -87,28 +49,7 @@ fn serve_with_tickets() -> Served {
         }
     });
     eprintln!("{TICKETS} tickets stored in {:?}", started.elapsed());
-    let child = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        port,
-        token,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("http://127.0.0.1:{port}/healthz"))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the service did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    served
+    setup.start()
 }
 
 fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> usize {
@@ -137,12 +78,12 @@ fn console(c: &mut Criterion) {
             for f in &files {
                 n += get(&agent, f, None);
             }
-            n += get(&agent, &format!("{base}/me"), Some(&s.token));
-            n += get(&agent, &format!("{base}/tickets/summary"), Some(&s.token));
+            n += get(&agent, &format!("{base}/me"), Some(&s.admin));
+            n += get(&agent, &format!("{base}/tickets/summary"), Some(&s.admin));
             n += get(
                 &agent,
                 &format!("{base}/tickets?limit=20&offset=0"),
-                Some(&s.token),
+                Some(&s.admin),
             );
             n
         })
@@ -152,7 +93,7 @@ fn console(c: &mut Criterion) {
             get(
                 &agent,
                 &format!("{base}/tickets?type=analysis&app=shop&limit=20&offset=1000"),
-                Some(&s.token),
+                Some(&s.admin),
             )
         })
     });

@@ -31,13 +31,12 @@
 //! of `rdbscope` to serve (to compare two builds under the same clients).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, ServerKind};
+use testkit::{require_server, RedisServer, ServeSetup, Served, ServerKind};
 
 /// Jobs running during the load.
 const JOBS: usize = 4;
@@ -113,80 +112,15 @@ fn pg_xacts(pg: &testkit::Postgres) -> Option<f64> {
         .find_map(|w| w.parse().ok())
 }
 
-/// A `rdbscope serve` child process, killed on drop.
-struct Served {
-    child: Child,
-    base: String,
-    admin: String,
-    _dir: testkit::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(store: Option<&str>) -> Served {
-    let dir = testkit::temp_dir("load-bench");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = store
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("jobs.db").display()));
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"{store}\"\nworkers = {JOBS}\nallow_self_approval = true\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
     // Another build of rdbscope to serve, to compare two builds with the
     // same clients (default: the one built with this bench).
     let bin = std::env::var("LOAD_SERVE_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rdbscope").to_string());
-    let bin = bin.as_str();
-    let out = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--init-admin", "root"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let admin = text
-        .split_whitespace()
-        .find(|w| w.starts_with("rdbs_"))
-        .unwrap_or_else(|| panic!("no token: {text} {}", String::from_utf8_lossy(&out.stderr)))
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .to_string();
-    let child = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        admin,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("{}/healthz", served.base))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the service did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    served
+    ServeSetup::new(&bin, "load-bench", store, |_| {
+        format!("workers = {JOBS}\nallow_self_approval = true\n")
+    })
+    .start()
 }
 
 fn agent() -> ureq::Agent {

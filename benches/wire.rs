@@ -60,7 +60,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, ServerBin, ServerKind};
+use testkit::{require_server, RedisServer, ServeSetup, Served, ServerBin, ServerKind};
 
 type Cmd = Vec<Vec<u8>>;
 
@@ -128,83 +128,35 @@ fn rdbscope_bin() -> String {
     std::env::var("WIRE_RDBSCOPE").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rdbscope").to_string())
 }
 
-/// A `rdbscope serve` child process, killed on drop.
-struct Served {
-    child: Child,
-    base: String,
-    admin: String,
-    dir: testkit::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve() -> Served {
-    let dir = testkit::temp_dir("wire-bench");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.join("config.toml");
-    // Files a migration may read as its source (`{"file": …}`).
-    let files = dir.join("files");
-    std::fs::create_dir_all(&files).unwrap();
     // One admin files and approves every ticket: the default policies
-    // would ask a plan of over 100,000 keys for two people.
-    std::fs::write(
-        &config,
+    // would ask a plan of over 100,000 keys for two people. Files a
+    // migration may read as its source (`{"file": …}`) go in `files`.
+    ServeSetup::new(&rdbscope_bin(), "wire-bench", None, |dir| {
+        let files = dir.join("files");
+        std::fs::create_dir_all(&files).unwrap();
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\nstore = \"sqlite://{}\"\nworkers = 2\nallow_self_approval = true\nallowed_dirs = [\"{}\"]\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
-            dir.join("data").display(),
-            dir.join("jobs.db").display(),
+            "workers = 2\nallow_self_approval = true\nallowed_dirs = [\"{}\"]\n[[approval_policies]]\nkind = \"*\"\napprovals = [\"admin\"]\n",
             files.display()
-        ),
-    )
-    .unwrap();
-    let bin = rdbscope_bin();
-    let out = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .args(["--init-admin", "root"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let admin = text
-        .split_whitespace()
-        .find(|w| w.starts_with("rdbs_"))
-        .unwrap_or_else(|| panic!("no token: {text} {}", String::from_utf8_lossy(&out.stderr)))
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-        .to_string();
-    let child = Command::new(&bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let served = Served {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        admin,
-        dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("{}/healthz", served.base))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the service did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    served
+        )
+    })
+    .start()
 }
 
-impl Served {
+/// What the bench asks of the service.
+trait Calls {
+    /// One call as the admin; a status other than 2xx fails the bench.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value;
+    fn add_app(&self, name: &str, kind: &str, port: u16);
+    /// The service's last 20 log lines.
+    fn log_tail(&self) -> String;
+    /// Files a ticket, approves it, waits for its end: the ticket, and the
+    /// seconds from the first poll that saw it `running` to the first that
+    /// saw it end (polled every 20 ms).
+    fn run_ticket(&self, kind: &str, params: Value) -> (Value, f64);
+}
+
+impl Calls for Served {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -253,9 +205,6 @@ impl Served {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
-    /// Files a ticket, approves it, waits for its end: the ticket, and the
-    /// seconds from the first poll that saw it `running` to the first that
-    /// saw it end (polled every 20 ms).
     fn run_ticket(&self, kind: &str, params: Value) -> (Value, f64) {
         let t = self.call(
             "POST",

@@ -300,6 +300,19 @@ fn submit(svc: &Service, admin: &str, params: Value) -> (i64, Value) {
     (id, t["plan"].clone())
 }
 
+/// Waits until the running ticket has written `n` keys.
+fn wait_written(svc: &Service, admin: &str, id: i64, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = svc.ok("GET", &format!("/tickets/{id}"), admin, None);
+        if t["progress"]["counters"]["written"].as_u64().unwrap_or(0) >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no progress: {t}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn finish(svc: &Service, admin: &str, id: i64, secs: u64) -> Value {
     let done = svc.wait_state(id, admin, &["succeeded", "failed"], secs);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
@@ -556,15 +569,7 @@ fn migrate_into_empty_target_keeps_keys_written_meanwhile() {
         &admin,
         json!({"source": "a", "target": "b", "rate": 200, "batch": 20}),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let t = svc.ok("GET", &format!("/tickets/{id}"), &admin, None);
-        if t["progress"]["counters"]["written"].as_u64().unwrap_or(0) >= 40 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {t}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_written(&svc, &admin, id, 40);
     // Another writer: every key not there yet.
     let foreign: Vec<Cmd> = (0..400)
         .map(|i| testkit::cmd_args!["SET", format!("e:{i}"), "foreign", "NX"])
@@ -625,15 +630,7 @@ fn migrate_survives_sigkill() {
         &admin,
         json!({"source": "a", "target": "b", "write": "commands", "rate": 40, "batch": 7}),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let t = svc.ok("GET", &format!("/tickets/{id}"), &admin, None);
-        if t["progress"]["counters"]["written"].as_u64().unwrap_or(0) >= 60 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {t}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_written(&svc, &admin, id, 60);
     svc.kill();
     let partial = snapshot(&[&target], 0).len();
     assert!(partial > 0 && partial < 300, "killed too late: {partial}");

@@ -47,6 +47,7 @@ mod browser;
 mod fsutil;
 mod postgres;
 mod resp;
+mod served;
 mod server;
 
 pub use browser::{
@@ -55,6 +56,7 @@ pub use browser::{
 pub use fsutil::{corpus_dir, corpus_files, temp_dir, workspace_root, TempDir};
 pub use postgres::{find_postgres, require_postgres, Postgres, PostgresBin, PG_BIN_ENV};
 pub use resp::{Client, Reply};
+pub use served::{ServeSetup, Served};
 pub use server::{
     find_server, require_all_servers, require_server, RedisServer, ServerBin, ServerKind,
 };
