@@ -349,6 +349,9 @@ fn migrate_live_standalone_to_cluster() {
                "patterns": [{"prefix": "keep:"}], "rate": 20000, "big_key_bytes": 4096}),
     );
     assert_eq!(plan["target"]["kind"], "cluster", "{plan}");
+    // The approver is told the target holds nothing yet.
+    assert_eq!(plan["target"]["keys_now"], json!({}), "{plan}");
+    assert!(plan["notes"].to_string().contains("holds no key"), "{plan}");
     assert_eq!(
         plan["target"]["masters"].as_array().unwrap().len(),
         3,
@@ -507,6 +510,8 @@ fn migrate_conflict_policies() {
         }
         let (id, plan) = submit(&svc, &admin, params);
         assert_eq!(plan["conflict"], policy, "{plan}");
+        assert_eq!(plan["target"]["keys_now"], json!({"0": 5}), "{plan}");
+        assert!(plan["notes"].to_string().contains("db 0: 5"), "{plan}");
         let r = finish(&svc, &admin, id, 60);
         let mut c = target.client();
         let get = |c: &mut Client, k: &str| c.must(&["GET", k]).as_str().map(str::to_string);

@@ -120,6 +120,27 @@ pub fn info(conn: &mut redis::Connection, section: &str) -> Result<Vec<(String, 
         .collect())
 }
 
+/// `(db, keys)` of each db that holds keys (`INFO keyspace`).
+pub fn keyspace(conn: &mut redis::Connection) -> Result<Vec<(u32, u64)>> {
+    let text: String = redis::cmd("INFO")
+        .arg("keyspace")
+        .query(conn)
+        .map_err(|e| Error::from(e).context("INFO keyspace"))?;
+    Ok(parse_keyspace(&text))
+}
+
+/// `(db, keys)` for each `dbN:keys=…` line of `INFO keyspace` with keys.
+pub fn parse_keyspace(info: &str) -> Vec<(u32, u64)> {
+    info.lines()
+        .filter_map(|l| {
+            let (db, rest) = l.trim().strip_prefix("db")?.split_once(':')?;
+            let keys = rest.split(',').find_map(|kv| kv.strip_prefix("keys="))?;
+            Some((db.parse().ok()?, keys.parse().ok()?))
+        })
+        .filter(|&(_, n)| n > 0)
+        .collect()
+}
+
 fn field<'a>(info: &'a [(String, String)], key: &str) -> Option<&'a str> {
     info.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
@@ -399,6 +420,13 @@ mod tests {
         // the multiplication (a panic where overflow is checked).
         assert!(Window::parse("0001289968915:4400-05:00").is_err());
         assert!(Window::parse("4294967295:00-01:00").is_err());
+    }
+
+    #[test]
+    fn keyspace_lines() {
+        let info = "# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=0,subexpiry=0\r\ndb5:keys=0,expires=0\r\ndb15:keys=7,expires=0,avg_ttl=0\r\nnot-a-db:keys=1\r\n";
+        assert_eq!(parse_keyspace(info), vec![(0, 12), (15, 7)]);
+        assert!(parse_keyspace("# Keyspace\r\n").is_empty());
     }
 
     #[test]

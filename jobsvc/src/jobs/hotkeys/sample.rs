@@ -240,7 +240,7 @@ fn lfu_top(
         Reply::Bulk(Some(b)) => String::from_utf8_lossy(&b).into_owned(),
         other => return Err(Error::internal(format!("unexpected INFO reply {other:?}"))),
     };
-    let dbs = keyspace(&info);
+    let dbs = crate::registry::parse_keyspace(&info);
     let total: u64 = dbs.iter().map(|&(_, n)| n).sum::<u64>().max(1);
     let top = opts.top.max(1);
     let count = opts.scan_count.max(1).to_string();
@@ -336,18 +336,6 @@ fn lfu_top(
         });
     }
     Ok(out)
-}
-
-/// `(db, keys)` for each `dbN:keys=...` line of `INFO keyspace`.
-fn keyspace(info: &str) -> Vec<(u32, u64)> {
-    info.lines()
-        .filter_map(|l| {
-            let (db, rest) = l.trim().strip_prefix("db")?.split_once(':')?;
-            let keys = rest.split(',').find_map(|kv| kv.strip_prefix("keys="))?;
-            Some((db.parse().ok()?, keys.parse().ok()?))
-        })
-        .filter(|&(_, n)| n > 0)
-        .collect()
 }
 
 // ---------------------------------------------------------------- MONITOR

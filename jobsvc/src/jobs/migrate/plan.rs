@@ -71,6 +71,33 @@ fn plan_blocking(
         }
         None => (String::new(), None),
     };
+    // What the target holds now, per db: a db that holds nothing when the
+    // ticket starts is written without an `EXISTS` per key.
+    let mut target_keys: std::collections::BTreeMap<u32, u64> = Default::default();
+    for m in &tmasters {
+        match registry::connect(m, &credentials(target), timeout)
+            .and_then(|mut c| registry::keyspace(&mut c))
+        {
+            Ok(ks) => ks
+                .into_iter()
+                .for_each(|(db, n)| *target_keys.entry(db).or_default() += n),
+            Err(e) => notes.push(format!(
+                "target master {m} did not answer at submission: {e}"
+            )),
+        }
+    }
+    if target_keys.is_empty() {
+        notes.push("the target holds no key now: if so when the ticket starts, keys are written without an EXISTS each, and counted by DBSIZE".into());
+    } else {
+        notes.push(format!(
+            "the target already holds keys ({}): in those dbs each batch asks EXISTS of its keys, the conflict policy applies to the ones there, and the count is a SCAN of the matching keys",
+            target_keys
+                .iter()
+                .map(|(db, n)| format!("db {db}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let mut keys_estimate: Option<u64> = None;
     let mut source_version: Option<u32> = None;
     let source_json = match (file, source) {
@@ -108,25 +135,17 @@ fn plan_blocking(
             let mut n = 0u64;
             for m in &masters {
                 match registry::connect(m, &credentials(app), timeout).and_then(|mut c| {
-                    let ks = registry::info(&mut c, "keyspace")?;
+                    let ks = registry::keyspace(&mut c)?;
                     let srv = registry::info(&mut c, "server")?;
                     Ok((ks, srv))
                 }) {
                     Ok((ks, srv)) => {
                         source_version = source_version.max(Some(dump_version(&srv)));
-                        for (k, v) in ks {
-                            let Some(db) = k.strip_prefix("db").and_then(|d| d.parse::<u32>().ok())
-                            else {
-                                continue;
-                            };
-                            if p.selects_db(db) {
-                                n += v
-                                    .split(',')
-                                    .find_map(|x| x.strip_prefix("keys="))
-                                    .and_then(|x| x.parse::<u64>().ok())
-                                    .unwrap_or(0);
-                            }
-                        }
+                        n += ks
+                            .iter()
+                            .filter(|(db, _)| p.selects_db(*db))
+                            .map(|(_, keys)| keys)
+                            .sum::<u64>();
                     }
                     Err(e) => notes.push(format!(
                         "source master {m} did not answer at submission: {e}"
@@ -177,6 +196,7 @@ fn plan_blocking(
             "masters": tmasters,
             "redis_version": tversion,
             "dump_rdb_version": tdump,
+            "keys_now": target_keys,
         },
         "write": write,
         "filters": {"dbs": p.dbs, "patterns": p.patterns, "type": p.key_type},

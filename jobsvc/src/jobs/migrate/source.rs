@@ -78,11 +78,7 @@ impl LiveSource {
                 let mut all = BTreeSet::new();
                 for m in s.masters.clone() {
                     let c = s.conn(&m, 0)?;
-                    for (k, _) in registry::info(c, "keyspace")? {
-                        if let Some(n) = k.strip_prefix("db").and_then(|n| n.parse::<u32>().ok()) {
-                            all.insert(n);
-                        }
-                    }
+                    all.extend(registry::keyspace(c)?.into_iter().map(|(db, _)| db));
                 }
                 all.into_iter().collect()
             }
@@ -315,16 +311,9 @@ pub(super) fn live_estimate(l: &mut LiveSource) -> Result<u64> {
     let mut n = 0;
     for m in l.masters.clone() {
         let c = l.conn(&m, 0)?;
-        for (k, v) in registry::info(c, "keyspace")? {
-            let Some(db) = k.strip_prefix("db").and_then(|d| d.parse::<u32>().ok()) else {
-                continue;
-            };
+        for (db, keys) in registry::keyspace(c)? {
             if l.dbs.contains(&db) {
-                n += v
-                    .split(',')
-                    .find_map(|kv| kv.strip_prefix("keys="))
-                    .and_then(|x| x.parse::<u64>().ok())
-                    .unwrap_or(0);
+                n += keys;
             }
         }
     }

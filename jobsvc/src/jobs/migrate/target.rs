@@ -206,22 +206,14 @@ impl Target {
     pub(crate) fn dbs_with_keys(&mut self) -> Result<Vec<u32>> {
         let mut dbs = Vec::new();
         for addr in self.addrs.clone() {
-            let info = registry::info(self.conn(&addr)?, "keyspace")?;
-            for (k, v) in info {
-                let Some(db) = k.strip_prefix("db").and_then(|d| d.parse::<u32>().ok()) else {
-                    continue;
-                };
-                let keys = v
-                    .split(',')
-                    .find_map(|f| f.strip_prefix("keys="))
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(1);
-                if keys > 0 && !dbs.contains(&db) {
-                    dbs.push(db);
-                }
-            }
+            dbs.extend(
+                registry::keyspace(self.conn(&addr)?)?
+                    .into_iter()
+                    .map(|(db, _)| db),
+            );
         }
         dbs.sort_unstable();
+        dbs.dedup();
         Ok(dbs)
     }
 
