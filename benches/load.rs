@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, ServeSetup, Served, ServerKind};
+use testkit::{env_list, env_u64, require_server, RedisServer, ServeSetup, Served, ServerKind};
 
 /// Jobs running during the load.
 const JOBS: usize = 4;
@@ -53,27 +53,13 @@ struct Opts {
     think_ms: u64,
 }
 
-fn env_u64(name: &str, default: u64, lo: u64, hi: u64) -> u64 {
-    let v = std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    assert!((lo..=hi).contains(&v), "{name}: give {lo} to {hi}");
-    v
-}
-
 impl Opts {
     fn from_env() -> Opts {
         Opts {
             clients: env_u64("LOAD_CLIENTS", 200, 1, 1000) as usize,
             secs: env_u64("LOAD_SECS", 60, 1, 600),
             quiet_secs: env_u64("LOAD_QUIET_SECS", 15, 2, 120),
-            stores: std::env::var("LOAD_STORES")
-                .unwrap_or_else(|_| "sqlite,postgres".into())
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            stores: env_list("LOAD_STORES", "sqlite,postgres"),
             rate: env_u64("LOAD_RATE", 200, 10, 100_000),
             think_ms: env_u64("LOAD_THINK_MS", 0, 0, 60_000),
         }

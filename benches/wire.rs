@@ -63,7 +63,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use testkit::{require_server, RedisServer, ServeSetup, Served, ServerBin, ServerKind};
+use testkit::{
+    env_list, env_u64, require_server, RedisServer, ServeSetup, Served, ServerBin, ServerKind,
+};
 
 type Cmd = Vec<Vec<u8>>;
 
@@ -87,38 +89,19 @@ struct Opts {
     migrations: Vec<String>,
 }
 
-fn env_u64(name: &str, default: u64, lo: u64, hi: u64) -> u64 {
-    let v = std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    assert!((lo..=hi).contains(&v), "{name}: give {lo} to {hi}");
-    v
-}
-
 impl Opts {
     fn from_env() -> Opts {
         let quick = std::env::var("WIRE_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
         let q = |full: u64, small: u64| if quick { small } else { full };
         Opts {
             quick,
-            ops: std::env::var("WIRE_OPS")
-                .unwrap_or_else(|_| "fetch,cleanup,migrate".into())
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            ops: env_list("WIRE_OPS", "fetch,cleanup,migrate"),
             fetch_mb: env_u64("WIRE_FETCH_MB", q(256, 16), 1, 8192),
             clean_keys: env_u64("WIRE_CLEAN_KEYS", q(200_000, 20_000), 100, 10_000_000),
             migrate_keys: env_u64("WIRE_MIGRATE_KEYS", q(100_000, 10_000), 100, 10_000_000),
             batch: env_u64("WIRE_BATCH", 1000, 1, 10_000),
             repeat: env_u64("WIRE_REPEAT", q(3, 1), 1, 20) as usize,
-            migrations: std::env::var("WIRE_MIGRATIONS")
-                .unwrap_or_else(|_| "file,file-commands,scan,commands,rdb".into())
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            migrations: env_list("WIRE_MIGRATIONS", "file,file-commands,scan,commands,rdb"),
         }
     }
 }

@@ -43,6 +43,7 @@
 //! }
 //! ```
 
+mod bench_env;
 mod browser;
 mod fsutil;
 mod postgres;
@@ -50,6 +51,7 @@ mod resp;
 mod served;
 mod server;
 
+pub use bench_env::{env_list, env_u64};
 pub use browser::{
     find_chromium, require_chromium, Browser, Event as BrowserEvent, CHROMIUM_ENV, HEADLESS_FLAGS,
 };
