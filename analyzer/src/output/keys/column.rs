@@ -7,7 +7,7 @@ use parquet::file::statistics::Statistics;
 
 use super::compression::{Compressor, KeysCompression};
 use super::dictionary::Dictionary;
-use super::pack::{bit_width, delta_binary_packed, hybrid, MinMax};
+use super::pack::{bit_width, encode_ints, hybrid, MinMax};
 use super::page::{write_page, ENC_DELTA_BINARY_PACKED, ENC_PLAIN, ENC_RLE_DICTIONARY};
 use crate::error::Result;
 
@@ -73,18 +73,24 @@ impl Column {
         }
     }
 
+    /// A value of a column that is never null. The appends are told
+    /// whether their column is nullable (`NULLABLE`, checked in debug
+    /// builds), not read from the column row after row.
     #[inline]
     pub(super) fn int(&mut self, v: i64) {
+        debug_assert!(!self.nullable, "int() on a nullable column");
         self.ints.push(v);
-        if self.nullable {
-            self.defined.push(1);
-        }
     }
 
+    /// A value, or null, of a nullable column.
     #[inline]
     pub(super) fn opt_int(&mut self, v: Option<i64>) {
+        debug_assert!(self.nullable, "opt_int() on a column never null");
         match v {
-            Some(v) => self.int(v),
+            Some(v) => {
+                self.ints.push(v);
+                self.defined.push(1);
+            }
             None => {
                 self.defined.push(0);
                 self.nulls += 1;
@@ -100,19 +106,23 @@ impl Column {
     }
 
     #[inline]
-    pub(super) fn text(&mut self, v: &[u8]) {
+    pub(super) fn text<const NULLABLE: bool>(&mut self, v: &[u8]) {
         let id = self.dict.id(v);
-        self.push_id(id);
+        self.push_id::<NULLABLE>(id);
     }
 
     /// A text whose value is fixed by `index` (an enum's position).
     #[inline]
-    pub(super) fn indexed_text(&mut self, index: usize, v: impl FnOnce() -> Vec<u8>) {
+    pub(super) fn indexed_text<const NULLABLE: bool>(
+        &mut self,
+        index: usize,
+        v: impl FnOnce() -> Vec<u8>,
+    ) {
         let id = match self.by_index.get(index) {
             Some(&id) if id != u32::MAX => id,
             _ => self.index_entry(index, &v()),
         };
-        self.push_id(id);
+        self.push_id::<NULLABLE>(id);
     }
 
     #[cold]
@@ -126,9 +136,10 @@ impl Column {
     }
 
     #[inline]
-    fn push_id(&mut self, id: u32) {
+    fn push_id<const NULLABLE: bool>(&mut self, id: u32) {
+        debug_assert_eq!(self.nullable, NULLABLE, "a text column's nullability");
         self.ids.push(id);
-        if self.nullable {
+        if NULLABLE {
             self.defined.push(1);
         }
     }
@@ -181,12 +192,13 @@ impl Column {
                 ENC_PLAIN
             }
             Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
-                let unsigned = matches!(self.shape, Shape::U32 | Shape::U64);
-                self.min_max.add(&self.ints, unsigned);
-                match self.shape {
-                    Shape::I32 | Shape::U32 => delta_binary_packed::<true>(body, &self.ints),
-                    _ => delta_binary_packed::<false>(body, &self.ints),
-                }
+                encode_ints(
+                    body,
+                    &self.ints,
+                    matches!(self.shape, Shape::I32 | Shape::U32),
+                    matches!(self.shape, Shape::U32 | Shape::U64),
+                    &mut self.min_max,
+                );
                 self.ints.clear();
                 ENC_DELTA_BINARY_PACKED
             }

@@ -207,14 +207,16 @@ impl KeysEncoder {
         slot: Option<PatternSlot>,
     ) -> Result<Option<EncodedRowGroup>> {
         let c = &mut *self.columns;
-        c[SOURCE].indexed_text(0, || source.as_bytes().to_vec());
+        c[SOURCE].indexed_text::<false>(0, || source.as_bytes().to_vec());
         c[DB].int(i64::from(i32::try_from(f.db).unwrap_or(i32::MAX)));
         c[KEY].bytes(f.key);
         match f.module {
-            Some(_) => c[TYPE].text(f.type_name().as_bytes()),
-            None => c[TYPE].indexed_text(f.kind as usize, || f.kind.name().as_bytes().to_vec()),
+            Some(_) => c[TYPE].text::<false>(f.type_name().as_bytes()),
+            None => {
+                c[TYPE].indexed_text::<false>(f.kind as usize, || f.kind.name().as_bytes().to_vec())
+            }
         }
-        c[ENCODING].indexed_text(f.encoding as usize, || {
+        c[ENCODING].indexed_text::<false>(f.encoding as usize, || {
             f.encoding.as_str().as_bytes().to_vec()
         });
         c[RDB_BYTES].int(f.rdb_bytes as i64);
@@ -231,12 +233,13 @@ impl KeysEncoder {
                     c[PREFIX].by_index.clear();
                     self.prefix_epoch = s.epoch;
                 }
-                c[PREFIX].indexed_text(s.index as usize, || prefix.to_vec());
+                c[PREFIX].indexed_text::<true>(s.index as usize, || prefix.to_vec());
             }
-            None => c[PREFIX].text(prefix),
+            None => c[PREFIX].text::<true>(prefix),
         }
         let model = f.memory_model();
-        c[MEMORY_MODEL].indexed_text(model as usize, || model.as_str().as_bytes().to_vec());
+        c[MEMORY_MODEL]
+            .indexed_text::<false>(model as usize, || model.as_str().as_bytes().to_vec());
         self.page_rows += 1;
         if self.page_rows < PAGE_ROWS && c[KEY].plain.len() < PAGE_KEY_BYTES {
             return Ok(None);
