@@ -49,6 +49,12 @@ pub unsafe fn map(file: &File) -> io::Result<Mmap> {
 pub trait PageRelease: Sync {
     /// The bytes `start..end` of the input will not be needed soon.
     fn release(&self, start: u64, end: u64);
+
+    /// The bytes `start..end` of the input will be read soon: a hint to
+    /// start reading them from disk now, so that a parallel read of a
+    /// file not in the page cache finds its next segments there instead
+    /// of waiting for each. (Nothing by default.)
+    fn read_ahead(&self, _start: u64, _end: u64) {}
 }
 
 impl PageRelease for Mmap {
@@ -71,6 +77,20 @@ impl PageRelease for Mmap {
             let _ = unsafe {
                 self.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
             };
+        }
+    }
+
+    fn read_ahead(&self, start: u64, end: u64) {
+        let end = (end as usize).min(self.len());
+        let start = (start as usize).min(end);
+        if start == end {
+            return;
+        }
+        // MADV_WILLNEED on a file mapping queues the reads and returns
+        // (cached pages are skipped: about 2 ms a gigabyte).
+        #[cfg(unix)]
+        {
+            let _ = self.advise_range(memmap2::Advice::WillNeed, start, end - start);
         }
     }
 }

@@ -14,6 +14,12 @@ use crate::reader::Rdb;
 /// with its accumulators, so this bounds memory.
 const AHEAD_PER_THREAD: usize = 4;
 
+/// Segments asked from the disk ahead of the one a thread takes, per
+/// thread ([`PageRelease::read_ahead`](crate::mmap::PageRelease::read_ahead)):
+/// a file not in the page cache is then read while the threads work on
+/// what came before, not by each thread waiting at each fault.
+const READ_AHEAD_PER_THREAD: usize = 2;
+
 impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
     /// One thread's loop: takes segments in order and reads each, from
     /// the frontier when every earlier one is verified, else from a guess.
@@ -29,6 +35,7 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
             if self.bound(k) >= self.len() && k > 0 {
                 break;
             }
+            self.read_ahead(k);
             let mut f = lock(&self.frontier);
             while !f.finished && !self.stop.load(Ordering::SeqCst) && k > f.next + self.ahead {
                 f = self.moved.wait(f).unwrap_or_else(|p| p.into_inner());
@@ -67,6 +74,27 @@ impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
             self.hand_in(&mut acc, k, outcome);
         }
         acc
+    }
+}
+
+impl<'a, T: Send, C: FoldCallbacks<'a, T>> Speculation<'_, 'a, T, C> {
+    /// Segment `k` is taken: asks for the segment the read-ahead window
+    /// now reaches (segments `1..=window` when `k` is 0), so that each
+    /// segment is asked for once, a window ahead of its reading.
+    fn read_ahead(&self, k: usize) {
+        let Some(r) = self.rdb.page_release() else {
+            return;
+        };
+        let window = READ_AHEAD_PER_THREAD * self.threads;
+        let (first, last) = if k == 0 {
+            (1, window)
+        } else {
+            (k + window, k + window)
+        };
+        let (start, end) = (self.bound(first), self.bound(last + 1));
+        if start < end {
+            r.read_ahead(start, end);
+        }
     }
 }
 
@@ -119,6 +147,7 @@ impl<'a> Rdb<'a> {
             failed: Mutex::new(None),
             taken: AtomicUsize::new(0),
             ahead: AHEAD_PER_THREAD * threads,
+            threads,
             stats: Mutex::new(SpeculationStats::default()),
         };
         let results: Mutex<Vec<T>> = Mutex::new(Vec::new());
@@ -441,12 +470,16 @@ mod tests {
         assert!(failed > 10 && read > 10, "{failed} failed, {read} read");
     }
 
-    /// Records the ranges given back.
-    struct Log(Mutex<Vec<(u64, u64)>>);
+    /// Records the ranges given back, and those asked for ahead.
+    struct Log(Mutex<Vec<(u64, u64)>>, Mutex<Vec<(u64, u64)>>);
 
     impl crate::mmap::PageRelease for Log {
         fn release(&self, start: u64, end: u64) {
             lock(&self.0).push((start, end));
+        }
+
+        fn read_ahead(&self, start: u64, end: u64) {
+            lock(&self.1).push((start, end));
         }
     }
 
@@ -455,7 +488,7 @@ mod tests {
         let data = sample_rdb(3000, true);
         for threads in [1, 2, 3] {
             for segment in [100, 4096, 64 << 10] {
-                let log = Log(Mutex::new(Vec::new()));
+                let log = Log(Mutex::new(Vec::new()), Mutex::new(Vec::new()));
                 let rdb = Rdb::new(&data).expect("valid").with_page_release(&log);
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
@@ -494,6 +527,20 @@ mod tests {
                     covered >= len - 9,
                     "{threads} threads, segments of {segment}: {covered}"
                 );
+                // Every segment after the first is asked for ahead, once:
+                // the ranges do not overlap and leave no gap to the end.
+                let mut ahead = std::mem::take(&mut *lock(&log.1));
+                ahead.sort();
+                let mut next = (rdb.body_start() + segment).min(len);
+                for (start, end) in ahead {
+                    assert_eq!(
+                        start, next,
+                        "{threads} threads, segments of {segment}: read ahead from {start}"
+                    );
+                    assert!(end > start);
+                    next = end;
+                }
+                assert_eq!(next, len, "{threads} threads, segments of {segment}");
             }
         }
     }

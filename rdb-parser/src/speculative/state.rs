@@ -93,6 +93,8 @@ pub(super) struct Speculation<'r, 'a, T, C> {
     pub(super) failed: Mutex<Option<Error>>,
     pub(super) taken: AtomicUsize,
     pub(super) ahead: usize,
+    /// Threads reading.
+    pub(super) threads: usize,
     pub(super) stats: Mutex<SpeculationStats>,
 }
 
