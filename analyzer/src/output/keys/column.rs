@@ -28,6 +28,32 @@ pub(super) enum Shape {
     U64,
 }
 
+/// Rows in one page at most ([`super::PAGE_ROWS`]); the open page's
+/// values are stored by row in arrays of this size.
+const ROWS: usize = super::encoder::PAGE_ROWS;
+const _: () = assert!(ROWS.is_power_of_two());
+
+/// A page's values, stored by row: room for a whole page from the start,
+/// so that appending a row's value is one store at the row's index (a
+/// `Vec` push loads and stores its length and checks its capacity, column
+/// after column, row after row).
+pub(super) type ByRow<T> = Box<[T; ROWS]>;
+
+fn by_row<T: Copy + Default>() -> ByRow<T> {
+    vec![T::default(); ROWS]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("a slice of ROWS values"))
+}
+
+/// `row` as an index the compiler sees is in bounds (rows of a page are
+/// fewer than [`ROWS`]: the encoder cuts the page before).
+#[inline(always)]
+fn at(row: usize) -> usize {
+    debug_assert!(row < ROWS, "row {row} of a page of {ROWS}");
+    row & (ROWS - 1)
+}
+
 /// One column's encoder: the open page's values and the row group's
 /// encoded pages.
 pub(super) struct Column {
@@ -35,14 +61,17 @@ pub(super) struct Column {
     nullable: bool,
     /// Pages of this column are compressed (else stored as they are).
     compressed: bool,
-    /// Integer values of the open page (non-null ones).
-    pub(super) ints: Vec<i64>,
-    /// Dictionary indices of the open page.
-    ids: Vec<u32>,
+    /// Integer values of the open page, by row (0 where null).
+    pub(super) ints: ByRow<i64>,
+    /// Dictionary indices of the open page, by row.
+    ids: ByRow<u32>,
     /// Plain-encoded bytes of the open page (the key).
     pub(super) plain: Vec<u8>,
-    /// Definition levels of the open page (nullable columns).
-    defined: Vec<u8>,
+    /// Definition levels of the open page, by row (nullable columns).
+    defined: ByRow<u8>,
+    /// The open page's values that are not null, gathered to be encoded.
+    gathered_ints: Vec<i64>,
+    gathered_ids: Vec<u32>,
     /// The row group's dictionary (text columns).
     pub(super) dict: Dictionary,
     /// Dictionary ids by a caller's small index (type and encoding enums).
@@ -52,6 +81,8 @@ pub(super) struct Column {
     uncompressed: u64,
     min_max: MinMax,
     nulls: u64,
+    /// Nulls in the open page.
+    page_nulls: usize,
 }
 
 impl Column {
@@ -60,42 +91,38 @@ impl Column {
             shape,
             nullable,
             compressed,
-            ints: Vec::new(),
-            ids: Vec::new(),
+            ints: by_row(),
+            ids: by_row(),
             plain: Vec::new(),
-            defined: Vec::new(),
+            defined: by_row(),
+            gathered_ints: Vec::new(),
+            gathered_ids: Vec::new(),
             dict: Dictionary::default(),
             by_index: Vec::new(),
             pages: Vec::new(),
             uncompressed: 0,
             min_max: MinMax::default(),
             nulls: 0,
+            page_nulls: 0,
         }
     }
 
-    /// A value of a column that is never null. The appends are told
-    /// whether their column is nullable (`NULLABLE`, checked in debug
-    /// builds), not read from the column row after row.
+    /// The value at `row` of a column that is never null. The appends are
+    /// told whether their column is nullable (`NULLABLE`, checked in
+    /// debug builds), not read from the column row after row.
     #[inline]
-    pub(super) fn int(&mut self, v: i64) {
+    pub(super) fn int(&mut self, row: usize, v: i64) {
         debug_assert!(!self.nullable, "int() on a nullable column");
-        self.ints.push(v);
+        self.ints[at(row)] = v;
     }
 
-    /// A value, or null, of a nullable column.
+    /// The value, or null, at `row` of a nullable column.
     #[inline]
-    pub(super) fn opt_int(&mut self, v: Option<i64>) {
+    pub(super) fn opt_int(&mut self, row: usize, v: Option<i64>) {
         debug_assert!(self.nullable, "opt_int() on a column never null");
-        match v {
-            Some(v) => {
-                self.ints.push(v);
-                self.defined.push(1);
-            }
-            None => {
-                self.defined.push(0);
-                self.nulls += 1;
-            }
-        }
+        self.ints[at(row)] = v.unwrap_or(0);
+        self.defined[at(row)] = u8::from(v.is_some());
+        self.page_nulls += usize::from(v.is_none());
     }
 
     #[inline]
@@ -106,15 +133,16 @@ impl Column {
     }
 
     #[inline]
-    pub(super) fn text<const NULLABLE: bool>(&mut self, v: &[u8]) {
+    pub(super) fn text<const NULLABLE: bool>(&mut self, row: usize, v: &[u8]) {
         let id = self.dict.id(v);
-        self.push_id::<NULLABLE>(id);
+        self.set_id::<NULLABLE>(row, id);
     }
 
     /// A text whose value is fixed by `index` (an enum's position).
     #[inline]
     pub(super) fn indexed_text<const NULLABLE: bool>(
         &mut self,
+        row: usize,
         index: usize,
         v: impl FnOnce() -> Vec<u8>,
     ) {
@@ -122,7 +150,7 @@ impl Column {
             Some(&id) if id != u32::MAX => id,
             _ => self.index_entry(index, &v()),
         };
-        self.push_id::<NULLABLE>(id);
+        self.set_id::<NULLABLE>(row, id);
     }
 
     #[cold]
@@ -136,11 +164,11 @@ impl Column {
     }
 
     #[inline]
-    fn push_id<const NULLABLE: bool>(&mut self, id: u32) {
+    fn set_id<const NULLABLE: bool>(&mut self, row: usize, id: u32) {
         debug_assert_eq!(self.nullable, NULLABLE, "a text column's nullability");
-        self.ids.push(id);
+        self.ids[at(row)] = id;
         if NULLABLE {
-            self.defined.push(1);
+            self.defined[at(row)] = 1;
         }
     }
 
@@ -156,20 +184,33 @@ impl Column {
             return Ok(());
         }
         body.clear();
+        // Rows with a value (not null).
+        let present = rows - std::mem::take(&mut self.page_nulls);
         if self.nullable {
             body.extend_from_slice(&[0; 4]);
-            hybrid(body, &self.defined, 1);
+            hybrid(body, &self.defined[..rows], 1);
             let n = (body.len() - 4) as u32;
             body[..4].copy_from_slice(&n.to_le_bytes());
-            self.defined.clear();
+            self.nulls += (rows - present) as u64;
         }
+        let whole = present == rows;
         let codec = self.compressed.then_some(codec);
         let encoding = match self.shape {
             Shape::Text => {
                 let width = bit_width(u64::from(self.dict.len().saturating_sub(1))).max(1);
                 body.push(width as u8);
-                hybrid(body, &self.ids, width);
-                self.ids.clear();
+                let ids = if whole {
+                    &self.ids[..rows]
+                } else if present == 0 {
+                    &[]
+                } else {
+                    gather(
+                        &mut self.gathered_ids,
+                        &self.ids[..rows],
+                        &self.defined[..rows],
+                    )
+                };
+                hybrid(body, ids, width);
                 ENC_RLE_DICTIONARY
             }
             Shape::Bytes if body.is_empty() => {
@@ -192,19 +233,63 @@ impl Column {
                 ENC_PLAIN
             }
             Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
+                let values = if whole {
+                    &self.ints[..rows]
+                } else if present == 0 {
+                    &[]
+                } else {
+                    gather(
+                        &mut self.gathered_ints,
+                        &self.ints[..rows],
+                        &self.defined[..rows],
+                    )
+                };
                 encode_ints(
                     body,
-                    &self.ints,
+                    values,
                     matches!(self.shape, Shape::I32 | Shape::U32),
                     matches!(self.shape, Shape::U32 | Shape::U64),
                     &mut self.min_max,
                 );
-                self.ints.clear();
                 ENC_DELTA_BINARY_PACKED
             }
         };
         self.uncompressed +=
             write_page(&mut self.pages, false, rows, encoding, body, codec, scratch)?;
+        Ok(())
+    }
+
+    /// Encodes `values` into `pages`: a page of a column that is never
+    /// null, given apart from the open page (a held encoder's databases).
+    pub(super) fn cut_int_page(
+        &mut self,
+        values: &[i64],
+        codec: &mut Compressor,
+        body: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<()> {
+        debug_assert!(!self.nullable && values.len() <= ROWS);
+        if values.is_empty() {
+            return Ok(());
+        }
+        body.clear();
+        encode_ints(
+            body,
+            values,
+            matches!(self.shape, Shape::I32 | Shape::U32),
+            matches!(self.shape, Shape::U32 | Shape::U64),
+            &mut self.min_max,
+        );
+        let codec = self.compressed.then_some(codec);
+        self.uncompressed += write_page(
+            &mut self.pages,
+            false,
+            values.len(),
+            ENC_DELTA_BINARY_PACKED,
+            body,
+            codec,
+            scratch,
+        )?;
         Ok(())
     }
 
@@ -269,6 +354,19 @@ impl Column {
             },
         })
     }
+}
+
+/// The values of `values` whose row is defined, gathered into `into`.
+fn gather<'a, T: Copy>(into: &'a mut Vec<T>, values: &[T], defined: &[u8]) -> &'a [T] {
+    into.clear();
+    into.extend(
+        values
+            .iter()
+            .zip(defined)
+            .filter(|(_, &d)| d != 0)
+            .map(|(&v, _)| v),
+    );
+    into
 }
 
 /// One encoded column chunk: its pages and what the footer says of it.

@@ -93,6 +93,8 @@ pub struct KeysEncoder {
     /// column's values stay open so that [`KeysEncoder::set_db`] can
     /// change them (rows read before their database was known).
     held: bool,
+    /// The `db` values of a held encoder's rows already in pages.
+    held_db: Vec<i64>,
     /// Where page buffers come back from the file writer, if anywhere.
     page_buffers: Option<Arc<PageBuffers>>,
     /// The numbering of the pattern slots in the prefix column's
@@ -129,6 +131,7 @@ impl KeysEncoder {
             body: Vec::new(),
             scratch: Vec::new(),
             held: false,
+            held_db: Vec::new(),
             page_buffers: None,
             prefix_epoch: u64::MAX,
         }
@@ -167,7 +170,8 @@ impl KeysEncoder {
     pub fn set_db(&mut self, db: u64) {
         debug_assert!(self.held, "set_db on an encoder that is not held");
         let db = i64::from(i32::try_from(db).unwrap_or(i32::MAX));
-        self.columns[DB].ints.iter_mut().for_each(|v| *v = db);
+        self.held_db.fill(db);
+        self.columns[DB].ints[..self.page_rows].fill(db);
     }
 
     /// Ends holding: the rows may leave by [`KeysEncoder::finish`].
@@ -176,20 +180,13 @@ impl KeysEncoder {
             return Ok(());
         }
         // The db values of the rows whose other columns are already in
-        // pages: encoded now, in pages of at most PAGE_ROWS.
+        // pages: encoded now, in pages of at most PAGE_ROWS. The open
+        // page's stay with its other columns.
         let c = &mut self.columns[DB];
-        let done = c.ints.len() - self.page_rows;
-        let all = std::mem::take(&mut c.ints);
-        for page in all[..done].chunks(PAGE_ROWS) {
-            c.ints.extend_from_slice(page);
-            c.cut_page(
-                page.len(),
-                &mut self.codec,
-                &mut self.body,
-                &mut self.scratch,
-            )?;
+        for page in self.held_db.chunks(PAGE_ROWS) {
+            c.cut_int_page(page, &mut self.codec, &mut self.body, &mut self.scratch)?;
         }
-        c.ints.extend_from_slice(&all[done..]);
+        self.held_db.clear();
         Ok(())
     }
 
@@ -207,39 +204,39 @@ impl KeysEncoder {
         slot: Option<PatternSlot>,
     ) -> Result<Option<EncodedRowGroup>> {
         let c = &mut *self.columns;
-        c[SOURCE].indexed_text::<false>(0, || source.as_bytes().to_vec());
-        c[DB].int(i64::from(i32::try_from(f.db).unwrap_or(i32::MAX)));
+        let r = self.page_rows;
+        c[SOURCE].indexed_text::<false>(r, 0, || source.as_bytes().to_vec());
+        c[DB].int(r, i64::from(i32::try_from(f.db).unwrap_or(i32::MAX)));
         c[KEY].bytes(f.key);
         match f.module {
-            Some(_) => c[TYPE].text::<false>(f.type_name().as_bytes()),
-            None => {
-                c[TYPE].indexed_text::<false>(f.kind as usize, || f.kind.name().as_bytes().to_vec())
-            }
+            Some(_) => c[TYPE].text::<false>(r, f.type_name().as_bytes()),
+            None => c[TYPE]
+                .indexed_text::<false>(r, f.kind as usize, || f.kind.name().as_bytes().to_vec()),
         }
-        c[ENCODING].indexed_text::<false>(f.encoding as usize, || {
+        c[ENCODING].indexed_text::<false>(r, f.encoding as usize, || {
             f.encoding.as_str().as_bytes().to_vec()
         });
-        c[RDB_BYTES].int(f.rdb_bytes as i64);
-        c[MEMORY_BYTES].int(memory_bytes as i64);
-        c[ELEMENTS].int(f.elements as i64);
-        c[MAX_ELEMENT_BYTES].int(f.max_element_bytes as i64);
-        c[EXPIRE_AT_MS].opt_int(f.expire_at_ms);
-        c[IDLE_SECONDS].opt_int(f.idle_seconds.map(|v| v as i64));
-        c[LFU_FREQ].opt_int(f.lfu_freq.map(i64::from));
-        c[SLOT].int(i64::from(f.slot));
+        c[RDB_BYTES].int(r, f.rdb_bytes as i64);
+        c[MEMORY_BYTES].int(r, memory_bytes as i64);
+        c[ELEMENTS].int(r, f.elements as i64);
+        c[MAX_ELEMENT_BYTES].int(r, f.max_element_bytes as i64);
+        c[EXPIRE_AT_MS].opt_int(r, f.expire_at_ms);
+        c[IDLE_SECONDS].opt_int(r, f.idle_seconds.map(|v| v as i64));
+        c[LFU_FREQ].opt_int(r, f.lfu_freq.map(i64::from));
+        c[SLOT].int(r, i64::from(f.slot));
         match slot {
             Some(s) => {
                 if s.epoch != self.prefix_epoch {
                     c[PREFIX].by_index.clear();
                     self.prefix_epoch = s.epoch;
                 }
-                c[PREFIX].indexed_text::<true>(s.index as usize, || prefix.to_vec());
+                c[PREFIX].indexed_text::<true>(r, s.index as usize, || prefix.to_vec());
             }
-            None => c[PREFIX].text::<true>(prefix),
+            None => c[PREFIX].text::<true>(r, prefix),
         }
         let model = f.memory_model();
         c[MEMORY_MODEL]
-            .indexed_text::<false>(model as usize, || model.as_str().as_bytes().to_vec());
+            .indexed_text::<false>(r, model as usize, || model.as_str().as_bytes().to_vec());
         self.page_rows += 1;
         if self.page_rows < PAGE_ROWS && c[KEY].plain.len() < PAGE_KEY_BYTES {
             return Ok(None);
@@ -274,6 +271,8 @@ impl KeysEncoder {
         let held = self.held;
         for (i, c) in self.columns.iter_mut().enumerate() {
             if held && i == DB {
+                // Kept open for set_db, encoded at release.
+                self.held_db.extend_from_slice(&c.ints[..rows]);
                 continue;
             }
             c.cut_page(rows, &mut self.codec, &mut self.body, &mut self.scratch)?;
