@@ -244,13 +244,7 @@ impl Column {
                         &self.defined[..rows],
                     )
                 };
-                encode_ints(
-                    body,
-                    values,
-                    matches!(self.shape, Shape::I32 | Shape::U32),
-                    matches!(self.shape, Shape::U32 | Shape::U64),
-                    &mut self.min_max,
-                );
+                int_body(self.shape, values, body, &mut self.min_max);
                 ENC_DELTA_BINARY_PACKED
             }
         };
@@ -273,13 +267,7 @@ impl Column {
             return Ok(());
         }
         body.clear();
-        encode_ints(
-            body,
-            values,
-            matches!(self.shape, Shape::I32 | Shape::U32),
-            matches!(self.shape, Shape::U32 | Shape::U64),
-            &mut self.min_max,
-        );
+        int_body(self.shape, values, body, &mut self.min_max);
         let codec = self.compressed.then_some(codec);
         self.uncompressed += write_page(
             &mut self.pages,
@@ -354,6 +342,19 @@ impl Column {
             },
         })
     }
+}
+
+/// A page body of integer values (`DELTA_BINARY_PACKED`, as 32-bit
+/// integers where the column is), their least and greatest added to
+/// `min_max`.
+fn int_body(shape: Shape, values: &[i64], body: &mut Vec<u8>, min_max: &mut MinMax) {
+    encode_ints(
+        body,
+        values,
+        matches!(shape, Shape::I32 | Shape::U32),
+        matches!(shape, Shape::U32 | Shape::U64),
+        min_max,
+    );
 }
 
 /// The values of `values` whose row is defined, gathered into `into`.
