@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::buffers::PageBuffers;
-use super::column::{Column, EncodedRowGroup, Shape};
+use super::column::{Column, EncodedRowGroup, Shape, PAGE_ROWS};
 use super::compression::{Compressor, KeysCompression};
 use crate::error::Result;
 use crate::facts::KeyFacts;
@@ -58,10 +58,6 @@ pub fn keys_schema() -> SchemaRef {
     ))
 }
 
-/// Most rows in one page: at 4096 a page's raw values (about half a
-/// megabyte per worker) stay in a core's L2 cache between being appended
-/// and being encoded; 16384 spilled them to L3 and cost 5 %.
-pub const PAGE_ROWS: usize = 4 * 1024;
 /// Key bytes after which a page is cut early (bounds a page of huge keys).
 pub const PAGE_KEY_BYTES: usize = 1 << 20;
 /// A worker closes its row group once the encoded pages pass this many

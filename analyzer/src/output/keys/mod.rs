@@ -38,10 +38,10 @@ mod sink;
 mod tests;
 
 pub use buffers::PageBuffers;
-pub use column::{EncodedColumn, EncodedRowGroup};
+pub use column::{EncodedColumn, EncodedRowGroup, PAGE_ROWS};
 pub use compression::KeysCompression;
 pub use encoder::{
-    keys_schema, KeysEncoder, PAGE_KEY_BYTES, PAGE_ROWS, ROW_GROUP_ROWS, WORKER_ROW_GROUP_BYTES,
+    keys_schema, KeysEncoder, PAGE_KEY_BYTES, ROW_GROUP_ROWS, WORKER_ROW_GROUP_BYTES,
 };
 pub use file::KeysFileWriter;
 pub use sink::{with_keys_writer, KeysSink, Superseded};
