@@ -217,7 +217,17 @@ pub fn run(ctx: &JobCtx, p: &CleanupParams) -> Result<Value> {
     // counts once as recovered, still there is deleted now.
     if let Some(cur) = cp.current.clone() {
         if !passes.iter().any(|(_, _, _, k)| *k == cur) {
-            cp.current = follow_pass(&cur, &cp.pending, &nodes, cluster);
+            let follow = follow_pass(&cur, &cp.pending, &nodes, cluster);
+            if follow.is_none() && cluster && !cp.pending.is_empty() {
+                // No master serves the pending keys' slot yet (the
+                // cluster is still electing one): dropping them would
+                // leave deletions the dead master made uncounted. Later.
+                return Err(Error::transient(format!(
+                    "no master of app {} serves the slot of the keys pending on {cur} yet",
+                    app.name
+                )));
+            }
+            cp.current = follow;
             cp.cursor = "0".into();
             match &cp.current {
                 // A master whose pass was done (its slots grew): again.
