@@ -11,10 +11,12 @@
 //! ```
 
 use crate::crc64;
-use crate::error::Result;
+use crate::cursor::Cursor;
+use crate::error::{Error, ErrorKind, Result};
+use crate::mmap::ReleaseBehind;
 use crate::string::Scalar;
-use crate::types::{Kind, NEWEST_REDIS_VERSION};
-use crate::value::{Element, Scratch, StreamId, StreamVisitor, Value};
+use crate::types::{Kind, Magic, ValueType, NEWEST_REDIS_VERSION};
+use crate::value::{skip_value, Element, Scratch, StreamId, StreamVisitor, Value};
 
 /// A `DUMP`/`RESTORE` payload: type byte, value, RDB version (u16 LE),
 /// CRC64 (LE) of everything before it.
@@ -41,6 +43,55 @@ pub fn payload_version(payload: &[u8]) -> Option<u32> {
     }
     let v = &body[body.len() - 2..];
     Some(u32::from(u16::from_le_bytes([v[0], v[1]])))
+}
+
+/// The value a `DUMP` payload holds, read where it lies (no copy), once its
+/// trailer holds (see [`payload_version`]) and its bytes are exactly one
+/// value of its type. Offsets in errors count from the payload's start.
+pub fn payload_value(payload: &[u8]) -> Result<Value<'_>> {
+    let version = payload_version(payload).ok_or_else(|| {
+        Error::malformed(
+            "a DUMP payload's trailer: RDB version (2 bytes) and its CRC64 (8 bytes)",
+            payload.len().saturating_sub(10) as u64,
+            None,
+        )
+    })?;
+    payload_value_of(payload, version)
+}
+
+/// [`payload_value`] of a payload whose trailer the caller has checked
+/// already ([`payload_version`] gave `version`), so its CRC64 is not
+/// computed again. A payload of RDB version 80 or more is Valkey's, whose
+/// type byte 22 is its hash with field expiries (Redis's versions are far
+/// below).
+pub fn payload_value_of(payload: &[u8], version: u32) -> Result<Value<'_>> {
+    if payload.len() < 11 {
+        return Err(Error::truncated(
+            "a DUMP payload: a type byte, a value and a trailer of 10 bytes",
+            0,
+            11,
+            payload.len() as u64,
+        ));
+    }
+    let magic = if version >= 80 {
+        Magic::Valkey
+    } else {
+        Magic::Redis
+    };
+    let body = &payload[..payload.len() - 10];
+    let Some(vt) = ValueType::from_byte(body[0], magic) else {
+        return Err(Error::new(ErrorKind::UnknownValueType(body[0]), 0));
+    };
+    let mut cur = Cursor::new(&body[1..], 1);
+    skip_value(&mut cur, vt, &mut ReleaseBehind::new(None, 1))?;
+    if !cur.is_empty() {
+        return Err(Error::malformed(
+            "the end of the payload's value (its trailer)",
+            cur.offset(),
+            None,
+        ));
+    }
+    Ok(Value::new(vt, &body[1..], 1, None))
 }
 
 /// A one-key RDB file (db 0, key `k`) holding a payload's value, so that
@@ -106,19 +157,31 @@ pub fn format_score(v: f64) -> String {
     }
 }
 
-/// Arguments of a variadic command, sent as one command per batch.
+/// Arguments of a variadic command, sent as one command per batch: their
+/// bytes end to end in one buffer and where each ends (no allocation per
+/// argument).
 struct Batch<'k> {
     cmd: &'static [u8],
     key: &'k [u8],
-    args: Vec<Vec<u8>>,
-    bytes: usize,
+    buf: Vec<u8>,
+    ends: Vec<usize>,
     opts: CommandOptions,
 }
 
 impl<'k> Batch<'k> {
+    fn new(cmd: &'static [u8], key: &'k [u8], opts: &CommandOptions) -> Batch<'k> {
+        Batch {
+            cmd,
+            key,
+            buf: Vec::new(),
+            ends: Vec::new(),
+            opts: *opts,
+        }
+    }
+
     fn arg(&mut self, a: &[u8]) {
-        self.bytes += a.len();
-        self.args.push(a.to_vec());
+        self.buf.extend_from_slice(a);
+        self.ends.push(self.buf.len());
     }
 
     fn scalar(&mut self, s: Scalar<'_>) {
@@ -127,22 +190,26 @@ impl<'k> Batch<'k> {
 
     /// Flushes at a boundary between whole members (`whole` args each).
     fn flush_if_full(&mut self, sink: &mut dyn CommandSink) {
-        if self.args.len() >= self.opts.max_args || self.bytes >= self.opts.max_bytes {
+        if self.ends.len() >= self.opts.max_args || self.buf.len() >= self.opts.max_bytes {
             self.flush(sink);
         }
     }
 
     fn flush(&mut self, sink: &mut dyn CommandSink) {
-        if self.args.is_empty() {
+        if self.ends.is_empty() {
             return;
         }
-        let mut all: Vec<&[u8]> = Vec::with_capacity(self.args.len() + 2);
+        let mut all: Vec<&[u8]> = Vec::with_capacity(self.ends.len() + 2);
         all.push(self.cmd);
         all.push(self.key);
-        all.extend(self.args.iter().map(Vec::as_slice));
+        let mut start = 0;
+        for &end in &self.ends {
+            all.push(&self.buf[start..end]);
+            start = end;
+        }
         sink.command(&all);
-        self.args.clear();
-        self.bytes = 0;
+        self.buf.clear();
+        self.ends.clear();
     }
 }
 
@@ -188,13 +255,7 @@ fn collection_commands(
         Kind::Zset => b"ZADD",
         _ => b"HSET",
     };
-    let mut batch = Batch {
-        cmd,
-        key,
-        args: Vec::new(),
-        bytes: 0,
-        opts: *opts,
-    };
+    let mut batch = Batch::new(cmd, key, opts);
     let mut field_ttls: Vec<(Vec<u8>, i64)> = Vec::new();
     let mut any = false;
     value.for_each_element(scratch, |el| {
@@ -248,13 +309,7 @@ fn array_commands(
     opts: &CommandOptions,
     sink: &mut dyn CommandSink,
 ) -> Result<bool> {
-    let mut batch = Batch {
-        cmd: b"ARMSET",
-        key,
-        args: Vec::new(),
-        bytes: 0,
-        opts: *opts,
-    };
+    let mut batch = Batch::new(b"ARMSET", key, opts);
     let mut text = Vec::new();
     let header = value.walk_array(scratch, |idx, item| {
         batch.arg(idx.to_string().as_bytes());
@@ -505,6 +560,61 @@ mod tests {
         assert_eq!(
             out,
             vec![vec![b"SET".to_vec(), b"key".to_vec(), b"v".to_vec()]]
+        );
+    }
+
+    /// What `payload_value` reads is what the same payload read as a
+    /// one-key file gives; a bad trailer, a value cut short or followed by
+    /// more bytes, and an unknown type byte are errors at their offsets.
+    #[test]
+    fn payload_value_in_place() {
+        // A list in the oldest encoding (type 1): a length, then each
+        // element as a length-prefixed string.
+        let raw = [3, 1, b'a', 2, b'b', b'b', 5, b'1', b'2', b'3', b'4', b'5'];
+        let p = restore_payload(1, &raw, 11);
+        let file = payload_as_rdb(&p).unwrap();
+        let rdb = crate::reader::Rdb::new(&file).unwrap();
+        let e = rdb.entries().next().unwrap().unwrap();
+        let v = payload_value(&p).unwrap();
+        assert_eq!(v.value_type(), e.value.value_type());
+        assert_eq!(v.raw(), e.value.raw());
+        let mut got = Vec::new();
+        v.for_each_element(&mut Scratch::new(), |el| got.push(format!("{el:?}")))
+            .unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[2].contains("[49, 50, 51, 52, 53]"), "{got:?}");
+
+        let mut bad = p.clone();
+        bad[2] ^= 1;
+        let err = payload_value(&bad).unwrap_err();
+        assert_eq!(err.offset(), (p.len() - 10) as u64, "{err}");
+        assert!(err.to_string().contains("trailer"), "{err}");
+
+        // One byte less of the value, the trailer made right again.
+        let cut = restore_payload(p[0], &p[1..p.len() - 11], 11);
+        assert!(payload_value(&cut).is_err());
+        // One byte more.
+        let mut longer = p[1..p.len() - 10].to_vec();
+        longer.push(0);
+        let more = restore_payload(p[0], &longer, 11);
+        let err = payload_value(&more).unwrap_err();
+        assert_eq!(err.offset(), (p.len() - 10) as u64, "{err}");
+        // The version as the caller found it: the same value, its CRC64
+        // not asked (a wrong one goes unseen).
+        let mut wrong_crc = p.clone();
+        *wrong_crc.last_mut().unwrap() ^= 1;
+        assert!(payload_value(&wrong_crc).is_err());
+        assert_eq!(
+            payload_value_of(&wrong_crc, 11).unwrap().raw(),
+            e.value.raw()
+        );
+        assert!(payload_value_of(&p[..10], 11).is_err());
+        // Type byte 8 is no type.
+        let err = payload_value(&restore_payload(8, &[0], 11)).unwrap_err();
+        assert_eq!(err.offset(), 0);
+        assert!(
+            matches!(err.kind(), ErrorKind::UnknownValueType(8)),
+            "{err}"
         );
     }
 

@@ -2,14 +2,18 @@
 //! does not read the source's `DUMP` format): the commands that rebuild a
 //! payload's value under a key.
 
-use rdb_parser::restore::{payload_as_rdb, CommandOptions, CommandSink};
-use rdb_parser::{Rdb, Scratch};
+use std::ops::Range;
 
+use rdb_parser::restore::{payload_value, payload_value_of, CommandOptions, CommandSink};
+use rdb_parser::{Kind, Scratch};
+
+use super::source::{Batch, Item};
+use super::target::tmp_key;
 use crate::error::{Error, Result};
 
-/// Commands in one buffer: every argument's bytes end to end, where each
-/// argument ends, and where each command's arguments end (three
-/// allocations per key, not one per argument).
+/// A batch's commands in one buffer: every argument's bytes end to end,
+/// where each argument ends, and where each command's arguments end (a few
+/// allocations per batch, not per key or per argument).
 #[derive(Default)]
 pub(super) struct Cmds {
     bytes: Vec<u8>,
@@ -21,6 +25,15 @@ impl Cmds {
     /// How many commands.
     pub(super) fn len(&self) -> usize {
         self.cmd_ends.len()
+    }
+
+    /// Drops the commands from `c` on.
+    pub(super) fn truncate(&mut self, c: usize) {
+        self.cmd_ends.truncate(c);
+        self.arg_ends
+            .truncate(self.cmd_ends.last().copied().unwrap_or(0));
+        self.bytes
+            .truncate(self.arg_ends.last().copied().unwrap_or(0));
     }
 
     /// The arguments of command `c`.
@@ -43,36 +56,217 @@ impl CommandSink for Cmds {
     }
 }
 
-/// The commands that write a payload's value under `key` (None: an empty
-/// collection, which no server stores).
+/// How a payload's value is written as commands.
+pub(super) enum Rewritten {
+    /// An empty collection, which no server stores: nothing to write.
+    Empty,
+    /// A string, for one `SET` of the key itself: the command of the
+    /// buffer whose one argument is its bytes.
+    Set(usize),
+    /// The buffer's commands that build the value under the temporary
+    /// key, and that key.
+    Cmds(Range<usize>, Vec<u8>),
+}
+
+/// Adds to `cmds` the commands that write a payload's value, read where it
+/// lies (no copy of the payload, no file made of it; its CRC64 not
+/// computed again when `version` is what
+/// [`payload_version`](rdb_parser::restore::payload_version) found): a
+/// string as [`Rewritten::Set`] when `one_set` (the caller can write it
+/// with one `SET`), anything else as commands under the key `tmp()` gives.
+/// On an error `cmds` is left as it was.
 pub(super) fn rewrite_commands(
     payload: &[u8],
-    key: &[u8],
+    version: Option<u32>,
+    one_set: bool,
+    tmp: impl FnOnce() -> Vec<u8>,
     opts: &CommandOptions,
-) -> Result<Option<Cmds>> {
-    let file = payload_as_rdb(payload)
-        .ok_or_else(|| Error::internal("a DUMP payload with a bad trailer"))?;
-    let rdb = Rdb::new(&file).map_err(|e| Error::internal(format!("payload: {e}")))?;
-    let entry = rdb
-        .entries()
-        .next()
-        .ok_or_else(|| Error::internal("empty payload"))?
-        .map_err(|e| Error::internal(format!("payload: {e}")))?;
-    let mut sink = Cmds::default();
-    let wrote = rdb_parser::restore::value_commands(
-        &entry.value,
-        key,
-        &mut Scratch::new(),
-        opts,
-        &mut sink,
-    )
-    .map_err(|e| Error::internal(format!("payload: {e}")))?;
-    Ok(wrote.then_some(sink))
+    scratch: &mut Scratch,
+    cmds: &mut Cmds,
+) -> Result<Rewritten> {
+    let bad = |e: rdb_parser::Error| Error::internal(format!("payload: {e}"));
+    let value = match version {
+        Some(v) => payload_value_of(payload, v),
+        None => payload_value(payload),
+    }
+    .map_err(bad)?;
+    if one_set && value.kind() == Kind::String {
+        let mut buf = Vec::new();
+        let s = value.as_string().map_err(bad)?;
+        cmds.command(&[s.bytes(&mut buf).map_err(bad)?]);
+        return Ok(Rewritten::Set(cmds.len() - 1));
+    }
+    let from = cmds.len();
+    let tmp = tmp();
+    match rdb_parser::restore::value_commands(&value, &tmp, scratch, opts, cmds) {
+        Ok(true) => Ok(Rewritten::Cmds(from..cmds.len(), tmp)),
+        Ok(false) => {
+            cmds.truncate(from);
+            Ok(Rewritten::Empty)
+        }
+        Err(e) => {
+            cmds.truncate(from);
+            Err(bad(e))
+        }
+    }
+}
+
+/// What rewriting a batch's values as commands needs to know of the job,
+/// copied out of it so that the next batch can be rewritten while the
+/// targets work on this one ([`Rewriter::prepare`]).
+#[derive(Clone, Copy)]
+pub(super) struct Rewriter {
+    pub(super) opts: CommandOptions,
+    /// The target's `SET` takes `PXAT`: a string with a TTL is one `SET`.
+    pub(super) pxat: bool,
+    /// Which items are written as commands: all, none, or those of an RDB
+    /// version newer than the target reads (`newer_than`; an item whose
+    /// trailer did not hold counts as `source_version`).
+    pub(super) all: bool,
+    pub(super) none: bool,
+    pub(super) newer_than: u32,
+    pub(super) source_version: u32,
+    pub(super) cluster: bool,
+    pub(super) ticket: i64,
+}
+
+/// A batch's values as commands, made before its writes: what
+/// [`rewrite_commands`] gave for each item it rewrites (None: written with
+/// `RESTORE`), in one buffer.
+pub(super) struct Prepared {
+    pub(super) cmds: Cmds,
+    pub(super) items: Vec<Option<Result<Rewritten>>>,
+    /// The rewriter it was made with: a batch is rewritten again if the
+    /// job's choices changed since (a target refused a payload's version).
+    pub(super) by: Rewriter,
+}
+
+impl Rewriter {
+    /// Whether `it` is written as commands.
+    pub(super) fn wants(&self, it: &Item) -> bool {
+        self.all || (!self.none && it.version.unwrap_or(self.source_version) > self.newer_than)
+    }
+
+    /// Rewrites the items of `b` that [`Rewriter::wants`].
+    pub(super) fn prepare(&self, b: &Batch) -> Prepared {
+        let mut cmds = Cmds::default();
+        let mut scratch = Scratch::new();
+        let items = b
+            .items
+            .iter()
+            .map(|it| {
+                self.wants(it).then(|| {
+                    let one_set = self.pxat || it.expire_at.is_none();
+                    let tmp = || tmp_key(self.cluster, &it.key, self.ticket);
+                    rewrite_commands(
+                        &it.payload,
+                        it.version,
+                        one_set,
+                        tmp,
+                        &self.opts,
+                        &mut scratch,
+                        &mut cmds,
+                    )
+                })
+            })
+            .collect();
+        Prepared {
+            cmds,
+            items,
+            by: *self,
+        }
+    }
+
+    fn same(&self, o: &Rewriter) -> bool {
+        (
+            self.all,
+            self.none,
+            self.newer_than,
+            self.pxat,
+            self.cluster,
+            self.ticket,
+        ) == (o.all, o.none, o.newer_than, o.pxat, o.cluster, o.ticket)
+            && (
+                self.opts.max_args,
+                self.opts.max_bytes,
+                self.opts.streams_v2,
+            ) == (o.opts.max_args, o.opts.max_bytes, o.opts.streams_v2)
+            && self.opts.rdb_version == o.opts.rdb_version
+    }
+}
+
+impl Prepared {
+    /// `ahead`, if it was made for `b` by the same rewriter as `now`;
+    /// else `b` rewritten now.
+    pub(super) fn take(ahead: Option<Prepared>, b: &Batch, now: &Rewriter) -> Prepared {
+        match ahead {
+            Some(p) if p.by.same(now) && p.items.len() == b.items.len() => p,
+            _ => now.prepare(b),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A string is one `SET` where the caller can take it, else commands
+    /// under the temporary key like any value; a list is `RPUSH` there; a
+    /// payload whose checksum fails is an error, not commands.
+    #[test]
+    fn payloads_as_commands() {
+        use rdb_parser::restore::restore_payload;
+        let opts = CommandOptions::default();
+        let mut scratch = Scratch::new();
+        let mut c = Cmds::default();
+        let tmp = || b"tmp".to_vec();
+        let args = |c: &Cmds, i: usize| c.get(i).map(<[u8]>::to_vec).collect::<Vec<_>>();
+        let string = restore_payload(0, &[3, b'a', b'b', b'c'], 11);
+        match rewrite_commands(&string, None, true, tmp, &opts, &mut scratch, &mut c).unwrap() {
+            Rewritten::Set(i) => assert_eq!(args(&c, i), [b"abc"]),
+            _ => panic!("a string as one SET"),
+        }
+        match rewrite_commands(&string, None, false, tmp, &opts, &mut scratch, &mut c).unwrap() {
+            Rewritten::Cmds(r, k) => {
+                assert_eq!((r, k), (1..2, b"tmp".to_vec()));
+                assert_eq!(
+                    args(&c, 1),
+                    [b"SET".to_vec(), b"tmp".to_vec(), b"abc".to_vec()]
+                );
+            }
+            _ => panic!("a string as commands"),
+        }
+        // A list in the oldest encoding: 2 elements, "x" and the integer 7.
+        let list = restore_payload(1, &[2, 1, b'x', 0xc0, 7], 11);
+        match rewrite_commands(&list, None, true, tmp, &opts, &mut scratch, &mut c).unwrap() {
+            Rewritten::Cmds(r, _) => {
+                assert_eq!(r, 2..3);
+                let want: [&[u8]; 4] = [b"RPUSH", b"tmp", b"x", b"7"];
+                assert_eq!(args(&c, 2), want.map(<[u8]>::to_vec));
+            }
+            _ => panic!("a list as commands"),
+        }
+        let empty = restore_payload(1, &[0], 11);
+        assert!(matches!(
+            rewrite_commands(&empty, None, true, tmp, &opts, &mut scratch, &mut c).unwrap(),
+            Rewritten::Empty
+        ));
+        let mut bad = list.clone();
+        bad[2] ^= 0x20;
+        let e = rewrite_commands(&bad, None, true, tmp, &opts, &mut scratch, &mut c)
+            .err()
+            .expect("an error");
+        assert!(e.message.contains("trailer"), "{}", e.message);
+        // A list whose second element is cut short: an error, the buffer
+        // as it was (its three commands, nothing of the list).
+        let cut = restore_payload(1, &[2, 1, b'x', 5, b'y'], 11);
+        assert!(rewrite_commands(&cut, None, true, tmp, &opts, &mut scratch, &mut c).is_err());
+        assert_eq!(c.len(), 3);
+        assert_eq!(args(&c, 2)[2], b"x");
+        c.truncate(1);
+        assert_eq!(c.len(), 1);
+        assert_eq!(args(&c, 0), [b"abc"]);
+    }
 
     #[test]
     fn commands_kept_apart() {

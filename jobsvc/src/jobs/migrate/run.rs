@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::ahead::{Ahead, Next};
 use super::checkpoint::{Pending, State};
 use super::params::{MigrationParams, SourceMethod};
+use super::rewrite::Prepared;
 use super::source::{fetch_files, live_estimate, FileSource, LiveSource, Src};
 use super::target::Target;
 use super::verify::verify;
@@ -101,7 +102,7 @@ pub fn run_from(
     // Fresh batches, read one ahead of the writes; the next batch's
     // `EXISTS` rides with this batch's writes when both go to one db.
     let mut ahead: Option<Ahead> = None;
-    let mut queued: Option<(Next, Option<Vec<String>>)> = None;
+    let mut queued: Option<(Next, Option<Vec<String>>, Option<Prepared>)> = None;
     while !m.st.copied {
         ctx.check_cancel()?;
         if let Some(pend) = m.st.pending.take() {
@@ -113,21 +114,21 @@ pub fn run_from(
                 }
                 Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
             };
-            m.write(&batch, &pend.existed, true, None, &mut || {})?;
+            m.write(&batch, &pend.existed, true, None, None, &mut || {})?;
             progress(&m);
             // Settle the redone batch before the next is read.
             m.st.copy_secs = copy_before + copy_start.elapsed().as_secs_f64();
             m.checkpoint("copying")?;
             continue;
         }
-        let (next, existed) = match queued.take() {
-            Some((n, e)) => (Some(n), e),
+        let (next, existed, prepared) = match queued.take() {
+            Some((n, e, r)) => (Some(n), e, r),
             None => {
                 let a = match &mut ahead {
                     Some(a) => a,
                     None => ahead.insert(Ahead::start(&src, p, (m.st.a, m.st.b, m.st.c))?),
                 };
-                (a.next(&src, p)?, None)
+                (a.next(&src, p)?, None, None)
             }
         };
         let Some(cur) = next else {
@@ -168,14 +169,19 @@ pub fn run_from(
             .map(|n| &n.batch)
             .filter(|n| p.target_db(n.db) == p.target_db(cur.batch.db))
             .filter(|n| !m.st.empty_at_start(p.target_db(n.db)));
-        // The file batch after `after` is read while this one's writes
-        // are in flight.
-        let existed_after = m.write(&cur.batch, &existed, false, then, &mut || {
+        // While this batch's writes are in flight: the file batch after
+        // `after` is read, and `after`'s values are made into commands.
+        let rw = m.rewriter();
+        let mut prepared_after = None;
+        let existed_after = m.write(&cur.batch, &existed, false, then, prepared, &mut || {
             if let Some(a) = &mut ahead {
                 a.prefetch(&src, p);
             }
+            if let Some(n) = after.as_ref().filter(|_| !rw.none) {
+                prepared_after = Some(rw.prepare(&n.batch));
+            }
         })?;
-        queued = after.map(|n| (n, existed_after));
+        queued = after.map(|n| (n, existed_after, prepared_after));
         progress(&m);
     }
     drop(ahead);

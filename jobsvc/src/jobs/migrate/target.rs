@@ -230,12 +230,12 @@ impl Target {
 
     /// A temporary key in the slot of `key`.
     pub(crate) fn tmp_key(&self, key: &[u8], ticket: i64) -> Vec<u8> {
-        if self.cluster {
-            let tag = slot_tags()[analyzer::slot::key_slot(key) as usize];
-            format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}").into_bytes()
-        } else {
-            format!("rdbscope:migrate-tmp:{ticket}").into_bytes()
-        }
+        tmp_key(self.cluster, key, ticket)
+    }
+
+    /// Whether the target is a cluster's masters.
+    pub(super) fn is_cluster(&self) -> bool {
+        self.cluster
     }
 
     /// Runs, for each key, its command sequence on the node that owns it,
@@ -437,6 +437,17 @@ impl Target {
             }
         }
         Ok(())
+    }
+}
+
+/// Ticket `ticket`'s temporary key for `key`: in its slot on a cluster
+/// (a hash tag of that slot), one key on a standalone target.
+pub(super) fn tmp_key(cluster: bool, key: &[u8], ticket: i64) -> Vec<u8> {
+    if cluster {
+        let tag = slot_tags()[analyzer::slot::key_slot(key) as usize];
+        format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}").into_bytes()
+    } else {
+        format!("rdbscope:migrate-tmp:{ticket}").into_bytes()
     }
 }
 

@@ -4,13 +4,14 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::ops::Range;
 
 use serde_json::{json, Value};
 
 use super::checkpoint::{Counts, State, LIST_CAP};
 use super::params::{Conflict, MigrationParams, WriteMode};
-use super::rewrite::{rewrite_commands, Cmds};
-use super::source::{Batch, Item};
+use super::rewrite::{rewrite_commands, Prepared, Rewriter, Rewritten};
+use super::source::Batch;
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::job::JobCtx;
@@ -19,21 +20,22 @@ use crate::redis::reply::{int, server_error};
 use crate::redis::Pacer;
 use crate::store::now_ms;
 use ::redis::Value as RV;
-use rdb_parser::format_decimal;
+use rdb_parser::{format_decimal, Scratch};
 
 pub(super) enum Plan {
     Restore {
         replace: bool,
     },
+    /// The batch's commands `cmds` build the value under `tmp`.
     Rewrite {
-        cmds: Cmds,
+        cmds: Range<usize>,
         tmp: Vec<u8>,
         replace: bool,
     },
     /// A string written by one `SET key value [PXAT t] [NX]`, atomic by
-    /// itself: no temporary key.
+    /// itself: no temporary key. `value`: the batch's command holding it.
     Set {
-        value: Vec<u8>,
+        value: usize,
         replace: bool,
     },
 }
@@ -49,14 +51,20 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn rewrite_for(&self, it: &Item) -> bool {
-        match self.p.write {
-            WriteMode::Commands => true,
-            WriteMode::Restore => false,
-            WriteMode::Auto => {
-                self.st.rewrite
-                    || it.version.unwrap_or(self.source_version) > self.target.dump_version
-            }
+    /// What rewriting values as commands takes of this job now.
+    pub(super) fn rewriter(&self) -> Rewriter {
+        Rewriter {
+            opts: self
+                .p
+                .command_options(self.target.dump_version >= 10, self.source_version),
+            pxat: self.set_takes_pxat(),
+            all: self.p.write == WriteMode::Commands
+                || (self.p.write == WriteMode::Auto && self.st.rewrite),
+            none: self.p.write == WriteMode::Restore,
+            newer_than: self.target.dump_version,
+            source_version: self.source_version,
+            cluster: self.target.is_cluster(),
+            ticket: self.ctx.ticket_id(),
         }
     }
 
@@ -123,14 +131,16 @@ impl Ctx<'_> {
     /// earlier attempt may have written (some of) it already. With `then`
     /// (the next batch, of the same target db), the `EXISTS` of its keys
     /// goes in the same pipelines, after this batch's writes on each node,
-    /// and its existing keys are returned. `idle()` runs while the
-    /// batch's writes are in flight.
+    /// and its existing keys are returned. `prepared`: the batch's values
+    /// as commands, if made ahead ([`Rewriter::prepare`]). `idle()` runs
+    /// while the batch's writes are in flight.
     pub(super) fn write(
         &mut self,
         b: &Batch,
         existed: &[String],
         resumed: bool,
         then: Option<&Batch>,
+        prepared: Option<Prepared>,
         idle: &mut dyn FnMut(),
     ) -> Result<Option<Vec<String>>> {
         // The keys themselves, not their hex: no text made per key.
@@ -149,9 +159,12 @@ impl Ctx<'_> {
             ..Counts::default()
         };
         let mut plans: Vec<Option<Plan>> = Vec::with_capacity(b.items.len());
-        let opts = p.command_options(self.target.dump_version >= 10, self.source_version);
-        let pxat = self.set_takes_pxat();
-        for it in &b.items {
+        let rw = self.rewriter();
+        let opts = rw.opts;
+        let mut scratch = Scratch::new();
+        let mut prep = Prepared::take(prepared, b, &rw);
+        let mut cmds = std::mem::take(&mut prep.cmds);
+        for (i, it) in b.items.iter().enumerate() {
             if it.expire_at.is_some_and(|t| t <= now) {
                 counts.expired += 1;
                 plans.push(None);
@@ -183,22 +196,15 @@ impl Ctx<'_> {
             if (it.payload.len() as u64) > p.big_key_bytes {
                 counts.big += 1;
             }
-            let plan = if self.rewrite_for(it) {
-                let tmp = self.target.tmp_key(&it.key, ticket);
-                match rewrite_commands(&it.payload, &tmp, &opts) {
-                    Ok(Some(cmds))
-                        if cmds.len() == 1
-                            && cmds.get(0).len() == 3
-                            && cmds.get(0).next() == Some(b"SET".as_slice())
-                            && (pxat || it.expire_at.is_none()) =>
-                    {
-                        Plan::Set {
-                            value: cmds.get(0).nth(2).unwrap_or_default().to_vec(),
-                            replace,
-                        }
-                    }
-                    Ok(Some(cmds)) => Plan::Rewrite { cmds, tmp, replace },
-                    Ok(None) => {
+            let plan = if let Some(rewritten) = prep.items[i].take() {
+                match rewritten {
+                    Ok(Rewritten::Set(value)) => Plan::Set { value, replace },
+                    Ok(Rewritten::Cmds(range, tmp)) => Plan::Rewrite {
+                        cmds: range,
+                        tmp,
+                        replace,
+                    },
+                    Ok(Rewritten::Empty) => {
                         counts.empty += 1;
                         plans.push(None);
                         continue;
@@ -235,6 +241,7 @@ impl Ctx<'_> {
             keys.extend(&asked[..ask]);
             let mut replies = {
                 let plans = &plans;
+                let all = &cmds;
                 let items = &b.items;
                 let todo = &todo;
                 let keys = &keys;
@@ -261,6 +268,7 @@ impl Ctx<'_> {
                                 }
                             }
                             Plan::Set { value, replace } => {
+                                let value = all.get(*value).next().unwrap_or_default();
                                 let mut c: [&[u8]; 6] = [b"SET", &it.key, value, b"", b"", b""];
                                 let mut n = 3;
                                 if let Some(t) = it.expire_at {
@@ -281,8 +289,8 @@ impl Ctx<'_> {
                                 if retry {
                                     out.cmd(&[b"DEL".as_slice(), tmp]);
                                 }
-                                for c in 0..cmds.len() {
-                                    out.cmd_of(cmds.get(c));
+                                for c in cmds.clone() {
+                                    out.cmd_of(all.get(c));
                                 }
                                 if let Some(t) = it.expire_at {
                                     out.cmd(&[
@@ -349,13 +357,25 @@ impl Ctx<'_> {
                     {
                         // The target does not read this format: write commands.
                         self.st.rewrite = true;
-                        let tmp = self.target.tmp_key(&it.key, ticket);
-                        match rewrite_commands(&it.payload, &tmp, &opts) {
-                            Ok(Some(cmds)) => {
-                                plans[i] = Some(Plan::Rewrite { cmds, tmp, replace });
+                        let tmp = || self.target.tmp_key(&it.key, ticket);
+                        match rewrite_commands(
+                            &it.payload,
+                            it.version,
+                            false,
+                            tmp,
+                            &opts,
+                            &mut scratch,
+                            &mut cmds,
+                        ) {
+                            Ok(Rewritten::Cmds(range, tmp)) => {
+                                plans[i] = Some(Plan::Rewrite {
+                                    cmds: range,
+                                    tmp,
+                                    replace,
+                                });
                                 again.push(i);
                             }
-                            Ok(None) => counts.empty += 1,
+                            Ok(Rewritten::Set(_) | Rewritten::Empty) => counts.empty += 1,
                             Err(e) => {
                                 counts.failed += 1;
                                 Self::note(&mut self.st.failed_keys, b.db, &it.key, &e.message);
