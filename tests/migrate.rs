@@ -607,6 +607,63 @@ fn migrate_into_empty_target_keeps_keys_written_meanwhile() {
     assert_eq!(r["verification"]["counts"][0]["target_keys"], 400, "{r}");
 }
 
+/// Written as commands, lists go through a temporary key of their own
+/// and `RENAMENX`: a key someone else writes on the target during the run
+/// is kept as theirs (never appended to), counted a conflict, and the
+/// temporary key its `RENAMENX` left is deleted: the target ends with
+/// exactly the 400 keys, none half written, no temporary key.
+#[test]
+fn migrate_as_commands_keeps_keys_written_meanwhile() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let source = bin.start(&[]).unwrap();
+    let target = bin.start(&[]).unwrap();
+    let cmds: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["RPUSH", format!("w:{i}"), "a", format!("{i}"), "c"])
+        .collect();
+    source.client().pipeline_must(&cmds);
+    let (svc, admin) = admin_service(&setup);
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": "a", "target": "b", "write": "commands", "rate": 200, "batch": 20}),
+    );
+    wait_written(&svc, &admin, id, 40);
+    // Another writer: a string under every key not there yet.
+    let foreign: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["SET", format!("w:{i}"), "foreign", "NX"])
+        .collect();
+    target.client().pipeline_must(&foreign);
+    let r = finish(&svc, &admin, id, 60);
+    let mut c = target.client();
+    assert_eq!(c.must(&["DBSIZE"]).as_int(), Some(400), "{r}");
+    let mut theirs = 0u64;
+    for i in 0..400 {
+        let key = format!("w:{i}");
+        match c.must(&["TYPE", &key]).as_str() {
+            Some("string") => {
+                assert_eq!(c.must(&["GET", &key]).as_str(), Some("foreign"));
+                theirs += 1;
+            }
+            Some("list") => {
+                let got: Vec<Vec<u8>> = flat(&c.must(&["LRANGE", &key, "0", "-1"]));
+                let want = [b"a".to_vec(), format!("{i}").into_bytes(), b"c".to_vec()];
+                assert_eq!(got, want, "{key}");
+            }
+            t => panic!("{key}: {t:?}"),
+        }
+    }
+    assert!(theirs > 0 && theirs < 400, "{theirs} foreign keys: {r}");
+    let counts = &r["counts"];
+    assert_eq!(counts["conflicts"], theirs, "{r}");
+    assert_eq!(counts["written"].as_u64().unwrap() + theirs, 400, "{r}");
+    assert_eq!(counts["rewritten"].as_u64().unwrap() + theirs, 400, "{r}");
+    assert_eq!(r["verification"]["mismatch_count"], 0, "{r}");
+}
+
 /// SIGKILL the service in the middle of a slow migration written as
 /// commands (lists through a temporary key), restart it: the job finishes
 /// and every key is there once, lists element by element.

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::ahead::{Ahead, Next};
 use super::checkpoint::{Pending, State};
-use super::params::{MigrationParams, SourceMethod};
+use super::params::{MigrationParams, SourceMethod, WriteMode};
 use super::rewrite::Prepared;
 use super::source::{fetch_files, live_estimate, FileSource, LiveSource, Src};
 use super::target::Target;
@@ -107,13 +107,22 @@ pub fn run_from(
         ctx.check_cancel()?;
         if let Some(pend) = m.st.pending.take() {
             // The checkpoint's batch: written again before anything new.
-            let batch = match &mut src {
+            let (batch, read) = match &mut src {
                 Src::Live(l) => {
-                    let keys = pend.keys.iter().map(|k| unhex(k)).collect();
-                    l.read(m.st.a, pend.db, keys)?
+                    let keys: Vec<Vec<u8>> = pend.keys.iter().map(|k| unhex(k)).collect();
+                    (l.read(m.st.a, pend.db, keys.clone())?, keys)
                 }
-                Src::Files(f) => f.read_at(p, pend.file, pend.start, pend.start_db)?.0,
+                Src::Files(f) => {
+                    let b = f.read_at(p, pend.file, pend.start, pend.start_db)?.0;
+                    let keys = b.items.iter().map(|i| i.key.clone()).collect();
+                    (b, keys)
+                }
             };
+            // What the attempt before may have left, before anything is
+            // written again.
+            if p.write != WriteMode::Restore {
+                m.clear_tmp(&read)?;
+            }
             m.write(&batch, &pend.existed, true, None, None, &mut || {})?;
             progress(&m);
             // Settle the redone batch before the next is read.

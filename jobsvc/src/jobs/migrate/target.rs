@@ -440,15 +440,20 @@ impl Target {
     }
 }
 
-/// Ticket `ticket`'s temporary key for `key`: in its slot on a cluster
-/// (a hash tag of that slot), one key on a standalone target.
+/// Ticket `ticket`'s temporary key for `key`: its name ends with the key
+/// itself, so that no two keys share one (a key's `RENAMENX` that finds
+/// the key there leaves its own temporary key, deleted after the batch's
+/// replies, not one the next key of its slot would append to), and on a
+/// cluster it starts with a hash tag of the key's slot.
 pub(super) fn tmp_key(cluster: bool, key: &[u8], ticket: i64) -> Vec<u8> {
-    if cluster {
+    let mut t = if cluster {
         let tag = slot_tags()[analyzer::slot::key_slot(key) as usize];
-        format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}").into_bytes()
+        format!("{{rdbscope-{tag}}}:migrate-tmp:{ticket}:").into_bytes()
     } else {
-        format!("rdbscope:migrate-tmp:{ticket}").into_bytes()
-    }
+        format!("rdbscope:migrate-tmp:{ticket}:").into_bytes()
+    };
+    t.extend_from_slice(key);
+    t
 }
 
 #[cfg(test)]

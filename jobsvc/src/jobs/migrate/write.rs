@@ -102,16 +102,24 @@ impl Ctx<'_> {
     }
 
     /// Deletes the temporary keys of a batch redone after a killed or
-    /// failed attempt: whatever it left, before anything is written again
-    /// (a key no longer written this time would otherwise leave its
-    /// temporary key to the next key of its slot).
-    fn clear_tmp(&mut self, b: &Batch) -> Result<()> {
+    /// failed attempt, `keys` as that attempt read them (a key gone from
+    /// the source since included): whatever it left, before anything is
+    /// written again.
+    pub(super) fn clear_tmp(&mut self, keys: &[Vec<u8>]) -> Result<()> {
         let ticket = self.ctx.ticket_id();
-        let keys: Vec<&[u8]> = b.items.iter().map(|i| i.key.as_slice()).collect();
         let tmps: Vec<Vec<u8>> = keys
             .iter()
             .map(|k| self.target.tmp_key(k, ticket))
             .collect();
+        self.delete_tmp(keys, &tmps)
+    }
+
+    /// Deletes `tmps[i]`, the temporary key of `keys[i]`, on its node.
+    fn delete_tmp<K: AsRef<[u8]>>(&mut self, keys: &[K], tmps: &[Vec<u8>]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
         self.target.exec(
             self.ctx,
             &keys,
@@ -150,9 +158,6 @@ impl Ctx<'_> {
         let p = self.p;
         let ticket = self.ctx.ticket_id();
         self.target.db = p.target_db(b.db);
-        if resumed && p.write != WriteMode::Restore {
-            self.clear_tmp(b)?;
-        }
         let mut counts = Counts {
             selected: b.items.len() as u64 + b.vanished,
             vanished: b.vanished,
@@ -230,6 +235,8 @@ impl Ctx<'_> {
             .map(|n| n.items.iter().map(|i| i.key.as_slice()).collect())
             .unwrap_or_default();
         let mut existed_then = None;
+        // Temporary keys left by a rewritten key's sequence.
+        let mut left: Vec<(&[u8], Vec<u8>)> = Vec::new();
         // A second round only for keys a RESTORE refused for their format.
         for round in 0..2 {
             let ask = if round == 0 { asked.len() } else { 0 };
@@ -302,9 +309,9 @@ impl Ctx<'_> {
                                 if *replace || retry {
                                     out.cmd(&[b"RENAME".as_slice(), tmp, &it.key]);
                                 } else {
-                                    // Left where the key is there already.
+                                    // Left where the key is there already:
+                                    // deleted once the replies are read.
                                     out.cmd(&[b"RENAMENX".as_slice(), tmp, &it.key]);
-                                    out.cmd(&[b"DEL".as_slice(), tmp]);
                                 }
                             }
                         }
@@ -336,11 +343,18 @@ impl Ctx<'_> {
                     )
                 );
                 let err = r.iter().find_map(server_error);
+                if let Some(Plan::Rewrite { tmp, .. }) = &plans[i] {
+                    // The temporary key stays where its `RENAMENX` found
+                    // the key there (or a command failed): deleted below.
+                    if !matches!(r.last(), Some(RV::Okay | RV::Int(1))) {
+                        left.push((it.key.as_slice(), tmp.clone()));
+                    }
+                }
                 let renamed = match plans[i] {
-                    // `RENAMENX` (then the `DEL`) answers 0 when the key
-                    // is there; `RENAME` ends its sequence with `OK`.
+                    // `RENAMENX` answers 0 when the key is there; `RENAME`
+                    // ends its sequence with `OK`.
                     Some(Plan::Rewrite { .. }) if !matches!(r.last(), Some(RV::Okay)) => {
-                        r.get(r.len().saturating_sub(2)).and_then(int)
+                        r.last().and_then(int)
                     }
                     // `SET … NX` answers nil when the key is there.
                     Some(Plan::Set { .. }) if matches!(r.first(), Some(RV::Nil)) => Some(0),
@@ -409,6 +423,10 @@ impl Ctx<'_> {
             }
             todo = again;
         }
+        // Before the checkpoint: a batch redone deletes its temporary keys
+        // itself ([`Ctx::clear_tmp`]).
+        let (keys, tmps): (Vec<&[u8]>, Vec<Vec<u8>>) = left.into_iter().unzip();
+        self.delete_tmp(&keys, &tmps)?;
         // The batch's writes reached the replicas asked for, or the batch
         // is redone by the next attempt (it is not checkpointed yet).
         let (replicas, timeout) = p.wait(&self.ctx.state().config);
