@@ -149,7 +149,17 @@ impl Rewriter {
 
     /// Rewrites the items of `b` that [`Rewriter::wants`].
     pub(super) fn prepare(&self, b: &Batch) -> Prepared {
-        let mut cmds = Cmds::default();
+        // About what the commands hold (a value's elements take about its
+        // payload's bytes, a temporary key about its key's): no regrowth.
+        let bytes = b
+            .items
+            .iter()
+            .map(|i| i.payload.len() + 2 * i.key.len() + 64);
+        let mut cmds = Cmds {
+            bytes: Vec::with_capacity(bytes.sum()),
+            arg_ends: Vec::with_capacity(b.items.len() * 8),
+            cmd_ends: Vec::with_capacity(b.items.len() * 2),
+        };
         let mut scratch = Scratch::new();
         let items = b
             .items
