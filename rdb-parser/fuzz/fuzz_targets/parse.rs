@@ -8,7 +8,10 @@
 //! * on input that parses, the parser's accessors agree with one another
 //!   (`element_count` against the elements walked, `stream_meta` against the
 //!   stream walk, string lengths against their bytes);
-//! * reading the file cut into chunks gives the same records as one pass.
+//! * reading the file cut into chunks gives the same records as one pass;
+//! * each value that parses, made a `DUMP` payload, reads back the same
+//!   with `restore::payload_value` (and the raw input, as a payload, never
+//!   panics it).
 
 #![no_main]
 
@@ -16,8 +19,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use libfuzzer_sys::fuzz_target;
+use rdb_parser::restore::{payload_value, restore_payload};
 use rdb_parser::{
-    ChecksumStatus, Element, Entry, Error, ErrorKind, Kind, Rdb, RdbString, Record, Records,
+    ChecksumStatus, Element, Entry, Error, ErrorKind, Kind, Magic, Rdb, RdbString, Record, Records,
     Result, Scalar, Scratch, StreamId, StreamVisitor,
 };
 
@@ -33,6 +37,8 @@ const HEADERS: [&[u8]; 8] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
+    // The bytes as a `DUMP` payload: an error or a value, never a panic.
+    let _ = payload_value(data);
     if data.starts_with(b"REDIS") || data.starts_with(b"VALKEY") {
         check(data);
     } else if let Some((&pick, rest)) = data.split_first() {
@@ -101,6 +107,16 @@ fn walk_records(
                 )
                     .hash(&mut h);
                 assert!(e.record_start < e.record_end && e.record_end <= input.len() as u64);
+                // The value as a `DUMP` payload reads back the same, in place
+                // (where the magic and the version agree on the dialect).
+                if (rdb.magic() == Magic::Valkey) == (rdb.version() >= 80) {
+                    let p = restore_payload(e.value_type().byte(), e.value.raw(), rdb.version());
+                    let v = payload_value(&p).expect("the payload of a value that parsed");
+                    assert_eq!(
+                        (v.value_type(), v.raw()),
+                        (e.value.value_type(), e.value.raw())
+                    );
+                }
             }
             Record::Aux { name, value } => {
                 string(&name, &mut buf, &mut h)?;
