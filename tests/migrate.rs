@@ -551,36 +551,48 @@ fn migrate_conflict_policies() {
     }
 }
 
+/// Migrates the 400 keys `source_cmds` writes from one standalone node
+/// into an empty one (`params` added to the ticket's, rate 200, batch 20)
+/// while, once 40 are written, another writer sets a string `"foreign"`
+/// under every key `key(i)` not there yet; returns the result, and the
+/// target.
+fn migrate_beside_a_writer(
+    source_cmds: &[Cmd],
+    params: Value,
+    key: impl Fn(usize) -> String,
+) -> Option<(Value, RedisServer)> {
+    let (setup, bin) = setup_and_redis("sqlite")?;
+    let source = bin.start(&[]).unwrap();
+    let target = bin.start(&[]).unwrap();
+    source.client().pipeline_must(source_cmds);
+    let (svc, admin) = admin_service(&setup);
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
+    let mut all = json!({"source": "a", "target": "b", "rate": 200, "batch": 20});
+    for (k, v) in params.as_object().into_iter().flatten() {
+        all[k] = v.clone();
+    }
+    let (id, _) = submit(&svc, &admin, all);
+    wait_written(&svc, &admin, id, 40);
+    let foreign: Vec<Cmd> = (0..400)
+        .map(|i| testkit::cmd_args!["SET", key(i), "foreign", "NX"])
+        .collect();
+    target.client().pipeline_must(&foreign);
+    Some((finish(&svc, &admin, id, 60), target))
+}
+
 /// A target that held no key when the ticket began is not asked `EXISTS`
 /// per key: a key someone else writes there during the run is still
 /// found, by the write itself (`RESTORE` without `REPLACE`), and kept
 /// (`fail-key`); the target's count is its `DBSIZE`.
 #[test]
 fn migrate_into_empty_target_keeps_keys_written_meanwhile() {
-    let Some((setup, bin)) = setup_and_redis("sqlite") else {
-        return;
-    };
-    let source = bin.start(&[]).unwrap();
-    let target = bin.start(&[]).unwrap();
     let cmds: Vec<Cmd> = (0..400)
         .map(|i| testkit::cmd_args!["SET", format!("e:{i}"), format!("v{i}")])
         .collect();
-    source.client().pipeline_must(&cmds);
-    let (svc, admin) = admin_service(&setup);
-    svc.add_local_app(&admin, "a", "standalone", source.port());
-    svc.add_local_app(&admin, "b", "standalone", target.port());
-    let (id, _) = submit(
-        &svc,
-        &admin,
-        json!({"source": "a", "target": "b", "rate": 200, "batch": 20}),
-    );
-    wait_written(&svc, &admin, id, 40);
-    // Another writer: every key not there yet.
-    let foreign: Vec<Cmd> = (0..400)
-        .map(|i| testkit::cmd_args!["SET", format!("e:{i}"), "foreign", "NX"])
-        .collect();
-    target.client().pipeline_must(&foreign);
-    let r = finish(&svc, &admin, id, 60);
+    let Some((r, target)) = migrate_beside_a_writer(&cmds, json!({}), |i| format!("e:{i}")) else {
+        return;
+    };
     let got = snapshot(&[&target], 0);
     assert_eq!(got.len(), 400);
     let mut c = target.client();
@@ -614,30 +626,13 @@ fn migrate_into_empty_target_keeps_keys_written_meanwhile() {
 /// exactly the 400 keys, none half written, no temporary key.
 #[test]
 fn migrate_as_commands_keeps_keys_written_meanwhile() {
-    let Some((setup, bin)) = setup_and_redis("sqlite") else {
-        return;
-    };
-    let source = bin.start(&[]).unwrap();
-    let target = bin.start(&[]).unwrap();
     let cmds: Vec<Cmd> = (0..400)
         .map(|i| testkit::cmd_args!["RPUSH", format!("w:{i}"), "a", format!("{i}"), "c"])
         .collect();
-    source.client().pipeline_must(&cmds);
-    let (svc, admin) = admin_service(&setup);
-    svc.add_local_app(&admin, "a", "standalone", source.port());
-    svc.add_local_app(&admin, "b", "standalone", target.port());
-    let (id, _) = submit(
-        &svc,
-        &admin,
-        json!({"source": "a", "target": "b", "write": "commands", "rate": 200, "batch": 20}),
-    );
-    wait_written(&svc, &admin, id, 40);
-    // Another writer: a string under every key not there yet.
-    let foreign: Vec<Cmd> = (0..400)
-        .map(|i| testkit::cmd_args!["SET", format!("w:{i}"), "foreign", "NX"])
-        .collect();
-    target.client().pipeline_must(&foreign);
-    let r = finish(&svc, &admin, id, 60);
+    let params = json!({"write": "commands"});
+    let Some((r, target)) = migrate_beside_a_writer(&cmds, params, |i| format!("w:{i}")) else {
+        return;
+    };
     let mut c = target.client();
     assert_eq!(c.must(&["DBSIZE"]).as_int(), Some(400), "{r}");
     let mut theirs = 0u64;
