@@ -145,7 +145,7 @@ impl KeysEncoder {
     /// buffers are used again.
     pub fn reuse(&mut self, held: bool) {
         debug_assert!(
-            self.page_rows == 0 && self.group_rows == 0,
+            self.page_rows == 0 && self.group_rows == 0 && self.held_db.is_empty(),
             "reuse of an encoder with rows"
         );
         self.held = held;
