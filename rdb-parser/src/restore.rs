@@ -115,7 +115,7 @@ pub trait CommandSink {
 }
 
 /// How commands are produced.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommandOptions {
     /// A variadic command (`RPUSH`, `HSET`…) is cut after this many
     /// arguments…

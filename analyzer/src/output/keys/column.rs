@@ -196,23 +196,17 @@ impl Column {
             body[..4].copy_from_slice(&n.to_le_bytes());
             self.nulls += (rows - present) as u64;
         }
-        let whole = present == rows;
         let codec = self.compressed.then_some(codec);
         let encoding = match self.shape {
             Shape::Text => {
                 let width = bit_width(u64::from(self.dict.len().saturating_sub(1))).max(1);
                 body.push(width as u8);
-                let ids = if whole {
-                    &self.ids[..rows]
-                } else if present == 0 {
-                    &[]
-                } else {
-                    gather(
-                        &mut self.gathered_ids,
-                        &self.ids[..rows],
-                        &self.defined[..rows],
-                    )
-                };
+                let ids = present_values(
+                    &mut self.gathered_ids,
+                    &self.ids[..rows],
+                    &self.defined[..rows],
+                    present,
+                );
                 hybrid(body, ids, width);
                 ENC_RLE_DICTIONARY
             }
@@ -236,17 +230,12 @@ impl Column {
                 ENC_PLAIN
             }
             Shape::I32 | Shape::U32 | Shape::I64 | Shape::U64 => {
-                let values = if whole {
-                    &self.ints[..rows]
-                } else if present == 0 {
-                    &[]
-                } else {
-                    gather(
-                        &mut self.gathered_ints,
-                        &self.ints[..rows],
-                        &self.defined[..rows],
-                    )
-                };
+                let values = present_values(
+                    &mut self.gathered_ints,
+                    &self.ints[..rows],
+                    &self.defined[..rows],
+                    present,
+                );
                 int_body(self.shape, values, body, &mut self.min_max);
                 ENC_DELTA_BINARY_PACKED
             }
@@ -358,6 +347,21 @@ fn int_body(shape: Shape, values: &[i64], body: &mut Vec<u8>, min_max: &mut MinM
         matches!(shape, Shape::U32 | Shape::U64),
         min_max,
     );
+}
+
+/// The values of `values` whose row is defined (`present` of them): all
+/// of them or none as they are, else gathered into `into`.
+fn present_values<'a, T: Copy>(
+    into: &'a mut Vec<T>,
+    values: &'a [T],
+    defined: &[u8],
+    present: usize,
+) -> &'a [T] {
+    match present {
+        p if p == values.len() => values,
+        0 => &[],
+        _ => gather(into, values, defined),
+    }
 }
 
 /// The values of `values` whose row is defined, gathered into `into`.

@@ -114,7 +114,7 @@ pub(super) fn rewrite_commands(
 /// What rewriting a batch's values as commands needs to know of the job,
 /// copied out of it so that the next batch can be rewritten while the
 /// targets work on this one ([`Rewriter::prepare`]).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Rewriter {
     pub(super) opts: CommandOptions,
     /// The target's `SET` takes `PXAT`: a string with a TTL is one `SET`.
@@ -186,23 +186,6 @@ impl Rewriter {
             by: *self,
         }
     }
-
-    fn same(&self, o: &Rewriter) -> bool {
-        (
-            self.all,
-            self.none,
-            self.newer_than,
-            self.pxat,
-            self.cluster,
-            self.ticket,
-        ) == (o.all, o.none, o.newer_than, o.pxat, o.cluster, o.ticket)
-            && (
-                self.opts.max_args,
-                self.opts.max_bytes,
-                self.opts.streams_v2,
-            ) == (o.opts.max_args, o.opts.max_bytes, o.opts.streams_v2)
-            && self.opts.rdb_version == o.opts.rdb_version
-    }
 }
 
 impl Prepared {
@@ -210,7 +193,7 @@ impl Prepared {
     /// else `b` rewritten now.
     pub(super) fn take(ahead: Option<Prepared>, b: &Batch, now: &Rewriter) -> Prepared {
         match ahead {
-            Some(p) if p.by.same(now) && p.items.len() == b.items.len() => p,
+            Some(p) if p.by == *now && p.items.len() == b.items.len() => p,
             _ => now.prepare(b),
         }
     }
