@@ -64,10 +64,12 @@ fn stalls_dropped_then_stalled_links_are_retried_and_the_job_ends() {
     assert!(after_drop >= 1, "the drop was retried");
 
     // Stalled: held open, nothing forwarded, for longer than the read
-    // timeout. The lease is renewed meanwhile: no rescue, one retry.
+    // timeout (20 s) plus the few seconds before the job's next request
+    // (its pacing, a checkpoint). The lease is renewed meanwhile: no
+    // rescue, one retry.
     link.stall();
     let stalled = Instant::now();
-    std::thread::sleep(Duration::from_secs(22));
+    std::thread::sleep(Duration::from_secs(27));
     link.pass();
     let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 90);
     assert_eq!(done["state"], "succeeded", "{done}\n{}", svc.log_text());
