@@ -659,6 +659,84 @@ fn migrate_as_commands_keeps_keys_written_meanwhile() {
     assert_eq!(r["verification"]["mismatch_count"], 0, "{r}");
 }
 
+/// Written as commands, a list too long for one command is built in
+/// several under its temporary key, then renamed: on a target whose
+/// `maxmemory` runs out partway, each list lands whole or not at all
+/// (counted failed, with the server's `OOM` message), never half written,
+/// and no temporary key is left.
+#[test]
+fn migrate_as_commands_writes_a_value_whole_or_not_at_all() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let source = bin.start(&[]).unwrap();
+    let target = bin.start(&["--maxmemory", "6mb"]).unwrap();
+    // 12 lists of 4,000 elements of 250 bytes (about 1 MB each): 17
+    // commands each at 64 KiB a command.
+    let lists = 12;
+    let cmds: Vec<Cmd> = (0..lists)
+        .map(|i| {
+            let mut c = testkit::cmd_args!["RPUSH", format!("l:{i}")];
+            for j in 0..4000 {
+                c.push(format!("{i:02}-{j:04}-{}", "x".repeat(240)).into_bytes());
+            }
+            c
+        })
+        .collect();
+    source.client().pipeline_must(&cmds);
+    let (svc, admin) = admin_service(&setup);
+    svc.add_local_app(&admin, "a", "standalone", source.port());
+    svc.add_local_app(&admin, "b", "standalone", target.port());
+    let params = json!({"source": "a", "target": "b", "write": "commands",
+        "max_command_bytes": 65536, "batch": 2, "verify_percent": 0});
+    let (id, _) = submit(&svc, &admin, params);
+    // Keys failed: the ticket fails, its report says which and why.
+    let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 60);
+    assert_eq!(done["state"], "failed", "{done}");
+    let r: Value =
+        serde_json::from_slice(&svc.bytes(&format!("/tickets/{id}/report/migration.json"), &admin))
+            .expect("a whole migration.json");
+    let mut c = target.client();
+    let mut whole = 0u64;
+    for (i, cmd) in cmds.iter().enumerate() {
+        let key = format!("l:{i}");
+        let got = flat(&c.must(&["LRANGE", &key, "0", "-1"]));
+        if got.is_empty() {
+            continue;
+        }
+        // Compared element by element; only the counts in a message.
+        let same = got.len() == 4000 && got.iter().eq(cmd[2..].iter());
+        assert!(
+            same,
+            "{key} on the target holds {} of 4000 elements",
+            got.len()
+        );
+        whole += 1;
+    }
+    let mut left = Vec::new();
+    scan_keys(&mut c, |_, k| {
+        if k.starts_with(b"rdbscope") {
+            left.push(String::from_utf8_lossy(&k).into_owned());
+        }
+    });
+    assert!(left.is_empty(), "temporary keys left: {left:?}");
+    assert!(
+        whole > 0 && whole < lists as u64,
+        "{whole} lists whole: {r}"
+    );
+    let counts = &r["counts"];
+    assert_eq!(counts["written"], whole, "{r}");
+    assert_eq!(counts["failed"], lists as u64 - whole, "{r}");
+    let failed = r["failed"].as_array().expect("failed keys");
+    assert_eq!(failed.len() as u64, lists as u64 - whole, "{r}");
+    assert!(
+        failed
+            .iter()
+            .all(|f| f["why"].as_str().unwrap().contains("OOM")),
+        "{r}"
+    );
+}
+
 /// SIGKILL the service in the middle of a slow migration written as
 /// commands (lists through a temporary key), restart it: the job finishes
 /// and every key is there once, lists element by element.

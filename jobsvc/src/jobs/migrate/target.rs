@@ -305,9 +305,9 @@ impl Target {
                     pipe.asking = asking;
                     let before = pipe.count;
                     build(i, retry, &mut pipe);
-                    let per = if asking { 2 } else { 1 };
-                    spans.push((i, asking, (pipe.count - before) / per));
+                    spans.push((i, pipe.count - before));
                 }
+                let askings = std::mem::take(&mut pipe.askings);
                 self.written.insert(node.clone());
                 let replies = pipe.count;
                 // One deadline for all the replies of the batch, from its send.
@@ -316,7 +316,7 @@ impl Target {
                     .conn(&node)
                     .and_then(|c| timed::send_packed(&pipe.buf, c));
                 match r {
-                    Ok(()) => sent.push((node, list, spans, replies, deadline)),
+                    Ok(()) => sent.push((node, list, spans, askings, replies, deadline)),
                     Err(e) if e.is_transient() || e.message.contains("connect") => {
                         self.conns.remove(&node);
                         refresh = true;
@@ -333,7 +333,7 @@ impl Target {
             if attempt == 1 {
                 idle();
             }
-            for (node, list, spans, count, deadline) in sent {
+            for (node, list, spans, askings, count, deadline) in sent {
                 // Error replies stay values, as in a pipeline that ignores
                 // errors.
                 let replies: std::result::Result<Vec<RV>, Error> = self
@@ -364,15 +364,15 @@ impl Target {
                         return Err(e.context(format!("writing to {node}")));
                     }
                 };
-                let mut replies = replies.into_iter();
-                for (i, asking, n) in spans {
+                let mut replies = replies.into_iter().enumerate();
+                let mut askings = askings.into_iter().peekable();
+                for (i, n) in spans {
                     // Each command's own reply (an `ASKING`'s `OK` skipped).
                     let mut mine: Vec<RV> = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        if asking {
-                            replies.next();
+                    for (at, r) in replies.by_ref().take(n) {
+                        if askings.next_if_eq(&at).is_none() {
+                            mine.push(r);
                         }
-                        mine.extend(replies.next());
                     }
                     let redirect = mine.iter().find_map(|r| match server_error(r) {
                         Some((code, details)) if code == "MOVED" => Some((true, None, details)),

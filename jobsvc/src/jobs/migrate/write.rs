@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::checkpoint::{Counts, State, LIST_CAP};
 use super::params::{Conflict, MigrationParams, WriteMode};
+use super::resp::exec_replies;
 use super::rewrite::{rewrite_commands, Prepared, Rewriter, Rewritten};
 use super::source::Batch;
 use super::target::Target;
@@ -235,7 +236,8 @@ impl Ctx<'_> {
             .map(|n| n.items.iter().map(|i| i.key.as_slice()).collect())
             .unwrap_or_default();
         let mut existed_then = None;
-        // Temporary keys left by a rewritten key's sequence.
+        // Temporary keys left by a rewritten key's sequence, and keys
+        // written in part: (the key, what to delete in its slot).
         let mut left: Vec<(&[u8], Vec<u8>)> = Vec::new();
         // A second round only for keys a RESTORE refused for their format.
         for round in 0..2 {
@@ -296,6 +298,13 @@ impl Ctx<'_> {
                                 if retry {
                                     out.cmd(&[b"DEL".as_slice(), tmp]);
                                 }
+                                // A value in several commands goes in a
+                                // transaction: if one is refused (out of
+                                // memory), the rename is too.
+                                let whole = cmds.len() > 1;
+                                if whole {
+                                    out.multi();
+                                }
                                 for c in cmds.clone() {
                                     out.cmd_of(all.get(c));
                                 }
@@ -312,6 +321,9 @@ impl Ctx<'_> {
                                     // Left where the key is there already:
                                     // deleted once the replies are read.
                                     out.cmd(&[b"RENAMENX".as_slice(), tmp, &it.key]);
+                                }
+                                if whole {
+                                    out.exec();
                                 }
                             }
                         }
@@ -330,9 +342,16 @@ impl Ctx<'_> {
                 );
             }
             let mut again = Vec::new();
-            for (k, r) in replies.iter().enumerate() {
+            for (k, r) in replies.into_iter().enumerate() {
                 let i = todo[k];
                 let it = &b.items[i];
+                let (r, err) = match &plans[i] {
+                    Some(Plan::Rewrite { cmds, .. }) if cmds.len() > 1 => exec_replies(r),
+                    _ => {
+                        let err = r.iter().find_map(server_error);
+                        (r, err)
+                    }
+                };
                 let rewrite = matches!(plans[i], Some(Plan::Rewrite { .. } | Plan::Set { .. }));
                 let replace = matches!(
                     plans[i],
@@ -342,12 +361,17 @@ impl Ctx<'_> {
                             | Plan::Set { replace: true, .. }
                     )
                 );
-                let err = r.iter().find_map(server_error);
+                let mut in_part = false;
                 if let Some(Plan::Rewrite { tmp, .. }) = &plans[i] {
-                    // The temporary key stays where its `RENAMENX` found
-                    // the key there (or a command failed): deleted below.
                     if !matches!(r.last(), Some(RV::Okay | RV::Int(1))) {
+                        // The temporary key stays where its `RENAMENX`
+                        // found the key there (or a command failed).
                         left.push((it.key.as_slice(), tmp.clone()));
+                    } else if err.is_some() {
+                        // Renamed though a command of its value failed as
+                        // it ran: the key holds part of the value.
+                        in_part = true;
+                        left.push((it.key.as_slice(), it.key.clone()));
                     }
                 }
                 let renamed = match plans[i] {
@@ -398,11 +422,16 @@ impl Ctx<'_> {
                     }
                     Some((code, details)) => {
                         counts.failed += 1;
+                        let deleted = if in_part {
+                            " (the key, written in part, was deleted)"
+                        } else {
+                            ""
+                        };
                         Self::note(
                             &mut self.st.failed_keys,
                             b.db,
                             &it.key,
-                            &format!("{code} {details}"),
+                            &format!("{code} {details}{deleted}"),
                         );
                     }
                     None if renamed == Some(0) => self.conflict_found(b.db, &it.key, &mut counts),
