@@ -395,6 +395,54 @@ fn migrate_live_standalone_to_cluster() {
     );
 }
 
+/// Written as commands into a 3-master cluster, in small commands (every
+/// collection but the smallest in several): each value's transaction
+/// (its temporary key and itself in one slot) lands on the slot's owner,
+/// every key equal to the source's by value and TTL, no temporary key.
+#[test]
+fn migrate_as_commands_into_a_cluster() {
+    let Some((setup, bin)) = setup_and_redis("sqlite") else {
+        return;
+    };
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let source = bin.start(&[]).unwrap();
+    source.client().pipeline_must(&fill("c:", true));
+    let (svc, admin) = admin_service(&setup);
+    svc.add_local_app(&admin, "old", "standalone", source.port());
+    svc.add_local_app(&admin, "new", "cluster", cluster[0].port());
+    std::thread::sleep(Duration::from_millis(400));
+    let (id, _) = submit(
+        &svc,
+        &admin,
+        json!({"source": {"app": "old"}, "target": "new", "write": "commands",
+               "max_command_bytes": 1024, "batch": 50}),
+    );
+    let r = finish(&svc, &admin, id, 60);
+    let expected = snapshot(&[&source], 0);
+    let nodes: Vec<&RedisServer> = cluster.iter().collect();
+    let got = snapshot(&nodes, 0);
+    assert_same(&expected, &got, "cluster target, as commands");
+    let counts = &r["counts"];
+    assert_eq!(counts["failed"], 0, "{r}");
+    assert_eq!(counts["written"], counts["rewritten"], "{r}");
+    assert!(got.keys().all(|k| !k.starts_with(b"{rdbscope")), "{r}");
+    // The collections in several commands went in transactions.
+    let execs: u64 = cluster
+        .iter()
+        .map(|n| {
+            let info = n.client().must(&["INFO", "commandstats"]);
+            let text = info.as_str().unwrap_or_default().to_string();
+            text.lines()
+                .find_map(|l| l.strip_prefix("cmdstat_exec:calls="))
+                .and_then(|v| v.split(',').next()?.parse().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert!(execs >= 10, "{execs} EXEC on the masters: {r}");
+}
+
 /// Makes an RDB file with every type and encoding on a server of `kind`,
 /// copies it into the allowed dir; returns the running server (same data).
 fn make_rdb(
