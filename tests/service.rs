@@ -993,6 +993,88 @@ pub(crate) fn small_cluster() -> Option<Vec<RedisServer>> {
     Some(nodes)
 }
 
+/// A cluster's shards are fetched side by side up to `fetches_per_host`
+/// of one host: with 3, the three masters (one host, loopback) hold a
+/// replica waiting for its snapshot at the same moment; with the default
+/// of 1, never two at once. Every shard is analyzed either way.
+#[test]
+fn cluster_shards_are_fetched_side_by_side_as_allowed() {
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(nodes) = small_cluster() else { return };
+    let mut written = 0;
+    for i in 0..300 {
+        let key = format!("k:{i}");
+        written += nodes
+            .iter()
+            .position(|n| !n.client().cmd(&["SET", &key, "v"]).unwrap().is_error())
+            .map_or(0, |_| 1);
+    }
+    assert_eq!(written, 300);
+    // Each master waits 2 s before it streams a snapshot (diskless): the
+    // replica shows as `wait_bgsave` meanwhile.
+    for n in &nodes {
+        n.client()
+            .must(&["CONFIG", "SET", "repl-diskless-sync", "yes"]);
+        n.client()
+            .must(&["CONFIG", "SET", "repl-diskless-sync-delay", "2"]);
+    }
+    let admin = setup.init_admin("root");
+    for (app, extra, want_side_by_side) in [
+        ("three", "fetches_per_host = 3\n", true),
+        ("one", "", false),
+    ] {
+        let svc = setup.start(1, &format!("allow_self_approval = true\n{extra}"));
+        svc.add_local_app(&admin, app, "cluster", nodes[0].port());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ports: Vec<u16> = nodes.iter().map(|n| n.port()).collect();
+        let watcher = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut clients: Vec<Client> = ports
+                    .iter()
+                    .map(|&p| Client::connect(("127.0.0.1", p)).unwrap())
+                    .collect();
+                let mut most = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let waiting = clients
+                        .iter_mut()
+                        .map(|c| c.must(&["INFO", "replication"]))
+                        .filter(|i| i.as_str().unwrap_or_default().contains("state=wait_bgsave"))
+                        .count();
+                    most = most.max(waiting);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                most
+            })
+        };
+        let id = svc.ok(
+            "POST",
+            "/tickets",
+            &admin,
+            Some(json!({"type": "analysis", "params": {"app": app}})),
+        )["id"]
+            .as_i64()
+            .unwrap();
+        svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
+        let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 120);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let most = watcher.join().unwrap();
+        assert_eq!(done["state"], "succeeded", "{done}");
+        assert_eq!(done["result"]["keys"], 300, "{done}");
+        assert_eq!(done["result"]["sources"].as_array().unwrap().len(), 3);
+        if want_side_by_side {
+            assert!(
+                most >= 2,
+                "{extra}: at most {most} fetch(es) waiting at once"
+            );
+        } else {
+            assert_eq!(most, 1, "one fetch of a host at a time");
+        }
+    }
+}
+
 /// A cluster app: its masters are discovered from one seed, every shard
 /// is fetched and analyzed; a hot-key ticket finds the key being hammered.
 #[test]

@@ -79,6 +79,13 @@ pub struct Config {
     pub workers: usize,
     /// Heavy jobs (fetch, cleanup, migration) running at once on one node.
     pub jobs_per_node: usize,
+    /// Shards whose snapshots one job fetches at once (a cluster's
+    /// analysis, a migration with `"method": "rdb"`).
+    pub fetches_at_once: usize,
+    /// Of those, fetched at once from one host (each node forks to write
+    /// its snapshot: forks side by side on one host compete for its memory
+    /// and disk).
+    pub fetches_per_host: usize,
     /// Jobs running at once across every instance sharing the store
     /// (0: no cap beyond each instance's `workers`).
     pub max_running: usize,
@@ -129,6 +136,8 @@ impl Default for Config {
             max_attempts: 3,
             workers: 4,
             jobs_per_node: 1,
+            fetches_at_once: 4,
+            fetches_per_host: 1,
             max_running: 0,
             lease_secs: 30,
             retry_backoff_secs: 5,
@@ -162,6 +171,11 @@ impl Config {
         for r in &c.approval_policies {
             r.check()
                 .map_err(|e| Error::bad_request(format!("bad config: {e}")))?;
+        }
+        if c.fetches_at_once == 0 || c.fetches_per_host == 0 {
+            return Err(Error::bad_request(
+                "bad config: fetches_at_once and fetches_per_host must be at least 1",
+            ));
         }
         if !(0.0..=100.0).contains(&c.approval_margin) {
             return Err(Error::bad_request(

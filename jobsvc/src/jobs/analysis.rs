@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::files::map_file;
-use crate::job::{check_allowed_file, Job, JobCtx, NodeUse, ParseCtx};
+use crate::job::{
+    check_allowed_file, FetchProgress, Fetched, Job, JobCtx, NodeUse, ParseCtx, Shard,
+};
 use crate::registry::{self, Node};
 use crate::state::ServiceState;
 use crate::store::AppRow;
@@ -159,46 +161,45 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
         let nodes = ctx.fresh_nodes(app)?;
         let sources = registry::sources(&nodes);
         let total = sources.len();
-        for (i, (master, from)) in sources.iter().enumerate() {
-            ctx.check_cancel()?;
-            let dest = fetch_dir.join(format!("{}.rdb", from.addr.replace([':', '/'], "_")));
-            // A file from an earlier attempt is complete (fetches land by
-            // rename), so a resumed job does not fetch it again.
-            let fetch_start = std::time::Instant::now();
-            let (bytes, how) = if dest.is_file() {
-                (std::fs::metadata(&dest)?.len(), json!("resumed"))
+        // A file from an earlier attempt is complete (fetches land by
+        // rename), so a resumed job does not fetch it again.
+        let shards: Vec<Shard> = sources
+            .iter()
+            .map(|(_, from)| Shard {
+                addr: from.addr.clone(),
+                dest: fetch_dir.join(format!("{}.rdb", from.addr.replace([':', '/'], "_"))),
+            })
+            .collect();
+        let progress = |p: FetchProgress<'_>| {
+            // Bytes over the sizes announced; a shard that announced none
+            // counts once done.
+            let pct = if p.announced > 0 {
+                (p.bytes as f64 / p.announced as f64).min(1.0) * 50.0
             } else {
-                let mut on_progress = |done: u64, size: Option<u64>| {
-                    let pct = match size {
-                        Some(s) if s > 0 => {
-                            (i as f64 + done as f64 / s as f64) / total as f64 * 50.0
-                        }
-                        _ => i as f64 / total as f64 * 50.0,
-                    };
-                    ctx.progress(
-                        "fetching",
-                        pct,
-                        json!({"node": from.addr, "bytes": done, "shards_done": i, "shards": total}),
-                        false,
-                    );
-                };
-                let fetched = ctx.fetch_rdb(app, &from.addr, &dest, &mut on_progress)?;
-                (
-                    fetched.bytes,
-                    json!(format!("{:?}", fetched.command).to_lowercase()),
-                )
+                p.shards_done as f64 / total as f64 * 50.0
             };
-            ctx.checkpoint(
-                &json!({"fetched": i + 1, "of": total}),
+            ctx.progress(
                 "fetching",
-                (i + 1) as f64 / total as f64 * 50.0,
-                json!({"shards_done": i + 1, "shards": total}),
-            )?;
+                pct,
+                json!({"node": p.node, "bytes": p.bytes, "shards_done": p.shards_done, "shards": total}),
+                false,
+            );
+        };
+        let landed = |_: usize, _: &Fetched, done: usize| {
+            ctx.checkpoint(
+                &json!({"fetched": done, "of": total}),
+                "fetching",
+                done as f64 / total as f64 * 50.0,
+                json!({"shards_done": done, "shards": total}),
+            )
+        };
+        let fetched = ctx.fetch_shards(app, &shards, &progress, &landed)?;
+        for (((master, from), shard), f) in sources.iter().zip(shards).zip(fetched) {
             inputs.push((
-                dest,
+                shard.dest,
                 from.addr.clone(),
-                json!({"addr": from.addr, "role": from.role, "master": master.addr, "rdb_bytes": bytes, "fetch": how,
-                       "fetch_secs": (fetch_start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0}),
+                json!({"addr": from.addr, "role": from.role, "master": master.addr, "rdb_bytes": f.bytes, "fetch": f.how,
+                       "fetch_secs": (f.secs * 1000.0).round() / 1000.0}),
             ));
         }
     }

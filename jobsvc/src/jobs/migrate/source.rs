@@ -15,7 +15,7 @@ use super::checkpoint::State;
 use super::params::MigrationParams;
 use crate::error::{Error, Result};
 use crate::files::map_file;
-use crate::job::JobCtx;
+use crate::job::{FetchProgress, JobCtx, Shard};
 use crate::redis::keys::show;
 use crate::redis::nodes::is_cluster;
 use crate::redis::reply::{int, server_error};
@@ -320,7 +320,8 @@ pub(super) fn live_estimate(l: &mut LiveSource) -> Result<u64> {
     Ok(n.max(1))
 }
 
-/// Fetches each shard's RDB as a replica (files of an earlier attempt are
+/// Fetches each shard's RDB as a replica, shards side by side as
+/// [`JobCtx::fetch_shards`] allows (files of an earlier attempt are
 /// complete, fetches land by rename, and are kept).
 pub(super) fn fetch_files(ctx: &JobCtx, app: &AppRow) -> Result<FileSource> {
     let dir = ctx.work_dir().join("fetch");
@@ -328,23 +329,25 @@ pub(super) fn fetch_files(ctx: &JobCtx, app: &AppRow) -> Result<FileSource> {
     let nodes = ctx.fresh_nodes(app)?;
     let mut sources = registry::sources(&nodes);
     sources.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
-    let mut files = Vec::new();
-    for (master, from) in sources {
-        ctx.check_cancel()?;
-        let dest = dir.join(format!("{}.rdb", master.addr.replace([':', '/'], "_")));
-        if !dest.is_file() {
-            let mut progress = |done: u64, _size: Option<u64>| {
-                ctx.progress(
-                    "fetching",
-                    0.0,
-                    json!({"node": from.addr, "bytes": done}),
-                    false,
-                );
-            };
-            ctx.fetch_rdb(app, &from.addr, &dest, &mut progress)?;
-        }
-        let map = map_file(&dest)?;
-        files.push((dest, map));
-    }
+    let shards: Vec<Shard> = sources
+        .iter()
+        .map(|(master, from)| Shard {
+            addr: from.addr.clone(),
+            dest: dir.join(format!("{}.rdb", master.addr.replace([':', '/'], "_"))),
+        })
+        .collect();
+    let progress = |p: FetchProgress<'_>| {
+        ctx.progress(
+            "fetching",
+            0.0,
+            json!({"node": p.node, "bytes": p.bytes, "shards_done": p.shards_done, "shards": p.shards}),
+            false,
+        );
+    };
+    ctx.fetch_shards(app, &shards, &progress, &|_, _, _| Ok(()))?;
+    let files = shards
+        .into_iter()
+        .map(|s| map_file(&s.dest).map(|m| (s.dest, m)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(FileSource { files })
 }
