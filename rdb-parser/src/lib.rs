@@ -74,6 +74,7 @@ mod lzf;
 pub mod mmap;
 mod parallel;
 mod reader;
+pub mod reencode;
 pub mod restore;
 mod speculative;
 mod string;

@@ -11,7 +11,9 @@
 //! * reading the file cut into chunks gives the same records as one pass;
 //! * each value that parses, made a `DUMP` payload, reads back the same
 //!   with `restore::payload_value` (and the raw input, as a payload, never
-//!   panics it).
+//!   panics it);
+//! * each value `reencode::plain_payload` re-encodes for RDB 9 reads back
+//!   as the same string or elements.
 
 #![no_main]
 
@@ -19,6 +21,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use libfuzzer_sys::fuzz_target;
+use rdb_parser::reencode::{plain_payload, Reencoded};
 use rdb_parser::restore::{payload_value, restore_payload};
 use rdb_parser::{
     ChecksumStatus, Element, Entry, Error, ErrorKind, Kind, Magic, Rdb, RdbString, Record, Records,
@@ -46,6 +49,30 @@ fuzz_target!(|data: &[u8]| {
         check(&input);
     }
 });
+
+/// A value's string or elements as bytes (scores by their bits), or its
+/// error.
+fn contents(v: &rdb_parser::Value<'_>) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if v.kind() == Kind::String {
+        let mut buf = Vec::new();
+        out.push(v.as_string()?.bytes(&mut buf)?.to_vec());
+        return Ok(out);
+    }
+    let b = |s: Scalar<'_>| s.with_bytes(<[u8]>::to_vec);
+    v.for_each_element(&mut Scratch::new(), |e| match e {
+        Element::Member(m) => out.push(b(m)),
+        Element::Scored { member, score } => {
+            out.push(b(member));
+            out.push(score.to_bits().to_le_bytes().to_vec());
+        }
+        Element::Field { field, value, .. } => {
+            out.push(b(field));
+            out.push(b(value));
+        }
+    })?;
+    Ok(out)
+}
 
 fn check(input: &[u8]) {
     let whole = walk(input);
@@ -116,6 +143,15 @@ fn walk_records(
                         (v.value_type(), v.raw()),
                         (e.value.value_type(), e.value.raw())
                     );
+                }
+                // Re-encoded in plain types for RDB 9, it holds the same.
+                let mut plain = Vec::new();
+                if let Ok(Reencoded::Payload) =
+                    plain_payload(&e.value, 9, &mut Scratch::new(), &mut plain)
+                {
+                    let back = payload_value(&plain).expect("a re-encoded payload");
+                    assert_eq!(back.kind(), e.value.kind());
+                    assert_eq!(contents(&back), contents(&e.value));
                 }
             }
             Record::Aux { name, value } => {

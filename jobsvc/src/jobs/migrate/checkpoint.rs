@@ -22,6 +22,9 @@ pub(super) struct Counts {
     pub(super) empty: u64,
     pub(super) vanished: u64,
     pub(super) rewritten: u64,
+    /// Written with `RESTORE` of a payload re-encoded for the target.
+    #[serde(default)]
+    pub(super) reencoded: u64,
     pub(super) big: u64,
 }
 
@@ -37,6 +40,7 @@ impl Counts {
         self.empty += o.empty;
         self.vanished += o.vanished;
         self.rewritten += o.rewritten;
+        self.reencoded += o.reencoded;
         self.big += o.big;
     }
 }

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use rdb_parser::reencode::{plain_payload, Reencoded};
 use rdb_parser::restore::{payload_value, payload_value_of, CommandOptions, CommandSink};
 use rdb_parser::{Kind, Scratch};
 
@@ -66,6 +67,10 @@ pub(super) enum Rewritten {
     /// The buffer's commands that build the value under the temporary
     /// key, and that key.
     Cmds(Range<usize>, Vec<u8>),
+    /// The value re-encoded for the target (a `DUMP` payload of its RDB
+    /// version in plain types), for one `RESTORE`: the command of the
+    /// buffer whose one argument is the payload.
+    Payload(usize),
 }
 
 /// Adds to `cmds` the commands that write a payload's value, read where it
@@ -73,12 +78,16 @@ pub(super) enum Rewritten {
 /// computed again when `version` is what
 /// [`payload_version`](rdb_parser::restore::payload_version) found): a
 /// string as [`Rewritten::Set`] when `one_set` (the caller can write it
-/// with one `SET`), anything else as commands under the key `tmp()` gives.
-/// On an error `cmds` is left as it was.
+/// with one `SET`); with `reencode` (the target's RDB version), a value
+/// plain types hold as [`Rewritten::Payload`] of that version; anything
+/// else as commands under the key `tmp()` gives. On an error `cmds` is
+/// left as it was.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn rewrite_commands(
     payload: &[u8],
     version: Option<u32>,
     one_set: bool,
+    reencode: Option<u32>,
     tmp: impl FnOnce() -> Vec<u8>,
     opts: &CommandOptions,
     scratch: &mut Scratch,
@@ -95,6 +104,18 @@ pub(super) fn rewrite_commands(
         let s = value.as_string().map_err(bad)?;
         cmds.command(&[s.bytes(&mut buf).map_err(bad)?]);
         return Ok(Rewritten::Set(cmds.len() - 1));
+    }
+    if let Some(target) = reencode {
+        // Straight into the buffer, as the command's one argument.
+        match plain_payload(&value, target, scratch, &mut cmds.bytes).map_err(bad)? {
+            Reencoded::Payload => {
+                cmds.arg_ends.push(cmds.bytes.len());
+                cmds.cmd_ends.push(cmds.arg_ends.len());
+                return Ok(Rewritten::Payload(cmds.len() - 1));
+            }
+            Reencoded::Empty => return Ok(Rewritten::Empty),
+            Reencoded::NotPlain => {}
+        }
     }
     let from = cmds.len();
     let tmp = tmp();
@@ -125,6 +146,9 @@ pub(super) struct Rewriter {
     pub(super) all: bool,
     pub(super) none: bool,
     pub(super) newer_than: u32,
+    /// Values plain types hold go re-encoded in the target's version
+    /// (`newer_than`) with `RESTORE`, not as commands (`"write": "auto"`).
+    pub(super) reencode: bool,
     pub(super) source_version: u32,
     pub(super) cluster: bool,
     pub(super) ticket: i64,
@@ -172,6 +196,7 @@ impl Rewriter {
                         &it.payload,
                         it.version,
                         one_set,
+                        self.reencode.then_some(self.newer_than),
                         tmp,
                         &self.opts,
                         &mut scratch,
@@ -215,11 +240,14 @@ mod tests {
         let tmp = || b"tmp".to_vec();
         let args = |c: &Cmds, i: usize| c.get(i).map(<[u8]>::to_vec).collect::<Vec<_>>();
         let string = restore_payload(0, &[3, b'a', b'b', b'c'], 11);
-        match rewrite_commands(&string, None, true, tmp, &opts, &mut scratch, &mut c).unwrap() {
+        match rewrite_commands(&string, None, true, None, tmp, &opts, &mut scratch, &mut c).unwrap()
+        {
             Rewritten::Set(i) => assert_eq!(args(&c, i), [b"abc"]),
             _ => panic!("a string as one SET"),
         }
-        match rewrite_commands(&string, None, false, tmp, &opts, &mut scratch, &mut c).unwrap() {
+        match rewrite_commands(&string, None, false, None, tmp, &opts, &mut scratch, &mut c)
+            .unwrap()
+        {
             Rewritten::Cmds(r, k) => {
                 assert_eq!((r, k), (1..2, b"tmp".to_vec()));
                 assert_eq!(
@@ -231,7 +259,7 @@ mod tests {
         }
         // A list in the oldest encoding: 2 elements, "x" and the integer 7.
         let list = restore_payload(1, &[2, 1, b'x', 0xc0, 7], 11);
-        match rewrite_commands(&list, None, true, tmp, &opts, &mut scratch, &mut c).unwrap() {
+        match rewrite_commands(&list, None, true, None, tmp, &opts, &mut scratch, &mut c).unwrap() {
             Rewritten::Cmds(r, _) => {
                 assert_eq!(r, 2..3);
                 let want: [&[u8]; 4] = [b"RPUSH", b"tmp", b"x", b"7"];
@@ -239,21 +267,44 @@ mod tests {
             }
             _ => panic!("a list as commands"),
         }
+        // Re-encoded for an RDB 9 target: one payload of version 9 in the
+        // buffer, the same list; a stream has no plain form: commands.
+        match rewrite_commands(&list, None, true, Some(9), tmp, &opts, &mut scratch, &mut c)
+            .unwrap()
+        {
+            Rewritten::Payload(i) => {
+                let p = c.get(i).next().unwrap().to_vec();
+                assert_eq!(rdb_parser::restore::payload_version(&p), Some(9));
+                let v = payload_value(&p).unwrap();
+                let mut got = Vec::new();
+                v.for_each_element(&mut scratch, |e| {
+                    if let rdb_parser::Element::Member(m) = e {
+                        got.push(m.with_bytes(<[u8]>::to_vec));
+                    }
+                })
+                .unwrap();
+                assert_eq!(got, [b"x".to_vec(), b"7".to_vec()]);
+                c.truncate(i);
+            }
+            _ => panic!("a list re-encoded"),
+        }
         let empty = restore_payload(1, &[0], 11);
         assert!(matches!(
-            rewrite_commands(&empty, None, true, tmp, &opts, &mut scratch, &mut c).unwrap(),
+            rewrite_commands(&empty, None, true, None, tmp, &opts, &mut scratch, &mut c).unwrap(),
             Rewritten::Empty
         ));
         let mut bad = list.clone();
         bad[2] ^= 0x20;
-        let e = rewrite_commands(&bad, None, true, tmp, &opts, &mut scratch, &mut c)
+        let e = rewrite_commands(&bad, None, true, None, tmp, &opts, &mut scratch, &mut c)
             .err()
             .expect("an error");
         assert!(e.message.contains("trailer"), "{}", e.message);
         // A list whose second element is cut short: an error, the buffer
         // as it was (its three commands, nothing of the list).
         let cut = restore_payload(1, &[2, 1, b'x', 5, b'y'], 11);
-        assert!(rewrite_commands(&cut, None, true, tmp, &opts, &mut scratch, &mut c).is_err());
+        assert!(
+            rewrite_commands(&cut, None, true, None, tmp, &opts, &mut scratch, &mut c).is_err()
+        );
         assert_eq!(c.len(), 3);
         assert_eq!(args(&c, 2)[2], b"x");
         c.truncate(1);

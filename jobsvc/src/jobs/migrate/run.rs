@@ -214,7 +214,12 @@ pub fn run_from(
             _ => Value::Null,
         },
         "target": {"app": target_app.name, "kind": target_app.kind, "version": m.target.version, "dump_rdb_version": m.target.dump_version},
-        "write": if totals.rewritten > 0 { "commands" } else { "restore" },
+        "write": match (totals.reencoded > 0, totals.rewritten > 0) {
+            (false, false) => "restore",
+            (true, false) => "reencoded",
+            (false, true) => "commands",
+            (true, true) => "reencoded and commands",
+        },
         "conflict": p.conflict,
         "counts": totals,
         "per_db": m.st.per_db,

@@ -24,8 +24,11 @@ use ::redis::Value as RV;
 use rdb_parser::{format_decimal, Scratch};
 
 pub(super) enum Plan {
+    /// `RESTORE` of the item's payload, or of the batch's command
+    /// `payload` holding it re-encoded for the target.
     Restore {
         replace: bool,
+        payload: Option<usize>,
     },
     /// The batch's commands `cmds` build the value under `tmp`.
     Rewrite {
@@ -35,10 +38,7 @@ pub(super) enum Plan {
     },
     /// A string written by one `SET key value [PXAT t] [NX]`, atomic by
     /// itself: no temporary key. `value`: the batch's command holding it.
-    Set {
-        value: usize,
-        replace: bool,
-    },
+    Set { value: usize, replace: bool },
 }
 
 pub(super) struct Ctx<'a> {
@@ -63,6 +63,7 @@ impl Ctx<'_> {
                 || (self.p.write == WriteMode::Auto && self.st.rewrite),
             none: self.p.write == WriteMode::Restore,
             newer_than: self.target.dump_version,
+            reencode: self.p.write == WriteMode::Auto,
             source_version: self.source_version,
             cluster: self.target.is_cluster(),
             ticket: self.ctx.ticket_id(),
@@ -210,6 +211,10 @@ impl Ctx<'_> {
                         tmp,
                         replace,
                     },
+                    Ok(Rewritten::Payload(c)) => Plan::Restore {
+                        replace,
+                        payload: Some(c),
+                    },
                     Ok(Rewritten::Empty) => {
                         counts.empty += 1;
                         plans.push(None);
@@ -223,7 +228,10 @@ impl Ctx<'_> {
                     }
                 }
             } else {
-                Plan::Restore { replace }
+                Plan::Restore {
+                    replace,
+                    payload: None,
+                }
             };
             plans.push(Some(plan));
         }
@@ -266,10 +274,14 @@ impl Ctx<'_> {
                         let it = &items[i];
                         let mut tb = [0u8; 20];
                         match plans[i].as_ref().expect("planned") {
-                            Plan::Restore { replace } => {
+                            Plan::Restore { replace, payload } => {
                                 let ttl = format_decimal(&mut tb, it.expire_at.unwrap_or(0));
+                                let payload = match payload {
+                                    Some(c) => all.get(*c).next().unwrap_or_default(),
+                                    None => &it.payload,
+                                };
                                 let c: [&[u8]; 6] =
-                                    [b"RESTORE", &it.key, ttl, &it.payload, b"REPLACE", b"ABSTTL"];
+                                    [b"RESTORE", &it.key, ttl, payload, b"REPLACE", b"ABSTTL"];
                                 if *replace || retry {
                                     out.cmd(&c);
                                 } else {
@@ -353,10 +365,17 @@ impl Ctx<'_> {
                     }
                 };
                 let rewrite = matches!(plans[i], Some(Plan::Rewrite { .. } | Plan::Set { .. }));
+                let reencoded = matches!(
+                    plans[i],
+                    Some(Plan::Restore {
+                        payload: Some(_),
+                        ..
+                    })
+                );
                 let replace = matches!(
                     plans[i],
                     Some(
-                        Plan::Restore { replace: true }
+                        Plan::Restore { replace: true, .. }
                             | Plan::Rewrite { replace: true, .. }
                             | Plan::Set { replace: true, .. }
                     )
@@ -390,16 +409,19 @@ impl Ctx<'_> {
                     }
                     Some((_, details))
                         if !rewrite
+                            && !reencoded
                             && p.write == WriteMode::Auto
                             && details.contains("payload version") =>
                     {
-                        // The target does not read this format: write commands.
+                        // The target does not read this format: re-encode
+                        // it, or write commands.
                         self.st.rewrite = true;
                         let tmp = || self.target.tmp_key(&it.key, ticket);
                         match rewrite_commands(
                             &it.payload,
                             it.version,
                             false,
+                            Some(self.target.dump_version),
                             tmp,
                             &opts,
                             &mut scratch,
@@ -410,6 +432,13 @@ impl Ctx<'_> {
                                     cmds: range,
                                     tmp,
                                     replace,
+                                });
+                                again.push(i);
+                            }
+                            Ok(Rewritten::Payload(c)) => {
+                                plans[i] = Some(Plan::Restore {
+                                    replace,
+                                    payload: Some(c),
                                 });
                                 again.push(i);
                             }
@@ -442,6 +471,9 @@ impl Ctx<'_> {
                         }
                         if rewrite {
                             counts.rewritten += 1;
+                        }
+                        if reencoded {
+                            counts.reencoded += 1;
                         }
                         let big = (it.payload.len() as u64) > p.big_key_bytes;
                         if big || p.sampled(&it.key) {
