@@ -49,7 +49,9 @@
 //! 1), `WIRE_MIGRATIONS` (which migration rows: `file` (`RESTORE`, the
 //! RDB file as the source), `file-commands` (the same file written as
 //! commands), `scan` (`RESTORE`, live), `commands` (live),
-//! `rdb` (`RESTORE`, fetched as a replica); default all), `WIRE_RDBSCOPE`
+//! `rdb` (`RESTORE`, fetched as a replica); default all), `WIRE_TARGET`
+//! (`6.2`: the target masters run Redis 6.2, older than the source's
+//! format, so `RESTORE` rows re-encode), `WIRE_RDBSCOPE`
 //! (the `rdbscope` binary to run, default this build's: another commit's
 //! build for an A/B). Exits non-zero when a run goes wrong (a key left, a key missing, a
 //! failed ticket); a target missed is reported, not a failure.
@@ -87,6 +89,9 @@ struct Opts {
     repeat: usize,
     /// Which migration rows: `file`, `scan`, `commands`, `rdb`.
     migrations: Vec<String>,
+    /// The migration's target masters run Redis 6.2 (RDB 9, older than
+    /// the source's): `"write": "auto"` re-encodes.
+    older_target: bool,
 }
 
 impl Opts {
@@ -102,6 +107,7 @@ impl Opts {
             batch: env_u64("WIRE_BATCH", 1000, 1, 10_000),
             repeat: env_u64("WIRE_REPEAT", q(3, 1), 1, 20) as usize,
             migrations: env_list("WIRE_MIGRATIONS", "file,file-commands,scan,commands,rdb"),
+            older_target: std::env::var("WIRE_TARGET").is_ok_and(|v| v == "6.2"),
         }
     }
 }
@@ -759,8 +765,10 @@ fn cluster(bin: &ServerBin) -> Vec<RedisServer> {
         })
         .collect();
     for (n, (a, b)) in nodes.iter().zip(RANGES) {
-        n.client()
-            .must(&["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()]);
+        // `ADDSLOTS` with every slot: `ADDSLOTSRANGE` is Redis 7.0's.
+        let mut cmd = vec!["CLUSTER".to_string(), "ADDSLOTS".to_string()];
+        cmd.extend((a..=b).map(|s| s.to_string()));
+        n.client().must(&cmd);
     }
     for n in &nodes[1..] {
         nodes[0]
@@ -928,7 +936,13 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
     let file = served.dir.join("files").join("source.rdb");
     std::fs::copy(source.save(), &file).unwrap();
     let size = std::fs::metadata(&file).unwrap().len();
-    let masters = cluster(bin);
+    let target_bin = if o.older_target {
+        require_server(ServerKind::Redis62)
+            .expect("WIRE_TARGET=6.2: Redis 6.2 (testdata/install-servers.sh)")
+    } else {
+        bin.clone()
+    };
+    let masters = cluster(&target_bin);
     served.add_app("msource", "standalone", source.port());
     served.add_app("mtarget", "cluster", masters[0].port());
     let flush = || {
@@ -939,7 +953,8 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
     let count = || masters.iter().map(dbsize).sum::<i64>();
     let mb = size as f64 / 1e6;
     println!(
-        "\n## migration: {n} keys, a {mb:.1} MB RDB, standalone → 3 masters; rate {NO_LIMIT}, batch {}, verification on (1 % sample, counts)\n",
+        "\n## migration: {n} keys, a {mb:.1} MB RDB, standalone → 3 masters ({}); rate {NO_LIMIT}, batch {}, verification on (1 % sample, counts)\n",
+        target_bin.version(),
         o.batch
     );
     println!(
