@@ -991,6 +991,13 @@ fn bench_migrate(o: &Opts, bin: &ServerBin, served: &Served, rows: &mut Vec<Row>
         if !o.migrations.iter().any(|m| m == name) {
             continue;
         }
+        // Into an older target `RESTORE` of the source's payloads is
+        // refused: `auto` re-encodes them.
+        let mode = if o.older_target && mode == "restore" {
+            "auto"
+        } else {
+            mode
+        };
         let src = if method == "file" {
             json!({"file": file})
         } else {
