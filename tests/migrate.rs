@@ -443,6 +443,54 @@ fn migrate_as_commands_into_a_cluster() {
     assert!(execs >= 10, "{execs} EXEC on the masters: {r}");
 }
 
+/// From a 3-master cluster's snapshots (`"method": "rdb"`, fetched as a
+/// replica, side by side with `fetches_per_host = 3`) into one standalone
+/// node: every key equal by value and TTL, whichever shard held it.
+#[test]
+fn migrate_from_a_clusters_snapshots() {
+    let Some(setup) = Setup::new("sqlite") else {
+        return;
+    };
+    let Some(bin) = require_server(ServerKind::Redis70) else {
+        return;
+    };
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    // Each command to the master that owns its key.
+    let mut clients: Vec<Client> = cluster.iter().map(RedisServer::client).collect();
+    for cmd in fill("r:", false) {
+        let done = clients.iter_mut().any(|c| {
+            let r = c.cmd(&cmd).unwrap();
+            assert!(!r.is_error() || format!("{r:?}").contains("MOVED"), "{r:?}");
+            !r.is_error()
+        });
+        assert!(
+            done,
+            "no master took {:?}",
+            String::from_utf8_lossy(&cmd[1])
+        );
+    }
+    let target = bin.start(&[]).unwrap();
+    let admin = setup.init_admin("root");
+    let svc = setup.start(1, "allow_self_approval = true\nfetches_per_host = 3\n");
+    svc.add_local_app(&admin, "c", "cluster", cluster[0].port());
+    svc.add_local_app(&admin, "t", "standalone", target.port());
+    let (id, plan) = submit(
+        &svc,
+        &admin,
+        json!({"source": {"app": "c", "method": "rdb"}, "target": "t"}),
+    );
+    assert_eq!(plan["source"]["method"], "rdb", "{plan}");
+    let r = finish(&svc, &admin, id, 60);
+    let nodes: Vec<&RedisServer> = cluster.iter().collect();
+    let expected = snapshot(&nodes, 0);
+    assert!(expected.len() > 100, "{} keys", expected.len());
+    assert_same(&expected, &snapshot(&[&target], 0), "cluster snapshots");
+    assert_eq!(r["counts"]["written"], expected.len() as u64, "{r}");
+    assert_eq!(r["source"]["method"], "rdb", "{r}");
+}
+
 /// Makes an RDB file with every type and encoding on a server of `kind`,
 /// copies it into the allowed dir; returns the running server (same data).
 fn make_rdb(

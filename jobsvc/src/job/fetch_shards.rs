@@ -6,7 +6,7 @@
 //! rename) is not fetched again.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -21,6 +21,17 @@ pub struct Shard {
     pub addr: String,
     /// The file it lands in.
     pub dest: PathBuf,
+}
+
+impl Shard {
+    /// Read from `from` into `<dir>/<name>.rdb` (the `:` and `/` of the
+    /// name made `_`).
+    pub fn in_dir(dir: &Path, name: &str, from: &str) -> Shard {
+        Shard {
+            addr: from.to_string(),
+            dest: dir.join(format!("{}.rdb", name.replace([':', '/'], "_"))),
+        }
+    }
 }
 
 /// How a shard's snapshot was got.

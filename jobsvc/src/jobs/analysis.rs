@@ -165,10 +165,7 @@ fn run_analysis(ctx: &JobCtx, p: &AnalysisParams, app: Option<&AppRow>) -> Resul
         // rename), so a resumed job does not fetch it again.
         let shards: Vec<Shard> = sources
             .iter()
-            .map(|(_, from)| Shard {
-                addr: from.addr.clone(),
-                dest: fetch_dir.join(format!("{}.rdb", from.addr.replace([':', '/'], "_"))),
-            })
+            .map(|(_, from)| Shard::in_dir(&fetch_dir, &from.addr, &from.addr))
             .collect();
         let progress = |p: FetchProgress<'_>| {
             // Bytes over the sizes announced; a shard that announced none

@@ -331,10 +331,7 @@ pub(super) fn fetch_files(ctx: &JobCtx, app: &AppRow) -> Result<FileSource> {
     sources.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
     let shards: Vec<Shard> = sources
         .iter()
-        .map(|(master, from)| Shard {
-            addr: from.addr.clone(),
-            dest: dir.join(format!("{}.rdb", master.addr.replace([':', '/'], "_"))),
-        })
+        .map(|(master, from)| Shard::in_dir(&dir, &master.addr, &from.addr))
         .collect();
     let progress = |p: FetchProgress<'_>| {
         ctx.progress(
