@@ -1049,14 +1049,20 @@ fn cluster_shards_are_fetched_side_by_side_as_allowed() {
                 most
             })
         };
-        let id = svc.ok(
+        let t = svc.ok(
             "POST",
             "/tickets",
             &admin,
             Some(json!({"type": "analysis", "params": {"app": app}})),
-        )["id"]
-            .as_i64()
-            .unwrap();
+        );
+        // The approver is told how many fetches run at once.
+        let per_host = if want_side_by_side { 3 } else { 1 };
+        let told = t["plan"]["fetches"].as_str().unwrap_or_default();
+        assert!(
+            told.contains(&format!("at most 4 at once, {per_host} of one host")),
+            "{t}"
+        );
+        let id = t["id"].as_i64().unwrap();
         svc.ok("POST", &format!("/tickets/{id}/approve"), &admin, None);
         let done = svc.wait_state(id, &admin, &["succeeded", "failed"], 120);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -105,10 +105,11 @@ impl Job for AnalysisParams {
 
     fn plan(
         &self,
-        _state: &ServiceState,
+        state: &ServiceState,
         apps: &[AppRow],
     ) -> impl Future<Output = Result<Value>> + Send {
-        let plan = plan(self, apps.first());
+        let c = &state.config;
+        let plan = plan(self, apps.first(), (c.fetches_at_once, c.fetches_per_host));
         async move { Ok(plan) }
     }
 
@@ -118,8 +119,9 @@ impl Job for AnalysisParams {
     }
 }
 
-/// What the analysis reads, and from which nodes.
-fn plan(p: &AnalysisParams, app: Option<&AppRow>) -> Value {
+/// What the analysis reads, and from which nodes (`fetches`: the
+/// service's `fetches_at_once` and `fetches_per_host`).
+fn plan(p: &AnalysisParams, app: Option<&AppRow>, fetches: (usize, usize)) -> Value {
     let nodes: Vec<Node> = app
         .map(|a| serde_json::from_str(&a.topology).unwrap_or_default())
         .unwrap_or_default();
@@ -142,6 +144,10 @@ fn plan(p: &AnalysisParams, app: Option<&AppRow>) -> Value {
                 "reads": reads,
                 "maintenance_window": a.maintenance_window,
                 "note": "each shard's RDB is fetched as a replica would (PSYNC/SYNC); the node it is read from forks to write it, so the fetch prefers a replica",
+                "fetches": format!(
+                    "shards on different hosts side by side: at most {} at once, {} of one host at a time",
+                    fetches.0, fetches.1
+                ),
             })
         }
         (None, None) => Value::Null,
