@@ -482,6 +482,8 @@ fn migrate_from_a_clusters_snapshots() {
         json!({"source": {"app": "c", "method": "rdb"}, "target": "t"}),
     );
     assert_eq!(plan["source"]["method"], "rdb", "{plan}");
+    let told = plan["source"]["fetches"].as_str().unwrap_or_default();
+    assert!(told.contains("3 of one host"), "{plan}");
     let r = finish(&svc, &admin, id, 60);
     let nodes: Vec<&RedisServer> = cluster.iter().collect();
     let expected = snapshot(&nodes, 0);

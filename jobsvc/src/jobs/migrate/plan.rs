@@ -36,12 +36,21 @@ pub async fn plan(state: &ServiceState, p: &MigrationParams, apps: &[AppRow]) ->
         .as_ref()
         .map(|f| check_allowed_file(f, &state.config.allowed_dirs))
         .transpose()?;
+    let fetched = source.is_some() && p.method() == SourceMethod::Rdb;
     let p = p.clone();
-    tokio::task::spawn_blocking(move || {
+    let mut plan = tokio::task::spawn_blocking(move || {
         plan_blocking(&p, &target, source.as_ref(), file.as_deref())
     })
     .await
-    .map_err(|e| Error::internal(format!("plan: {e}")))?
+    .map_err(|e| Error::internal(format!("plan: {e}")))??;
+    if fetched {
+        let c = &state.config;
+        plan["source"]["fetches"] = json!(format!(
+            "shards on different hosts side by side: at most {} at once, {} of one host at a time",
+            c.fetches_at_once, c.fetches_per_host
+        ));
+    }
+    Ok(plan)
 }
 
 fn plan_blocking(
