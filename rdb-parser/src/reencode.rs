@@ -22,17 +22,9 @@
 use crate::crc64;
 use crate::error::Result;
 use crate::string::Scalar;
-use crate::types::Kind;
+use crate::types::{Kind, ValueType};
 use crate::value::{Element, Scratch, Value};
 use crate::writer::{push_length, push_string};
-
-/// The plain types' bytes (`rdb.h`).
-const TYPE_STRING: u8 = 0;
-const TYPE_LIST: u8 = 1;
-const TYPE_SET: u8 = 2;
-const TYPE_HASH: u8 = 4;
-/// A sorted set with binary scores, read from RDB version 8 (Redis 4.0).
-const TYPE_ZSET_2: u8 = 5;
 
 /// What [`plain_payload`] made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,17 +47,18 @@ pub fn plain_payload(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Result<Reencoded> {
-    let type_byte = match value.kind() {
-        Kind::String => TYPE_STRING,
-        Kind::List => TYPE_LIST,
-        Kind::Set => TYPE_SET,
-        Kind::Hash => TYPE_HASH,
-        Kind::Zset if version >= 8 => TYPE_ZSET_2,
+    // The sorted set with binary scores is read from RDB version 8 (4.0).
+    let plain = match value.kind() {
+        Kind::String => ValueType::String,
+        Kind::List => ValueType::List,
+        Kind::Set => ValueType::Set,
+        Kind::Hash => ValueType::Hash,
+        Kind::Zset if version >= 8 => ValueType::Zset2,
         _ => return Ok(Reencoded::NotPlain),
     };
     let start = out.len();
-    out.push(type_byte);
-    if type_byte == TYPE_STRING {
+    out.push(plain.byte());
+    if plain == ValueType::String {
         let mut buf = Vec::new();
         match value
             .as_string()
