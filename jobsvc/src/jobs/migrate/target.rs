@@ -233,6 +233,13 @@ impl Target {
         tmp_key(self.cluster, key, ticket)
     }
 
+    /// Whether the target's `RESTORE` takes `ABSTTL` (Redis 5.0, RDB 9,
+    /// and later): a value re-encoded for it can be written with
+    /// `RESTORE`; an older one gets commands.
+    pub(super) fn takes_abs_ttl(&self) -> bool {
+        self.dump_version >= 9
+    }
+
     /// Whether the target is a cluster's masters.
     pub(super) fn is_cluster(&self) -> bool {
         self.cluster

@@ -63,7 +63,7 @@ impl Ctx<'_> {
                 || (self.p.write == WriteMode::Auto && self.st.rewrite),
             none: self.p.write == WriteMode::Restore,
             newer_than: self.target.dump_version,
-            reencode: self.p.write == WriteMode::Auto,
+            reencode: self.p.write == WriteMode::Auto && self.target.takes_abs_ttl(),
             source_version: self.source_version,
             cluster: self.target.is_cluster(),
             ticket: self.ctx.ticket_id(),
@@ -421,7 +421,9 @@ impl Ctx<'_> {
                             &it.payload,
                             it.version,
                             false,
-                            Some(self.target.dump_version),
+                            self.target
+                                .takes_abs_ttl()
+                                .then_some(self.target.dump_version),
                             tmp,
                             &opts,
                             &mut scratch,
