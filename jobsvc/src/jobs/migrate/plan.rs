@@ -182,6 +182,10 @@ fn plan_blocking(
     let write = match (p.write, source_version, tdump) {
         (WriteMode::Restore, _, _) => "restore".to_string(),
         (WriteMode::Commands, _, _) => "commands".to_string(),
+        (WriteMode::Auto, Some(s), Some(t)) if s > t && t < 9 => format!(
+            "commands: the target writes RDB version {t}, older than the source's {s}, and its RESTORE takes no ABSTTL; collections are written into a temporary key of their own in their slot, in commands of at most {} bytes, then RENAMEd into place",
+            p.max_command_bytes
+        ),
         (WriteMode::Auto, Some(s), Some(t)) if s > t => format!(
             "re-encoded: the target writes RDB version {t}, older than the source's {s}; strings, lists, sets, sorted sets and hashes are re-encoded in version {t}'s plain types and written with RESTORE … ABSTTL, one atomic command each; streams, module values and hashes with field expiry as commands into a temporary key of their own in their slot, in commands of at most {} bytes, then RENAMEd into place",
             p.max_command_bytes
