@@ -73,7 +73,13 @@ struct Queue<'a> {
     per_host: HashMap<&'a str, usize>,
     results: Vec<Option<Fetched>>,
     failed: Option<Error>,
-    done: usize,
+}
+
+impl Queue<'_> {
+    /// Shards whose file is complete.
+    fn done(&self) -> usize {
+        self.results.iter().flatten().count()
+    }
 }
 
 impl JobCtx {
@@ -100,7 +106,6 @@ impl JobCtx {
             per_host: HashMap::new(),
             results: vec![None; shards.len()],
             failed: None,
-            done: 0,
         });
         let moved = Condvar::new();
         let landing = Mutex::new(());
@@ -153,7 +158,7 @@ impl JobCtx {
                 progress(FetchProgress {
                     bytes: sum(&received),
                     announced: sum(&announced),
-                    shards_done: lock().done,
+                    shards_done: lock().done(),
                     shards: shards.len(),
                     node: &shard.addr,
                 });
@@ -174,8 +179,7 @@ impl JobCtx {
                     let done = {
                         let mut q = lock();
                         q.results[i] = Some(f.clone());
-                        q.done += 1;
-                        q.done
+                        q.done()
                     };
                     landed(i, &f, done)
                 });

@@ -146,9 +146,10 @@ pub(super) struct Rewriter {
     pub(super) all: bool,
     pub(super) none: bool,
     pub(super) newer_than: u32,
-    /// Values plain types hold go re-encoded in the target's version
-    /// (`newer_than`) with `RESTORE`, not as commands (`"write": "auto"`).
-    pub(super) reencode: bool,
+    /// Values plain types hold go re-encoded in this RDB version (the
+    /// target's) with `RESTORE`, not as commands (`"write": "auto"`, a
+    /// target whose `RESTORE` takes `ABSTTL`).
+    pub(super) reencode: Option<u32>,
     pub(super) source_version: u32,
     pub(super) cluster: bool,
     pub(super) ticket: i64,
@@ -196,7 +197,7 @@ impl Rewriter {
                         &it.payload,
                         it.version,
                         one_set,
-                        self.reencode.then_some(self.newer_than),
+                        self.reencode,
                         tmp,
                         &self.opts,
                         &mut scratch,

@@ -41,6 +41,13 @@ pub(super) enum Plan {
     Set { value: usize, replace: bool },
 }
 
+/// Whether a value built by the batch's commands `cmds` goes in one
+/// `MULTI`/`EXEC` with its rename: when it takes more than one (one
+/// command that fails leaves no temporary key to rename).
+fn in_transaction(cmds: &Range<usize>) -> bool {
+    cmds.len() > 1
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) ctx: &'a JobCtx,
     pub(super) p: &'a MigrationParams,
@@ -63,7 +70,8 @@ impl Ctx<'_> {
                 || (self.p.write == WriteMode::Auto && self.st.rewrite),
             none: self.p.write == WriteMode::Restore,
             newer_than: self.target.dump_version,
-            reencode: self.p.write == WriteMode::Auto && self.target.takes_abs_ttl(),
+            reencode: (self.p.write == WriteMode::Auto && self.target.takes_abs_ttl())
+                .then_some(self.target.dump_version),
             source_version: self.source_version,
             cluster: self.target.is_cluster(),
             ticket: self.ctx.ticket_id(),
@@ -313,7 +321,7 @@ impl Ctx<'_> {
                                 // A value in several commands goes in a
                                 // transaction: if one is refused (out of
                                 // memory), the rename is too.
-                                let whole = cmds.len() > 1;
+                                let whole = in_transaction(cmds);
                                 if whole {
                                     out.multi();
                                 }
@@ -358,7 +366,7 @@ impl Ctx<'_> {
                 let i = todo[k];
                 let it = &b.items[i];
                 let (r, err) = match &plans[i] {
-                    Some(Plan::Rewrite { cmds, .. }) if cmds.len() > 1 => exec_replies(r),
+                    Some(Plan::Rewrite { cmds, .. }) if in_transaction(cmds) => exec_replies(r),
                     _ => {
                         let err = r.iter().find_map(server_error);
                         (r, err)
@@ -421,9 +429,7 @@ impl Ctx<'_> {
                             &it.payload,
                             it.version,
                             false,
-                            self.target
-                                .takes_abs_ttl()
-                                .then_some(self.target.dump_version),
+                            rw.reencode,
                             tmp,
                             &opts,
                             &mut scratch,
